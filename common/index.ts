@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './fsutil';
+export * from './mutex';
+export * from './statefile';

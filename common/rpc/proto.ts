@@ -1,0 +1,50 @@
+/**
+ * Loads the gRPC contracts in `proto/`. A built bundle reads the JSON descriptor that the build
+ * pre-compiled next to it; code run from source (tests) parses the .proto files instead.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { GrpcObject } from '@grpc/grpc-js';
+
+const LOADER_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true } as const;
+
+let cached: GrpcObject | undefined;
+
+export async function loadProtos(): Promise<GrpcObject> {
+  if (cached) return cached;
+  const [grpc, protoLoader] = await Promise.all([loadGrpc(), import('@grpc/proto-loader').then(cjs)]);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const descriptorCandidates = [join(here, 'proto-descriptor.json'), join(here, '..', 'proto-descriptor.json')];
+  const descriptor = descriptorCandidates.find((p) => existsSync(p));
+  let definition;
+  if (descriptor) {
+    definition = protoLoader.fromJSON(JSON.parse(readFileSync(descriptor, 'utf8')), LOADER_OPTIONS);
+  } else {
+    const protoDir = findProtoDir(here);
+    const files = ['engine.proto', 'manager.proto'].map((f) => join(protoDir, f)).filter((f) => existsSync(f));
+    definition = await protoLoader.load(files, LOADER_OPTIONS);
+  }
+  cached = grpc.loadPackageDefinition(definition);
+  return cached;
+}
+
+function findProtoDir(start: string): string {
+  let dir = start;
+  for (;;) {
+    const candidate = join(dir, 'proto');
+    if (existsSync(join(candidate, 'engine.proto'))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('rpc: proto/ directory not found');
+    dir = parent;
+  }
+}
+
+/** A CommonJS module imported dynamically from an ESM bundle arrives as `{ default }`. */
+function cjs<T>(mod: T): T {
+  return ((mod as { default?: T }).default ?? mod) as T;
+}
+
+export async function loadGrpc(): Promise<typeof import('@grpc/grpc-js')> {
+  return cjs(await import('@grpc/grpc-js'));
+}

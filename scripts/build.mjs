@@ -1,0 +1,36 @@
+// Builds the CLI+daemon bundle into dist/: one ESM entry with lazily loaded chunks (so a command
+// pays only for the modules it uses), and the gRPC contracts pre-compiled to a JSON descriptor
+// (so no .proto file is parsed at start-up).
+import { build } from 'esbuild';
+import { mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import protobuf from 'protobufjs';
+
+const dist = 'dist';
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+const protoFiles = readdirSync('proto').filter((f) => f.endsWith('.proto')).map((f) => join('proto', f));
+const root = new protobuf.Root();
+root.loadSync(protoFiles, { keepCase: true });
+writeFileSync(join(dist, 'proto-descriptor.json'), JSON.stringify(root.toJSON()));
+
+await build({
+  entryPoints: { tscompose: 'cmd/main.ts' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  splitting: true,
+  outdir: dist,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  banner: {
+    // Bundled CommonJS dependencies (grpc-js, yaml…) call require() for Node built-ins.
+    js: "import { createRequire as __tscCreateRequire } from 'node:module'; const require = __tscCreateRequire(import.meta.url);",
+  },
+  define: { 'process.env.TSCOMPOSE_BUILD_TIME': JSON.stringify(new Date().toISOString()) },
+});
