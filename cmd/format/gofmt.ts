@@ -1,0 +1,594 @@
+/**
+ * Go's `fmt` and `encoding/json` as Docker's templates print values, for JS data that stands in
+ * for Go values: objects and Maps are `map[string]interface{}`, arrays are `[]interface{}`,
+ * integral numbers are `int` and other numbers `float64`, `null`/`undefined` are nil.
+ */
+
+export type GoKind = 'invalid' | 'nil' | 'string' | 'int' | 'float' | 'bool' | 'slice' | 'map' | 'time' | 'func';
+
+const MAX_INT64 = 2 ** 63;
+
+export function goKind(value: unknown): GoKind {
+  if (value === undefined) return 'invalid';
+  if (value === null) return 'nil';
+  switch (typeof value) {
+    case 'string':
+      return 'string';
+    case 'number':
+      return Number.isInteger(value) && Math.abs(value) < MAX_INT64 ? 'int' : 'float';
+    case 'bigint':
+      return 'int';
+    case 'boolean':
+      return 'bool';
+    case 'function':
+      return 'func';
+    default:
+      if (Array.isArray(value)) return 'slice';
+      if (value instanceof Date) return 'time';
+      return 'map';
+  }
+}
+
+/** Go's spelling of a value's type, as it appears in template and fmt error messages. */
+export function goTypeName(value: unknown): string {
+  switch (goKind(value)) {
+    case 'invalid':
+    case 'nil':
+      return '<nil>';
+    case 'string':
+      return 'string';
+    case 'int':
+      return 'int';
+    case 'float':
+      return 'float64';
+    case 'bool':
+      return 'bool';
+    case 'slice':
+      return '[]interface {}';
+    case 'time':
+      return 'time.Time';
+    case 'func':
+      return 'func';
+    case 'map':
+      return 'map[string]interface {}';
+  }
+}
+
+/** Keys of a map-like value, in Go's printing order (sorted). */
+export function sortedMapEntries(value: object): Array<[string, unknown]> {
+  const entries: Array<[string, unknown]> =
+    value instanceof Map ? [...value.entries()].map(([k, v]) => [String(k), v]) : Object.entries(value);
+  return entries.sort(([a], [b]) => compareStrings(a, b));
+}
+
+/** Go compares strings bytewise in UTF-8, which is code-point order, not UTF-16 order. */
+export function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const ca = a.codePointAt(i) ?? 0;
+    const cb = b.codePointAt(i) ?? 0;
+    if (ca !== cb) return ca < cb ? -1 : 1;
+  }
+  return a.length < b.length ? -1 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Floating point: Go rounds the exact binary value half-to-even, JS's toPrecision rounds halves up.
+
+interface Decimal {
+  digits: string; // no leading or trailing zeros; '' for zero
+  point: number; // the value is 0.<digits> × 10^point
+}
+
+function exactDecimal(x: number): Decimal {
+  if (x === 0) return { digits: '', point: 0 };
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(x));
+  const bits = view.getBigUint64(0);
+  const biasedExponent = Number((bits >> 52n) & 0x7ffn);
+  let mantissa = bits & ((1n << 52n) - 1n);
+  let exponent: number;
+  if (biasedExponent === 0) exponent = -1074;
+  else {
+    mantissa |= 1n << 52n;
+    exponent = biasedExponent - 1075;
+  }
+  let digits: string;
+  let point: number;
+  if (exponent >= 0) {
+    digits = (mantissa << BigInt(exponent)).toString();
+    point = digits.length;
+  } else {
+    digits = (mantissa * 5n ** BigInt(-exponent)).toString();
+    point = digits.length + exponent;
+  }
+  return trimDecimal({ digits, point });
+}
+
+function trimDecimal(d: Decimal): Decimal {
+  let end = d.digits.length;
+  while (end > 0 && d.digits[end - 1] === '0') end--;
+  return end === 0 ? { digits: '', point: 0 } : { digits: d.digits.slice(0, end), point: d.point };
+}
+
+function roundDecimal(d: Decimal, keep: number): Decimal {
+  if (keep < 0 || keep >= d.digits.length) return d;
+  const next = d.digits.charCodeAt(keep) - 48;
+  let up = next > 5;
+  if (next === 5) {
+    const exactHalf = keep + 1 === d.digits.length;
+    up = !exactHalf || (keep > 0 && (d.digits.charCodeAt(keep - 1) - 48) % 2 === 1);
+  }
+  if (!up) return trimDecimal({ digits: d.digits.slice(0, keep), point: d.point });
+  let i = keep - 1;
+  while (i >= 0 && d.digits[i] === '9') i--;
+  if (i < 0) return { digits: '1', point: d.point + 1 };
+  const bumped = d.digits.slice(0, i) + String.fromCharCode(d.digits.charCodeAt(i) + 1);
+  return trimDecimal({ digits: bumped, point: d.point });
+}
+
+function shortestDecimal(x: number): Decimal {
+  if (x === 0) return { digits: '', point: 0 };
+  const [mantissa = '', exp = '0'] = Math.abs(x).toExponential().split('e');
+  return trimDecimal({ digits: mantissa.replace('.', ''), point: Number(exp) + 1 });
+}
+
+function fixedDigits(d: Decimal, precision: number): string {
+  let out = '';
+  if (d.point > 0) {
+    for (let i = 0; i < d.point; i++) out += d.digits[i] ?? '0';
+  } else out = '0';
+  if (precision > 0) {
+    out += '.';
+    for (let i = 1; i <= precision; i++) out += d.digits[d.point + i - 1] ?? '0';
+  }
+  return out;
+}
+
+function exponentDigits(d: Decimal, precision: number, e: 'e' | 'E'): string {
+  let out = d.digits[0] ?? '0';
+  if (precision > 0) {
+    out += '.';
+    for (let i = 1; i <= precision; i++) out += d.digits[i] ?? '0';
+  }
+  const exp = d.digits.length === 0 ? 0 : d.point - 1;
+  const magnitude = Math.abs(exp);
+  return `${out}${e}${exp < 0 ? '-' : '+'}${magnitude < 10 ? '0' : ''}${magnitude}`;
+}
+
+/** strconv.FormatFloat(x, verb, precision, 64); precision -1 means the shortest exact form. */
+export function formatFloat(x: number, verb: 'e' | 'E' | 'f' | 'g' | 'G', precision: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
+  const sign = x < 0 || Object.is(x, -0) ? '-' : '';
+  const shortest = precision < 0;
+  let d = shortest ? shortestDecimal(x) : exactDecimal(x);
+  switch (verb) {
+    case 'e':
+    case 'E':
+      if (!shortest) d = roundDecimal(d, precision + 1);
+      return sign + exponentDigits(d, shortest ? Math.max(d.digits.length - 1, 0) : precision, verb);
+    case 'f':
+      if (!shortest) d = roundDecimal(d, d.point + precision);
+      return sign + fixedDigits(d, shortest ? Math.max(d.digits.length - d.point, 0) : precision);
+    case 'g':
+    case 'G': {
+      let p = precision;
+      if (!shortest) {
+        if (p === 0) p = 1;
+        d = roundDecimal(d, p);
+      } else p = d.digits.length;
+      let exponentThreshold = p;
+      if (exponentThreshold > d.digits.length && d.digits.length >= d.point) exponentThreshold = d.digits.length;
+      if (shortest) exponentThreshold = 6;
+      const exp = d.point - 1;
+      if (d.digits.length > 0 && (exp < -4 || exp >= exponentThreshold)) {
+        if (p > d.digits.length) p = d.digits.length;
+        return sign + exponentDigits(d, p - 1, verb === 'g' ? 'e' : 'E');
+      }
+      if (p > d.point) p = d.digits.length;
+      return sign + fixedDigits(d, Math.max(p - d.point, 0));
+    }
+  }
+}
+
+function formatNumber(value: number | bigint): string {
+  if (typeof value === 'bigint') return value.toString();
+  if (goKind(value) === 'int') return Object.is(value, -0) ? '0' : BigInt(value).toString();
+  return formatFloat(value, 'g', -1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** time.Time.String() for a UTC instant: `2006-01-02 15:04:05.999999999 +0000 UTC`. */
+export function formatGoTime(date: Date): string {
+  const ms = date.getUTCMilliseconds();
+  const fraction = ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`;
+  return (
+    `${String(date.getUTCFullYear()).padStart(4, '0')}-${pad2(date.getUTCMonth() + 1)}-${pad2(date.getUTCDate())} ` +
+    `${pad2(date.getUTCHours())}:${pad2(date.getUTCMinutes())}:${pad2(date.getUTCSeconds())}${fraction} +0000 UTC`
+  );
+}
+
+/** time.Time.MarshalJSON for a UTC instant (RFC 3339 with trailing fraction zeros trimmed). */
+function rfc3339Nano(date: Date): string {
+  return date.toISOString().replace(/\.?0+Z$/, 'Z');
+}
+
+// ---------------------------------------------------------------------------------------------
+// fmt.Print family
+
+/** An object whose class defines toString plays the part of a Go Stringer. */
+function hasCustomToString(value: object): boolean {
+  const toString = (value as { toString?: unknown }).toString;
+  return typeof toString === 'function' && toString !== Object.prototype.toString && !(value instanceof Map);
+}
+
+/** fmt's %v of one value. */
+export function formatValue(value: unknown): string {
+  switch (goKind(value)) {
+    case 'invalid':
+    case 'nil':
+      return '<nil>';
+    case 'string':
+      return value as string;
+    case 'int':
+    case 'float':
+      return formatNumber(value as number | bigint);
+    case 'bool':
+      return value ? 'true' : 'false';
+    case 'slice':
+      return `[${(value as unknown[]).map(formatValue).join(' ')}]`;
+    case 'time':
+      return formatGoTime(value as Date);
+    case 'func':
+      return '<func>';
+    case 'map':
+      if (hasCustomToString(value as object)) return String(value);
+      return `map[${sortedMapEntries(value as object)
+        .map(([k, v]) => `${k}:${formatValue(v)}`)
+        .join(' ')}]`;
+  }
+}
+
+/** fmt.Sprint: a space between operands when neither side is a string. */
+export function sprint(args: unknown[]): string {
+  let out = '';
+  args.forEach((arg, i) => {
+    if (i > 0 && typeof arg !== 'string' && typeof args[i - 1] !== 'string') out += ' ';
+    out += formatValue(arg);
+  });
+  return out;
+}
+
+/** fmt.Sprintln: always spaces, and a trailing newline. */
+export function sprintln(args: unknown[]): string {
+  return `${args.map(formatValue).join(' ')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// strconv.Quote
+
+function isGoPrintable(ch: string): boolean {
+  return ch === ' ' || !/[\p{C}\p{Z}]/u.test(ch);
+}
+
+export function quoteGo(s: string, quote = '"'): string {
+  let out = quote;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (ch === quote || ch === '\\') out += `\\${ch}`;
+    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\\ufffd';
+    else if (isGoPrintable(ch)) out += ch;
+    else if (ch === '\x07') out += '\\a';
+    else if (ch === '\b') out += '\\b';
+    else if (ch === '\f') out += '\\f';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\v') out += '\\v';
+    else if (cp < 0x80) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+    else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, '0')}`;
+    else out += `\\U${cp.toString(16).padStart(8, '0')}`;
+  }
+  return out + quote;
+}
+
+// ---------------------------------------------------------------------------------------------
+// fmt.Sprintf
+
+interface Spec {
+  minus: boolean;
+  plus: boolean;
+  sharp: boolean;
+  space: boolean;
+  zero: boolean;
+  width: number | undefined;
+  precision: number | undefined;
+}
+
+function padField(s: string, spec: Spec, zeroAllowed: boolean): string {
+  const width = spec.width ?? 0;
+  const length = [...s].length;
+  if (length >= width) return s;
+  const fill = width - length;
+  if (spec.minus) return s + ' '.repeat(fill);
+  if (spec.zero && zeroAllowed) {
+    const signLength = /^[+\- ]/.test(s) ? 1 : 0;
+    return s.slice(0, signLength) + '0'.repeat(fill) + s.slice(signLength);
+  }
+  return ' '.repeat(fill) + s;
+}
+
+function badVerb(verb: string, value: unknown): string {
+  if (value === undefined || value === null) return `%!${verb}(<nil>)`;
+  return `%!${verb}(${goTypeName(value)}=${formatValue(value)})`;
+}
+
+function signed(digits: string, negative: boolean, spec: Spec): string {
+  if (negative) return `-${digits}`;
+  if (spec.plus) return `+${digits}`;
+  if (spec.space) return ` ${digits}`;
+  return digits;
+}
+
+function formatInteger(value: number | bigint, verb: string, spec: Spec): string | undefined {
+  const big = BigInt(value);
+  const negative = big < 0n;
+  const magnitude = negative ? -big : big;
+  let digits: string;
+  let prefix = '';
+  switch (verb) {
+    case 'd':
+    case 'v':
+      digits = magnitude.toString();
+      break;
+    case 'b':
+      digits = magnitude.toString(2);
+      if (spec.sharp) prefix = '0b';
+      break;
+    case 'o':
+      digits = magnitude.toString(8);
+      if (spec.sharp) prefix = '0';
+      break;
+    case 'O':
+      digits = magnitude.toString(8);
+      prefix = '0o';
+      break;
+    case 'x':
+      digits = magnitude.toString(16);
+      if (spec.sharp) prefix = '0x';
+      break;
+    case 'X':
+      digits = magnitude.toString(16).toUpperCase();
+      if (spec.sharp) prefix = '0X';
+      break;
+    case 'c':
+      return padField(String.fromCodePoint(Number(big)), spec, false);
+    case 'q':
+      return padField(quoteGo(String.fromCodePoint(Number(big)), "'"), spec, false);
+    case 'U':
+      return padField(`U+${magnitude.toString(16).toUpperCase().padStart(4, '0')}`, spec, false);
+    default:
+      return undefined;
+  }
+  if (spec.precision !== undefined) {
+    digits = spec.precision === 0 && magnitude === 0n ? '' : digits.padStart(spec.precision, '0');
+  }
+  return padField(signed(prefix + digits, negative, spec), spec, spec.precision === undefined);
+}
+
+function formatFloatVerb(value: number, verb: string, spec: Spec): string | undefined {
+  let text: string;
+  switch (verb) {
+    case 'e':
+    case 'E':
+      text = formatFloat(value, verb, spec.precision ?? 6);
+      break;
+    case 'f':
+    case 'F':
+      text = formatFloat(value, 'f', spec.precision ?? 6);
+      break;
+    case 'g':
+    case 'G':
+      text = formatFloat(value, verb, spec.precision ?? -1);
+      break;
+    case 'v':
+      text = goKind(value) === 'int' && spec.precision === undefined ? formatNumber(value) : formatFloat(value, 'g', spec.precision ?? -1);
+      break;
+    default:
+      return undefined;
+  }
+  const negative = text.startsWith('-');
+  const body = negative ? text.slice(1) : text;
+  return padField(signed(body, negative, spec), spec, Number.isFinite(value));
+}
+
+function formatOne(value: unknown, verb: string, spec: Spec): string {
+  const kind = goKind(value);
+  if (verb === 'T') return padField(kind === 'invalid' ? '<nil>' : goTypeName(value), spec, false);
+  switch (kind) {
+    case 'invalid':
+    case 'nil':
+      return verb === 'v' || verb === 's' ? padField('<nil>', spec, false) : badVerb(verb, value);
+    case 'string': {
+      const s = value as string;
+      switch (verb) {
+        case 'v':
+        case 's':
+          return padField(spec.precision === undefined ? s : [...s].slice(0, spec.precision).join(''), spec, false);
+        case 'q':
+          return padField(quoteGo(s), spec, false);
+        case 'x':
+        case 'X': {
+          const hex = Buffer.from(s, 'utf8').toString('hex');
+          return padField(verb === 'X' ? hex.toUpperCase() : hex, spec, false);
+        }
+        default:
+          return badVerb(verb, value);
+      }
+    }
+    case 'bool':
+      return verb === 'v' || verb === 't' ? padField(value ? 'true' : 'false', spec, false) : badVerb(verb, value);
+    case 'int': {
+      const asFloat = 'eEfFgG'.includes(verb) ? formatFloatVerb(Number(value), verb, spec) : undefined;
+      return asFloat ?? formatInteger(value as number | bigint, verb, spec) ?? badVerb(verb, value);
+    }
+    case 'float':
+      return formatFloatVerb(value as number, verb, spec) ?? badVerb(verb, value);
+    case 'slice':
+      if (verb === 'v' || verb === 's' || verb === 'd' || verb === 'q' || verb === 'x' || verb === 'X') {
+        const noWidth = { ...spec, width: undefined };
+        return padField(`[${(value as unknown[]).map((v) => formatOne(v, verb, noWidth)).join(' ')}]`, spec, false);
+      }
+      return badVerb(verb, value);
+    case 'map':
+      if (verb === 'v' || verb === 's' || verb === 'd' || verb === 'q' || verb === 'x' || verb === 'X') {
+        const noWidth = { ...spec, width: undefined };
+        const body = sortedMapEntries(value as object)
+          .map(([k, v]) => `${formatOne(k, verb, noWidth)}:${formatOne(v, verb, noWidth)}`)
+          .join(' ');
+        return padField(`map[${body}]`, spec, false);
+      }
+      return badVerb(verb, value);
+    case 'time':
+    case 'func':
+      return verb === 'v' || verb === 's' ? padField(formatValue(value), spec, false) : badVerb(verb, value);
+  }
+}
+
+/** fmt.Sprintf with Go's verbs, flags, width/precision (including `*`) and error annotations. */
+export function sprintf(format: string, args: unknown[]): string {
+  let out = '';
+  let argIndex = 0;
+  let i = 0;
+  const readNumber = (): number | undefined => {
+    const start = i;
+    while (i < format.length && format.charCodeAt(i) >= 48 && format.charCodeAt(i) <= 57) i++;
+    return i > start ? Number(format.slice(start, i)) : undefined;
+  };
+  while (i < format.length) {
+    const percent = format.indexOf('%', i);
+    if (percent < 0) {
+      out += format.slice(i);
+      break;
+    }
+    out += format.slice(i, percent);
+    i = percent + 1;
+    const spec: Spec = { minus: false, plus: false, sharp: false, space: false, zero: false, width: undefined, precision: undefined };
+    for (; i < format.length; i++) {
+      const c = format[i];
+      if (c === '-') spec.minus = true;
+      else if (c === '+') spec.plus = true;
+      else if (c === '#') spec.sharp = true;
+      else if (c === ' ') spec.space = true;
+      else if (c === '0') spec.zero = !spec.minus;
+      else break;
+    }
+    if (format[i] === '*') {
+      i++;
+      const w = args[argIndex++];
+      if (goKind(w) === 'int') {
+        spec.width = Math.abs(Number(w));
+        if (Number(w) < 0) spec.minus = true;
+      } else out += '%!(BADWIDTH)';
+    } else spec.width = readNumber();
+    if (format[i] === '.') {
+      i++;
+      if (format[i] === '*') {
+        i++;
+        const p = args[argIndex++];
+        if (goKind(p) === 'int' && Number(p) >= 0) spec.precision = Number(p);
+        else out += '%!(BADPREC)';
+      } else spec.precision = readNumber() ?? 0;
+    }
+    if (i >= format.length) {
+      out += '%!(NOVERB)';
+      break;
+    }
+    const verb = String.fromCodePoint(format.codePointAt(i) ?? 0);
+    i += verb.length;
+    if (verb === '%') {
+      out += '%';
+      continue;
+    }
+    if (argIndex >= args.length) {
+      out += `%!${verb}(MISSING)`;
+      continue;
+    }
+    out += formatOne(args[argIndex++], verb, spec);
+  }
+  if (argIndex < args.length) {
+    const extra = args.slice(argIndex).map((a) => (a == null ? '<nil>' : `${goTypeName(a)}=${formatValue(a)}`));
+    out += `%!(EXTRA ${extra.join(', ')})`;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoding/json with SetEscapeHTML(false), as Docker's `json` template function
+
+function jsonString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x0d) out += '\\r';
+    else if (c === 0x09) out += '\\t';
+    else if (c === 0x08) out += '\\b';
+    else if (c === 0x0c) out += '\\f';
+    else if (c < 0x20) out += `\\u00${c.toString(16).padStart(2, '0')}`;
+    else if (c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16)}`;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        out += s.slice(i, i + 2);
+        i++;
+      } else out += '\ufffd';
+    } else if (c >= 0xdc00 && c <= 0xdfff) out += '\ufffd';
+    else out += s[i];
+  }
+  return `${out}"`;
+}
+
+function jsonNumber(x: number): string {
+  if (!Number.isFinite(x)) throw new Error(`json: unsupported value: ${formatFloat(x, 'g', -1)}`);
+  // Go and JS agree on the shortest digits and on when to switch to exponent form.
+  return Object.is(x, -0) ? '-0' : String(x);
+}
+
+/** json.Marshal (without HTML escaping). Objects keep their key order, as Go structs do. */
+export function toGoJson(value: unknown): string {
+  if (value === undefined || value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return jsonString(value);
+    case 'number':
+      return jsonNumber(value);
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'function':
+      throw new Error('json: unsupported type: func()');
+  }
+  if (Array.isArray(value)) return `[${value.map(toGoJson).join(',')}]`;
+  if (value instanceof Date) return jsonString(rfc3339Nano(value));
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return toGoJson(toJSON.call(value));
+  const entries = value instanceof Map ? sortedMapEntries(value) : Object.entries(value);
+  const fields: string[] = [];
+  for (const [k, v] of entries) {
+    if (v === undefined || typeof v === 'function') continue;
+    fields.push(`${jsonString(k)}:${toGoJson(v)}`);
+  }
+  return `{${fields.join(',')}}`;
+}

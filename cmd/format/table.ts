@@ -1,0 +1,103 @@
+/**
+ * `--format` for list commands, the way Docker's cli/command/formatter does it:
+ *   - '' or `table`: the command's default table;
+ *   - `table <template>`: a header row (the template run over the header names), then one row per
+ *     item, aligned by a tabwriter;
+ *   - `json`: `{{json .}}` per item, one JSON object per line;
+ *   - anything else: the raw template per item, no header;
+ *   - `--quiet`: `{{.ID}}` per item, whatever the format.
+ * In all of them a literal `\t` or `\n` typed on the command line becomes a tab or newline.
+ */
+import { invalidArgument } from '../../common/errors';
+import { compileTemplate, HEADER_FUNCTIONS } from './gotemplate';
+import type { Template, TemplateFunctions } from './gotemplate';
+import { tabwrite } from './tabwriter';
+
+export interface ListFormatOptions {
+  /** The `--format` flag as typed; undefined or '' means the default table. */
+  format?: string;
+  /** The command's default, e.g. `table {{.ID}}\t{{.Image}}\t{{.Names}}`. */
+  defaultTable: string;
+  /** Column titles by field name, e.g. `{ ID: 'CONTAINER ID' }`; others get defaultHeader(field). */
+  headers: Record<string, string>;
+  quiet?: boolean;
+  /** The field `--quiet` prints; `ID` unless told. */
+  quietField?: string;
+  /** Extra template functions (their names become valid in templates). */
+  funcs?: TemplateFunctions;
+}
+
+const TABLE_KEY = 'table';
+const JSON_KEY = 'json';
+
+/** A column title for a field with none in the command's map: `CreatedAt` → `CREATED AT`. */
+export function defaultHeader(field: string): string {
+  return field
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .toUpperCase();
+}
+
+/** Docker's stderr warning when both --format and --quiet are given, or undefined. */
+export function quietFormatWarning(options: Pick<ListFormatOptions, 'format' | 'quiet'>): string | undefined {
+  if (!options.quiet || !options.format) return undefined;
+  return 'WARNING: Ignoring custom format, because both --format and --quiet are set.';
+}
+
+/** The template Docker would run for these options, and whether it is a table. */
+export function resolveListFormat(options: ListFormatOptions): { template: string; table: boolean } {
+  let format = options.format ?? '';
+  if (options.quiet) format = `{{.${options.quietField ?? 'ID'}}}`;
+  else if (format === '' || format === TABLE_KEY) format = options.defaultTable;
+  const table = format.startsWith(TABLE_KEY);
+  let template = format;
+  if (table) template = format.slice(TABLE_KEY.length);
+  else if (format === JSON_KEY) template = '{{json .}}';
+  template = template.replace(/^ +| +$/g, '').replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  return { template, table };
+}
+
+function compileListTemplate(source: string, funcs: TemplateFunctions | undefined): Template {
+  try {
+    return compileTemplate(source, { funcs });
+  } catch (err) {
+    throw invalidArgument(`template parsing error: ${(err as Error).message}`, err);
+  }
+}
+
+/**
+ * Docker marshals a list row through a Go map, so its JSON keys come out sorted; plain objects
+ * get the same order here. Class instances are left alone so their getters and methods work.
+ */
+function rowData(row: object): object {
+  const prototype = Object.getPrototypeOf(row);
+  if (prototype !== Object.prototype && prototype !== null) return row;
+  return Object.fromEntries(Object.entries(row).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function headerData(headers: Record<string, string>): object {
+  return new Proxy(
+    { ...headers },
+    {
+      get: (target, key) => (typeof key === 'string' ? (target[key] ?? defaultHeader(key)) : undefined),
+      has: (_target, key) => typeof key === 'string',
+    },
+  );
+}
+
+/** Renders a list command's output (every line newline-terminated). */
+export function renderList(rows: readonly object[], options: ListFormatOptions): string {
+  const { template: source, table } = resolveListFormat(options);
+  const template = compileListTemplate(source, options.funcs);
+  let body = '';
+  for (const row of rows) {
+    try {
+      body += `${template.execute(rowData(row))}\n`;
+    } catch (err) {
+      throw invalidArgument(`template parsing error: ${(err as Error).message}`, err);
+    }
+  }
+  if (!table) return body;
+  const header = template.execute(headerData(options.headers), { funcs: HEADER_FUNCTIONS, ignoreErrors: true });
+  return tabwrite(`${header}\n${body}`);
+}
