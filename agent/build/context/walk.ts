@@ -1,0 +1,155 @@
+/**
+ * The build context as the builder sees it: a walk of the context directory that applies
+ * `.dockerignore`, never follows symlinks, and reports each entry's metadata.
+ */
+import { promises as fsp, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import { type ParentMatches, PatternMatcher } from './ignore';
+
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+export interface ContextEntry {
+  /** Slash-separated path relative to the context root, never `.`-prefixed. */
+  path: string;
+  type: EntryType;
+  /** Permission bits plus setuid/setgid/sticky (`mode & 0o7777`). */
+  mode: number;
+  size: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+  /** Identity for content-hash caching. */
+  dev: number;
+  ino: number;
+  /** Symlinks only: the target exactly as stored (never resolved). */
+  linkTarget?: string;
+}
+
+/** Above this, the builder warns that sending the context will be slow. */
+export const CONTEXT_SIZE_WARNING_BYTES = 500 * 1024 * 1024;
+
+function entryType(stats: Stats): EntryType | undefined {
+  if (stats.isSymbolicLink()) return 'symlink';
+  if (stats.isDirectory()) return 'dir';
+  if (stats.isFile()) return 'file';
+  // Sockets, FIFOs and devices cannot be meaningfully sent as build context.
+  return undefined;
+}
+
+async function toEntry(root: string, rel: string, stats: Stats): Promise<ContextEntry | undefined> {
+  const type = entryType(stats);
+  if (type === undefined) return undefined;
+  const entry: ContextEntry = {
+    path: rel,
+    type,
+    mode: stats.mode & 0o7777,
+    size: type === 'file' ? stats.size : 0,
+    uid: stats.uid,
+    gid: stats.gid,
+    mtimeMs: stats.mtimeMs,
+    dev: stats.dev,
+    ino: stats.ino,
+  };
+  if (type === 'symlink') entry.linkTarget = await fsp.readlink(path.join(root, rel));
+  return entry;
+}
+
+const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Walks the context in lexical order, depth first, yielding entries not excluded by `ignore`.
+ * An excluded directory is skipped entirely unless some `!` pattern may re-include something in
+ * it; then it is walked and yielded only if something inside is kept.
+ */
+export async function* walkContext(
+  contextDir: string,
+  ignore?: PatternMatcher | readonly string[],
+): AsyncGenerator<ContextEntry> {
+  const root = path.resolve(contextDir);
+  const matcher = ignore === undefined ? undefined : ignore instanceof PatternMatcher ? ignore : new PatternMatcher(ignore);
+  const rootStats = await fsp.stat(root);
+  if (!rootStats.isDirectory()) throw new Error(`build context ${contextDir} is not a directory`);
+  yield* walkDir(root, '', matcher, undefined, []);
+}
+
+async function* walkDir(
+  root: string,
+  dirRel: string,
+  matcher: PatternMatcher | undefined,
+  parentMatches: ParentMatches | undefined,
+  pendingParents: ContextEntry[],
+): AsyncGenerator<ContextEntry> {
+  const names = (await fsp.readdir(path.join(root, dirRel))).sort(byteOrder);
+  for (const name of names) {
+    const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+    let stats: Stats;
+    try {
+      stats = await fsp.lstat(path.join(root, rel));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    const entry = await toEntry(root, rel, stats);
+    if (!entry) continue;
+    let excluded = false;
+    let info: ParentMatches | undefined;
+    if (matcher && !matcher.isEmpty) {
+      const result = matcher.matchesWithParents(rel, parentMatches);
+      excluded = result.matched;
+      info = result.info;
+    }
+    if (entry.type === 'dir') {
+      if (excluded && !matcher?.hasExclusions) continue;
+      if (excluded) {
+        // Held back until something below is re-included by a `!` pattern.
+        yield* walkDir(root, rel, matcher, info, [...pendingParents, entry]);
+      } else {
+        yield* pendingParents.splice(0);
+        yield entry;
+        yield* walkDir(root, rel, matcher, info, []);
+      }
+      continue;
+    }
+    if (excluded) continue;
+    yield* pendingParents.splice(0);
+    yield entry;
+  }
+}
+
+export interface ContextSummary {
+  files: number;
+  totalBytes: number;
+  /** Set when the context is large enough to slow every build. */
+  warning?: string;
+}
+
+export function summarizeContext(entries: Iterable<ContextEntry>): ContextSummary {
+  let files = 0;
+  let totalBytes = 0;
+  for (const entry of entries) {
+    files++;
+    totalBytes += entry.size;
+  }
+  const summary: ContextSummary = { files, totalBytes };
+  if (totalBytes > CONTEXT_SIZE_WARNING_BYTES) {
+    summary.warning = `build context is ${(totalBytes / 1024 / 1024).toFixed(0)} MB; consider a .dockerignore to leave out what the build does not need`;
+  }
+  return summary;
+}
+
+/**
+ * How stdin (`tscompose build -`) should be read, from its first bytes: a tar archive (plain or
+ * compressed) is a whole context; anything else is a lone Dockerfile with an empty context. The
+ * lead's existing tar extractor unpacks the archive into a temporary directory that is then
+ * walked like any other context.
+ */
+export function detectStdinContext(head: Uint8Array): 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'dockerfile' {
+  const starts = (...bytes: number[]): boolean => bytes.every((b, i) => head[i] === b);
+  if (starts(0x1f, 0x8b)) return 'gzip';
+  if (starts(0x42, 0x5a, 0x68)) return 'bzip2';
+  if (starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return 'xz';
+  if (starts(0x28, 0xb5, 0x2f, 0xfd)) return 'zstd';
+  const magic = String.fromCharCode(...head.subarray(257, 262));
+  if (magic === 'ustar') return 'tar';
+  return 'dockerfile';
+}
