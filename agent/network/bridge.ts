@@ -1,0 +1,152 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { internal } from '../../common/errors';
+import { CNI_VERSION, CniRuntime, type CniAttachment, type CniNetworkList, type CniResult } from './cni';
+import type { AttachRequest, EndpointInfo, NetworkDriver, NetworkSpec } from './driver';
+import { execCapture, execOk } from './exec';
+import { BridgeFirewall, sweepCniRulesOf } from './firewall';
+import { formatIpv4, lastAddress, parseCidr } from './ipv4';
+
+export interface CniBridgeDriverOptions {
+  /** Directories holding the CNI plugin executables (CNI_PATH). */
+  pluginDirs: string[];
+  /** host-local lease directory: ours, not the system-wide /var/lib/cni/networks. */
+  ipamDir: string;
+  firewall: BridgeFirewall;
+}
+
+/**
+ * The `bridge` driver, made of the reference CNI plugins: `bridge` (veth pair into a Linux bridge,
+ * gateway address, masquerade, hairpin) with `host-local` address leases, then `portmap` for
+ * published ports; `loopback` brings up `lo` in the sandbox. Bridges are created here, before any
+ * container, because the embedded DNS server listens on the gateway address.
+ */
+export class CniBridgeDriver implements NetworkDriver {
+  readonly type = 'bridge';
+  private readonly cni: CniRuntime;
+
+  constructor(private readonly options: CniBridgeDriverOptions) {
+    this.cni = new CniRuntime(options.pluginDirs);
+  }
+
+  /** The plugin list for one network; ADD and DEL must see the same one. */
+  networkList(network: NetworkSpec, withPorts: boolean): CniNetworkList {
+    const subnet = parseCidr(network.subnet);
+    const range: Record<string, string> = { subnet: network.subnet, gateway: network.gateway };
+    const ipRange = network.ipRange ? parseCidr(network.ipRange) : undefined;
+    if (subnet && ipRange) {
+      range.rangeStart = formatIpv4(Math.max(ipRange.network, subnet.network + 1));
+      range.rangeEnd = formatIpv4(Math.min(lastAddress(ipRange), lastAddress(subnet) - 1));
+    }
+    const bridge: Record<string, unknown> & { type: string } = {
+      type: 'bridge',
+      bridge: network.bridge,
+      // The gateway address lives on the bridge even for internal networks: DNS listens there.
+      isGateway: true,
+      isDefaultGateway: !network.internal,
+      ipMasq: !network.internal,
+      hairpinMode: true,
+      capabilities: { ips: true },
+      ipam: { type: 'host-local', dataDir: this.options.ipamDir, ranges: [[range]] },
+    };
+    if (network.mtu) bridge.mtu = network.mtu;
+    const plugins = [bridge];
+    // portmap's default `snat: true` masquerades hairpin and 127.0.0.1 traffic, which is what
+    // makes a published port answer on the host's loopback (with route_localnet on the bridge).
+    if (withPorts && !network.internal) plugins.push({ type: 'portmap', capabilities: { portMappings: true }, snat: true });
+    return { cniVersion: CNI_VERSION, name: network.id, plugins };
+  }
+
+  private attachmentFor(network: NetworkSpec, request: AttachRequest, netnsPath: string): CniAttachment {
+    const capabilityArgs: Record<string, unknown> = {
+      portMappings: request.portMappings.map((m) => ({
+        hostPort: m.hostPort,
+        containerPort: m.containerPort,
+        protocol: m.protocol,
+        // portmap matches every local address when hostIP is empty.
+        hostIP: m.hostIp === '0.0.0.0' ? '' : m.hostIp,
+      })),
+    };
+    if (request.ipv4Address) {
+      capabilityArgs.ips = [`${request.ipv4Address}/${parseCidr(network.subnet)?.prefix ?? 32}`];
+    }
+    return { containerId: request.containerId, netnsPath, ifName: request.ifName, capabilityArgs };
+  }
+
+  async apply(networks: readonly NetworkSpec[]): Promise<void> {
+    for (const n of networks) await ensureBridge(n);
+    await this.options.firewall.apply(networks.map((n) => ({ bridge: n.bridge, internal: n.internal })));
+  }
+
+  async destroy(network: NetworkSpec): Promise<void> {
+    await execCapture('ip', ['link', 'del', 'dev', network.bridge]);
+    await rm(path.join(this.options.ipamDir, network.id), { recursive: true, force: true });
+  }
+
+  async attach(network: NetworkSpec, request: AttachRequest): Promise<EndpointInfo> {
+    await this.cni.loopbackUp(request.containerId, request.netnsPath);
+    const list = this.networkList(network, request.portMappings.length > 0);
+    const who = this.attachmentFor(network, request, request.netnsPath);
+    let result: CniResult;
+    try {
+      result = await this.cni.addList(list, who);
+    } catch (err) {
+      // A plugin that failed half-way may have left a lease or rules behind.
+      await this.cni.delList(list, who).catch(() => undefined);
+      throw err;
+    }
+    return endpointFrom(result, request);
+  }
+
+  async detach(network: NetworkSpec, request: AttachRequest, attached?: EndpointInfo): Promise<void> {
+    const sandboxAlive = await isNamespaceFile(request.netnsPath);
+    const list = this.networkList(network, request.portMappings.length > 0);
+    // Without its namespace a plugin can only release what it finds outside it; CNI lets the
+    // runtime pass an empty CNI_NETNS for that case.
+    const who = this.attachmentFor(network, request, sandboxAlive ? request.netnsPath : '');
+    await this.cni.delList(list, who, attached?.cniResult);
+    if (!sandboxAlive) await sweepCniRulesOf(request.containerId, network.id);
+  }
+}
+
+/** Creates the bridge with its gateway address if missing, and brings it up. */
+async function ensureBridge(n: NetworkSpec): Promise<void> {
+  const prefix = parseCidr(n.subnet)?.prefix;
+  if (prefix === undefined) throw internal(`network: network ${n.name} has an invalid subnet ${n.subnet}`);
+  if ((await execCapture('ip', ['link', 'show', 'dev', n.bridge])).code !== 0) {
+    const mtu = n.mtu ? ['mtu', String(n.mtu)] : [];
+    await execOk('ip', ['link', 'add', 'name', n.bridge, ...mtu, 'type', 'bridge']);
+  }
+  await execOk('ip', ['addr', 'replace', `${n.gateway}/${prefix}`, 'dev', n.bridge]);
+  await execOk('ip', ['link', 'set', 'dev', n.bridge, 'up']);
+  if (!n.internal) {
+    // DNAT of 127.0.0.1:port to a container leaves a loopback source on the bridge; the kernel
+    // drops such packets unless route_localnet is on (portmap then masquerades them).
+    await writeFile(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, '1');
+  }
+}
+
+/** A sandbox path still holds a namespace only while its bind mount exists. */
+async function isNamespaceFile(p: string): Promise<boolean> {
+  if (!p) return false;
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').some((line) => line.split(' ')[4] === p);
+}
+
+function endpointFrom(result: CniResult, request: AttachRequest): EndpointInfo {
+  const interfaces = result.interfaces ?? [];
+  const index = interfaces.findIndex((i) => i.name === request.ifName && !!i.sandbox);
+  const ip = result.ips?.find((c) => c.interface === index) ?? result.ips?.[0];
+  const cidr = ip?.address.split('/');
+  if (!ip || !cidr?.[0] || !cidr[1]) throw internal(`network: CNI result for ${request.containerId} has no address`);
+  const info: EndpointInfo = {
+    ifName: request.ifName,
+    ipAddress: cidr[0],
+    prefixLength: Number(cidr[1]),
+    macAddress: interfaces[index]?.mac ?? '',
+    cniResult: result,
+  };
+  const hasDefaultRoute = result.routes?.some((r) => r.dst === '0.0.0.0/0');
+  if (ip.gateway && hasDefaultRoute) info.gateway = ip.gateway;
+  return info;
+}

@@ -1,0 +1,717 @@
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { alreadyExists, conflict, failedPrecondition, invalidArgument, notFound, unavailable } from '../../common/errors';
+import { readJsonIfExists, writeFileAtomic } from '../../common/fsutil';
+import { KeyedMutex } from '../../common/mutex';
+import { CniBridgeDriver } from './bridge';
+import { CniRuntime } from './cni';
+import { EmbeddedDns, type DnsServerOptions } from './dns';
+import type { AttachRequest, EndpointInfo, NetworkSpec } from './driver';
+import { execOk } from './exec';
+import { BridgeFirewall, removeIdlePortmapChains } from './firewall';
+import {
+  cidrContains,
+  cidrsOverlap,
+  firstHost,
+  formatCidr,
+  formatIpv4,
+  hostPrefixes,
+  lastAddress,
+  parseCidr,
+  parseIpv4,
+  pickFreeSubnet,
+  type SubnetPool,
+} from './ipv4';
+import { NetnsStore } from './netns';
+import { allocatePorts, DEFAULT_EPHEMERAL_RANGE, type PortMapping, type PortRange, type PortRequest } from './ports';
+
+export const DEFAULT_NETWORK = 'bridge';
+export const HOST_NETWORK = 'host';
+export const NONE_NETWORK = 'none';
+
+/** Docker's option keys, accepted under the same names. */
+export const OPTION_BRIDGE_NAME = 'com.docker.network.bridge.name';
+export const OPTION_MTU = 'com.docker.network.driver.mtu';
+
+export interface NetworkManagerOptions {
+  /** Data root: state file, address leases (ipam/) and network namespaces (netns/). */
+  root: string;
+  cniPluginDirs?: string[];
+  /** Bridge of the default `bridge` network (`tsc0`). */
+  defaultBridgeName?: string;
+  /** Where the default network's subnet comes from (10.88.0.0/16 first). */
+  defaultSubnetPools?: SubnetPool[];
+  /** Where user networks' subnets come from (/24s of 10.89.0.0–10.95.255.255). */
+  subnetPools?: SubnetPool[];
+  /** User network bridges are `<prefix><11 hex of the id>` (`tsc-`); at most 4 characters. */
+  bridgePrefix?: string;
+  /** Our filter chains are `<prefix>-FORWARD` and `<prefix>-ISOLATION`. */
+  firewallChainPrefix?: string;
+  /** Host ports for `-P`. */
+  ephemeralPorts?: PortRange;
+  dns?: DnsServerOptions;
+}
+
+export interface CreateNetworkRequest {
+  name: string;
+  driver?: string;
+  subnet?: string;
+  gateway?: string;
+  ipRange?: string;
+  internal?: boolean;
+  attachable?: boolean;
+  labels?: Record<string, string>;
+  options?: Record<string, string>;
+}
+
+/** A network as persisted. */
+export interface NetworkRecord extends NetworkSpec {
+  driver: 'bridge';
+  created: string;
+  attachable: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  /** The default `bridge` network: cannot be removed, has no embedded DNS (as in Docker). */
+  predefined: boolean;
+  /** The subnet was given by the user: only then may containers ask for a fixed address. */
+  userSubnet: boolean;
+  dns: boolean;
+}
+
+interface EndpointRecord {
+  id: string;
+  networkId: string;
+  /** Written before CNI ADD, so a crash in between is undone at recovery. */
+  state: 'attaching' | 'attached';
+  request: AttachRequest;
+  names: string[];
+  info?: EndpointInfo;
+}
+
+interface State {
+  version: 1;
+  networks: NetworkRecord[];
+  endpoints: EndpointRecord[];
+  /** IDs shown for the `host` and `none` pseudo-networks, stable across restarts. */
+  pseudoIds: { host: string; none: string };
+}
+
+export interface NetworkEndpointView {
+  containerId: string;
+  endpointId: string;
+  names: string[];
+  ipv4Address: string;
+  macAddress: string;
+  ports: PortMapping[];
+}
+
+/** What `network ls` / `network inspect` show. */
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  driver: 'bridge' | 'host' | 'null';
+  scope: 'local';
+  created: string;
+  internal: boolean;
+  attachable: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  ipam?: { subnet: string; gateway: string; ipRange?: string };
+  bridge?: string;
+  /** Where the embedded DNS server answers, for user networks. */
+  dnsAddress?: string;
+  containers: NetworkEndpointView[];
+}
+
+export interface ConnectOptions {
+  /** Container name: resolvable on user networks, like `aliases`. */
+  name?: string;
+  aliases?: string[];
+  ipv4Address?: string;
+  portMappings?: PortRequest[];
+  ifName?: string;
+}
+
+/** What the container runtime needs to finish a container's network setup. */
+export interface ConnectResult {
+  mode: 'bridge' | 'host' | 'none';
+  networkId: string;
+  networkName: string;
+  endpointId?: string;
+  ifName?: string;
+  ipAddress?: string;
+  prefixLength?: number;
+  gateway?: string;
+  macAddress?: string;
+  ports: PortMapping[];
+  /** resolv.conf for the container; absent means "copy the host's" (default bridge, host). */
+  dns?: { nameservers: string[]; search: string[]; options: string[] };
+}
+
+const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const IFNAME_PATTERN = /^[A-Za-z0-9_.-]{1,15}$/;
+
+function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/**
+ * The daemon's face of container networking: Docker-style networks (`bridge`, `host`, `none`
+ * and user-defined bridge networks), endpoints of containers on them, published ports and the
+ * embedded DNS server. Every change is persisted (atomically) before it touches the host, so
+ * `recover()` after a crash or restart can finish or undo it.
+ */
+export class NetworkManager {
+  readonly netns: NetnsStore;
+  readonly dns: EmbeddedDns;
+  private readonly driver: CniBridgeDriver;
+  private readonly firewall: BridgeFirewall;
+  private readonly cni: CniRuntime;
+  private readonly stateFile: string;
+  private readonly ipamDir: string;
+  private readonly lock = new KeyedMutex();
+  private state: State;
+
+  private constructor(
+    private readonly options: Required<Omit<NetworkManagerOptions, 'dns'>>,
+    state: State,
+    dns: EmbeddedDns,
+  ) {
+    this.state = state;
+    this.stateFile = path.join(options.root, 'networks.json');
+    this.ipamDir = path.join(options.root, 'ipam');
+    this.netns = new NetnsStore(path.join(options.root, 'netns'));
+    this.firewall = new BridgeFirewall(options.firewallChainPrefix);
+    this.driver = new CniBridgeDriver({ pluginDirs: options.cniPluginDirs, ipamDir: this.ipamDir, firewall: this.firewall });
+    this.cni = new CniRuntime(options.cniPluginDirs);
+    this.dns = dns;
+  }
+
+  /** Loads the persisted state; call `recover()` next to bring the host in line with it. */
+  static async open(options: NetworkManagerOptions): Promise<NetworkManager> {
+    const full = {
+      root: options.root,
+      cniPluginDirs: options.cniPluginDirs ?? ['/usr/lib/cni', '/opt/cni/bin'],
+      defaultBridgeName: options.defaultBridgeName ?? 'tsc0',
+      defaultSubnetPools: options.defaultSubnetPools ?? [{ base: '10.88.0.0/16', size: 16 }],
+      subnetPools: options.subnetPools ?? [
+        { base: '10.89.0.0/16', size: 24 },
+        { base: '10.90.0.0/15', size: 24 },
+        { base: '10.92.0.0/14', size: 24 },
+      ],
+      bridgePrefix: options.bridgePrefix ?? 'tsc-',
+      firewallChainPrefix: options.firewallChainPrefix ?? 'TSCOMPOSE',
+      ephemeralPorts: options.ephemeralPorts ?? DEFAULT_EPHEMERAL_RANGE,
+    };
+    if (full.bridgePrefix.length > 4) throw invalidArgument('network: bridge prefix must be at most 4 characters');
+    await mkdir(full.root, { recursive: true, mode: 0o700 });
+    const stored = await readJsonIfExists<State>(path.join(full.root, 'networks.json'));
+    const state: State = stored ?? {
+      version: 1,
+      networks: [],
+      endpoints: [],
+      pseudoIds: { host: newId(), none: newId() },
+    };
+    return new NetworkManager(full, state, new EmbeddedDns(options.dns));
+  }
+
+  private async save(): Promise<void> {
+    await writeFileAtomic(this.stateFile, JSON.stringify(this.state, null, 2), 0o600);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock.run('state', fn);
+  }
+
+  // ---------------------------------------------------------------- networks
+
+  private find(idOrName: string): NetworkRecord | undefined {
+    const nets = this.state.networks;
+    return (
+      nets.find((n) => n.id === idOrName) ??
+      nets.find((n) => n.name === idOrName) ??
+      (() => {
+        const byPrefix = idOrName.length >= 1 ? nets.filter((n) => n.id.startsWith(idOrName)) : [];
+        return byPrefix.length === 1 ? byPrefix[0] : undefined;
+      })()
+    );
+  }
+
+  private mustFind(idOrName: string): NetworkRecord {
+    const n = this.find(idOrName);
+    if (!n) throw notFound(`network: network ${idOrName} not found`);
+    return n;
+  }
+
+  private async chooseSubnet(pools: readonly SubnetPool[]): Promise<string> {
+    const taken = [...(await hostPrefixes()), ...this.state.networks.flatMap((n) => parseCidr(n.subnet) ?? [])];
+    const picked = pickFreeSubnet(pools, taken);
+    if (!picked) {
+      throw unavailable('network: could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+    }
+    return formatCidr(picked);
+  }
+
+  /** Checks and completes the address plan of a new network. */
+  private async addressPlan(req: CreateNetworkRequest): Promise<{ subnet: string; gateway: string; ipRange?: string }> {
+    let subnet: string;
+    if (req.subnet) {
+      const c = parseCidr(req.subnet, true);
+      if (!c || c.prefix > 30) throw invalidArgument(`network: invalid subnet ${req.subnet}`);
+      for (const other of this.state.networks) {
+        const o = parseCidr(other.subnet);
+        if (o && cidrsOverlap(o, c)) throw conflict('network: invalid pool request: Pool overlaps with other one on this address space');
+      }
+      subnet = formatCidr(c);
+    } else {
+      if (req.gateway || req.ipRange) throw invalidArgument('network: --gateway and --ip-range need --subnet');
+      subnet = await this.chooseSubnet(this.options.subnetPools);
+    }
+    const c = parseCidr(subnet)!;
+    let gateway = formatIpv4(firstHost(c));
+    if (req.gateway) {
+      const g = parseIpv4(req.gateway);
+      if (g === undefined || !cidrContains(c, g) || g === c.network || g === lastAddress(c)) {
+        throw invalidArgument(`network: no matching subnet for gateway ${req.gateway}`);
+      }
+      gateway = req.gateway;
+    }
+    const plan: { subnet: string; gateway: string; ipRange?: string } = { subnet, gateway };
+    if (req.ipRange) {
+      const r = parseCidr(req.ipRange, true);
+      if (!r || r.network < c.network || lastAddress(r) > lastAddress(c)) {
+        throw invalidArgument(`network: no matching subnet for range ${req.ipRange}`);
+      }
+      plan.ipRange = formatCidr(r);
+    }
+    return plan;
+  }
+
+  private bridgeNameFor(id: string, options: Record<string, string>): string {
+    const asked = options[OPTION_BRIDGE_NAME];
+    const name = asked ?? `${this.options.bridgePrefix}${id.slice(0, 15 - this.options.bridgePrefix.length)}`;
+    if (!IFNAME_PATTERN.test(name)) throw invalidArgument(`network: invalid bridge name ${JSON.stringify(name)}`);
+    const user = this.state.networks.find((n) => n.bridge === name);
+    if (user) throw conflict(`network: bridge name ${name} is already used by network ${user.name}`);
+    return name;
+  }
+
+  private mtuFrom(options: Record<string, string>): number | undefined {
+    const text = options[OPTION_MTU];
+    if (text === undefined) return undefined;
+    const mtu = Number(text);
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw invalidArgument(`network: invalid MTU ${text}`);
+    return mtu;
+  }
+
+  /** Brings a new network up on the host, or forgets it again if that fails. */
+  private async install(record: NetworkRecord): Promise<void> {
+    this.state.networks.push(record);
+    await this.save();
+    try {
+      await this.driver.apply(this.state.networks);
+      if (record.dns) await this.dns.listen(record.id, record.name, record.gateway, record.subnet);
+    } catch (err) {
+      this.state.networks = this.state.networks.filter((n) => n.id !== record.id);
+      await this.save();
+      await this.dns.stop(record.id);
+      await this.driver.apply(this.state.networks).catch(() => undefined);
+      await this.driver.destroy(record);
+      throw err;
+    }
+  }
+
+  async createNetwork(req: CreateNetworkRequest): Promise<NetworkInfo> {
+    return this.serial(async () => {
+      await this.ensureDefaultNetworkLocked();
+      const driver = req.driver ?? 'bridge';
+      if (driver !== 'bridge') throw invalidArgument(`network: plugin "${driver}" not found`);
+      if (!NAME_PATTERN.test(req.name)) {
+        throw invalidArgument(`network: invalid network name "${req.name}": must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+      }
+      if (this.state.networks.some((n) => n.name === req.name) || req.name === HOST_NETWORK || req.name === NONE_NETWORK) {
+        throw alreadyExistsError(req.name);
+      }
+      const options = { ...(req.options ?? {}) };
+      const id = newId();
+      const plan = await this.addressPlan(req);
+      const record: NetworkRecord = {
+        id,
+        name: req.name,
+        driver: 'bridge',
+        bridge: this.bridgeNameFor(id, options),
+        ...plan,
+        internal: req.internal ?? false,
+        created: new Date().toISOString(),
+        attachable: req.attachable ?? false,
+        labels: { ...(req.labels ?? {}) },
+        options,
+        predefined: false,
+        userSubnet: req.subnet !== undefined,
+        dns: true,
+      };
+      const mtu = this.mtuFrom(options);
+      if (mtu) record.mtu = mtu;
+      await this.install(record);
+      return this.view(record);
+    });
+  }
+
+  private async ensureDefaultNetworkLocked(): Promise<NetworkRecord> {
+    const existing = this.state.networks.find((n) => n.name === DEFAULT_NETWORK);
+    if (existing) return existing;
+    const subnet = await this.chooseSubnet([...this.options.defaultSubnetPools, ...this.options.subnetPools]);
+    const c = parseCidr(subnet)!;
+    const record: NetworkRecord = {
+      id: newId(),
+      name: DEFAULT_NETWORK,
+      driver: 'bridge',
+      bridge: this.options.defaultBridgeName,
+      subnet,
+      gateway: formatIpv4(firstHost(c)),
+      internal: false,
+      created: new Date().toISOString(),
+      attachable: false,
+      labels: {},
+      options: { [OPTION_BRIDGE_NAME]: this.options.defaultBridgeName },
+      predefined: true,
+      userSubnet: false,
+      dns: false,
+    };
+    await this.install(record);
+    return record;
+  }
+
+  async removeNetwork(idOrName: string): Promise<void> {
+    await this.serial(async () => {
+      if (idOrName === HOST_NETWORK || idOrName === NONE_NETWORK) {
+        throw failedPrecondition(`network: ${idOrName} is a pre-defined network and cannot be removed`);
+      }
+      const n = this.mustFind(idOrName);
+      if (n.predefined) throw failedPrecondition(`network: ${n.name} is a pre-defined network and cannot be removed`);
+      await this.uninstallLocked(n);
+    });
+  }
+
+  private async uninstallLocked(n: NetworkRecord): Promise<void> {
+    if (this.state.endpoints.some((e) => e.networkId === n.id)) {
+      throw failedPrecondition(`network: error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+    }
+    await this.dns.stop(n.id);
+    this.state.networks = this.state.networks.filter((x) => x.id !== n.id);
+    await this.save();
+    await this.driver.apply(this.state.networks);
+    await this.driver.destroy(n);
+  }
+
+  /** Removes every user network without endpoints; returns their names. */
+  async prune(): Promise<string[]> {
+    return this.serial(async () => {
+      const removed: string[] = [];
+      for (const n of [...this.state.networks]) {
+        if (n.predefined || this.state.endpoints.some((e) => e.networkId === n.id)) continue;
+        await this.uninstallLocked(n);
+        removed.push(n.name);
+      }
+      return removed;
+    });
+  }
+
+  private view(n: NetworkRecord): NetworkInfo {
+    const info: NetworkInfo = {
+      id: n.id,
+      name: n.name,
+      driver: 'bridge',
+      scope: 'local',
+      created: n.created,
+      internal: n.internal,
+      attachable: n.attachable,
+      labels: { ...n.labels },
+      options: { ...n.options },
+      ipam: n.ipRange ? { subnet: n.subnet, gateway: n.gateway, ipRange: n.ipRange } : { subnet: n.subnet, gateway: n.gateway },
+      bridge: n.bridge,
+      containers: this.state.endpoints
+        .filter((e) => e.networkId === n.id && e.state === 'attached' && e.info)
+        .map((e) => ({
+          containerId: e.request.containerId,
+          endpointId: e.id,
+          names: [...e.names],
+          ipv4Address: `${e.info!.ipAddress}/${e.info!.prefixLength}`,
+          macAddress: e.info!.macAddress,
+          ports: [...e.request.portMappings],
+        })),
+    };
+    if (n.dns) info.dnsAddress = n.gateway;
+    return info;
+  }
+
+  private pseudoView(name: 'host' | 'none'): NetworkInfo {
+    return {
+      id: this.state.pseudoIds[name],
+      name,
+      driver: name === 'host' ? 'host' : 'null',
+      scope: 'local',
+      created: '',
+      internal: false,
+      attachable: false,
+      labels: {},
+      options: {},
+      containers: [],
+    };
+  }
+
+  async listNetworks(): Promise<NetworkInfo[]> {
+    return this.serial(async () => {
+      await this.ensureDefaultNetworkLocked();
+      return [...this.state.networks.map((n) => this.view(n)), this.pseudoView('host'), this.pseudoView('none')];
+    });
+  }
+
+  async inspectNetwork(idOrName: string): Promise<NetworkInfo> {
+    return this.serial(async () => {
+      await this.ensureDefaultNetworkLocked();
+      if (idOrName === HOST_NETWORK || idOrName === this.state.pseudoIds.host) return this.pseudoView('host');
+      if (idOrName === NONE_NETWORK || idOrName === this.state.pseudoIds.none) return this.pseudoView('none');
+      return this.view(this.mustFind(idOrName));
+    });
+  }
+
+  // ---------------------------------------------------------------- endpoints
+
+  /**
+   * Puts a container (its network namespace) on a network. For `host` nothing is done; for
+   * `none` only `lo` is brought up.
+   */
+  async connect(containerId: string, netnsPath: string, network: string, opts: ConnectOptions = {}): Promise<ConnectResult> {
+    if (network === HOST_NETWORK) {
+      return { mode: 'host', networkId: this.state.pseudoIds.host, networkName: HOST_NETWORK, ports: [] };
+    }
+    if (network === NONE_NETWORK) {
+      await this.cni.loopbackUp(containerId, netnsPath);
+      return { mode: 'none', networkId: this.state.pseudoIds.none, networkName: NONE_NETWORK, ports: [] };
+    }
+    const { record, endpoint } = await this.serial(async () => {
+      if (network === DEFAULT_NETWORK) await this.ensureDefaultNetworkLocked();
+      const n = this.mustFind(network);
+      return { record: n, endpoint: await this.reserveEndpointLocked(n, containerId, netnsPath, opts) };
+    });
+
+    let info: EndpointInfo;
+    try {
+      info = await this.driver.attach(record, endpoint.request);
+    } catch (err) {
+      await this.serial(async () => {
+        this.state.endpoints = this.state.endpoints.filter((e) => e.id !== endpoint.id);
+        await this.save();
+      });
+      throw err;
+    }
+    await this.serial(async () => {
+      endpoint.state = 'attached';
+      endpoint.info = info;
+      await this.save();
+      if (record.dns) this.dns.addEndpoint(record.id, endpoint.id, endpoint.names, info.ipAddress);
+    });
+
+    const result: ConnectResult = {
+      mode: 'bridge',
+      networkId: record.id,
+      networkName: record.name,
+      endpointId: endpoint.id,
+      ifName: info.ifName,
+      ipAddress: info.ipAddress,
+      prefixLength: info.prefixLength,
+      macAddress: info.macAddress,
+      ports: [...endpoint.request.portMappings],
+    };
+    if (info.gateway) result.gateway = info.gateway;
+    if (record.dns) result.dns = { nameservers: [record.gateway], search: [], options: ['ndots:0'] };
+    return result;
+  }
+
+  /** Validates a connect request and records it as `attaching` (ports and address reserved). */
+  private async reserveEndpointLocked(
+    n: NetworkRecord,
+    containerId: string,
+    netnsPath: string,
+    opts: ConnectOptions,
+  ): Promise<EndpointRecord> {
+    if (!/^[A-Za-z0-9_.-]+$/.test(containerId)) throw invalidArgument(`network: invalid container ID ${JSON.stringify(containerId)}`);
+    const mine = this.state.endpoints.filter((e) => e.request.containerId === containerId);
+    if (mine.some((e) => e.networkId === n.id)) {
+      throw conflict(`network: endpoint with name ${opts.name ?? containerId} already exists in network ${n.name}`);
+    }
+    let ifName = opts.ifName;
+    if (ifName === undefined) {
+      for (let i = 0; ifName === undefined; i++) if (!mine.some((e) => e.request.ifName === `eth${i}`)) ifName = `eth${i}`;
+    }
+    if (!IFNAME_PATTERN.test(ifName) || ifName === 'lo') throw invalidArgument(`network: invalid interface name ${ifName}`);
+    if (mine.some((e) => e.request.ifName === ifName)) throw conflict(`network: interface ${ifName} already exists in container ${containerId}`);
+
+    const request: AttachRequest = { containerId, netnsPath, ifName, portMappings: [] };
+    if (opts.ipv4Address) {
+      if (!n.userSubnet) {
+        throw invalidArgument('network: user specified IP address is supported only when connecting to networks with user configured subnets');
+      }
+      const ip = parseIpv4(opts.ipv4Address);
+      const subnet = parseCidr(n.subnet)!;
+      if (ip === undefined || !cidrContains(subnet, ip) || ip === subnet.network || ip === lastAddress(subnet)) {
+        throw invalidArgument(`network: no configured subnet or ip-range contain the IP address ${opts.ipv4Address}`);
+      }
+      const used = this.state.endpoints.some(
+        (e) => e.networkId === n.id && (e.request.ipv4Address === opts.ipv4Address || e.info?.ipAddress === opts.ipv4Address),
+      );
+      if (used || opts.ipv4Address === n.gateway) throw conflict(`network: Address already in use: ${opts.ipv4Address}`);
+      request.ipv4Address = opts.ipv4Address;
+    }
+    // Internal networks publish nothing: there is no way in.
+    if (opts.portMappings?.length && !n.internal) {
+      const held = this.state.endpoints.flatMap((e) => e.request.portMappings);
+      request.portMappings = await allocatePorts(opts.portMappings, held, this.options.ephemeralPorts);
+    }
+    const names = [opts.name, ...(opts.aliases ?? []), containerId.slice(0, 12)].filter(
+      (x): x is string => !!x,
+    );
+    const endpoint: EndpointRecord = { id: newId(), networkId: n.id, state: 'attaching', request, names: [...new Set(names)] };
+    this.state.endpoints.push(endpoint);
+    await this.save();
+    return endpoint;
+  }
+
+  /** Takes a container off a network, releasing its address and published ports. */
+  async disconnect(containerId: string, network: string): Promise<void> {
+    if (network === HOST_NETWORK || network === NONE_NETWORK) return;
+    const { record, endpoint } = await this.serial(async () => {
+      const n = this.mustFind(network);
+      const e = this.state.endpoints.find((x) => x.networkId === n.id && x.request.containerId === containerId);
+      if (!e) throw notFound(`network: container ${containerId} is not connected to network ${n.name}`);
+      return { record: n, endpoint: e };
+    });
+    await this.detachEndpoint(record, endpoint);
+  }
+
+  /** Takes a container off every network (container removal). */
+  async disconnectAll(containerId: string): Promise<void> {
+    const mine = this.state.endpoints.filter((e) => e.request.containerId === containerId);
+    for (const e of mine) {
+      const n = this.state.networks.find((x) => x.id === e.networkId);
+      if (n) await this.detachEndpoint(n, e);
+    }
+  }
+
+  private async detachEndpoint(n: NetworkRecord, e: EndpointRecord): Promise<void> {
+    this.dns.removeEndpoint(n.id, e.id);
+    await this.driver.detach(n, e.request, e.info);
+    await this.serial(async () => {
+      this.state.endpoints = this.state.endpoints.filter((x) => x.id !== e.id);
+      await this.save();
+    });
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Brings the host in line with the persisted state after a start: re-creates bridges, forward
+   * rules and DNS listeners; detaches endpoints of containers not in `liveContainerIds` and
+   * endpoints a crash left half attached; drops address leases and network namespaces nobody
+   * owns, and bridges of ours no network owns.
+   */
+  async recover(liveContainerIds: readonly string[]): Promise<void> {
+    const live = new Set(liveContainerIds);
+    await this.serial(async () => {
+      await this.ensureDefaultNetworkLocked();
+      await this.driver.apply(this.state.networks);
+      await this.removeStrayBridgesLocked();
+    });
+    for (const e of [...this.state.endpoints]) {
+      if (live.has(e.request.containerId) && e.state === 'attached') continue;
+      const n = this.state.networks.find((x) => x.id === e.networkId);
+      if (n) await this.driver.detach(n, e.request, e.info).catch(() => undefined);
+      await this.serial(async () => {
+        this.state.endpoints = this.state.endpoints.filter((x) => x.id !== e.id);
+        await this.save();
+      });
+    }
+    await this.serial(async () => {
+      for (const n of this.state.networks) {
+        if (!n.dns) continue;
+        await this.dns.listen(n.id, n.name, n.gateway, n.subnet);
+        for (const e of this.state.endpoints) {
+          if (e.networkId === n.id && e.info) this.dns.addEndpoint(n.id, e.id, e.names, e.info.ipAddress);
+        }
+      }
+      await this.removeStrayLeasesLocked();
+    });
+    for (const id of await this.netns.list()) {
+      if (!live.has(id)) await this.netns.remove(id);
+    }
+  }
+
+  private async removeStrayBridgesLocked(): Promise<void> {
+    const links = JSON.parse(await execOk('ip', ['-j', 'link', 'show', 'type', 'bridge'])) as { ifname?: string }[];
+    const ours = new Set(this.state.networks.map((n) => n.bridge));
+    for (const link of links) {
+      const name = link.ifname;
+      if (!name || ours.has(name) || !name.startsWith(this.options.bridgePrefix)) continue;
+      await execOk('ip', ['link', 'del', 'dev', name]).catch(() => undefined);
+    }
+  }
+
+  /** host-local keeps one file per lease, named by address, holding `<container id>\r\n<ifname>`. */
+  private async removeStrayLeasesLocked(): Promise<void> {
+    let dirs: string[];
+    try {
+      dirs = await readdir(this.ipamDir);
+    } catch {
+      return;
+    }
+    for (const dir of dirs) {
+      const n = this.state.networks.find((x) => x.id === dir);
+      const full = path.join(this.ipamDir, dir);
+      if (!n) {
+        await rm(full, { recursive: true, force: true });
+        continue;
+      }
+      const owners = new Set(this.state.endpoints.filter((e) => e.networkId === n.id).map((e) => e.request.containerId));
+      for (const file of await readdir(full)) {
+        if (parseIpv4(file) === undefined) continue;
+        const owner = (await readFile(path.join(full, file), 'utf8')).split(/\r?\n/)[0]?.trim() ?? '';
+        if (!owners.has(owner)) await rm(path.join(full, file), { force: true });
+      }
+    }
+  }
+
+  /** Stops the DNS listeners (daemon shutdown); networks and containers stay as they are. */
+  async close(): Promise<void> {
+    await this.dns.close();
+  }
+
+  /**
+   * Removes everything this manager made: endpoints, networks including the default one, forward
+   * rules, namespaces, leases and the state file (uninstall, tests).
+   */
+  async teardown(): Promise<void> {
+    for (const e of [...this.state.endpoints]) {
+      const n = this.state.networks.find((x) => x.id === e.networkId);
+      if (n) await this.detachEndpoint(n, e).catch(() => undefined);
+    }
+    await this.serial(async () => {
+      await this.dns.close();
+      const networks = this.state.networks;
+      this.state.networks = [];
+      this.state.endpoints = [];
+      await this.save();
+      await this.firewall.remove();
+      for (const n of networks) await this.driver.destroy(n);
+      await removeIdlePortmapChains();
+      await this.netns.removeAll();
+      await rm(this.ipamDir, { recursive: true, force: true });
+      await rm(this.stateFile, { force: true });
+    });
+  }
+}
+
+function alreadyExistsError(name: string) {
+  return alreadyExists(`network: network with name ${name} already exists`);
+}

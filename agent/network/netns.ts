@@ -1,0 +1,82 @@
+import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { invalidArgument, unavailable } from '../../common/errors';
+import { execCapture, execOk } from './exec';
+
+/**
+ * Persistent network namespaces, one file per container under `dir`. A namespace lives as long
+ * as something holds it; here that is a bind mount of the namespace onto the file (what
+ * `ip netns add` does under /run/netns), so it outlives the process that made it and the daemon.
+ *
+ * The directory itself is bind-mounted onto itself and made a shared mount, again like
+ * `ip netns`: mount namespaces cloned later (containers) then receive our unmounts too, so a
+ * removed namespace is not kept alive by a stale copy of its mount.
+ */
+export class NetnsStore {
+  constructor(readonly dir: string) {}
+
+  pathOf(id: string): string {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) throw invalidArgument(`network: invalid namespace name ${JSON.stringify(id)}`);
+    return path.join(this.dir, id);
+  }
+
+  private async isMountPoint(p: string): Promise<boolean> {
+    const info = await readFile('/proc/self/mountinfo', 'utf8');
+    return info.split('\n').some((line) => unescapeMountPath(line.split(' ')[4] ?? '') === p);
+  }
+
+  private async ensureSharedDir(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    if (!(await this.isMountPoint(this.dir))) await execOk('mount', ['--bind', this.dir, this.dir]);
+    await execOk('mount', ['--make-shared', this.dir]);
+  }
+
+  /** Creates the namespace (idempotent: an existing one is kept) and returns its path. */
+  async create(id: string): Promise<string> {
+    const file = this.pathOf(id);
+    await this.ensureSharedDir();
+    if (await this.isMountPoint(file)) return file;
+    await (await open(file, 'a', 0o444)).close();
+    const r = await execCapture('unshare', [`--net=${file}`, 'true']);
+    if (r.code !== 0) {
+      await rm(file, { force: true });
+      throw unavailable(`network: cannot create network namespace ${id}: ${r.stderr.trim()}`);
+    }
+    return file;
+  }
+
+  /** Removes the namespace; a missing one is not an error. */
+  async remove(id: string): Promise<void> {
+    const file = this.pathOf(id);
+    if (await this.isMountPoint(file)) {
+      const r = await execCapture('umount', [file]);
+      // Busy means a process is inside; detaching still frees the name and the kernel drops the
+      // namespace when that process exits.
+      if (r.code !== 0) await execOk('umount', ['--lazy', file]);
+    }
+    await rm(file, { force: true });
+  }
+
+  async list(): Promise<string[]> {
+    try {
+      return (await readdir(this.dir)).filter((name) => !name.startsWith('.')).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /** Removes every namespace and the directory's own bind mount (uninstall, tests). */
+  async removeAll(): Promise<void> {
+    for (const id of await this.list()) await this.remove(id);
+    for (let i = 0; i < 4 && (await this.isMountPoint(this.dir)); i++) {
+      await execCapture('umount', [this.dir]);
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
