@@ -1,0 +1,246 @@
+/**
+ * The Engine gRPC service (proto/engine.proto) over the agent. Handlers translate messages to
+ * calls and results back; they hold no logic of their own.
+ */
+import * as os from 'node:os';
+import { Writable } from 'node:stream';
+import type { Server, ServiceDefinition, ServerWritableStream } from '@grpc/grpc-js';
+import type { Agent } from '../agent';
+import { loadArchive, saveArchive } from '../image/archive';
+import { importImage } from '../image/import';
+import type { EngineEvent } from '../events';
+import { bytesOf, clientStream, serverStream, unary } from './grpc-util';
+import { invalidArgument } from '../../common/errors';
+import { VERSION, API_VERSION } from '../version';
+
+interface Filter {
+  key: string;
+  values: string[];
+}
+
+function toEventMessage(e: EngineEvent) {
+  return { type: e.type, action: e.action, actor_id: e.actorId, attributes: e.attributes, scope: e.scope, time_nano: e.timeNano };
+}
+
+export function registerEngineService(server: Server, service: ServiceDefinition, agent: Agent): void {
+  const images = agent.images;
+  server.addService(service, {
+    Version: unary(async () => ({
+      version: VERSION,
+      api_version: API_VERSION,
+      git_commit: process.env['TSCOMPOSE_GIT_COMMIT'] ?? '',
+      node_version: process.version,
+      os: process.platform,
+      arch: process.arch,
+      kernel_version: os.release(),
+      started_at: agent.startedAt,
+      pid: process.pid,
+      data_root: agent.options.dataRoot,
+    })),
+
+    Info: unary(async () => ({ json: JSON.stringify(await infoDocument(agent)) })),
+
+    ImageList: unary(async (req: { all: boolean; filters: Filter[]; reference: string }) => {
+      const list = await images.list({ all: req.all, filters: req.filters, reference: req.reference || undefined });
+      return {
+        images: list.map((i) => ({
+          id: i.id,
+          repo_tags: i.repoTags,
+          repo_digests: i.repoDigests,
+          created: i.created,
+          size: i.size,
+          shared_size: i.sharedSize,
+          unique_size: i.uniqueSize,
+          containers: i.containers,
+          labels: i.labels,
+          parent_id: i.parentId,
+        })),
+      };
+    }),
+
+    ImageInspect: unary(async (req: { names: string[]; ignore_missing: boolean }) => {
+      const json: string[] = [];
+      for (const name of req.names) {
+        try {
+          json.push(JSON.stringify(await images.inspect(name)));
+        } catch (err) {
+          if (!req.ignore_missing) throw err;
+        }
+      }
+      return { json };
+    }),
+
+    ImageHistory: unary(async (req: { name: string }) => ({
+      entries: (await images.history(req.name)).map((h) => ({
+        id: h.id,
+        created: h.created,
+        created_by: h.createdBy,
+        size: h.size,
+        comment: h.comment,
+        tags: h.tags,
+        empty_layer: h.emptyLayer,
+      })),
+    })),
+
+    ImageTag: unary(async (req: { source: string; target: string }) => {
+      await images.tag(req.source, req.target);
+      return {};
+    }),
+
+    ImageRemove: unary(async (req: { names: string[]; force: boolean; no_prune: boolean }) => {
+      const lines: string[] = [];
+      const errors: string[] = [];
+      for (const name of req.names) {
+        try {
+          lines.push(...(await images.remove(name, { force: req.force, noPrune: req.no_prune })));
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+      }
+      return { lines, errors };
+    }),
+
+    ImagePrune: unary(async (req: { all: boolean; filters: Filter[] }) => {
+      const r = await images.prune({ all: req.all, filters: req.filters });
+      return { deleted: r.deleted, space_reclaimed: r.reclaimed };
+    }),
+
+    ImageLoad: clientStream(async (call) => ({ lines: await loadArchive(images, bytesOf(call)) })),
+
+    ImageSave: serverStream(async (req: { names: string[] }, call: ServerWritableStream<unknown, { data: Buffer }>) => {
+      await saveArchive(images, req.names, grpcByteSink(call));
+    }),
+
+    ImageImport: clientStream(async (call) => {
+      const it = call[Symbol.asyncIterator]() as AsyncIterator<{ header?: { changes: string[]; reference: string; message: string; platform: string }; data?: Buffer }>;
+      const first = await it.next();
+      const header = first.done ? undefined : first.value.header;
+      if (!header) throw invalidArgument('image import: the stream must start with a header');
+      const rest = bytesOf({
+        [Symbol.asyncIterator]: () => it,
+      } as never);
+      const id = await importImage(images, rest, {
+        changes: header.changes,
+        reference: header.reference || undefined,
+        message: header.message || undefined,
+        platform: header.platform || undefined,
+      });
+      return { id };
+    }),
+
+    SystemDf: unary(async () => ({ json: JSON.stringify(await dfDocument(agent)) })),
+
+    SystemPrune: unary(async (req: { all: boolean; volumes: boolean; filters: Filter[] }) => {
+      const r = await images.prune({ all: req.all, filters: req.filters });
+      return { deleted: r.deleted, space_reclaimed: r.reclaimed };
+    }),
+
+    Events: serverStream(async (req: { since: number; until: number; filters: Filter[] }, call: ServerWritableStream<unknown, unknown>) => {
+      const now = Date.now();
+      const sinceNano = req.since ? req.since * 1e6 : 0;
+      const untilNano = req.until ? req.until * 1e6 : Infinity;
+      if (req.since || req.until) {
+        for (const e of agent.events.history(sinceNano, Math.min(untilNano, now * 1e6), req.filters)) call.write(toEventMessage(e));
+        if (req.until && req.until <= now) return;
+      }
+      await new Promise<void>((resolve) => {
+        const unsubscribe = agent.events.subscribe(req.filters, (e) => {
+          if (e.timeNano > untilNano) return;
+          call.write(toEventMessage(e));
+        });
+        const finish = () => {
+          unsubscribe();
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = req.until ? setTimeout(finish, Math.max(0, req.until - Date.now())) : undefined;
+        call.on('cancelled', finish);
+        call.on('close', finish);
+      });
+    }),
+  });
+}
+
+/** A Writable that forwards bytes as `{ data }` messages, honouring the call's backpressure. */
+function grpcByteSink(call: ServerWritableStream<unknown, { data: Buffer }>): Writable {
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      // Large messages are split: gRPC's default message limit is 4 MB.
+      const max = 1 << 20;
+      let ok = true;
+      for (let off = 0; off < chunk.length; off += max) ok = call.write({ data: chunk.subarray(off, off + max) });
+      if (ok) cb();
+      else call.once('drain', () => cb());
+    },
+  });
+}
+
+async function infoDocument(agent: Agent): Promise<Record<string, unknown>> {
+  const cgroupV2 = await import('node:fs').then((fs) => fs.existsSync('/sys/fs/cgroup/cgroup.controllers'));
+  const images = agent.images.store.images();
+  return {
+    ID: agent.options.dataRoot,
+    Containers: 0,
+    ContainersRunning: 0,
+    ContainersPaused: 0,
+    ContainersStopped: 0,
+    Images: images.length,
+    Driver: 'overlay2',
+    DriverStatus: [['Backing Filesystem', 'extfs']],
+    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Log: ['k8s-file'] },
+    MemoryLimit: true,
+    SwapLimit: true,
+    CpuCfsPeriod: true,
+    CpuCfsQuota: true,
+    PidsLimit: true,
+    OomKillDisable: false,
+    KernelVersion: os.release(),
+    OperatingSystem: 'Linux',
+    OSType: 'linux',
+    Architecture: os.machine(),
+    NCPU: os.cpus().length,
+    MemTotal: os.totalmem(),
+    DockerRootDir: agent.options.dataRoot,
+    Name: os.hostname(),
+    ServerVersion: VERSION,
+    CgroupDriver: 'cgroupfs',
+    CgroupVersion: cgroupV2 ? '2' : '1',
+    DefaultRuntime: 'runc',
+    Runtimes: { runc: { path: 'runc' } },
+    RegistryConfig: {
+      Mirrors: agent.options.registryMirrors,
+      InsecureRegistryCIDRs: ['127.0.0.0/8'],
+      IndexConfigs: {},
+    },
+    Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false },
+    LoggingDriver: 'k8s-file',
+    Labels: [],
+    ExperimentalBuild: false,
+    Warnings: null,
+  };
+}
+
+async function dfDocument(agent: Agent): Promise<Record<string, unknown>> {
+  const list = await agent.images.list({ all: true });
+  const layersSize = (await agent.images.snapshots.listLayers()).reduce((n, l) => n + l.size, 0);
+  return {
+    LayersSize: layersSize,
+    Images: list.map((i) => ({
+      Id: i.id,
+      ParentId: i.parentId,
+      RepoTags: i.repoTags,
+      RepoDigests: i.repoDigests,
+      Created: Math.floor(i.created / 1000),
+      Size: i.size,
+      SharedSize: i.sharedSize,
+      UniqueSize: i.uniqueSize,
+      VirtualSize: i.size,
+      Labels: i.labels,
+      Containers: i.containers,
+    })),
+    Containers: [],
+    Volumes: [],
+    BuildCache: [],
+  };
+}

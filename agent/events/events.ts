@@ -1,0 +1,137 @@
+/**
+ * The event log: what happened to images, containers, networks and volumes, as `docker events`
+ * shows it. The last `capacity` events are kept in memory and in a journal file, so history
+ * queries (`--since`) survive a daemon restart.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { EventEmitter } from 'node:events';
+
+export interface EngineEvent {
+  type: 'image' | 'container' | 'network' | 'volume' | 'daemon' | 'plugin' | 'builder';
+  action: string;
+  actorId: string;
+  attributes: Record<string, string>;
+  scope: 'local' | 'swarm';
+  /** nanoseconds since the epoch */
+  timeNano: number;
+}
+
+export interface EventFilter {
+  key: string;
+  values: string[];
+}
+
+export class EventLog {
+  private readonly events: EngineEvent[] = [];
+  private readonly emitter = new EventEmitter();
+  private pending: string[] = [];
+  private flushing: Promise<void> | undefined;
+  private lastNano = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly capacity = 2000,
+  ) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  async load(): Promise<void> {
+    await fsp.mkdir(path.dirname(this.file), { recursive: true });
+    let text = '';
+    try {
+      text = await fsp.readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        this.events.push(JSON.parse(line) as EngineEvent);
+      } catch {
+        // a line torn by a crash mid-append: skip it
+      }
+    }
+    this.events.splice(0, Math.max(0, this.events.length - this.capacity));
+    this.lastNano = this.events.at(-1)?.timeNano ?? 0;
+    // Compact at start so the file never grows without bound.
+    await fsp.writeFile(this.file, this.events.map((e) => JSON.stringify(e) + '\n').join(''));
+  }
+
+  emit(type: EngineEvent['type'], action: string, actorId: string, attributes: Record<string, string> = {}): void {
+    // Strictly increasing times keep `--since`/`--until` boundaries exact.
+    const nowNano = Math.max(Date.now() * 1e6, this.lastNano + 1);
+    this.lastNano = nowNano;
+    const ev: EngineEvent = { type, action, actorId, attributes, scope: 'local', timeNano: nowNano };
+    this.events.push(ev);
+    if (this.events.length > this.capacity) this.events.splice(0, this.events.length - this.capacity);
+    this.pending.push(JSON.stringify(ev) + '\n');
+    this.flush();
+    this.emitter.emit('event', ev);
+  }
+
+  private flush(): void {
+    if (this.flushing) return;
+    this.flushing = (async () => {
+      while (this.pending.length > 0) {
+        const batch = this.pending.join('');
+        this.pending = [];
+        await fsp.appendFile(this.file, batch).catch(() => undefined);
+      }
+      this.flushing = undefined;
+    })();
+  }
+
+  async settle(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  /** Events between `sinceNano` and `untilNano` (inclusive) that match every filter key. */
+  history(sinceNano: number, untilNano: number, filters: EventFilter[]): EngineEvent[] {
+    return this.events.filter((e) => e.timeNano >= sinceNano && e.timeNano <= untilNano && matches(e, filters));
+  }
+
+  subscribe(filters: EventFilter[], listener: (e: EngineEvent) => void): () => void {
+    const fn = (e: EngineEvent) => {
+      if (matches(e, filters)) listener(e);
+    };
+    this.emitter.on('event', fn);
+    return () => this.emitter.off('event', fn);
+  }
+}
+
+/** Docker's event filters: values of one key are ORed, keys are ANDed. */
+export function matches(e: EngineEvent, filters: EventFilter[]): boolean {
+  return filters.every((f) => f.values.some((v) => matchesOne(e, f.key, v)));
+}
+
+function matchesOne(e: EngineEvent, key: string, value: string): boolean {
+  const name = e.attributes['name'];
+  switch (key) {
+    case 'type':
+      return e.type === value;
+    case 'event':
+      return e.action === value || e.action.split(':')[0] === value;
+    case 'scope':
+      return e.scope === value;
+    case 'image':
+      if (e.type === 'image') return e.actorId === value || name === value || e.actorId.startsWith(`sha256:${value}`);
+      return e.attributes['image'] === value;
+    case 'container':
+      return e.type === 'container' && (e.actorId === value || e.actorId.startsWith(value) || name === value);
+    case 'network':
+    case 'volume':
+      return e.type === key && (e.actorId === value || e.actorId.startsWith(value) || name === value);
+    case 'label': {
+      const [k, v] = splitOnce(value, '=');
+      return v === undefined ? k in e.attributes : e.attributes[k] === v;
+    }
+    default:
+      return false;
+  }
+}
+
+function splitOnce(s: string, sep: string): [string, string | undefined] {
+  const i = s.indexOf(sep);
+  return i === -1 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
+}

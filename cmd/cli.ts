@@ -1,0 +1,87 @@
+/**
+ * Shared plumbing for command implementations: global flags, the engine connection, output and
+ * error reporting. Kept free of heavy imports: every command pays for what this file loads.
+ */
+import type { EngineClient } from './client';
+
+export interface GlobalFlags {
+  debug?: boolean;
+  host?: string;
+  dataRoot?: string;
+  file?: string[];
+  projectName?: string;
+  profile?: string[];
+  envFile?: string[];
+  projectDirectory?: string;
+}
+
+let globals: GlobalFlags = {};
+let client: EngineClient | undefined;
+
+export function setGlobals(g: GlobalFlags): void {
+  globals = g;
+}
+
+export function getGlobals(): GlobalFlags {
+  return globals;
+}
+
+export async function engine(): Promise<EngineClient> {
+  if (!client) {
+    const { connect } = await import('./client');
+    client = await connect({ host: globals.host, dataRoot: globals.dataRoot });
+  }
+  return client;
+}
+
+export function closeEngine(): void {
+  client?.close();
+  client = undefined;
+}
+
+export function out(s: string): void {
+  process.stdout.write(s);
+}
+
+export function println(s = ''): void {
+  process.stdout.write(s + '\n');
+}
+
+export function eprintln(s: string): void {
+  process.stderr.write(s + '\n');
+}
+
+/** Exit status carried by an error, as Docker's StatusError. */
+export class ExitError extends Error {
+  constructor(
+    readonly status: number,
+    message = '',
+  ) {
+    super(message);
+  }
+}
+
+/** `--filter key=value` flags, grouped by key as the API wants them. */
+export function parseFilters(values: string[] | undefined): Array<{ key: string; values: string[] }> {
+  const map = new Map<string, string[]>();
+  for (const v of values ?? []) {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new ExitError(125, `invalid argument "${v}" for "-f, --filter" flag: bad format of filter (expected name=value)`);
+    const key = v.slice(0, i);
+    const list = map.get(key) ?? [];
+    list.push(v.slice(i + 1));
+    map.set(key, list);
+  }
+  return [...map.entries()].map(([key, vals]) => ({ key, values: vals }));
+}
+
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Reads all of stdin into a buffer (for `-f -` and the like). */
+export async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,141 @@
+/**
+ * The CLI's side of the engine API: finds the daemon, starting one in the background when none
+ * answers, and turns gRPC calls into promises and streams whose errors are TsErrors.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Client, ServiceError } from '@grpc/grpc-js';
+import { TsError, unavailable } from '../common/errors';
+import { fromServiceError } from '../common/rpc/status';
+import { loadGrpc, loadProtos } from '../common/rpc/proto';
+import { resolveDataRoot, resolveHost, socketPath } from './env';
+
+export interface ConnectOptions {
+  host?: string;
+  dataRoot?: string;
+  /** Start a daemon when none answers (the default). */
+  autoStart?: boolean;
+}
+
+type Unary = (req: unknown, cb: (err: ServiceError | null, res: unknown) => void) => unknown;
+
+/** A connected engine client with typed-enough helpers. */
+export class EngineClient {
+  constructor(readonly raw: Client) {}
+
+  call<Res = any>(method: string, req: unknown = {}): Promise<Res> {
+    const fn = (this.raw as unknown as Record<string, Unary>)[method];
+    if (!fn) throw new Error(`unknown engine method ${method}`);
+    return new Promise<Res>((resolve, reject) => {
+      fn.call(this.raw, req, (err, res) => (err ? reject(fromServiceError(err)) : resolve(res as Res)));
+    });
+  }
+
+  /** A server stream as an async iterable; errors become TsErrors. */
+  async *stream<Res = any>(method: string, req: unknown = {}, signal?: AbortSignal): AsyncGenerator<Res> {
+    const fn = (this.raw as unknown as Record<string, (r: unknown) => NodeJS.ReadableStream & { cancel(): void }>)[method];
+    if (!fn) throw new Error(`unknown engine method ${method}`);
+    const call = fn.call(this.raw, req);
+    const onAbort = () => call.cancel();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      for await (const msg of call as AsyncIterable<Res>) yield msg;
+    } catch (err) {
+      if ((err as { code?: number }).code === 1 && signal?.aborted) return;
+      throw fromServiceError(err);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** A client stream: `feed` writes messages, the promise resolves with the single reply. */
+  clientStream<Res = any>(method: string, feed: (write: (msg: unknown) => Promise<void>) => Promise<void>): Promise<Res> {
+    const fn = (this.raw as unknown as Record<string, (cb: (err: ServiceError | null, res: unknown) => void) => NodeJS.WritableStream>)[
+      method
+    ];
+    if (!fn) throw new Error(`unknown engine method ${method}`);
+    return new Promise<Res>((resolve, reject) => {
+      let settled = false;
+      const call = fn.call(this.raw, (err, res) => {
+        settled = true;
+        if (err) reject(fromServiceError(err));
+        else resolve(res as Res);
+      });
+      const write = (msg: unknown) =>
+        new Promise<void>((res) => {
+          if (settled) return res();
+          if (call.write(msg as never)) res();
+          else call.once('drain', () => res());
+        });
+      feed(write).then(
+        () => call.end(),
+        (err: unknown) => {
+          (call as unknown as { cancel(): void }).cancel();
+          if (!settled) reject(err);
+        },
+      );
+    });
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}
+
+export async function connect(opts: ConnectOptions = {}): Promise<EngineClient> {
+  const host = resolveHost(opts.host);
+  const sock = socketPath(host);
+  const [grpc, protos] = await Promise.all([loadGrpc(), loadProtos()]);
+  const Engine = (protos['tscompose'] as any).engine.v1.Engine as new (...a: unknown[]) => Client;
+  const make = () =>
+    new Engine(`unix://${sock}`, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 << 20,
+      'grpc.max_send_message_length': 64 << 20,
+    });
+  let client = make();
+  if (existsSync(sock) && (await ready(client, 2000))) return new EngineClient(client);
+  client.close();
+  if (opts.autoStart === false) throw unavailable(`Cannot connect to the tscompose daemon at unix://${sock}. Is the daemon running?`);
+  const logFile = startDaemon(host, resolveDataRoot(opts.dataRoot));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (!existsSync(sock)) continue;
+    client = make();
+    if (await ready(client, 1000)) return new EngineClient(client);
+    client.close();
+  }
+  throw unavailable(`daemon did not start within 30s; see ${logFile}: ${tail(logFile)}`);
+}
+
+function ready(client: Client, ms: number): Promise<boolean> {
+  return new Promise((resolve) => client.waitForReady(Date.now() + ms, (err) => resolve(!err)));
+}
+
+/** Starts `tscompose daemon` detached, logging to `<data-root>/daemon.log`. */
+function startDaemon(host: string, dataRoot: string): string {
+  mkdirSync(dataRoot, { recursive: true });
+  const logFile = path.join(dataRoot, 'daemon.log');
+  const fd = openSync(logFile, 'a');
+  const script = process.argv[1] ?? '';
+  const child = spawn(process.execPath, [script, 'daemon', '--host', host, '--data-root', dataRoot], {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: process.env,
+  });
+  child.unref();
+  return logFile;
+}
+
+function tail(file: string): string {
+  try {
+    if (statSync(file).size === 0) return 'log is empty';
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines.at(-1) ?? '';
+  } catch {
+    return 'no log';
+  }
+}
+
+export { TsError };

@@ -1,0 +1,273 @@
+/** `image …` commands and their top-level forms (`tag`, `rmi`, `load`, `save`, `import`, `history`). */
+import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { engine, ExitError, parseFilters, println, eprintln } from '../cli';
+import { compileTemplate, renderList, humanSize, timeAgo } from '../format';
+import { notFound } from '../../common/errors';
+
+interface ImageSummary {
+  id: string;
+  repo_tags: string[];
+  repo_digests: string[];
+  created: number;
+  size: number;
+  shared_size: number;
+  unique_size: number;
+  containers: number;
+  labels: Record<string, string>;
+}
+
+const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+
+function splitTag(familiar: string): [string, string] {
+  const i = familiar.lastIndexOf(':');
+  if (i <= familiar.lastIndexOf('/')) return [familiar, '<none>'];
+  return [familiar.slice(0, i), familiar.slice(i + 1)];
+}
+
+function goTime(ms: number): string {
+  // Docker prints times with Go's default format: 2006-01-02 15:04:05 -0700 MST
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000 UTC`;
+}
+
+export async function imageLs(
+  repository: string | undefined,
+  opts: { all?: boolean; digests?: boolean; filter?: string[]; format?: string; trunc?: boolean; quiet?: boolean },
+): Promise<number> {
+  const client = await engine();
+  const reply = await client.call<{ images: ImageSummary[] }>('ImageList', {
+    all: !!opts.all,
+    filters: parseFilters(opts.filter),
+    reference: repository ?? '',
+  });
+  const now = Date.now();
+  const noTrunc = opts.trunc === false;
+  const rows: Array<Record<string, unknown>> = [];
+  for (const img of reply.images) {
+    const id = noTrunc ? img.id : shortId(img.id);
+    const tags = img.repo_tags.length > 0 ? img.repo_tags : ['<none>:<none>'];
+    for (const t of tags) {
+      const [repo, tag] = t === '<none>:<none>' ? ['<none>', '<none>'] : splitTag(t);
+      const digestEntry = img.repo_digests.find((d) => d.startsWith(repo + '@'));
+      rows.push({
+        ID: id,
+        Repository: repo,
+        Tag: tag,
+        Digest: digestEntry ? digestEntry.slice(digestEntry.indexOf('@') + 1) : '<none>',
+        CreatedSince: img.created ? timeAgo(img.created, now) : 'N/A',
+        CreatedAt: img.created ? goTime(img.created) : '',
+        Size: humanSize(img.size),
+        VirtualSize: humanSize(img.size),
+        SharedSize: humanSize(img.shared_size),
+        UniqueSize: humanSize(img.unique_size),
+        Containers: String(img.containers),
+      });
+    }
+  }
+  const defaultTable = opts.digests
+    ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
+    : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+  process.stdout.write(
+    renderList(rows, {
+      format: opts.format,
+      defaultTable,
+      headers: {
+        ID: 'IMAGE ID',
+        Repository: 'REPOSITORY',
+        Tag: 'TAG',
+        Digest: 'DIGEST',
+        CreatedSince: 'CREATED',
+        CreatedAt: 'CREATED AT',
+        Size: 'SIZE',
+        SharedSize: 'SHARED SIZE',
+        UniqueSize: 'UNIQUE SIZE',
+        Containers: 'CONTAINERS',
+        VirtualSize: 'VIRTUAL SIZE',
+      },
+      quiet: opts.quiet,
+      quietField: 'ID',
+    }),
+  );
+  return 0;
+}
+
+export async function imageTag(source: string, target: string): Promise<number> {
+  const client = await engine();
+  await client.call('ImageTag', { source, target });
+  return 0;
+}
+
+export async function imageRm(names: string[], opts: { force?: boolean; prune?: boolean }): Promise<number> {
+  const client = await engine();
+  const reply = await client.call<{ lines: string[]; errors: string[] }>('ImageRemove', {
+    names,
+    force: !!opts.force,
+    no_prune: opts.prune === false,
+  });
+  for (const l of reply.lines) println(l);
+  for (const e of reply.errors) eprintln(`Error response from daemon: ${e}`);
+  return reply.errors.length > 0 ? 1 : 0;
+}
+
+export async function imageInspect(names: string[], opts: { format?: string }): Promise<number> {
+  const client = await engine();
+  const docs: unknown[] = [];
+  const errors: string[] = [];
+  for (const name of names) {
+    try {
+      const r = await client.call<{ json: string[] }>('ImageInspect', { names: [name] });
+      docs.push(JSON.parse(r.json[0] ?? 'null'));
+    } catch (err) {
+      errors.push(`Error: No such image: ${name}`);
+      void err;
+    }
+  }
+  printInspect(docs, opts.format);
+  for (const e of errors) eprintln(e);
+  return errors.length > 0 ? 1 : 0;
+}
+
+/** Docker's inspect output: an indented JSON array, or a template run per object. */
+export function printInspect(docs: unknown[], format?: string): void {
+  if (!format) {
+    println(docs.length === 0 ? '[]' : JSON.stringify(docs, null, 4));
+    return;
+  }
+  if (format === 'json') {
+    for (const d of docs) println(JSON.stringify(d));
+    return;
+  }
+  const tpl = compileTemplate(format);
+  for (const d of docs) println(tpl.execute(d));
+}
+
+export async function imageHistory(
+  name: string,
+  opts: { human?: boolean; trunc?: boolean; quiet?: boolean; format?: string },
+): Promise<number> {
+  const client = await engine();
+  const reply = await client.call<{
+    entries: Array<{ id: string; created: number; created_by: string; size: number; comment: string; tags: string[] }>;
+  }>('ImageHistory', { name });
+  const now = Date.now();
+  const noTrunc = opts.trunc === false;
+  const rows = reply.entries.map((e) => {
+    let createdBy = e.created_by;
+    if (!noTrunc && createdBy.length > 45) createdBy = createdBy.slice(0, 44) + '…';
+    return {
+      ID: e.id === '<missing>' ? e.id : noTrunc ? e.id : shortId(e.id),
+      CreatedSince: opts.human === false ? new Date(e.created).toISOString() : timeAgo(e.created, now),
+      CreatedAt: new Date(e.created).toISOString(),
+      CreatedBy: createdBy,
+      Size: opts.human === false ? String(e.size) : humanSize(e.size),
+      Comment: e.comment,
+    };
+  });
+  process.stdout.write(
+    renderList(rows, {
+      format: opts.format,
+      defaultTable: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}',
+      headers: { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' },
+      quiet: opts.quiet,
+      quietField: 'ID',
+    }),
+  );
+  return 0;
+}
+
+export async function imageLoad(opts: { input?: string; quiet?: boolean }): Promise<number> {
+  let input: NodeJS.ReadableStream;
+  if (opts.input) {
+    try {
+      await fsp.access(opts.input);
+    } catch {
+      throw notFound(`open ${opts.input}: no such file or directory`);
+    }
+    input = createReadStream(opts.input, { highWaterMark: 1 << 20 });
+  } else {
+    if (process.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
+    input = process.stdin;
+  }
+  const client = await engine();
+  const reply = await client.clientStream<{ lines: string[] }>('ImageLoad', async (write) => {
+    for await (const chunk of input) await write({ data: chunk });
+  });
+  if (!opts.quiet) for (const l of reply.lines) println(l);
+  return 0;
+}
+
+export async function imageSave(names: string[], opts: { output?: string }): Promise<number> {
+  if (!opts.output && process.stdout.isTTY)
+    throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+  const client = await engine();
+  const tmp = opts.output ? `${opts.output}.tmp-${process.pid}` : undefined;
+  const sink = tmp ? createWriteStream(tmp) : process.stdout;
+  const chunks = (async function* () {
+    for await (const msg of client.stream<{ data: Buffer }>('ImageSave', { names })) yield msg.data;
+  })();
+  try {
+    await pipeline(chunks, sink, { end: !!tmp });
+    if (tmp) await fsp.rename(tmp, opts.output!);
+  } catch (err) {
+    if (tmp) await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  return 0;
+}
+
+export async function imageImport(
+  file: string,
+  reference: string | undefined,
+  opts: { change?: string[]; message?: string; platform?: string },
+): Promise<number> {
+  let input: NodeJS.ReadableStream;
+  if (file === '-') input = process.stdin;
+  else if (/^https?:\/\//.test(file)) throw new ExitError(1, `importing from a URL is not supported here: ${file}`);
+  else {
+    try {
+      await fsp.access(file);
+    } catch {
+      throw notFound(`open ${file}: no such file or directory`);
+    }
+    input = createReadStream(file, { highWaterMark: 1 << 20 });
+  }
+  const client = await engine();
+  const reply = await client.clientStream<{ id: string }>('ImageImport', async (write) => {
+    await write({ header: { changes: opts.change ?? [], reference: reference ?? '', message: opts.message ?? '', platform: opts.platform ?? '' } });
+    for await (const chunk of input) await write({ data: chunk });
+  });
+  println(reply.id);
+  return 0;
+}
+
+export async function imagePrune(opts: { all?: boolean; filter?: string[]; force?: boolean }): Promise<number> {
+  if (!opts.force && process.stdin.isTTY) {
+    const warning = opts.all
+      ? 'WARNING! This will remove all images without at least one container associated to them.'
+      : 'WARNING! This will remove all dangling images.';
+    if (!(await confirm(warning))) return 0;
+  }
+  const client = await engine();
+  const r = await client.call<{ deleted: string[]; space_reclaimed: number }>('ImagePrune', {
+    all: !!opts.all,
+    filters: parseFilters(opts.filter),
+  });
+  if (r.deleted.length > 0) {
+    println('Deleted Images:');
+    for (const d of r.deleted) println(d);
+    println();
+  }
+  println(`Total reclaimed space: ${humanSize(r.space_reclaimed)}`);
+  return 0;
+}
+
+export async function confirm(warning: string): Promise<boolean> {
+  process.stdout.write(`${warning}\nAre you sure you want to continue? [y/N] `);
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input: process.stdin });
+  const answer = await new Promise<string>((resolve) => rl.once('line', resolve));
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}

@@ -1,0 +1,305 @@
+/** `version`, `info`, `events`, `system df|prune` and the generic `inspect`. */
+import { engine, parseFilters, println, eprintln, ExitError } from '../cli';
+import { compileTemplate, renderList, humanSize, timeAgo, parseTimestamp, timestampToDate } from '../format';
+import { confirm, printInspect } from './image';
+
+const CLIENT_VERSION = process.env['TSCOMPOSE_VERSION'] ?? '0.1.0';
+
+export async function version(opts: { format?: string }): Promise<number> {
+  const clientInfo = {
+    Version: CLIENT_VERSION,
+    ApiVersion: '1',
+    NodeVersion: process.version,
+    Os: process.platform,
+    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+  };
+  let server: Record<string, unknown> | null = null;
+  let serverError: string | undefined;
+  try {
+    const client = await engine();
+    const v = await client.call('Version');
+    server = {
+      Version: v.version,
+      ApiVersion: v.api_version,
+      NodeVersion: v.node_version,
+      Os: v.os,
+      Arch: v.arch === 'x64' ? 'amd64' : v.arch,
+      KernelVersion: v.kernel_version,
+      DataRoot: v.data_root,
+      Pid: v.pid,
+      Components: [{ Name: 'Engine', Version: v.version }],
+    };
+  } catch (err) {
+    serverError = (err as Error).message;
+  }
+  if (opts.format) {
+    println(compileTemplate(opts.format).execute({ Client: clientInfo, Server: server }));
+  } else {
+    println('Client:');
+    println(` Version:           ${clientInfo.Version}`);
+    println(` API version:       ${clientInfo.ApiVersion}`);
+    println(` Node version:      ${clientInfo.NodeVersion}`);
+    println(` OS/Arch:           ${clientInfo.Os}/${clientInfo.Arch}`);
+    if (server) {
+      println('');
+      println('Server:');
+      println(' Engine:');
+      println(`  Version:          ${server['Version']}`);
+      println(`  API version:      ${server['ApiVersion']}`);
+      println(`  Node version:     ${server['NodeVersion']}`);
+      println(`  OS/Arch:          ${server['Os']}/${server['Arch']}`);
+      println(`  Kernel version:   ${server['KernelVersion']}`);
+      println(`  Data root:        ${server['DataRoot']}`);
+      println(' runc:');
+      println('  Version:          (Debian package)');
+      println(' conmon:');
+      println('  Version:          (Debian package)');
+    }
+  }
+  if (serverError) {
+    eprintln(serverError);
+    return 1;
+  }
+  return 0;
+}
+
+export async function info(opts: { format?: string }): Promise<number> {
+  const client = await engine();
+  const doc = JSON.parse((await client.call<{ json: string }>('Info')).json) as Record<string, any>;
+  if (opts.format) {
+    println(compileTemplate(opts.format).execute(doc));
+    return 0;
+  }
+  const lines = [
+    'Client:',
+    ` Version:    ${CLIENT_VERSION}`,
+    ' Context:    default',
+    ` Debug Mode: false`,
+    '',
+    'Server:',
+    ` Containers: ${doc['Containers']}`,
+    `  Running: ${doc['ContainersRunning']}`,
+    `  Paused: ${doc['ContainersPaused']}`,
+    `  Stopped: ${doc['ContainersStopped']}`,
+    ` Images: ${doc['Images']}`,
+    ` Server Version: ${doc['ServerVersion']}`,
+    ` Storage Driver: ${doc['Driver']}`,
+    ` Logging Driver: ${doc['LoggingDriver']}`,
+    ` Cgroup Driver: ${doc['CgroupDriver']}`,
+    ` Cgroup Version: ${doc['CgroupVersion']}`,
+    ' Plugins:',
+    `  Volume: ${(doc['Plugins']?.Volume ?? []).join(' ')}`,
+    `  Network: ${(doc['Plugins']?.Network ?? []).join(' ')}`,
+    `  Log: ${(doc['Plugins']?.Log ?? []).join(' ')}`,
+    ` Swarm: ${doc['Swarm']?.LocalNodeState ?? 'inactive'}`,
+    ` Runtimes: ${Object.keys(doc['Runtimes'] ?? {}).join(' ')}`,
+    ` Default Runtime: ${doc['DefaultRuntime']}`,
+    ` Kernel Version: ${doc['KernelVersion']}`,
+    ` Operating System: ${doc['OperatingSystem']}`,
+    ` OSType: ${doc['OSType']}`,
+    ` Architecture: ${doc['Architecture']}`,
+    ` CPUs: ${doc['NCPU']}`,
+    ` Total Memory: ${bytesSizeBinary(doc['MemTotal'] as number)}`,
+    ` Name: ${doc['Name']}`,
+    ` ID: ${doc['ID']}`,
+    ` Docker Root Dir: ${doc['DockerRootDir']}`,
+    ` Debug Mode: false`,
+    ` Experimental: false`,
+    ` Insecure Registries:`,
+    ...((doc['RegistryConfig']?.InsecureRegistryCIDRs ?? []) as string[]).map((c) => `  ${c}`),
+  ];
+  const mirrors = (doc['RegistryConfig']?.Mirrors ?? []) as string[];
+  if (mirrors.length > 0) lines.push(' Registry Mirrors:', ...mirrors.map((m) => `  ${m}`));
+  lines.push(' Live Restore Enabled: true');
+  println(lines.join('\n'));
+  return 0;
+}
+
+function bytesSizeBinary(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(2).replace(/\.?0+$/, '')}${units[i]}`;
+}
+
+interface EventMessage {
+  type: string;
+  action: string;
+  actor_id: string;
+  attributes: Record<string, string>;
+  scope: string;
+  time_nano: number;
+}
+
+function formatEventTime(nano: number): string {
+  const ms = Math.floor(nano / 1e6);
+  const iso = new Date(ms).toISOString().slice(0, 19);
+  return `${iso}.${String(nano % 1e9).padStart(9, '0')}Z`;
+}
+
+export async function events(opts: { filter?: string[]; format?: string; since?: string; until?: string }): Promise<number> {
+  const now = Date.now();
+  const since = opts.since ? timestampToDate(parseTimestamp(opts.since, now)).getTime() : 0;
+  const until = opts.until ? timestampToDate(parseTimestamp(opts.until, now)).getTime() : 0;
+  const client = await engine();
+  const tpl = opts.format && opts.format !== 'json' ? compileTemplate(opts.format) : undefined;
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  for await (const e of client.stream<EventMessage>('Events', { since, until, filters: parseFilters(opts.filter) }, ac.signal)) {
+    const doc = {
+      status: e.action,
+      id: e.actor_id,
+      from: e.attributes['image'] ?? '',
+      Type: e.type,
+      Action: e.action,
+      Actor: { ID: e.actor_id, Attributes: e.attributes },
+      scope: e.scope,
+      time: Math.floor(e.time_nano / 1e9),
+      timeNano: e.time_nano,
+    };
+    if (opts.format === 'json') println(JSON.stringify(doc));
+    else if (tpl) println(tpl.execute(doc));
+    else {
+      const attrs = Object.entries(e.attributes)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ');
+      println(`${formatEventTime(e.time_nano)} ${e.type} ${e.action} ${e.actor_id}${attrs ? ` (${attrs})` : ''}`);
+    }
+  }
+  return 0;
+}
+
+interface DfImage {
+  Id: string;
+  RepoTags: string[];
+  Created: number;
+  Size: number;
+  SharedSize: number;
+  UniqueSize: number;
+  Containers: number;
+}
+
+export async function df(opts: { verbose?: boolean; format?: string }): Promise<number> {
+  const client = await engine();
+  const doc = JSON.parse((await client.call<{ json: string }>('SystemDf')).json) as {
+    Images: DfImage[];
+    Containers: Array<{ SizeRw?: number; State?: string }>;
+    Volumes: Array<{ UsageData?: { Size: number; RefCount: number } }>;
+    BuildCache: Array<{ Size: number; InUse: boolean }>;
+    LayersSize: number;
+  };
+  const activeImages = doc.Images.filter((i) => i.Containers > 0);
+  const imageSize = doc.LayersSize;
+  const reclaimImages = doc.Images.filter((i) => i.Containers === 0).reduce((n, i) => n + i.UniqueSize, 0);
+  const containerSize = doc.Containers.reduce((n, c) => n + (c.SizeRw ?? 0), 0);
+  const runningContainers = doc.Containers.filter((c) => c.State === 'running');
+  const volumeSize = doc.Volumes.reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0);
+  const activeVolumes = doc.Volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0);
+  const reclaimVolumes = doc.Volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0).reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0);
+  const cacheSize = doc.BuildCache.reduce((n, b) => n + b.Size, 0);
+  const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.floor((part * 100) / whole)}%)` : '');
+  const rows = [
+    { Type: 'Images', TotalCount: String(doc.Images.length), Active: String(activeImages.length), Size: humanSize(imageSize), Reclaimable: humanSize(reclaimImages) + pct(reclaimImages, imageSize) },
+    { Type: 'Containers', TotalCount: String(doc.Containers.length), Active: String(runningContainers.length), Size: humanSize(containerSize), Reclaimable: humanSize(containerSize) + pct(containerSize, containerSize) },
+    { Type: 'Local Volumes', TotalCount: String(doc.Volumes.length), Active: String(activeVolumes.length), Size: humanSize(volumeSize), Reclaimable: humanSize(reclaimVolumes) + pct(reclaimVolumes, volumeSize) },
+    { Type: 'Build Cache', TotalCount: String(doc.BuildCache.length), Active: String(doc.BuildCache.filter((b) => b.InUse).length), Size: humanSize(cacheSize), Reclaimable: humanSize(cacheSize) },
+  ];
+  if (!opts.verbose || opts.format) {
+    process.stdout.write(
+      renderList(rows, {
+        format: opts.format,
+        defaultTable: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}',
+        headers: { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' },
+      }),
+    );
+    return 0;
+  }
+  const now = Date.now();
+  println('Images space usage:\n');
+  const imageRows = doc.Images.flatMap((i) =>
+    (i.RepoTags.length > 0 ? i.RepoTags : ['<none>:<none>']).map((t) => {
+      const c = t.lastIndexOf(':');
+      return {
+        Repository: t.slice(0, c),
+        Tag: t.slice(c + 1),
+        ID: i.Id.slice(7, 19),
+        CreatedSince: timeAgo(i.Created * 1000, now),
+        Size: humanSize(i.Size),
+        SharedSize: humanSize(i.SharedSize),
+        UniqueSize: humanSize(i.UniqueSize),
+        Containers: String(i.Containers),
+      };
+    }),
+  );
+  process.stdout.write(
+    renderList(imageRows, {
+      defaultTable: 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}',
+      headers: { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' },
+    }),
+  );
+  println('\nContainers space usage:\n');
+  println('CONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES');
+  println('\nLocal Volumes space usage:\n');
+  println('VOLUME NAME   LINKS     SIZE');
+  println(`\nBuild cache usage: ${humanSize(cacheSize)}\n`);
+  return 0;
+}
+
+export async function prune(opts: { all?: boolean; volumes?: boolean; filter?: string[]; force?: boolean }): Promise<number> {
+  if (!opts.force && process.stdin.isTTY) {
+    const lines = [
+      'WARNING! This will remove:',
+      '  - all stopped containers',
+      '  - all networks not used by at least one container',
+      ...(opts.volumes ? ['  - all anonymous volumes not used by at least one container'] : []),
+      opts.all ? '  - all images without at least one container associated to them' : '  - all dangling images',
+      '  - unused build cache',
+      '',
+    ];
+    if (!(await confirm(lines.join('\n')))) return 0;
+  }
+  const client = await engine();
+  const r = await client.call<{ deleted: string[]; space_reclaimed: number }>('SystemPrune', {
+    all: !!opts.all,
+    volumes: !!opts.volumes,
+    filters: parseFilters(opts.filter),
+  });
+  if (r.deleted.length > 0) {
+    println('Deleted Images:');
+    for (const d of r.deleted) println(d);
+    println();
+  }
+  println(`Total reclaimed space: ${humanSize(r.space_reclaimed)}`);
+  return 0;
+}
+
+/** `inspect` of any object: images now; containers, networks and volumes as they arrive. */
+export async function inspect(names: string[], opts: { format?: string; type?: string; size?: boolean }): Promise<number> {
+  const client = await engine();
+  const docs: unknown[] = [];
+  const errors: string[] = [];
+  for (const name of names) {
+    const kinds = opts.type ? [opts.type] : ['image'];
+    let found = false;
+    for (const kind of kinds) {
+      if (kind !== 'image') throw new ExitError(1, `"${kind}" is not a valid value for --type`);
+      try {
+        const r = await client.call<{ json: string[] }>('ImageInspect', { names: [name] });
+        docs.push(JSON.parse(r.json[0] ?? 'null'));
+        found = true;
+        break;
+      } catch {
+        // try the next kind
+      }
+    }
+    if (!found) errors.push(`Error: No such object: ${name}`);
+  }
+  printInspect(docs, opts.format);
+  for (const e of errors) eprintln(e);
+  return errors.length > 0 ? 1 : 0;
+}
+

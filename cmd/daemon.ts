@@ -1,0 +1,141 @@
+/**
+ * `tscompose daemon`: the long-running process that owns this host's engine (the agent) and,
+ * later, the manager's state. It serves the CLI over gRPC on a unix socket.
+ */
+import { promises as fsp, constants as fsc } from 'node:fs';
+import * as path from 'node:path';
+import { failedPrecondition, invalidArgument, messageOf } from '../common/errors';
+import { loadGrpc, loadProtos } from '../common/rpc/proto';
+import { resolveDataRoot, resolveHost, socketPath } from './env';
+
+export interface DaemonFlags {
+  dataRoot?: string;
+  host?: string;
+  debug?: boolean;
+  configFile?: string;
+}
+
+interface DaemonJson {
+  'registry-mirrors'?: string[];
+  'insecure-registries'?: string[];
+  'max-concurrent-downloads'?: number;
+  'max-concurrent-uploads'?: number;
+}
+
+export async function runDaemon(flags: DaemonFlags): Promise<void> {
+  const dataRoot = path.resolve(resolveDataRoot(flags.dataRoot));
+  const host = resolveHost(flags.host);
+  const sock = socketPath(host);
+  await fsp.mkdir(dataRoot, { recursive: true, mode: 0o711 });
+  await fsp.mkdir(path.dirname(sock), { recursive: true });
+  const releasePid = await acquirePidFile(path.join(dataRoot, 'tscompose.pid'));
+
+  const config = await readDaemonJson(flags.configFile ?? path.join(dataRoot, 'daemon.json'), flags.configFile !== undefined);
+  const { Agent, withDefaults, registerEngineService } = await import('../agent/index');
+  const agent = new Agent(
+    withDefaults({
+      dataRoot,
+      registryMirrors: config['registry-mirrors'],
+      insecureRegistries: config['insecure-registries'],
+      maxConcurrentDownloads: config['max-concurrent-downloads'],
+      maxConcurrentUploads: config['max-concurrent-uploads'],
+    }),
+  );
+  await agent.start();
+
+  const grpc = await loadGrpc();
+  const protos = await loadProtos();
+  const engine = (protos['tscompose'] as any).engine.v1.Engine;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 64 << 20,
+    'grpc.max_send_message_length': 64 << 20,
+  });
+  registerEngineService(server, engine.service, agent);
+
+  await fsp.rm(sock, { force: true });
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
+  await fsp.chmod(sock, 0o660).catch(() => undefined);
+  agent.events.emit('daemon', 'start', dataRoot, { name: 'tscompose' });
+  log(flags, `tscompose daemon listening on unix://${sock} (data root ${dataRoot}, pid ${process.pid})`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(flags, `received ${signal}, shutting down`);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 3000);
+      server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    await agent.stop();
+    await fsp.rm(sock, { force: true });
+    await releasePid();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => undefined);
+}
+
+function log(flags: DaemonFlags, msg: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+  void flags;
+}
+
+async function readDaemonJson(file: string, required: boolean): Promise<DaemonJson> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw invalidArgument(`daemon: cannot read config file ${file}: ${messageOf(err)}`);
+  }
+  try {
+    return JSON.parse(text) as DaemonJson;
+  } catch (err) {
+    throw invalidArgument(`daemon: config file ${file} is not valid JSON: ${messageOf(err)}`);
+  }
+}
+
+/**
+ * One daemon per data root: the pid file is created exclusively; a stale one (its process gone)
+ * is replaced.
+ */
+async function acquirePidFile(file: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fh = await fsp.open(file, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644);
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return async () => {
+        const cur = await fsp.readFile(file, 'utf8').catch(() => '');
+        if (cur.trim() === String(process.pid)) await fsp.rm(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await fsp.readFile(file, 'utf8').catch(() => '')).trim());
+      if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw failedPrecondition(`daemon: another daemon (pid ${pid}) is using data root ${path.dirname(file)}`);
+      }
+      await fsp.rm(file, { force: true });
+    }
+  }
+  throw failedPrecondition(`daemon: could not take the pid file ${file}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

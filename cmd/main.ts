@@ -1,0 +1,232 @@
+/**
+ * The `tscompose` CLI. Compose's verbs act on the project at the top level; the engine is reached
+ * through Docker's management commands (`container`, `image`, `network`, `volume`, `system`), and
+ * Docker's top-level verbs that Compose doesn't claim work at the top level too.
+ *
+ * Start-up time matters: every command module is imported lazily, inside its action.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { collect, eprintln, ExitError, setGlobals, closeEngine, type GlobalFlags } from './cli';
+
+type Action = (...args: any[]) => Promise<number | void>;
+
+/** Wraps a lazily imported action so its errors are printed as one line and set the exit code. */
+function lazy(load: () => Promise<Action>): (...args: any[]) => Promise<void> {
+  return async (...args: any[]) => {
+    const fn = await load();
+    const code = await fn(...args);
+    if (typeof code === 'number') process.exitCode = code;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('tscompose');
+  program
+    .description('Docker Compose and Swarm mode in one tool, with its own container engine')
+    .enablePositionalOptions()
+    .option('-D, --debug', 'show stack traces and debug output')
+    .option('-H, --host <socket>', 'daemon socket to connect to (unix:///path.sock), or TSCOMPOSE_HOST')
+    .option('--data-root <dir>', 'data root of a daemon started on demand, or TSCOMPOSE_DATA_ROOT')
+    .option('-f, --file <file>', 'compose configuration file (repeatable, - for stdin)', collect)
+    .option('-p, --project-name <name>', 'project name')
+    .option('--profile <profile>', 'enable a profile (repeatable)', collect)
+    .option('--env-file <file>', 'an alternate environment file (repeatable)', collect)
+    .option('--project-directory <dir>', 'the project directory (default: the first compose file’s directory)')
+    .addOption(new Option('--ansi <mode>', 'control characters: never|always|auto').default('auto'))
+    .addOption(new Option('--progress <mode>', 'progress output: auto|tty|plain|quiet').default('auto'))
+    .version(process.env['TSCOMPOSE_VERSION'] ?? '0.1.0', '-v, --version', 'print version information and quit')
+    .showHelpAfterError(false)
+    .hook('preAction', (thisCommand) => {
+      setGlobals(thisCommand.optsWithGlobals<GlobalFlags>());
+    });
+
+  // ----- daemon -----
+  program
+    .command('daemon')
+    .description('run the tscompose daemon in the foreground')
+    .option('--data-root <dir>', 'root of persistent state (default /var/lib/tscompose)')
+    .option('-H, --host <socket>', 'socket to listen on (default unix:///run/tscompose/tscompose.sock)')
+    .option('--config-file <file>', 'daemon configuration file (default <data-root>/daemon.json)')
+    .option('-D, --debug', 'debug output')
+    .action(
+      lazy(async () => {
+        const { runDaemon } = await import('./daemon');
+        return async (opts: { dataRoot?: string; host?: string; configFile?: string; debug?: boolean }) => {
+          await runDaemon(opts);
+          return undefined;
+        };
+      }),
+    );
+
+  const image = program.command('image').description('manage images');
+  registerImageCommands(image, false);
+  registerImageCommands(program, true);
+  registerSystemCommands(program);
+  return program;
+}
+
+function registerImageCommands(parent: Command, topLevel: boolean): void {
+  const load = () => import('./commands/image');
+  if (!topLevel) {
+    parent
+      .command('ls')
+      .alias('list')
+      .description('list images')
+      .argument('[repository]', 'repository[:tag] to list')
+      .option('-a, --all', 'show all images (default hides intermediate images)')
+      .option('--digests', 'show digests')
+      .option('-f, --filter <filter>', 'filter output based on conditions provided', collect)
+      .option('--format <format>', 'format output using a custom template: table, table TEMPLATE, json, TEMPLATE')
+      .option('--no-trunc', "don't truncate output")
+      .option('-q, --quiet', 'only show image IDs')
+      .action(lazy(async () => (await load()).imageLs));
+    parent
+      .command('prune')
+      .description('remove unused images')
+      .option('-a, --all', 'remove all unused images, not just dangling ones')
+      .option('--filter <filter>', 'provide filter values (e.g. "until=<timestamp>")', collect)
+      .option('-f, --force', 'do not prompt for confirmation')
+      .action(lazy(async () => (await load()).imagePrune));
+  }
+  const name = (n: string) => (topLevel ? n : n);
+  parent
+    .command(topLevel ? 'tag' : name('tag'))
+    .description('create a tag TARGET_IMAGE that refers to SOURCE_IMAGE')
+    .argument('<source>')
+    .argument('<target>')
+    .action(lazy(async () => (await load()).imageTag));
+  parent
+    .command(topLevel ? 'rmi' : 'rm')
+    .aliases(topLevel ? [] : ['remove'])
+    .description('remove one or more images')
+    .argument('<images...>')
+    .option('-f, --force', 'force removal of the image')
+    .option('--no-prune', 'do not delete untagged parents')
+    .action(lazy(async () => (await load()).imageRm));
+  if (!topLevel) {
+    parent
+      .command('inspect')
+      .description('display detailed information on one or more images')
+      .argument('<images...>')
+      .option('-f, --format <format>', 'format output using a custom template')
+      .action(lazy(async () => (await load()).imageInspect));
+  }
+  parent
+    .command('history')
+    .description('show the history of an image')
+    .argument('<image>')
+    .option('-H, --human', 'print sizes and dates in human readable format', true)
+    .option('--no-human', 'print raw sizes and dates')
+    .option('--no-trunc', "don't truncate output")
+    .option('-q, --quiet', 'only show image IDs')
+    .option('--format <format>', 'format output using a custom template')
+    .action(lazy(async () => (await load()).imageHistory));
+  parent
+    .command('load')
+    .description('load an image from a tar archive or STDIN')
+    .option('-i, --input <file>', 'read from tar archive file, instead of STDIN')
+    .option('-q, --quiet', 'suppress the load output')
+    .action(lazy(async () => (await load()).imageLoad));
+  parent
+    .command('save')
+    .description('save one or more images to a tar archive (streamed to STDOUT by default)')
+    .argument('<images...>')
+    .option('-o, --output <file>', 'write to a file, instead of STDOUT')
+    .action(lazy(async () => (await load()).imageSave));
+  parent
+    .command('import')
+    .description('import the contents from a tarball to create a filesystem image')
+    .argument('<file>', 'tarball path, or - for STDIN')
+    .argument('[reference]', 'repository[:tag] for the new image')
+    .option('-c, --change <instruction>', 'apply Dockerfile instruction to the created image', collect)
+    .option('-m, --message <message>', 'set commit message for imported image')
+    .option('--platform <platform>', 'set platform if server is multi-platform capable')
+    .action(lazy(async () => (await load()).imageImport));
+}
+
+function registerSystemCommands(program: Command): void {
+  const load = () => import('./commands/system');
+  program
+    .command('version')
+    .description('show the tscompose version information')
+    .option('-f, --format <format>', 'format output using a custom template')
+    .action(lazy(async () => (await load()).version));
+  const system = program.command('system').description('manage tscompose');
+  for (const parent of [program, system]) {
+    parent
+      .command('info')
+      .description('display system-wide information')
+      .option('-f, --format <format>', 'format output using a custom template')
+      .action(lazy(async () => (await load()).info));
+    parent
+      .command('events')
+      .description('get real time events from the daemon')
+      .option('-f, --filter <filter>', 'filter output based on conditions provided', collect)
+      .option('--format <format>', 'format output using a custom template')
+      .option('--since <time>', 'show all events created since timestamp')
+      .option('--until <time>', 'stream events until this timestamp')
+      .action(lazy(async () => (await load()).events));
+  }
+  system
+    .command('df')
+    .description('show tscompose disk usage')
+    .option('-v, --verbose', 'show detailed information on space usage')
+    .option('--format <format>', 'format output using a custom template')
+    .action(lazy(async () => (await load()).df));
+  system
+    .command('prune')
+    .description('remove unused data')
+    .option('-a, --all', 'remove all unused images not just dangling ones')
+    .option('--volumes', 'prune anonymous volumes')
+    .option('--filter <filter>', 'provide filter values (e.g. "label=<key>=<value>")', collect)
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(lazy(async () => (await load()).prune));
+  program
+    .command('inspect')
+    .description('return low-level information on tscompose objects')
+    .argument('<names...>')
+    .option('-f, --format <format>', 'format output using a custom template')
+    .option('-s, --size', 'display total file sizes if the type is container')
+    .option('--type <type>', 'return JSON for specified type')
+    .action(lazy(async () => (await load()).inspect));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => write(s),
+  });
+  const debug = argv.includes('--debug') || argv.includes('-D');
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        process.exitCode = 0;
+      } else {
+        // Docker's status for a command line it can't parse.
+        process.exitCode = 125;
+      }
+    } else if (err instanceof ExitError) {
+      if (err.message) eprintln(err.message);
+      process.exitCode = err.status;
+    } else {
+      const msg = err instanceof Error ? err.message : String(err);
+      eprintln(debug && err instanceof Error && err.stack ? err.stack : `Error: ${msg}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    closeEngine();
+  }
+}
+
+// A closed pipe (`… | head`) ends the command quietly, as it does for Docker.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+// Exits once stdout has drained, so piped output (`save | gzip`) is never cut short.
+void main(process.argv);

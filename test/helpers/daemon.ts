@@ -1,0 +1,169 @@
+/**
+ * Test daemons: each runs the built CLI's `daemon` on its own data root and socket under a temp
+ * dir, and is stopped (and its dir removed) by `stop()`, which tests call from `after` hooks.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, promises as fsp, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+export const CLI = path.join(REPO, 'bin', 'tscompose');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  stdoutBuffer: Buffer;
+}
+
+export interface RunOptions {
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export class TestDaemon {
+  child: ChildProcess | undefined;
+  readonly sock: string;
+  readonly host: string;
+  readonly dataRoot: string;
+
+  constructor(readonly dir: string) {
+    this.dataRoot = path.join(dir, 'root');
+    this.sock = path.join(dir, 'tscompose.sock');
+    this.host = `unix://${this.sock}`;
+  }
+
+  get env(): Record<string, string> {
+    return { TSCOMPOSE_HOST: this.host, TSCOMPOSE_DATA_ROOT: this.dataRoot };
+  }
+
+  async start(): Promise<void> {
+    ensureBuilt();
+    await fsp.rm(this.sock, { force: true });
+    const log = openSync(path.join(this.dir, 'daemon.log'), 'a');
+    this.child = spawn(process.execPath, [CLI, 'daemon', '--data-root', this.dataRoot, '--host', this.host], {
+      stdio: ['ignore', log, log],
+      detached: true,
+    });
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (existsSync(this.sock)) {
+        const r = await this.run(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5000 });
+        if (r.code === 0) return;
+      }
+      if (this.child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`test daemon did not start: ${this.log()}`);
+  }
+
+  log(): string {
+    try {
+      return readFileSync(path.join(this.dir, 'daemon.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Runs the CLI against this daemon. */
+  run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: { ...process.env, ...this.env, ...(opts.env ?? {}) },
+        cwd: opts.cwd ?? this.dir,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (c: Buffer) => out.push(c));
+      child.stderr.on('data', (c: Buffer) => err.push(c));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        const stdoutBuffer = Buffer.concat(out);
+        resolve({ code: code ?? -1, stdout: stdoutBuffer.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBuffer });
+      });
+      child.stdin.on('error', () => undefined);
+      if (opts.input !== undefined) child.stdin.end(opts.input);
+      else child.stdin.end();
+    });
+  }
+
+  /** Runs the CLI and fails with its stderr when it exits non-zero. */
+  async ok(args: string[], opts: RunOptions = {}): Promise<string> {
+    const r = await this.run(args, opts);
+    if (r.code !== 0) throw new Error(`tscompose ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** SIGKILLs the daemon, as a crash would. */
+  async kill9(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (c && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    this.child = undefined;
+  }
+
+  /** Stops the daemon and removes everything it had, unmounting what it left mounted. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    await unmountUnder(this.dir);
+    await fsp.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function startTestDaemon(): Promise<TestDaemon> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tsc-daemon-'));
+  const d = new TestDaemon(dir);
+  try {
+    await d.start();
+  } catch (err) {
+    await d.destroy();
+    throw err;
+  }
+  return d;
+}
+
+export function ensureBuilt(): void {
+  if (!existsSync(path.join(REPO, 'dist', 'tscompose.mjs'))) {
+    throw new Error('dist/ is missing: run `npm run build` before the integration tests (npm test does)');
+  }
+}
+
+/** Mount points under `dir`, deepest first. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
+  return text
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + '/')))
+    .sort((a, b) => b.length - a.length);
+}
+
+export async function unmountUnder(dir: string): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  for (const m of await mountsUnder(dir)) {
+    try {
+      execFileSync('umount', ['-l', m]);
+    } catch {
+      // already gone
+    }
+  }
+}
