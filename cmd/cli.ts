@@ -85,3 +85,17 @@ export async function readStdin(): Promise<Buffer> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
+
+type Action = (...args: any[]) => Promise<number | void>;
+
+/**
+ * Wraps a lazily imported action: the command's module loads only when the command runs, and
+ * a returned number becomes the exit code.
+ */
+export function lazy(load: () => Promise<Action>): (...args: any[]) => Promise<void> {
+  return async (...args: any[]) => {
+    const fn = await load();
+    const code = await fn(...args);
+    if (typeof code === 'number') process.exitCode = code;
+  };
+}

@@ -6,18 +6,8 @@
  * Start-up time matters: every command module is imported lazily, inside its action.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { collect, eprintln, ExitError, setGlobals, closeEngine, type GlobalFlags } from './cli';
-
-type Action = (...args: any[]) => Promise<number | void>;
-
-/** Wraps a lazily imported action so its errors are printed as one line and set the exit code. */
-function lazy(load: () => Promise<Action>): (...args: any[]) => Promise<void> {
-  return async (...args: any[]) => {
-    const fn = await load();
-    const code = await fn(...args);
-    if (typeof code === 'number') process.exitCode = code;
-  };
-}
+import { registerComposeCommands } from './commands/register-compose';
+import { collect, eprintln, ExitError, setGlobals, closeEngine, lazy, type GlobalFlags } from './cli';
 
 export function buildProgram(): Command {
   const program = new Command('tscompose');
@@ -62,6 +52,7 @@ export function buildProgram(): Command {
   registerImageCommands(image, false);
   registerImageCommands(program, true);
   registerSystemCommands(program);
+  registerComposeCommands(program);
   return program;
 }
 
@@ -214,8 +205,10 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.status;
     } else {
       const msg = err instanceof Error ? err.message : String(err);
+      // Docker Compose exits 15 for an invalid compose file.
+      const composeFileError = (err as { file?: unknown; yamlPath?: unknown }).yamlPath !== undefined;
       eprintln(debug && err instanceof Error && err.stack ? err.stack : `Error: ${msg}`);
-      process.exitCode = 1;
+      process.exitCode = composeFileError ? 15 : 1;
     }
   } finally {
     closeEngine();

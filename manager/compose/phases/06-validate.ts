@@ -1,0 +1,174 @@
+/**
+ * Phase 6 — validate the merged tree against `schemas/compose.schema.json`. ajv is imported only
+ * here, lazily; a precompiled standalone validator is preferred when one was built. The first,
+ * most specific schema error becomes a ComposeError naming file, line, column and YAML path,
+ * with a "did you mean" for unknown keys.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { didYouMean } from '../errors';
+import type { Reporter } from '../errors';
+import type { ComposeValidateFunction, SchemaErrorObject } from '../schema';
+import { describe } from '../units';
+import { getIn, isMap } from '../tree';
+import type { Tree, TreeMap } from '../tree';
+
+let validatorPromise: Promise<ComposeValidateFunction> | undefined;
+
+function standaloneCandidates(): string[] {
+  const out: string[] = [];
+  const fromEnv = process.env.TSCOMPOSE_COMPOSE_VALIDATOR;
+  if (fromEnv) out.push(fromEnv);
+  try {
+    const here = dirname(fileURLToPath(import.meta.url));
+    out.push(join(here, 'compose-validator.mjs'), join(here, '..', 'generated', 'compose-validator.mjs'));
+  } catch {
+    // import.meta.url is not a file URL (bundled into a data URL or similar): runtime compile.
+  }
+  return out;
+}
+
+export function getValidator(): Promise<ComposeValidateFunction> {
+  validatorPromise ??= (async () => {
+    for (const file of standaloneCandidates()) {
+      if (!existsSync(file)) continue;
+      const mod = (await import(pathToFileURL(file).href)) as { default: ComposeValidateFunction };
+      if (typeof mod.default === 'function') return mod.default;
+    }
+    const { compileValidator } = await import('../schema');
+    return compileValidator();
+  })();
+  return validatorPromise;
+}
+
+export async function validateTree(tree: TreeMap, rep: Reporter): Promise<void> {
+  const validate = await getValidator();
+  if (validate(tree)) return;
+  const errors = validate.errors ?? [];
+  const { composeSchema } = await import('../schema');
+  throw explain(errors, tree, rep, composeSchema as unknown as TreeMap);
+}
+
+const PRIORITY: Record<string, number> = { additionalProperties: 6, required: 5, enum: 4, pattern: 3, type: 2 };
+
+function explain(errors: SchemaErrorObject[], tree: TreeMap, rep: Reporter, schema: TreeMap): Error {
+  const relevant = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
+  const pool = relevant.length > 0 ? relevant : errors;
+  const depth = (e: SchemaErrorObject): number =>
+    (e.instancePath === '' ? 0 : e.instancePath.split('/').length) + (e.keyword === 'additionalProperties' ? 1 : 0);
+  let best = pool[0] as SchemaErrorObject;
+  for (const e of pool) {
+    const d = depth(e) - depth(best);
+    if (d > 0 || (d === 0 && (PRIORITY[e.keyword] ?? 0) > (PRIORITY[best.keyword] ?? 0))) best = e;
+  }
+  const path = pointerToPath(best.instancePath, tree);
+  const value = getIn(tree, path);
+  switch (best.keyword) {
+    case 'additionalProperties': {
+      const key = String(best.params.additionalProperty);
+      const parents = schemasAt(schema, path).filter((s) => s.additionalProperties === false);
+      const props = parents.flatMap((p) => (isMap(p.properties) ? Object.keys(p.properties) : []));
+      if (props.length === 0 && parents.some((p) => p.patternProperties)) {
+        return rep.invalid([...path, key], `invalid name ${JSON.stringify(key)}; names may contain only letters, digits, ".", "_" and "-"`);
+      }
+      return rep.invalid([...path, key], `unknown key${didYouMean(key, props)}`);
+    }
+    case 'required':
+      return rep.invalid(path, `missing required key ${JSON.stringify(best.params.missingProperty)}`);
+    case 'enum': {
+      const allowed = (best.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ');
+      return rep.invalid(path, `expected one of ${allowed}; got ${describe(value)}`);
+    }
+    case 'pattern':
+      return rep.invalid(path, `invalid value ${describe(value)}; expected a value matching ${String(best.params.pattern)}`);
+    case 'type': {
+      const types = new Set<string>();
+      for (const e of pool) if (e.keyword === 'type' && e.instancePath === best.instancePath) for (const t of [e.params.type].flat()) types.add(String(t));
+      return rep.invalid(path, `expected ${describeTypes([...types])}; got ${describe(value)}`);
+    }
+    default:
+      return rep.invalid(path, best.message ?? 'invalid value');
+  }
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  integer: 'an integer',
+  boolean: 'a boolean',
+  object: 'a mapping',
+  array: 'a list',
+  null: 'null',
+};
+
+function describeTypes(types: string[]): string {
+  const words = types.map((t) => TYPE_WORDS[t] ?? t);
+  if (words.length <= 1) return words[0] ?? 'another type';
+  return `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+}
+
+function pointerToPath(pointer: string, tree: TreeMap): (string | number)[] {
+  if (pointer === '') return [];
+  const out: (string | number)[] = [];
+  let cur: Tree | undefined = tree;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    const key: string | number = Array.isArray(cur) ? Number(seg) : seg;
+    out.push(key);
+    cur = getIn(cur, [key]);
+  }
+  return out;
+}
+
+/** The object subschemas that apply at `path`, following $ref, anyOf/oneOf branches and items. */
+function schemasAt(root: TreeMap, path: (string | number)[]): TreeMap[] {
+  const expand = (s: unknown, out: TreeMap[], seen = 0): TreeMap[] => {
+    if (!isMap(s) || seen > 20) return out;
+    if (typeof s.$ref === 'string') return expand(resolvePointer(root, s.$ref), out, seen + 1);
+    for (const k of ['anyOf', 'oneOf'] as const) {
+      const branches = s[k];
+      if (Array.isArray(branches)) for (const b of branches) expand(b, out, seen + 1);
+    }
+    out.push(s);
+    return out;
+  };
+  let current = expand(root, []);
+  for (const seg of path) {
+    const next: TreeMap[] = [];
+    for (const s of current) {
+      if (typeof seg === 'number') {
+        if (s.items !== undefined) expand(s.items, next);
+        continue;
+      }
+      const props = s.properties;
+      if (isMap(props) && Object.hasOwn(props, seg)) {
+        expand(props[seg], next);
+        continue;
+      }
+      const patterns = s.patternProperties;
+      let matched = false;
+      if (isMap(patterns)) {
+        for (const [re, sub] of Object.entries(patterns)) {
+          if (new RegExp(re, 'u').test(seg)) {
+            expand(sub, next);
+            matched = true;
+          }
+        }
+      }
+      if (!matched && isMap(s.additionalProperties)) expand(s.additionalProperties, next);
+    }
+    current = next;
+  }
+  return current;
+}
+
+function resolvePointer(root: TreeMap, ref: string): unknown {
+  let cur: unknown = root;
+  for (const raw of ref.replace(/^#\/?/, '').split('/')) {
+    if (raw === '') continue;
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[raw.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return cur;
+}

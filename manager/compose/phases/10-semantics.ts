@@ -1,0 +1,97 @@
+/**
+ * Phase 10 — semantic checks the schema cannot express: references to undefined networks,
+ * volumes, secrets, configs and services; dependency cycles (the message prints the cycle);
+ * `container_name` with several replicas; one host port published twice on the same address.
+ */
+import type { Reporter } from '../errors';
+import { didYouMean } from '../errors';
+import { isMap } from '../tree';
+import type { Tree, TreeMap } from '../tree';
+
+const keys = (v: Tree | undefined): string[] => (isMap(v) ? Object.keys(v) : []);
+const WILDCARD = new Set(['', '0.0.0.0', '::']);
+
+export function checkSemantics(tree: TreeMap, rep: Reporter): void {
+  const services = isMap(tree.services) ? tree.services : {};
+  const names = Object.keys(services);
+  const defined = {
+    networks: new Set(keys(tree.networks)),
+    volumes: new Set(keys(tree.volumes)),
+    secrets: new Set(keys(tree.secrets)),
+    configs: new Set(keys(tree.configs)),
+  };
+  const published = new Map<string, { ip: string; where: string }[]>();
+
+  for (const name of names) {
+    const svc = services[name];
+    if (!isMap(svc)) continue;
+    const at = ['services', name];
+    for (const n of keys(svc.networks)) {
+      if (!defined.networks.has(n)) throw rep.invalid([...at, 'networks', n], `service ${JSON.stringify(name)} refers to undefined network ${JSON.stringify(n)}${didYouMean(n, defined.networks)}`);
+    }
+    if (Array.isArray(svc.volumes)) {
+      svc.volumes.forEach((v, i) => {
+        if (isMap(v) && v.type === 'volume' && typeof v.source === 'string' && v.source !== '' && !defined.volumes.has(v.source)) {
+          throw rep.invalid([...at, 'volumes', i], `service ${JSON.stringify(name)} refers to undefined volume ${JSON.stringify(v.source)}; declare it under the top-level volumes${didYouMean(v.source, defined.volumes)}`);
+        }
+      });
+    }
+    const refs: [Tree | undefined, 'secrets' | 'configs', (string | number)[]][] = [
+      [svc.secrets, 'secrets', [...at, 'secrets']],
+      [svc.configs, 'configs', [...at, 'configs']],
+      [isMap(svc.build) ? svc.build.secrets : undefined, 'secrets', [...at, 'build', 'secrets']],
+    ];
+    for (const [list, kind, p] of refs) {
+      if (!Array.isArray(list)) continue;
+      list.forEach((r, i) => {
+        const src = isMap(r) ? String(r.source) : String(r);
+        if (!defined[kind].has(src)) throw rep.invalid([...p, i], `service ${JSON.stringify(name)} refers to undefined ${kind.slice(0, -1)} ${JSON.stringify(src)}${didYouMean(src, defined[kind])}`);
+      });
+    }
+    for (const d of keys(svc.depends_on)) {
+      if (d === name) throw rep.invalid([...at, 'depends_on', d], `service ${JSON.stringify(name)} depends on itself`);
+      if (!isMap(services[d])) throw rep.invalid([...at, 'depends_on', d], `service ${JSON.stringify(name)} depends on undefined service ${JSON.stringify(d)}${didYouMean(d, names)}`);
+    }
+    const replicas = isMap(svc.deploy) && typeof svc.deploy.replicas === 'number' ? svc.deploy.replicas : typeof svc.scale === 'number' ? svc.scale : 1;
+    if (svc.container_name !== undefined && replicas > 1) {
+      throw rep.invalid([...at, 'container_name'], `service ${JSON.stringify(name)} sets container_name but asks for ${replicas} replicas; container names must be unique, so remove container_name or use one replica`);
+    }
+    if (Array.isArray(svc.ports)) {
+      svc.ports.forEach((p, i) => {
+        if (!isMap(p) || typeof p.published !== 'string' || p.published.includes('-')) return;
+        const ip = String(p.host_ip ?? '');
+        const key = `${p.published}/${String(p.protocol ?? 'tcp')}`;
+        const where = `services.${name}.ports[${i}]`;
+        const seen = published.get(key) ?? [];
+        const clash = seen.find((s) => s.ip === ip || WILDCARD.has(s.ip) || WILDCARD.has(ip));
+        if (clash) throw rep.invalid([...at, 'ports', i], `host port ${key} on ${ip === '' ? '0.0.0.0' : ip} is already published by ${clash.where}`);
+        seen.push({ ip, where });
+        published.set(key, seen);
+      });
+    }
+  }
+  checkDependencyCycles(services, rep);
+}
+
+/** Depth-first search with colours; a back edge closes a cycle, printed from its start. */
+function checkDependencyCycles(services: TreeMap, rep: Reporter): void {
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const visit = (n: string): void => {
+    state.set(n, 1);
+    stack.push(n);
+    const svc = services[n];
+    for (const d of isMap(svc) ? keys(svc.depends_on) : []) {
+      if (!isMap(services[d])) continue;
+      const s = state.get(d);
+      if (s === 1) {
+        const cycle = [...stack.slice(stack.indexOf(d)), d];
+        throw rep.invalid(['services', n, 'depends_on', d], `dependency cycle: ${cycle.join(' → ')}`);
+      }
+      if (s === undefined) visit(d);
+    }
+    stack.pop();
+    state.set(n, 2);
+  };
+  for (const n of Object.keys(services)) if (!state.has(n)) visit(n);
+}

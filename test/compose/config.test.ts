@@ -1,0 +1,117 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { Command } from 'commander';
+import { registerConfig, runConfig } from '../../cmd/commands/config';
+import type { ConfigFlags } from '../../cmd/commands/config';
+import { loadProject, serviceConfigHash } from '../../manager/compose/index';
+import { project } from './helpers';
+
+async function run(dir: string, flags: ConfigFlags, opts: { files?: string[]; stdin?: string; services?: string[] } = {}): Promise<{ out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => (out += c));
+  stderr.on('data', (c) => (err += c));
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    await runConfig(opts.files ? { file: opts.files } : {}, flags, opts.services ?? [], { stdout, stderr, stdin: Readable.from([opts.stdin ?? '']) });
+  } finally {
+    process.chdir(cwd);
+  }
+  return { out, err };
+}
+
+const APP = `name: shop
+services:
+  web:
+    build: ./web
+    ports: ["8080:80"]
+    environment:
+      PRICE: "$$5"
+      DB: "\${DB_HOST:-db}"
+    depends_on: [db]
+    volumes: ["./static:/static:ro", "cache:/cache"]
+    healthcheck:
+      test: curl -f localhost
+      interval: 30s
+  db:
+    image: postgres:16
+  adminer:
+    image: adminer
+    profiles: [debug]
+volumes:
+  cache: {}
+`;
+
+describe('tscompose config', () => {
+  test('config | config -f - is a fixed point', async () => {
+    const dir = project({ 'compose.yaml': APP });
+    const first = await run(dir, {});
+    assert.match(first.out, /PRICE: "\$\$5"/);
+    const second = await run(dir, {}, { files: ['-'], stdin: first.out });
+    assert.equal(second.out, first.out);
+    const json1 = await run(dir, { format: 'json' });
+    assert.equal(JSON.parse(json1.out).services.web.environment.DB, 'db');
+  });
+
+  test('listing flags', async () => {
+    const dir = project({ 'compose.yaml': APP });
+    assert.equal((await run(dir, { services: true })).out, 'db\nweb\n');
+    assert.equal((await run(dir, { volumes: true })).out, 'cache\n');
+    assert.equal((await run(dir, { networks: true })).out, 'default\n');
+    assert.equal((await run(dir, { profiles: true })).out, 'debug\n');
+    assert.equal((await run(dir, { images: true })).out, 'postgres:16\nshop-web\n');
+    assert.equal((await run(dir, { quiet: true })).out, '');
+    assert.match((await run(dir, { variables: true })).out, /^NAME\s+REQUIRED\s+DEFAULT VALUE\s+ALTERNATE VALUE\nDB_HOST\s+false\s+db\n$/);
+    assert.match((await run(dir, { environment: true })).out, /^[A-Z_]/m);
+  });
+
+  test('--hash prints service hash lines; the hash ignores replicas but not the image', async () => {
+    const dir = project({ 'compose.yaml': APP });
+    const { out } = await run(dir, { hash: '*' });
+    assert.match(out, /^db [0-9a-f]{64}\nweb [0-9a-f]{64}\n$/);
+    const lp = await loadProject({ workingDir: dir, environment: {} });
+    const web = lp.model.services.web;
+    assert.ok(web);
+    assert.ok(out.endsWith(`web ${serviceConfigHash(web)}\n`));
+    const base = serviceConfigHash({ image: 'a', deploy: { replicas: 1 } });
+    assert.equal(serviceConfigHash({ deploy: { replicas: 5 }, image: 'a' }), base);
+    assert.notEqual(serviceConfigHash({ image: 'b', deploy: { replicas: 1 } }), base);
+  });
+
+  test('-o writes a file; naming services restricts the output', async () => {
+    const dir = project({ 'compose.yaml': APP });
+    await run(dir, { output: join(dir, 'out.yaml') }, { services: ['db'] });
+    const text = readFileSync(join(dir, 'out.yaml'), 'utf8');
+    assert.match(text, /db:/);
+    assert.doesNotMatch(text, /web:/);
+  });
+
+  test('--no-interpolate and --no-path-resolution', async () => {
+    const dir = project({ 'compose.yaml': APP });
+    const raw = await run(dir, { interpolate: false });
+    assert.match(raw.out, /DB: "\$\{DB_HOST:-db\}"/);
+    const rel = await run(dir, { pathResolution: false });
+    assert.match(rel.out, /context: \.\/web/);
+  });
+
+  test('registerConfig wires the flags into commander', async () => {
+    const dir = project({ 'compose.yaml': APP });
+    const program = new Command().exitOverride();
+    registerConfig(program, () => ({ file: [join(dir, 'compose.yaml')] }));
+    const writes: string[] = [];
+    const orig = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((c: string) => (writes.push(String(c)), true)) as typeof process.stdout.write;
+    try {
+      await program.parseAsync(['node', 'tscompose', 'config', '--services']);
+    } finally {
+      process.stdout.write = orig;
+    }
+    assert.equal(writes.join(''), 'db\nweb\n');
+  });
+});
