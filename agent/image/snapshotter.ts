@@ -210,7 +210,7 @@ export class OverlaySnapshotter implements Snapshotter {
       type: 'overlay',
       source: 'overlay',
       cwd: this.root,
-      options: [`lowerdir=${lowers.join(':')}`, `upperdir=${dir}/upper`, `workdir=${dir}/work`, 'index=off'],
+      options: [`lowerdir=${lowers.join(':')}`, `upperdir=${dir}/upper`, `workdir=${dir}/work`, 'index=off', 'redirect_dir=off', 'metacopy=off'],
     };
   }
 

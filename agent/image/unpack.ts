@@ -81,7 +81,7 @@ export async function unpackLayer(
 ): Promise<UnpackResult> {
   const label = opts.layer ?? destDir;
   const root = path.resolve(destDir);
-  await prepareEmptyDir(root, label);
+  const { inheritsGroup } = await prepareEmptyDir(root, label);
 
   const decoded = await decompress(input as AsyncIterable<Uint8Array>, label);
   const tarHash = createHash('sha256');
@@ -91,7 +91,7 @@ export async function unpackLayer(
     size += chunk.length;
   });
   const reader = new TarReader(src);
-  const writer = new LayerWriter(root, label);
+  const writer = new LayerWriter(root, label, !inheritsGroup);
   let entries = 0;
   let current: string | undefined;
   try {
@@ -125,7 +125,8 @@ export async function unpackLayer(
   return result;
 }
 
-async function prepareEmptyDir(root: string, label: string): Promise<void> {
+/** Creates or checks the target; tells whether new entries there get our own uid/gid. */
+async function prepareEmptyDir(root: string, label: string): Promise<{ inheritsGroup: boolean }> {
   await fsp.mkdir(root, { recursive: true });
   const st = await fsp.lstat(root);
   if (!st.isDirectory()) throw failedPrecondition(`image store: layer ${label}: ${root} is not a directory`);
@@ -133,6 +134,7 @@ async function prepareEmptyDir(root: string, label: string): Promise<void> {
   if (existing.length > 0) {
     throw failedPrecondition(`image store: layer ${label}: unpack target ${root} is not empty`);
   }
+  return { inheritsGroup: (st.mode & 0o2000) !== 0 };
 }
 
 function describeFailure(err: unknown, label: string, entry: string | undefined): Error {
@@ -330,6 +332,8 @@ class LayerWriter {
   constructor(
     private readonly root: string,
     private readonly label: string,
+    /** False when a setgid target makes new entries inherit its group instead of ours. */
+    private readonly freshEntriesAreOurs: boolean,
   ) {}
 
   private abs(rel: string): string {
@@ -483,8 +487,8 @@ class LayerWriter {
   }
 
   /** Fresh files and directories already carry our uid/gid (no directory is setgid until the end). */
-  private ownedByUs(h: TarHeader): boolean {
-    return h.uid === this.euid && h.gid === this.egid;
+  private ownedByUs(h: Pick<TarHeader, 'uid' | 'gid'>): boolean {
+    return this.freshEntriesAreOurs && h.uid === this.euid && h.gid === this.egid;
   }
 
   /** Waits until a background creation of rel, if any, is done. */
@@ -541,8 +545,12 @@ class LayerWriter {
         throw this.refuse(entry, `would be written through the symlink ${JSON.stringify(prefix)} planted by this layer`);
       }
       if (kind !== undefined) throw this.refuse(entry, `has a parent ${JSON.stringify(prefix)} that is not a directory`);
-      await fsp.mkdir(this.abs(prefix), 0o755);
+      const abs = this.abs(prefix);
+      await fsp.mkdir(abs, 0o755);
       this.nodes.set(prefix, 'dir');
+      // Implied directories belong to root, as in Docker, and carry no inherited setgid bit.
+      if (!this.ownedByUs({ uid: 0, gid: 0 })) await fsp.lchown(abs, 0, 0);
+      if (!this.freshEntriesAreOurs) await fsp.chmod(abs, 0o755);
     }
   }
 
