@@ -1,0 +1,191 @@
+/**
+ * `docker pull`: resolve the reference to a platform's manifest, then fetch the config and the
+ * layers concurrently into the content store, handing each layer to the caller's `unpack` as
+ * soon as it is verified and the layer below it was handed over, so extraction overlaps the
+ * downloads still running. Verified blobs stay in the store when a pull fails, and partial
+ * downloads stay as ingests, so the next try only fetches what is missing.
+ */
+import { cancelled, failedPrecondition, invalidArgument, TsError } from '../../common/errors';
+import { putBlob, type ContentStore, type Descriptor, type Platform } from '../image/content';
+import { formatPlatform, type ImageConfig, type ImageIndex, type ImageManifest } from '../image/oci';
+import type { BlobProgress, RegistryClient } from './client';
+import { processBlobFetches, type BlobFetchGroup } from './inflight';
+import { createLimiter } from './limit';
+import { PullStatus, shortId, throttledProgress, type ProgressListener } from './progress';
+import { parseReference, withDefaultTag, familiarString, type Reference } from './reference';
+import { processBlobSources, type BlobSources } from './sources';
+
+export interface UnpackContext {
+  /** The layer's position, 0 being the base layer. */
+  index: number;
+  /** Settles when the layer below was unpacked; a caller that stacks layers awaits it. */
+  parentDone: Promise<void>;
+  /** Whether the blob was in the store before this pull. */
+  alreadyExisted: boolean;
+  signal: AbortSignal;
+}
+
+export interface PullRequest {
+  ref: Reference | string;
+  /** Platform to pick from an index; the host's when absent. */
+  platform?: Platform;
+  store: ContentStore;
+  client: RegistryClient;
+  /** Layers downloaded at once (Docker's max-concurrent-downloads). */
+  concurrency?: number;
+  /** Called once per layer, in layer order, when the layer's blob is in the store. */
+  unpack?: (layer: Descriptor, ctx: UnpackContext) => Promise<void>;
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+  /** Shares downloads with other pulls; the process-wide group by default. */
+  fetches?: BlobFetchGroup;
+  sources?: BlobSources;
+}
+
+export interface PullResult {
+  ref: Reference;
+  manifestDigest: string;
+  manifestMediaType: string;
+  manifest: ImageManifest;
+  configDigest: string;
+  config: ImageConfig;
+  /** Set when the reference named an index. */
+  indexDigest?: string;
+  index?: ImageIndex;
+  /** Layers that were not in the store before. */
+  downloadedLayers: number;
+}
+
+export const DEFAULT_PULL_CONCURRENCY = 3;
+
+export async function pullImage(req: PullRequest): Promise<PullResult> {
+  const ref = withDefaultTag(typeof req.ref === 'string' ? parseReference(req.ref) : req.ref);
+  const emit: ProgressListener = req.onProgress ?? (() => undefined);
+  const fetches = req.fetches ?? processBlobFetches;
+  const sources = req.sources ?? processBlobSources;
+  const { store, client } = req;
+  // One failing layer stops the others; the caller's signal stops everything.
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  req.signal?.addEventListener('abort', stop, { once: true });
+  const signal = controller.signal;
+  if (req.signal?.aborted) stop();
+
+  try {
+    emit({ id: ref.digest ?? ref.tag, status: `Pulling from ${ref.path}` });
+    const resolved = await client.resolve(ref, req.platform, { signal });
+    const { manifest } = resolved;
+    await putBlob(store, resolved.manifestBytes);
+    if (resolved.index) await putBlob(store, resolved.index.bytes);
+
+    const fetchInto = (desc: Descriptor, onProgress?: (p: BlobProgress) => void) =>
+      fetches.fetch(
+        store,
+        desc.digest,
+        (s, p) => client.fetchBlob(ref, desc, store, { signal: s, onProgress: p }),
+        { signal, ...(onProgress && { onProgress }) },
+      );
+
+    const failures: unknown[] = [];
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      p.catch((err: unknown) => {
+        failures.push(err);
+        stop();
+      });
+      return p;
+    };
+
+    const configDone = track(fetchInto(manifest.config));
+    const layers = manifest.layers;
+    const present = await Promise.all(layers.map((l) => store.has(l.digest)));
+    layers.forEach((l, i) =>
+      emit({ id: shortId(l.digest), status: present[i] ? PullStatus.AlreadyExists : PullStatus.PullingFsLayer }),
+    );
+
+    const limiter = createLimiter(req.concurrency ?? DEFAULT_PULL_CONCURRENCY);
+    const downloads = layers.map((layer, i) => {
+      if (present[i]) return Promise.resolve();
+      const id = shortId(layer.digest);
+      const bytes = throttledProgress(emit, id, PullStatus.Downloading);
+      return track(
+        limiter.run(
+          async () => {
+            if (signal.aborted) throw cancelled('context canceled');
+            await fetchInto(layer, (p) => {
+              if (p.phase === 'downloading') bytes(p.current, p.total);
+              else emit({ id, status: PullStatus.VerifyingChecksum });
+            });
+            emit({ id, status: PullStatus.DownloadComplete });
+            sources.remember(layer.digest, ref);
+          },
+          () => emit({ id, status: PullStatus.Waiting }),
+        ),
+      );
+    });
+
+    const unpacks: Promise<void>[] = [];
+    let belowStarted: Promise<unknown> = Promise.resolve();
+    let belowDone: Promise<void> = Promise.resolve();
+    layers.forEach((layer, index) => {
+      const started = Promise.all([downloads[index], belowStarted]);
+      const parentDone = belowDone;
+      const done = track(
+        started.then(async () => {
+          if (signal.aborted) throw cancelled('context canceled');
+          const id = shortId(layer.digest);
+          const alreadyExisted = present[index] === true;
+          if (!alreadyExisted && req.unpack) emit({ id, status: PullStatus.Extracting });
+          await req.unpack?.(layer, { index, parentDone, alreadyExisted, signal });
+          if (!alreadyExisted) emit({ id, status: PullStatus.PullComplete });
+        }),
+      );
+      started.catch(() => undefined);
+      belowStarted = started;
+      belowDone = done;
+      unpacks.push(done);
+    });
+
+    await Promise.allSettled([configDone, ...downloads, ...unpacks]);
+    if (req.signal?.aborted) throw cancelled('context canceled');
+    if (failures.length) throw firstMeaningful(failures);
+
+    const configBytes = await store.readAll(manifest.config.digest);
+    let config: ImageConfig;
+    try {
+      config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+    } catch {
+      throw failedPrecondition(`registry: image config ${manifest.config.digest} is not valid JSON`);
+    }
+    if (req.platform && !resolved.index) checkPlatform(ref, config, req.platform);
+
+    const result: PullResult = {
+      ref,
+      manifestDigest: resolved.manifestDigest,
+      manifestMediaType: resolved.manifestMediaType,
+      manifest,
+      configDigest: manifest.config.digest,
+      config,
+      downloadedLayers: present.filter((p) => !p).length,
+    };
+    if (resolved.index) {
+      result.indexDigest = resolved.index.digest;
+      result.index = resolved.index.parsed;
+    }
+    return result;
+  } finally {
+    req.signal?.removeEventListener('abort', stop);
+  }
+}
+
+/** The error that caused the failure, not the cancellations it caused in the other layers. */
+function firstMeaningful(failures: unknown[]): unknown {
+  return failures.find((e) => !(e instanceof TsError && e.kind === 'Cancelled')) ?? failures[0];
+}
+
+function checkPlatform(ref: Reference, config: ImageConfig, want: Platform): void {
+  if (config.os === want.os && config.architecture === want.architecture) return;
+  const actual = formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant && { variant: config.variant }) });
+  throw invalidArgument(
+    `image with reference ${familiarString(ref)} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${actual}`,
+  );
+}

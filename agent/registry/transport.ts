@@ -1,0 +1,224 @@
+/**
+ * One HTTP exchange with a registry (or with the storage it redirects to), on node's own
+ * `http`/`https`. We do not use `fetch`: it cannot take a per-registry CA or client certificate
+ * without the undici package, and it follows redirects itself, while we must drop credentials
+ * when a blob redirect leaves the registry's origin.
+ *
+ * Also picks the scheme of a registry: HTTPS always, except for hosts allowed plain HTTP
+ * (loopback, insecure registries), which use HTTP unless the server turns out to speak TLS.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as tls from 'node:tls';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { unavailable } from '../../common/errors';
+import { isInsecureHost, type CompiledRegistryOptions } from './options';
+
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: URL;
+  headers?: Record<string, string>;
+  /** A factory, so a retried request can send its body again. */
+  body?: Buffer | (() => Readable);
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  statusText: string;
+  headers: http.IncomingHttpHeaders;
+  body: http.IncomingMessage;
+  url: URL;
+}
+
+export interface HttpTransport {
+  request(req: HttpRequest): Promise<HttpResponse>;
+  /** `https://host/` or `http://host/` for a registry `host[:port]`. */
+  baseUrl(hostPort: string, signal?: AbortSignal): Promise<URL>;
+  close(): void;
+}
+
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'HPE_INVALID_CONSTANT',
+  'HPE_INVALID_CHUNK_SIZE',
+  'ERR_SOCKET_TIMEOUT',
+]);
+
+/** Errors worth retrying: the connection failed or broke, not the request. */
+export function isNetworkError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if ((err as { name?: string }).name === 'AbortError') return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code && NETWORK_ERROR_CODES.has(code)) return true;
+  return err.message === 'socket hang up' || err.message === 'aborted';
+}
+
+function isTlsHandshakeError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return code === 'EPROTO' || code.startsWith('ERR_SSL_') || code === 'ECONNRESET' || code.startsWith('HPE_');
+}
+
+interface TlsMaterial {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+}
+
+export class NodeHttpTransport implements HttpTransport {
+  private readonly httpAgent = new http.Agent({ keepAlive: true });
+  private readonly httpsAgents = new Map<string, https.Agent>();
+  private readonly schemes = new Map<string, Promise<URL>>();
+
+  constructor(private readonly opts: CompiledRegistryOptions) {}
+
+  baseUrl(hostPort: string, signal?: AbortSignal): Promise<URL> {
+    let known = this.schemes.get(hostPort);
+    if (!known) {
+      known = this.chooseScheme(hostPort, signal);
+      this.schemes.set(hostPort, known);
+      // A probe that failed for a reason unrelated to the scheme is not remembered.
+      known.catch(() => this.schemes.delete(hostPort));
+    }
+    return known;
+  }
+
+  /**
+   * Probes with plain HTTP first: a TLS server answers that at once (Go's with a 400 saying so,
+   * others by resetting or sending TLS bytes), whereas a TLS hello sent to a plain HTTP server may
+   * go unanswered until a timeout.
+   */
+  private async chooseScheme(hostPort: string, signal?: AbortSignal): Promise<URL> {
+    const secure = new URL(`https://${hostPort}/`);
+    if (!isInsecureHost(this.opts, hostPort)) return secure;
+    const plain = new URL(`http://${hostPort}/`);
+    try {
+      const res = await this.request({ method: 'GET', url: new URL('/v2/', plain), ...(signal && { signal }) });
+      if (res.status !== 400) {
+        res.body.resume();
+        return plain;
+      }
+      const text = (await readBody(res, 64 << 10)).toString('utf8');
+      return /HTTPS server/i.test(text) ? secure : plain;
+    } catch (err) {
+      if (isTlsHandshakeError(err)) return secure;
+      throw err;
+    }
+  }
+
+  request(req: HttpRequest): Promise<HttpResponse> {
+    const isHttps = req.url.protocol === 'https:';
+    const headers: Record<string, string> = { 'User-Agent': this.opts.userAgent, ...req.headers };
+    const body = req.body;
+    if (Buffer.isBuffer(body)) headers['Content-Length'] = String(body.length);
+    const options: https.RequestOptions = {
+      method: req.method,
+      headers,
+      agent: isHttps ? this.httpsAgentFor(req.url.host) : this.httpAgent,
+      ...(req.signal && { signal: req.signal }),
+    };
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const cr = (isHttps ? https : http).request(req.url, options, (res) => {
+        resolve({
+          status: res.statusCode ?? 0,
+          statusText: res.statusMessage ?? '',
+          headers: res.headers,
+          body: res,
+          url: req.url,
+        });
+      });
+      cr.setTimeout(this.opts.idleTimeoutMs, () => {
+        const err = new Error(`registry: ${req.method} ${req.url.host}: no response for ${this.opts.idleTimeoutMs} ms`);
+        (err as NodeJS.ErrnoException).code = 'ETIMEDOUT';
+        cr.destroy(err);
+      });
+      cr.on('error', reject);
+      if (body === undefined) cr.end();
+      else if (Buffer.isBuffer(body)) cr.end(body);
+      else {
+        const stream = body();
+        stream.on('error', (err) => cr.destroy(err));
+        stream.pipe(cr);
+      }
+    });
+  }
+
+  private httpsAgentFor(hostPort: string): https.Agent {
+    let agent = this.httpsAgents.get(hostPort);
+    if (!agent) {
+      const material = this.tlsMaterial(hostPort);
+      agent = new https.Agent({
+        keepAlive: true,
+        // Docker skips verification for registries allowed plain HTTP.
+        rejectUnauthorized: !isInsecureHost(this.opts, hostPort),
+        ...(material.ca && { ca: [...tls.rootCertificates, ...material.ca] }),
+        ...(material.cert && { cert: material.cert }),
+        ...(material.key && { key: material.key }),
+      });
+      this.httpsAgents.set(hostPort, agent);
+    }
+    return agent;
+  }
+
+  /** Docker's certs.d: `*.crt` are extra CAs, `<name>.cert` + `<name>.key` a client certificate. */
+  private tlsMaterial(hostPort: string): TlsMaterial {
+    if (!this.opts.certsDir) return {};
+    const dir = path.join(this.opts.certsDir, hostPort.replace(/[/\\]/g, '_'));
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return {};
+    }
+    const out: TlsMaterial = {};
+    const cas = names.filter((n) => n.endsWith('.crt')).map((n) => readFileSync(path.join(dir, n), 'utf8'));
+    if (cas.length) out.ca = cas;
+    const certName = names.find((n) => n.endsWith('.cert'));
+    if (certName) {
+      const keyName = certName.replace(/\.cert$/, '.key');
+      if (!names.includes(keyName))
+        throw unavailable(`registry: missing key ${keyName} for client certificate ${certName} in ${dir}`);
+      out.cert = readFileSync(path.join(dir, certName), 'utf8');
+      out.key = readFileSync(path.join(dir, keyName), 'utf8');
+    }
+    return out;
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    for (const a of this.httpsAgents.values()) a.destroy();
+    this.httpsAgents.clear();
+  }
+}
+
+/** Reads a whole (small) body, refusing more than `limit` bytes. */
+export async function readBody(res: HttpResponse, limit = 4 << 20): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      res.body.destroy();
+      throw unavailable(`registry: response from ${res.url.host} exceeds ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Discards a body we do not need, so the connection goes back to the pool. */
+export function drain(res: HttpResponse): void {
+  res.body.resume();
+  res.body.on('error', () => undefined);
+}
