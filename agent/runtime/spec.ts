@@ -1,0 +1,447 @@
+import { promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { failedPrecondition, invalidArgument } from '../../common/errors';
+import { writeFileAtomic } from '../../common/fsutil';
+import type { OciDevice, OciDeviceRule, OciMount, OciNamespace, OciNamespaceType, OciResources, OciSpec, OciUser } from './oci';
+
+/** Every capability Linux knows, by bit number; the privileged set is bounded by cap_last_cap. */
+export const ALL_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT',
+  'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+] as const;
+
+/** Docker's default capability set; as a CapEff mask it is 0x00000000a80425fb. */
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+export const DEFAULT_MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+
+export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+/** Where Docker puts its init inside the container; catatonit is bound there. */
+export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
+export const DEFAULT_INIT_BINARY = '/usr/bin/catatonit';
+
+/**
+ * Docker's device cgroup: deny all, then the implicit OCI devices (null, zero, full, random,
+ * urandom, tty, console, ptmx, pts) and no tun/tap.
+ */
+const DEFAULT_DEVICE_RULES: OciDeviceRule[] = [
+  { allow: false, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+  { allow: true, type: 'c', major: 136, access: 'rwm' },
+  { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },
+];
+
+/** How a namespace is provided: a fresh one, the host's, or one joined by path (`/proc/<pid>/ns/net`, a bind-mounted netns). */
+export type NamespaceMode = 'private' | 'host' | { path: string };
+
+/** A user mount, in Docker's terms. */
+export interface MountOptions {
+  type: 'bind' | 'tmpfs';
+  /** Host path for bind mounts; ignored for tmpfs. */
+  source?: string;
+  target: string;
+  readonly?: boolean;
+  /** Bind mounts: recursive (rbind, Docker's default) or not. */
+  recursive?: boolean;
+  /** Bind mounts: rprivate (default), rshared, rslave, private, shared, slave. */
+  propagation?: string;
+  /** tmpfs: size in bytes and mode. */
+  tmpfsSize?: number;
+  tmpfsMode?: number;
+  /** Extra raw mount(8) options appended as given. */
+  options?: string[];
+}
+
+export interface Ulimit {
+  /** Docker's name, e.g. `nofile`, `nproc`, `core`. */
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+export interface ResourceOptions {
+  /** Memory limit in bytes. */
+  memory?: number;
+  /** Memory plus swap in bytes as Docker's --memory-swap; -1 unlimited; unset = twice memory. */
+  memorySwap?: number;
+  memoryReservation?: number;
+  /** Docker's --cpus: fractional CPUs, turned into a CFS quota over a 100 ms period. */
+  cpus?: number;
+  cpuShares?: number;
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  cpusetCpus?: string;
+  /** Maximum number of processes; 0 or negative means unlimited. */
+  pidsLimit?: number;
+  blkioWeight?: number;
+}
+
+/** Files generated per container and bound over the image's own. */
+export interface EtcFiles {
+  hosts?: string;
+  hostname?: string;
+  resolvConf?: string;
+}
+
+export interface ContainerSpecOptions {
+  /** Absolute path of the container's mounted root filesystem. */
+  rootfs: string;
+  args: string[];
+  env?: string[];
+  cwd?: string;
+  user?: OciUser;
+  hostname?: string;
+  domainname?: string;
+  terminal?: boolean;
+  readonlyRootfs?: boolean;
+  network?: NamespaceMode;
+  pid?: NamespaceMode;
+  ipc?: NamespaceMode;
+  uts?: NamespaceMode;
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  ulimits?: Ulimit[];
+  sysctls?: Record<string, string>;
+  oomScoreAdj?: number;
+  noNewPrivileges?: boolean;
+  resources?: ResourceOptions;
+  /** Size of /dev/shm in bytes (Docker's --shm-size, default 64 MiB). */
+  shmSize?: number;
+  mounts?: MountOptions[];
+  /** Extra device cgroup rules in Docker's `c 1:3 rwm` / `b 8:* r` syntax. */
+  deviceCgroupRules?: string[];
+  /** Run catatonit as PID 1 in front of the process, as `docker run --init` does with tini. */
+  init?: boolean;
+  initBinary?: string;
+  /** Paths of generated /etc files (see writeEtcFiles) to bind into the container. */
+  etcFiles?: EtcFiles;
+  cgroupsPath?: string;
+  annotations?: Record<string, string>;
+}
+
+/** Builds config.json for one container from Docker-style options, with Docker's defaults. */
+export function buildSpec(o: ContainerSpecOptions): OciSpec {
+  if (!path.isAbsolute(o.rootfs)) throw invalidArgument(`runtime: rootfs ${o.rootfs} is not an absolute path`);
+  if (o.args.length === 0) throw invalidArgument('runtime: no command specified');
+  const privileged = o.privileged === true;
+  const caps = privileged ? availableCapabilities() : capabilitySet(o.capAdd, o.capDrop);
+
+  const namespaces: OciNamespace[] = [{ type: 'mount' }];
+  addNamespace(namespaces, 'network', o.network ?? 'private');
+  addNamespace(namespaces, 'uts', o.uts ?? 'private');
+  addNamespace(namespaces, 'pid', o.pid ?? 'private');
+  addNamespace(namespaces, 'ipc', o.ipc ?? 'private');
+  const privateUts = namespaces.some((n) => n.type === 'uts' && !n.path);
+  if (!privateUts && (o.hostname || o.domainname)) {
+    throw invalidArgument('runtime: hostname cannot be set when the UTS namespace is shared');
+  }
+
+  const env = [...(o.env ?? [])];
+  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH_ENV);
+  if (o.hostname && !env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${o.hostname}`);
+  if (o.terminal && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+
+  let args = [...o.args];
+  const mounts = defaultMounts(o.shmSize ?? DEFAULT_SHM_SIZE, privileged, o.ipc ?? 'private');
+  if (o.init) {
+    args = [INIT_PATH_IN_CONTAINER, '--', ...args];
+    mounts.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: o.initBinary ?? DEFAULT_INIT_BINARY, options: ['bind', 'ro'] });
+  }
+  const etc = o.etcFiles ?? {};
+  for (const [dest, src] of [
+    ['/etc/hosts', etc.hosts],
+    ['/etc/hostname', etc.hostname],
+    ['/etc/resolv.conf', etc.resolvConf],
+  ] as const) {
+    if (src) mounts.push({ destination: dest, type: 'bind', source: src, options: ['rbind', 'rprivate', o.readonlyRootfs ? 'ro' : 'rw'] });
+  }
+  const userMounts = [...(o.mounts ?? [])].map(toOciMount);
+  // A user mount over a default destination (e.g. /dev/shm) replaces the default.
+  const userTargets = new Set(userMounts.map((m) => m.destination));
+  const allMounts = [...mounts.filter((m) => !userTargets.has(m.destination)), ...sortByDepth(userMounts)];
+
+  const sysctl: Record<string, string> = {};
+  if (namespaces.some((n) => n.type === 'network' && !n.path)) {
+    // Docker's defaults for a private network namespace: ports below 1024 and ping need no capability.
+    sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
+    sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
+  }
+  Object.assign(sysctl, o.sysctls ?? {});
+
+  const deviceRules = privileged
+    ? [{ allow: true, access: 'rwm' } satisfies OciDeviceRule]
+    : [...DEFAULT_DEVICE_RULES, ...(o.deviceCgroupRules ?? []).map(parseDeviceRule)];
+
+  const spec: OciSpec = {
+    ociVersion: '1.0.2-dev',
+    process: {
+      terminal: o.terminal ?? false,
+      user: o.user ?? { uid: 0, gid: 0 },
+      args,
+      env,
+      cwd: o.cwd || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      rlimits: (o.ulimits ?? []).map((u) => ({ type: rlimitName(u.name), soft: u.soft, hard: u.hard })),
+      noNewPrivileges: o.noNewPrivileges ?? false,
+      ...(o.oomScoreAdj !== undefined ? { oomScoreAdj: o.oomScoreAdj } : {}),
+    },
+    root: { path: o.rootfs, readonly: o.readonlyRootfs ?? false },
+    ...(privateUts && o.hostname ? { hostname: o.hostname } : {}),
+    ...(privateUts && o.domainname ? { domainname: o.domainname } : {}),
+    mounts: allMounts,
+    ...(o.annotations ? { annotations: o.annotations } : {}),
+    linux: {
+      namespaces,
+      devices: privileged ? hostDevices() : [],
+      resources: { devices: deviceRules, ...ociResources(o.resources) },
+      ...(o.cgroupsPath ? { cgroupsPath: o.cgroupsPath } : {}),
+      sysctl,
+      maskedPaths: privileged ? [] : [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: privileged ? [] : [...DEFAULT_READONLY_PATHS],
+    },
+  };
+  return spec;
+}
+
+/** Directories of /dev that hold no device nodes to pass on, or that the container mounts itself. */
+const SKIPPED_DEV_DIRS = new Set(['/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/.lxc', '/dev/.udev', '/dev/fd']);
+const DEFAULT_DEV_NODES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/console', '/dev/ptmx']);
+
+/**
+ * The host's device nodes, which Docker gives a privileged container. Sync like the rest of
+ * buildSpec; /dev is small and on a memory file system.
+ */
+export function hostDevices(dir = '/dev'): OciDevice[] {
+  const out: OciDevice[] = [];
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!SKIPPED_DEV_DIRS.has(p)) out.push(...hostDevices(p));
+      continue;
+    }
+    if ((!e.isCharacterDevice() && !e.isBlockDevice()) || DEFAULT_DEV_NODES.has(p)) continue;
+    try {
+      const st = statSync(p, { bigint: true });
+      out.push({
+        type: e.isBlockDevice() ? 'b' : 'c',
+        path: p,
+        major: Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn)),
+        minor: Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn)),
+        fileMode: Number(st.mode & 0o7777n),
+        uid: Number(st.uid),
+        gid: Number(st.gid),
+      });
+    } catch {
+      // a node that vanished while walking
+    }
+  }
+  return out;
+}
+
+function addNamespace(list: OciNamespace[], type: OciNamespaceType, mode: NamespaceMode): void {
+  if (mode === 'host') return;
+  if (mode === 'private') list.push({ type });
+  else list.push({ type, path: mode.path });
+}
+
+function defaultMounts(shmSize: number, privileged: boolean, ipc: NamespaceMode): OciMount[] {
+  const mounts: OciMount[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+  ];
+  // With the host's IPC namespace the container sees the host's /dev/shm, as Docker does.
+  if (ipc === 'host') {
+    mounts.push({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
+  } else {
+    mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSize}`] });
+  }
+  return mounts;
+}
+
+const PROPAGATIONS = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
+
+function toOciMount(m: MountOptions): OciMount {
+  if (!path.posix.isAbsolute(m.target)) throw invalidArgument(`runtime: mount target ${m.target} is not absolute`);
+  if (m.type === 'bind') {
+    if (!m.source || !path.isAbsolute(m.source)) throw invalidArgument(`runtime: bind source ${m.source ?? ''} is not absolute`);
+    const propagation = m.propagation ?? 'rprivate';
+    if (!PROPAGATIONS.has(propagation)) throw invalidArgument(`runtime: invalid mount propagation ${propagation}`);
+    return {
+      destination: m.target,
+      type: 'bind',
+      source: m.source,
+      options: [m.recursive === false ? 'bind' : 'rbind', m.readonly ? 'ro' : 'rw', propagation, ...(m.options ?? [])],
+    };
+  }
+  const options = ['nosuid', 'nodev', 'noexec'];
+  if (m.readonly) options.push('ro');
+  if (m.tmpfsSize !== undefined) options.push(`size=${m.tmpfsSize}`);
+  if (m.tmpfsMode !== undefined) options.push(`mode=${m.tmpfsMode.toString(8)}`);
+  return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: [...options, ...(m.options ?? [])] };
+}
+
+function sortByDepth(mounts: OciMount[]): OciMount[] {
+  const depth = (m: OciMount) => path.posix.normalize(m.destination).split('/').filter(Boolean).length;
+  return mounts.sort((a, b) => depth(a) - depth(b));
+}
+
+export function normalizeCapability(name: string): string {
+  const up = name.trim().toUpperCase();
+  return up === 'ALL' || up.startsWith('CAP_') ? up : `CAP_${up}`;
+}
+
+/** Docker's cap-add/cap-drop rules: ALL in add starts from everything, ALL in drop from nothing. */
+export function capabilitySet(capAdd: string[] = [], capDrop: string[] = []): string[] {
+  const add = capAdd.map(normalizeCapability);
+  const drop = capDrop.map(normalizeCapability);
+  for (const c of [...add, ...drop]) {
+    if (c !== 'ALL' && !(ALL_CAPABILITIES as readonly string[]).includes(c)) {
+      throw invalidArgument(`runtime: unknown capability ${JSON.stringify(c)}`);
+    }
+  }
+  const all = availableCapabilities();
+  const unavailable = add.find((c) => c !== 'ALL' && !all.includes(c));
+  if (unavailable) throw failedPrecondition(`runtime: capability ${unavailable} is not available on this host`);
+  let set: string[];
+  if (add.includes('ALL')) set = all.filter((c) => !drop.includes(c));
+  else if (drop.includes('ALL')) set = add;
+  else set = [...DEFAULT_CAPABILITIES.filter((c) => !drop.includes(c) && all.includes(c)), ...add.filter((c) => !drop.includes(c))];
+  return [...new Set(set)];
+}
+
+let cachedAvailable: string[] | undefined;
+
+/**
+ * The capabilities this process may hand out: its own bounding set, not every name the kernel
+ * knows. A host (or an outer container) may have dropped some, and asking runc for one of those
+ * fails the whole create with EPERM, as Podman also avoids.
+ */
+export function availableCapabilities(): string[] {
+  if (!cachedAvailable) {
+    let mask = 0n;
+    try {
+      // Synchronous on purpose: one tiny procfs read, once per process, keeps buildSpec pure and sync.
+      const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+      mask = hex ? BigInt(`0x${hex}`) : 0n;
+    } catch {
+      mask = (1n << BigInt(ALL_CAPABILITIES.length)) - 1n;
+    }
+    cachedAvailable = ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+  }
+  return cachedAvailable;
+}
+
+const RLIMITS: Record<string, string> = {
+  core: 'RLIMIT_CORE', cpu: 'RLIMIT_CPU', data: 'RLIMIT_DATA', fsize: 'RLIMIT_FSIZE', locks: 'RLIMIT_LOCKS',
+  memlock: 'RLIMIT_MEMLOCK', msgqueue: 'RLIMIT_MSGQUEUE', nice: 'RLIMIT_NICE', nofile: 'RLIMIT_NOFILE',
+  nproc: 'RLIMIT_NPROC', rss: 'RLIMIT_RSS', rtprio: 'RLIMIT_RTPRIO', rttime: 'RLIMIT_RTTIME',
+  sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK', as: 'RLIMIT_AS',
+};
+
+function rlimitName(name: string): string {
+  const r = RLIMITS[name.toLowerCase()];
+  if (!r) throw invalidArgument(`runtime: invalid ulimit type ${name}`);
+  return r;
+}
+
+/** Parses Docker's device cgroup rule syntax: `<a|b|c> <major|*>:<minor|*> [rwm]`. */
+export function parseDeviceRule(rule: string): OciDeviceRule {
+  const m = /^([abc])\s+(\d+|\*):(\d+|\*)\s+([rwm]{1,3})$/.exec(rule.trim());
+  if (!m) throw invalidArgument(`runtime: invalid device cgroup rule ${JSON.stringify(rule)}`);
+  const [, type, major, minor, access] = m;
+  return {
+    allow: true,
+    type: type as 'a' | 'b' | 'c',
+    ...(major !== '*' ? { major: Number(major) } : {}),
+    ...(minor !== '*' ? { minor: Number(minor) } : {}),
+    access: access as string,
+  };
+}
+
+const CFS_PERIOD_US = 100_000;
+
+/** Docker-style resource options as OCI `linux.resources` (without device rules). */
+export function ociResources(r: ResourceOptions | undefined): Omit<OciResources, 'devices'> {
+  if (!r) return {};
+  const out: Omit<OciResources, 'devices'> = {};
+  if (r.memory !== undefined || r.memoryReservation !== undefined) {
+    const memory: NonNullable<typeof out.memory> = {};
+    if (r.memory !== undefined && r.memory > 0) {
+      if (r.memory < 6 * 1024 * 1024) throw invalidArgument('runtime: minimum memory limit allowed is 6MB');
+      memory.limit = r.memory;
+      const swap = r.memorySwap ?? r.memory * 2;
+      if (swap !== -1 && swap < r.memory) throw invalidArgument('runtime: memory-swap must be at least the memory limit');
+      memory.swap = swap;
+    }
+    if (r.memoryReservation !== undefined) memory.reservation = r.memoryReservation;
+    out.memory = memory;
+  }
+  if (r.cpus !== undefined || r.cpuShares !== undefined || r.cpuQuota !== undefined || r.cpusetCpus !== undefined) {
+    const cpu: NonNullable<typeof out.cpu> = {};
+    if (r.cpus !== undefined) {
+      if (r.cpus <= 0) throw invalidArgument(`runtime: invalid cpus ${r.cpus}`);
+      cpu.period = CFS_PERIOD_US;
+      cpu.quota = Math.round(r.cpus * CFS_PERIOD_US);
+    } else if (r.cpuQuota !== undefined) {
+      cpu.quota = r.cpuQuota;
+      cpu.period = r.cpuPeriod ?? CFS_PERIOD_US;
+    }
+    if (r.cpuShares !== undefined) cpu.shares = r.cpuShares;
+    if (r.cpusetCpus !== undefined) cpu.cpus = r.cpusetCpus;
+    out.cpu = cpu;
+  }
+  if (r.pidsLimit !== undefined) out.pids = { limit: r.pidsLimit > 0 ? r.pidsLimit : -1 };
+  if (r.blkioWeight !== undefined) out.blockIO = { weight: r.blkioWeight };
+  return out;
+}
+
+/**
+ * Writes the caller's /etc/hosts, /etc/hostname and /etc/resolv.conf contents into `dir` (one
+ * per container) and returns their paths for `ContainerSpecOptions.etcFiles`.
+ */
+export async function writeEtcFiles(dir: string, content: EtcFiles): Promise<EtcFiles> {
+  await fsp.mkdir(dir, { recursive: true });
+  const out: EtcFiles = {};
+  const files = { hosts: 'hosts', hostname: 'hostname', resolvConf: 'resolv.conf' } as const;
+  for (const key of Object.keys(files) as (keyof EtcFiles)[]) {
+    const text = content[key];
+    if (text === undefined) continue;
+    const file = path.join(dir, files[key]);
+    await writeFileAtomic(file, text.endsWith('\n') ? text : `${text}\n`);
+    out[key] = file;
+  }
+  return out;
+}

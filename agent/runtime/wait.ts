@@ -1,0 +1,72 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { cancelled } from '../../common/errors';
+
+/**
+ * Resolves with the first defined result of `check`, re-running it whenever something changes
+ * in `dir` (inotify) and at least every `pollMs`, since some changes are not file events
+ * (a supervisor dying, a process ending without writing anything).
+ */
+export function waitUntil<T>(
+  check: () => Promise<T | undefined>,
+  dir: string | undefined,
+  opts: { signal?: AbortSignal; pollMs?: number; what?: string } = {},
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    let running = false;
+    let again = false;
+    let watcher: FSWatcher | undefined;
+    const cleanup = () => {
+      done = true;
+      clearInterval(timer);
+      watcher?.close();
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      if (done) return;
+      cleanup();
+      reject(cancelled(`runtime: wait for ${opts.what ?? 'exit'} cancelled`));
+    };
+    const tick = (): void => {
+      if (done) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      check().then(
+        (value) => {
+          running = false;
+          if (done) return;
+          if (value !== undefined) {
+            cleanup();
+            resolve(value);
+          } else if (again) {
+            again = false;
+            tick();
+          }
+        },
+        (err: unknown) => {
+          running = false;
+          if (done) return;
+          cleanup();
+          reject(err);
+        },
+      );
+    };
+    const timer = setInterval(tick, opts.pollMs ?? 250);
+    if (dir) {
+      try {
+        watcher = watch(dir, { persistent: false }, tick);
+        watcher.on('error', () => watcher?.close());
+      } catch {
+        watcher = undefined;
+      }
+    }
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort);
+    tick();
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
