@@ -1,0 +1,72 @@
+/**
+ * The host's mount table and mount(8)/umount(8). Volumes mount rarely (first user of a volume
+ * with `type`/`device` options), so running the tools costs nothing worth a native binding, and
+ * mount(8) already knows every filesystem's option syntax and helper (mount.nfs, mount.cifs).
+ */
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+
+/** Mount points of this mount namespace, with the kernel's octal escapes decoded. */
+export async function mountPoints(): Promise<string[]> {
+  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    if (field) out.push(field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))));
+  }
+  return out;
+}
+
+export async function isMountPoint(p: string): Promise<boolean> {
+  const target = path.resolve(p);
+  return (await mountPoints()).includes(target);
+}
+
+/**
+ * Mount points at or below `dir`, deepest first: the order they must be unmounted in. A point
+ * with mounts stacked on it is listed once per mount.
+ */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const root = path.resolve(dir);
+  const found = (await mountPoints()).filter((m) => m === root || m.startsWith(root + '/'));
+  return found.sort((a, b) => b.length - a.length);
+}
+
+export interface CommandFailure {
+  code: number;
+  stderr: string;
+}
+
+function run(file: string, args: string[]): Promise<CommandFailure | undefined> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { timeout: 60_000 }, (err, _stdout, stderr) => {
+      if (!err) return resolve(undefined);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return reject(err);
+      resolve({ code: typeof code === 'number' ? code : 1, stderr: String(stderr).trim() || err.message });
+    });
+  });
+}
+
+/** `mount -t type -o options device target`; resolves to the failure instead of throwing. */
+export function mountFilesystem(device: string, target: string, type: string, options: string): Promise<CommandFailure | undefined> {
+  const args = ['-t', type];
+  if (options) args.push('-o', options);
+  args.push(device, target);
+  return run('mount', args);
+}
+
+export function unmountFilesystem(target: string): Promise<CommandFailure | undefined> {
+  return run('umount', [target]);
+}
+
+/** Unmounts everything at or below `dir`, so that removing `dir` cannot reach a mounted filesystem. */
+export async function unmountAllUnder(dir: string): Promise<void> {
+  let lastFailure = '';
+  for (const m of await mountsUnder(dir)) {
+    const failure = await unmountFilesystem(m);
+    if (failure) lastFailure = `unmount ${m}: ${failure.stderr}`;
+  }
+  if ((await mountsUnder(dir)).length > 0) throw new Error(lastFailure || `unmount ${dir}: still mounted`);
+}
