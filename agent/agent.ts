@@ -2,27 +2,74 @@
  * The agent: one per host, owner of the host's images, containers, networks and volumes.
  * On a single host it runs inside the same daemon process as the manager.
  */
+import { createHash } from 'node:crypto';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { ContainerService } from './container/service';
 import { EventLog } from './events';
 import { ImageService } from './image/service';
-import type { CompiledAgentOptions } from './options';
+import { NetworkManager } from './network';
+import { DEFAULT_DATA_ROOT, type CompiledAgentOptions } from './options';
+import { CredentialStore, RegistryClient } from './registry';
+import { RuncRuntime } from './runtime/runc';
+import { VolumeService } from './volume';
 
 export class Agent {
   readonly events: EventLog;
   readonly images: ImageService;
+  /** Registry credentials: `$TSCOMPOSE_CONFIG/config.json` (or `~/.tscompose`), then Docker's, read-only. */
+  readonly credentials: CredentialStore;
+  readonly registry: RegistryClient;
+  readonly runtime: RuncRuntime;
+  readonly volumes: VolumeService;
+  networks!: NetworkManager;
+  containers!: ContainerService;
   readonly startedAt = Date.now();
 
   constructor(readonly options: CompiledAgentOptions) {
     this.events = new EventLog(path.join(options.dataRoot, 'events.jsonl'));
     this.images = new ImageService(options.dataRoot, this.events);
+    this.credentials = new CredentialStore({ configDir: process.env['TSCOMPOSE_CONFIG'] ?? path.join(os.homedir(), '.tscompose') });
+    this.registry = new RegistryClient({
+      options: { mirrors: [...options.registryMirrors], insecureRegistries: [...options.insecureRegistries] },
+      credentials: this.credentials,
+    });
+    // Runtime state lives under /run (gone at reboot, like the processes it describes), in a
+    // directory per data root so daemons side by side never share it; short, because conmon's
+    // attach socket paths must fit in 108 bytes.
+    const tag = createHash('sha256').update(options.dataRoot).digest('hex').slice(0, 8);
+    this.runtime = new RuncRuntime({ root: path.join('/run/tscompose', tag) });
+    this.volumes = new VolumeService({ root: path.join(options.dataRoot, 'volumes'), events: this.events });
   }
 
   async start(): Promise<void> {
     await this.events.load();
     await this.images.init();
+    await this.volumes.init();
+    // Bridges and firewall chains are host-wide names: a daemon on another data root (tests,
+    // several nodes on one machine) gets its own, derived from its data root.
+    const own = this.options.dataRoot !== DEFAULT_DATA_ROOT;
+    const tag = createHash('sha256').update(this.options.dataRoot).digest('hex').slice(0, 8);
+    this.networks = await NetworkManager.open({
+      root: path.join(this.options.dataRoot, 'network'),
+      ...(own ? { defaultBridgeName: `tscb${tag}`, firewallChainPrefix: `TSC${tag.toUpperCase()}` } : {}),
+    });
+    this.containers = new ContainerService({
+      root: path.join(this.options.dataRoot, 'containers'),
+      images: this.images,
+      runtime: this.runtime,
+      networks: this.networks,
+      volumes: this.volumes,
+      events: this.events,
+    });
+    await this.containers.init();
   }
 
+  /** Stops serving; containers keep running (they are supervised by conmon, not by us). */
   async stop(): Promise<void> {
+    this.containers?.close();
+    await this.networks?.close();
+    this.registry.close();
     await this.events.settle();
   }
 }

@@ -28,6 +28,8 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: 'linked',
   legalComments: 'none',
+  // A native addon (conmon's SOCK_SEQPACKET attach socket): loaded from node_modules at run time.
+  external: ['node-unix-socket'],
   logLevel: 'warning',
   banner: {
     // Bundled CommonJS dependencies (grpc-js, yaml…) call require() for Node built-ins.

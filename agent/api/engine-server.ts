@@ -9,9 +9,10 @@ import type { Agent } from '../agent';
 import { loadArchive, saveArchive } from '../image/archive';
 import { importImage } from '../image/import';
 import type { EngineEvent } from '../events';
-import { bytesOf, clientStream, serverStream, unary } from './grpc-util';
+import { bytesOf, clientStream, serverStream, unary, type Handlers } from './grpc-util';
 import { invalidArgument } from '../../common/errors';
 import { VERSION, API_VERSION } from '../version';
+import { engineAreas } from './areas';
 
 interface Filter {
   key: string;
@@ -22,9 +23,22 @@ function toEventMessage(e: EngineEvent) {
   return { type: e.type, action: e.action, actor_id: e.actorId, attributes: e.attributes, scope: e.scope, time_nano: e.timeNano };
 }
 
+/**
+ * Registers the Engine service. Each area (images here, containers, registries…) contributes its
+ * own handler map; together they must cover every RPC of proto/engine.proto.
+ */
 export function registerEngineService(server: Server, service: ServiceDefinition, agent: Agent): void {
+  server.addService(service, engineHandlers(agent));
+}
+
+/** Every area's handlers in one map; test/agent/engine-api.test.ts checks it covers the contract. */
+export function engineHandlers(agent: Agent): Handlers {
+  return Object.assign({}, imageAndSystemHandlers(agent), ...engineAreas(agent));
+}
+
+function imageAndSystemHandlers(agent: Agent): Handlers {
   const images = agent.images;
-  server.addService(service, {
+  return {
     Version: unary(async () => ({
       version: VERSION,
       api_version: API_VERSION,
@@ -158,11 +172,11 @@ export function registerEngineService(server: Server, service: ServiceDefinition
         call.on('close', finish);
       });
     }),
-  });
+  };
 }
 
 /** A Writable that forwards bytes as `{ data }` messages, honouring the call's backpressure. */
-function grpcByteSink(call: ServerWritableStream<unknown, { data: Buffer }>): Writable {
+export function grpcByteSink(call: ServerWritableStream<unknown, { data: Buffer }>): Writable {
   return new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _enc, cb) {

@@ -11,6 +11,9 @@ import type {
 import { Readable } from 'node:stream';
 import { toServiceError } from '../../common/rpc/status';
 
+/** Handlers of one area of the Engine service, keyed by RPC name. */
+export type Handlers = Record<string, (...args: any[]) => void>;
+
 export function unary<Req, Res>(fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     fn(call.request, call).then(

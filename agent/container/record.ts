@@ -1,0 +1,137 @@
+/**
+ * A container as the agent keeps it: the spec it was asked for, what was resolved from its image
+ * at creation, the state it should be in (`desired`) and the state it is in (`state`).
+ *
+ * Vocabulary:
+ * - **desired state**: what the user (or the manager) asked for: running, stopped, paused or
+ *   removed. Commands only change this; the state machine (machine.ts) moves the container.
+ * - **status**: Docker's container status: created, running, paused, restarting, removing,
+ *   exited, dead.
+ * - **attempt**: one run of the process, from runtime create to its exit. A restart is a new
+ *   attempt on the same rootfs.
+ */
+import type { ContainerSpec } from '../../common/rpc/engine-types';
+
+export type ContainerStatusName = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+export type DesiredState = 'running' | 'stopped' | 'paused' | 'removed';
+
+export interface HealthProbeResult {
+  start: number;
+  end: number;
+  exitCode: number;
+  output: string;
+}
+
+export interface HealthState {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  log: HealthProbeResult[];
+}
+
+/** The image-derived parts of the process, fixed at creation as Docker fixes them. */
+export interface ResolvedConfig {
+  entrypoint: string[];
+  cmd: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+  stopSignal: string;
+  /** Test, durations in ns, as HealthcheckSpec; undefined: none. */
+  healthcheck?: { test: string[]; interval: number; timeout: number; retries: number; startPeriod: number; startInterval: number };
+  exposedPorts: string[];
+  imageVolumes: string[];
+  labels: Record<string, string>;
+  hostname: string;
+}
+
+export interface EndpointRecord {
+  networkId: string;
+  networkName: string;
+  ipAddress: string;
+  prefixLength: number;
+  gateway: string;
+  macAddress: string;
+  aliases: string[];
+}
+
+export interface PublishedPort {
+  containerPort: number;
+  protocol: string;
+  hostIp: string;
+  hostPort: number;
+}
+
+export interface ResolvedMount {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind), volume name (volume), empty (tmpfs). */
+  source: string;
+  target: string;
+  readOnly: boolean;
+  /** For volumes: where the volume's data is on the host while the container runs. */
+  hostPath?: string;
+  propagation?: string;
+  tmpfsSize?: number;
+  tmpfsMode?: number;
+}
+
+export interface ContainerState {
+  status: ContainerStatusName;
+  pid: number;
+  exitCode: number;
+  error: string;
+  oomKilled: boolean;
+  /** ms since epoch; 0 = never */
+  startedAt: number;
+  finishedAt: number;
+  restartCount: number;
+  /** When a `restarting` container is started again (ms). */
+  restartAt: number;
+  /** Set by `stop`/`kill` from a user, cleared by `start`: `unless-stopped` and `always` honour it. */
+  stoppedByUser: boolean;
+  health?: HealthState;
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  spec: ContainerSpec;
+  /** The image as the user named it, and what it resolved to at creation. */
+  image: string;
+  imageId: string;
+  created: number;
+  config: ResolvedConfig;
+  mounts: ResolvedMount[];
+  /** Volumes created for this container alone (image VOLUMEs, `-v /path`); `rm -v` removes them. */
+  anonymousVolumes: string[];
+  desired: DesiredState;
+  state: ContainerState;
+  endpoints: Record<string, EndpointRecord>;
+  ports: PublishedPort[];
+  logPath: string;
+  /** Network namespace path while running. */
+  netnsPath: string;
+  /** Names of the networks to join at start, first one primary. */
+  networks: string[];
+  networkMode: 'bridge' | 'host' | 'none' | 'container';
+  /** The delay before the last policy restart, for the doubling backoff. */
+  lastRestartDelayMs?: number;
+}
+
+export function initialState(): ContainerState {
+  return {
+    status: 'created',
+    pid: 0,
+    exitCode: 0,
+    error: '',
+    oomKilled: false,
+    startedAt: 0,
+    finishedAt: 0,
+    restartCount: 0,
+    restartAt: 0,
+    stoppedByUser: false,
+  };
+}
+
+export function isActive(status: ContainerStatusName): boolean {
+  return status === 'running' || status === 'paused';
+}

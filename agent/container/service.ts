@@ -1,0 +1,647 @@
+/**
+ * The container service: every container command of the engine. Commands change a container's
+ * desired state and then let `reconcile` drive the state machine (machine.ts) until nothing
+ * changes; exits observed from the runtime and restart timers call `reconcile` too. So a
+ * `container run`, a restart policy and (later) a manager's task all move containers the same way.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { conflict, failedPrecondition, invalidArgument, notFound, TsError } from '../../common/errors';
+import { writeFileAtomic } from '../../common/fsutil';
+import { KeyedMutex } from '../../common/mutex';
+import type { ContainerSpec } from '../../common/rpc/engine-types';
+import type { EventLog } from '../events';
+import type { ImageService } from '../image/service';
+import type { NetworkManager } from '../network';
+import type { ExecSession, Runtime } from '../runtime/runtime';
+import type { VolumeService } from '../volume';
+import { checkName, nameConflict, resolveConfig, resolveMounts, resolveNetworkMode } from './create';
+import { HealthMonitor } from './health';
+import { advance, type Step } from './machine';
+import { initialState, isActive, type ContainerRecord } from './record';
+import { restartsWithDaemon, validatePolicy } from './restart';
+import { containerDir, HostEnv, mountRootfs, unmountRootfs, type HostDeps } from './setup';
+
+export interface ContainerServiceDeps {
+  root: string;
+  images: ImageService;
+  runtime: Runtime;
+  networks: NetworkManager;
+  volumes: VolumeService;
+  events: EventLog;
+}
+
+const RECORD = 'container.json';
+
+export class ContainerService {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly locks = new KeyedMutex();
+  private readonly env: HostEnv;
+  private readonly hostDeps: HostDeps;
+  private readonly watchers = new Map<string, AbortController>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly waiters = new Set<() => void>();
+  readonly health: HealthMonitor;
+  private closed = false;
+
+  constructor(private readonly deps: ContainerServiceDeps) {
+    this.hostDeps = {
+      images: deps.images,
+      runtime: deps.runtime,
+      networks: deps.networks,
+      volumes: deps.volumes,
+      root: deps.root,
+      lookup: (n) => this.tryResolve(n),
+      hostResolvConf: () => fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
+    };
+    this.env = new HostEnv(this.hostDeps);
+    this.health = new HealthMonitor({
+      runtime: deps.runtime,
+      events: deps.events,
+      get: (id) => this.records.get(id),
+      save: (c) => this.save(c),
+      notify: () => this.notify(),
+    });
+    deps.images.containerUsage = () =>
+      [...this.records.values()].map((c) => ({ id: c.id, running: isActive(c.state.status) || c.state.status === 'restarting', imageId: c.imageId }));
+    deps.volumes.containerReferences = () =>
+      [...this.records.values()].flatMap((c) =>
+        c.mounts.filter((m) => m.type === 'volume').map((m) => ({ containerId: c.id, volume: m.source })),
+      );
+  }
+
+  /**
+   * Loads every container, re-adopts those whose process kept running while the daemon was
+   * away, settles those that exited meanwhile (their restart policy applies), and removes
+   * what a crash left half-created.
+   */
+  async init(): Promise<void> {
+    await fsp.mkdir(this.deps.root, { recursive: true });
+    for (const id of await fsp.readdir(this.deps.root)) {
+      const file = path.join(this.deps.root, id, RECORD);
+      let rec: ContainerRecord;
+      try {
+        rec = JSON.parse(await fsp.readFile(file, 'utf8')) as ContainerRecord;
+      } catch {
+        // No committed record: a create cut short. Nothing of it is visible; clear it.
+        await unmountRootfs(this.hostDeps, { id } as ContainerRecord).catch(() => undefined);
+        await fsp.rm(path.join(this.deps.root, id), { recursive: true, force: true });
+        await this.deps.images.snapshots.removeActive(id).catch(() => undefined);
+        continue;
+      }
+      this.records.set(rec.id, rec);
+    }
+    for (const key of await this.deps.images.snapshots.listActive()) {
+      if (!this.records.has(key) && /^[a-f0-9]{64}$/.test(key)) await this.deps.images.snapshots.removeActive(key);
+    }
+    const live: string[] = [];
+    for (const c of this.records.values()) {
+      if (isActive(c.state.status)) {
+        try {
+          const st = await this.deps.runtime.recover(c.id);
+          if (st.status === 'running' || st.status === 'paused') {
+            live.push(c.id);
+            this.watchExit(c);
+            if (c.config.healthcheck) this.health.start(c.id);
+          }
+        } catch {
+          // gone from the runtime: reconcile below records its exit
+        }
+      }
+    }
+    await this.deps.networks.recover(live);
+    await this.deps.volumes.releaseUsersExcept(live);
+    for (const c of this.records.values()) {
+      if (!live.includes(c.id) && c.state.status === 'exited' && c.desired === 'stopped' && restartsWithDaemon(c.spec.restart_policy, c.state.stoppedByUser) && c.state.startedAt > 0) {
+        c.desired = 'running';
+      }
+      void this.reconcile(c.id);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.watchers.values()) w.abort();
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.health.stopAll();
+  }
+
+  get rootDir(): string {
+    return this.deps.root;
+  }
+
+  // ----- exec sessions -----
+
+  private readonly execs = new Map<string, ExecSession>();
+
+  registerExec(s: ExecSession): void {
+    this.execs.set(s.id, s);
+  }
+
+  unregisterExec(id: string): void {
+    this.execs.delete(id);
+  }
+
+  async resizeExec(execId: string, size: { height: number; width: number }): Promise<void> {
+    const s = this.execs.get(execId);
+    if (!s) throw notFound(`No such exec instance: ${execId}`);
+    await s.resize(size);
+  }
+
+  // ----- networks of a container -----
+
+  /** `network connect`: joins now when running, and at every start from then on. */
+  async connectNetwork(nameOrId: string, network: string, aliases: string[], ipv4Address: string): Promise<void> {
+    const c = this.resolve(nameOrId);
+    const info = await this.deps.networks.inspectNetwork(network);
+    if (c.networkMode !== 'bridge') throw failedPrecondition(`container sharing network namespace with another container or host cannot be connected to any other network`);
+    if (c.networks.includes(info.name)) throw conflict(`endpoint with name ${c.name} already exists in network ${info.name}`);
+    await this.locks.run(c.id, async () => {
+      c.networks.push(info.name);
+      c.spec.networks.push({ network: info.name, aliases, ipv4_address: ipv4Address, mac_address: '', driver_opts: {} });
+      if (c.state.status === 'running' && c.netnsPath) {
+        const r = await this.deps.networks.connect(c.id, c.netnsPath, info.name, { name: c.name, aliases: [...aliases, c.id.slice(0, 12)], ipv4Address: ipv4Address || undefined });
+        c.endpoints[info.name] = {
+          networkId: r.networkId,
+          networkName: r.networkName,
+          ipAddress: r.ipAddress ?? '',
+          prefixLength: r.prefixLength ?? 0,
+          gateway: r.gateway ?? '',
+          macAddress: r.macAddress ?? '',
+          aliases,
+        };
+      }
+      await this.save(c);
+    });
+    this.deps.events.emit('network', 'connect', info.id, { container: c.id, name: info.name, type: 'bridge' });
+  }
+
+  async disconnectNetwork(nameOrId: string, network: string): Promise<void> {
+    const c = this.resolve(nameOrId);
+    const info = await this.deps.networks.inspectNetwork(network);
+    if (!c.networks.includes(info.name)) throw notFound(`container ${c.id} is not connected to network ${info.name}`);
+    await this.locks.run(c.id, async () => {
+      if (c.state.status === 'running') await this.deps.networks.disconnect(c.id, info.name);
+      c.networks = c.networks.filter((n) => n !== info.name);
+      c.spec.networks = c.spec.networks.filter((n) => n.network !== info.name);
+      delete c.endpoints[info.name];
+      await this.save(c);
+    });
+    this.deps.events.emit('network', 'disconnect', info.id, { container: c.id, name: info.name, type: 'bridge' });
+  }
+
+  // ----- lookup -----
+
+  list(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  tryResolve(nameOrId: string): ContainerRecord | undefined {
+    const n = nameOrId.replace(/^\//, '');
+    const exact = this.records.get(n);
+    if (exact) return exact;
+    for (const c of this.records.values()) if (c.name === n) return c;
+    if (/^[a-f0-9]+$/.test(n)) {
+      const matches = [...this.records.values()].filter((c) => c.id.startsWith(n));
+      if (matches.length === 1) return matches[0];
+      if (matches.length > 1) throw invalidArgument(`multiple IDs found with provided prefix: ${n}`);
+    }
+    return undefined;
+  }
+
+  resolve(nameOrId: string): ContainerRecord {
+    const c = this.tryResolve(nameOrId);
+    if (!c) throw notFound(`No such container: ${nameOrId}`);
+    return c;
+  }
+
+  // ----- persistence and notification -----
+
+  private async save(c: ContainerRecord): Promise<void> {
+    if (!this.records.has(c.id)) return;
+    await writeFileAtomic(path.join(this.deps.root, c.id, RECORD), JSON.stringify(c));
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Calls `fn` with the record after every change while it exists (its last state survives removal). */
+  track(id: string, fn: (c: ContainerRecord) => void): () => void {
+    const check = () => {
+      const r = this.records.get(id);
+      if (r) fn(r);
+    };
+    this.waiters.add(check);
+    return () => this.waiters.delete(check);
+  }
+
+  /** Resolves when `pred` holds, re-checked after every state change. */
+  waitFor(pred: () => boolean, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (pred()) return resolve();
+      const check = () => {
+        if (pred()) {
+          this.waiters.delete(check);
+          resolve();
+        }
+      };
+      this.waiters.add(check);
+      signal?.addEventListener('abort', () => {
+        this.waiters.delete(check);
+        reject(new TsError('Cancelled', 'context canceled'));
+      });
+    });
+  }
+
+  // ----- the reconcile loop -----
+
+  /** Drives a container's state machine until it stops changing; returns the steps taken. */
+  reconcile(id: string): Promise<Step[]> {
+    return this.locks.run(id, async () => {
+      const steps: Step[] = [];
+      for (let i = 0; i < 20; i++) {
+        const c = this.records.get(id);
+        if (!c || this.closed) break;
+        const step = await advance(c, this.env, Date.now());
+        if (!step) break;
+        steps.push(step);
+        // Observers see each state, including the last one before a removal.
+        this.notify();
+        await this.afterStep(c, step);
+        if (step.kind === 'removed') break;
+      }
+      this.notify();
+      return steps;
+    });
+  }
+
+  private async afterStep(c: ContainerRecord, step: Step): Promise<void> {
+    const ev = (action: string, extra: Record<string, string> = {}) =>
+      this.deps.events.emit('container', action, c.id, { ...c.config.labels, image: c.image, name: c.name, ...extra });
+    switch (step.kind) {
+      case 'started':
+        ev('start');
+        this.watchExit(c);
+        if (c.config.healthcheck) this.health.start(c.id);
+        break;
+      case 'start-failed':
+        ev('die', { exitCode: String(step.exitCode), error: step.error });
+        break;
+      case 'exited':
+      case 'restart-scheduled': {
+        this.health.stop(c.id);
+        if (c.state.oomKilled) ev('oom');
+        ev('die', { exitCode: String(c.state.exitCode) });
+        if (step.kind === 'restart-scheduled') this.schedule(c.id, step.delayMs);
+        break;
+      }
+      case 'paused':
+        ev('pause');
+        break;
+      case 'resumed':
+        ev('unpause');
+        break;
+      case 'removed':
+        this.health.stop(c.id);
+        this.records.delete(c.id);
+        ev('destroy');
+        return;
+      default:
+        break;
+    }
+    await this.save(c);
+  }
+
+  private schedule(id: string, delayMs: number): void {
+    clearTimeout(this.timers.get(id));
+    const t = setTimeout(() => {
+      this.timers.delete(id);
+      void this.reconcile(id);
+    }, delayMs);
+    t.unref();
+    this.timers.set(id, t);
+  }
+
+  /** Reconciles when the current attempt's process exits. */
+  private watchExit(c: ContainerRecord): void {
+    this.watchers.get(c.id)?.abort();
+    const ac = new AbortController();
+    this.watchers.set(c.id, ac);
+    this.deps.runtime.wait(c.id, ac.signal).then(
+      () => {
+        if (this.watchers.get(c.id) === ac) this.watchers.delete(c.id);
+        if (!ac.signal.aborted) void this.reconcile(c.id);
+      },
+      () => {
+        if (this.watchers.get(c.id) === ac) this.watchers.delete(c.id);
+        if (!ac.signal.aborted) void this.reconcile(c.id);
+      },
+    );
+  }
+
+  // ----- commands -----
+
+  async create(spec: ContainerSpec): Promise<{ id: string; warnings: string[] }> {
+    return this.locks.run('create', async () => {
+      const id = randomBytes(32).toString('hex');
+      const name = spec.name ? checkName(spec.name) : await this.generateName();
+      const holder = [...this.records.values()].find((c) => c.name === name);
+      if (holder) throw nameConflict(name, holder.id);
+      if (!spec.image) throw invalidArgument('no image specified');
+      const img = this.deps.images.resolve(spec.image);
+      const imageConfig = await this.deps.images.config(img.id);
+      validatePolicy(spec.restart_policy, spec.auto_remove);
+      const config = resolveConfig(spec, imageConfig, id);
+      if (config.entrypoint.length === 0 && config.cmd.length === 0) throw invalidArgument('No command specified');
+      const net = resolveNetworkMode(spec);
+      for (const n of net.networks) await this.deps.networks.inspectNetwork(n);
+      if (net.networkMode === 'container') this.resolve(spec.network_mode.slice(10));
+      const fromMounts = spec.volumes_from.flatMap((v) => {
+        const [src, mode] = v.split(':');
+        const other = this.resolve(src ?? '');
+        return other.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({ ...m, readOnly: mode === 'ro' ? true : m.readOnly }));
+      });
+      const { mounts, anonymous, named } = await resolveMounts(spec, config, fromMounts);
+      const warnings: string[] = [];
+      if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
+        throw invalidArgument('Minimum memory limit allowed is 6MB');
+
+      const dir = containerDir(this.deps.root, id);
+      const createdVolumes: string[] = [];
+      try {
+        await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+        await this.deps.images.snapshots.prepare(id, img.layers.map((l) => l.diffId));
+        const newVolumes: Array<{ name: string; target: string; noCopy: boolean }> = [];
+        for (const n of named) {
+          const exists = await this.deps.volumes.inspect(n.name).then(() => true, () => false);
+          if (!exists) {
+            await this.deps.volumes.create({ name: n.name, driver: n.driver || undefined, labels: n.labels, options: n.options });
+            createdVolumes.push(n.name);
+          }
+          const m = mounts.find((x) => x.type === 'volume' && x.source === n.name);
+          const specMount = spec.mounts.find((x) => x.source === n.name);
+          if (m && !exists) newVolumes.push({ name: n.name, target: m.target, noCopy: !!specMount?.no_copy });
+        }
+        const anonymousNames: string[] = [];
+        for (const target of anonymous) {
+          const v = await this.deps.volumes.create({});
+          createdVolumes.push(v.Name);
+          anonymousNames.push(v.Name);
+          const m = mounts.find((x) => x.type === 'volume' && x.source === '' && x.target === target);
+          if (m) m.source = v.Name;
+          const specMount = spec.mounts.find((x) => x.type === 'volume' && !x.source && x.target === target);
+          newVolumes.push({ name: v.Name, target, noCopy: !!specMount?.no_copy });
+        }
+        const c: ContainerRecord = {
+          id,
+          name,
+          spec,
+          image: spec.image,
+          imageId: img.id,
+          created: Date.now(),
+          config,
+          mounts,
+          anonymousVolumes: anonymousNames,
+          desired: 'stopped',
+          state: initialState(),
+          endpoints: {},
+          ports: [],
+          logPath: path.join(dir, 'ctr.log'),
+          netnsPath: '',
+          networks: net.networks,
+          networkMode: net.networkMode,
+        };
+        // New volumes start with the image's content at their mount path (Docker's copy-up).
+        const toSeed = newVolumes.filter((v) => !v.noCopy);
+        if (toSeed.length > 0) {
+          const rootfs = await mountRootfs(this.hostDeps, c);
+          try {
+            for (const v of toSeed) await this.deps.volumes.seedFromImage(v.name, path.join(rootfs, v.target));
+          } finally {
+            await unmountRootfs(this.hostDeps, c);
+          }
+        }
+        // The log exists from the start, so an attach opened before `start` holds it open.
+        await fsp.writeFile(c.logPath, '', { flag: 'a', mode: 0o640 });
+        // The record is the commit point: before it, a crash leaves nothing visible (init clears it).
+        await writeFileAtomic(path.join(dir, RECORD), JSON.stringify(c));
+        this.records.set(id, c);
+        this.deps.events.emit('container', 'create', id, { ...config.labels, image: spec.image, name });
+        return { id, warnings };
+      } catch (err) {
+        await fsp.rm(dir, { recursive: true, force: true });
+        await this.deps.images.snapshots.removeActive(id).catch(() => undefined);
+        for (const v of createdVolumes) await this.deps.volumes.remove(v).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  private async generateName(): Promise<string> {
+    const { randomName } = await import('./names');
+    for (;;) {
+      const n = randomName();
+      if (![...this.records.values()].some((c) => c.name === n)) return n;
+    }
+  }
+
+  async start(nameOrId: string): Promise<void> {
+    const c = this.resolve(nameOrId);
+    if (c.state.status === 'running') return;
+    if (c.state.status === 'paused') throw failedPrecondition(`cannot start a paused container, try unpause instead`);
+    c.desired = 'running';
+    c.state.stoppedByUser = false;
+    c.state.restartCount = c.state.status === 'restarting' ? c.state.restartCount : 0;
+    await this.save(c);
+    const steps = await this.reconcile(c.id);
+    const failed = steps.find((s): s is Extract<Step, { kind: 'start-failed' }> => s.kind === 'start-failed');
+    if (failed) throw new TsError('FailedPrecondition', failed.error);
+  }
+
+  /** The stop signal, then SIGKILL after the timeout, as `docker stop`. */
+  async stop(nameOrId: string, timeoutSeconds = -1, signal?: string): Promise<void> {
+    const c = this.resolve(nameOrId);
+    c.state.stoppedByUser = true;
+    if (c.desired !== 'removed') c.desired = 'stopped';
+    await this.save(c);
+    clearTimeout(this.timers.get(c.id));
+    if (c.state.status === 'paused') await this.deps.runtime.resume(c.id).catch(() => undefined);
+    if (c.state.status === 'running' || c.state.status === 'paused') {
+      const timeout = timeoutSeconds >= 0 ? timeoutSeconds : c.spec.stop_timeout >= 0 ? c.spec.stop_timeout : 10;
+      const sig = signal || c.config.stopSignal;
+      this.deps.events.emit('container', 'kill', c.id, { image: c.image, name: c.name, signal: signalNumber(sig) });
+      await this.deps.runtime.kill(c.id, sig).catch(() => undefined);
+      const exited = await this.waitExit(c.id, timeout * 1000);
+      if (!exited) {
+        this.deps.events.emit('container', 'kill', c.id, { image: c.image, name: c.name, signal: '9' });
+        await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+        await this.waitExit(c.id, 10_000);
+      }
+    }
+    await this.reconcile(c.id);
+    this.deps.events.emit('container', 'stop', c.id, { image: c.image, name: c.name });
+  }
+
+  private async waitExit(id: string, ms: number): Promise<boolean> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), ms);
+    try {
+      await this.deps.runtime.wait(id, ac.signal);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async restart(nameOrId: string, timeoutSeconds = -1): Promise<void> {
+    const c = this.resolve(nameOrId);
+    await this.stop(c.id, timeoutSeconds);
+    await this.start(c.id);
+    this.deps.events.emit('container', 'restart', c.id, { image: c.image, name: c.name });
+  }
+
+  async kill(nameOrId: string, signal = 'SIGKILL'): Promise<void> {
+    const c = this.resolve(nameOrId);
+    if (c.state.status !== 'running' && c.state.status !== 'paused')
+      throw conflict(`cannot kill container: ${nameOrId}: container ${c.id} is not running`);
+    const sig = signal.toUpperCase().startsWith('SIG') || /^\d+$/.test(signal) ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+    if (['SIGKILL', 'SIGTERM', 'SIGINT', '9', '15'].includes(sig)) {
+      c.state.stoppedByUser = true;
+      await this.save(c);
+    }
+    this.deps.events.emit('container', 'kill', c.id, { image: c.image, name: c.name, signal: signalNumber(sig) });
+    try {
+      await this.deps.runtime.kill(c.id, sig);
+    } catch (err) {
+      throw invalidArgument(`Invalid signal: ${signal}: ${(err as Error).message}`);
+    }
+  }
+
+  async pause(nameOrId: string): Promise<void> {
+    const c = this.resolve(nameOrId);
+    if (c.state.status !== 'running') throw conflict(`Container ${c.id} is not running`);
+    c.desired = 'paused';
+    await this.reconcile(c.id);
+  }
+
+  async unpause(nameOrId: string): Promise<void> {
+    const c = this.resolve(nameOrId);
+    if (c.state.status !== 'paused') throw conflict(`Container ${c.id} is not paused`);
+    c.desired = 'running';
+    await this.reconcile(c.id);
+  }
+
+  async remove(nameOrId: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const c = this.resolve(nameOrId);
+    if ((c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'restarting') && !opts.force) {
+      const what = c.state.status === 'paused' ? 'paused' : c.state.status === 'restarting' ? 'restarting' : 'running';
+      throw conflict(`cannot remove container "/${c.name}": container is ${what}: stop the container before removing or force remove`);
+    }
+    const anonymous = c.anonymousVolumes;
+    c.desired = 'removed';
+    clearTimeout(this.timers.get(c.id));
+    this.watchers.get(c.id)?.abort();
+    await this.save(c);
+    await this.reconcile(c.id);
+    if (opts.volumes || c.spec.auto_remove) {
+      for (const v of anonymous) await this.deps.volumes.remove(v).catch(() => undefined);
+    }
+  }
+
+  async rename(nameOrId: string, newName: string): Promise<void> {
+    const c = this.resolve(nameOrId);
+    const n = checkName(newName);
+    await this.locks.run('create', async () => {
+      const holder = [...this.records.values()].find((x) => x.name === n);
+      if (holder && holder.id !== c.id) throw nameConflict(n, holder.id);
+      const old = c.name;
+      c.name = n;
+      await this.save(c);
+      this.deps.events.emit('container', 'rename', c.id, { image: c.image, name: n, oldName: `/${old}` });
+    });
+  }
+
+  /** Waits for a condition: "not-running" (default), "next-exit" or "removed". */
+  async wait(nameOrId: string, condition = 'not-running', signal?: AbortSignal): Promise<number> {
+    const c = this.resolve(nameOrId);
+    const id = c.id;
+    const notRunning = (r: ContainerRecord | undefined) => !r || r.state.status === 'exited' || r.state.status === 'dead' || (r.state.status === 'created' && r.desired !== 'running');
+    if (condition === 'removed') {
+      let last = c.state.exitCode;
+      await this.waitFor(() => {
+        const r = this.records.get(id);
+        if (r) last = r.state.exitCode;
+        return !r;
+      }, signal);
+      return last;
+    }
+    if (condition === 'next-exit') {
+      const startedAt = c.state.finishedAt;
+      await this.waitFor(() => {
+        const r = this.records.get(id);
+        return !r || (r.state.finishedAt !== startedAt && r.state.status !== 'running');
+      }, signal);
+    } else if (condition === 'not-running' || condition === '') {
+      await this.waitFor(() => notRunning(this.records.get(id)), signal);
+    } else {
+      throw invalidArgument(`invalid condition: "${condition}"`);
+    }
+    return this.records.get(id)?.state.exitCode ?? c.state.exitCode;
+  }
+
+  /** Mounts the rootfs of a stopped container for reading or writing, runs `fn`, unmounts. */
+  async withRootfs<T>(c: ContainerRecord, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    if (c.state.status === 'running' || c.state.status === 'paused') return fn(`/proc/${c.state.pid}/root`);
+    return this.locks.run(c.id, async () => {
+      const rootfs = await mountRootfs(this.hostDeps, c);
+      try {
+        return await fn(rootfs);
+      } finally {
+        await unmountRootfs(this.hostDeps, c);
+      }
+    });
+  }
+
+  async prune(filters: Array<{ key: string; values: string[] }>): Promise<{ deleted: string[]; reclaimed: number }> {
+    const { parseUntil, matchLabel } = await import('../image/service');
+    for (const f of filters) if (!['until', 'label', 'label!'].includes(f.key)) throw invalidArgument(`invalid filter '${f.key}'`);
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const c of [...this.records.values()]) {
+      if (c.state.status !== 'exited' && c.state.status !== 'created' && c.state.status !== 'dead') continue;
+      const until = filters.find((f) => f.key === 'until');
+      if (until && !until.values.every((v) => c.created < parseUntil(v))) continue;
+      const labels = c.config.labels;
+      const lf = filters.find((f) => f.key === 'label');
+      if (lf && !lf.values.every((v) => matchLabel(labels, v))) continue;
+      const ln = filters.find((f) => f.key === 'label!');
+      if (ln && ln.values.some((v) => matchLabel(labels, v))) continue;
+      reclaimed += await this.sizeRw(c);
+      await this.remove(c.id);
+      deleted.push(c.id);
+    }
+    return { deleted, reclaimed };
+  }
+
+  /** Bytes in the container's writable layer. */
+  async sizeRw(c: ContainerRecord): Promise<number> {
+    const { directorySize } = await import('../volume');
+    return directorySize(this.deps.images.snapshots.upperPath(c.id)).catch(() => 0);
+  }
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10,
+  SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20,
+  SIGWINCH: 28,
+};
+
+export function signalNumber(sig: string): string {
+  if (/^\d+$/.test(sig)) return sig;
+  const s = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+  return String(SIGNALS[s] ?? sig);
+}

@@ -1,0 +1,370 @@
+/**
+ * What it takes to run a container on this host, and to undo it: the rootfs mount, the network
+ * namespace and endpoints, volumes and other mounts, the generated /etc files, and the OCI spec
+ * handed to the runtime. `HostEnv` implements the state machine's MachineEnv with these.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
+import { mountOverlay, unmount } from '../image/snapshotter';
+import type { ImageService } from '../image/service';
+import type { NetworkManager } from '../network';
+import type { PortProtocol, PortRequest } from '../network/ports';
+import type { Runtime } from '../runtime/runtime';
+import { buildSpec, writeEtcFiles, type MountOptions, type NamespaceMode } from '../runtime/spec';
+import { resolveUser } from '../runtime/user';
+import type { VolumeService } from '../volume';
+import type { ExitInfo, MachineEnv } from './machine';
+import type { ContainerRecord, EndpointRecord } from './record';
+
+export interface HostDeps {
+  images: ImageService;
+  runtime: Runtime;
+  networks: NetworkManager;
+  volumes: VolumeService;
+  /** `<dataRoot>/containers` */
+  root: string;
+  /** Looks up another container (for `container:<id>` network mode and volumes_from). */
+  lookup(idOrName: string): ContainerRecord | undefined;
+  /** Called whenever a record changed outside a machine step (network endpoints). */
+  hostResolvConf: () => Promise<string>;
+}
+
+export function containerDir(root: string, id: string): string {
+  return path.join(root, id);
+}
+
+export function rootfsPath(root: string, id: string): string {
+  return path.join(root, id, 'rootfs');
+}
+
+/** Mounts the container's rootfs (image layers + its own upper dir) if it isn't mounted yet. */
+export async function mountRootfs(deps: HostDeps, c: ContainerRecord): Promise<string> {
+  const target = rootfsPath(deps.root, c.id);
+  if (await isMounted(target)) return target;
+  const img = deps.images.store.get(c.imageId);
+  if (!img) throw notFound(`container ${c.name}: its image ${c.imageId} is gone`);
+  const m = deps.images.snapshots.mountsFor(c.id, img.layers.map((l) => l.diffId));
+  await mountOverlay(m, target);
+  return target;
+}
+
+export async function unmountRootfs(deps: HostDeps, c: ContainerRecord): Promise<void> {
+  await unmount(rootfsPath(deps.root, c.id));
+}
+
+async function isMounted(p: string): Promise<boolean> {
+  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').some((l) => l.split(' ')[4] === p);
+}
+
+/** /etc/hosts as Docker writes it. */
+export function hostsFile(c: ContainerRecord): string {
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+  ];
+  for (const h of c.spec.extra_hosts) {
+    const i = h.indexOf(':');
+    if (i > 0) lines.push(`${h.slice(i + 1) === 'host-gateway' ? firstGateway(c) : h.slice(i + 1)}\t${h.slice(0, i)}`);
+  }
+  const primary = Object.values(c.endpoints)[0];
+  const names = [c.config.hostname, ...(c.spec.domainname ? [`${c.config.hostname}.${c.spec.domainname}`] : [])];
+  if (primary?.ipAddress) lines.push(`${primary.ipAddress}\t${names.join(' ')}`);
+  return lines.join('\n') + '\n';
+}
+
+function firstGateway(c: ContainerRecord): string {
+  return Object.values(c.endpoints).find((e) => e.gateway)?.gateway ?? '127.0.0.1';
+}
+
+/** resolv.conf: the network's embedded DNS, or the host's minus loopback resolvers; flags win. */
+export function resolvConf(
+  c: ContainerRecord,
+  fromNetwork: { nameservers: string[]; search: string[]; options: string[] } | undefined,
+  hostText: string,
+): string {
+  let nameservers: string[] = [];
+  let search: string[] = [];
+  let options: string[] = [];
+  if (fromNetwork) {
+    ({ nameservers, search, options } = fromNetwork);
+    nameservers = [...nameservers];
+  } else {
+    for (const line of hostText.split('\n')) {
+      const [key, ...rest] = line.trim().split(/\s+/);
+      if (key === 'nameserver' && rest[0] && !rest[0].startsWith('127.') && rest[0] !== '::1') nameservers.push(rest[0]);
+      else if (key === 'search') search = rest;
+      else if (key === 'options') options = rest;
+    }
+  }
+  if (c.spec.dns.length > 0) nameservers = c.spec.dns;
+  if (c.spec.dns_search.length > 0) search = c.spec.dns_search;
+  if (c.spec.dns_options.length > 0) options = c.spec.dns_options;
+  const out = [
+    ...(search.length > 0 ? [`search ${search.join(' ')}`] : []),
+    ...nameservers.map((n) => `nameserver ${n}`),
+    ...(options.length > 0 ? [`options ${options.join(' ')}`] : []),
+  ];
+  return out.join('\n') + '\n';
+}
+
+/** The process's environment: the image's, overridden by the container's, plus Docker's extras. */
+export function processEnv(c: ContainerRecord): string[] {
+  const env = new Map<string, string>();
+  const put = (kv: string) => {
+    const i = kv.indexOf('=');
+    if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1));
+  };
+  c.config.env.forEach(put);
+  if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  env.set('HOSTNAME', c.config.hostname);
+  if (c.spec.tty && !env.has('TERM')) env.set('TERM', 'xterm');
+  return [...env.entries()].map(([k, v]) => `${k}=${v}`);
+}
+
+/** Docker's environment order: image env, then the container's `-e` values replace by key. */
+export function mergeEnv(base: string[], overrides: string[]): string[] {
+  const env = new Map<string, string>();
+  for (const kv of [...base, ...overrides]) {
+    const i = kv.indexOf('=');
+    if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1));
+    else if (i === -1 && kv) env.delete(kv);
+  }
+  return [...env.entries()].map(([k, v]) => `${k}=${v}`);
+}
+
+export class HostEnv implements MachineEnv {
+  constructor(private readonly deps: HostDeps) {}
+
+  async start(c: ContainerRecord): Promise<{ pid: number }> {
+    const d = this.deps;
+    const undo: Array<() => Promise<void>> = [];
+    try {
+      const rootfs = await mountRootfs(d, c);
+      undo.push(() => unmountRootfs(d, c));
+      // A leftover runtime container of an earlier attempt (e.g. after a crash) goes first.
+      await d.runtime.delete(c.id, { force: true }).catch(() => undefined);
+
+      const network = await this.setupNetwork(c, undo);
+      const mounts = await this.setupMounts(c, rootfs, undo);
+      const dir = containerDir(d.root, c.id);
+      const etc = await writeEtcFiles(path.join(dir, 'etc'), {
+        hosts: hostsFile(c),
+        hostname: c.config.hostname + '\n',
+        resolvConf: resolvConf(c, network.dns, await d.hostResolvConf()),
+      });
+      const args = [...c.config.entrypoint, ...c.config.cmd];
+      if (args.length === 0) throw invalidArgument('no command specified');
+      const user = await resolveUser(rootfs, c.config.user || undefined);
+      const r = c.spec.resources;
+      const spec = buildSpec({
+        rootfs,
+        args,
+        env: processEnv(c),
+        cwd: c.config.workingDir || '/',
+        user,
+        hostname: c.config.hostname,
+        domainname: c.spec.domainname || undefined,
+        terminal: c.spec.tty,
+        readonlyRootfs: c.spec.read_only,
+        network: network.mode,
+        pid: namespaceOf(c.spec.pid_mode, d, 'pid'),
+        ipc: namespaceOf(c.spec.ipc_mode, d, 'ipc'),
+        capAdd: c.spec.cap_add,
+        capDrop: c.spec.cap_drop,
+        privileged: c.spec.privileged,
+        ulimits: c.spec.ulimits,
+        sysctls: c.spec.sysctls,
+        oomScoreAdj: c.spec.oom_score_adj || undefined,
+        resources: {
+          memory: r.memory || undefined,
+          memorySwap: r.memory_swap || undefined,
+          memoryReservation: r.memory_reservation || undefined,
+          cpus: r.nano_cpus ? r.nano_cpus / 1e9 : undefined,
+          cpuShares: r.cpu_shares || undefined,
+          cpuQuota: r.cpu_quota || undefined,
+          cpuPeriod: r.cpu_period || undefined,
+          cpusetCpus: r.cpuset_cpus || undefined,
+          pidsLimit: r.pids_limit || undefined,
+        },
+        shmSize: r.shm_size || undefined,
+        mounts,
+        init: c.spec.init,
+        etcFiles: etc,
+        annotations: { 'org.tscompose.container.name': c.name },
+      });
+      await d.runtime.create({
+        id: c.id,
+        spec,
+        name: c.name,
+        logPath: c.logPath,
+        stdin: c.spec.open_stdin,
+        keepStdinOpen: !c.spec.stdin_once,
+      });
+      undo.push(() => d.runtime.delete(c.id, { force: true }));
+      await d.runtime.start(c.id);
+      const st = await d.runtime.state(c.id);
+      return { pid: st.pid };
+    } catch (err) {
+      for (const u of undo.reverse()) await u().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async setupNetwork(
+    c: ContainerRecord,
+    undo: Array<() => Promise<void>>,
+  ): Promise<{ mode: NamespaceMode; dns?: { nameservers: string[]; search: string[]; options: string[] } }> {
+    const d = this.deps;
+    c.endpoints = {};
+    c.ports = [];
+    if (c.networkMode === 'host') return { mode: 'host' };
+    if (c.networkMode === 'container') {
+      const otherName = c.spec.network_mode.slice('container:'.length);
+      const other = d.lookup(otherName);
+      if (!other || other.state.status !== 'running' || !other.netnsPath)
+        throw failedPrecondition(`cannot join network of a non running container: ${otherName}`);
+      c.netnsPath = other.netnsPath;
+      return { mode: { path: other.netnsPath } };
+    }
+    const netns = await d.networks.netns.create(c.id);
+    c.netnsPath = netns;
+    undo.push(async () => {
+      await d.networks.disconnectAll(c.id).catch(() => undefined);
+      await d.networks.netns.remove(c.id).catch(() => undefined);
+      c.netnsPath = '';
+    });
+    if (c.networkMode === 'none') {
+      await d.networks.connect(c.id, netns, 'none');
+      return { mode: { path: netns } };
+    }
+    let dns: { nameservers: string[]; search: string[]; options: string[] } | undefined;
+    const portRequests = portRequestsOf(c);
+    let first = true;
+    for (const net of c.networks) {
+      const att = c.spec.networks.find((n) => n.network === net);
+      const result = await d.networks.connect(c.id, netns, net, {
+        name: c.name,
+        aliases: [...(att?.aliases ?? []), c.id.slice(0, 12)],
+        ipv4Address: att?.ipv4_address || undefined,
+        portMappings: first ? portRequests : [],
+      });
+      const ep: EndpointRecord = {
+        networkId: result.networkId,
+        networkName: result.networkName,
+        ipAddress: result.ipAddress ?? '',
+        prefixLength: result.prefixLength ?? 0,
+        gateway: result.gateway ?? '',
+        macAddress: result.macAddress ?? '',
+        aliases: att?.aliases ?? [],
+      };
+      c.endpoints[net] = ep;
+      if (first) c.ports = result.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort }));
+      dns ??= result.dns;
+      first = false;
+    }
+    return { mode: { path: netns }, dns };
+  }
+
+  private async setupMounts(c: ContainerRecord, rootfs: string, undo: Array<() => Promise<void>>): Promise<MountOptions[]> {
+    const d = this.deps;
+    const out: MountOptions[] = [];
+    for (const m of c.mounts) {
+      if (m.type === 'tmpfs') {
+        out.push({ type: 'tmpfs', target: m.target, readonly: m.readOnly, tmpfsSize: m.tmpfsSize, tmpfsMode: m.tmpfsMode });
+      } else if (m.type === 'bind') {
+        out.push({ type: 'bind', source: m.source, target: m.target, readonly: m.readOnly, propagation: m.propagation });
+      } else {
+        const hostPath = await d.volumes.acquire(m.source, c.id);
+        undo.push(() => d.volumes.release(m.source, c.id));
+        m.hostPath = hostPath;
+        out.push({ type: 'bind', source: hostPath, target: m.target, readonly: m.readOnly });
+      }
+    }
+    void rootfs;
+    return out;
+  }
+
+  async exitOf(c: ContainerRecord): Promise<ExitInfo | undefined> {
+    let st;
+    try {
+      st = await this.deps.runtime.state(c.id);
+    } catch {
+      // The runtime has no such container (its state was lost, e.g. a reboot): it is not running.
+      return { exitCode: c.state.exitCode || 255, oomKilled: false, finishedAt: Date.now() };
+    }
+    if (st.status !== 'stopped') return undefined;
+    return {
+      exitCode: st.exitCode ?? 255,
+      oomKilled: st.oomKilled,
+      finishedAt: st.finishedAt ? Date.parse(st.finishedAt) : Date.now(),
+    };
+  }
+
+  async teardown(c: ContainerRecord): Promise<void> {
+    const d = this.deps;
+    await d.runtime.delete(c.id, { force: true }).catch(() => undefined);
+    if (c.networkMode !== 'host' && c.networkMode !== 'container') {
+      await d.networks.disconnectAll(c.id).catch(() => undefined);
+      await d.networks.netns.remove(c.id).catch(() => undefined);
+    }
+    c.netnsPath = '';
+    for (const m of c.mounts) if (m.type === 'volume') await d.volumes.release(m.source, c.id).catch(() => undefined);
+    await unmountRootfs(d, c);
+  }
+
+  pause(c: ContainerRecord): Promise<void> {
+    return this.deps.runtime.pause(c.id);
+  }
+
+  resume(c: ContainerRecord): Promise<void> {
+    return this.deps.runtime.resume(c.id);
+  }
+
+  async kill(c: ContainerRecord): Promise<void> {
+    await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+    await this.deps.runtime.wait(c.id).catch(() => undefined);
+  }
+
+  async remove(c: ContainerRecord): Promise<void> {
+    const d = this.deps;
+    await this.teardown(c);
+    await d.images.snapshots.removeActive(c.id);
+    await fsp.rm(containerDir(d.root, c.id), { recursive: true, force: true });
+  }
+}
+
+function namespaceOf(mode: string, d: HostDeps, kind: string): NamespaceMode | undefined {
+  if (!mode || mode === 'private' || mode === 'shareable') return undefined;
+  if (mode === 'host') return 'host';
+  if (mode.startsWith('container:')) {
+    const other = d.lookup(mode.slice(10));
+    if (!other || other.state.status !== 'running') throw failedPrecondition(`cannot join ${kind} namespace of a non running container: ${mode.slice(10)}`);
+    return { path: `/proc/${other.state.pid}/ns/${kind}` };
+  }
+  throw invalidArgument(`invalid ${kind} mode: ${mode}`);
+}
+
+/** Published ports: `-p` bindings plus, with `-P`, every exposed port on a random host port. */
+function portRequestsOf(c: ContainerRecord): PortRequest[] {
+  const out = c.spec.ports.map((p) => ({
+    containerPort: p.container_port,
+    protocol: (p.protocol || 'tcp') as PortProtocol,
+    hostIp: p.host_ip || undefined,
+    hostPort: p.host_port || undefined,
+  }));
+  if (c.spec.publish_all) {
+    for (const e of c.config.exposedPorts) {
+      const [port, proto] = e.split('/');
+      const containerPort = Number(port);
+      const protocol = (proto || 'tcp') as PortProtocol;
+      if (!out.some((o) => o.containerPort === containerPort && o.protocol === protocol)) out.push({ containerPort, protocol, hostIp: undefined, hostPort: undefined });
+    }
+  }
+  return out;
+}

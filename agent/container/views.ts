@@ -1,0 +1,198 @@
+/** Docker's JSON shapes of a container: `inspect` documents and `ps` summaries. */
+import * as path from 'node:path';
+import type { ContainerSummary } from '../../common/rpc/engine-types';
+import type { ContainerRecord } from './record';
+
+const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
+
+export function portMap(c: ContainerRecord): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
+  const out: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
+  for (const e of c.config.exposedPorts) out[e] = null;
+  for (const p of c.ports) {
+    const key = `${p.containerPort}/${p.protocol}`;
+    (out[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+  }
+  return out;
+}
+
+export function inspectContainer(c: ContainerRecord, dirs: { containerDir: string; upperDir: string; rootfs: string }): Record<string, unknown> {
+  const s = c.state;
+  const args = [...c.config.entrypoint, ...c.config.cmd];
+  const primary = Object.values(c.endpoints)[0];
+  const spec = c.spec;
+  return {
+    Id: c.id,
+    Created: iso(c.created),
+    Path: args[0] ?? '',
+    Args: args.slice(1),
+    State: {
+      Status: s.status,
+      Running: s.status === 'running' || s.status === 'paused',
+      Paused: s.status === 'paused',
+      Restarting: s.status === 'restarting',
+      OOMKilled: s.oomKilled,
+      Dead: s.status === 'dead',
+      Pid: s.pid,
+      ExitCode: s.exitCode,
+      Error: s.error,
+      StartedAt: iso(s.startedAt),
+      FinishedAt: iso(s.finishedAt),
+      ...(s.health
+        ? {
+            Health: {
+              Status: s.health.status,
+              FailingStreak: s.health.failingStreak,
+              Log: s.health.log.map((l) => ({ Start: iso(l.start), End: iso(l.end), ExitCode: l.exitCode, Output: l.output })),
+            },
+          }
+        : {}),
+    },
+    Image: c.imageId,
+    ResolvConfPath: path.join(dirs.containerDir, 'etc', 'resolv.conf'),
+    HostnamePath: path.join(dirs.containerDir, 'etc', 'hostname'),
+    HostsPath: path.join(dirs.containerDir, 'etc', 'hosts'),
+    LogPath: c.logPath,
+    Name: `/${c.name}`,
+    RestartCount: s.restartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: {
+      Binds: c.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+      NetworkMode: spec.network_mode || 'bridge',
+      PortBindings: Object.fromEntries(
+        spec.ports.map((p) => [`${p.container_port}/${p.protocol || 'tcp'}`, [{ HostIp: p.host_ip, HostPort: p.host_port ? String(p.host_port) : '' }]]),
+      ),
+      RestartPolicy: { Name: spec.restart_policy.name || 'no', MaximumRetryCount: spec.restart_policy.max_retries },
+      AutoRemove: spec.auto_remove,
+      VolumesFrom: spec.volumes_from.length > 0 ? spec.volumes_from : null,
+      CapAdd: spec.cap_add.length > 0 ? spec.cap_add : null,
+      CapDrop: spec.cap_drop.length > 0 ? spec.cap_drop : null,
+      Dns: spec.dns,
+      DnsOptions: spec.dns_options,
+      DnsSearch: spec.dns_search,
+      ExtraHosts: spec.extra_hosts.length > 0 ? spec.extra_hosts : null,
+      Privileged: spec.privileged,
+      PublishAllPorts: spec.publish_all,
+      ReadonlyRootfs: spec.read_only,
+      Init: spec.init,
+      Memory: spec.resources.memory,
+      MemorySwap: spec.resources.memory_swap,
+      NanoCpus: spec.resources.nano_cpus,
+      CpuShares: spec.resources.cpu_shares,
+      PidsLimit: spec.resources.pids_limit || null,
+      ShmSize: spec.resources.shm_size || 64 * 1024 * 1024,
+      Sysctls: spec.sysctls,
+      Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+      OomScoreAdj: spec.oom_score_adj,
+      IpcMode: spec.ipc_mode || 'private',
+      PidMode: spec.pid_mode,
+      Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, ''])),
+      LogConfig: { Type: 'k8s-file', Config: {} },
+    },
+    GraphDriver: { Name: 'overlay2', Data: { MergedDir: dirs.rootfs, UpperDir: dirs.upperDir, WorkDir: path.join(path.dirname(dirs.upperDir), 'work') } },
+    Mounts: c.mounts
+      .filter((m) => m.type !== 'tmpfs')
+      .map((m) =>
+        m.type === 'volume'
+          ? { Type: 'volume', Name: m.source, Source: m.hostPath ?? '', Destination: m.target, Driver: 'local', Mode: 'z', RW: !m.readOnly, Propagation: '' }
+          : { Type: 'bind', Source: m.source, Destination: m.target, Mode: '', RW: !m.readOnly, Propagation: m.propagation ?? 'rprivate' },
+      ),
+    Config: {
+      Hostname: c.config.hostname,
+      Domainname: spec.domainname,
+      User: c.config.user,
+      AttachStdin: spec.open_stdin,
+      AttachStdout: true,
+      AttachStderr: true,
+      ExposedPorts: c.config.exposedPorts.length > 0 ? Object.fromEntries(c.config.exposedPorts.map((p) => [p, {}])) : null,
+      Tty: spec.tty,
+      OpenStdin: spec.open_stdin,
+      StdinOnce: spec.stdin_once,
+      Env: c.config.env,
+      Cmd: c.config.cmd.length > 0 ? c.config.cmd : null,
+      Healthcheck: c.config.healthcheck
+        ? {
+            Test: c.config.healthcheck.test,
+            Interval: c.config.healthcheck.interval,
+            Timeout: c.config.healthcheck.timeout,
+            Retries: c.config.healthcheck.retries,
+            StartPeriod: c.config.healthcheck.startPeriod,
+            StartInterval: c.config.healthcheck.startInterval,
+          }
+        : undefined,
+      Image: c.image,
+      Volumes: c.config.imageVolumes.length > 0 ? Object.fromEntries(c.config.imageVolumes.map((v) => [v, {}])) : null,
+      WorkingDir: c.config.workingDir,
+      Entrypoint: c.config.entrypoint.length > 0 ? c.config.entrypoint : null,
+      OnBuild: null,
+      Labels: c.config.labels,
+      StopSignal: c.config.stopSignal,
+      ...(spec.stop_timeout >= 0 ? { StopTimeout: spec.stop_timeout } : {}),
+    },
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: c.netnsPath ? c.id : '',
+      SandboxKey: c.netnsPath,
+      Ports: portMap(c),
+      Gateway: primary?.gateway ?? '',
+      IPAddress: primary?.ipAddress ?? '',
+      IPPrefixLen: primary?.prefixLength ?? 0,
+      MacAddress: primary?.macAddress ?? '',
+      Networks: Object.fromEntries(
+        (c.networks.length > 0 ? c.networks : [c.networkMode === 'container' ? '' : c.networkMode].filter(Boolean)).map((n) => {
+          const e = c.endpoints[n];
+          const att = c.spec.networks.find((x) => x.network === n);
+          return [
+            n,
+            {
+              IPAMConfig: att?.ipv4_address ? { IPv4Address: att.ipv4_address } : null,
+              Links: null,
+              Aliases: att?.aliases.length ? att.aliases : null,
+              NetworkID: e?.networkId ?? '',
+              EndpointID: e ? c.id : '',
+              Gateway: e?.gateway ?? '',
+              IPAddress: e?.ipAddress ?? '',
+              IPPrefixLen: e?.prefixLength ?? 0,
+              MacAddress: e?.macAddress ?? '',
+              DNSNames: e ? [c.name, c.id.slice(0, 12), ...(att?.aliases ?? [])] : null,
+            },
+          ];
+        }),
+      ),
+    },
+  };
+}
+
+/** One `ps` row. The CLI renders STATUS from the state fields. */
+export function summarize(c: ContainerRecord, sizes?: { rw: number; rootFs: number }): ContainerSummary {
+  const args = [...c.config.entrypoint, ...c.config.cmd];
+  return {
+    id: c.id,
+    names: [c.name],
+    image: c.image,
+    image_id: c.imageId,
+    command: args.join(' '),
+    created: c.created,
+    state: c.state.status,
+    status: '',
+    ports: [
+      ...c.ports.map((p) => ({ ip: p.hostIp || '0.0.0.0', private_port: p.containerPort, public_port: p.hostPort, type: p.protocol })),
+      ...c.config.exposedPorts
+        .filter((e) => !c.ports.some((p) => `${p.containerPort}/${p.protocol}` === e))
+        .map((e) => ({ ip: '', private_port: Number(e.split('/')[0]), public_port: 0, type: e.split('/')[1] ?? 'tcp' })),
+    ],
+    labels: c.config.labels,
+    size_rw: sizes?.rw ?? 0,
+    size_root_fs: sizes?.rootFs ?? 0,
+    networks: c.networks.length > 0 ? c.networks : [c.networkMode],
+    mounts: c.mounts.filter((m) => m.type !== 'tmpfs').map((m) => m.source),
+    health: c.state.status === 'running' ? (c.state.health?.status ?? '') : '',
+    exit_code: c.state.exitCode,
+    started_at: c.state.startedAt,
+    finished_at: c.state.finishedAt,
+  };
+}
