@@ -40,7 +40,7 @@ export class EngineClient {
     const onAbort = () => call.cancel();
     signal?.addEventListener('abort', onAbort);
     try {
-      for await (const msg of call as AsyncIterable<Res>) yield msg;
+      for await (const msg of call as unknown as AsyncIterable<Res>) yield msg;
     } catch (err) {
       if ((err as { code?: number }).code === 1 && signal?.aborted) return;
       throw fromServiceError(err);
@@ -78,9 +78,78 @@ export class EngineClient {
     });
   }
 
+  /** Whether the daemon's contract has this method (the CLI may be newer or older than it). */
+  hasMethod(method: string): boolean {
+    return typeof (this.raw as unknown as Record<string, unknown>)[method] === 'function';
+  }
+
+  /**
+   * A bidirectional stream. `ready` resolves once the server has sent its headers (or ended the
+   * call), i.e. once the call is established on its side; `replies` iterates the
+   * server's messages with errors as TsErrors; `cancel` ends the call quietly.
+   */
+  duplex<Res = any>(method: string): DuplexCall<Res> {
+    const fn = (this.raw as unknown as Record<string, () => DuplexStream>)[method];
+    if (!fn) throw new Error(`unknown engine method ${method}`);
+    const call = fn.call(this.raw);
+    let cancelled = false;
+    let ended = false;
+    const ready = new Promise<void>((resolve) => {
+      // Headers come before any message, so waiting for them loses no output.
+      call.once('metadata', () => resolve());
+      call.once('status', () => resolve());
+      call.once('error', () => resolve());
+    });
+    // Replies are read by async iteration; errors before that starts must not go unhandled.
+    call.on('error', () => undefined);
+    const replies = (async function* () {
+      try {
+        for await (const msg of call as unknown as AsyncIterable<Res>) yield msg;
+      } catch (err) {
+        if (cancelled) return;
+        throw fromServiceError(err);
+      }
+    })();
+    return {
+      ready,
+      replies,
+      write: (msg: unknown) =>
+        new Promise<void>((resolve) => {
+          if (ended || cancelled) return resolve();
+          if (call.write(msg)) resolve();
+          else call.once('drain', () => resolve());
+        }),
+      end: () => {
+        if (ended || cancelled) return;
+        ended = true;
+        call.end();
+      },
+      cancel: () => {
+        if (cancelled) return;
+        cancelled = true;
+        call.cancel();
+      },
+    };
+  }
+
   close(): void {
     this.raw.close();
   }
+}
+
+interface DuplexStream extends NodeJS.EventEmitter {
+  write(msg: unknown): boolean;
+  end(): void;
+  cancel(): void;
+}
+
+export interface DuplexCall<Res> {
+  ready: Promise<void>;
+  replies: AsyncGenerator<Res>;
+  write(msg: unknown): Promise<void>;
+  /** Half-closes: no more client messages. */
+  end(): void;
+  cancel(): void;
 }
 
 export async function connect(opts: ConnectOptions = {}): Promise<EngineClient> {

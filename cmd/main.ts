@@ -7,6 +7,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { registerComposeCommands } from './commands/register-compose';
+import { registerRegistryCommands } from './commands/register-registry';
+import { registerContainerCommands, registerNetworkCommands, registerVolumeCommands } from './commands/register-engine';
 import { collect, eprintln, ExitError, setGlobals, closeEngine, lazy, type GlobalFlags } from './cli';
 
 export function buildProgram(): Command {
@@ -51,6 +53,10 @@ export function buildProgram(): Command {
   const image = program.command('image').description('manage images');
   registerImageCommands(image, false);
   registerImageCommands(program, true);
+  registerRegistryCommands(program, image);
+  registerContainerCommands(program);
+  registerNetworkCommands(program);
+  registerVolumeCommands(program);
   registerSystemCommands(program);
   registerComposeCommands(program);
   return program;

@@ -283,17 +283,20 @@ export async function inspect(names: string[], opts: { format?: string; type?: s
   const docs: unknown[] = [];
   const errors: string[] = [];
   for (const name of names) {
-    const kinds = opts.type ? [opts.type] : ['image'];
+    const order = ['container', 'image', 'network', 'volume'];
+    if (opts.type && !order.includes(opts.type)) throw new ExitError(1, `"${opts.type}" is not a valid value for --type`);
+    const kinds = opts.type ? [opts.type] : order;
+    const method: Record<string, string> = { container: 'ContainerInspect', image: 'ImageInspect', network: 'NetworkInspect', volume: 'VolumeInspect' };
     let found = false;
     for (const kind of kinds) {
-      if (kind !== 'image') throw new ExitError(1, `"${kind}" is not a valid value for --type`);
       try {
-        const r = await client.call<{ json: string[] }>('ImageInspect', { names: [name] });
-        docs.push(JSON.parse(r.json[0] ?? 'null'));
+        const r = await client.call<{ json: string[] }>(method[kind]!, { names: [name], size: !!opts.size });
+        if (r.json[0] === undefined) continue;
+        docs.push(JSON.parse(r.json[0]));
         found = true;
         break;
       } catch {
-        // try the next kind
+        // not an object of this kind: try the next one
       }
     }
     if (!found) errors.push(`Error: No such object: ${name}`);

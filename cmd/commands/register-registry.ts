@@ -1,0 +1,39 @@
+/**
+ * Registration of the registry commands: `image pull` and `image push` (the top-level `pull` and
+ * `push` are Compose's), and Docker's top-level `login` and `logout`. Each action loads its
+ * implementation when it runs.
+ */
+import { Option, type Command } from 'commander';
+import { lazy } from '../cli';
+
+export function registerRegistryCommands(program: Command, imageCommand: Command): void {
+  const load = () => import('./registry');
+  imageCommand
+    .command('pull')
+    .description('download an image from a registry')
+    .argument('<name>', 'NAME[:TAG|@DIGEST]')
+    .option('-a, --all-tags', 'download all tagged images in the repository')
+    .option('-q, --quiet', 'suppress verbose output')
+    .addOption(new Option('--platform <platform>', 'set platform if server is multi-platform capable').env('DOCKER_DEFAULT_PLATFORM'))
+    .action(lazy(async () => (await load()).imagePull));
+  imageCommand
+    .command('push')
+    .description('upload an image to a registry')
+    .argument('<name>', 'NAME[:TAG]')
+    .option('-a, --all-tags', 'push all tags of an image to the repository')
+    .option('-q, --quiet', 'suppress verbose output')
+    .action(lazy(async () => (await load()).imagePush));
+  program
+    .command('login')
+    .description('log in to a registry (Docker Hub when no server is given)')
+    .argument('[server]')
+    .option('-u, --username <username>', 'username')
+    .option('-p, --password <password>', 'password')
+    .option('--password-stdin', 'take the password from stdin')
+    .action(lazy(async () => (await load()).login));
+  program
+    .command('logout')
+    .description('log out from a registry (Docker Hub when no server is given)')
+    .argument('[server]')
+    .action(lazy(async () => (await load()).logout));
+}
