@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { Command } from 'commander';
-import { registerConfig, runConfig } from '../../cmd/commands/config';
+import { runConfig } from '../../cmd/commands/config';
+import { registerComposeCommands } from '../../cmd/commands/register-compose';
+import { setGlobals } from '../../cmd/cli';
 import type { ConfigFlags } from '../../cmd/commands/config';
 import { loadProject, serviceConfigHash } from '../../manager/compose/index';
 import { project } from './helpers';
@@ -100,10 +102,11 @@ describe('tscompose config', () => {
     assert.match(rel.out, /context: \.\/web/);
   });
 
-  test('registerConfig wires the flags into commander', async () => {
+  test('the config command wires its flags into commander', async () => {
     const dir = project({ 'compose.yaml': APP });
     const program = new Command().exitOverride();
-    registerConfig(program, () => ({ file: [join(dir, 'compose.yaml')] }));
+    registerComposeCommands(program);
+    setGlobals({ file: [join(dir, 'compose.yaml')] });
     const writes: string[] = [];
     const orig = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((c: string) => (writes.push(String(c)), true)) as typeof process.stdout.write;
