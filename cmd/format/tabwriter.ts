@@ -48,7 +48,7 @@ function codePointWidth(cp: number): number {
 
 /** Columns a string takes on a terminal. */
 export function displayWidth(s: string): number {
-  // eslint-disable-next-line no-control-regex
+   
   if (/^[\x20-\x7e]*$/.test(s)) return s.length;
   let width = 0;
   for (const ch of s) width += codePointWidth(ch.codePointAt(0) ?? 0);

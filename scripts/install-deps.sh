@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what tscompose needs on a Debian machine: the engine's parts from Debian packages and
+# the npm dependencies. Idempotent; run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(runc conmon containernetworking-plugins catatonit busybox-static docker-registry redis-server skopeo
+  iptables iproute2 attr procps tmux)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+npm ci --no-audit --no-fund --loglevel=error
+npm run build --silent
