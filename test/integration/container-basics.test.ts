@@ -1,0 +1,183 @@
+/**
+ * Containers through the CLI against a real daemon: lifecycle and exit codes, isolation, logs,
+ * exec, published ports, DNS on a user network, volumes, restart policy, daemon kill -9, and
+ * that removal leaves no mounts or network namespaces behind.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { busyboxRootfsTar } from '../helpers/images';
+
+let d: TestDaemon;
+
+before(async () => {
+  d = await startTestDaemon();
+  const tar = await busyboxRootfsTar(path.join(d.dir, 'busybox.tar'));
+  await d.ok(['image', 'import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+});
+after(async () => {
+  if (d) {
+    await d.run(['container', 'rm', '-f', ...(await d.ok(['container', 'ls', '-aq'])).trim().split('\n').filter(Boolean)]);
+    await d.destroy();
+  }
+});
+
+/** Mounts under the data root other than the netns directory itself (a shared mount kept on purpose). */
+async function leftoverMounts(): Promise<string[]> {
+  return (await mountsUnder(d.dataRoot)).filter((m) => m !== path.join(d.dataRoot, 'network', 'netns'));
+}
+
+function get(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (r) => {
+        let body = '';
+        r.on('data', (c: Buffer) => (body += c.toString()));
+        r.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
+
+async function retry<T>(fn: () => Promise<T>, tries = 50): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < tries; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw last;
+}
+
+describe('run', () => {
+  test('output, exit codes and --rm', async () => {
+    const r = await d.run(['container', 'run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    const notFound = await d.run(['container', 'run', '--rm', 'busybox', 'no-such-command']);
+    assert.equal(notFound.code, 127);
+    assert.match(notFound.stderr, /executable file not found/);
+    // --pull never: tests never reach a public registry.
+    const noImage = await d.run(['container', 'run', '--rm', '--pull', 'never', 'no-such-image:1', 'true']);
+    assert.equal(noImage.code, 125);
+    assert.equal((await d.ok(['container', 'ls', '-aq'])).trim(), '', '--rm left nothing');
+  });
+
+  test('isolation: PID 1, hostname, host processes invisible, writes stay in the container', async () => {
+    const out = await d.ok(['container', 'run', '--rm', '--hostname', 'box', 'busybox', 'sh', '-c', 'echo $$; hostname; ps | wc -l; echo x > /written; cat /written']);
+    const [pid, host, procs, written] = out.trim().split('\n');
+    assert.equal(pid, '1');
+    assert.equal(host, 'box');
+    assert.ok(Number(procs) < 6, `only the container's processes are visible (${procs} lines)`);
+    assert.equal(written, 'x');
+    const other = await d.run(['container', 'run', '--rm', 'busybox', 'cat', '/written']);
+    assert.notEqual(other.code, 0, 'a second container does not see the first one\'s write');
+  });
+
+  test('stdin with -i', async () => {
+    const out = await d.ok(['container', 'run', '-i', '--rm', 'busybox', 'tr', 'a-z', 'A-Z'], { input: 'hello\n' });
+    assert.equal(out, 'HELLO\n');
+  });
+});
+
+describe('lifecycle', () => {
+  test('detached run, ps status, logs, exec, stop, start, rm', async () => {
+    const id = (await d.ok(['container', 'run', '-d', '--name', 'life', 'busybox', 'sh', '-c', 'echo started; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done'])).trim();
+    assert.match(id, /^[a-f0-9]{64}$/);
+    const ps = await d.ok(['container', 'ls']);
+    assert.match(ps, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/m);
+    assert.match(ps, /life$/m);
+    assert.match(ps, /Up /);
+    await retry(async () => assert.match(await d.ok(['container', 'logs', 'life']), /started/));
+    const ex = await d.run(['container', 'exec', 'life', 'sh', '-c', 'echo in $(hostname); exit 7']);
+    assert.equal(ex.code, 7);
+    assert.equal(ex.stdout, `in ${id.slice(0, 12)}\n`);
+    assert.equal((await d.ok(['container', 'stop', '-t', '5', 'life'])).trim(), 'life');
+    const status = await d.ok(['container', 'ls', '-a', '--filter', 'name=life', '--format', '{{.Status}}']);
+    assert.match(status, /^Exited \(0\) /);
+    assert.match(await d.ok(['container', 'logs', 'life']), /bye/);
+    await d.ok(['container', 'start', 'life']);
+    assert.equal((await d.ok(['inspect', '--format', '{{.State.Status}}', 'life'])).trim(), 'running');
+    const busy = await d.run(['container', 'rm', 'life']);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /container is running: stop the container before removing or force remove/);
+    await d.ok(['container', 'rm', '-f', id.slice(0, 8)]);
+    assert.deepEqual(await leftoverMounts(), [], 'no mounts left');
+  });
+
+  test('a name in use is refused, and nothing is half-created', async () => {
+    await d.ok(['container', 'create', '--name', 'dup', 'busybox', 'true']);
+    const r = await d.run(['container', 'create', '--name', 'dup', 'busybox', 'true']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /The container name "\/dup" is already in use/);
+    assert.equal((await d.ok(['container', 'ls', '-aq'])).trim().split('\n').length, 1);
+    await d.ok(['container', 'rm', 'dup']);
+  });
+});
+
+describe('networking', () => {
+  test('a published port is reachable from the host on 127.0.0.1', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'web', '-p', '127.0.0.1:18080:80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc']);
+    const body = await retry(() => get('http://127.0.0.1:18080/hostname'));
+    assert.match(body, /^[a-f0-9]{12}$/m);
+    const port = await d.ok(['container', 'port', 'web']);
+    assert.equal(port.trim(), '80/tcp -> 127.0.0.1:18080');
+    await d.ok(['container', 'rm', '-f', 'web']);
+  });
+
+  test('containers on a user network find each other by name', async () => {
+    await d.ok(['network', 'create', 'appnet']);
+    await d.ok(['container', 'run', '-d', '--name', 'server', '--network', 'appnet', '--network-alias', 'api', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc']);
+    const byName = await retry(() => d.ok(['container', 'run', '--rm', '--network', 'appnet', 'busybox', 'sh', '-c', 'echo | nc server 80 >/dev/null; nslookup server | tail -n +3; nslookup api | tail -n +3']));
+    assert.match(byName, /Address: 10\.\d+\.\d+\.\d+/);
+    await d.ok(['container', 'rm', '-f', 'server']);
+    await d.ok(['network', 'rm', 'appnet']);
+  });
+});
+
+describe('volumes', () => {
+  test('a named volume keeps its data after the container is removed', async () => {
+    await d.ok(['container', 'run', '--rm', '-v', 'data:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f']);
+    const out = await d.ok(['container', 'run', '--rm', '-v', 'data:/data', 'busybox', 'cat', '/data/f']);
+    assert.equal(out, 'kept\n');
+    assert.match(await d.ok(['volume', 'ls']), /local\s+data/);
+    await d.ok(['volume', 'rm', 'data']);
+  });
+});
+
+describe('supervision', () => {
+  test('on-failure restarts a failing container, with backoff, up to its limit', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 1']);
+    await retry(async () => {
+      const s = JSON.parse(await d.ok(['container', 'inspect', 'flaky']))[0];
+      assert.equal(s.RestartCount, 2);
+      assert.equal(s.State.Status, 'exited');
+    }, 100);
+    const runs = (await d.ok(['container', 'logs', 'flaky'])).trim().split('\n');
+    assert.equal(runs.length, 3, 'the first run and two restarts');
+    await d.ok(['container', 'rm', 'flaky']);
+  });
+
+  test('kill -9 of the daemon leaves containers running; the restarted daemon re-adopts them', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.2; done']);
+    await d.ok(['container', 'run', '-d', '--name', 'quitter', 'busybox', 'sh', '-c', 'sleep 1; exit 5']);
+    await d.kill9();
+    await new Promise((r) => setTimeout(r, 1500));
+    await d.start();
+    const st = JSON.parse(await d.ok(['container', 'inspect', 'survivor', 'quitter']));
+    assert.equal(st[0].State.Status, 'running');
+    await retry(async () => {
+      const q = JSON.parse(await d.ok(['container', 'inspect', 'quitter']))[0];
+      assert.equal(q.State.Status, 'exited');
+      assert.equal(q.State.ExitCode, 5, 'the real exit code of a container that ended while the daemon was down');
+    });
+    await d.ok(['container', 'rm', '-f', 'survivor', 'quitter']);
+    assert.deepEqual(await leftoverMounts(), []);
+  });
+});
