@@ -2,7 +2,8 @@
  * Docker's pull/push progress display (its jsonmessage stream). On a terminal each layer has one
  * line, redrawn in place with a bar: `a3ed95caeb02: Downloading [=====>     ]  1.2MB/4.5MB`;
  * any other line is printed below and starts a fresh group of layer lines (as `pull -a` needs).
- * Elsewhere every line is plain text, and each status of a layer is printed once.
+ * Elsewhere lines are plain text: byte counts are left out (as Docker leaves out bars), and each
+ * status of a layer is printed once.
  */
 import { humanSize } from './format/units';
 
@@ -52,6 +53,7 @@ export class ProgressDisplay {
   }
 
   private showPlain(m: ProgressMessage): void {
+    if (m.current > 0 || m.total > 0) return;
     if (m.id) {
       const key = `${m.id}\0${m.status}`;
       if (this.printed.has(key)) return;

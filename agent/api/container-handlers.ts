@@ -414,7 +414,7 @@ async function attach(agent: Agent, call: ServerDuplexStream<any, any>): Promise
     call.end();
   } catch (err) {
     if (err instanceof TsError && err.kind === 'Cancelled') return;
-    call.destroy(toServiceError(err));
+    call.emit('error', toServiceError(err));
   }
 }
 
@@ -466,7 +466,7 @@ async function exec(agent: Agent, call: ServerDuplexStream<any, any>): Promise<v
     call.write({ exit_code: code });
     call.end();
   } catch (err) {
-    call.destroy(toServiceError(err));
+    call.emit('error', toServiceError(err));
   }
 }
 

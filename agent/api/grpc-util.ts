@@ -27,7 +27,8 @@ export function serverStream<Req, Res>(fn: (req: Req, call: ServerWritableStream
   return (call: ServerWritableStream<Req, Res>): void => {
     fn(call.request, call).then(
       () => call.end(),
-      (err: unknown) => call.destroy(toServiceError(err)),
+      // grpc-js sends a status for an 'error' event; destroy() would leave the client waiting.
+      (err: unknown) => call.emit('error', toServiceError(err)),
     );
   };
 }

@@ -4,7 +4,8 @@ import type { Agent } from '../agent';
 import { pullIntoStore } from '../image/pull';
 import { pushFromStore } from '../image/push';
 import { login, logout, type ProgressEvent } from '../registry';
-import { serverStream, unary, type Handlers } from './grpc-util';
+import { toServiceError } from '../../common/rpc/status';
+import { unary, type Handlers } from './grpc-util';
 
 interface ProgressMessage {
   id: string;
@@ -13,41 +14,50 @@ interface ProgressMessage {
   total: number;
 }
 
-type ProgressCall<Req> = ServerWritableStream<Req, ProgressMessage>;
+interface ProgressChannel {
+  signal: AbortSignal;
+  onProgress: (e: ProgressEvent) => void;
+}
 
-/** Forwards progress to the client, and aborts the operation when the client goes away (Ctrl-C). */
-function progressChannel<Req>(call: ProgressCall<Req>): { signal: AbortSignal; onProgress: (e: ProgressEvent) => void } {
-  const controller = new AbortController();
-  call.on('cancelled', () => controller.abort());
-  return {
-    signal: controller.signal,
-    onProgress: (e) => {
+/**
+ * A server stream of progress: messages go to the client as they come, the operation is aborted
+ * when the client goes away (Ctrl-C), and a failure ends the call with its status. The failure
+ * is emitted as an 'error' rather than passed to `destroy`: grpc-js sends a server stream's
+ * status when the stream ends, which a destroyed stream never does.
+ */
+function progressStream<Req>(run: (req: Req, channel: ProgressChannel) => Promise<void>) {
+  return (call: ServerWritableStream<Req, ProgressMessage>): void => {
+    const controller = new AbortController();
+    call.on('cancelled', () => controller.abort());
+    const onProgress = (e: ProgressEvent) => {
       if (controller.signal.aborted) return;
       call.write({ id: e.id ?? '', status: e.status, current: e.progress?.current ?? 0, total: e.progress?.total ?? 0 });
-    },
+    };
+    run(call.request, { signal: controller.signal, onProgress }).then(
+      () => call.end(),
+      (err: unknown) => call.emit('error', toServiceError(err)),
+    );
   };
 }
 
 export function registryHandlers(agent: Agent): Handlers {
   return {
-    ImagePull: serverStream(
-      async (req: { reference: string; all_tags: boolean; platform: string }, call: ProgressCall<unknown>) => {
-        await pullIntoStore(agent.images, agent.registry, {
-          reference: req.reference,
-          allTags: req.all_tags,
-          ...(req.platform && { platform: req.platform }),
-          concurrency: agent.options.maxConcurrentDownloads,
-          ...progressChannel(call),
-        });
-      },
-    ),
+    ImagePull: progressStream(async (req: { reference: string; all_tags: boolean; platform: string }, channel) => {
+      await pullIntoStore(agent.images, agent.registry, {
+        reference: req.reference,
+        allTags: req.all_tags,
+        ...(req.platform && { platform: req.platform }),
+        concurrency: agent.options.maxConcurrentDownloads,
+        ...channel,
+      });
+    }),
 
-    ImagePush: serverStream(async (req: { reference: string; all_tags: boolean }, call: ProgressCall<unknown>) => {
+    ImagePush: progressStream(async (req: { reference: string; all_tags: boolean }, channel) => {
       await pushFromStore(agent.images, agent.registry, {
         reference: req.reference,
         allTags: req.all_tags,
         concurrency: agent.options.maxConcurrentUploads,
-        ...progressChannel(call),
+        ...channel,
       });
     }),
 

@@ -1,0 +1,280 @@
+/**
+ * Pull, push, login and logout through the CLI against real daemons and real registries on
+ * 127.0.0.1 (distribution's `docker-registry`, with no auth, htpasswd and token auth).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp, mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { busyboxRootfsTar } from '../helpers/images';
+import { buildTestImage, skopeoCopy, startRegistry, writeOciLayout, type TestRegistry } from '../helpers/registry';
+import { ProgressDisplay, progressText } from '../../cmd/progress';
+
+// The daemons keep credentials in (and read Docker's from) private dirs, never the user's.
+const configRoot = mkdtempSync(path.join(os.tmpdir(), 'tsc-registry-config-'));
+process.env['TSCOMPOSE_CONFIG'] = path.join(configRoot, 'tscompose');
+process.env['DOCKER_CONFIG'] = path.join(configRoot, 'docker');
+
+let pusher: TestDaemon;
+let puller: TestDaemon;
+let reg: TestRegistry;
+const registries: TestRegistry[] = [];
+
+async function registry(auth: Parameters<typeof startRegistry>[0]): Promise<TestRegistry> {
+  const r = await startRegistry(auth);
+  registries.push(r);
+  return r;
+}
+
+async function inspect(d: TestDaemon, name: string): Promise<{ Id: string; RepoTags: string[]; RepoDigests: string[] }> {
+  return JSON.parse(await d.ok(['image', 'inspect', name]))[0];
+}
+
+async function imageList(d: TestDaemon): Promise<string> {
+  return d.ok(['image', 'ls', '-a', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}']);
+}
+
+async function layerDirs(d: TestDaemon): Promise<string[]> {
+  return (await fsp.readdir(path.join(d.dataRoot, 'overlay', 'layers')).catch(() => [])).sort();
+}
+
+before(async () => {
+  [pusher, puller, reg] = await Promise.all([startTestDaemon(), startTestDaemon(), registry({ mode: 'none' })]);
+  const tarball = await busyboxRootfsTar(path.join(pusher.dir, 'busybox.tar'));
+  await pusher.ok(['image', 'import', tarball, `${reg.host}/bb:1.0`]);
+  // Same layer, other config: a second image that shares the first one's blob.
+  await pusher.ok(['image', 'import', '-c', 'ENV SECOND=1', tarball, `${reg.host}/bb:2.0`]);
+});
+
+after(async () => {
+  await Promise.all([pusher?.destroy(), puller?.destroy(), ...registries.map((r) => r.stop())]);
+  await fsp.rm(configRoot, { recursive: true, force: true });
+});
+
+describe('push, then pull into another daemon', () => {
+  let pushedDigest = '';
+
+  test('push shows Docker’s progress and records the repo digest', async () => {
+    const out = await pusher.ok(['image', 'push', `${reg.host}/bb:1.0`]);
+    assert.match(out, new RegExp(`^The push refers to repository \\[${reg.host}/bb\\]$`, 'm'));
+    assert.match(out, /^[a-f0-9]{12}: Preparing$/m);
+    assert.match(out, /^[a-f0-9]{12}: Pushed$/m);
+    const final = /^1\.0: digest: (sha256:[a-f0-9]{64}) size: (\d+)$/m.exec(out);
+    assert.ok(final, out);
+    pushedDigest = final[1]!;
+    const local = await inspect(pusher, `${reg.host}/bb:1.0`);
+    assert.deepEqual(local.RepoDigests, [`${reg.host}/bb@${pushedDigest}`]);
+  });
+
+  test('pull gives the same image, tag and repo digest', async () => {
+    // `latest` was never pushed: the default tag is announced, then the registry's answer.
+    const latest = await puller.run(['image', 'pull', `${reg.host}/bb`]);
+    assert.equal(latest.code, 1);
+    assert.equal(latest.stdout.split('\n')[0], 'Using default tag: latest');
+    assert.equal(latest.stderr, `Error response from daemon: manifest for ${reg.host}/bb:latest not found: manifest unknown: manifest unknown\n`);
+
+    const out = await puller.ok(['image', 'pull', `${reg.host}/bb:1.0`]);
+    const outLines = out.trimEnd().split('\n');
+    assert.equal(outLines[0], '1.0: Pulling from bb');
+    assert.match(out, /^[a-f0-9]{12}: Pull complete$/m);
+    assert.ok(outLines.includes(`Digest: ${pushedDigest}`), out);
+    assert.ok(outLines.includes(`Status: Downloaded newer image for ${reg.host}/bb:1.0`), out);
+    assert.equal(outLines.at(-1), `${reg.host}/bb:1.0`);
+    // Not a terminal: every status of a layer once, no bars.
+    const statuses = outLines.filter((l) => /^[a-f0-9]{12}: /.test(l));
+    assert.equal(new Set(statuses).size, statuses.length, out);
+    assert.doesNotMatch(out, /\[=*>/);
+
+    const pulled = await inspect(puller, `${reg.host}/bb:1.0`);
+    const original = await inspect(pusher, `${reg.host}/bb:1.0`);
+    assert.equal(pulled.Id, original.Id);
+    assert.deepEqual(pulled.RepoTags, [`${reg.host}/bb:1.0`]);
+    assert.deepEqual(pulled.RepoDigests, [`${reg.host}/bb@${pushedDigest}`]);
+    const events = await puller.ok(['events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'event=pull']);
+    assert.match(events, new RegExp(`image pull ${reg.host}/bb:1.0`));
+  });
+
+  test('a second pull is up to date and downloads nothing', async () => {
+    const out = await puller.ok(['image', 'pull', `${reg.host}/bb:1.0`]);
+    assert.match(out, new RegExp(`^Status: Image is up to date for ${reg.host}/bb:1\\.0$`, 'm'));
+    assert.doesNotMatch(out, /Downloading|Pull complete/);
+  });
+
+  test('-q prints only the reference', async () => {
+    const out = await puller.ok(['image', 'pull', '-q', `${reg.host}/bb:1.0`]);
+    assert.equal(out, `${reg.host}/bb:1.0\n`);
+  });
+
+  test('pull by digest', async () => {
+    await puller.ok(['rmi', `${reg.host}/bb:1.0`]);
+    const ref = `${reg.host}/bb@${pushedDigest}`;
+    const out = await puller.ok(['image', 'pull', ref]);
+    assert.match(out, new RegExp(`^${pushedDigest}: Pulling from bb$`, 'm'));
+    assert.match(out, new RegExp(`^Status: Downloaded newer image for ${ref.replace(/[.]/g, '\\.')}$`, 'm'));
+    const pulled = await inspect(puller, ref);
+    assert.deepEqual(pulled.RepoTags, []);
+    assert.deepEqual(pulled.RepoDigests, [ref]);
+  });
+
+  test('re-push: Layer already exists', async () => {
+    const out = await pusher.ok(['image', 'push', `${reg.host}/bb:1.0`]);
+    assert.match(out, /^[a-f0-9]{12}: Layer already exists$/m);
+    assert.doesNotMatch(out, /: Pushed$/m);
+  });
+
+  test('push -a and pull -a move every tag', async () => {
+    const pushed = await pusher.ok(['image', 'push', '-a', `${reg.host}/bb`]);
+    assert.equal(pushed.match(/The push refers to repository/g)?.length, 1, pushed);
+    assert.match(pushed, /^1\.0: digest: sha256:/m);
+    assert.match(pushed, /^2\.0: digest: sha256:/m);
+
+    const out = await puller.ok(['image', 'pull', '-a', `${reg.host}/bb`]);
+    assert.match(out, /^1\.0: Pulling from bb$/m);
+    assert.match(out, /^2\.0: Pulling from bb$/m);
+    assert.match(out, new RegExp(`^Status: Downloaded newer image for ${reg.host}/bb$`, 'm'));
+    assert.equal(out.trimEnd().split('\n').at(-1), `${reg.host}/bb`);
+    assert.equal((await inspect(puller, `${reg.host}/bb:2.0`)).Id, (await inspect(pusher, `${reg.host}/bb:2.0`)).Id);
+    assert.deepEqual((await inspect(puller, `${reg.host}/bb:1.0`)).RepoTags, [`${reg.host}/bb:1.0`]);
+
+    const rejected = await puller.run(['image', 'pull', '-a', `${reg.host}/bb:1.0`]);
+    assert.equal(rejected.code, 1);
+    assert.equal(rejected.stderr.trim(), "tag can't be used with --all-tags/-a");
+  });
+
+  test('a multi-layer gzip image placed by skopeo is pulled and unpacked', async () => {
+    const img = await buildTestImage({ note: 'two layers' });
+    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
+    try {
+      writeOciLayout(layout, 'v1', [img]);
+      skopeoCopy(layout, 'v1', reg, 'layered:v1');
+    } finally {
+      await fsp.rm(layout, { recursive: true, force: true });
+    }
+    const out = await puller.ok(['image', 'pull', '--platform', 'linux/amd64', `${reg.host}/layered:v1`]);
+    assert.equal(out.match(/: Pull complete$/gm)?.length, 2, out);
+    const pulled = await inspect(puller, `${reg.host}/layered:v1`);
+    assert.equal(pulled.Id, img.config.digest);
+    assert.deepEqual(pulled.RepoDigests, [`${reg.host}/layered@${img.manifestDigest}`]);
+    assert.ok((await layerDirs(puller)).length >= 2);
+  });
+});
+
+describe('errors', () => {
+  test('unknown repository and unknown tag: Docker’s wording, exit 1, nothing added', async () => {
+    const before = await imageList(puller);
+    const repo = await puller.run(['image', 'pull', `${reg.host}/nope`]);
+    assert.equal(repo.code, 1);
+    assert.equal(repo.stderr, `Error response from daemon: manifest for ${reg.host}/nope:latest not found: manifest unknown: manifest unknown\n`);
+    const tag = await puller.run(['image', 'pull', `${reg.host}/bb:nope`]);
+    assert.equal(tag.code, 1);
+    assert.equal(tag.stderr, `Error response from daemon: manifest for ${reg.host}/bb:nope not found: manifest unknown: manifest unknown\n`);
+    assert.equal(await imageList(puller), before);
+  });
+
+  test('a pull failing mid-way (corrupt layer) leaves images and layers as they were', async () => {
+    const broken = await registry({ mode: 'none' });
+    const img = await buildTestImage({ note: 'to be corrupted' });
+    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
+    try {
+      writeOciLayout(layout, 'v1', [img]);
+      skopeoCopy(layout, 'v1', broken, 'app:v1');
+    } finally {
+      await fsp.rm(layout, { recursive: true, force: true });
+    }
+    const top = img.layers[1]!.digest.slice(7);
+    const blobFile = path.join(broken.dir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256', top.slice(0, 2), top, 'data');
+    const bytes = await fsp.readFile(blobFile);
+    const at = bytes.length - 10;
+    bytes[at] = bytes[at]! ^ 0xff;
+    await fsp.writeFile(blobFile, bytes);
+
+    const imagesBefore = await imageList(puller);
+    const layersBefore = await layerDirs(puller);
+    const r = await puller.run(['image', 'pull', `${broken.host}/app:v1`]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^Error response from daemon: .*verification failed/);
+    assert.equal(await imageList(puller), imagesBefore);
+    assert.deepEqual(await layerDirs(puller), layersBefore);
+  });
+});
+
+describe('login and logout', () => {
+  test('htpasswd registry: wrong password refused, login lets push and pull, logout forgets', async () => {
+    const secured = await registry({ mode: 'htpasswd', users: { alice: 's3cret' } });
+    const ref = `${secured.host}/private/bb:1.0`;
+    await pusher.ok(['tag', `${reg.host}/bb:1.0`, ref]);
+
+    const anonymous = await pusher.run(['image', 'push', ref]);
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /^Error response from daemon: .*unauthorized/);
+
+    const wrong = await pusher.run(['login', '-u', 'alice', '--password-stdin', secured.host], { input: 'nope\n' });
+    assert.notEqual(wrong.code, 0);
+    assert.equal(wrong.stderr, 'Error response from daemon: unauthorized: incorrect username or password\n');
+
+    const withFlag = await pusher.run(['login', '-u', 'alice', '-p', 's3cret', secured.host]);
+    assert.equal(withFlag.code, 0, withFlag.stderr);
+    assert.match(withFlag.stderr, /Using --password via the CLI is insecure/);
+    const ok = await pusher.ok(['login', '-u', 'alice', '--password-stdin', secured.host], { input: 's3cret\n' });
+    assert.equal(ok, 'Login Succeeded\n');
+    const saved = JSON.parse(await fsp.readFile(path.join(process.env['TSCOMPOSE_CONFIG']!, 'config.json'), 'utf8'));
+    assert.ok(saved.auths[secured.host], JSON.stringify(saved));
+
+    await pusher.ok(['image', 'push', ref]);
+    // Both daemons read the same config dir here, so the login serves the puller too.
+    await puller.ok(['image', 'pull', ref]);
+
+    assert.equal(await pusher.ok(['logout', secured.host]), `Removing login credentials for ${secured.host}\n`);
+    assert.equal(await pusher.ok(['logout', secured.host]), `Not logged in to ${secured.host}\n`);
+    await puller.ok(['rmi', ref]);
+    const denied = await puller.run(['image', 'pull', ref]);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /^Error response from daemon: /);
+  });
+
+  test('token registry: login to push, anonymous pull of a public repository, denial of a private one', async () => {
+    const tokens = await registry({ mode: 'token', users: { bob: 'pw' }, publicRepos: ['pub'] });
+    await pusher.ok(['tag', `${reg.host}/bb:1.0`, `${tokens.host}/pub:1`]);
+    await pusher.ok(['tag', `${reg.host}/bb:1.0`, `${tokens.host}/priv:1`]);
+    await pusher.ok(['login', '-u', 'bob', '--password-stdin', tokens.host], { input: 'pw' });
+    await pusher.ok(['image', 'push', `${tokens.host}/pub:1`]);
+    await pusher.ok(['image', 'push', `${tokens.host}/priv:1`]);
+    await pusher.ok(['logout', tokens.host]);
+    assert.ok(tokens.tokenRequests.some((t) => t.account === 'bob' && t.status === 200));
+
+    const out = await puller.ok(['image', 'pull', `${tokens.host}/pub:1`]);
+    assert.match(out, new RegExp(`^Status: Downloaded newer image for ${tokens.host}/pub:1$`, 'm'));
+    assert.ok(tokens.tokenRequests.some((t) => t.account === undefined && t.scopes.includes('repository:pub:pull')));
+
+    const denied = await puller.run(['image', 'pull', `${tokens.host}/priv:1`]);
+    assert.equal(denied.code, 1);
+    assert.match(
+      denied.stderr,
+      new RegExp(`^Error response from daemon: pull access denied for ${tokens.host}/priv, repository does not exist or may require 'docker login'`),
+    );
+    assert.equal(denied.stderr.trim().split('\n').length, 1);
+  });
+});
+
+describe('terminal progress display', () => {
+  test('a layer line is redrawn in place with a bar; other lines start a new group', () => {
+    let written = '';
+    const sink = { write: (s: string) => ((written += s), true), columns: 120 } as unknown as NodeJS.WritableStream & { columns: number };
+    const display = new ProgressDisplay(sink, true);
+    display.show({ id: 'latest', status: 'Pulling from library/busybox', current: 0, total: 0 });
+    display.show({ id: 'aaaaaaaaaaaa', status: 'Pulling fs layer', current: 0, total: 0 });
+    display.show({ id: 'bbbbbbbbbbbb', status: 'Pulling fs layer', current: 0, total: 0 });
+    display.show({ id: 'aaaaaaaaaaaa', status: 'Downloading', current: 1_200_000, total: 4_500_000 });
+    assert.equal(
+      written,
+      'latest: Pulling from library/busybox\n' +
+        'aaaaaaaaaaaa: Pulling fs layer\n' +
+        'bbbbbbbbbbbb: Pulling fs layer\n' +
+        `\x1b[2A\r\x1b[2Kaaaaaaaaaaaa: Downloading${progressText({ current: 1_200_000, total: 4_500_000 }, 120)}\n\x1b[1B\r`,
+    );
+    assert.equal(progressText({ current: 1_200_000, total: 4_500_000 }, 120), ` [${'='.repeat(13)}>${' '.repeat(37)}]    1.2MB/4.5MB`);
+  });
+});
