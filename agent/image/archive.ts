@@ -14,9 +14,10 @@ import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
 import { invalidArgument, TsError, wrap } from '../../common/errors';
-import { putBlob } from './content';
+import { putBlob, type ContentWriter } from './content';
 import {
   MediaType,
   hostPlatform,
@@ -107,6 +108,7 @@ export async function loadArchive(images: ImageService, input: Readable): Promis
         try {
           info = await images.snapshots.applyLayer(images.content.readStream(blob.digest), diffId, blob.digest);
         } catch (err) {
+          if (isNoSpace(err)) throw noSpace(images, err);
           throw new TsError(
             err instanceof TsError ? err.kind : 'InvalidArgument',
             `image load: layer ${blob.digest}: ${(err as Error).message}`,
@@ -165,6 +167,9 @@ export async function loadArchive(images: ImageService, input: Readable): Promis
         images.events.emit('image', 'load', record.id, { name: fam });
       }
     }
+    // The archive's own files (manifest.json, index.json, oci-layout…) are not part of any image.
+    for (const d of leased) images.leases.delete(d);
+    await removeUnreferenced(images, added);
     return lines;
   } catch (err) {
     // Whatever this load added and no image references goes; what was there before stays.
@@ -197,7 +202,15 @@ async function readText(images: ImageService, digest: string): Promise<string> {
   return (await images.content.readAll(digest)).toString('utf8');
 }
 
-/** Streams the tarball's files into the content store, each verified by its own digest. */
+/**
+ * Streams the tarball's files into the content store, each verified by its own digest.
+ *
+ * Every file that was not in the store before goes into `added`, so a failed load can remove
+ * exactly what it brought. On failure this waits for the entry being written to settle (its
+ * ingest aborted or its blob committed and recorded) before throwing, so cleanup never races a
+ * late commit; and the first error an entry raised (a digest mismatch, a full disk) wins over
+ * the "premature close" the tar parser reports after it.
+ */
 async function readArchive(
   images: ImageService,
   input: Readable,
@@ -208,6 +221,8 @@ async function readArchive(
   const extract = tar.extract();
   const source = maybeGunzip(input);
   let sawEntry = false;
+  let entryError: unknown;
+  let inFlight: Promise<void> = Promise.resolve();
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       sawEntry = true;
@@ -217,26 +232,33 @@ async function readArchive(
         stream.on('end', next);
         return;
       }
-      void (async () => {
+      inFlight = (async () => {
         const isBlobPath = /^blobs\/sha256\/[a-f0-9]{64}$/.test(name);
         const small = (header.size ?? 0) <= SMALL_FILE;
         const chunks: Buffer[] = [];
-        const writer = await images.content.writer(`load-${process.pid}-${Math.random()}`);
+        // Files outside blobs/ have no digest in their name: hash them here to know, before
+        // the commit, whether the store already had them.
+        const hash = isBlobPath ? undefined : createHash('sha256');
+        let writer: ContentWriter | undefined;
         try {
+          writer = await images.content.writer(`load-${process.pid}-${randomBytes(8).toString('hex')}`);
           for await (const chunk of stream) {
             await writer.write(chunk as Buffer);
+            hash?.update(chunk as Buffer);
             if (small) chunks.push(chunk as Buffer);
           }
           if (writer.offset !== (header.size ?? 0))
             throw invalidArgument(`image load: archive truncated in entry "${name}"`);
-          const expectedDigest = isBlobPath ? `sha256:${name.slice(13)}` : undefined;
-          const existed = expectedDigest ? await images.content.has(expectedDigest) : false;
+          const expectedDigest = isBlobPath ? `sha256:${name.slice(13)}` : `sha256:${hash!.digest('hex')}`;
+          const existed = await images.content.has(expectedDigest);
           let info;
           try {
-            info = await writer.commit(expectedDigest ? { digest: expectedDigest } : undefined);
+            info = await writer.commit(isBlobPath ? { digest: expectedDigest } : undefined);
           } catch (err) {
+            if (isNoSpace(err)) throw err;
             throw invalidArgument(`image load: entry "${name}": ${(err as Error).message}`);
           }
+          writer = undefined;
           lease(info.digest);
           if (!existed) added.add(info.digest);
           const file: ArchiveFile = { digest: info.digest, size: info.size };
@@ -245,7 +267,8 @@ async function readArchive(
           files.set(info.digest, file);
           next();
         } catch (err) {
-          await writer.abort();
+          entryError ??= err;
+          await writer?.abort().catch(() => undefined);
           stream.resume();
           next(err as Error);
         }
@@ -257,13 +280,25 @@ async function readArchive(
   try {
     await Promise.all([pipeline(source, extract), done]);
   } catch (err) {
-    if (err instanceof TsError) throw err;
-    const msg = (err as Error).message ?? String(err);
+    await inFlight;
+    const first = entryError ?? err;
+    if (first instanceof TsError) throw first;
+    if (isNoSpace(first)) throw noSpace(images, first);
+    const msg = (first as Error).message ?? String(first);
     if (/unexpected end|premature close|truncated/i.test(msg)) throw invalidArgument('image load: archive truncated (unexpected end of data)');
     throw invalidArgument(`image load: not a valid tar archive: ${msg}`);
   }
   if (!sawEntry) throw invalidArgument('image load: empty archive: no files in the tarball');
   return files;
+}
+
+function isNoSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+function noSpace(images: ImageService, err: unknown): TsError {
+  return new TsError('Unavailable', `image load: no space left on device under ${images.root}: ${(err as Error).message}`, { cause: err });
 }
 
 interface ImagePlan {
