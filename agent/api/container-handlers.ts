@@ -401,6 +401,7 @@ async function attach(agent: Agent, call: ServerDuplexStream<any, any>): Promise
     await followLog(c.logPath, {
       offset: startOffset,
       live: () => !attemptOver(),
+      passPartial: true,
       signal: ac.signal,
       onLines: (ls) => {
         for (const l of ls) call.write(l.stream === 'stderr' && !tty ? { stderr: l.data } : { stdout: l.data });

@@ -22,6 +22,13 @@ function toNano(rfc3339: string): number {
 /** Parses complete records from `text`; partial records (P) join the next of the same stream. */
 export class LogParser {
   private rest = '';
+
+  /**
+   * `passPartial`: each record is passed on as it comes (a prompt without a newline must reach an
+   * attached terminal now); otherwise partial records are joined into whole lines, as `logs`.
+   */
+  constructor(private readonly passPartial = false) {}
+
   private readonly pending: Record<'stdout' | 'stderr', { time: number; text: string } | undefined> = { stdout: undefined, stderr: undefined };
 
   push(chunk: string): LogLine[] {
@@ -32,6 +39,10 @@ export class LogParser {
     for (const raw of lines) {
       const rec = parseLogLine(raw);
       if (!rec) continue;
+      if (this.passPartial) {
+        out.push({ stream: rec.stream, data: Buffer.from(rec.partial ? rec.text : rec.text + '\n'), timeNano: toNano(rec.time) });
+        continue;
+      }
       const prev = this.pending[rec.stream];
       const joined = { time: prev?.time ?? toNano(rec.time), text: (prev?.text ?? '') + rec.text };
       if (rec.partial) {
@@ -64,11 +75,13 @@ export interface FollowOptions {
   /** True while more output may come (the container runs). */
   live(): boolean;
   signal?: AbortSignal;
+  /** Pass partial records on at once (attach) instead of joining them (logs). */
+  passPartial?: boolean;
 }
 
 /** Reads the log from `offset`, then keeps reading as it grows while `live()` holds. */
 export async function followLog(file: string, opts: FollowOptions): Promise<number> {
-  const parser = new LogParser();
+  const parser = new LogParser(opts.passPartial === true);
   let offset = opts.offset;
   let wake: (() => void) | undefined;
   let watcher: ReturnType<typeof watch> | undefined;

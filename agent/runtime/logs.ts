@@ -14,7 +14,8 @@ export interface LogRecord {
 }
 
 export function parseLogLine(line: string): LogRecord | undefined {
-  const m = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/.exec(line);
+  // [\s\S]: a terminal's output ends lines with \r, which `.` would not match.
+  const m = /^(\S+) (stdout|stderr) ([FP]) ?([\s\S]*)$/.exec(line);
   if (!m) return undefined;
   return { time: m[1] as string, stream: m[2] as 'stdout' | 'stderr', partial: m[3] === 'P', text: m[4] ?? '' };
 }

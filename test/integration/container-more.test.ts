@@ -1,0 +1,182 @@
+/**
+ * The rest of the container engine through the CLI: resource limits and OOM kills, health
+ * status transitions, restart=always after the process is killed, pause, cp/commit/export,
+ * top/stats, rename/wait, and an interactive -it session driven through tmux.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { CLI, mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { busyboxRootfsTar } from '../helpers/images';
+
+let d: TestDaemon;
+
+before(async () => {
+  d = await startTestDaemon();
+  const tar = await busyboxRootfsTar(path.join(d.dir, 'busybox.tar'));
+  await d.ok(['image', 'import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+});
+after(async () => {
+  if (d) {
+    const ids = (await d.ok(['container', 'ls', '-aq'])).trim().split('\n').filter(Boolean);
+    if (ids.length > 0) await d.run(['container', 'rm', '-f', ...ids]);
+    await d.destroy();
+  }
+});
+
+async function until<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+  throw last;
+}
+
+const inspect = async (name: string) => JSON.parse(await d.ok(['container', 'inspect', name]))[0];
+
+describe('limits', () => {
+  test('a memory overrun is OOMKilled with exit code 137', async () => {
+    const r = await d.run(['container', 'run', '--name', 'oom', '-m', '16m', '--memory-swap', '16m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
+    assert.equal(r.code, 137);
+    const s = await inspect('oom');
+    assert.equal(s.State.OOMKilled, true);
+    assert.equal(s.State.ExitCode, 137);
+    await d.ok(['container', 'rm', 'oom']);
+  });
+
+  test('--pids-limit and --cpus reach the cgroup', async () => {
+    const out = await d.ok(['container', 'run', '--rm', '--pids-limit', '20', 'busybox', 'sh', '-c', 'for i in $(seq 1 40); do sleep 5 & done 2>&1 | head -1; echo done']);
+    assert.match(out, /can't fork|Resource temporarily unavailable|done/);
+    const id = (await d.ok(['container', 'run', '-d', '--cpus', '0.5', '--pids-limit', '20', '-m', '64m', 'busybox', 'sleep', '30'])).trim();
+    const s = await inspect(id);
+    assert.equal(s.HostConfig.NanoCpus, 5e8);
+    assert.equal(s.HostConfig.Memory, 64 * 1024 * 1024);
+    const pid = s.State.Pid as number;
+    const cgroup = (await fsp.readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n');
+    const pidsLine = cgroup.find((l) => /:pids:/.test(l)) ?? cgroup.find((l) => l.startsWith('0::'));
+    assert.ok(pidsLine, 'the container is in a pids cgroup');
+    const rel = pidsLine.split(':').slice(2).join(':');
+    const max = await fsp.readFile(path.join('/sys/fs/cgroup/pids', rel, 'pids.max'), 'utf8').catch(() => fsp.readFile(path.join('/sys/fs/cgroup', rel, 'pids.max'), 'utf8'));
+    assert.equal(max.trim(), '20');
+    await d.ok(['container', 'rm', '-f', id]);
+  });
+});
+
+describe('health', () => {
+  test('starting → healthy → unhealthy, shown in ps and inspect', async () => {
+    await d.ok([
+      'container', 'run', '-d', '--name', 'hc',
+      '--health-cmd', 'test ! -f /tmp/sick', '--health-interval', '300ms', '--health-retries', '2', '--health-timeout', '2s',
+      'busybox', 'sleep', '300',
+    ]);
+    assert.match(await d.ok(['container', 'ls', '--filter', 'name=hc', '--format', '{{.Status}}']), /health: starting|healthy/);
+    await until(async () => assert.equal((await inspect('hc')).State.Health.Status, 'healthy'));
+    assert.match(await d.ok(['container', 'ls', '--filter', 'name=hc', '--format', '{{.Status}}']), /\(healthy\)/);
+    await d.ok(['container', 'exec', 'hc', 'touch', '/tmp/sick']);
+    await until(async () => assert.equal((await inspect('hc')).State.Health.Status, 'unhealthy'));
+    assert.equal((await d.ok(['container', 'ls', '-q', '--filter', 'health=unhealthy'])).trim().length, 12);
+    await d.ok(['container', 'rm', '-f', 'hc']);
+  });
+});
+
+describe('supervision', () => {
+  test('restart=always brings a killed process back', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'phoenix', '--restart', 'always', 'busybox', 'sleep', '300']);
+    const first = await inspect('phoenix');
+    process.kill(first.State.Pid, 'SIGKILL');
+    await until(async () => {
+      const s = await inspect('phoenix');
+      assert.equal(s.State.Status, 'running');
+      assert.notEqual(s.State.Pid, first.State.Pid);
+      assert.equal(s.RestartCount, 1);
+    });
+    await d.ok(['container', 'stop', '-t', '1', 'phoenix']);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await inspect('phoenix')).State.Status, 'exited', 'a stop by the user is not undone by the policy');
+    await d.ok(['container', 'rm', 'phoenix']);
+  });
+
+  test('pause, unpause, rename, wait', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'p1', 'busybox', 'sleep', '300']);
+    await d.ok(['container', 'pause', 'p1']);
+    assert.match(await d.ok(['container', 'ls', '--filter', 'name=p1', '--format', '{{.Status}}']), /\(Paused\)/);
+    await d.ok(['container', 'unpause', 'p1']);
+    await d.ok(['rename', 'p1', 'p2']);
+    assert.equal((await inspect('p2')).Name, '/p2');
+    const waiter = d.run(['container', 'wait', 'p2']);
+    // PID 1 ignores SIGTERM without a handler (as in Docker), so KILL it.
+    await d.ok(['container', 'kill', '-s', 'KILL', 'p2']);
+    const w = await waiter;
+    assert.equal(w.stdout.trim(), '137');
+    await d.ok(['container', 'rm', 'p2']);
+  });
+});
+
+describe('files', () => {
+  test('cp both ways, commit and export', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'files', 'busybox', 'sleep', '300']);
+    const local = path.join(d.dir, 'note.txt');
+    await fsp.writeFile(local, 'from host\n');
+    await d.ok(['container', 'cp', local, 'files:/tmp/']);
+    assert.equal(await d.ok(['container', 'exec', 'files', 'cat', '/tmp/note.txt']), 'from host\n');
+    await d.ok(['container', 'exec', 'files', 'sh', '-c', 'echo from container > /root/back.txt']);
+    const back = path.join(d.dir, 'back.txt');
+    await d.ok(['container', 'cp', 'files:/root/back.txt', back]);
+    assert.equal(await fsp.readFile(back, 'utf8'), 'from container\n');
+    const imageId = (await d.ok(['commit', '-c', 'ENV COMMITTED=yes', 'files', 'committed:1'])).trim();
+    assert.match(imageId, /^sha256:[a-f0-9]{64}$/);
+    const out = await d.ok(['container', 'run', '--rm', 'committed:1', 'sh', '-c', 'cat /root/back.txt; echo $COMMITTED']);
+    assert.equal(out, 'from container\nyes\n');
+    const tar = (await d.run(['export', 'files'])).stdoutBuffer;
+    assert.ok(tar.length > 1_000_000, 'export streams the whole filesystem');
+    assert.ok(tar.includes(Buffer.from('root/back.txt')));
+    const top = await d.ok(['container', 'top', 'files']);
+    assert.match(top, /sleep 300/);
+    const stats = await d.ok(['container', 'stats', '--no-stream', 'files']);
+    assert.match(stats.split('\n')[0]!, /CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT/);
+    await d.ok(['container', 'rm', '-f', 'files']);
+  });
+});
+
+describe('terminal', () => {
+  test('an interactive -it session under tmux', async () => {
+    const session = `tsc-${process.pid}`;
+    const env = Object.entries(d.env).map(([k, v]) => `${k}=${v}`).join(' ');
+    execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '120', '-y', '30', `env ${env} ${process.execPath} ${CLI} container run -it --rm --name tty busybox sh`]);
+    try {
+      const screen = () => execFileSync('tmux', ['capture-pane', '-p', '-t', session]).toString();
+      await until(async () => assert.match(screen(), /^\/ #/m));
+      execFileSync('tmux', ['send-keys', '-t', session, 'echo tty-ok $(tty)', 'Enter']);
+      await until(async () => assert.match(screen(), /tty-ok \/dev\/pts\/\d+/));
+      execFileSync('tmux', ['send-keys', '-t', session, 'exit 0', 'Enter']);
+      await until(async () => assert.equal((await d.ok(['container', 'ls', '-aq', '--filter', 'name=tty'])).trim(), ''));
+    } finally {
+      try {
+        execFileSync('tmux', ['kill-session', '-t', session]);
+      } catch {
+        // already ended with the shell
+      }
+    }
+  });
+});
+
+describe('cleanup', () => {
+  test('no mounts, network namespaces or leases are left', async () => {
+    const ids = (await d.ok(['container', 'ls', '-aq'])).trim().split('\n').filter(Boolean);
+    if (ids.length > 0) await d.ok(['container', 'rm', '-f', ...ids]);
+    const mounts = (await mountsUnder(d.dataRoot)).filter((m) => m !== path.join(d.dataRoot, 'network', 'netns'));
+    assert.deepEqual(mounts, []);
+    const netns = await fsp.readdir(path.join(d.dataRoot, 'network', 'netns')).catch(() => []);
+    assert.deepEqual(netns, []);
+    const leases = await fsp.readdir(path.join(d.dataRoot, 'network', 'ipam'), { recursive: true }).catch(() => [] as string[]);
+    assert.deepEqual(leases.filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(path.basename(String(f)))), []);
+  });
+});
