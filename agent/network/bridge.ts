@@ -13,6 +13,8 @@ export interface CniBridgeDriverOptions {
   /** host-local lease directory: ours, not the system-wide /var/lib/cni/networks. */
   ipamDir: string;
   firewall: BridgeFirewall;
+  /** Written as the alias of the bridges we create: who owns them on a host shared by daemons. */
+  owner?: string;
 }
 
 /**
@@ -74,7 +76,7 @@ export class CniBridgeDriver implements NetworkDriver {
   }
 
   async apply(networks: readonly NetworkSpec[]): Promise<void> {
-    for (const n of networks) await ensureBridge(n);
+    for (const n of networks) await ensureBridge(n, this.options.owner);
     await this.options.firewall.apply(networks.map((n) => ({ bridge: n.bridge, internal: n.internal })));
   }
 
@@ -110,12 +112,15 @@ export class CniBridgeDriver implements NetworkDriver {
 }
 
 /** Creates the bridge with its gateway address if missing, and brings it up. */
-async function ensureBridge(n: NetworkSpec): Promise<void> {
+async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<void> {
   const prefix = parseCidr(n.subnet)?.prefix;
   if (prefix === undefined) throw internal(`network: network ${n.name} has an invalid subnet ${n.subnet}`);
   if ((await execCapture('ip', ['link', 'show', 'dev', n.bridge])).code !== 0) {
     const mtu = n.mtu ? ['mtu', String(n.mtu)] : [];
     await execOk('ip', ['link', 'add', 'name', n.bridge, ...mtu, 'type', 'bridge']);
+    // The alias names the daemon that owns the bridge, so another daemon's clean-up of stray
+    // bridges never takes it.
+    if (owner) await execOk('ip', ['link', 'set', 'dev', n.bridge, 'alias', owner]);
   }
   await execOk('ip', ['addr', 'replace', `${n.gateway}/${prefix}`, 'dev', n.bridge]);
   await execOk('ip', ['link', 'set', 'dev', n.bridge, 'up']);

@@ -1,4 +1,5 @@
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { alreadyExists, conflict, failedPrecondition, invalidArgument, notFound, unavailable } from '../../common/errors';
@@ -164,6 +165,7 @@ function newId(): string {
  */
 export class NetworkManager {
   readonly netns: NetnsStore;
+  private readonly claims: SubnetClaims;
   readonly dns: EmbeddedDns;
   private readonly driver: CniBridgeDriver;
   private readonly firewall: BridgeFirewall;
@@ -182,8 +184,9 @@ export class NetworkManager {
     this.stateFile = path.join(options.root, 'networks.json');
     this.ipamDir = path.join(options.root, 'ipam');
     this.netns = new NetnsStore(path.join(options.root, 'netns'));
+    this.claims = new SubnetClaims(options.root);
     this.firewall = new BridgeFirewall(options.firewallChainPrefix);
-    this.driver = new CniBridgeDriver({ pluginDirs: options.cniPluginDirs, ipamDir: this.ipamDir, firewall: this.firewall });
+    this.driver = new CniBridgeDriver({ pluginDirs: options.cniPluginDirs, ipamDir: this.ipamDir, firewall: this.firewall, owner: options.root });
     this.cni = new CniRuntime(options.cniPluginDirs);
     this.dns = dns;
   }
@@ -246,11 +249,17 @@ export class NetworkManager {
 
   private async chooseSubnet(pools: readonly SubnetPool[]): Promise<string> {
     const taken = [...(await hostPrefixes()), ...this.state.networks.flatMap((n) => parseCidr(n.subnet) ?? [])];
-    const picked = pickFreeSubnet(pools, taken);
-    if (!picked) {
-      throw unavailable('network: could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+    // Another daemon on this host may be choosing at the same moment: a subnet is ours only once
+    // its host-wide claim file was created by us.
+    for (;;) {
+      const picked = pickFreeSubnet(pools, taken);
+      if (!picked) {
+        throw unavailable('network: could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+      }
+      const cidr = formatCidr(picked);
+      if (await this.claims.claim(cidr)) return cidr;
+      taken.push(picked);
     }
-    return formatCidr(picked);
   }
 
   /** Checks and completes the address plan of a new network. */
@@ -264,6 +273,7 @@ export class NetworkManager {
         if (o && cidrsOverlap(o, c)) throw conflict('network: invalid pool request: Pool overlaps with other one on this address space');
       }
       subnet = formatCidr(c);
+      if (!(await this.claims.claim(subnet))) throw conflict('network: invalid pool request: Pool overlaps with other one on this address space');
     } else {
       if (req.gateway || req.ipRange) throw invalidArgument('network: --gateway and --ip-range need --subnet');
       subnet = await this.chooseSubnet(this.options.subnetPools);
@@ -403,6 +413,7 @@ export class NetworkManager {
     await this.save();
     await this.driver.apply(this.state.networks);
     await this.driver.destroy(n);
+    await this.claims.release(n.subnet);
   }
 
   /** Removes every user network without endpoints; returns their names. */
@@ -649,11 +660,13 @@ export class NetworkManager {
   }
 
   private async removeStrayBridgesLocked(): Promise<void> {
-    const links = JSON.parse(await execOk('ip', ['-j', 'link', 'show', 'type', 'bridge'])) as { ifname?: string }[];
+    const links = JSON.parse(await execOk('ip', ['-j', 'link', 'show', 'type', 'bridge'])) as { ifname?: string; ifalias?: string }[];
     const ours = new Set(this.state.networks.map((n) => n.bridge));
     for (const link of links) {
       const name = link.ifname;
       if (!name || ours.has(name) || !name.startsWith(this.options.bridgePrefix)) continue;
+      // Only bridges this daemon made (its state dir is their alias); others belong to other daemons.
+      if (link.ifalias !== this.options.root) continue;
       await execOk('ip', ['link', 'del', 'dev', name]).catch(() => undefined);
     }
   }
@@ -714,4 +727,42 @@ export class NetworkManager {
 
 function alreadyExistsError(name: string) {
   return alreadyExists(`network: network with name ${name} already exists`);
+}
+
+/**
+ * Host-wide claims on subnets, so daemons on other data roots never pick the same one: a claim is
+ * a file under /run/tscompose/subnets created exclusively, naming the owner's state directory.
+ * A claim whose owner directory is gone (a test daemon removed) is stale and taken over.
+ */
+export class SubnetClaims {
+  static readonly DIR = '/run/tscompose/subnets';
+
+  constructor(private readonly owner: string) {}
+
+  private file(cidr: string): string {
+    return path.join(SubnetClaims.DIR, cidr.replace('/', '_'));
+  }
+
+  async claim(cidr: string): Promise<boolean> {
+    await fsp.mkdir(SubnetClaims.DIR, { recursive: true });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await fsp.writeFile(this.file(cidr), this.owner, { flag: 'wx' });
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const holder = await fsp.readFile(this.file(cidr), 'utf8').catch(() => '');
+        if (holder === this.owner) return true;
+        const alive = holder !== '' && (await fsp.stat(holder).then(() => true, () => false));
+        if (alive) return false;
+        await fsp.rm(this.file(cidr), { force: true });
+      }
+    }
+    return false;
+  }
+
+  async release(cidr: string): Promise<void> {
+    const holder = await fsp.readFile(this.file(cidr), 'utf8').catch(() => '');
+    if (holder === this.owner) await fsp.rm(this.file(cidr), { force: true });
+  }
 }
