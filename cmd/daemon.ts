@@ -52,6 +52,21 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   });
   registerEngineService(server, engine.service, agent);
 
+  // ----- manager: Compose projects. It reaches this host's agent through the Engine API on our
+  // own socket (connected on first use, once the server listens), never through agent internals.
+  const { setupManager, EngineAgentConnection } = await import('../manager/index');
+  const managerService = (protos['tscompose'] as any).manager.v1.Manager;
+  let managerEngine: import('./client').EngineClient | undefined;
+  await setupManager(server, managerService.service, {
+    dataRoot,
+    connectLocalAgent: async () => {
+      const { connect } = await import('./client');
+      managerEngine ??= await connect({ host, autoStart: false });
+      return new EngineAgentConnection(managerEngine);
+    },
+  });
+  // ----- end manager
+
   await fsp.rm(sock, { force: true });
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
@@ -75,6 +90,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         resolve();
       });
     });
+    managerEngine?.close();
     await agent.stop();
     await fsp.rm(sock, { force: true });
     await releasePid();

@@ -290,3 +290,28 @@ export interface VolumeSummary {
   size: number;
   ref_count: number;
 }
+
+export interface BuildOptions {
+  dockerfile: string;
+  dockerfile_content: string;
+  tags: string[];
+  build_args: Record<string, string>;
+  target: string;
+  no_cache: boolean;
+  pull: boolean;
+  labels: Record<string, string>;
+  quiet: boolean;
+  progress: string;
+  platform: string;
+}
+
+export type BuildInput = { options: BuildOptions } | { data: Buffer };
+
+export interface BuildProgress {
+  vertex: number;
+  status: 'start' | 'log' | 'cached' | 'done' | 'error' | 'warning' | 'info' | string;
+  text: string;
+  elapsed_ms: number;
+  image_id: string;
+  stream: string;
+}

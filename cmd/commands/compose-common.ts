@@ -1,0 +1,129 @@
+/**
+ * What Compose's verbs share: loading the project from the user's files and environment, the
+ * Manager client on the daemon's socket, and Compose v2's progress lines
+ * (` ✔ Container proj-web-1  Started`) on stderr.
+ */
+import type { Client } from '@grpc/grpc-js';
+import { isKind } from '../../common/errors';
+import { loadGrpc, loadProtos } from '../../common/rpc/proto';
+import type { ProgressEvent, ProjectContainer } from '../../common/rpc/manager-types';
+import { loadProject, normalizeProjectName, projectOptionsFromFlags } from '../../manager/compose/index';
+import type { LoadedProject, ProjectOptions } from '../../manager/compose/index';
+import { engine, ExitError, getGlobals } from '../cli';
+import { EngineClient } from '../client';
+import { resolveHost, socketPath } from '../env';
+
+let managerClient: EngineClient | undefined;
+
+/** The Manager service on the daemon's socket (the daemon is started first when none answers). */
+export async function manager(): Promise<EngineClient> {
+  if (managerClient) return managerClient;
+  await engine();
+  const [grpc, protos] = await Promise.all([loadGrpc(), loadProtos()]);
+  const Manager = (protos['tscompose'] as any).manager.v1.Manager as new (...a: unknown[]) => Client;
+  const sock = socketPath(resolveHost(getGlobals().host));
+  managerClient = new EngineClient(
+    new Manager(`unix://${sock}`, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 << 20,
+      'grpc.max_send_message_length': 64 << 20,
+    }),
+  );
+  return managerClient;
+}
+
+export function closeManager(): void {
+  managerClient?.close();
+  managerClient = undefined;
+}
+
+/** Loads the project the way `config` does, printing the loader's warnings. */
+export async function loadComposeProject(extra: Partial<ProjectOptions> = {}): Promise<LoadedProject> {
+  const opts = projectOptionsFromFlags(getGlobals(), extra);
+  if (opts.files?.includes('-')) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    opts.stdinContent = Buffer.concat(chunks).toString('utf8');
+  }
+  const project = await loadProject(opts);
+  for (const w of project.warnings) process.stderr.write(`WARN[0000] ${w}\n`);
+  return project;
+}
+
+export interface ProjectRef {
+  name: string;
+  /** Absent when no Compose file was found and `-p` named the project. */
+  loaded?: LoadedProject;
+}
+
+/**
+ * The project a verb acts on: from the Compose files when there are some, else from `-p` (or
+ * COMPOSE_PROJECT_NAME), as Compose lets `down`, `ps`, `logs`… work without the files.
+ */
+export async function resolveProjectRef(): Promise<ProjectRef> {
+  const g = getGlobals();
+  try {
+    const loaded = await loadComposeProject();
+    return { name: loaded.projectName, loaded };
+  } catch (err) {
+    const byName = g.projectName ?? process.env['COMPOSE_PROJECT_NAME'];
+    if (byName && isKind(err, 'NotFound') && !(g.file && g.file.length > 0)) return { name: normalizeProjectName(byName, '-p') };
+    throw err;
+  }
+}
+
+const TICK = '✔';
+const CROSS = '✘';
+
+/** Prints progress events as Compose v2 does; `--progress quiet` prints nothing. */
+export function progressPrinter(out: NodeJS.WritableStream = process.stderr): (e: ProgressEvent) => void {
+  const mode = (getGlobals() as { progress?: string }).progress ?? 'auto';
+  return (e) => {
+    if (e.warning) {
+      out.write(`WARN[0000] ${e.warning}\n`);
+      return;
+    }
+    if (mode === 'quiet') return;
+    const what = e.resource ? `${e.resource} ${e.name}` : e.name;
+    const mark = e.state === 'done' ? ` ${TICK} ` : e.state === 'error' ? ` ${CROSS} ` : ' ';
+    out.write(`${mark}${what}  ${e.status}\n`);
+  };
+}
+
+/** Runs a progress-streaming Manager call to its end; a failure becomes exit 1 with its message. */
+export async function runWithProgress(method: string, req: unknown, signal?: AbortSignal): Promise<void> {
+  const client = await manager();
+  const show = progressPrinter();
+  try {
+    for await (const e of client.stream<ProgressEvent>(method, req, signal)) show(e);
+  } catch (err) {
+    throw new ExitError(1, err instanceof Error ? err.message : String(err));
+  }
+}
+
+export async function projectContainers(project: string, opts: { all?: boolean; services?: string[]; oneoff?: boolean } = {}): Promise<ProjectContainer[]> {
+  const client = await manager();
+  const r = await client.call<{ containers: ProjectContainer[] }>('ProjectPs', {
+    project_name: project,
+    all: opts.all ?? false,
+    services: opts.services ?? [],
+    oneoff: opts.oneoff ?? false,
+  });
+  return r.containers;
+}
+
+/** `-t, --timeout` as the API wants it: -1 when not given. */
+export function timeoutOf(value: string | undefined): number {
+  if (value === undefined) return -1;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new ExitError(1, `invalid argument "${value}" for "-t, --timeout" flag: strconv.ParseInt: parsing "${value}": invalid syntax`);
+  return n;
+}
+
+/** The container of a service to act on (`exec`, `port`): replica `index`, running. */
+export async function serviceContainer(project: string, service: string, index = 1): Promise<ProjectContainer> {
+  const list = await projectContainers(project, { services: [service] });
+  if (list.length === 0) throw new ExitError(1, `service "${service}" is not running`);
+  const c = list.find((x) => x.number === index);
+  if (!c) throw new ExitError(1, `service "${service}" is not running container #${index}`);
+  return c;
+}

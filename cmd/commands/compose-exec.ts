@@ -1,0 +1,149 @@
+/** `exec` in a service's container and `run` of a one-off container of a service. */
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { emptyProjectUpRequest } from '../../common/rpc/manager-types';
+import type { MountSpec } from '../../common/rpc/engine-types';
+import { containerSpecOf } from '../../manager/project/container-spec';
+import { dependenciesOf, dependsOnLabel } from '../../manager/project/graph';
+import { containerLabels, oneoffContainerName } from '../../manager/project/naming';
+import { serviceConfigHash } from '../../manager/compose/index';
+import { engine, ExitError, println } from '../cli';
+import { containerExec, containerStart } from './container-run';
+import { loadComposeProject, resolveProjectRef, runWithProgress, serviceContainer } from './compose-common';
+
+export interface ComposeExecFlags {
+  detach?: boolean;
+  tty?: boolean; // -T → false
+  env?: string[];
+  user?: string;
+  workdir?: string;
+  index?: string;
+  privileged?: boolean;
+}
+
+export async function composeExec(service: string, command: string[], flags: ComposeExecFlags): Promise<number> {
+  const ref = await resolveProjectRef();
+  if (ref.loaded && !ref.loaded.model.services[service]) throw new ExitError(1, `no such service: ${service}`);
+  const c = await serviceContainer(ref.name, service, flags.index ? Number(flags.index) : 1);
+  if (command.length === 0) throw new ExitError(1, 'exec requires at least 1 argument: a command to run');
+  const tty = flags.tty !== false && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  return containerExec(c.id, command, {
+    detach: flags.detach,
+    interactive: !flags.detach,
+    tty,
+    env: flags.env,
+    user: flags.user,
+    workdir: flags.workdir,
+    privileged: flags.privileged,
+  });
+}
+
+export interface ComposeRunFlags {
+  rm?: boolean;
+  env?: string[];
+  entrypoint?: string;
+  deps?: boolean; // --no-deps → false
+  publish?: string[];
+  servicePorts?: boolean;
+  volume?: string[];
+  detach?: boolean;
+  name?: string;
+  tty?: boolean; // -T → false
+  user?: string;
+  workdir?: string;
+  label?: string[];
+}
+
+export async function composeRun(service: string, command: string[], flags: ComposeRunFlags): Promise<number> {
+  const loaded = await loadComposeProject();
+  const project = loaded.model;
+  const svc = project.services[service];
+  if (!svc) throw new ExitError(1, `no such service: ${service}`);
+
+  // The service's networks, volumes, image and (unless --no-deps) dependencies, by the manager.
+  const req = emptyProjectUpRequest(project.name, JSON.stringify(project));
+  req.services = [service];
+  req.dependencies_only = true;
+  req.no_deps = flags.deps === false;
+  req.config_files = loaded.files;
+  req.working_dir = loaded.projectDir;
+  await runWithProgress('ProjectUp', req);
+
+  const name = flags.name ?? oneoffContainerName(project.name, service, randomBytes(6).toString('hex'));
+  const labels = containerLabels({
+    project: project.name,
+    workingDir: loaded.projectDir,
+    configFiles: loaded.files,
+    service,
+    number: 1,
+    configHash: serviceConfigHash(svc),
+    oneoff: true,
+    dependsOn: dependsOnLabel(dependenciesOf(svc)),
+  });
+  for (const l of flags.label ?? []) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  const spec = containerSpecOf({ project, service: svc, number: 1, labels, name });
+  if (command.length > 0) {
+    spec.cmd = command;
+    spec.cmd_set = true;
+  }
+  if (flags.entrypoint !== undefined) {
+    spec.entrypoint = flags.entrypoint === '' ? [] : [flags.entrypoint];
+    spec.entrypoint_set = true;
+  }
+  for (const e of flags.env ?? []) spec.env.push(e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
+  if (flags.user !== undefined) spec.user = flags.user;
+  if (flags.workdir !== undefined) spec.working_dir = flags.workdir;
+  // A one-off container publishes the service's ports only when asked (--service-ports).
+  if (!flags.servicePorts) spec.ports = [];
+  for (const p of flags.publish ?? []) spec.ports.push(parsePublish(p));
+  for (const v of flags.volume ?? []) spec.mounts.push(parseVolume(v, project.volumes));
+  spec.restart_policy = { name: 'no', max_retries: 0 };
+  spec.auto_remove = !!flags.rm;
+  spec.tty = !flags.detach && flags.tty !== false && process.stdin.isTTY === true;
+  spec.open_stdin = !flags.detach;
+  spec.stdin_once = !flags.detach;
+
+  const client = await engine();
+  const { id } = await client.call<{ id: string }>('ContainerCreate', spec);
+  if (flags.detach) {
+    await client.call('ContainerStart', { id });
+    println(name);
+    return 0;
+  }
+  return containerStart([id], { attach: true, interactive: true });
+}
+
+function parsePublish(p: string): { container_port: number; protocol: string; host_ip: string; host_port: number } {
+  const [spec, protocol = 'tcp'] = p.split('/');
+  const parts = (spec ?? '').split(':');
+  const container = Number(parts.pop());
+  const host = parts.length > 0 ? Number(parts.pop()) : 0;
+  const ip = parts.join(':');
+  if (!Number.isInteger(container) || !Number.isInteger(host)) throw new ExitError(1, `invalid publish option ${JSON.stringify(p)}`);
+  return { container_port: container, protocol, host_ip: ip, host_port: host };
+}
+
+function parseVolume(v: string, volumes: Record<string, { name: string }>): MountSpec {
+  const [source = '', target, mode] = v.split(':');
+  if (!target) throw new ExitError(1, `invalid volume ${JSON.stringify(v)}: expected SOURCE:TARGET[:ro]`);
+  const bind = source.startsWith('/') || source.startsWith('.') || source.startsWith('~');
+  return {
+    type: bind ? 'bind' : 'volume',
+    source: bind ? path.resolve(source) : (volumes[source]?.name ?? source),
+    target,
+    read_only: mode === 'ro',
+    create_host_path: bind,
+    propagation: '',
+    no_copy: false,
+    subpath: '',
+    volume_labels: {},
+    volume_driver: '',
+    volume_options: {},
+    tmpfs_size: 0,
+    tmpfs_mode: 0,
+    selinux: '',
+  };
+}

@@ -1,0 +1,90 @@
+/** `down`, `start`, `stop`, `restart`, `kill`, `pause`, `unpause`, `rm`, `wait`, `scale`. */
+import type { ProjectActionName } from '../../common/rpc/manager-types';
+import { engine, ExitError, println } from '../cli';
+import { composeUp } from './compose-up';
+import { projectContainers, resolveProjectRef, runWithProgress, timeoutOf } from './compose-common';
+
+export interface DownFlags {
+  volumes?: boolean;
+  rmi?: string;
+  removeOrphans?: boolean;
+  timeout?: string;
+}
+
+export async function composeDown(flags: DownFlags): Promise<number> {
+  if (flags.rmi !== undefined && flags.rmi !== 'local' && flags.rmi !== 'all') {
+    throw new ExitError(1, `invalid --rmi option ${JSON.stringify(flags.rmi)}: expected local or all`);
+  }
+  const ref = await resolveProjectRef();
+  await runWithProgress('ProjectDown', {
+    project_name: ref.name,
+    remove_volumes: !!flags.volumes,
+    rmi: flags.rmi ?? '',
+    remove_orphans: !!flags.removeOrphans,
+    timeout_seconds: timeoutOf(flags.timeout),
+    model_json: ref.loaded ? JSON.stringify(ref.loaded.model) : '',
+  });
+  return 0;
+}
+
+export interface ActionFlags {
+  timeout?: string;
+  signal?: string;
+  force?: boolean;
+  stop?: boolean;
+  volumes?: boolean;
+}
+
+async function projectAction(action: ProjectActionName, services: string[], flags: ActionFlags): Promise<number> {
+  const ref = await resolveProjectRef();
+  if (ref.loaded) for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
+  await runWithProgress('ProjectAction', {
+    project_name: ref.name,
+    action,
+    services,
+    timeout_seconds: timeoutOf(flags.timeout),
+    signal: flags.signal ?? '',
+    force: action === 'rm' && !!flags.stop,
+    volumes: !!flags.volumes,
+    all: false,
+  });
+  return 0;
+}
+
+export const composeStart = (services: string[]) => projectAction('start', services, {});
+export const composeStop = (services: string[], flags: ActionFlags) => projectAction('stop', services, flags);
+export const composeRestart = (services: string[], flags: ActionFlags) => projectAction('restart', services, flags);
+export const composeKill = (services: string[], flags: ActionFlags) => projectAction('kill', services, flags);
+export const composePause = (services: string[]) => projectAction('pause', services, {});
+export const composeUnpause = (services: string[]) => projectAction('unpause', services, {});
+
+export async function composeRm(services: string[], flags: ActionFlags): Promise<number> {
+  if (!flags.force && process.stdin.isTTY) {
+    const ref = await resolveProjectRef();
+    const stopped = (await projectContainers(ref.name, { all: true, services })).filter((c) => flags.stop || (c.state !== 'running' && c.state !== 'paused'));
+    if (stopped.length === 0) {
+      println('No stopped containers');
+      return 0;
+    }
+    const { confirm } = await import('./image');
+    if (!(await confirm(`Going to remove ${stopped.map((c) => c.name).join(', ')}`))) return 0;
+  }
+  return projectAction('rm', services, flags);
+}
+
+/** `wait`: blocks until the services' containers stop; exits with the first one's code. */
+export async function composeWait(services: string[], flags: { downProject?: boolean }): Promise<number> {
+  const ref = await resolveProjectRef();
+  const list = await projectContainers(ref.name, { all: true, services });
+  if (list.length === 0) throw new ExitError(1, `no containers for services ${services.join(', ')}`);
+  const client = await engine();
+  const code = await Promise.race(list.map(async (c) => (await client.call<{ exit_code: number }>('ContainerWait', { id: c.id, condition: 'not-running' })).exit_code));
+  if (flags.downProject) await composeDown({});
+  return code;
+}
+
+/** `scale svc=N…`: `up -d --no-deps` of those services with the new replica counts. */
+export async function composeScale(pairs: string[], flags: { deps?: boolean }): Promise<number> {
+  const services = pairs.map((p) => p.split('=')[0] ?? p);
+  return composeUp(services, { detach: true, scale: pairs, deps: flags.deps, recreate: false });
+}

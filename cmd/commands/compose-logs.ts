@@ -1,0 +1,154 @@
+/**
+ * `logs`, and the log view of an attached `up`: every container's lines prefixed with its
+ * service and number (`web-1  | …`), padded to one width and coloured per container on a
+ * terminal, as Compose prints them.
+ */
+import type { LogEntry } from '../../common/rpc/engine-types';
+import type { ProjectContainer } from '../../common/rpc/manager-types';
+import { engine, ExitError } from '../cli';
+import { parseTimestamp } from '../format';
+import { logTimestamp } from './container-io';
+import { projectContainers, resolveProjectRef } from './compose-common';
+
+const COLORS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
+
+export interface LogView {
+  prefix: boolean;
+  color: boolean;
+  timestamps: boolean;
+}
+
+/** `web-1` for proj-web-1; the container name when it is not Compose's (container_name). */
+export function displayName(c: Pick<ProjectContainer, 'name' | 'service' | 'number'>, project: string): string {
+  return c.name === `${project}-${c.service}-${c.number}` ? `${c.service}-${c.number}` : c.name;
+}
+
+export class LogPrinter {
+  private width = 0;
+  private readonly colors = new Map<string, number>();
+  /** Partial lines per container and stream, kept until their newline. */
+  private readonly partial = new Map<string, string>();
+
+  constructor(private readonly view: LogView) {}
+
+  register(names: string[]): void {
+    for (const n of names) {
+      this.width = Math.max(this.width, n.length);
+      if (!this.colors.has(n)) this.colors.set(n, COLORS[this.colors.size % COLORS.length] as number);
+    }
+  }
+
+  private prefix(name: string): string {
+    if (!this.view.prefix) return '';
+    const text = `${name.padEnd(this.width)}  | `;
+    return this.view.color ? `\x1b[${this.colors.get(name) ?? 0}m${text}\x1b[0m` : text;
+  }
+
+  write(name: string, entry: LogEntry): void {
+    const key = `${name}\0${entry.stream}`;
+    const text = (this.partial.get(key) ?? '') + entry.data.toString('utf8');
+    const lines = text.split('\n');
+    const rest = lines.pop() ?? '';
+    if (rest) this.partial.set(key, rest);
+    else this.partial.delete(key);
+    const stamp = this.view.timestamps ? `${logTimestamp(entry.time_nano)} ` : '';
+    const out = entry.stream === 'stderr' && !this.view.prefix ? process.stderr : process.stdout;
+    for (const line of lines) out.write(`${this.prefix(name)}${stamp}${line}\n`);
+  }
+
+  /** A message about a container in the log view (`web-1 exited with code 0`). */
+  note(name: string, text: string): void {
+    this.flush(name);
+    process.stdout.write(`${this.view.color ? `\x1b[${this.colors.get(name) ?? 0}m${name}\x1b[0m` : name} ${text}\n`);
+  }
+
+  flush(name: string): void {
+    for (const [key, rest] of this.partial) {
+      if (!key.startsWith(`${name}\0`)) continue;
+      process.stdout.write(`${this.prefix(name)}${rest}\n`);
+      this.partial.delete(key);
+    }
+  }
+}
+
+export interface FollowOptions {
+  follow: boolean;
+  tail: number;
+  since: number;
+  until: number;
+  signal: AbortSignal;
+  /** Called when a followed container's log ends (it stopped). */
+  onEnd?: (c: ProjectContainer, name: string) => void;
+}
+
+export async function streamLogs(printer: LogPrinter, project: string, containers: ProjectContainer[], opts: FollowOptions): Promise<void> {
+  const client = await engine();
+  printer.register(containers.map((c) => displayName(c, project)));
+  await Promise.all(
+    containers.map(async (c) => {
+      const name = displayName(c, project);
+      try {
+        for await (const entry of client.stream<LogEntry>(
+          'ContainerLogs',
+          { id: c.id, follow: opts.follow, tail: opts.tail, since: opts.since, until: opts.until, stdout: true, stderr: true },
+          opts.signal,
+        )) {
+          printer.write(name, entry);
+        }
+      } catch (err) {
+        if (opts.signal.aborted) return;
+        throw err;
+      }
+      printer.flush(name);
+      if (!opts.signal.aborted) opts.onEnd?.(c, name);
+    }),
+  );
+}
+
+export interface LogsFlags {
+  follow?: boolean;
+  tail?: string;
+  timestamps?: boolean;
+  color?: boolean;
+  logPrefix?: boolean;
+  since?: string;
+  until?: string;
+  index?: string;
+}
+
+function timeFlag(value: string | undefined): number {
+  if (!value) return 0;
+  const ts = parseTimestamp(value);
+  return ts.seconds * 1000 + Math.floor(ts.nanos / 1e6);
+}
+
+export async function composeLogs(services: string[], flags: LogsFlags): Promise<number> {
+  const ref = await resolveProjectRef();
+  let tail = -1;
+  if (flags.tail !== undefined && flags.tail !== 'all') {
+    if (!/^\d+$/.test(flags.tail)) throw new ExitError(1, `invalid value for "tail": "${flags.tail}"`);
+    tail = Number(flags.tail);
+  }
+  let containers = await projectContainers(ref.name, { all: true, services, oneoff: false });
+  if (flags.index !== undefined) containers = containers.filter((c) => c.number === Number(flags.index));
+  const printer = new LogPrinter({
+    prefix: flags.logPrefix !== false,
+    color: flags.color !== false && process.stdout.isTTY === true,
+    timestamps: !!flags.timestamps,
+  });
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort();
+  process.once('SIGINT', onInterrupt);
+  try {
+    await streamLogs(printer, ref.name, containers, {
+      follow: !!flags.follow,
+      tail,
+      since: timeFlag(flags.since),
+      until: timeFlag(flags.until),
+      signal: abort.signal,
+    });
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+  return 0;
+}

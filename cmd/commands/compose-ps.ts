@@ -1,0 +1,173 @@
+/** `ps`, `ls`, `images`, `top`, `port`: what a project runs, as Compose prints it. */
+import type { ProjectContainer, ProjectListReply } from '../../common/rpc/manager-types';
+import type { PortView } from '../../common/rpc/engine-types';
+import { engine, ExitError, println } from '../cli';
+import { containerStatus, humanSize, quoteGo, tabwrite, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
+import { displayablePorts, ellipsis, shortId } from './container-format';
+import { manager, projectContainers, resolveProjectRef, serviceContainer } from './compose-common';
+
+const portViews = (c: ProjectContainer): PortView[] =>
+  c.ports.map((p) => ({ ip: p.url, private_port: p.target_port, public_port: p.published_port, type: p.protocol }));
+
+export interface PsFlags {
+  all?: boolean;
+  quiet?: boolean;
+  services?: boolean;
+  status?: string[];
+  filter?: string[];
+  format?: string;
+  trunc?: boolean; // --no-trunc → false
+  orphans?: boolean;
+}
+
+const STATES = ['paused', 'restarting', 'removing', 'running', 'dead', 'created', 'exited'];
+
+export async function composePs(services: string[], flags: PsFlags): Promise<number> {
+  const ref = await resolveProjectRef();
+  const statuses = [...(flags.status ?? [])];
+  for (const f of flags.filter ?? []) {
+    const m = /^status=(.+)$/.exec(f);
+    if (!m) throw new ExitError(1, `invalid filter ${JSON.stringify(f)}: only status=… is supported`);
+    statuses.push(m[1] as string);
+  }
+  for (const s of statuses) if (!STATES.includes(s)) throw new ExitError(1, `invalid filter 'status=${s}'`);
+  if (ref.loaded) {
+    for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
+  }
+  let list = await projectContainers(ref.name, { all: !!flags.all || statuses.length > 0, services, oneoff: true });
+  if (statuses.length > 0) list = list.filter((c) => statuses.includes(c.state));
+  if (flags.services) {
+    for (const s of [...new Set(list.map((c) => c.service))].sort()) println(s);
+    return 0;
+  }
+  if (flags.quiet) {
+    for (const c of list) println(flags.trunc === false ? c.id : c.id);
+    return 0;
+  }
+  const format = flags.format ?? 'table';
+  if (format === 'json') {
+    for (const c of list) println(JSON.stringify(psJson(c)));
+    return 0;
+  }
+  if (format !== 'table') throw new ExitError(1, `unsupported --format ${JSON.stringify(format)}: expected table or json`);
+  const now = Date.now();
+  const rows = ['NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS'];
+  for (const c of list) {
+    const command = quoteGo(flags.trunc === false ? c.command : ellipsis(c.command, 20));
+    rows.push([c.name, c.image, command, c.service, timeAgo(c.created, now), statusOf(c, now), displayablePorts(portViews(c))].join('\t'));
+  }
+  process.stdout.write(tabwrite(rows.join('\n') + '\n'));
+  return 0;
+}
+
+/** The engine's status text, or the same computed from the container's state. */
+export function statusOf(c: ProjectContainer, now = Date.now()): string {
+  return (
+    c.status ||
+    containerStatus(
+      {
+        state: c.state as ContainerStateName,
+        startedAt: c.started_at || null,
+        finishedAt: c.finished_at || null,
+        exitCode: c.exit_code,
+        health: (c.health || null) as HealthStatus | null,
+      },
+      now,
+    )
+  );
+}
+
+/** Compose's `ps --format json` object (one per line). */
+function psJson(c: ProjectContainer): Record<string, unknown> {
+  return {
+    Command: quoteGo(c.command),
+    CreatedAt: new Date(c.created).toISOString(),
+    ExitCode: c.exit_code,
+    Health: c.health,
+    ID: c.id,
+    Image: c.image,
+    Labels: Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(','),
+    Name: c.name,
+    Names: c.name,
+    Project: c.labels['com.docker.compose.project'] ?? '',
+    Publishers: c.ports.map((p) => ({ URL: p.url, TargetPort: p.target_port, PublishedPort: p.published_port, Protocol: p.protocol })),
+    RunningFor: timeAgo(c.created),
+    Service: c.service,
+    State: c.state,
+    Status: statusOf(c),
+    Ports: displayablePorts(portViews(c)),
+  };
+}
+
+export async function composeLs(flags: { all?: boolean; quiet?: boolean; format?: string; filter?: string[] }): Promise<number> {
+  const client = await manager();
+  const reply = await client.call<ProjectListReply>('ProjectList', { all: !!flags.all });
+  let projects = reply.projects;
+  for (const f of flags.filter ?? []) {
+    const m = /^name=(.*)$/.exec(f);
+    if (!m) throw new ExitError(1, `invalid filter ${JSON.stringify(f)}: only name=… is supported`);
+    projects = projects.filter((p) => p.name.includes(m[1] as string));
+  }
+  if (flags.quiet) {
+    for (const p of projects) println(p.name);
+    return 0;
+  }
+  if (flags.format === 'json') {
+    println(JSON.stringify(projects.map((p) => ({ Name: p.name, Status: p.status, ConfigFiles: p.config_files.join(',') }))));
+    return 0;
+  }
+  const rows = ['NAME\tSTATUS\tCONFIG FILES', ...projects.map((p) => `${p.name}\t${p.status}\t${p.config_files.join(',')}`)];
+  process.stdout.write(tabwrite(rows.join('\n') + '\n'));
+  return 0;
+}
+
+export async function composeImages(services: string[], flags: { quiet?: boolean; format?: string }): Promise<number> {
+  const ref = await resolveProjectRef();
+  const list = await projectContainers(ref.name, { all: true, services });
+  const client = await engine();
+  const rows = ['CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE'];
+  const json: unknown[] = [];
+  const ids = new Set<string>();
+  for (const c of list) {
+    const [doc] = (await client.call<{ json: string[] }>('ImageInspect', { names: [c.image], ignore_missing: true, size: false })).json;
+    const info = doc ? (JSON.parse(doc) as { Id: string; Size: number }) : { Id: '', Size: 0 };
+    const at = c.image.lastIndexOf(':');
+    const [repo, tag] = at > c.image.lastIndexOf('/') ? [c.image.slice(0, at), c.image.slice(at + 1)] : [c.image, 'latest'];
+    ids.add(info.Id);
+    rows.push([c.name, repo, tag, shortId(info.Id), humanSize(info.Size)].join('\t'));
+    json.push({ ContainerName: c.name, Repository: repo, Tag: tag, ID: info.Id, Size: info.Size });
+  }
+  if (flags.quiet) {
+    for (const id of ids) println(id);
+    return 0;
+  }
+  if (flags.format === 'json') {
+    println(JSON.stringify(json));
+    return 0;
+  }
+  process.stdout.write(tabwrite(rows.join('\n') + '\n'));
+  return 0;
+}
+
+export async function composeTop(services: string[]): Promise<number> {
+  const ref = await resolveProjectRef();
+  const list = await projectContainers(ref.name, { services });
+  const client = await engine();
+  for (const c of list) {
+    const r = await client.call<{ titles: string[]; processes: Array<{ columns: string[] }> }>('ContainerTop', { id: c.id, ps_args: [] });
+    println(c.name);
+    process.stdout.write(tabwrite([r.titles.join('\t'), ...r.processes.map((p) => p.columns.join('\t'))].join('\n') + '\n'));
+    println();
+  }
+  return 0;
+}
+
+export async function composePort(service: string, privatePort: string, flags: { protocol?: string; index?: string }): Promise<number> {
+  const ref = await resolveProjectRef();
+  const c = await serviceContainer(ref.name, service, flags.index ? Number(flags.index) : 1);
+  const protocol = flags.protocol ?? 'tcp';
+  const p = c.ports.find((x) => String(x.target_port) === privatePort && x.protocol === protocol && x.published_port > 0);
+  if (!p) throw new ExitError(1, `no port ${privatePort}/${protocol} for container ${c.name}: not published`);
+  println(`${p.url || '0.0.0.0'}:${p.published_port}`);
+  return 0;
+}

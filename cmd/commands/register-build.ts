@@ -1,0 +1,24 @@
+/**
+ * Registration of `image build` with Docker's flags. Docker's top-level `build` is Compose's
+ * here, so only the management form is registered. The action loads its module when it runs.
+ */
+import type { Command } from 'commander';
+import { collect, lazy } from '../cli';
+
+export function registerBuildCommands(_program: Command, imageCommand: Command): void {
+  imageCommand
+    .command('build')
+    .description('build an image from a Dockerfile')
+    .argument('<context>', 'PATH, or - to read a tar context (or a lone Dockerfile) from stdin')
+    .option('-t, --tag <name>', 'name and optionally a tag (name:tag); repeatable', collect)
+    .option('-f, --file <file>', "name of the Dockerfile (default: 'PATH/Dockerfile'; - for stdin)")
+    .option('--build-arg <arg>', 'set build-time variables (KEY=value, or KEY to take it from the environment)', collect)
+    .option('--target <stage>', 'set the target build stage to build')
+    .option('--no-cache', 'do not use cache when building the image')
+    .option('--label <label>', 'set metadata for an image (key=value)', collect)
+    .option('-q, --quiet', 'suppress the build output and print the image ID on success')
+    .option('--progress <mode>', 'type of progress output: auto, plain, tty, quiet, rawjson', 'auto')
+    .option('--pull', 'always attempt to pull all referenced images')
+    .option('--platform <platform>', 'set target platform for build (only this host\'s is built)')
+    .action(lazy(async () => (await import('./build')).imageBuild));
+}

@@ -1,0 +1,1 @@
+export { managerHandlers } from './manager-server';

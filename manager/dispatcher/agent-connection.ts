@@ -1,0 +1,74 @@
+/**
+ * The dispatcher's view of one node's agent: what the manager may ask a node to do. The manager
+ * depends on this contract only; how it reaches the agent (in-process on one host through the
+ * Engine API, over the network in a cluster) is the wiring's business.
+ */
+import type { ContainerSpec, ContainerSummary, NetworkSummary, VolumeSummary } from '../../common/rpc/engine-types';
+
+export interface EngineFilter {
+  key: string;
+  values: string[];
+}
+
+export interface NodeInfo {
+  hostname: string;
+  os: string;
+  arch: string;
+  nanoCpus: number;
+  memoryBytes: number;
+}
+
+export interface NetworkRequest {
+  name: string;
+  driver: string;
+  subnet: string;
+  gateway: string;
+  ip_range: string;
+  internal: boolean;
+  attachable: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+}
+
+export interface VolumeRequest {
+  name: string;
+  driver: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+}
+
+export interface PullProgress {
+  id: string;
+  status: string;
+}
+
+export interface AgentConnection {
+  info(): Promise<NodeInfo>;
+
+  listContainers(filters: EngineFilter[], all: boolean): Promise<ContainerSummary[]>;
+  createContainer(spec: ContainerSpec): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** `timeoutSeconds` -1: the container's own stop timeout. */
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  restartContainer(id: string, timeoutSeconds: number): Promise<void>;
+  killContainer(id: string, signal: string): Promise<void>;
+  pauseContainer(id: string): Promise<void>;
+  unpauseContainer(id: string): Promise<void>;
+  removeContainer(id: string, opts: { force: boolean; volumes: boolean }): Promise<void>;
+  /** Resolves with the exit code once the container is not running. */
+  waitContainer(id: string, signal?: AbortSignal): Promise<number>;
+
+  /** Whether the image is in the node's store. */
+  hasImage(reference: string): Promise<boolean>;
+  pullImage(reference: string, onProgress: (p: PullProgress) => void): Promise<void>;
+  /** Untags/deletes; returns the lines (`Untagged: …`, `Deleted: …`) and per-name errors. */
+  removeImage(reference: string): Promise<{ lines: string[]; errors: string[] }>;
+
+  listNetworks(filters: EngineFilter[]): Promise<NetworkSummary[]>;
+  createNetwork(req: NetworkRequest): Promise<string>;
+  removeNetwork(name: string): Promise<void>;
+
+  listVolumes(filters: EngineFilter[]): Promise<VolumeSummary[]>;
+  createVolume(req: VolumeRequest): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+}

@@ -1,0 +1,3 @@
+export { Dispatcher, type NodeEntry } from './dispatcher';
+export { EngineAgentConnection, type EngineCaller } from './engine-connection';
+export type * from './agent-connection';

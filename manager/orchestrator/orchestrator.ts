@@ -1,0 +1,632 @@
+/**
+ * The orchestrator reconciles a project's desired state with what its nodes run. `up` plans each
+ * service (plan.ts), places new tasks (the scheduler), then acts in two passes, as Compose:
+ * create/recreate in dependency order, then start in dependency order, each service once its
+ * dependencies meet their `depends_on` conditions. `down` and the lifecycle actions go the other
+ * way. Every change on a node goes through the dispatcher's AgentConnection.
+ */
+import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
+import { KeyedMutex } from '../../common/mutex';
+import type {
+  ProjectActionRequest,
+  ProjectContainer,
+  ProjectDownRequest,
+  ProjectListReply,
+  ProjectPsRequest,
+  ProjectUpRequest,
+} from '../../common/rpc/manager-types';
+import type { Project } from '../compose/index';
+import type { AgentConnection, Dispatcher } from '../dispatcher/index';
+import { desiredService, desiredTask, type DesiredService, type DesiredTask } from '../project/desired';
+import { buildGraph, shutdownLevels, startupLevels, withDependencies, type Dependency, type DependencyGraph } from '../project/graph';
+import { isOneoff, LABEL, numberOf, projectFilter } from '../project/naming';
+import { refusalMessage, schedule, type PendingTask, type PlacedTask } from '../scheduler/index';
+import type { ProjectRecord, Store, TaskRecord } from '../store/index';
+import { waitCompleted, waitHealthy, waitRunningOrHealthy, withTimeout } from './conditions';
+import { parseModel } from './model';
+import { planService, type ActualContainer, type ServicePlan, type SlotAction } from './plan';
+import { done, failed, warning, working, type Emit } from './progress';
+import {
+  ensureImages,
+  ensureNetworks,
+  ensureVolumes,
+  networksInUse,
+  removeProjectNetworks,
+  removeProjectVolumes,
+  volumesInUse,
+} from './resources';
+
+export interface OrchestratorDeps {
+  store: Store;
+  dispatcher: Dispatcher;
+  now?: () => number;
+}
+
+const serviceOf = (c: ActualContainer) => c.labels[LABEL.service] ?? '';
+const nameOf = (c: ActualContainer) => (c.names[0] ?? c.id).replace(/^\//, '');
+const isRunning = (c: ActualContainer) => c.state === 'running' || c.state === 'restarting' || c.state === 'paused';
+
+/** A slot after the create pass: where its container is. */
+interface Placed {
+  action: SlotAction;
+  nodeId: string;
+  containerId: string;
+  name: string;
+}
+
+export class Orchestrator {
+  private readonly locks = new KeyedMutex();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: OrchestratorDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  private agent(nodeId: string): Promise<AgentConnection> {
+    return this.deps.dispatcher.agent(nodeId);
+  }
+
+  /** Every container of the project on every node (one-off ones included). */
+  async containersOf(project: string, all = true): Promise<ActualContainer[]> {
+    const out: ActualContainer[] = [];
+    for (const nodeId of this.deps.dispatcher.nodeIds()) {
+      const agent = await this.agent(nodeId);
+      for (const c of await agent.listContainers([projectFilter(project)], all)) out.push({ ...c, nodeId });
+    }
+    return out;
+  }
+
+  // ----- up -----
+
+  up(req: ProjectUpRequest, emit: Emit, signal?: AbortSignal): Promise<void> {
+    const project = parseModel(req.model_json, req.project_name);
+    return this.locks.run(project.name, () => this.upLocked(project, req, emit, signal));
+  }
+
+  private async upLocked(project: Project, req: ProjectUpRequest, emit: Emit, signal?: AbortSignal): Promise<void> {
+    const identity = {
+      project: project.name,
+      workingDir: req.working_dir || project.working_dir,
+      configFiles: req.config_files.length > 0 ? req.config_files : project.compose_files,
+    };
+    const graph = buildGraph(project.services);
+    for (const name of [...req.services, ...Object.keys(req.scale)]) {
+      if (!project.services[name]) throw notFound(`no such service: ${JSON.stringify(name)}`);
+    }
+    if (req.force_recreate && req.no_recreate) throw invalidArgument('--force-recreate and --no-recreate are incompatible');
+    const selected = req.services.length > 0 ? req.services : Object.keys(project.services);
+    const scope = req.no_deps ? new Set(selected) : withDependencies(graph, selected);
+    const desired = new Map<string, DesiredService>();
+    for (const name of scope) desired.set(name, desiredService(project, project.services[name]!, req.scale));
+    // `run` prepares the named services' surroundings and dependencies, and runs them itself.
+    if (req.dependencies_only) for (const name of req.services) if (![...scope].some((s) => graph.get(s)?.some((d) => d.service === name))) scope.delete(name);
+    const scopeGraph: DependencyGraph = new Map([...graph].filter(([name]) => scope.has(name)));
+    const levels = startupLevels(scopeGraph);
+
+    const actual = (await this.containersOf(project.name)).filter((c) => !isOneoff(c.labels));
+    await this.handleOrphans(project, actual, req.remove_orphans, req.timeout_seconds, emit);
+
+    const nodeIds = this.deps.dispatcher.nodeIds();
+    const networks: string[] = [];
+    const volumes: string[] = [];
+    for (const nodeId of nodeIds) {
+      const agent = await this.agent(nodeId);
+      networks.push(...(await ensureNetworks(agent, project, networksInUse(project, desired.keys()), emit)));
+      volumes.push(...(await ensureVolumes(agent, project, volumesInUse(project, desired.keys()), emit)));
+      await ensureImages(agent, [...desired.values()], req.pull, emit);
+    }
+
+    // Plans, in dependency order: a service whose containers point at a recreated one follows it.
+    const plans = new Map<string, ServicePlan>();
+    const tasks = new Map<string, DesiredTask[]>();
+    const recreated = new Set<string>();
+    for (const name of levels.flat()) {
+      const svc = project.services[name]!;
+      const want = Array.from({ length: desired.get(name)!.replicas }, (_, i) => desiredTask(project, identity, svc, i + 1));
+      tasks.set(name, want);
+      const hard = hardDependencies(project, name);
+      const plan = planService(
+        name,
+        want,
+        actual.filter((c) => serviceOf(c) === name),
+        { forceRecreate: req.force_recreate, noRecreate: req.no_recreate, dependencyRecreated: hard.some((d) => recreated.has(d)) },
+      );
+      if (plan.slots.some((s) => s.kind === 'recreate')) recreated.add(name);
+      plans.set(name, plan);
+    }
+
+    const placement = await this.place(project.name, plans, desired, actual);
+
+    // Pass 1: create and recreate, level by level.
+    const placed = new Map<string, Placed[]>();
+    for (const level of levels) {
+      await Promise.all(level.map(async (name) => placed.set(name, await this.converge(plans.get(name)!, placement, req.timeout_seconds, emit))));
+    }
+    await this.record(project, identity, new Map([...desired].filter(([name]) => scope.has(name))), placed, networks, volumes, req.no_start);
+    if (req.no_start) return;
+
+    // Pass 2: start, each service once its dependencies meet their conditions.
+    const restarted = new Set<string>();
+    const started = new Map<string, Promise<void>>();
+    const waits = new Map<string, Promise<void>>();
+    const waitFor = (dep: Dependency): Promise<void> => {
+      const key = `${dep.service}\0${dep.condition}`;
+      let p = waits.get(key);
+      if (!p) {
+        p = this.waitCondition(dep, placed.get(dep.service) ?? [], started.get(dep.service), emit, signal);
+        waits.set(key, p);
+      }
+      return p;
+    };
+    for (const name of levels.flat()) {
+      const deps = (scopeGraph.get(name) ?? []).filter((d) => scope.has(d.service));
+      const run = async () => {
+        for (const dep of deps) {
+          try {
+            await waitFor(dep);
+          } catch (err) {
+            if (dep.required) throw err;
+            emit(warning(`optional dependency "${dep.service}" of service "${name}" failed to start: ${(err as Error).message}`));
+          }
+        }
+        const restart = deps.some((d) => d.restart && (recreated.has(d.service) || restarted.has(d.service)));
+        if (restart) restarted.add(name);
+        await Promise.all((placed.get(name) ?? []).map((p) => this.startSlot(p, restart, req.timeout_seconds, emit)));
+      };
+      const p = run();
+      // Failures are collected below; a dependent sees its dependency's failure through waitFor.
+      p.catch(() => undefined);
+      started.set(name, p);
+    }
+    const outcomes = await Promise.allSettled(started.values());
+    const firstFailure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
+
+    if (req.wait) {
+      const mayExit = completedByOthers(project);
+      await withTimeout(
+        req.wait_timeout_seconds,
+        `project ${project.name} not running or healthy`,
+        async (waitSignal) => {
+          const all = [...placed.entries()].flatMap(([service, list]) => list.map((p) => ({ service, p })));
+          await Promise.all(
+            all.map(async ({ service, p }) => {
+              emit(working('Container', p.name, 'Waiting'));
+              const state = await waitRunningOrHealthy({ agent: await this.agent(p.nodeId), id: p.containerId, name: p.name }, mayExit.has(service), waitSignal);
+              emit(done('Container', p.name, state));
+            }),
+          );
+        },
+        signal,
+      );
+    }
+  }
+
+  private async handleOrphans(project: Project, actual: ActualContainer[], remove: boolean, timeout: number, emit: Emit): Promise<void> {
+    const known = new Set([...Object.keys(project.services), ...project.disabled_services]);
+    const orphans = actual.filter((c) => !known.has(serviceOf(c)));
+    if (orphans.length === 0) return;
+    if (remove) {
+      await Promise.all(orphans.map((c) => this.stopAndRemove(c, timeout, false, emit)));
+      return;
+    }
+    emit(
+      warning(
+        `Found orphan containers ([${orphans.map(nameOf).join(' ')}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.`,
+      ),
+    );
+  }
+
+  /** Nodes for the tasks that need a new container; recreated ones stay where they were. */
+  private async place(
+    project: string,
+    plans: Map<string, ServicePlan>,
+    desired: Map<string, DesiredService>,
+    actual: ActualContainer[],
+  ): Promise<Map<string, string>> {
+    const pending: PendingTask[] = [];
+    const names = new Map<string, string>();
+    for (const plan of plans.values()) {
+      const d = desired.get(plan.service)!;
+      for (const slot of plan.slots) {
+        if (slot.kind !== 'create') continue;
+        names.set(slot.task.id, slot.task.containerName);
+        pending.push({
+          id: slot.task.id,
+          serviceKey: `${project}/${plan.service}`,
+          constraints: d.constraints,
+          maxReplicasPerNode: d.maxReplicasPerNode,
+          reservations: d.reservations,
+          platform: slot.task.spec.platform,
+        });
+      }
+    }
+    const out = new Map<string, string>();
+    if (pending.length === 0) return out;
+    const removed = new Set([...plans.values()].flatMap((p) => p.remove.map((c) => c.id)));
+    const placedTasks: PlacedTask[] = actual
+      .filter((c) => isRunning(c) && !removed.has(c.id))
+      .map((c) => ({
+        id: c.id,
+        nodeId: c.nodeId,
+        serviceKey: `${project}/${serviceOf(c)}`,
+        reservations: desired.get(serviceOf(c))?.reservations ?? { nanoCpus: 0, memoryBytes: 0 },
+      }));
+    const plan = schedule({ nodes: await this.deps.dispatcher.describeNodes(), tasks: placedTasks }, pending, this.now());
+    const [refused] = plan.unplaced;
+    if (refused) throw failedPrecondition(refusalMessage(names.get(refused.taskId) ?? refused.taskId, refused.reasons));
+    for (const a of plan.assignments) out.set(a.taskId, a.nodeId);
+    return out;
+  }
+
+  private async converge(plan: ServicePlan, placement: Map<string, string>, timeout: number, emit: Emit): Promise<Placed[]> {
+    await Promise.all(plan.remove.map((c) => this.stopAndRemove(c, timeout, false, emit)));
+    return Promise.all(
+      plan.slots.map(async (action): Promise<Placed> => {
+        const name = action.task.containerName;
+        switch (action.kind) {
+          case 'keep':
+            emit(done('Container', name, 'Running'));
+            return { action, nodeId: action.container.nodeId, containerId: action.container.id, name };
+          case 'start':
+            return { action, nodeId: action.container.nodeId, containerId: action.container.id, name };
+          case 'create': {
+            const nodeId = placement.get(action.task.id) ?? '';
+            const agent = await this.agent(nodeId);
+            emit(working('Container', name, 'Creating'));
+            const id = await this.create(agent, action.task, emit);
+            emit(done('Container', name, 'Created'));
+            return { action, nodeId, containerId: id, name };
+          }
+          case 'recreate': {
+            const nodeId = action.container.nodeId;
+            const agent = await this.agent(nodeId);
+            emit(working('Container', name, 'Recreate'));
+            if (isRunning(action.container)) await agent.stopContainer(action.container.id, timeout);
+            await agent.removeContainer(action.container.id, { force: true, volumes: false });
+            const id = await this.create(agent, action.task, emit);
+            emit(done('Container', name, 'Recreated'));
+            return { action, nodeId, containerId: id, name };
+          }
+        }
+      }),
+    );
+  }
+
+  private async create(agent: AgentConnection, task: DesiredTask, emit: Emit): Promise<string> {
+    try {
+      return await agent.createContainer(task.spec);
+    } catch (err) {
+      emit(failed('Container', task.containerName, 'Error'));
+      throw err;
+    }
+  }
+
+  private async startSlot(p: Placed, restart: boolean, timeout: number, emit: Emit): Promise<void> {
+    const agent = await this.agent(p.nodeId);
+    if (p.action.kind === 'keep') {
+      if (!restart) return;
+      emit(working('Container', p.name, 'Restarting'));
+      await agent.restartContainer(p.containerId, timeout);
+      emit(done('Container', p.name, 'Restarted'));
+      return;
+    }
+    emit(working('Container', p.name, 'Starting'));
+    try {
+      await agent.startContainer(p.containerId);
+    } catch (err) {
+      emit(failed('Container', p.name, 'Error'));
+      throw err;
+    }
+    emit(done('Container', p.name, 'Started'));
+  }
+
+  private async waitCondition(dep: Dependency, containers: Placed[], started: Promise<void> | undefined, emit: Emit, signal?: AbortSignal): Promise<void> {
+    await started;
+    if (dep.condition === 'service_started') return;
+    await Promise.all(
+      containers.map(async (p) => {
+        const target = { agent: await this.agent(p.nodeId), id: p.containerId, name: p.name };
+        emit(working('Container', p.name, 'Waiting'));
+        try {
+          if (dep.condition === 'service_healthy') await waitHealthy(target, signal);
+          else await waitCompleted(target, dep.service);
+        } catch (err) {
+          emit(failed('Container', p.name, 'Error'));
+          throw err;
+        }
+        emit(done('Container', p.name, dep.condition === 'service_healthy' ? 'Healthy' : 'Exited'));
+      }),
+    );
+  }
+
+  private async record(
+    project: Project,
+    identity: { workingDir: string; configFiles: string[] },
+    desired: Map<string, DesiredService>,
+    placed: Map<string, Placed[]>,
+    networks: string[],
+    volumes: string[],
+    noStart: boolean,
+  ): Promise<void> {
+    const now = this.now();
+    await this.deps.store.update((state) => {
+      const prev = state.projects[project.name];
+      const rec: ProjectRecord = prev ?? {
+        name: project.name,
+        workingDir: identity.workingDir,
+        configFiles: identity.configFiles,
+        createdAt: now,
+        updatedAt: now,
+        services: {},
+        tasks: {},
+        networks: [],
+        volumes: [],
+      };
+      rec.workingDir = identity.workingDir;
+      rec.configFiles = identity.configFiles;
+      rec.updatedAt = now;
+      for (const [name, d] of desired) {
+        rec.services[name] = { name, replicas: d.replicas, configHash: d.configHash, image: d.image, dependencies: d.dependencies };
+        for (const id of Object.keys(rec.tasks)) if (rec.tasks[id]?.service === name) delete rec.tasks[id];
+        for (const p of placed.get(name) ?? []) {
+          const t: TaskRecord = {
+            id: p.action.task.id,
+            service: name,
+            number: p.action.task.number,
+            containerName: p.name,
+            containerId: p.containerId,
+            nodeId: p.nodeId,
+            configHash: p.action.task.configHash,
+            desiredState: noStart ? 'created' : 'running',
+          };
+          rec.tasks[t.id] = t;
+        }
+      }
+      for (const name of Object.keys(rec.services)) if (!project.services[name]) delete rec.services[name];
+      rec.networks = [...new Set([...rec.networks, ...networks])];
+      rec.volumes = [...new Set([...rec.volumes, ...volumes])];
+      state.projects[project.name] = rec;
+    });
+  }
+
+  private async stopAndRemove(c: ActualContainer, timeout: number, volumes: boolean, emit: Emit): Promise<void> {
+    const agent = await this.agent(c.nodeId);
+    const name = nameOf(c);
+    if (isRunning(c)) {
+      emit(working('Container', name, 'Stopping'));
+      await agent.stopContainer(c.id, timeout);
+      emit(done('Container', name, 'Stopped'));
+    }
+    emit(working('Container', name, 'Removing'));
+    await agent.removeContainer(c.id, { force: true, volumes });
+    emit(done('Container', name, 'Removed'));
+  }
+
+  // ----- down -----
+
+  down(req: ProjectDownRequest, emit: Emit): Promise<void> {
+    if (!req.project_name) return Promise.reject(invalidArgument('down: no project name'));
+    const model = req.model_json ? parseModel(req.model_json, req.project_name) : undefined;
+    return this.locks.run(req.project_name, () => this.downLocked(req, model, emit));
+  }
+
+  private async downLocked(req: ProjectDownRequest, model: Project | undefined, emit: Emit): Promise<void> {
+    const actual = await this.containersOf(req.project_name);
+    let targets = actual;
+    if (model && !req.remove_orphans) {
+      const known = new Set([...Object.keys(model.services), ...model.disabled_services]);
+      const orphans = actual.filter((c) => !isOneoff(c.labels) && !known.has(serviceOf(c)));
+      if (orphans.length > 0) {
+        emit(
+          warning(
+            `Found orphan containers ([${orphans.map(nameOf).join(' ')}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.`,
+          ),
+        );
+        targets = actual.filter((c) => !orphans.includes(c));
+      }
+    }
+    // One-off containers depend on their service, so they go first.
+    const oneoffs = targets.filter((c) => isOneoff(c.labels));
+    await Promise.all(oneoffs.map((c) => this.stopAndRemove(c, req.timeout_seconds, true, emit)));
+    const services = targets.filter((c) => !isOneoff(c.labels));
+    for (const level of shutdownLevels(graphFromLabels(services))) {
+      await Promise.all(services.filter((c) => level.includes(serviceOf(c))).map((c) => this.stopAndRemove(c, req.timeout_seconds, req.remove_volumes, emit)));
+    }
+    let removed = targets.length;
+    for (const nodeId of this.deps.dispatcher.nodeIds()) {
+      const agent = await this.agent(nodeId);
+      removed += await removeProjectNetworks(agent, req.project_name, emit);
+      if (req.remove_volumes) removed += await removeProjectVolumes(agent, req.project_name, emit);
+      if (req.rmi === 'local' || req.rmi === 'all') removed += await this.removeImages(agent, req, model, actual, emit);
+    }
+    await this.deps.store.update((state) => {
+      delete state.projects[req.project_name];
+    });
+    if (removed === 0) emit(warning(`No resource found to remove for project ${JSON.stringify(req.project_name)}.`));
+  }
+
+  private async removeImages(agent: AgentConnection, req: ProjectDownRequest, model: Project | undefined, actual: ActualContainer[], emit: Emit): Promise<number> {
+    const images = new Set<string>();
+    const rec = this.deps.store.project(req.project_name);
+    const candidates = model
+      ? Object.values(model.services).map((s) => ({ service: s.name, image: s.image ?? `${model.name}-${s.name}`, custom: s.image !== undefined }))
+      : [
+          ...Object.values(rec?.services ?? {}).map((s) => ({ service: s.name, image: s.image, custom: s.image !== `${req.project_name}-${s.name}` })),
+          ...actual.map((c) => ({ service: serviceOf(c), image: c.image, custom: c.image !== `${req.project_name}-${serviceOf(c)}` })),
+        ];
+    for (const c of candidates) if (req.rmi === 'all' || !c.custom) images.add(c.image);
+    let n = 0;
+    for (const image of [...images].sort()) {
+      if (!(await agent.hasImage(image))) continue;
+      emit(working('Image', image, 'Removing'));
+      const r = await agent.removeImage(image);
+      if (r.errors.length > 0) {
+        emit(failed('Image', image, 'Error'));
+        emit(warning(r.errors[0] as string));
+        continue;
+      }
+      emit(done('Image', image, 'Removed'));
+      n++;
+    }
+    return n;
+  }
+
+  // ----- start, stop, restart, kill, pause, unpause, rm -----
+
+  action(req: ProjectActionRequest, emit: Emit): Promise<void> {
+    return this.locks.run(req.project_name, () => this.actionLocked(req, emit));
+  }
+
+  private async actionLocked(req: ProjectActionRequest, emit: Emit): Promise<void> {
+    const all = await this.containersOf(req.project_name);
+    if (all.length === 0 && req.action !== 'rm') throw notFound(`no containers found for project ${JSON.stringify(req.project_name)}`);
+    const present = new Set(all.map(serviceOf));
+    for (const s of req.services) if (!present.has(s)) throw notFound(`no such service: ${JSON.stringify(s)}`);
+    const chosen = all.filter((c) => (req.services.length === 0 || req.services.includes(serviceOf(c))) && (req.all || !isOneoff(c.labels)));
+    const graph = graphFromLabels(chosen);
+    const byLevel = async (levels: string[][], op: (c: ActualContainer) => Promise<void>) => {
+      for (const level of levels) await Promise.all(chosen.filter((c) => level.includes(serviceOf(c))).map(op));
+    };
+    const step = async (c: ActualContainer, doing: string, did: string, fn: (agent: AgentConnection) => Promise<void>) => {
+      const agent = await this.agent(c.nodeId);
+      emit(working('Container', nameOf(c), doing));
+      try {
+        await fn(agent);
+      } catch (err) {
+        emit(failed('Container', nameOf(c), 'Error'));
+        throw err;
+      }
+      emit(done('Container', nameOf(c), did));
+    };
+    switch (req.action) {
+      case 'start':
+        return byLevel(startupLevels(graph), async (c) => {
+          if (!isRunning(c)) await step(c, 'Starting', 'Started', (a) => a.startContainer(c.id));
+        });
+      case 'stop':
+        return byLevel(shutdownLevels(graph), async (c) => {
+          if (isRunning(c)) await step(c, 'Stopping', 'Stopped', (a) => a.stopContainer(c.id, req.timeout_seconds));
+        });
+      case 'restart':
+        return byLevel(startupLevels(graph), (c) => step(c, 'Restarting', 'Started', (a) => a.restartContainer(c.id, req.timeout_seconds)));
+      case 'kill': {
+        const running = chosen.filter(isRunning);
+        if (running.length === 0) throw failedPrecondition('no running containers to kill');
+        await Promise.all(running.map((c) => step(c, 'Killing', 'Killed', (a) => a.killContainer(c.id, req.signal || 'SIGKILL'))));
+        return;
+      }
+      case 'pause':
+        await Promise.all(chosen.filter((c) => c.state === 'running').map((c) => step(c, 'Pausing', 'Paused', (a) => a.pauseContainer(c.id))));
+        return;
+      case 'unpause':
+        await Promise.all(chosen.filter((c) => c.state === 'paused').map((c) => step(c, 'Unpausing', 'Unpaused', (a) => a.unpauseContainer(c.id))));
+        return;
+      case 'rm': {
+        const targets = req.force ? chosen : chosen.filter((c) => !isRunning(c));
+        if (targets.length === 0) {
+          emit(warning('No stopped containers'));
+          return;
+        }
+        await byLevel(shutdownLevels(graph), async (c) => {
+          if (targets.includes(c)) await this.stopAndRemove(c, req.timeout_seconds, req.volumes, emit);
+        });
+        return;
+      }
+      default:
+        throw invalidArgument(`unknown project action ${JSON.stringify(req.action)}`);
+    }
+  }
+
+  // ----- ps, ls -----
+
+  async ps(req: ProjectPsRequest): Promise<ProjectContainer[]> {
+    const list = (await this.containersOf(req.project_name, req.all)).filter(
+      (c) => (req.oneoff || !isOneoff(c.labels)) && (req.services.length === 0 || req.services.includes(serviceOf(c))),
+    );
+    return list
+      .map((c) => ({
+        id: c.id,
+        name: nameOf(c),
+        image: c.image,
+        command: c.command,
+        service: serviceOf(c),
+        number: numberOf(c.labels),
+        created: c.created,
+        state: c.state,
+        status: c.status,
+        health: c.health,
+        exit_code: c.exit_code,
+        ports: c.ports.map((p) => ({ url: p.ip, target_port: p.private_port, published_port: p.public_port, protocol: p.type })),
+        node_id: c.nodeId,
+        labels: c.labels,
+        started_at: c.started_at,
+        finished_at: c.finished_at,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+  }
+
+  async list(all: boolean): Promise<ProjectListReply> {
+    const byProject = new Map<string, ActualContainer[]>();
+    for (const nodeId of this.deps.dispatcher.nodeIds()) {
+      const agent = await this.agent(nodeId);
+      for (const c of await agent.listContainers([{ key: 'label', values: [LABEL.project] }], true)) {
+        const name = c.labels[LABEL.project] ?? '';
+        const list = byProject.get(name) ?? [];
+        list.push({ ...c, nodeId });
+        byProject.set(name, list);
+      }
+    }
+    const projects = [...byProject.entries()]
+      .filter(([, cs]) => all || cs.some((c) => c.state === 'running'))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, cs]) => {
+        const counts = new Map<string, number>();
+        for (const c of cs) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+        const files = new Set(cs.flatMap((c) => (c.labels[LABEL.configFiles] ?? '').split(',').filter((f) => f !== '')));
+        return {
+          name,
+          status: [...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}(${n})`).join(', '),
+          config_files: [...files],
+          working_dir: cs[0]?.labels[LABEL.workingDir] ?? '',
+        };
+      });
+    return { projects };
+  }
+}
+
+/** Services another service references by container (network_mode, volumes_from): recreated with it. */
+function hardDependencies(project: Project, name: string): string[] {
+  const s = project.services[name];
+  if (!s) return [];
+  const out: string[] = [];
+  if (s.network_mode?.startsWith('service:')) out.push(s.network_mode.slice('service:'.length));
+  for (const v of s.volumes_from ?? []) if (!v.startsWith('container:')) out.push(v.split(':')[0] ?? v);
+  return out;
+}
+
+/** Services whose containers others wait to complete: they may exit 0 under `up --wait`. */
+function completedByOthers(project: Project): Set<string> {
+  const out = new Set<string>();
+  for (const s of Object.values(project.services)) {
+    for (const [dep, d] of Object.entries(s.depends_on ?? {})) if (d.condition === 'service_completed_successfully') out.add(dep);
+  }
+  return out;
+}
+
+/** The dependency graph as recorded in the containers' depends_on labels (no model needed). */
+export function graphFromLabels(containers: ActualContainer[]): DependencyGraph {
+  const g: DependencyGraph = new Map();
+  for (const c of containers) {
+    const service = serviceOf(c);
+    if (g.has(service)) continue;
+    const deps: Dependency[] = [];
+    for (const entry of (c.labels[LABEL.dependsOn] ?? '').split(',')) {
+      const [dep, condition, restart] = entry.split(':');
+      if (!dep) continue;
+      deps.push({ service: dep, condition: (condition ?? 'service_started') as Dependency['condition'], required: true, restart: restart === 'true' });
+    }
+    g.set(service, deps);
+  }
+  return g;
+}

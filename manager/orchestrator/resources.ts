@@ -1,0 +1,165 @@
+/**
+ * A project's networks, volumes and images on a node, made to exist before its containers:
+ * created when missing, checked when external, and found again by their Compose labels.
+ */
+import { failedPrecondition, notFound } from '../../common/errors';
+import type { NetworkConfig, Project, VolumeConfig } from '../compose/index';
+import type { AgentConnection } from '../dispatcher/index';
+import type { DesiredService } from '../project/desired';
+import { networkLabels, projectFilter, volumeLabels } from '../project/naming';
+import { done, working, type Emit } from './progress';
+
+/** Networks the services use, by their key in the model. */
+export function networksInUse(project: Project, services: Iterable<string>): string[] {
+  const keys = new Set<string>();
+  for (const name of services) {
+    const s = project.services[name];
+    if (!s || s.network_mode !== undefined) continue;
+    for (const key of Object.keys(s.networks ?? {})) keys.add(key);
+  }
+  return [...keys].sort();
+}
+
+export async function ensureNetworks(agent: AgentConnection, project: Project, keys: string[], emit: Emit): Promise<string[]> {
+  const existing = await agent.listNetworks([]);
+  const created: string[] = [];
+  for (const key of keys) {
+    const net: NetworkConfig = project.networks[key] ?? { name: `${project.name}_${key}`, extensions: {} };
+    const found = existing.find((n) => n.name === net.name);
+    if (net.external) {
+      if (!found) throw notFound(`network ${net.name} declared as external, but could not be found`);
+      continue;
+    }
+    if (found) {
+      created.push(net.name);
+      continue;
+    }
+    emit(working('Network', net.name, 'Creating'));
+    const ipam = net.ipam?.config?.[0];
+    await agent.createNetwork({
+      name: net.name,
+      driver: net.driver ?? 'bridge',
+      subnet: ipam?.subnet ?? '',
+      gateway: ipam?.gateway ?? '',
+      ip_range: ipam?.ip_range ?? '',
+      internal: net.internal ?? false,
+      attachable: net.attachable ?? false,
+      labels: { ...(net.labels ?? {}), ...networkLabels(project.name, key) },
+      options: net.driver_opts ?? {},
+    });
+    emit(done('Network', net.name, 'Created'));
+    created.push(net.name);
+  }
+  return created;
+}
+
+/** Named volumes the services mount, by their key in the model. */
+export function volumesInUse(project: Project, services: Iterable<string>): string[] {
+  const keys = new Set<string>();
+  for (const name of services) {
+    for (const v of project.services[name]?.volumes ?? []) {
+      if (v.type === 'volume' && v.source !== undefined && project.volumes[v.source]) keys.add(v.source);
+    }
+  }
+  return [...keys].sort();
+}
+
+export async function ensureVolumes(agent: AgentConnection, project: Project, keys: string[], emit: Emit): Promise<string[]> {
+  const existing = await agent.listVolumes([]);
+  const created: string[] = [];
+  for (const key of keys) {
+    const vol = project.volumes[key] as VolumeConfig;
+    const found = existing.find((v) => v.name === vol.name);
+    if (vol.external) {
+      if (!found) throw notFound(`external volume "${vol.name}" not found`);
+      continue;
+    }
+    if (!found) {
+      emit(working('Volume', vol.name, 'Creating'));
+      await agent.createVolume({
+        name: vol.name,
+        driver: vol.driver ?? 'local',
+        labels: { ...(vol.labels ?? {}), ...volumeLabels(project.name, key) },
+        options: vol.driver_opts ?? {},
+      });
+      emit(done('Volume', vol.name, 'Created'));
+    }
+    created.push(vol.name);
+  }
+  return created;
+}
+
+/**
+ * Images, by the run's pull policy (`--pull`) or else each service's `pull_policy`: `always`
+ * pulls, `missing` (the default) pulls what is absent, `never` refuses what is absent. A service
+ * that builds its image cannot run until it is built, which this engine cannot do yet.
+ */
+export async function ensureImages(agent: AgentConnection, services: DesiredService[], runPolicy: string, emit: Emit): Promise<void> {
+  const seen = new Map<string, Promise<void>>();
+  const one = async (s: DesiredService): Promise<void> => {
+    const policy = normalizePolicy(runPolicy || s.pullPolicy || (s.hasBuild ? 'build' : 'missing'));
+    const present = await agent.hasImage(s.image);
+    if (policy === 'missing' && present) return;
+    if (policy === 'never' || policy === 'build') {
+      if (present) return;
+      if (s.hasBuild) throw failedPrecondition(`service "${s.name}" needs its image ${s.image} built, and building images is not available yet: build it elsewhere and load it (tscompose load), or set an existing image`);
+      throw notFound(`service "${s.name}": image ${s.image} not found, and pull_policy is never`);
+    }
+    if (s.hasBuild && !present) {
+      throw failedPrecondition(`service "${s.name}" needs its image ${s.image} built, and building images is not available yet: build it elsewhere and load it (tscompose load), or set an existing image`);
+    }
+    emit(working('', s.name, 'Pulling'));
+    try {
+      await agent.pullImage(s.image, () => undefined);
+    } catch (err) {
+      // A present image that could not be refreshed still runs, as Compose's `--pull always` offline.
+      if (!present) throw err;
+    }
+    emit(done('', s.name, 'Pulled'));
+  };
+  await Promise.all(
+    services.map((s) => {
+      let p = seen.get(s.image);
+      if (!p) {
+        p = one(s);
+        seen.set(s.image, p);
+      }
+      return p;
+    }),
+  );
+}
+
+function normalizePolicy(p: string): 'always' | 'missing' | 'never' | 'build' {
+  switch (p) {
+    case 'always':
+    case 'daily':
+    case 'weekly':
+      return 'always';
+    case 'never':
+      return 'never';
+    case 'build':
+      return 'build';
+    default:
+      return 'missing';
+  }
+}
+
+export async function removeProjectNetworks(agent: AgentConnection, project: string, emit: Emit): Promise<number> {
+  const nets = await agent.listNetworks([projectFilter(project)]);
+  for (const n of nets.sort((a, b) => a.name.localeCompare(b.name))) {
+    emit(working('Network', n.name, 'Removing'));
+    await agent.removeNetwork(n.name);
+    emit(done('Network', n.name, 'Removed'));
+  }
+  return nets.length;
+}
+
+export async function removeProjectVolumes(agent: AgentConnection, project: string, emit: Emit): Promise<number> {
+  const vols = await agent.listVolumes([projectFilter(project)]);
+  for (const v of vols.sort((a, b) => a.name.localeCompare(b.name))) {
+    emit(working('Volume', v.name, 'Removing'));
+    await agent.removeVolume(v.name);
+    emit(done('Volume', v.name, 'Removed'));
+  }
+  return vols.length;
+}

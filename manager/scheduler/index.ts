@@ -1,0 +1,4 @@
+export { schedule, refusalMessage } from './scheduler';
+export { DEFAULT_FILTERS, readyFilter, resourcesFilter, constraintFilter, platformFilter, maxReplicasFilter } from './filters';
+export type { Filter, NodeLoad } from './filters';
+export type * from './types';
