@@ -167,16 +167,7 @@ export class ImageService {
     const cfg = await this.config(img.id);
     const c = cfg.config ?? {};
     const layers = img.layers.map((l) => this.snapshots.layerPath(l.diffId));
-    return {
-      Id: img.id,
-      RepoTags: this.store.familiarTagsOf(img.id),
-      RepoDigests: img.repoDigests.map((d) => familiarString(parseReference(d))),
-      Parent: img.parent ?? '',
-      Comment: cfg.history?.at(-1)?.comment ?? '',
-      Created: cfg.created ?? new Date(img.created).toISOString(),
-      DockerVersion: (cfg['docker_version'] as string | undefined) ?? '',
-      Author: cfg.author ?? '',
-      Config: {
+    const containerConfig = {
         Hostname: '',
         Domainname: '',
         User: c.User ?? '',
@@ -199,7 +190,19 @@ export class ImageService {
         Labels: c.Labels ?? null,
         StopSignal: c.StopSignal ?? '',
         Shell: c.Shell ?? null,
-      },
+      };
+    return {
+      Id: img.id,
+      RepoTags: this.store.familiarTagsOf(img.id),
+      RepoDigests: img.repoDigests.map((d) => familiarString(parseReference(d))),
+      Parent: img.parent ?? '',
+      Comment: cfg.history?.at(-1)?.comment ?? '',
+      Created: cfg.created ?? new Date(img.created).toISOString(),
+      DockerVersion: (cfg['docker_version'] as string | undefined) ?? '',
+      Author: cfg.author ?? '',
+      // Docker 20.10 shows the building container's config too; seeds read .ContainerConfig.Env.
+      ContainerConfig: containerConfig,
+      Config: containerConfig,
       Architecture: cfg.architecture,
       Variant: cfg.variant,
       Os: cfg.os,
