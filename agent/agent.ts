@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ContainerService } from './container/service';
+import { installBuildCacheRoots } from './build/executor/cache';
 import { EventLog } from './events';
 import { ImageService } from './image/service';
 import { NetworkManager } from './network';
@@ -44,6 +45,8 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.events.load();
+    // The build cache keeps layers no image uses; register it before the start-up GC runs.
+    installBuildCacheRoots(this.images, this.options.dataRoot);
     await this.images.init();
     await this.volumes.init();
     // Bridges and firewall chains are host-wide names: a daemon on another data root (tests,

@@ -8,6 +8,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerComposeCommands } from './commands/register-compose';
 import { registerRegistryCommands } from './commands/register-registry';
+import { registerBuildCommands } from './commands/register-build';
 import { registerContainerCommands, registerNetworkCommands, registerVolumeCommands } from './commands/register-engine';
 import { collect, eprintln, ExitError, setGlobals, closeEngine, lazy, type GlobalFlags } from './cli';
 
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerImageCommands(image, false);
   registerImageCommands(program, true);
   registerRegistryCommands(program, image);
+  registerBuildCommands(program, image);
   registerContainerCommands(program);
   registerNetworkCommands(program);
   registerVolumeCommands(program);

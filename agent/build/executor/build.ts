@@ -1,0 +1,579 @@
+/**
+ * The executor: runs a planned build. Stages run wave by wave (`plan.levels`), the stages of one
+ * wave in parallel; the steps of a stage in order, each either found in the build cache or run:
+ * RUN in a runc container, COPY/ADD and WORKDIR on a mounted snapshot, metadata instructions on
+ * the config. The target stage becomes an image in the store, tagged as asked.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { cancelled, invalidArgument, notFound, TsError } from '../../../common/errors';
+import { putBlob } from '../../image/content';
+import { MediaType, hostPlatform, type ContainerConfig, type HistoryEntry, type ImageConfig, type ImageManifest } from '../../image/oci';
+import type { ImageService } from '../../image/service';
+import { familiarString, normalizeTag, parseReference, type ImageRecord, type LayerRef } from '../../image/store';
+import type { Runtime } from '../../runtime/runtime';
+import type { MountOptions } from '../../runtime/spec';
+import { cleanPath, readDockerignore } from '../context/ignore';
+import { ContextIndex, checksumPaths } from '../context/sources';
+import { dockerfileError } from '../dockerfile/errors';
+import {
+  parseDockerfile,
+  parseTriggers,
+  runArgv,
+  type AddInstruction,
+  type CopyInstruction,
+  type Dockerfile,
+  type RunInstruction,
+} from '../dockerfile/instructions';
+import { classifyAddSource, planBuild, runEnvironment, type BuildPlan, type PlannedStage, type PlannedStep, type SourceRef } from '../dockerfile/plan';
+import { cacheKey, type BuildCache, type CachedLayer } from './cache';
+import { DEFAULT_PATH, DEFAULT_SHELL, applyToConfig, historyEntry, nextWorkdir, type StageFlags } from './config';
+import { copyStep, resolveChown, type Download } from './copy';
+import { mkdirInRoot } from './fsops';
+import { ProgressReporter, type ProgressSink, type Vertex } from './progress';
+import { checkMountSupported, removeRuntimeArtifacts, runCommand, type MountPointRecord } from './run';
+import { withReadRoot, withWorkingRoot, type SnapshotDeps } from './snapshot';
+
+export interface BuildRequest {
+  /** The build context, already on disk. */
+  contextDir: string;
+  /** The Dockerfile's path in the context; its base name names it in messages. */
+  dockerfile: string;
+  /** The Dockerfile's text when the client sent it; otherwise it is read from the context. */
+  dockerfileContent?: string;
+  tags: string[];
+  buildArgs: Record<string, string>;
+  target?: string;
+  noCache: boolean;
+  pull: boolean;
+  labels: Record<string, string>;
+}
+
+export interface BuildDeps {
+  images: ImageService;
+  runtime: Runtime;
+  cache: BuildCache;
+  /** A scratch directory owned by this build; the caller removes it. */
+  workDir: string;
+  /** `<dataRoot>/build-cache`: RUN --mount=type=cache directories live under it. */
+  cacheRoot: string;
+  /** Fetches an image from its registry into the store; absent when this engine cannot pull. */
+  pull?: (reference: string, vertex: Vertex, signal: AbortSignal) => Promise<void>;
+}
+
+/** What a stage has built so far: its image in the making. */
+interface StageState {
+  key: string;
+  layers: LayerRef[];
+  /** Sum of the layers' uncompressed sizes. */
+  size: number;
+  image: ImageConfig;
+  history: HistoryEntry[];
+  /** The most recent step's creation time (from the cache when the step was cached). */
+  created: string;
+}
+
+interface BaseImage {
+  record: ImageRecord;
+  config: ImageConfig;
+}
+
+const FS_KINDS = new Set(['RUN', 'COPY', 'ADD', 'WORKDIR']);
+
+/** Builds, stores and tags the image; returns its ID. */
+export async function buildImage(deps: BuildDeps, req: BuildRequest, sink: ProgressSink, signal: AbortSignal): Promise<string> {
+  const progress = new ProgressReporter(sink);
+  const tags = req.tags.map((t) => {
+    try {
+      return normalizeTag(t);
+    } catch (err) {
+      throw invalidArgument(`invalid tag ${JSON.stringify(t)}: ${(err as Error).message}`);
+    }
+  });
+  const name = path.posix.basename(req.dockerfile || 'Dockerfile');
+  const text = req.dockerfileContent ?? (await readDockerfile(req.contextDir, req.dockerfile || 'Dockerfile'));
+  let dockerfile = parseDockerfile(text, name);
+  const planOptions = { buildArgs: req.buildArgs, ...(req.target ? { target: req.target } : {}) };
+  const firstPlan = planBuild(dockerfile, planOptions);
+
+  const bases = await resolveImages(deps, firstPlan, req.pull, progress, signal);
+  dockerfile = withOnbuildTriggers(dockerfile, firstPlan, bases);
+  const plan = planBuild(dockerfile, { ...planOptions, imageEnv: (ref) => bases.get(ref)?.config.config?.Env });
+  for (const warning of plan.warnings) progress.warning(warning);
+
+  const ignore = await readDockerignore(req.contextDir, req.dockerfile || 'Dockerfile');
+  const context = await ContextIndex.build(req.contextDir, ignore.patterns);
+  const leased: string[] = [];
+  const lease = (digest: string): void => {
+    deps.images.leases.add(digest);
+    leased.push(digest);
+  };
+  const runner = new StageRunner(deps, req, plan, bases, context, progress, lease, signal);
+  try {
+    for (const wave of plan.levels) {
+      const results = await Promise.allSettled(wave.map((index) => runner.run(index)));
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.reason;
+    }
+    const final = runner.result(plan.target);
+    return await commitImage(deps, final, tags, req.labels, progress, lease);
+  } finally {
+    for (const digest of leased) deps.images.leases.delete(digest);
+  }
+}
+
+async function readDockerfile(contextDir: string, file: string): Promise<string> {
+  const full = path.join(contextDir, cleanPath('/' + file));
+  try {
+    return await fsp.readFile(full, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`failed to read dockerfile: open ${file}: no such file or directory`);
+    throw err;
+  }
+}
+
+/** Every image the plan names (bases and `COPY --from`), from the store or its registry. */
+async function resolveImages(
+  deps: BuildDeps,
+  plan: BuildPlan,
+  pull: boolean,
+  progress: ProgressReporter,
+  signal: AbortSignal,
+): Promise<Map<string, BaseImage>> {
+  const refs = new Set<string>();
+  for (const stage of plan.stages) {
+    if (stage.base.kind === 'image') refs.add(stage.base.ref);
+    for (const ref of stage.images) refs.add(ref);
+  }
+  const out = new Map<string, BaseImage>();
+  for (const ref of refs) {
+    let record = deps.images.store.tryResolve(ref);
+    if (!record || pull) {
+      const vertex = progress.vertex(`[internal] load metadata for ${ref}`);
+      if (!deps.pull) {
+        vertex.error(`image ${ref} is not in the store`);
+        throw notFound(`failed to resolve source metadata for ${ref}: no such image in the store and this engine cannot pull`);
+      }
+      try {
+        await deps.pull(ref, vertex, signal);
+      } catch (err) {
+        const message = `failed to resolve source metadata for ${ref}: ${(err as Error).message}`;
+        vertex.error(message);
+        throw new TsError(err instanceof TsError ? err.kind : 'NotFound', message);
+      }
+      vertex.done();
+      record = deps.images.store.resolve(ref);
+    }
+    out.set(ref, { record, config: await deps.images.config(record.id) });
+  }
+  return out;
+}
+
+/** A base image's ONBUILD triggers run first in the stage built on it, as if written there. */
+function withOnbuildTriggers(dockerfile: Dockerfile, plan: BuildPlan, bases: Map<string, BaseImage>): Dockerfile {
+  let changed = false;
+  const stages = dockerfile.stages.map((stage) => {
+    const planned = plan.stages.find((s) => s.index === stage.index);
+    if (planned?.base.kind !== 'image') return stage;
+    const triggers = bases.get(planned.base.ref)?.config.config?.OnBuild ?? [];
+    if (triggers.length === 0) return stage;
+    changed = true;
+    const instructions = parseTriggers(triggers, `${dockerfile.file} (ONBUILD of ${planned.base.ref})`).map((ins) => ({ ...ins, line: stage.from.line }));
+    return { ...stage, instructions: [...instructions, ...stage.instructions] };
+  });
+  return changed ? { ...dockerfile, stages } : dockerfile;
+}
+
+function layerMediaType(mediaType: string): string {
+  if (mediaType === MediaType.DockerLayerGzip) return MediaType.OciLayerGzip;
+  if (mediaType === MediaType.DockerForeignLayerGzip) return MediaType.OciLayerNondistributableGzip;
+  return mediaType;
+}
+
+const newLayerRef = (layer: CachedLayer): LayerRef => ({ diffId: layer.diffId, blobDigest: layer.diffId, blobSize: layer.size, mediaType: MediaType.OciLayer });
+
+class StageRunner {
+  private readonly done = new Map<number, StageState>();
+  private readonly snapshotDeps: SnapshotDeps;
+
+  constructor(
+    private readonly deps: BuildDeps,
+    private readonly req: BuildRequest,
+    private readonly plan: BuildPlan,
+    private readonly bases: Map<string, BaseImage>,
+    private readonly context: ContextIndex,
+    private readonly progress: ProgressReporter,
+    lease: (digest: string) => void,
+    private readonly signal: AbortSignal,
+  ) {
+    this.snapshotDeps = { images: deps.images, workDir: deps.workDir, lease };
+  }
+
+  result(index: number): StageState {
+    const state = this.done.get(index);
+    if (!state) throw new Error(`stage ${index} has not been built`);
+    return state;
+  }
+
+  private label(stage: PlannedStage): string {
+    if (stage.name !== undefined) return stage.name;
+    return this.plan.stages.length === 1 ? '' : `stage-${stage.index}`;
+  }
+
+  private initialState(stage: PlannedStage): StageState {
+    const now = new Date().toISOString();
+    switch (stage.base.kind) {
+      case 'scratch': {
+        const platform = hostPlatform();
+        return {
+          key: cacheKey('scratch', `${platform.os}/${platform.architecture}`),
+          layers: [],
+          size: 0,
+          image: { architecture: platform.architecture, os: platform.os, config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] } },
+          history: [],
+          created: now,
+        };
+      }
+      case 'stage':
+        return structuredClone(this.result(stage.base.index));
+      case 'image': {
+        const base = this.bases.get(stage.base.ref) as BaseImage;
+        const image = structuredClone(base.config);
+        const config: ContainerConfig = { ...(image.config ?? {}) };
+        // Triggers ran in this stage; the child does not pass them on.
+        delete config.OnBuild;
+        image.config = config;
+        return {
+          key: cacheKey('image', base.record.id),
+          layers: [...base.record.layers],
+          size: base.record.size,
+          image,
+          history: [...(image.history ?? [])],
+          created: image.created ?? now,
+        };
+      }
+    }
+  }
+
+  async run(index: number): Promise<void> {
+    const stage = this.plan.stages.find((s) => s.index === index);
+    if (!stage) throw new Error(`stage ${index} is not planned`);
+    const state = this.initialState(stage);
+    const label = this.label(stage);
+    const total = 1 + stage.steps.filter((s) => FS_KINDS.has(s.expanded.kind)).length;
+    const title = (k: number, text: string): string => `[${label ? `${label} ` : ''}${k}/${total}] ${text}`;
+    if (stage.base.kind === 'image') {
+      const base = this.bases.get(stage.base.ref) as BaseImage;
+      const ref = base.record.id === stage.base.ref ? stage.base.ref : familiarOrSelf(stage.base.ref);
+      this.progress.vertex(title(1, `FROM ${ref}`)).done();
+    }
+    const flags: StageFlags = { cmdSet: false };
+    let k = 1;
+    for (const step of stage.steps) {
+      if (this.signal.aborted) throw cancelled('build cancelled');
+      const config = (state.image.config ??= {});
+      if (!FS_KINDS.has(step.expanded.kind)) {
+        applyToConfig(config, step.expanded, flags);
+        const key = cacheKey(state.key, step.text, this.argValues(step));
+        const created = await this.createdFor(key);
+        if (step.expanded.kind !== 'MAINTAINER') state.history.push(historyEntry(step.text, created, false, false));
+        else state.image.author = step.expanded.maintainer;
+        state.key = key;
+        state.created = created;
+        continue;
+      }
+      k++;
+      if (step.expanded.kind === 'WORKDIR') applyToConfig(config, step.expanded, flags);
+      // Heredoc bodies stay out of the title, as buildkit shows them.
+      const vertex = this.progress.vertex(title(k, step.text.split('\n')[0] ?? step.text));
+      try {
+        const key = await this.keyOf(state, step);
+        const record = this.req.noCache ? undefined : await this.deps.cache.lookup(key);
+        let layer: CachedLayer | undefined;
+        let created: string;
+        if (record) {
+          vertex.cached();
+          layer = record.layer;
+          created = record.created;
+        } else {
+          layer = await this.execute(state, step, vertex);
+          created = new Date().toISOString();
+          await this.deps.cache.store(key, { created, ...(layer ? { layer } : {}) });
+          vertex.done();
+        }
+        if (layer) {
+          state.layers.push(newLayerRef(layer));
+          state.size += layer.size;
+        }
+        state.history.push(historyEntry(step.text, created, layer !== undefined, true));
+        state.key = key;
+        state.created = created;
+      } catch (err) {
+        vertex.error((err as Error).message);
+        throw err;
+      }
+    }
+    state.image.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId) };
+    this.done.set(index, state);
+  }
+
+  /** The creation time a metadata step had when first built, so a cached rebuild is identical. */
+  private async createdFor(key: string): Promise<string> {
+    const record = this.req.noCache ? undefined : await this.deps.cache.lookup(key);
+    if (record) return record.created;
+    const created = new Date().toISOString();
+    await this.deps.cache.store(key, { created });
+    return created;
+  }
+
+  /** ARG values in scope: part of every key, so a changed build arg invalidates from its first use. */
+  private argValues(step: PlannedStep): string {
+    if (step.expanded.kind !== 'ARG') return '';
+    const values = step.expanded.args.map((a) => [a.name, this.req.buildArgs[a.name] ?? a.value ?? this.plan.metaArgs[a.name] ?? null]);
+    return JSON.stringify(values);
+  }
+
+  private async keyOf(state: StageState, step: PlannedStep): Promise<string> {
+    const ins = step.expanded;
+    const config = state.image.config ?? {};
+    const base = [state.key, step.text];
+    switch (ins.kind) {
+      case 'RUN':
+        return cacheKey(...base, JSON.stringify(step.args), JSON.stringify(config.Shell ?? DEFAULT_SHELL), config.User ?? '', config.WorkingDir ?? '');
+      case 'WORKDIR':
+        return cacheKey(...base, config.WorkingDir ?? '', config.User ?? '');
+      case 'COPY':
+      case 'ADD': {
+        const parts = [...base, config.WorkingDir ?? ''];
+        if (step.copyFrom) parts.push(this.sourceKey(step.copyFrom));
+        else {
+          const local = ins.kind === 'ADD' ? ins.sources.filter((s) => classifyAddSource(s) === 'context') : ins.sources;
+          const sum = await checksumPaths(this.context, local, {
+            excludes: ins.excludes,
+            parents: ins.kind === 'COPY' && ins.parents,
+            ownership: false,
+            dockerfile: this.plan.file,
+            line: ins.line,
+            instruction: ins.kind,
+          });
+          parts.push(sum.digest);
+        }
+        if (ins.kind === 'ADD') for (const download of await this.downloads(ins)) parts.push(download.url, download.digest, String(download.mtimeMs ?? ''));
+        return cacheKey(...parts);
+      }
+      default:
+        return cacheKey(...base);
+    }
+  }
+
+  private sourceKey(ref: SourceRef): string {
+    if (ref.kind === 'stage') return this.result(ref.index).key;
+    return (this.bases.get(ref.ref) as BaseImage).record.id;
+  }
+
+  private sourceLayers(ref: SourceRef): string[] {
+    if (ref.kind === 'stage') return this.result(ref.index).layers.map((l) => l.diffId);
+    return (this.bases.get(ref.ref) as BaseImage).record.layers.map((l) => l.diffId);
+  }
+
+  private readonly fetched = new Map<string, Promise<Download & { digest: string }>>();
+
+  /** ADD's URLs, fetched once per build: their content is part of the step's key. */
+  private downloads(ins: AddInstruction): Promise<Array<Download & { digest: string }>> {
+    const urls = ins.sources.filter((s) => classifyAddSource(s) === 'url');
+    return Promise.all(
+      urls.map((url) => {
+        let pending = this.fetched.get(url);
+        if (!pending) {
+          pending = download(url, this.deps.workDir, this.plan.file, ins.line, ins.checksum);
+          this.fetched.set(url, pending);
+        }
+        return pending;
+      }),
+    );
+  }
+
+  private layersOf(state: StageState): string[] {
+    return state.layers.map((l) => l.diffId);
+  }
+
+  private async execute(state: StageState, step: PlannedStep, vertex: Vertex): Promise<CachedLayer | undefined> {
+    const ins = step.expanded;
+    const config = state.image.config ?? {};
+    switch (ins.kind) {
+      case 'RUN':
+        return this.executeRun(state, step, ins, vertex);
+      case 'WORKDIR':
+        return withWorkingRoot(this.snapshotDeps, this.layersOf(state), async ({ rootfs }) => {
+          const owner = config.User ? await resolveChown(rootfs, config.User).catch(() => undefined) : undefined;
+          await mkdirInRoot(rootfs, config.WorkingDir ?? nextWorkdir(undefined, ins.path), owner);
+        });
+      case 'COPY':
+      case 'ADD': {
+        const downloads = ins.kind === 'ADD' ? await this.downloads(ins) : [];
+        const copy = (sources: ContextIndex, keepOwnership: boolean) =>
+          withWorkingRoot(this.snapshotDeps, this.layersOf(state), ({ rootfs }) =>
+            copyStep(rootfs, ins as CopyInstruction | AddInstruction, {
+              workdir: config.WorkingDir ?? '/',
+              sources,
+              keepOwnership,
+              downloads,
+              tmpDir: this.deps.workDir,
+              dockerfile: this.plan.file,
+            }),
+          );
+        if (!step.copyFrom) return copy(this.context, false);
+        return withReadRoot(this.snapshotDeps, this.sourceLayers(step.copyFrom), async (root) => copy(await ContextIndex.build(root), true));
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private async executeRun(state: StageState, step: PlannedStep, ins: RunInstruction, vertex: Vertex): Promise<CachedLayer | undefined> {
+    const config = state.image.config ?? {};
+    const { argv, script } = runArgv(ins, config.Shell ?? DEFAULT_SHELL);
+    const env = runEnvironment(step, this.plan);
+    let records: MountPointRecord[] = [];
+    const run = (mounts: MountOptions[]) =>
+      withWorkingRoot(
+        this.snapshotDeps,
+        this.layersOf(state),
+        async ({ rootfs }) => {
+          records = await runCommand(
+            { runtime: this.deps.runtime, workDir: this.deps.workDir },
+            {
+              rootfs,
+              argv,
+              ...(script !== undefined ? { script } : {}),
+              env,
+              user: config.User ?? '',
+              workdir: config.WorkingDir ?? '/',
+              network: ins.network ?? 'default',
+              mounts,
+              dockerfile: this.plan.file,
+              line: ins.line,
+            },
+            vertex,
+            this.signal,
+          );
+        },
+        (upper) => removeRuntimeArtifacts(upper, records),
+      );
+    return this.withRunMounts(step, ins, 0, [], run);
+  }
+
+  /** Resolves `RUN --mount`s one by one (a stage or image source is mounted for the run's duration). */
+  private async withRunMounts<T>(step: PlannedStep, ins: RunInstruction, i: number, acc: MountOptions[], run: (mounts: MountOptions[]) => Promise<T>): Promise<T> {
+    const mount = ins.mounts[i];
+    if (!mount) return run(acc);
+    checkMountSupported(mount, this.plan.file, ins.line);
+    const next = (m: MountOptions) => this.withRunMounts(step, ins, i + 1, [...acc, m], run);
+    const target = path.posix.resolve('/', mount.target);
+    switch (mount.type) {
+      case 'tmpfs':
+        return next({ type: 'tmpfs', target, ...(mount.size !== undefined ? { tmpfsSize: mount.size } : {}) });
+      case 'cache': {
+        const id = createHash('sha256').update(mount.id ?? mount.target).digest('hex').slice(0, 32);
+        const dir = path.join(this.deps.cacheRoot, 'mounts', id);
+        if (!(await fsp.stat(dir).catch(() => undefined))) {
+          await fsp.mkdir(dir, { recursive: true, mode: mount.mode ?? 0o755 });
+          await fsp.chown(dir, mount.uid ?? 0, mount.gid ?? 0);
+        }
+        return next({ type: 'bind', source: dir, target, readonly: mount.readOnly });
+      }
+      case 'bind': {
+        const from = step.mountFrom?.[i];
+        const sub = cleanPath('/' + (mount.source ?? ''));
+        if (!from) return next({ type: 'bind', source: path.join(this.context.root, sub), target, readonly: true });
+        return withReadRoot(this.snapshotDeps, this.sourceLayers(from), (root) => next({ type: 'bind', source: path.join(root, sub), target, readonly: mount.readOnly }));
+      }
+      default:
+        throw dockerfileError(this.plan.file, ins.line, `RUN --mount=type=${mount.type} is not supported by this builder`);
+    }
+  }
+}
+
+function familiarOrSelf(ref: string): string {
+  try {
+    return familiarString(parseReference(ref));
+  } catch {
+    return ref;
+  }
+}
+
+async function download(url: string, workDir: string, dockerfile: string, line: number, checksum?: string): Promise<Download & { digest: string }> {
+  let response: Response;
+  try {
+    response = await fetch(url, { redirect: 'follow' });
+  } catch (err) {
+    throw dockerfileError(dockerfile, line, `failed to download ${url}: ${(err as Error).message}`, 'Unavailable');
+  }
+  if (!response.ok || !response.body) throw dockerfileError(dockerfile, line, `failed to download ${url}: ${response.status} ${response.statusText}`, 'Unavailable');
+  const file = path.join(workDir, `download-${randomBytes(8).toString('hex')}`);
+  const hash = createHash('sha256');
+  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  body.on('data', (chunk: Buffer) => hash.update(chunk));
+  await pipeline(body, createWriteStream(file, { mode: 0o600 }));
+  const digest = `sha256:${hash.digest('hex')}`;
+  if (checksum !== undefined && checksum !== digest) {
+    throw dockerfileError(dockerfile, line, `digest mismatch for ${url}: expected ${checksum}, got ${digest}`);
+  }
+  const pathname = new URL(url).pathname;
+  const name = path.posix.basename(pathname) || 'index.html';
+  const lastModified = response.headers.get('last-modified');
+  const mtimeMs = lastModified ? Date.parse(lastModified) : undefined;
+  return { url, file, name, digest, ...(mtimeMs !== undefined && !Number.isNaN(mtimeMs) ? { mtimeMs } : {}) };
+}
+
+async function commitImage(
+  deps: BuildDeps,
+  state: StageState,
+  tags: string[],
+  labels: Record<string, string>,
+  progress: ProgressReporter,
+  lease: (digest: string) => void,
+): Promise<string> {
+  const vertex = progress.vertex('exporting to image');
+  const config: ContainerConfig = { ...(state.image.config ?? {}) };
+  if (Object.keys(labels).length > 0) config.Labels = { ...(config.Labels ?? {}), ...labels };
+  const image: ImageConfig = {
+    ...state.image,
+    created: state.created,
+    config,
+    rootfs: { type: 'layers', diff_ids: state.layers.map((l) => l.diffId) },
+    history: state.history,
+  };
+  const configBlob = await putBlob(deps.images.content, JSON.stringify(image));
+  lease(configBlob.digest);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: configBlob.digest, size: configBlob.size },
+    layers: state.layers.map((l) => ({ mediaType: layerMediaType(l.mediaType), digest: l.blobDigest, size: l.blobSize })),
+  };
+  const manifestBlob = await putBlob(deps.images.content, JSON.stringify(manifest));
+  lease(manifestBlob.digest);
+  const record: ImageRecord = {
+    id: configBlob.digest,
+    manifestDigest: manifestBlob.digest,
+    manifestMediaType: MediaType.OciManifest,
+    repoDigests: [],
+    created: Date.parse(state.created),
+    layers: state.layers,
+    size: state.size,
+  };
+  vertex.info(`writing image ${record.id} done`);
+  await deps.images.store.put(record, tags);
+  await deps.images.refreshLayerSizes();
+  for (const tag of tags) {
+    const familiar = familiarString(parseReference(tag));
+    vertex.info(`naming to ${tag} done`);
+    deps.images.events.emit('image', 'tag', record.id, { name: familiar });
+  }
+  vertex.done();
+  return record.id;
+}

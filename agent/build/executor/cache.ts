@@ -1,0 +1,108 @@
+/**
+ * The build cache: what each step produced, by cache key, kept in `<dataRoot>/build-cache/` so it
+ * outlives the daemon. A key chains the parent step's key, the instruction text after
+ * substitution and what else the step depends on (COPY sources' checksum, ARG values), so a
+ * change anywhere invalidates that step and every step after it.
+ *
+ * A record remembers the step's layer (none for metadata steps and empty changes) and when the
+ * step first ran: reusing that time keeps history and image ID identical on a fully cached build.
+ * The layers it names are GC roots of the image service, so GC never takes them; a record whose
+ * layer is gone anyway (a GC that ran before the cache registered) is simply a miss.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { JsonStateFile } from '../../../common/statefile';
+import type { ImageService } from '../../image/service';
+
+export interface CachedLayer {
+  diffId: string;
+  /** Bytes of the uncompressed layer tar (its blob in the content store). */
+  size: number;
+}
+
+export interface CacheRecord {
+  /** ISO time the step first ran. */
+  created: string;
+  layer?: CachedLayer;
+  /** ms since epoch the record was last used, for pruning by age. */
+  lastUsed: number;
+}
+
+interface CacheDocument {
+  records: Record<string, CacheRecord>;
+}
+
+export function cacheKey(...parts: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(`${part.length}:${part}\n`);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+const CACHE_FILE = 'cache.json';
+
+export class BuildCache {
+  private readonly doc: JsonStateFile<CacheDocument>;
+  private loaded?: Promise<unknown>;
+
+  constructor(
+    readonly root: string,
+    private readonly images: ImageService,
+  ) {
+    this.doc = new JsonStateFile<CacheDocument>(path.join(root, CACHE_FILE), () => ({ records: {} }));
+  }
+
+  /** `<dataRoot>/build-cache` */
+  static rootFor(dataRoot: string): string {
+    return path.join(dataRoot, 'build-cache');
+  }
+
+  load(): Promise<unknown> {
+    this.loaded ??= this.doc.load();
+    return this.loaded;
+  }
+
+  /** A record whose layer still exists, or undefined. */
+  async lookup(key: string): Promise<CacheRecord | undefined> {
+    await this.load();
+    const record = this.doc.state.records[key];
+    if (!record) return undefined;
+    if (record.layer) {
+      const { diffId } = record.layer;
+      if (!(await this.images.snapshots.hasLayer(diffId)) || !(await this.images.content.has(diffId))) return undefined;
+    }
+    return record;
+  }
+
+  async store(key: string, record: Omit<CacheRecord, 'lastUsed'>): Promise<void> {
+    await this.load();
+    await this.doc.update((d) => {
+      d.records[key] = { ...record, lastUsed: Date.now() };
+    });
+  }
+}
+
+/**
+ * Makes the image service's GC keep what the build cache holds. Reads the cache file itself,
+ * synchronously, so it also works when installed before the cache is first used (ideally before
+ * `images.init()`, whose GC would otherwise drop cached layers no image uses).
+ */
+export function installBuildCacheRoots(images: ImageService, dataRoot: string): void {
+  const file = path.join(BuildCache.rootFor(dataRoot), CACHE_FILE);
+  const previous = images.extraRoots;
+  if ((previous as { buildCache?: boolean }).buildCache) return;
+  const roots = Object.assign(
+    (): Iterable<string> => {
+      const own: string[] = [];
+      try {
+        const doc = JSON.parse(readFileSync(file, 'utf8')) as CacheDocument;
+        for (const record of Object.values(doc.records ?? {})) if (record.layer) own.push(record.layer.diffId);
+      } catch {
+        // no cache yet, or a file being replaced: an atomic rename leaves the old one readable
+      }
+      return [...previous(), ...own];
+    },
+    { buildCache: true },
+  );
+  images.extraRoots = roots;
+}

@@ -1,0 +1,105 @@
+/**
+ * A build step's working root: the layers so far under overlayfs with a fresh upper directory,
+ * mounted on the host. When the step is done its upper directory becomes the step's layer: the
+ * tar (`diffDirectory`) goes to the content store and the directory itself is adopted by the
+ * snapshotter, so nothing is unpacked twice. An upper that holds no change yields no layer.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import { diffDirectory, writeLayer } from '../../image/diff';
+import type { ImageService } from '../../image/service';
+import { mountOverlay, unmount } from '../../image/snapshotter';
+import type { CachedLayer } from './cache';
+
+/** The diffID of a tar with no entries (two zero blocks), as Docker knows it. */
+export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
+
+export interface WorkingRoot {
+  /** Where the merged tree is mounted on the host. */
+  rootfs: string;
+  /** The snapshot's writable directory (what the step changed). */
+  upper: string;
+}
+
+export interface SnapshotDeps {
+  images: ImageService;
+  /** A directory for mount points, private to this build. */
+  workDir: string;
+  /** Holds blobs and layers until the cache or an image names them. */
+  lease(digest: string): void;
+}
+
+/**
+ * Mounts `layers` with a fresh upper, runs `step` on the merged tree, unmounts, and turns the
+ * changes into a layer. `beforeCommit` runs after the unmount, on the upper directory alone.
+ */
+export async function withWorkingRoot(
+  deps: SnapshotDeps,
+  layers: readonly string[],
+  step: (root: WorkingRoot) => Promise<void>,
+  beforeCommit?: (upper: string) => Promise<void>,
+): Promise<CachedLayer | undefined> {
+  const key = `build-${randomBytes(8).toString('hex')}`;
+  const snapshots = deps.images.snapshots;
+  const rootfs = path.join(deps.workDir, 'mnt', key);
+  const upper = snapshots.upperPath(key);
+  try {
+    await mountOverlay(await snapshots.prepare(key, [...layers]), rootfs);
+    try {
+      await step({ rootfs, upper });
+    } finally {
+      await unmount(rootfs);
+      await fsp.rmdir(rootfs).catch(() => undefined);
+    }
+    await beforeCommit?.(upper);
+    return await commitUpper(deps, upper);
+  } finally {
+    await snapshots.removeActive(key);
+  }
+}
+
+/** Mounts `layers` read-only-in-spirit (changes are discarded) for reading, e.g. `COPY --from`. */
+export async function withReadRoot<T>(deps: SnapshotDeps, layers: readonly string[], read: (rootfs: string) => Promise<T>): Promise<T> {
+  const key = `build-ro-${randomBytes(8).toString('hex')}`;
+  const snapshots = deps.images.snapshots;
+  const rootfs = path.join(deps.workDir, 'mnt', key);
+  try {
+    await mountOverlay(await snapshots.prepare(key, [...layers]), rootfs);
+    try {
+      return await read(rootfs);
+    } finally {
+      await unmount(rootfs);
+      await fsp.rmdir(rootfs).catch(() => undefined);
+    }
+  } finally {
+    await snapshots.removeActive(key);
+  }
+}
+
+async function commitUpper(deps: SnapshotDeps, upper: string): Promise<CachedLayer | undefined> {
+  const { content, snapshots } = deps.images;
+  const writer = await content.writer(`build-layer-${randomBytes(8).toString('hex')}`);
+  let blob: { diffId: string; size: number };
+  try {
+    const sink = new Writable({
+      highWaterMark: 1 << 20,
+      write(chunk: Buffer, _enc, cb) {
+        writer.write(chunk).then(() => cb(), cb);
+      },
+    });
+    blob = await writeLayer(diffDirectory(upper), sink);
+    if (blob.diffId === EMPTY_LAYER_DIFF_ID) {
+      await writer.abort();
+      return undefined;
+    }
+    deps.lease(blob.diffId);
+    await writer.commit({ digest: blob.diffId, size: blob.size });
+  } catch (err) {
+    await writer.abort().catch(() => undefined);
+    throw err;
+  }
+  await snapshots.adoptLayer(upper, { diffId: blob.diffId, size: blob.size });
+  return { diffId: blob.diffId, size: blob.size };
+}

@@ -1,0 +1,251 @@
+/**
+ * `image build` against a real daemon: multi-stage builds with `COPY --from`, the build cache
+ * (hits before an edited file, misses after it), `.dockerignore`, ARG/ENV scoping, a failing RUN,
+ * ADD of a URL (a loopback server) and of a local tar, and a HEALTHCHECK a container then uses.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { busyboxRootfsTar } from '../helpers/images';
+
+let d: TestDaemon;
+let server: Server;
+let serverUrl: string;
+
+before(async () => {
+  d = await startTestDaemon();
+  const tar = await busyboxRootfsTar(path.join(d.dir, 'busybox.tar'));
+  await d.ok(['image', 'import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+  server = createServer((req, res) => {
+    if (req.url === '/files/data.txt') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'last-modified': 'Wed, 21 Oct 2015 07:28:00 GMT' });
+      res.end('downloaded\n');
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  server?.close();
+  await d?.destroy();
+});
+
+/** A context directory with these files (paths relative to it). */
+async function context(name: string, files: Record<string, string>): Promise<string> {
+  const dir = path.join(d.dir, 'ctx', name);
+  for (const [file, content] of Object.entries(files)) {
+    await fsp.mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+    await fsp.writeFile(path.join(dir, file), content);
+  }
+  return dir;
+}
+
+const build = (args: string[]) => d.run(['image', 'build', '--progress', 'plain', ...args]);
+
+/** The vertex lines of a plain progress log: title → CACHED | DONE | ERROR. */
+function outcomes(log: string): Map<string, string> {
+  const titles = new Map<string, string>();
+  const out = new Map<string, string>();
+  for (const line of log.split('\n')) {
+    const m = /^#(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const [, id = '', rest = ''] = m;
+    if (!titles.has(id)) titles.set(id, rest);
+    else if (rest === 'CACHED' || rest.startsWith('DONE') || rest.startsWith('ERROR')) out.set(titles.get(id) as string, rest.split(' ')[0] as string);
+  }
+  return out;
+}
+
+describe('image build', () => {
+  test('multi-stage build with COPY --from, config and history like Docker', async () => {
+    const dir = await context('multi', {
+      'hello.txt': 'from the context\n',
+      Dockerfile: [
+        'FROM busybox AS build',
+        'WORKDIR /src',
+        'COPY hello.txt .',
+        'RUN cp hello.txt out.txt && echo built >> out.txt',
+        '',
+        'FROM busybox',
+        'COPY --from=build /src/out.txt /app/',
+        'ENV MODE=prod',
+        'LABEL org.example.stage=final',
+        'EXPOSE 8080/tcp',
+        'USER app',
+        'WORKDIR /app',
+        'STOPSIGNAL SIGINT',
+        'CMD ["cat", "/app/out.txt"]',
+        '',
+      ].join('\n'),
+    });
+    const r = await build(['-t', 'multi:1', '-t', 'multi:2', '--label', 'built.by=test', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /#\d+ \[build 4\/4\] RUN cp hello.txt out.txt/);
+    assert.match(r.stderr, /naming to docker.io\/library\/multi:1 done/);
+    assert.equal(await d.ok(['container', 'run', '--rm', 'multi:1']), 'from the context\nbuilt\n');
+    const inspect = JSON.parse(await d.ok(['image', 'inspect', 'multi:2']))[0];
+    assert.deepEqual(inspect.RepoTags.sort(), ['multi:1', 'multi:2']);
+    assert.deepEqual(inspect.Config.Cmd, ['cat', '/app/out.txt']);
+    assert.deepEqual(inspect.Config.Env, ['MODE=prod']);
+    assert.equal(inspect.Config.User, 'app');
+    assert.equal(inspect.Config.WorkingDir, '/app');
+    assert.equal(inspect.Config.StopSignal, 'SIGINT');
+    assert.deepEqual(inspect.Config.ExposedPorts, { '8080/tcp': {} });
+    assert.deepEqual(inspect.Config.Labels, { 'org.example.stage': 'final', 'built.by': 'test' });
+    // base layer + COPY --from; WORKDIR /app was created by COPY, so it adds nothing.
+    assert.equal(inspect.RootFS.Layers.length, 2);
+    const history = await d.ok(['image', 'history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'multi:1']);
+    const lines = history.trim().split('\n');
+    assert.equal(lines.length, 9, history);
+    assert.match(lines[0] as string, /^CMD \["cat","\/app\/out.txt"\]\|0B$/);
+    assert.ok(lines.some((l) => l.startsWith('COPY --from=build /src/out.txt /app/ # buildkit|') && !l.endsWith('|0B')), history);
+  });
+
+  test('editing one file: steps before it are CACHED, the ones after it rebuilt', async () => {
+    const dir = await context('cache', {
+      'a.txt': 'one\n',
+      'b.txt': 'two\n',
+      Dockerfile: 'FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy-a\nCOPY b.txt /b.txt\nRUN cat /a.txt /b.txt > /both\n',
+    });
+    const first = await build(['-t', 'cached:1', dir]);
+    assert.equal(first.code, 0, first.stderr);
+    const again = outcomes((await build(['-t', 'cached:1', dir])).stderr);
+    assert.equal(again.get('[2/5] COPY a.txt /a.txt'), 'CACHED');
+    assert.equal(again.get('[5/5] RUN cat /a.txt /b.txt > /both'), 'CACHED');
+    const idBefore = (await d.ok(['image', 'inspect', '--format', '{{.Id}}', 'cached:1'])).trim();
+    const q = await d.run(['image', 'build', '-q', dir]);
+    assert.equal(q.stdout.trim(), idBefore, 'a fully cached build gives the same image ID');
+    assert.equal(q.stderr, '');
+
+    await fsp.writeFile(path.join(dir, 'b.txt'), 'TWO\n');
+    const edited = await build(['-t', 'cached:2', dir]);
+    assert.equal(edited.code, 0, edited.stderr);
+    const o = outcomes(edited.stderr);
+    assert.equal(o.get('[2/5] COPY a.txt /a.txt'), 'CACHED');
+    assert.equal(o.get('[3/5] RUN cat /a.txt > /copy-a'), 'CACHED');
+    assert.equal(o.get('[4/5] COPY b.txt /b.txt'), 'DONE');
+    assert.equal(o.get('[5/5] RUN cat /a.txt /b.txt > /both'), 'DONE');
+    assert.equal(await d.ok(['container', 'run', '--rm', 'cached:2', 'cat', '/both']), 'one\nTWO\n');
+
+    const noCache = outcomes((await build(['--no-cache', '-t', 'cached:3', dir])).stderr);
+    assert.equal(noCache.get('[2/5] COPY a.txt /a.txt'), 'DONE');
+    // The cache outlives a daemon restart.
+    await d.stop();
+    await d.start();
+    const afterRestart = outcomes((await build(['-t', 'cached:2', dir])).stderr);
+    assert.equal(afterRestart.get('[5/5] RUN cat /a.txt /b.txt > /both'), 'CACHED');
+  });
+
+  test('.dockerignore keeps files out of the context', async () => {
+    const dir = await context('ignore', {
+      '.dockerignore': 'secret.txt\nlogs/\n*.tmp\n!keep.tmp\n',
+      'secret.txt': 'no',
+      'logs/x.log': 'no',
+      'a.tmp': 'no',
+      'keep.tmp': 'yes',
+      'app.txt': 'yes',
+      Dockerfile: 'FROM busybox\nCOPY . /ctx/\nRUN find /ctx -type f | sort\n',
+    });
+    const r = await build(['-t', 'ignored', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const files = await d.ok(['container', 'run', '--rm', 'ignored', 'sh', '-c', 'cd /ctx && find . -type f | sort']);
+    assert.deepEqual(files.trim().split('\n'), ['./.dockerignore', './Dockerfile', './app.txt', './keep.tmp']);
+    const missing = await context('ignore-missing', { '.dockerignore': 'secret.txt\n', 'secret.txt': 'x', Dockerfile: 'FROM busybox\nCOPY secret.txt /\n' });
+    const failed = await build([missing]);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /Dockerfile:2: COPY failed: file not found in build context or excluded by \.dockerignore/);
+  });
+
+  test('ARG and ENV scoping', async () => {
+    const dir = await context('args', {
+      Dockerfile: [
+        'ARG BASE=busybox',
+        'ARG GLOBAL=global-default',
+        'FROM ${BASE}',
+        'ARG GLOBAL',
+        'ARG LOCAL=local-default',
+        'ENV FROM_ARG=$LOCAL',
+        'ARG LOCAL=overridden-by-env',
+        'ENV LOCAL=env-wins',
+        'RUN echo "global=$GLOBAL local=$LOCAL from_arg=$FROM_ARG unset=${UNDECLARED:-none}" > /args',
+        '',
+      ].join('\n'),
+    });
+    const r = await build(['-t', 'args:1', '--build-arg', 'LOCAL=cli', '--build-arg', 'UNDECLARED=x', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /one or more build-args \[UNDECLARED\] were not consumed/);
+    assert.equal(await d.ok(['container', 'run', '--rm', 'args:1', 'cat', '/args']), 'global=global-default local=env-wins from_arg=cli unset=none\n');
+    const env = JSON.parse(await d.ok(['image', 'inspect', '--format', '{{json .Config.Env}}', 'args:1']));
+    assert.deepEqual(env, ['FROM_ARG=cli', 'LOCAL=env-wins'], 'ARGs stay out of the image');
+  });
+
+  test('a failing RUN: Docker\'s message and exit status, nothing tagged', async () => {
+    const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN echo before\nRUN echo to-stderr >&2; exit 2\nRUN echo never\n' });
+    const r = await build(['-t', 'failed:1', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /to-stderr/);
+    assert.match(r.stderr, /ERROR: failed to solve: Dockerfile:3: process "\/bin\/sh -c echo to-stderr >&2; exit 2" did not complete successfully: exit code: 2/);
+    assert.doesNotMatch(r.stderr, /RUN echo never/);
+    const ls = await d.run(['image', 'inspect', 'failed:1']);
+    assert.notEqual(ls.code, 0, 'no image is tagged');
+  });
+
+  test('ADD of a URL and of a local tar, COPY --chown/--chmod and heredocs', async () => {
+    const dir = await context('add', { 'tree/sub/f.txt': 'in tar\n', 'plain.txt': 'plain\n' });
+    execFileSync('tar', ['-czf', path.join(dir, 'tree.tar.gz'), '-C', path.join(dir, 'tree'), 'sub']);
+    await fsp.writeFile(
+      path.join(dir, 'Dockerfile'),
+      [
+        'FROM busybox',
+        `ADD ${serverUrl}/files/data.txt /downloads/`,
+        'ADD tree.tar.gz /unpacked/',
+        'COPY --chown=app:staff --chmod=600 plain.txt /owned.txt',
+        'COPY <<EOF /etc/motd',
+        'hello heredoc',
+        'EOF',
+        '',
+      ].join('\n'),
+    );
+    const r = await build(['-t', 'added', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = await d.ok([
+      'container', 'run', '--rm', 'added', 'sh', '-c',
+      'cat /downloads/data.txt /unpacked/sub/f.txt /etc/motd; stat -c "%a %u:%g" /owned.txt /downloads/data.txt',
+    ]);
+    assert.equal(out, 'downloaded\nin tar\nhello heredoc\n600 1000:50\n600 0:0\n');
+  });
+
+  test('a HEALTHCHECK from the Dockerfile is used by container run', async () => {
+    const dir = await context('health', { Dockerfile: 'FROM busybox\nHEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD test -e /tmp/ready\nCMD ["sh", "-c", "touch /tmp/ready; sleep 60"]\n' });
+    const r = await build(['-t', 'healthy', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const health = JSON.parse(await d.ok(['image', 'inspect', '--format', '{{json .Config.Healthcheck}}', 'healthy']));
+    assert.deepEqual(health, { Test: ['CMD-SHELL', 'test -e /tmp/ready'], Interval: 1e9, Timeout: 2e9, Retries: 2 });
+    const id = (await d.ok(['container', 'run', '-d', 'healthy'])).trim();
+    try {
+      let status = '';
+      for (let i = 0; i < 50 && status !== 'healthy'; i++) {
+        await new Promise((res) => setTimeout(res, 200));
+        status = (await d.ok(['container', 'inspect', '--format', '{{.State.Health.Status}}', id])).trim();
+      }
+      assert.equal(status, 'healthy');
+    } finally {
+      await d.run(['container', 'rm', '-f', id]);
+    }
+  });
+
+  test('build from stdin: a lone Dockerfile', async () => {
+    const r = await d.run(['image', 'build', '-q', '-t', 'stdin:1', '-'], { input: 'FROM busybox\nLABEL from=stdin\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.trim(), /^sha256:[a-f0-9]{64}$/);
+    assert.equal((await d.ok(['image', 'inspect', '--format', '{{index .Config.Labels "from"}}', 'stdin:1'])).trim(), 'stdin');
+  });
+});
