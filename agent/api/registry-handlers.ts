@@ -5,6 +5,7 @@ import { pullIntoStore } from '../image/pull';
 import { pushFromStore } from '../image/push';
 import { login, logout, type ProgressEvent } from '../registry';
 import { toServiceError } from '../../common/rpc/status';
+import { invalidArgument } from '../../common/errors';
 import { unary, type Handlers } from './grpc-util';
 
 interface ProgressMessage {
@@ -42,6 +43,21 @@ function progressStream<Req>(run: (req: Req, channel: ProgressChannel) => Promis
 
 export function registryHandlers(agent: Agent): Handlers {
   return {
+    ImageSearch: unary(async (req: { term: string; limit: number }) => {
+      const term = req.term.trim();
+      if (!term) throw invalidArgument('"search" requires 1 argument');
+      // `host:port/term` searches that registry; a bare term searches Docker Hub.
+      const slash = term.indexOf('/');
+      const first = slash === -1 ? '' : term.slice(0, slash);
+      const isDomain = first.includes('.') || first.includes(':') || first === 'localhost';
+      const domain = isDomain ? first : 'docker.io';
+      const what = isDomain ? term.slice(slash + 1) : term;
+      const results = await agent.registry.search(domain, what, req.limit > 0 ? req.limit : 25);
+      return {
+        results: results.map((r) => ({ name: r.name, description: r.description, star_count: r.stars, is_official: r.official, is_automated: r.automated })),
+      };
+    }),
+
     ImagePull: progressStream(async (req: { reference: string; all_tags: boolean; platform: string }, channel) => {
       await pullIntoStore(agent.images, agent.registry, {
         reference: req.reference,

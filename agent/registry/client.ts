@@ -597,6 +597,43 @@ export class RegistryClient {
   }
 
   /** `GET /v2/<name>/tags/list`, following pagination. */
+  /**
+   * Repositories whose name contains `term`, as `search` shows them. Docker Hub answers its
+   * search API; any other registry is searched through its catalog (`/v2/_catalog`).
+   */
+  async search(domain: string, term: string, limit: number, signal?: AbortSignal): Promise<SearchResult[]> {
+    return this.onEndpoints(domain, signal, async (ep) => {
+      if (domain === 'docker.io') {
+        const url = new URL(`https://index.docker.io/v1/search?q=${encodeURIComponent(term)}&n=${limit}`);
+        const res = await this.exchange(ep, { method: 'GET', url, scopes: [], signal, followRedirects: true });
+        const body = await readBody(res);
+        if (res.status !== 200) throw unavailable(`search: ${url.host} answered ${res.status}`);
+        const parsed = JSON.parse(body.toString('utf8')) as { results?: Array<Record<string, unknown>> };
+        return (parsed.results ?? []).slice(0, limit).map((r) => ({
+          name: String(r['name'] ?? ''),
+          description: String(r['description'] ?? ''),
+          stars: Number(r['star_count'] ?? 0),
+          official: r['is_official'] === true,
+          automated: r['is_automated'] === true,
+        }));
+      }
+      const names: string[] = [];
+      let url: URL | undefined = new URL('v2/_catalog?n=1000', ep.base);
+      while (url && names.length < 10_000) {
+        const res = await this.exchange(ep, { method: 'GET', url, scopes: ['registry:catalog:*'], signal, followRedirects: true });
+        const body = await readBody(res);
+        if (res.status !== 200) throw unavailable(`search: registry ${domain} has no catalog (HTTP ${res.status})`);
+        names.push(...((JSON.parse(body.toString('utf8')) as { repositories?: string[] }).repositories ?? []));
+        const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(headerText(res.headers.link) ?? '')?.[1];
+        url = next ? new URL(next, url) : undefined;
+      }
+      return names
+        .filter((n) => n.includes(term))
+        .slice(0, limit)
+        .map((n) => ({ name: `${domain}/${n}`, description: '', stars: 0, official: false, automated: false }));
+    });
+  }
+
   async listTags(repo: RepositoryName, signal?: AbortSignal): Promise<string[]> {
     return this.onEndpoints(repo.domain, signal, async (ep) => {
       const tags: string[] = [];
@@ -613,6 +650,14 @@ export class RegistryClient {
       return tags;
     });
   }
+}
+
+export interface SearchResult {
+  name: string;
+  description: string;
+  stars: number;
+  official: boolean;
+  automated: boolean;
 }
 
 // ----- helpers ----------------------------------------------------------------------------------

@@ -36,4 +36,13 @@ export function registerRegistryCommands(program: Command, imageCommand: Command
     .description('log out from a registry (Docker Hub when no server is given)')
     .argument('[server]')
     .action(lazy(async () => (await load()).logout));
+  program
+    .command('search')
+    .description('search a registry for images (Docker Hub, or host:port/term for another registry)')
+    .argument('<term>')
+    .option('--limit <n>', 'max number of search results', '25')
+    .option('-f, --filter <filter>', 'filter output: stars=N, is-official=true|false, is-automated=true|false', (v: string, p: string[] = []) => [...p, v])
+    .option('--format <format>', 'pretty-print search using a Go template')
+    .option('--no-trunc', "don't truncate output")
+    .action(lazy(async () => (await import('./search')).search));
 }

@@ -161,6 +161,16 @@ describe('push, then pull into another daemon', () => {
   });
 });
 
+describe('search', () => {
+  test('search host:port/term lists the matching repositories from the catalog', async () => {
+    const out = await pusher.ok(['search', `${reg.host}/bb`]);
+    assert.match(out.split('\n')[0]!, /^NAME\s+DESCRIPTION\s+STARS\s+OFFICIAL\s+AUTOMATED$/);
+    assert.match(out, new RegExp(`^${reg.host.replace(/[.]/g, '\\.')}/bb\\s`, 'm'));
+    const none = await pusher.ok(['search', '--format', '{{.Name}}', `${reg.host}/no-such-thing`]);
+    assert.equal(none.trim(), '');
+  });
+});
+
 describe('errors', () => {
   test('unknown repository and unknown tag: Docker’s wording, exit 1, nothing added', async () => {
     const before = await imageList(puller);
