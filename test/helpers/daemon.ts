@@ -121,11 +121,35 @@ export class TestDaemon {
     this.child = undefined;
   }
 
-  /** Stops the daemon and removes everything it had, unmounting what it left mounted. */
+  /**
+   * Removes the daemon's remaining containers through the CLI (as a user would), stops it, and
+   * checks that nothing leaked: no mounts, network namespaces or IP leases left under its data
+   * root. Everything is cleaned up either way; a leak then fails the test file's `after` hook.
+   */
   async destroy(): Promise<void> {
+    let leaks: string[] = [];
+    if (this.child && this.child.exitCode === null) {
+      const ids = (await this.run(['container', 'ls', '-aq'], { timeoutMs: 30_000 }).catch(() => undefined))?.stdout.trim().split('\n').filter(Boolean) ?? [];
+      if (ids.length > 0) await this.run(['container', 'rm', '-f', '-v', ...ids], { timeoutMs: 60_000 }).catch(() => undefined);
+      leaks = await this.leaks();
+    }
     await this.stop();
     await unmountUnder(this.dir);
     await fsp.rm(this.dir, { recursive: true, force: true });
+    if (leaks.length > 0) throw new Error(`test daemon leaked after removing its containers: ${leaks.join('; ')}`);
+  }
+
+  /** What removed containers must not leave behind. */
+  async leaks(): Promise<string[]> {
+    const out: string[] = [];
+    const netnsDir = path.join(this.dataRoot, 'network', 'netns');
+    for (const m of await mountsUnder(this.dataRoot)) if (m !== netnsDir) out.push(`mount ${m}`);
+    for (const n of await fsp.readdir(netnsDir).catch(() => [] as string[])) out.push(`netns ${n}`);
+    const ipam = path.join(this.dataRoot, 'network', 'ipam');
+    for (const f of await fsp.readdir(ipam, { recursive: true }).catch(() => [] as string[])) {
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(path.basename(String(f)))) out.push(`ip lease ${f}`);
+    }
+    return out;
   }
 }
 
