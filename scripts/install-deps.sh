@@ -12,5 +12,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-npm ci --no-audit --no-fund --loglevel=error
+# npm 11 can refuse `npm ci` over other platforms' optional packages missing from the lock file
+# (they are never installed here); `npm install` then installs from the same lock.
+npm ci --no-audit --no-fund --loglevel=silent || npm install --no-audit --no-fund --loglevel=error
 npm run build --silent
