@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
 import { mountOverlay, unmount } from '../image/snapshotter';
 import type { ImageService } from '../image/service';
-import type { NetworkManager } from '../network';
+import type { ConnectResult, NetworkManager } from '../network';
 import type { PortProtocol, PortRequest } from '../network/ports';
 import type { Runtime } from '../runtime/runtime';
 import { buildSpec, writeEtcFiles, type MountOptions, type NamespaceMode } from '../runtime/spec';
@@ -139,7 +139,32 @@ export function mergeEnv(base: string[], overrides: string[]): string[] {
 }
 
 export class HostEnv implements MachineEnv {
-  constructor(private readonly deps: HostDeps) {}
+  /** Containers whose network setupNetwork is making: their connects are not "later joins". */
+  private readonly settingUp = new Set<string>();
+
+  constructor(private readonly deps: HostDeps) {
+    deps.networks.onConnect?.((id, result) => this.joined(id, result));
+  }
+
+  /**
+   * A running container joined one more network (`network connect`): like Docker, it gets the
+   * embedded DNS server when that network has one and resolv.conf named none (default bridge),
+   * and its published ports when this network became its gateway (all others were internal).
+   */
+  private async joined(id: string, result: ConnectResult): Promise<void> {
+    if (this.settingUp.has(id)) return;
+    const c = this.deps.lookup(id);
+    if (!c || c.id !== id) return;
+    if (result.ports.length > 0 && c.ports.length === 0) {
+      c.ports = result.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort }));
+    }
+    if (!result.dns || c.spec.dns.length > 0) return;
+    const file = path.join(containerDir(this.deps.root, c.id), 'etc', 'resolv.conf');
+    const current = await fsp.readFile(file, 'utf8').catch(() => undefined);
+    if (current === undefined || current.includes('options ndots:0')) return;
+    // In place, not renamed: the file is bind-mounted into the container by inode.
+    await fsp.writeFile(file, resolvConf(c, result.dns, ''));
+  }
 
   async start(c: ContainerRecord): Promise<{ pid: number }> {
     const d = this.deps;
@@ -245,28 +270,33 @@ export class HostEnv implements MachineEnv {
     }
     let dns: { nameservers: string[]; search: string[]; options: string[] } | undefined;
     const portRequests = portRequestsOf(c);
-    let first = true;
-    for (const net of c.networks) {
-      const att = c.spec.networks.find((n) => n.network === net);
-      const result = await d.networks.connect(c.id, netns, net, {
-        name: c.name,
-        aliases: [...(att?.aliases ?? []), c.id.slice(0, 12)],
-        ipv4Address: att?.ipv4_address || undefined,
-        portMappings: first ? portRequests : [],
-      });
-      const ep: EndpointRecord = {
-        networkId: result.networkId,
-        networkName: result.networkName,
-        ipAddress: result.ipAddress ?? '',
-        prefixLength: result.prefixLength ?? 0,
-        gateway: result.gateway ?? '',
-        macAddress: result.macAddress ?? '',
-        aliases: att?.aliases ?? [],
-      };
-      c.endpoints[net] = ep;
-      if (first) c.ports = result.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort }));
-      dns ??= result.dns;
-      first = false;
+    this.settingUp.add(c.id);
+    try {
+      for (const net of c.networks) {
+        const att = c.spec.networks.find((n) => n.network === net);
+        // Every connect offers the ports: the network manager publishes them on the container's
+        // gateway endpoint, its first network that is not internal, and on no other.
+        const result = await d.networks.connect(c.id, netns, net, {
+          name: c.name,
+          aliases: [...(att?.aliases ?? []), c.id.slice(0, 12)],
+          ipv4Address: att?.ipv4_address || undefined,
+          portMappings: portRequests,
+        });
+        const ep: EndpointRecord = {
+          networkId: result.networkId,
+          networkName: result.networkName,
+          ipAddress: result.ipAddress ?? '',
+          prefixLength: result.prefixLength ?? 0,
+          gateway: result.gateway ?? '',
+          macAddress: result.macAddress ?? '',
+          aliases: att?.aliases ?? [],
+        };
+        c.endpoints[net] = ep;
+        if (result.ports.length > 0) c.ports = result.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort }));
+        dns ??= result.dns;
+      }
+    } finally {
+      this.settingUp.delete(c.id);
     }
     return { mode: { path: netns }, dns };
   }

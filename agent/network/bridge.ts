@@ -31,8 +31,11 @@ export class CniBridgeDriver implements NetworkDriver {
     this.cni = new CniRuntime(options.pluginDirs);
   }
 
-  /** The plugin list for one network; ADD and DEL must see the same one. */
-  networkList(network: NetworkSpec, withPorts: boolean): CniNetworkList {
+  /**
+   * The plugin list for one network; ADD and DEL must see the same one. `defaultGateway`: this
+   * endpoint gives the sandbox its default route (only one endpoint of a sandbox does).
+   */
+  networkList(network: NetworkSpec, withPorts: boolean, defaultGateway = true): CniNetworkList {
     const subnet = parseCidr(network.subnet);
     const range: Record<string, string> = { subnet: network.subnet, gateway: network.gateway };
     const ipRange = network.ipRange ? parseCidr(network.ipRange) : undefined;
@@ -45,7 +48,7 @@ export class CniBridgeDriver implements NetworkDriver {
       bridge: network.bridge,
       // The gateway address lives on the bridge even for internal networks: DNS listens there.
       isGateway: true,
-      isDefaultGateway: !network.internal,
+      isDefaultGateway: !network.internal && defaultGateway,
       ipMasq: !network.internal,
       hairpinMode: true,
       capabilities: { ips: true },
@@ -87,7 +90,7 @@ export class CniBridgeDriver implements NetworkDriver {
 
   async attach(network: NetworkSpec, request: AttachRequest): Promise<EndpointInfo> {
     await this.cni.loopbackUp(request.containerId, request.netnsPath);
-    const list = this.networkList(network, request.portMappings.length > 0);
+    const list = this.networkList(network, request.portMappings.length > 0, request.defaultGateway ?? true);
     const who = this.attachmentFor(network, request, request.netnsPath);
     let result: CniResult;
     try {
@@ -97,12 +100,33 @@ export class CniBridgeDriver implements NetworkDriver {
       await this.cni.delList(list, who).catch(() => undefined);
       throw err;
     }
-    return endpointFrom(result, request);
+    return endpointFrom(result, request, network);
+  }
+
+  /**
+   * Makes an endpoint that outlived the daemon whole again: the host end of its veth must be a
+   * port of the bridge, up, with hairpin on. A bridge made again at recovery (deleted while the
+   * daemon was down) has no ports, and its containers reach nothing but their own address
+   * ("No route to host": ARP gets no answer). False when the veth itself is gone.
+   */
+  async repair(network: NetworkSpec, attached: EndpointInfo): Promise<boolean> {
+    const host = attached.hostIfName ?? attached.cniResult?.interfaces?.find((i) => !i.sandbox && i.name !== network.bridge)?.name;
+    if (!host) return true;
+    const r = await execCapture('ip', ['-j', '-d', 'link', 'show', 'dev', host]);
+    if (r.code !== 0) return false;
+    const link = (JSON.parse(r.stdout) as { master?: string; flags?: string[] }[])[0];
+    if (!link) return false;
+    if (link.master !== network.bridge) {
+      await execOk('ip', ['link', 'set', 'dev', host, 'master', network.bridge]);
+      await execCapture('ip', ['link', 'set', 'dev', host, 'type', 'bridge_slave', 'hairpin', 'on']);
+    }
+    if (!link.flags?.includes('UP')) await execOk('ip', ['link', 'set', 'dev', host, 'up']);
+    return true;
   }
 
   async detach(network: NetworkSpec, request: AttachRequest, attached?: EndpointInfo): Promise<void> {
     const sandboxAlive = await isNamespaceFile(request.netnsPath);
-    const list = this.networkList(network, request.portMappings.length > 0);
+    const list = this.networkList(network, request.portMappings.length > 0, request.defaultGateway ?? true);
     // Without its namespace a plugin can only release what it finds outside it; CNI lets the
     // runtime pass an empty CNI_NETNS for that case.
     const who = this.attachmentFor(network, request, sandboxAlive ? request.netnsPath : '');
@@ -138,7 +162,7 @@ async function isNamespaceFile(p: string): Promise<boolean> {
   return info.split('\n').some((line) => line.split(' ')[4] === p);
 }
 
-function endpointFrom(result: CniResult, request: AttachRequest): EndpointInfo {
+function endpointFrom(result: CniResult, request: AttachRequest, network: NetworkSpec): EndpointInfo {
   const interfaces = result.interfaces ?? [];
   const index = interfaces.findIndex((i) => i.name === request.ifName && !!i.sandbox);
   const ip = result.ips?.find((c) => c.interface === index) ?? result.ips?.[0];
@@ -151,7 +175,9 @@ function endpointFrom(result: CniResult, request: AttachRequest): EndpointInfo {
     macAddress: interfaces[index]?.mac ?? '',
     cniResult: result,
   };
-  const hasDefaultRoute = result.routes?.some((r) => r.dst === '0.0.0.0/0');
-  if (ip.gateway && hasDefaultRoute) info.gateway = ip.gateway;
+  const host = interfaces.find((i) => !i.sandbox && i.name !== network.bridge);
+  if (host) info.hostIfName = host.name;
+  if (ip.gateway && !network.internal) info.gateway = ip.gateway;
+  if (result.routes?.some((r) => r.dst === '0.0.0.0/0')) info.defaultRoute = true;
   return info;
 }

@@ -25,6 +25,8 @@ export interface DnsServerOptions {
 interface Endpoint {
   names: string[];
   ip: string;
+  /** The container (sandbox) owning the endpoint: its queries see every network it is on. */
+  container?: string;
 }
 
 interface Zone {
@@ -123,7 +125,7 @@ export class EmbeddedDns {
     tcp.on('error', () => undefined);
     udp.on('message', (msg, rinfo) => {
       if (!this.admits(z, rinfo.address)) return;
-      void this.answer(z, msg, 'udp').then((reply) => {
+      void this.answer(z, msg, 'udp', rinfo.address).then((reply) => {
         if (reply) udp.send(reply, rinfo.port, rinfo.address);
       });
     });
@@ -162,9 +164,15 @@ export class EmbeddedDns {
     }
   }
 
-  /** Registers one container's address under its names (container name, aliases, service name…). */
-  addEndpoint(network: string, owner: string, names: readonly string[], ip: string): void {
-    this.zone(network).endpoints.set(owner, { names: [...new Set(names.map(normalise))], ip });
+  /**
+   * Registers one container's address under its names (container name, aliases, service name…).
+   * With `container`, a query from that container on any of its networks also sees the names of
+   * every other network it is on, as Docker's resolver does.
+   */
+  addEndpoint(network: string, owner: string, names: readonly string[], ip: string, container?: string): void {
+    const e: Endpoint = { names: [...new Set(names.map(normalise))], ip };
+    if (container) e.container = container;
+    this.zone(network).endpoints.set(owner, e);
   }
 
   removeEndpoint(network: string, owner: string): void {
@@ -183,17 +191,32 @@ export class EmbeddedDns {
     return [...new Set(ips)];
   }
 
-  private reverse(z: Zone, name: string): string | undefined {
+  /**
+   * The zones a query from `client` arriving on `z` is answered from: `z` first, then every other
+   * network the client's container is attached to (a container on `front` and `back` resolves
+   * names of both, whichever gateway its resolv.conf names).
+   */
+  private zonesFor(z: Zone, client: string | undefined): Zone[] {
+    const ip = (client ?? '').replace(/^::ffff:/, '');
+    const container = [...z.endpoints.values()].find((e) => e.ip === ip && e.container)?.container;
+    if (!container) return [z];
+    const others = [...this.zones.values()].filter((o) => o !== z && [...o.endpoints.values()].some((e) => e.container === container));
+    return [z, ...others];
+  }
+
+  private reverse(zones: readonly Zone[], name: string): string | undefined {
     const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/.exec(normalise(name));
     if (!m) return undefined;
     const ip = [m[4], m[3], m[2], m[1]].join('.');
-    for (const e of z.endpoints.values()) {
-      if (e.ip === ip && e.names[0]) return `${e.names[0]}.${z.domain}`;
+    for (const z of zones) {
+      for (const e of z.endpoints.values()) {
+        if (e.ip === ip && e.names[0]) return `${e.names[0]}.${z.domain}`;
+      }
     }
     return undefined;
   }
 
-  private async answer(z: Zone, raw: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+  private async answer(z: Zone, raw: Buffer, transport: 'udp' | 'tcp', client?: string): Promise<Buffer | undefined> {
     let query: DecodedPacket;
     try {
       query = dnsPacket.decode(raw);
@@ -202,19 +225,28 @@ export class EmbeddedDns {
     }
     const question = query.questions?.[0];
     if (query.type !== 'query' || !question) return undefined;
-    const local = this.localAnswer(z, question);
+    const local = this.localAnswer(this.zonesFor(z, client), question);
     if (local) return this.reply(query, question, local, transport);
     return this.forward(raw, transport, query, question);
   }
 
-  private localAnswer(z: Zone, q: Question): Answer[] | undefined {
+  private localAnswer(zones: readonly Zone[], q: Question): Answer[] | undefined {
     if (q.class !== 'IN' && q.class !== undefined) return undefined;
     if (q.type === 'PTR') {
-      const target = this.reverse(z, q.name);
+      const target = this.reverse(zones, q.name);
       return target ? [{ type: 'PTR', name: q.name, ttl: this.ttl, data: target }] : undefined;
     }
-    const ips = this.lookup(z.network, q.name);
-    if (ips.length === 0) return undefined;
+    // The first network (in `zones` order) that knows the name answers, as in Docker.
+    let z: Zone | undefined;
+    let ips: string[] = [];
+    for (const candidate of zones) {
+      ips = this.lookup(candidate.network, q.name);
+      if (ips.length > 0) {
+        z = candidate;
+        break;
+      }
+    }
+    if (!z || ips.length === 0) return undefined;
     // The name is ours: other types (AAAA, MX…) get an empty answer, not a forward that could
     // return some unrelated host's record for the same name.
     if (q.type !== 'A') return [];
@@ -349,7 +381,7 @@ export class EmbeddedDns {
         const len = buffered.readUInt16BE(0);
         const msg = buffered.subarray(2, 2 + len);
         buffered = buffered.subarray(2 + len);
-        void this.answer(z, Buffer.from(msg), 'tcp').then((reply) => {
+        void this.answer(z, Buffer.from(msg), 'tcp', socket.remoteAddress).then((reply) => {
           if (!reply || socket.destroyed) return;
           const prefix = Buffer.alloc(2);
           prefix.writeUInt16BE(reply.length);

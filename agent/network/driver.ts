@@ -64,14 +64,24 @@ export interface AttachRequest {
   ipv4Address?: string;
   /** Already decided host sides (see `allocatePorts`). */
   portMappings: PortMapping[];
+  /**
+   * This endpoint gives the sandbox its default route (the container's primary network, as
+   * Docker's gateway endpoint): only one endpoint per sandbox does, and never on an internal
+   * network. Absent in requests persisted before it existed: then it did, unless internal.
+   */
+  defaultGateway?: boolean;
 }
 
 export interface EndpointInfo {
   ifName: string;
   ipAddress: string;
   prefixLength: number;
-  /** Absent on internal networks: they have no route out. */
+  /** The network's gateway; absent on internal networks: they have no route out. */
   gateway?: string;
+  /** The sandbox's default route goes through this endpoint (see `AttachRequest.defaultGateway`). */
+  defaultRoute?: boolean;
+  /** Host end of the veth pair, in the bridge. */
+  hostIfName?: string;
   macAddress: string;
   /** The CNI ADD result, needed again at DEL. */
   cniResult?: CniResult;

@@ -79,6 +79,19 @@ export class BridgeFirewall {
     }
   }
 
+  /**
+   * Moves our jump back to the top of FORWARD (one atomic transaction), as Docker does with
+   * DOCKER-USER at start: a firewall reloaded or another tool started while we were down may have
+   * put rules above it that drop or reject our bridges' traffic.
+   */
+  async promote(): Promise<void> {
+    const rules = (await execOk('iptables', ['-w', '-S', 'FORWARD'])).split('\n').filter((l) => l.startsWith('-A FORWARD '));
+    const jump = `-A FORWARD -j ${this.forwardChain}`;
+    if (rules[0] === jump) return;
+    const deletes = rules.filter((l) => l === jump).map(() => `-D FORWARD -j ${this.forwardChain}`);
+    await execOk('iptables-restore', ['-w', '--noflush'], ['*filter', ...deletes, `-I FORWARD 1 -j ${this.forwardChain}`, 'COMMIT', ''].join('\n'));
+  }
+
   async remove(): Promise<void> {
     for (let i = 0; i < 16; i++) {
       if ((await execCapture('iptables', ['-w', '-D', 'FORWARD', '-j', this.forwardChain])).code !== 0) break;

@@ -88,6 +88,12 @@ interface EndpointRecord {
   request: AttachRequest;
   names: string[];
   info?: EndpointInfo;
+  /**
+   * Ports the container asked to publish that this endpoint could not take (it is not the
+   * container's gateway endpoint, e.g. on an internal network): published as soon as the
+   * container joins a network that can be its gateway, as Docker does on `network connect`.
+   */
+  pendingPorts?: PortRequest[];
 }
 
 interface State {
@@ -522,7 +528,7 @@ export class NetworkManager {
       endpoint.state = 'attached';
       endpoint.info = info;
       await this.save();
-      if (record.dns) this.dns.addEndpoint(record.id, endpoint.id, endpoint.names, info.ipAddress);
+      if (record.dns) this.dns.addEndpoint(record.id, endpoint.id, endpoint.names, info.ipAddress, containerId);
     });
 
     const result: ConnectResult = {
@@ -538,7 +544,24 @@ export class NetworkManager {
     };
     if (info.gateway) result.gateway = info.gateway;
     if (record.dns) result.dns = { nameservers: [record.gateway], search: [], options: ['ndots:0'] };
+    for (const listener of this.connectListeners) await listener(containerId, result);
     return result;
+  }
+
+  private readonly connectListeners: Array<(containerId: string, result: ConnectResult) => Promise<void> | void> = [];
+
+  /**
+   * Calls `listener` after every successful `connect` of a bridge endpoint: the container runtime
+   * uses it to update a running container joining a network (its resolv.conf, published ports).
+   */
+  onConnect(listener: (containerId: string, result: ConnectResult) => Promise<void> | void): void {
+    this.connectListeners.push(listener);
+  }
+
+  /** Whether an endpoint gives its sandbox the default route (older records: unless internal). */
+  private holdsGateway(e: EndpointRecord): boolean {
+    if (e.request.defaultGateway !== undefined) return e.request.defaultGateway;
+    return !(this.state.networks.find((n) => n.id === e.networkId)?.internal ?? true);
   }
 
   /** Validates a connect request and records it as `attaching` (ports and address reserved). */
@@ -576,15 +599,25 @@ export class NetworkManager {
       if (used || opts.ipv4Address === n.gateway) throw conflict(`network: Address already in use: ${opts.ipv4Address}`);
       request.ipv4Address = opts.ipv4Address;
     }
-    // Internal networks publish nothing: there is no way in.
-    if (opts.portMappings?.length && !n.internal) {
+    // One endpoint per sandbox gives the default route and carries the published ports: the
+    // first on a network that is not internal (Docker's gateway endpoint). Two default routes
+    // would send replies out of whichever network the kernel picks, not the one the DNAT'ed
+    // connection came in on. Internal networks publish nothing: there is no way in.
+    request.defaultGateway = !n.internal && !mine.some((e) => this.holdsGateway(e));
+    const wanted = opts.portMappings?.length ? opts.portMappings : mine.find((e) => e.pendingPorts?.length)?.pendingPorts;
+    let pendingPorts: PortRequest[] | undefined;
+    if (wanted?.length && request.defaultGateway) {
       const held = this.state.endpoints.flatMap((e) => e.request.portMappings);
-      request.portMappings = await allocatePorts(opts.portMappings, held, this.options.ephemeralPorts);
+      request.portMappings = await allocatePorts(wanted, held, this.options.ephemeralPorts);
+    } else if (wanted?.length && !mine.some((e) => e.request.portMappings.length > 0)) {
+      pendingPorts = [...wanted];
     }
     const names = [opts.name, ...(opts.aliases ?? []), containerId.slice(0, 12)].filter(
       (x): x is string => !!x,
     );
     const endpoint: EndpointRecord = { id: newId(), networkId: n.id, state: 'attaching', request, names: [...new Set(names)] };
+    if (pendingPorts) endpoint.pendingPorts = pendingPorts;
+    if (request.portMappings.length > 0) for (const e of mine) delete e.pendingPorts;
     this.state.endpoints.push(endpoint);
     await this.save();
     return endpoint;
@@ -633,6 +666,7 @@ export class NetworkManager {
     await this.serial(async () => {
       await this.ensureDefaultNetworkLocked();
       await this.driver.apply(this.state.networks);
+      await this.firewall.promote();
       await this.removeStrayBridgesLocked();
     });
     for (const e of [...this.state.endpoints]) {
@@ -644,12 +678,29 @@ export class NetworkManager {
         await this.save();
       });
     }
+    // Endpoints of containers that kept running are kept, and made whole: veths back in their
+    // bridge; an endpoint whose veth is gone is made again with the same address.
+    for (const e of [...this.state.endpoints]) {
+      const n = this.state.networks.find((x) => x.id === e.networkId);
+      if (!n || !e.info) continue;
+      if (await this.driver.repair(n, e.info).catch(() => true)) continue;
+      await this.driver.detach(n, e.request, e.info).catch(() => undefined);
+      try {
+        const info = await this.driver.attach(n, { ...e.request, ipv4Address: e.request.ipv4Address ?? e.info.ipAddress });
+        await this.serial(async () => {
+          e.info = info;
+          await this.save();
+        });
+      } catch {
+        // The sandbox is unusable; the container keeps its record and is repaired at its next start.
+      }
+    }
     await this.serial(async () => {
       for (const n of this.state.networks) {
         if (!n.dns) continue;
         await this.dns.listen(n.id, n.name, n.gateway, n.subnet);
         for (const e of this.state.endpoints) {
-          if (e.networkId === n.id && e.info) this.dns.addEndpoint(n.id, e.id, e.names, e.info.ipAddress);
+          if (e.networkId === n.id && e.info) this.dns.addEndpoint(n.id, e.id, e.names, e.info.ipAddress, e.request.containerId);
         }
       }
       await this.removeStrayLeasesLocked();

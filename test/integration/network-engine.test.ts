@@ -1,0 +1,189 @@
+/**
+ * Container networking through the CLI and a real daemon: embedded DNS on internal networks,
+ * published ports and the default route of containers on several networks, and connectivity of
+ * containers that kept running across a daemon crash. Traffic goes only to 127.0.0.1 and to our
+ * own containers; the daemon's bridges, chains and any rule added here are removed in `after`.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { connect, createServer } from 'node:net';
+import * as path from 'node:path';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { busyboxRootfsTar } from '../helpers/images';
+
+let d: TestDaemon;
+const extraRules: string[][] = [];
+
+function sh(file: string, args: string[]): { code: number; out: string } {
+  try {
+    return { code: 0, out: execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+  } catch (err) {
+    const e = err as { status?: number; stdout?: string; stderr?: string };
+    return { code: e.status ?? 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+/** The per-daemon names agent.ts derives from the data root. */
+function daemonTag(): string {
+  return createHash('sha256').update(d.dataRoot).digest('hex').slice(0, 8);
+}
+
+before(async () => {
+  d = await startTestDaemon();
+  const tar = await busyboxRootfsTar(path.join(d.dir, 'busybox.tar'));
+  await d.ok(['image', 'import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+});
+
+after(async () => {
+  if (!d) return;
+  for (const rule of extraRules) sh('iptables', ['-w', '-D', ...rule]);
+  const ids = (await d.ok(['container', 'ls', '-aq'])).trim().split('\n').filter(Boolean);
+  if (ids.length > 0) await d.run(['container', 'rm', '-f', ...ids]);
+  await d.run(['network', 'prune', '-f']);
+  await d.destroy();
+  // The default bridge and the chains of a test daemon are named after its data root.
+  const tag = daemonTag();
+  sh('ip', ['link', 'del', 'dev', `tscb${tag}`]);
+  const chain = `TSC${tag.toUpperCase()}`;
+  for (let i = 0; i < 8 && sh('iptables', ['-w', '-D', 'FORWARD', '-j', `${chain}-FORWARD`]).code === 0; i++);
+  for (const c of [`${chain}-FORWARD`, `${chain}-ISOLATION`]) sh('iptables', ['-w', '-F', c]);
+  for (const c of [`${chain}-FORWARD`, `${chain}-ISOLATION`]) sh('iptables', ['-w', '-X', c]);
+});
+
+async function until<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+      if (Date.now() > deadline) throw last;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** A TCP server in a container answering `word` to every connection on port 80. */
+async function server(name: string, word: string, args: string[]): Promise<void> {
+  await d.ok(['container', 'run', '-d', '--name', name, ...args, 'busybox', 'sh', '-c', `while true; do echo ${word} | nc -l -p 80; done`]);
+}
+
+/** `nc <target> 80` from a container: what the server said, or nc's error. */
+async function ncFrom(container: string, target: string): Promise<string> {
+  const r = await d.run(['container', 'exec', container, 'sh', '-c', `nc -w 3 ${target} 80 </dev/null 2>&1`]);
+  return r.stdout.trim();
+}
+
+async function expectReply(container: string, target: string, word: string): Promise<void> {
+  await until(async () => assert.equal(await ncFrom(container, target), word));
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function hostRead(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let out = '';
+    s.setTimeout(4000, () => {
+      s.destroy();
+      reject(new Error(`127.0.0.1:${port} timed out`));
+    });
+    s.on('data', (b: Buffer) => (out += b.toString()));
+    s.on('error', reject);
+    s.on('close', () => resolve(out.trim()));
+  });
+}
+
+async function defaultRoutes(container: string): Promise<string[]> {
+  const routes = await d.ok(['container', 'exec', container, 'ip', 'route']);
+  return routes.split('\n').filter((l) => l.startsWith('default'));
+}
+
+async function ipOn(container: string, network: string): Promise<string> {
+  return (await d.ok(['container', 'inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container])).trim();
+}
+
+describe('network engine', () => {
+  test('names resolve on an internal network, whichever network resolv.conf names', async () => {
+    await d.ok(['network', 'create', '--internal', 'dns-inner']);
+    await d.ok(['network', 'create', 'dns-outer']);
+    await server('dns-api', 'api-here', ['--network', 'dns-inner', '--network-alias', 'api']);
+    // Only on the internal network.
+    await d.ok(['container', 'run', '-d', '--name', 'dns-c1', '--network', 'dns-inner', 'busybox', 'sleep', '600']);
+    // Primary network with DNS of its own, internal one second (at start and by `network connect`).
+    await d.ok(['container', 'run', '-d', '--name', 'dns-c2', '--network', 'dns-outer', '--network', 'dns-inner', 'busybox', 'sleep', '600']);
+    await d.ok(['container', 'run', '-d', '--name', 'dns-c3', '--network', 'dns-outer', 'busybox', 'sleep', '600']);
+    await d.ok(['network', 'connect', 'dns-inner', 'dns-c3']);
+    // Default bridge (no embedded DNS), internal network joined while running.
+    await d.ok(['container', 'run', '-d', '--name', 'dns-c4', 'busybox', 'sleep', '600']);
+    await d.ok(['network', 'connect', 'dns-inner', 'dns-c4']);
+    for (const c of ['dns-c1', 'dns-c2', 'dns-c3', 'dns-c4']) {
+      await expectReply(c, 'api', 'api-here');
+      await expectReply(c, 'dns-api.dns-inner', 'api-here');
+    }
+    // Names of the outer network still resolve for a container on both.
+    await server('dns-web', 'web-here', ['--network', 'dns-outer']);
+    await expectReply('dns-c3', 'dns-web', 'web-here');
+    // And a container not on the internal network does not learn its names.
+    assert.match(await ncFrom('dns-web', 'api'), /bad address|can't connect|timed out/);
+  });
+
+  test('published ports answer and only the primary network gives a default route', async () => {
+    await d.ok(['network', 'create', 'pp-front']);
+    await d.ok(['network', 'create', 'pp-mid']);
+    await d.ok(['network', 'create', '--internal', 'pp-back']);
+    const [p1, p2, p3, p4] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    await server('pp-w1', 'w1', ['--network', 'pp-front', '--network', 'pp-back', '-p', `127.0.0.1:${p1}:80`]);
+    // Internal network first: the ports go to the first network that is not internal.
+    await server('pp-w2', 'w2', ['--network', 'pp-back', '--network', 'pp-front', '-p', `127.0.0.1:${p2}:80`]);
+    await server('pp-w3', 'w3', ['--network', 'pp-front', '--network', 'pp-mid', '-p', `127.0.0.1:${p3}:80`]);
+    // Internal only, then joined to a network that can publish.
+    await server('pp-w4', 'w4', ['--network', 'pp-back', '-p', `127.0.0.1:${p4}:80`]);
+    await d.ok(['network', 'connect', 'pp-mid', 'pp-w4']);
+    for (const [c, port, gwNet] of [['pp-w1', p1, 'pp-front'], ['pp-w2', p2, 'pp-front'], ['pp-w3', p3, 'pp-front'], ['pp-w4', p4, 'pp-mid']] as const) {
+      await until(async () => assert.equal(await hostRead(port), c.slice(3)));
+      const routes = await defaultRoutes(c);
+      assert.equal(routes.length, 1, `${c}: ${routes.join(' | ')}`);
+      const gw = JSON.parse(await d.ok(['network', 'inspect', gwNet]))[0].IPAM.Config[0].Gateway as string;
+      assert.ok(routes[0]!.includes(`via ${gw} `), `${c}: ${routes[0]} (want via ${gw})`);
+      const ports = JSON.parse(await d.ok(['container', 'inspect', '-f', '{{json .NetworkSettings.Ports}}', c])) as Record<string, { HostPort: string }[] | null>;
+      assert.equal(ports['80/tcp']?.[0]?.HostPort, String(port), `${c}: ${JSON.stringify(ports)}`);
+    }
+  });
+
+  test('containers that kept running reach each other after a daemon crash', async () => {
+    await d.ok(['network', 'create', 'rs-app']);
+    await server('rs-srv', 'pong', ['--network', 'rs-app']);
+    await d.ok(['container', 'run', '-d', '--name', 'rs-cli', '--network', 'rs-app', 'busybox', 'sleep', '600']);
+    await expectReply('rs-cli', 'rs-srv', 'pong');
+    const bridge = (JSON.parse(await d.ok(['network', 'inspect', 'rs-app']))[0].Options as Record<string, string>)['com.docker.network.bridge.name']!;
+    const pid = (await d.ok(['container', 'inspect', '-f', '{{.State.Pid}}', 'rs-srv'])).trim();
+
+    await d.kill9();
+    // While the daemon is down: the bridge goes (its veths fall out of it) and a firewall puts a
+    // rule that rejects the bridge's traffic above ours, as a reload would.
+    sh('ip', ['link', 'del', 'dev', bridge]);
+    const reject = ['FORWARD', '-i', bridge, '-o', bridge, '-j', 'REJECT', '--reject-with', 'icmp-host-unreachable'];
+    extraRules.push(reject);
+    assert.equal(sh('iptables', ['-w', '-I', ...reject]).code, 0);
+    await d.start();
+
+    assert.equal((await d.ok(['container', 'inspect', '-f', '{{.State.Pid}}', 'rs-srv'])).trim(), pid, 'the server kept running');
+    await expectReply('rs-cli', await ipOn('rs-srv', 'rs-app'), 'pong');
+    await expectReply('rs-cli', 'rs-srv', 'pong');
+
+    // A second crash without any outside change keeps it working as well.
+    await d.kill9();
+    await d.start();
+    await expectReply('rs-cli', 'rs-srv', 'pong');
+  });
+});
