@@ -29,7 +29,7 @@ export interface BuildFlags {
 const CHUNK = 1 << 20;
 
 /** `--build-arg K=V`, or `K` to take the value from this environment (skipped when unset there). */
-function parseBuildArgs(values: readonly string[] | undefined): Record<string, string> {
+export function parseBuildArgs(values: readonly string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values ?? []) {
     const eq = v.indexOf('=');
@@ -40,7 +40,7 @@ function parseBuildArgs(values: readonly string[] | undefined): Record<string, s
   return out;
 }
 
-function parseLabels(values: readonly string[] | undefined): Record<string, string> {
+export function parseLabels(values: readonly string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values ?? []) {
     const eq = v.indexOf('=');
@@ -50,7 +50,7 @@ function parseLabels(values: readonly string[] | undefined): Record<string, stri
   return out;
 }
 
-interface ContextPlan {
+export interface ContextPlan {
   options: Pick<BuildOptions, 'dockerfile' | 'dockerfile_content'>;
   /** Writes the context tar as `data` messages. */
   send(write: (msg: unknown) => Promise<void>): Promise<void>;
@@ -77,13 +77,20 @@ async function stdinContext(flags: BuildFlags): Promise<ContextPlan> {
   };
 }
 
-async function directoryContext(dir: string, flags: BuildFlags): Promise<ContextPlan> {
+/**
+ * A directory context: `file` is the Dockerfile's path (relative to the current directory; `-`
+ * for stdin), or `inline` the Dockerfile itself (Compose's `dockerfile_inline`).
+ */
+export async function directoryContext(dir: string, flags: { file?: string; inline?: string }): Promise<ContextPlan> {
   const contextDir = path.resolve(dir);
   const st = await fsp.stat(contextDir).catch(() => undefined);
   if (!st?.isDirectory()) throw new ExitError(1, `unable to prepare context: path "${dir}" not found`);
   let dockerfilePath: string;
   let content: string;
-  if (flags.file === '-') {
+  if (flags.inline !== undefined) {
+    dockerfilePath = path.join(contextDir, 'Dockerfile');
+    content = flags.inline;
+  } else if (flags.file === '-') {
     dockerfilePath = path.join(contextDir, 'Dockerfile');
     content = (await readStdin()).toString('utf8');
   } else {
@@ -162,10 +169,32 @@ export async function imageBuild(context: string, flags: BuildFlags): Promise<nu
     progress: mode,
     platform: flags.platform ?? '',
   };
+  const abort = new AbortController();
+  const interrupt = () => abort.abort();
+  process.once('SIGINT', interrupt);
+  let imageId = '';
+  try {
+    imageId = await streamBuild(plan, options, show, abort.signal);
+  } catch (err) {
+    throw new ExitError(1, `ERROR: failed to solve: ${(err as Error).message}`);
+  } finally {
+    process.removeListener('SIGINT', interrupt);
+  }
+  if (!imageId) return 130;
+  if (quiet) println(imageId);
+  return 0;
+}
+
+/**
+ * Streams one build to the daemon: the options, then the context, then its progress to `show`.
+ * Returns the image ID, or '' when `signal` cancelled it; a failed build throws.
+ */
+export async function streamBuild(plan: ContextPlan, options: BuildOptions, show: (m: BuildProgress) => void, signal?: AbortSignal): Promise<string> {
   const client = await engine();
   const call: DuplexCall<BuildProgress> = client.duplex<BuildProgress>('ImageBuild');
-  const interrupt = () => call.cancel();
-  process.once('SIGINT', interrupt);
+  const cancel = () => call.cancel();
+  if (signal?.aborted) return '';
+  signal?.addEventListener('abort', cancel, { once: true });
   let imageId = '';
   try {
     await call.write({ options });
@@ -176,11 +205,10 @@ export async function imageBuild(context: string, flags: BuildFlags): Promise<nu
       else show(m);
     }
   } catch (err) {
-    throw new ExitError(1, `ERROR: failed to solve: ${(err as Error).message}`);
+    if (signal?.aborted) return '';
+    throw err;
   } finally {
-    process.removeListener('SIGINT', interrupt);
+    signal?.removeEventListener('abort', cancel);
   }
-  if (!imageId) return 130;
-  if (quiet) println(imageId);
-  return 0;
+  return imageId;
 }

@@ -7,6 +7,8 @@ import { emptyProjectUpRequest } from '../../common/rpc/manager-types';
 import { ExitError, eprintln } from '../cli';
 import { loadComposeProject, manager, progressPrinter, projectContainers, runWithProgress, timeoutOf } from './compose-common';
 import { LogPrinter, streamLogs } from './compose-logs';
+import { prepareUpImages } from './compose-build';
+import { selectServices } from './compose-images';
 import type { ProgressEvent } from '../../common/rpc/manager-types';
 
 export interface UpFlags {
@@ -23,7 +25,7 @@ export interface UpFlags {
   exitCodeFrom?: string;
   timeout?: string;
   pull?: string;
-  build?: boolean;
+  build?: boolean; // --build → true, --no-build → false
   color?: boolean;
   logPrefix?: boolean;
   timestamps?: boolean;
@@ -42,9 +44,6 @@ export function parseScale(values: string[] | undefined): Record<string, number>
 }
 
 export async function composeUp(services: string[], flags: UpFlags): Promise<number> {
-  if (flags.build) {
-    throw new ExitError(1, 'building images is not available yet: --build cannot be used; build the image elsewhere and load it with `tscompose load`');
-  }
   const detach = !!flags.detach || !!flags.wait;
   if (flags.exitCodeFrom !== undefined) flags.abortOnContainerExit = true;
   if (detach && flags.abortOnContainerExit) throw new ExitError(1, '--abort-on-container-exit and --detach are incompatible options');
@@ -59,6 +58,10 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   if (flags.exitCodeFrom !== undefined && !project.model.services[flags.exitCodeFrom]) {
     throw new ExitError(1, `no such service: ${flags.exitCodeFrom}`);
   }
+  // Builds (and the pulls of services that build) happen here, where the contexts are.
+  const scope = selectServices(project.model, services, flags.deps !== false);
+  await prepareUpImages(project, scope, { build: flags.build, pull: flags.pull === 'policy' ? undefined : flags.pull, quietPull: flags.quietPull });
+
   const req = emptyProjectUpRequest(project.projectName, JSON.stringify(project.model));
   req.services = services;
   req.scale = parseScale(flags.scale);

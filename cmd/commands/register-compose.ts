@@ -43,6 +43,38 @@ function registerProjectCommands(program: Command): void {
   const logs = () => import('./compose-logs');
   const exec = () => import('./compose-exec');
   const life = () => import('./compose-lifecycle');
+  const build = () => import('./compose-build');
+  const pull = () => import('./compose-pull');
+
+  program
+    .command('build')
+    .description('build or rebuild services')
+    .argument('[services...]')
+    .option('--no-cache', 'do not use cache when building the image')
+    .option('--pull', 'always attempt to pull a newer version of the image')
+    .option('-q, --quiet', "don't print anything to stdout")
+    .option('--build-arg <key=value>', 'set build-time variables for services', collect)
+    .option('--with-dependencies', 'also build dependencies (transitively)')
+    .action(lazy(async () => (await build()).composeBuild));
+
+  program
+    .command('pull')
+    .description('pull service images')
+    .argument('[services...]')
+    .option('-q, --quiet', 'pull without printing progress information')
+    .option('--ignore-pull-failures', 'pull what it can and ignores images with pull failures')
+    .option('--include-deps', 'also pull services declared as dependencies')
+    .option('--ignore-buildable', 'ignore images that can be built')
+    .option('--policy <policy>', 'apply pull policy ("missing"|"always")')
+    .action(lazy(async () => (await pull()).composePull));
+
+  program
+    .command('push')
+    .description('push service images')
+    .argument('[services...]')
+    .option('--ignore-push-failures', 'push what it can and ignores images with push failures')
+    .option('-q, --quiet', 'push without printing progress information')
+    .action(lazy(async () => (await pull()).composePush));
 
   program
     .command('up')

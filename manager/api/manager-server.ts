@@ -35,7 +35,7 @@ function progress<Req>(fn: (req: Req, emit: (e: ProgressEvent) => void, signal: 
     };
     fn(call.request, emit, ac.signal).then(
       () => call.end(),
-      (err: unknown) => call.destroy(toServiceError(err)),
+      (err: unknown) => call.emit('error', toServiceError(err)),
     );
   };
 }

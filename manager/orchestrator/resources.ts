@@ -7,7 +7,7 @@ import type { NetworkConfig, Project, VolumeConfig } from '../compose/index';
 import type { AgentConnection } from '../dispatcher/index';
 import type { DesiredService } from '../project/desired';
 import { networkLabels, projectFilter, volumeLabels } from '../project/naming';
-import { done, working, type Emit } from './progress';
+import { done, failed, working, type Emit } from './progress';
 
 /** Networks the services use, by their key in the model. */
 export function networksInUse(project: Project, services: Iterable<string>): string[] {
@@ -92,28 +92,33 @@ export async function ensureVolumes(agent: AgentConnection, project: Project, ke
 /**
  * Images, by the run's pull policy (`--pull`) or else each service's `pull_policy`: `always`
  * pulls, `missing` (the default) pulls what is absent, `never` refuses what is absent. A service
- * that builds its image cannot run until it is built, which this engine cannot do yet.
+ * with `build:` has its image built (or pulled) by the CLI, where its context is, before `up`
+ * reaches here: it is only checked. A missing image that cannot be had is a one-line error
+ * naming the service.
  */
 export async function ensureImages(agent: AgentConnection, services: DesiredService[], runPolicy: string, emit: Emit): Promise<void> {
   const seen = new Map<string, Promise<void>>();
   const one = async (s: DesiredService): Promise<void> => {
-    const policy = normalizePolicy(runPolicy || s.pullPolicy || (s.hasBuild ? 'build' : 'missing'));
     const present = await agent.hasImage(s.image);
+    if (s.hasBuild) {
+      if (present) return;
+      throw failedPrecondition(`service "${s.name}" has no image ${s.image} to run: build it with \`tscompose build ${s.name}\` (or \`up\` without --no-build)`);
+    }
+    const policy = normalizePolicy(runPolicy || s.pullPolicy || 'missing');
     if (policy === 'missing' && present) return;
     if (policy === 'never' || policy === 'build') {
       if (present) return;
-      if (s.hasBuild) throw failedPrecondition(`service "${s.name}" needs its image ${s.image} built, and building images is not available yet: build it elsewhere and load it (tscompose load), or set an existing image`);
-      throw notFound(`service "${s.name}": image ${s.image} not found, and pull_policy is never`);
-    }
-    if (s.hasBuild && !present) {
-      throw failedPrecondition(`service "${s.name}" needs its image ${s.image} built, and building images is not available yet: build it elsewhere and load it (tscompose load), or set an existing image`);
+      throw notFound(`service "${s.name}": image ${s.image} not found, and pull_policy is ${policy}`);
     }
     emit(working('', s.name, 'Pulling'));
     try {
       await agent.pullImage(s.image, () => undefined);
     } catch (err) {
       // A present image that could not be refreshed still runs, as Compose's `--pull always` offline.
-      if (!present) throw err;
+      if (!present) {
+        emit(failed('', s.name, 'Error'));
+        throw notFound(`service "${s.name}": image ${s.image} not found and could not be pulled: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
     }
     emit(done('', s.name, 'Pulled'));
   };

@@ -16,7 +16,7 @@ export interface DesiredService {
   configHash: string;
   image: string;
   pullPolicy: string;
-  /** Whether the image comes from `build` (which this engine cannot do yet). */
+  /** Whether the image comes from `build` (built by the CLI before `up` converges). */
   hasBuild: boolean;
   hasHealthcheck: boolean;
   dependencies: Dependency[];

@@ -104,7 +104,7 @@ describe('tscompose config', () => {
 
   test('the config command wires its flags into commander', async () => {
     const dir = project({ 'compose.yaml': APP });
-    const program = new Command().exitOverride();
+    const program = new Command().enablePositionalOptions().exitOverride();
     registerComposeCommands(program);
     setGlobals({ file: [join(dir, 'compose.yaml')] });
     const writes: string[] = [];

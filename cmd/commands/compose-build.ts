@@ -1,0 +1,203 @@
+/**
+ * Compose's image step on the CLI side, where the build contexts are: `build` builds the services
+ * that have a `build:` section (in parallel, through the engine's `ImageBuild`), and `up` calls
+ * `prepareUpImages` before converging, which pulls then builds what the policies ask for, as
+ * Compose v2 does. Pulling the images of services without `build:` stays with the manager.
+ */
+import * as path from 'node:path';
+import type { LoadedProject, ServiceConfig } from '../../manager/compose/index';
+import { serviceImage } from '../../manager/project/container-spec';
+import { COMPOSE_LABEL_VERSION } from '../../manager/project/naming';
+import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
+import type { BuildOptions, BuildProgress } from '../../common/rpc/engine-types';
+import { ExitError, getGlobals } from '../cli';
+import { directoryContext, parseBuildArgs, streamBuild } from './build';
+import { loadComposeProject, progressPrinter } from './compose-common';
+import { buildTags, hasImage, normalizePullPolicy, pullImage, selectServices, type PullPolicy } from './compose-images';
+
+export interface ComposeBuildFlags {
+  cache?: boolean; // --no-cache → false
+  pull?: boolean;
+  quiet?: boolean;
+  buildArg?: string[];
+  withDependencies?: boolean;
+}
+
+export interface BuildRunOptions {
+  noCache?: boolean;
+  pull?: boolean;
+  quiet?: boolean;
+  /** `--build-arg`s, over each service's `args`. */
+  buildArgs?: Record<string, string>;
+}
+
+export async function composeBuild(services: string[], flags: ComposeBuildFlags): Promise<number> {
+  const project = await loadComposeProject();
+  const names = selectServices(project.model, services, !!flags.withDependencies);
+  const targets = names.filter((n) => project.model.services[n]?.build !== undefined);
+  await buildServices(project, targets, {
+    noCache: flags.cache === false,
+    pull: !!flags.pull,
+    quiet: !!flags.quiet,
+    buildArgs: parseBuildArgs(flags.buildArg),
+  });
+  return 0;
+}
+
+/**
+ * Builds these services' images in parallel and prints ` ✔ Service web  Built` for each; the
+ * first failure stops the others and becomes the error, naming its service.
+ */
+export async function buildServices(project: LoadedProject, names: string[], opts: BuildRunOptions = {}): Promise<void> {
+  if (names.length === 0) return;
+  const model = project.model;
+  // What the engine cannot do is refused before anything is sent.
+  const requests = await Promise.all(names.map(async (name) => ({ name, ...(await buildRequest(project, model.services[name] as ServiceConfig, opts)) })));
+
+  const mode = (getGlobals() as { progress?: string }).progress ?? 'auto';
+  const silent = !!opts.quiet || mode === 'quiet';
+  const tty = mode === 'tty' || (mode === 'auto' && process.stderr.isTTY === true);
+  const writeErr = (line: string) => process.stderr.write(line + '\n');
+  const status = progressPrinter();
+  // Vertex numbers are per build: parallel builds get numbers of their own in the shared log.
+  const vertices = new Map<string, number>();
+  const renderers = new Map<string, CompactRenderer>();
+  const show = (service: string) => (m: BuildProgress) => {
+    if (silent) return;
+    const key = `${service}\0${m.vertex}`;
+    let vertex = vertices.get(key);
+    if (vertex === undefined) {
+      vertex = vertices.size + 1;
+      vertices.set(key, vertex);
+    }
+    const text = m.status === 'start' ? `[${service}] ${m.text}` : m.text;
+    const event = { vertex, status: m.status as ProgressStatus, text, elapsedMs: Number(m.elapsed_ms) };
+    if (tty) {
+      let r = renderers.get(service);
+      if (!r) renderers.set(service, (r = new CompactRenderer(writeErr)));
+      r.show(event);
+    } else {
+      writeErr(plainLine(event));
+    }
+  };
+
+  const abort = new AbortController();
+  const interrupt = () => abort.abort();
+  process.once('SIGINT', interrupt);
+  try {
+    await Promise.all(
+      requests.map(async (r) => {
+        let id: string;
+        try {
+          const plan = await directoryContext(r.context, r.dockerfile);
+          id = await streamBuild(plan, { ...plan.options, ...r.options }, show(r.name), abort.signal);
+        } catch (err) {
+          if (!abort.signal.aborted) {
+            abort.abort();
+            if (!silent) status({ resource: 'Service', name: r.name, status: 'Error', state: 'error', warning: '' });
+            throw new ExitError(1, `service "${r.name}" failed to build: ${(err as Error).message}`);
+          }
+          return;
+        }
+        if (!id) return;
+        if (!silent) status({ resource: 'Service', name: r.name, status: 'Built', state: 'done', warning: '' });
+      }),
+    );
+  } finally {
+    process.removeListener('SIGINT', interrupt);
+  }
+  if (abort.signal.aborted) throw new ExitError(130, '');
+}
+
+interface ServiceBuild {
+  context: string;
+  dockerfile: { file?: string; inline?: string };
+  options: Omit<BuildOptions, 'dockerfile' | 'dockerfile_content'>;
+}
+
+async function buildRequest(project: LoadedProject, service: ServiceConfig, opts: BuildRunOptions): Promise<ServiceBuild> {
+  const b = service.build;
+  const name = service.name;
+  if (!b) throw new ExitError(1, `service "${name}" has no build section`);
+  const refuse = (what: string) => new ExitError(1, `service "${name}": ${what} are not supported by this engine's builder`);
+  if (b.secrets && b.secrets.length > 0) throw refuse('build secrets (build.secrets)');
+  if (b.additional_contexts && Object.keys(b.additional_contexts).length > 0) throw refuse('additional build contexts (build.additional_contexts)');
+  if (b.ssh && b.ssh.length > 0) throw refuse('SSH agent sockets (build.ssh)');
+  if (/^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(b.context)) throw new ExitError(1, `service "${name}": remote build contexts (${b.context}) are not supported`);
+  if (b.platforms && b.platforms.length > 1) throw new ExitError(1, `service "${name}": multi-platform builds (build.platforms) are not supported`);
+
+  const context = path.resolve(project.projectDir, b.context);
+  const dockerfile = b.dockerfile_inline !== undefined ? { inline: b.dockerfile_inline } : b.dockerfile !== undefined ? { file: path.resolve(context, b.dockerfile) } : {};
+  const args: Record<string, string> = {};
+  for (const [k, v] of Object.entries(b.args ?? {})) {
+    const value = v ?? project.environment[k] ?? process.env[k];
+    if (value !== undefined) args[k] = value;
+  }
+  return {
+    context,
+    dockerfile,
+    options: {
+      tags: buildTags(project.model, service),
+      build_args: { ...args, ...(opts.buildArgs ?? {}) },
+      target: b.target ?? '',
+      no_cache: !!opts.noCache || !!b.no_cache,
+      pull: !!opts.pull || !!b.pull,
+      labels: {
+        ...(b.labels ?? {}),
+        'com.docker.compose.project': project.model.name,
+        'com.docker.compose.service': name,
+        'com.docker.compose.version': COMPOSE_LABEL_VERSION,
+      },
+      quiet: false,
+      progress: 'plain',
+      platform: b.platforms?.[0] ?? service.platform ?? '',
+    },
+  };
+}
+
+export interface UpImageFlags {
+  /** `--build` true, `--no-build` false. */
+  build?: boolean;
+  /** `--pull`, when given. */
+  pull?: string;
+  quietPull?: boolean;
+}
+
+/**
+ * `up`'s image step for the services in scope that have `build:`, before the manager converges:
+ * with an `image` and policy `always` (or `missing` and absent) a pull is tried first, a failure
+ * only warning since the image can be built; then what is still absent is built, or everything
+ * with `--build` or `pull_policy: build`. `--no-build` builds nothing (the manager then refuses
+ * a missing image, naming its service).
+ */
+export async function prepareUpImages(project: LoadedProject, scope: Iterable<string>, flags: UpImageFlags): Promise<void> {
+  if (flags.build === false) return;
+  const model = project.model;
+  const toBuild: string[] = [];
+  const show = progressPrinter();
+  await Promise.all(
+    [...scope].map(async (name) => {
+      const s = model.services[name];
+      if (!s?.build) return;
+      const policy: PullPolicy = flags.build ? 'build' : normalizePullPolicy(flags.pull ?? s.pull_policy);
+      if (policy === 'build') {
+        toBuild.push(name);
+        return;
+      }
+      const image = serviceImage(model, s);
+      let present = await hasImage(image);
+      if (s.image !== undefined && (policy === 'always' || (policy === 'missing' && !present))) {
+        if (!flags.quietPull) show({ resource: '', name, status: 'Pulling', state: 'working', warning: '' });
+        try {
+          await pullImage(image);
+          present = true;
+          if (!flags.quietPull) show({ resource: '', name, status: 'Pulled', state: 'done', warning: '' });
+        } catch (err) {
+          show({ resource: '', name, status: `Warning ${(err as Error).message}`, state: 'error', warning: '' });
+        }
+      }
+      if (!present) toBuild.push(name);
+    }),
+  );
+  await buildServices(project, toBuild.sort(), {});
+}
