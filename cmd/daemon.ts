@@ -50,6 +50,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     'grpc.max_receive_message_length': 64 << 20,
     'grpc.max_send_message_length': 64 << 20,
   });
+  widenFlowControlWindows(server);
   registerEngineService(server, engine.service, agent);
 
   // ----- manager: Compose projects. It reaches this host's agent through the Engine API on our
@@ -71,6 +72,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
+  listenWithWideConnectionWindow(server);
   await fsp.chmod(sock, 0o660).catch(() => undefined);
   agent.events.emit('daemon', 'start', dataRoot, { name: 'tscompose' });
   log(flags, `tscompose daemon listening on unix://${sock} (data root ${dataRoot}, pid ${process.pid})`);
@@ -99,6 +101,35 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => undefined);
+}
+
+/**
+ * HTTP/2 flow control: with the default 64 KB windows, a client streaming an image (`image
+ * load`, `import`) may have only 64 KB in flight, and the transfer over the local socket is
+ * bound by round trips. grpc-js has no server option for this, so its (stable, but private)
+ * fields are used when present; without them the defaults stay, only slower.
+ */
+const FLOW_WINDOW = 8 << 20;
+
+type GrpcServer = InstanceType<Awaited<ReturnType<typeof loadGrpc>>['Server']>;
+
+function widenFlowControlWindows(server: GrpcServer): void {
+  const opts = (server as unknown as { commonServerOptions?: { settings?: Record<string, unknown> } }).commonServerOptions;
+  if (opts && typeof opts === 'object') opts.settings = { ...opts.settings, initialWindowSize: FLOW_WINDOW };
+}
+
+function listenWithWideConnectionWindow(server: GrpcServer): void {
+  const servers = (server as unknown as { http2Servers?: Map<import('node:events').EventEmitter, unknown> }).http2Servers;
+  if (!(servers instanceof Map)) return;
+  for (const h2 of servers.keys()) {
+    h2.on('session', (session: import('node:http2').Http2Session) => {
+      try {
+        session.setLocalWindowSize(FLOW_WINDOW);
+      } catch {
+        // an old Node: the connection keeps its default window
+      }
+    });
+  }
 }
 
 function log(flags: DaemonFlags, msg: string): void {

@@ -1,11 +1,12 @@
 // Builds the CLI+daemon bundle into dist/: one ESM entry with lazily loaded chunks (so a command
 // pays only for the modules it uses), and the gRPC contracts pre-compiled to a JSON descriptor
 // (so no .proto file is parsed at start-up).
-import { build } from 'esbuild';
+import { build, transformSync } from 'esbuild';
 import { mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { execFileSync } from 'node:child_process';
+import { generateRpcModule } from './gen-rpc.mjs';
 
 const dist = 'dist';
 rmSync(dist, { recursive: true, force: true });
@@ -15,6 +16,8 @@ const protoFiles = readdirSync('proto').filter((f) => f.endsWith('.proto')).map(
 const root = new protobuf.Root();
 root.loadSync(protoFiles, { keepCase: true });
 writeFileSync(join(dist, 'proto-descriptor.json'), JSON.stringify(root.toJSON()));
+// Static serializers and grpc-js method tables: no proto-loader or protobufjs at run time.
+writeFileSync(join(dist, 'rpc-codec.mjs'), transformSync(generateRpcModule(root), { minify: true, target: 'node20', format: 'esm' }).code);
 
 await build({
   entryPoints: { tscompose: 'cmd/main.ts' },
@@ -28,8 +31,13 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: 'linked',
   legalComments: 'none',
+  // Less to parse on every start-up (source maps keep stack traces readable).
+  minify: true,
+  keepNames: true,
   // A native addon (conmon's SOCK_SEQPACKET attach socket): loaded from node_modules at run time.
-  external: ['node-unix-socket'],
+  // proto-loader (and its protobufjs) too: only a bundle without dist/rpc-codec.mjs, or grpc-js's
+  // channelz, would load it; bundled, every command would parse its 330 kB chunk.
+  external: ['node-unix-socket', '@grpc/proto-loader'],
   logLevel: 'warning',
   banner: {
     // Bundled CommonJS dependencies (grpc-js, yaml…) call require() for Node built-ins.

@@ -1,10 +1,13 @@
 /**
- * Loads the gRPC contracts in `proto/`. A built bundle reads the JSON descriptor that the build
- * pre-compiled next to it; code run from source (tests) parses the .proto files instead.
+ * Loads the gRPC contracts in `proto/`. A built bundle imports the static serializers and method
+ * tables that the build generated next to it (`rpc-codec.mjs`, see scripts/gen-rpc.mjs): no
+ * proto-loader or protobufjs at run time. Without it, the JSON descriptor is loaded with
+ * proto-loader, and code run from source (tests) parses the .proto files. All three give messages
+ * the same shape: keepCase field names, int64 as Number, defaults filled, oneofs named in `part`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { GrpcObject } from '@grpc/grpc-js';
 
 const LOADER_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true } as const;
@@ -13,8 +16,15 @@ let cached: GrpcObject | undefined;
 
 export async function loadProtos(): Promise<GrpcObject> {
   if (cached) return cached;
-  const [grpc, protoLoader] = await Promise.all([loadGrpc(), import('@grpc/proto-loader').then(cjs)]);
   const here = dirname(fileURLToPath(import.meta.url));
+  const codec = [join(here, 'rpc-codec.mjs'), join(here, '..', 'rpc-codec.mjs')].find((p) => existsSync(p));
+  if (codec) {
+    type PackageDefinition = Parameters<typeof import('@grpc/grpc-js').loadPackageDefinition>[0];
+    const [grpc, mod] = await Promise.all([loadGrpc(), import(pathToFileURL(codec).href) as Promise<{ services: PackageDefinition }>]);
+    cached = grpc.loadPackageDefinition(mod.services);
+    return cached;
+  }
+  const [grpc, protoLoader] = await Promise.all([loadGrpc(), import('@grpc/proto-loader').then(cjs)]);
   const descriptorCandidates = [join(here, 'proto-descriptor.json'), join(here, '..', 'proto-descriptor.json')];
   const descriptor = descriptorCandidates.find((p) => existsSync(p));
   let definition;
