@@ -143,7 +143,8 @@ export class TestDaemon {
   async leaks(): Promise<string[]> {
     const out: string[] = [];
     const netnsDir = path.join(this.dataRoot, 'network', 'netns');
-    for (const m of await mountsUnder(this.dataRoot)) if (m !== netnsDir) out.push(`mount ${m}`);
+    // The data root itself may be a mount of the test's own (a small tmpfs for a full disk).
+    for (const m of await mountsUnder(this.dataRoot)) if (m !== netnsDir && m !== this.dataRoot) out.push(`mount ${m}`);
     for (const n of await fsp.readdir(netnsDir).catch(() => [] as string[])) out.push(`netns ${n}`);
     const ipam = path.join(this.dataRoot, 'network', 'ipam');
     for (const f of await fsp.readdir(ipam, { recursive: true }).catch(() => [] as string[])) {
