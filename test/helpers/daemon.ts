@@ -135,6 +135,7 @@ export class TestDaemon {
     }
     await this.stop();
     await unmountUnder(this.dir);
+    await removeHostState(this.dataRoot);
     await fsp.rm(this.dir, { recursive: true, force: true });
     if (leaks.length > 0) throw new Error(`test daemon leaked after removing its containers: ${leaks.join('; ')}`);
   }
@@ -190,5 +191,45 @@ export async function unmountUnder(dir: string): Promise<void> {
     } catch {
       // already gone
     }
+  }
+}
+
+/**
+ * What a daemon keeps outside its data root, named after it: its bridges (their alias is its
+ * network state dir), its firewall chains, its runtime dir under /run and its subnet claims.
+ * A user's daemon keeps these for its next start; a test daemon's go with it.
+ */
+export async function removeHostState(dataRoot: string): Promise<void> {
+  const { createHash } = await import('node:crypto');
+  const { execFileSync } = await import('node:child_process');
+  const tag = createHash('sha256').update(dataRoot).digest('hex').slice(0, 8);
+  const owner = path.join(dataRoot, 'network');
+  const run = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    } catch {
+      return '';
+    }
+  };
+  const links = JSON.parse(run('ip', ['-j', 'link', 'show', 'type', 'bridge']) || '[]') as Array<{ ifname?: string; ifalias?: string }>;
+  for (const l of links) if (l.ifname && (l.ifalias === owner || l.ifname === `tscb${tag}`)) run('ip', ['link', 'del', 'dev', l.ifname]);
+  const ok = (cmd: string, args: string[]) => {
+    try {
+      execFileSync(cmd, args, { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const chain of [`TSC${tag.toUpperCase()}-FORWARD`, `TSC${tag.toUpperCase()}-ISOLATION`]) {
+    for (let i = 0; i < 20 && ok('iptables', ['-D', 'FORWARD', '-j', chain]); i++);
+    ok('iptables', ['-F', chain]);
+    ok('iptables', ['-X', chain]);
+  }
+  await fsp.rm(path.join('/run/tscompose', tag), { recursive: true, force: true });
+  const claims = '/run/tscompose/subnets';
+  for (const f of await fsp.readdir(claims).catch(() => [] as string[])) {
+    const holder = await fsp.readFile(path.join(claims, f), 'utf8').catch(() => '');
+    if (holder === owner) await fsp.rm(path.join(claims, f), { force: true });
   }
 }
