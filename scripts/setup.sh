@@ -8,3 +8,4 @@ bash scripts/install-deps.sh
 npm link --silent >/dev/null 2>&1 || ln -sf "$PWD/bin/tscompose" /usr/local/bin/tscompose
 bash scripts/base-images.sh
 bash examples/hello/run.sh
+bash examples/three-tier/run.sh
