@@ -59,8 +59,15 @@ class Parser {
       const c = s[this.i] as string;
       if (c === '}' && inWord) return out;
       if (c !== '$') {
-        out += c;
-        this.i++;
+        // Copy the literal run up to the next `$` (or `}` in a word) at once.
+        let end = s.indexOf('$', this.i);
+        if (end < 0) end = s.length;
+        if (inWord) {
+          const close = s.indexOf('}', this.i);
+          if (close >= 0 && close < end) end = close;
+        }
+        out += s.slice(this.i, end);
+        this.i = end;
         continue;
       }
       const n = s[this.i + 1];

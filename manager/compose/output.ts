@@ -38,8 +38,7 @@ function treeOf(input: LoadedProject | TreeMap): { tree: TreeMap; escape: boolea
 
 export function toYaml(input: LoadedProject | TreeMap, opts: PrintOptions = {}): string {
   const { tree, escape } = treeOf(input);
-  const out = (opts.escapeDollars ?? escape) ? escapeDollars(tree) : tree;
-  return emitYaml(out as TreeMap);
+  return emitYaml(tree, { escapeDollars: opts.escapeDollars ?? escape });
 }
 
 export function toJson(input: LoadedProject | TreeMap, opts: PrintOptions = {}): string {

@@ -147,7 +147,7 @@ class Session {
   }
 
   /** Phases 1–2 for one file. */
-  parseFile(file: string, scope: Scope, at?: TreePath): TreeMap {
+  async parseFile(file: string, scope: Scope, at?: TreePath): Promise<TreeMap> {
     let text: string | undefined;
     let name = file;
     if (file === '-') {
@@ -160,7 +160,7 @@ class Session {
         throw new ComposeError('NotFound', `compose file ${file} not found`, { pos: { file } });
       }
     }
-    const parsed = parseComposeYaml(name, text, this.warnings);
+    const parsed = await parseComposeYaml(name, text, this.warnings);
     this.locator.files.push(parsed);
     const tree = parsed.tree;
     if (this.interpolate) interpolateTree(tree, scope.lookup, this.rep, this.warnings);
@@ -177,20 +177,20 @@ class Session {
     const included: { tree: TreeMap; req: IncludeRequest }[] = [];
     const parsedOthers = new Map<string, TreeMap>();
     for (const file of files) {
-      const tree = this.parseFile(file, scope);
+      const tree = await this.parseFile(file, scope);
       const fileForRelative = file === '-' ? resolve(scope.projectDir, 'stdin') : file;
       // Phase 3: included projects load on their own; the merge phase imports them.
       for (const req of includeRequests(tree, { projectDir: scope.projectDir, stack: [...scope.includeStack, fileForRelative], rep: this.rep })) {
         included.push({ tree: await this.loadIncluded(req, scope, [...scope.includeStack, fileForRelative]), req });
       }
       // Phase 4
-      resolveExtends(tree, fileForRelative, {
+      await resolveExtends(tree, fileForRelative, {
         rep: this.rep,
         projectDir: scope.projectDir,
-        loadFile: (abs, at) => {
+        loadFile: async (abs, at) => {
           let t = parsedOthers.get(abs);
           if (!t) {
-            t = this.parseFile(abs, scope, at);
+            t = await this.parseFile(abs, scope, at);
             delete t.include;
             parsedOthers.set(abs, t);
           }

@@ -9,17 +9,33 @@
 const PLAIN_SAFE = /^[A-Za-z0-9_./][A-Za-z0-9_ ./@+=,()-]*$/;
 const NOT_STRING = /^(?:[-+]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~|y|Y|n|N|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$/;
 
+/** Set for one `emitYaml` call: string values (not keys) get `$` written as `$$`. */
+let escapeDollars = false;
+
 function scalar(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : v > 0 ? '.inf' : v < 0 ? '-.inf' : '.nan';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  const s = String(v);
+  let s = String(v);
+  if (escapeDollars && s.includes('$')) s = s.replaceAll('$', '$$$$');
+  return text(s);
+}
+
+function text(s: string): string {
   if (s !== '' && PLAIN_SAFE.test(s) && !NOT_STRING.test(s) && !s.endsWith(' ') && !s.includes(' #') && !s.includes(': ')) return s;
   return JSON.stringify(s);
 }
 
+/** Keys repeat (every service has `image`, `environment`…): each is quoted once per call. */
+let keys = new Map<string, string>();
+
 function key(k: string): string {
-  return scalar(k);
+  let out = keys.get(k);
+  if (out === undefined) {
+    out = text(k);
+    keys.set(k, out);
+  }
+  return out;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -29,11 +45,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function emit(v: unknown, indent: string, out: string[]): void {
   if (Array.isArray(v)) {
     for (const item of v) {
-      if (isObject(item) && Object.keys(item).length > 0) {
-        const keys = Object.keys(item);
-        keys.forEach((k, i) => {
+      const itemKeys = isObject(item) ? Object.keys(item) : undefined;
+      if (itemKeys !== undefined && itemKeys.length > 0) {
+        const m = item as Record<string, unknown>;
+        itemKeys.forEach((k, i) => {
           const prefix = i === 0 ? `${indent}- ` : `${indent}  `;
-          entry(prefix, k, item[k], `${indent}  `, out);
+          entry(prefix, k, m[k], `${indent}  `, out);
         });
       } else if (Array.isArray(item) && item.length > 0) {
         out.push(`${indent}-`);
@@ -59,8 +76,15 @@ function entry(prefix: string, k: string, v: unknown, indent: string, out: strin
   } else out.push(`${prefix}${key(k)}: ${inline(v)}`);
 }
 
-export function emitYaml(tree: Record<string, unknown>): string {
+export function emitYaml(tree: Record<string, unknown>, opts: { escapeDollars?: boolean } = {}): string {
   const out: string[] = [];
-  emit(tree, '', out);
+  escapeDollars = opts.escapeDollars === true;
+  keys = new Map();
+  try {
+    emit(tree, '', out);
+  } finally {
+    escapeDollars = false;
+    keys = new Map();
+  }
   return out.length === 0 ? '{}\n' : `${out.join('\n')}\n`;
 }

@@ -13,6 +13,34 @@ describe('environment and env_file', () => {
     assert.deepEqual(b.environment, { EMPTY: '', N: '1.5', RACK_ENV: 'development', SHOW: 'true' });
   });
 
+  test('integers too long for a number keep every digit (chat and snowflake ids)', async () => {
+    const plain = `services:
+  bot:
+    image: x
+    environment:
+      CHAT_ID: -1001234567890123456
+      GUILD_ID: 123456789012345678
+      PORT: 8080
+      MAX_SAFE: 9007199254740991
+    labels:
+      owner.id: 98765432109876543210
+`;
+    const expected = { CHAT_ID: '-1001234567890123456', GUILD_ID: '123456789012345678', MAX_SAFE: '9007199254740991', PORT: '8080' };
+    const a = await service(plain, 'bot');
+    assert.deepEqual(a.environment, expected);
+    assert.deepEqual(a.labels, { 'owner.id': '98765432109876543210' });
+    // The same through the full YAML parser (anchors and aliases take that path).
+    const b = await service(`x-ids: &ids
+  CHAT_ID: -1001234567890123456
+  GUILD_ID: 123456789012345678
+  PORT: 8080
+  MAX_SAFE: 9007199254740991
+${plain.split('\n').slice(0, 3).join('\n')}
+    environment: *ids
+`, 'bot');
+    assert.deepEqual(b.environment, expected);
+  });
+
   test('env_file merges under environment, with required and format', async () => {
     const lp = await load({
       'compose.yaml': `services:

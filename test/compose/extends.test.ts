@@ -67,6 +67,11 @@ describe('extends', () => {
     await rejects({ 'compose.yaml': 'services:\n  a:\n    image: x\n    extends: b\n  b:\n    extends: c\n  c:\n    extends: a\n' }, [/extends cycle: a → b → c → a/]);
   });
 
+  test('a service that is not a mapping is reported as such, not as a missing base', async () => {
+    const err = await rejects({ 'compose.yaml': 'services:\n  web: nginx:alpine\n  db:\n    image: postgres\n' }, [/compose\.yaml:2:3: services\.web: expected a mapping/]);
+    assert.doesNotMatch(err.message, /extend/);
+  });
+
   test('extending an unknown service is an error', async () => {
     await rejects({ 'compose.yaml': 'services:\n  a:\n    extends: nope\n' }, [/cannot extend service "nope": not found/, /services\.a/]);
   });

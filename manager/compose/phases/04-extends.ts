@@ -15,25 +15,25 @@ export interface ExtendsScope {
   rep: Reporter;
   projectDir: string;
   /** Parsed and interpolated tree of another Compose file (cached by the caller). */
-  loadFile(absPath: string, at: (string | number)[]): TreeMap;
+  loadFile(absPath: string, at: (string | number)[]): Promise<TreeMap>;
   /** Makes a base service from another directory self-contained (normalise + resolve paths). */
   rebase(service: Tree, name: string, fileDir: string): Tree;
 }
 
-export function resolveExtends(tree: TreeMap, file: string, scope: ExtendsScope): TreeMap {
+export async function resolveExtends(tree: TreeMap, file: string, scope: ExtendsScope): Promise<TreeMap> {
   const trees = new Map<string, TreeMap>([[file, tree]]);
   const done = new Set<string>();
-  const treeOf = (f: string, at: (string | number)[]): TreeMap => {
+  const treeOf = async (f: string, at: (string | number)[]): Promise<TreeMap> => {
     let t = trees.get(f);
     if (!t) {
-      t = scope.loadFile(f, at);
+      t = await scope.loadFile(f, at);
       trees.set(f, t);
     }
     return t;
   };
-  const resolveService = (f: string, name: string, chain: string[], at: (string | number)[]): TreeMap => {
+  const resolveService = async (f: string, name: string, chain: string[], at: (string | number)[]): Promise<TreeMap> => {
     const key = `${f}#${name}`;
-    const t = treeOf(f, at);
+    const t = await treeOf(f, at);
     const services = isMap(t.services) ? t.services : undefined;
     const svc = services?.[name];
     if (!isMap(svc)) {
@@ -50,7 +50,7 @@ export function resolveExtends(tree: TreeMap, file: string, scope: ExtendsScope)
     if (baseName === undefined) throw scope.rep.invalid(['services', name, 'extends'], 'expected a service name or a mapping with `service`');
     let baseFile = f;
     if (isMap(ext) && typeof ext.file === 'string') baseFile = isAbsolute(ext.file) ? ext.file : resolve(dirname(f), ext.file);
-    const base = resolveService(baseFile, baseName, [...chain, key], ['services', name, 'extends']);
+    const base = await resolveService(baseFile, baseName, [...chain, key], ['services', name, 'extends']);
     let baseCopy: Tree = clone(base);
     const baseDir = dirname(baseFile);
     if (baseFile !== f && baseDir !== scope.projectDir) baseCopy = scope.rebase(baseCopy, baseName, baseDir);
@@ -63,6 +63,7 @@ export function resolveExtends(tree: TreeMap, file: string, scope: ExtendsScope)
     return merged;
   };
   const services = tree.services;
-  if (isMap(services)) for (const name of Object.keys(services)) resolveService(file, name, [], ['services', name]);
+  // A service that is not a mapping is left to the validate phase, which says so.
+  if (isMap(services)) for (const name of Object.keys(services)) if (isMap(services[name])) await resolveService(file, name, [], ['services', name]);
   return tree;
 }

@@ -226,6 +226,8 @@ function mergeDefault(base: Tree, over: Tree, path: TreePath): Tree {
 
 /** Merges whole Compose files, first to last. */
 export function mergeFiles(trees: TreeMap[]): TreeMap {
+  // One file merges onto nothing: its own tree, tags stripped (the caller hands it over).
+  if (trees.length === 1) return stripTags(trees[0] as TreeMap) as TreeMap;
   let out: Tree = {};
   for (const t of trees) out = mergeTrees(out, t, []);
   return stripTags(out) as TreeMap;
