@@ -1,313 +1,136 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: the image engine against Docker's, on this machine.
+ * `npm run bench`: tscompose against Docker (dockerd 20.10, docker-compose 1.29, skopeo) on this
+ * machine. `node bench/run.mjs [case…]` runs only the named cases; all by default:
  *
- * Starts a private tscompose daemon and, when `dockerd` is installed, a private dockerd (own data
- * root, exec root, pidfile and socket; no bridge, no iptables), runs each case N times and prints
- * medians, then stops both and removes every temp dir, on failure too.
+ * - images:     `image load`/`import` of a ~100 MB image, `image ls` with 200 rows, CLI start-up,
+ *               idle daemon RSS (vs docker load/import/images/version).
+ * - containers: `container run --rm … true`; 50 × `run -d … sleep` then `rm -f`; RSS per running
+ *               container (daemon + conmon vs dockerd + containerd + shim); `container ls -a` with 200
+ *               running (vs docker run/rm/ps).
+ * - config:     `config` of a generated 500-service compose file (vs docker-compose config).
+ * - compose:    50 services `up -d` cold, again unchanged, `ps`, `down` (vs docker-compose 1.29);
+ *               a 200-service project up and down.
+ * - registry:   push/pull of a 200 MB, 5-layer image to/from a local docker-registry (vs docker
+ *               push/pull and skopeo copy); peak daemon RSS during the pull.
+ * - build:      a two-stage Dockerfile: cold, no-change, one-file-changed (vs docker build, legacy
+ *               builder and BuildKit when the buildx plugin exists).
  *
- * Cases: `image load` of a ~100 MB saved image vs `docker load` of the same tarball; `image
- * import` of a ~100 MB rootfs vs `docker import`; `image ls` with 200 image rows vs `docker
- * images`; `node -e 0` as the start-up floor and `image ls` minus it; idle daemon RSS.
+ * Every server is private: a tscompose daemon on its own data root and socket, a dockerd with its
+ * own data/exec root and socket, `--iptables=false`, and a bridge the bench creates (and deletes) for
+ * its default network, docker-registry on a free loopback port. All are stopped and their traces
+ * (containers, mounts, bridges, chains, temp dirs) removed at the end, on failure too.
  *
- * Env: BENCH_N (repetitions, default 5), BENCH_MB (size of the big image, default 100),
- * BENCH_NO_DOCKER=1 to leave Docker out.
+ * Env: BENCH_N (repetitions, default 5), BENCH_MB (size of the images case's image, default 100),
+ * BENCH_COMPOSE_N (compose rounds, default 3), BENCH_NO_DOCKER=1 to leave Docker out.
  */
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import tarStream from 'tar-stream';
+import {
+  CLI, NODE, REPO, waitUntil, busyboxRootfsTar, freePort, hasCmd, log, out, rssKb, snapshotCli, startDocker, startOurs, unmountUnder,
+} from './lib.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(REPO, 'bin', 'tscompose');
-const N = Math.max(1, Number(process.env.BENCH_N ?? 5));
-const MB = Number(process.env.BENCH_MB ?? 100);
-const ROWS = 200;
-const TARGET_LS_MS = 60;
-const TARGET_RSS_MB = 60;
+const ALL = ['images', 'containers', 'config', 'compose', 'registry', 'build'];
+const selected = process.argv.slice(2);
+for (const c of selected) if (!ALL.includes(c)) {
+  process.stderr.write(`unknown case ${c}; cases: ${ALL.join(' ')}\n`);
+  process.exit(2);
+}
+const cases = selected.length ? ALL.filter((c) => selected.includes(c)) : ALL;
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'tsc-bench-'));
 const cleanups = [];
-const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
+const N = Math.max(1, Number(process.env.BENCH_N ?? 5));
+const withDocker = process.env.BENCH_NO_DOCKER !== '1' && hasCmd('dockerd') && hasCmd('docker');
 
-function hasCmd(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Runs a command to completion; returns its wall time in ms. Throws on a non-zero exit. */
-function timed(cmd, args, env, opts = {}) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20, ...opts });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${String(r.stderr).slice(0, 500)}`);
-  return ms;
-}
-
-function out(cmd, args, env) {
-  const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function rssKb(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function childrenOf(pid) {
-  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
-  return r.stdout.split(/\s+/).filter(Boolean).map(Number);
-}
-
-async function waitUntil(pred, what, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await pred()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function stopChild(child, graceMs = 20_000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(t);
-}
-
-function unmountUnder(dir) {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m) => m && (m === dir || m.startsWith(`${dir}/`)))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
-}
-
-async function startOurs(name) {
-  const dir = path.join(work, name);
-  await fsp.mkdir(dir, { recursive: true });
-  const sock = path.join(dir, 'tscompose.sock');
-  const env = { ...process.env, TSCOMPOSE_HOST: `unix://${sock}`, TSCOMPOSE_DATA_ROOT: path.join(dir, 'root') };
-  const logFd = openSync(path.join(dir, 'daemon.log'), 'a');
-  const child = spawn(process.execPath, [CLI, 'daemon', '--data-root', env.TSCOMPOSE_DATA_ROOT, '--host', env.TSCOMPOSE_HOST], {
-    stdio: ['ignore', logFd, logFd],
-    detached: true,
-  });
-  cleanups.push(async () => {
-    await stopChild(child, 10_000);
-    unmountUnder(dir);
-  });
-  await waitUntil(() => existsSync(sock) && spawnSync(process.execPath, [CLI, 'version'], { env }).status === 0, 'the tscompose daemon');
-  return { child, env, dir };
-}
-
-async function startDocker() {
-  const dir = path.join(work, 'dockerd');
-  await fsp.mkdir(dir, { recursive: true });
-  const sock = path.join(dir, 'docker.sock');
-  const env = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(dir, 'config') };
-  const logFd = openSync(path.join(dir, 'dockerd.log'), 'a');
-  const child = spawn(
-    'dockerd',
-    [
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--pidfile', path.join(dir, 'dockerd.pid'),
-      '--host', `unix://${sock}`,
-      '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false',
-    ],
-    { stdio: ['ignore', logFd, logFd], detached: true },
-  );
-  cleanups.push(async () => {
-    await stopChild(child, 30_000);
-    unmountUnder(dir);
-  });
-  await waitUntil(() => spawnSync('docker', ['version'], { env }).status === 0, 'the private dockerd');
-  return { child, env, dir };
-}
-
-/** A rootfs of `mb` MB of random files (incompressible, as real binaries nearly are). */
-function makeRootfs(file, mb, seed = '') {
-  const tree = path.join(work, `tree-${path.basename(file)}`);
-  execFileSync('mkdir', ['-p', path.join(tree, 'bin'), path.join(tree, 'etc'), path.join(tree, 'usr/lib')]);
-  writeFileSync(path.join(tree, 'etc/hostname'), `bench${seed}\n`);
-  const files = Math.max(1, Math.round(mb / 2));
-  for (let i = 0; i < files; i++) writeFileSync(path.join(tree, 'usr/lib', `lib${i}.so`), randomBytes((mb << 20) / files));
-  execFileSync('tar', ['-cf', file, '--numeric-owner', '-C', tree, '.']);
-  execFileSync('rm', ['-rf', tree]);
-  return file;
-}
-
-/** One docker-archive holding `count` distinct images (distinct configs) over one tiny layer. */
-async function manyImagesArchive(file, count) {
-  const pack = tarStream.pack();
-  const chunks = [];
-  const done = (async () => {
-    for await (const c of pack) chunks.push(c);
-  })();
-  const add = (name, body) =>
-    new Promise((resolve, reject) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, body, (e) => (e ? reject(e) : resolve())));
-  const layerPack = tarStream.pack();
-  const layerChunks = [];
-  const layerDone = (async () => {
-    for await (const c of layerPack) layerChunks.push(c);
-  })();
-  layerPack.entry({ name: 'hello', mode: 0o644, mtime: new Date(0) }, 'hello\n');
-  layerPack.finalize();
-  await layerDone;
-  const layer = Buffer.concat(layerChunks);
-  const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
-  await add('layer/layer.tar', layer);
-  const manifest = [];
-  const arch = { x64: 'amd64', arm64: 'arm64' }[os.arch()] ?? os.arch();
-  for (let i = 0; i < count; i++) {
-    const config = JSON.stringify({
-      architecture: arch,
-      os: 'linux',
-      created: new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString(),
-      config: { Cmd: ['/hello'], Labels: { 'bench.index': String(i) } },
-      rootfs: { type: 'layers', diff_ids: [diffId] },
-      history: [{ created_by: `bench ${i}` }],
-    });
-    const hex = createHash('sha256').update(config).digest('hex');
-    await add(`${hex}.json`, config);
-    manifest.push({ Config: `${hex}.json`, RepoTags: [`bench/many-${i}:latest`], Layers: ['layer/layer.tar'] });
-  }
-  await add('manifest.json', JSON.stringify(manifest));
-  pack.finalize();
-  await done;
-  writeFileSync(file, Buffer.concat(chunks));
-}
-
-function dockerVersion(docker) {
-  const xs = [];
-  for (let i = 0; i < Math.max(N, 10); i++) xs.push(timed('docker', ['version'], docker.env));
-  return xs;
-}
-
-function fmtMs(x) {
-  return x === undefined ? '—' : `${x.toFixed(0)} ms`;
-}
-
-async function main() {
-  const withDocker = process.env.BENCH_NO_DOCKER !== '1' && hasCmd('dockerd') && hasCmd('docker');
-  log(`bench: N=${N}, image ${MB} MB, ${ROWS} rows, Docker ${withDocker ? 'yes' : 'no (dockerd not installed or BENCH_NO_DOCKER=1)'}; work dir ${work}`);
-  const [ours, docker] = await Promise.all([startOurs('ours'), withDocker ? startDocker() : Promise.resolve(undefined)]);
-  const T = (args) => [CLI, ...args];
-  const node = process.execPath;
-  const rows = [];
-
-  // Idle RSS first, before anything has been loaded.
-  await new Promise((r) => setTimeout(r, 1500));
-  const ourRss = rssKb(ours.child.pid);
-  let dockerRss;
-  let dockerTreeRss;
-  if (docker) {
-    dockerRss = rssKb(docker.child.pid);
-    dockerTreeRss = dockerRss + childrenOf(docker.child.pid).reduce((s, p) => s + rssKb(p), 0);
-  }
-
-  // Inputs.
-  log('bench: generating inputs…');
-  const rootfs = makeRootfs(path.join(work, 'rootfs.tar'), MB);
-  out(node, T(['image', 'import', rootfs, 'bench/big:1']), ours.env);
-  const bigArchive = path.join(work, 'big.tar');
-  out(node, T(['image', 'save', '-o', bigArchive, 'bench/big:1']), ours.env);
-  out(node, T(['rmi', 'bench/big:1']), ours.env);
-  const sizeMB = (await fsp.stat(bigArchive)).size / 1e6;
-
-  // load
-  log('bench: load…');
-  const loadOurs = [];
-  const loadDocker = [];
-  for (let i = 0; i < N; i++) {
-    loadOurs.push(timed(node, T(['image', 'load', '-i', bigArchive]), ours.env));
-    out(node, T(['rmi', 'bench/big:1']), ours.env);
-    if (docker) {
-      loadDocker.push(timed('docker', ['load', '-i', bigArchive], docker.env));
-      out('docker', ['rmi', 'bench/big:1'], docker.env);
-    }
-  }
-  rows.push({ name: `load ${sizeMB.toFixed(0)} MB archive`, ours: median(loadOurs), docker: docker ? median(loadDocker) : undefined });
-
-  // import
-  log('bench: import…');
-  const impOurs = [];
-  const impDocker = [];
-  for (let i = 0; i < N; i++) {
-    impOurs.push(timed(node, T(['image', 'import', rootfs, 'bench/imp:1']), ours.env));
-    out(node, T(['rmi', 'bench/imp:1']), ours.env);
-    if (docker) {
-      impDocker.push(timed('docker', ['import', rootfs, 'bench/imp:1'], docker.env));
-      out('docker', ['rmi', 'bench/imp:1'], docker.env);
-    }
-  }
-  rows.push({ name: `import ${MB} MB rootfs`, ours: median(impOurs), docker: docker ? median(impDocker) : undefined });
-
-  // image ls with 200 rows
-  log('bench: image ls…');
-  const many = path.join(work, 'many.tar');
-  await manyImagesArchive(many, ROWS);
-  out(node, T(['image', 'load', '-i', many]), ours.env);
-  const ourRows = out(node, T(['image', 'ls', '-q']), ours.env).split('\n').filter(Boolean).length;
-  if (docker) out('docker', ['load', '-i', many], docker.env);
-  const dockerRows = docker ? out('docker', ['images', '-q'], docker.env).split('\n').filter(Boolean).length : undefined;
-  const lsOurs = [];
-  const lsDocker = [];
-  const floor = [];
-  const ver = [];
-  timed(node, T(['image', 'ls']), ours.env); // warm the daemon's caches once, as any later call finds them
-  for (let i = 0; i < Math.max(N, 10); i++) {
-    floor.push(timed(node, ['-e', '0'], process.env));
-    lsOurs.push(timed(node, T(['image', 'ls']), ours.env));
-    ver.push(timed(node, T(['version']), ours.env));
-    if (docker) lsDocker.push(timed('docker', ['images'], docker.env));
-  }
-  const lsMed = median(lsOurs);
-  const floorMed = median(floor);
-  rows.push({ name: `image ls, ${ourRows} rows${dockerRows !== undefined ? ` (docker: ${dockerRows})` : ''}`, ours: lsMed, docker: docker ? median(lsDocker) : undefined });
-  rows.push({ name: 'version (CLI start-up + one RPC)', ours: median(ver), docker: docker ? median(dockerVersion(docker)) : undefined });
-  rows.push({ name: 'node -e 0 (start-up floor)', ours: floorMed });
-  rows.push({ name: `image ls minus floor (target ≤ ${TARGET_LS_MS} ms)`, ours: lsMed - floorMed, verdict: lsMed - floorMed <= TARGET_LS_MS ? 'ok' : 'MISSED' });
-
-  // Print.
-  const lines = [];
-  lines.push(`N=${N} (image ls: ${Math.max(N, 10)}), medians; ratio = ours / docker`);
-  lines.push(`${'case'.padEnd(44)} ${'tscompose'.padStart(12)} ${'docker'.padStart(12)} ${'ratio'.padStart(7)}`);
-  for (const r of rows) {
-    const ratio = r.docker ? `${(r.ours / r.docker).toFixed(2)}x` : '';
-    lines.push(`${r.name.padEnd(44)} ${fmtMs(r.ours).padStart(12)} ${(r.docker === undefined ? '' : fmtMs(r.docker)).padStart(12)} ${ratio.padStart(7)}${r.verdict ? `  ${r.verdict}` : ''}`);
-  }
-  const rssLine = `idle daemon RSS (target ≤ ${TARGET_RSS_MB} MB)`;
-  const ourMB = ourRss / 1024;
-  lines.push(
-    `${rssLine.padEnd(44)} ${`${ourMB.toFixed(1)} MB`.padStart(12)} ${(dockerRss ? `${(dockerRss / 1024).toFixed(1)} MB` : '').padStart(12)} ${(dockerRss ? `${(ourRss / dockerRss).toFixed(2)}x` : '').padStart(7)}  ${ourMB <= TARGET_RSS_MB ? 'ok' : 'MISSED'}`,
-  );
-  if (dockerTreeRss) lines.push(`${'  (dockerd + its containerd)'.padEnd(44)} ${''.padStart(12)} ${`${(dockerTreeRss / 1024).toFixed(1)} MB`.padStart(12)}`);
-  lines.push(`throughput: load ${(sizeMB / (median(loadOurs) / 1000)).toFixed(0)} MB/s${docker ? ` (docker ${(sizeMB / (median(loadDocker) / 1000)).toFixed(0)} MB/s)` : ''}, import ${(MB / (median(impOurs) / 1000)).toFixed(0)} MB/s${docker ? ` (docker ${(MB / (median(impDocker) / 1000)).toFixed(0)} MB/s)` : ''}`);
-  lines.push(`samples: load ${loadOurs.map((x) => x.toFixed(0)).join(' ')} | import ${impOurs.map((x) => x.toFixed(0)).join(' ')} | ls ${lsOurs.map((x) => x.toFixed(0)).join(' ')}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
+/** What every case gets: lazily started private daemons, each with `bench/busybox:1`. */
+function makeContext() {
+  let ours;
+  let docker;
+  let ourBusybox;
+  let dockerBusybox;
+  let rootfs;
+  const ctx = {
+    work,
+    cleanups,
+    N,
+    withDocker,
+    registryPort: undefined,
+    idle: {},
+    T: (...args) => [CLI, ...args],
+    async ours() {
+      if (!ours) {
+        ours = startOurs(path.join(work, 'ours'), cleanups).then(async (o) => {
+          await new Promise((r) => setTimeout(r, 1500));
+          ctx.idle.ours = rssKb(o.child.pid);
+          return o;
+        });
+      }
+      return ours;
+    },
+    async docker() {
+      if (!withDocker) return undefined;
+      if (!docker) {
+        const bridge = cases.some((c) => ['containers', 'compose', 'build'].includes(c));
+        const insecureRegistries = ctx.registryPort ? [`127.0.0.1:${ctx.registryPort}`] : [];
+        docker = startDocker(path.join(work, 'dockerd'), cleanups, { bridge, insecureRegistries }).then(async (d) => {
+          await new Promise((r) => setTimeout(r, 1500));
+          ctx.idle.docker = rssKb(d.daemonPid());
+          ctx.idle.containerd = rssKb(d.containerdPid());
+          return d;
+        });
+      }
+      return docker;
+    },
+    busyboxTar() {
+      rootfs ??= busyboxRootfsTar(work);
+      return rootfs;
+    },
+    /** `bench/busybox:1` in our daemon; returns its env. */
+    async oursBusybox() {
+      const o = await ctx.ours();
+      if (!ourBusybox) {
+        out(NODE, ctx.T('image', 'import', '-c', 'CMD ["sh"]', ctx.busyboxTar(), 'bench/busybox:1'), o.env);
+        ourBusybox = true;
+      }
+      return o;
+    },
+    async dockerBusybox() {
+      const d = await ctx.docker();
+      if (d && !dockerBusybox) {
+        out('docker', ['import', '-c', 'CMD ["sh"]', ctx.busyboxTar(), 'bench/busybox:1'], d.env);
+        dockerBusybox = true;
+      }
+      return d;
+    },
+  };
+  return ctx;
 }
 
 let failed = false;
 try {
-  await main();
+  log(`bench: cases ${cases.join(' ')}; N=${N}; Docker ${withDocker ? 'yes' : 'no'}; work dir ${work}`);
+  // A concurrent `npm run build` may have dist/ half-written: wait for it, then copy it.
+  await waitUntil(() => existsSync(path.join(REPO, 'dist', 'tscompose.mjs')) && existsSync(path.join(REPO, 'dist', 'chunks', 'compose-validator.mjs')), 'dist/ (npm run build)', 120_000);
+  snapshotCli(path.join(work, 'cli'));
+  const ctx = makeContext();
+  // Docker's registry flag is fixed at its start: choose the registry's port first.
+  if (cases.includes('registry')) ctx.registryPort = await freePort();
+  // Start the daemons up front (in parallel), so idle RSS is measured before any work.
+  await Promise.all([ctx.ours(), ctx.docker()]);
+  for (const c of cases) {
+    const t0 = Date.now();
+    log(`bench: ${c}…`);
+    try {
+      const mod = await import(`./cases/${c}.mjs`);
+      await mod.run(ctx);
+    } catch (err) {
+      failed = true;
+      process.stderr.write(`bench: case ${c} failed: ${err?.stack ?? err}\n`);
+    }
+    log(`bench: ${c} took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  }
 } catch (err) {
   failed = true;
   process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
