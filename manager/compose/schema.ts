@@ -40,7 +40,16 @@ export function compileValidator(): ComposeValidateFunction {
 export function generateStandaloneValidator(): string {
   const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true } });
   const validate = ajv.compile(composeSchema);
-  return standaloneCode(ajv, validate);
+  const code = standaloneCode(ajv, validate).replace(
+    'require("ajv/dist/runtime/equal").default',
+    // uniqueItems needs ajv's deep equality; inlined so the module stands alone wherever it is.
+    '(function equal(a, b) { if (a === b) return true; if (a && b && typeof a === "object" && typeof b === "object") { ' +
+      'if (Array.isArray(a) !== Array.isArray(b)) return false; const ka = Object.keys(a), kb = Object.keys(b); ' +
+      'if (ka.length !== kb.length) return false; return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && equal(a[k], b[k])); } ' +
+      'return a !== a && b !== b; })',
+  );
+  if (code.includes('require(')) throw new Error('compose schema: the standalone validator needs a module it cannot import');
+  return code;
 }
 
 /** Writes the precompiled validator; call from the build with the bundle's output directory. */

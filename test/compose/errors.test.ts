@@ -48,3 +48,15 @@ describe('bad input', () => {
     assert.deepEqual(lp.model.services.web?.extensions, { 'x-note': 'hello' });
   });
 });
+
+test('duplicate list entries are refused as Compose refuses them', async () => {
+  const { loadProject } = await import('../../manager/compose/index');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'compose-dup-'));
+  writeFileSync(join(dir, 'compose.yaml'), 'services:\n  a:\n    image: x\n    ports: ["80", "80"]\n');
+  await assert.rejects(loadProject({ workingDir: dir, environment: {} }), /services\.a\.ports: contains non-unique items \(entries 1 and 2 are the same\)/);
+  writeFileSync(join(dir, 'compose.yaml'), 'services:\n  a:\n    image: x\n    depends_on: [b, b]\n  b:\n    image: y\n');
+  await assert.rejects(loadProject({ workingDir: dir, environment: {} }), /services\.a\.depends_on: contains non-unique items/);
+});

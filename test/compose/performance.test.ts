@@ -25,7 +25,8 @@ export function generateLargeCompose(n: number): string {
       '      test: curl -f http://localhost/health',
       '      interval: 30s',
     );
-    if (i > 0) lines.push('    depends_on:', `      - svc${i - 1}`, ...(i > 1 ? [`      - svc${Math.floor(i / 2)}`] : []));
+    // svc2's half is svc1, its predecessor: listed once, as Compose refuses duplicates.
+    if (i > 0) lines.push('    depends_on:', `      - svc${i - 1}`, ...(i > 2 ? [`      - svc${Math.floor(i / 2)}`] : []));
   }
   lines.push('volumes:', '  shared: {}');
   return `${lines.join('\n')}\n`;

@@ -50,7 +50,7 @@ export async function validateTree(tree: TreeMap, rep: Reporter): Promise<void> 
   throw explain(errors, tree, rep, composeSchema as unknown as TreeMap);
 }
 
-const PRIORITY: Record<string, number> = { additionalProperties: 6, required: 5, enum: 4, pattern: 3, type: 2 };
+const PRIORITY: Record<string, number> = { uniqueItems: 7, additionalProperties: 6, required: 5, enum: 4, pattern: 3, type: 2 };
 
 function explain(errors: SchemaErrorObject[], tree: TreeMap, rep: Reporter, schema: TreeMap): Error {
   const relevant = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
@@ -80,6 +80,9 @@ function explain(errors: SchemaErrorObject[], tree: TreeMap, rep: Reporter, sche
       const allowed = (best.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ');
       return rep.invalid(path, `expected one of ${allowed}; got ${describe(value)}`);
     }
+    case 'uniqueItems':
+      // Compose's own wording: "services.web.ports contains non-unique items".
+      return rep.invalid(path, `contains non-unique items (entries ${Number(best.params.j) + 1} and ${Number(best.params.i) + 1} are the same)`);
     case 'pattern':
       return rep.invalid(path, `invalid value ${describe(value)}; expected a value matching ${String(best.params.pattern)}`);
     case 'type': {
