@@ -11,16 +11,19 @@ import { EventLog } from './events';
 import { ImageService } from './image/service';
 import { NetworkManager } from './network';
 import { DEFAULT_DATA_ROOT, type CompiledAgentOptions } from './options';
-import { CredentialStore, RegistryClient } from './registry';
+import type { CredentialStore, RegistryClient } from './registry';
 import { RuncRuntime } from './runtime/runc';
 import { VolumeService } from './volume';
+
+export interface RegistryAccess {
+  registry: RegistryClient;
+  /** Registry credentials: `$TSCOMPOSE_CONFIG/config.json` (or `~/.tscompose`), then Docker's, read-only. */
+  credentials: CredentialStore;
+}
 
 export class Agent {
   readonly events: EventLog;
   readonly images: ImageService;
-  /** Registry credentials: `$TSCOMPOSE_CONFIG/config.json` (or `~/.tscompose`), then Docker's, read-only. */
-  readonly credentials: CredentialStore;
-  readonly registry: RegistryClient;
   readonly runtime: RuncRuntime;
   readonly volumes: VolumeService;
   networks!: NetworkManager;
@@ -30,17 +33,32 @@ export class Agent {
   constructor(readonly options: CompiledAgentOptions) {
     this.events = new EventLog(path.join(options.dataRoot, 'events.jsonl'));
     this.images = new ImageService(options.dataRoot, this.events);
-    this.credentials = new CredentialStore({ configDir: process.env['TSCOMPOSE_CONFIG'] ?? path.join(os.homedir(), '.tscompose') });
-    this.registry = new RegistryClient({
-      options: { mirrors: [...options.registryMirrors], insecureRegistries: [...options.insecureRegistries] },
-      credentials: this.credentials,
-    });
     // Runtime state lives under /run (gone at reboot, like the processes it describes), in a
     // directory per data root so daemons side by side never share it; short, because conmon's
     // attach socket paths must fit in 108 bytes.
     const tag = createHash('sha256').update(options.dataRoot).digest('hex').slice(0, 8);
     this.runtime = new RuncRuntime({ root: path.join('/run/tscompose', tag) });
     this.volumes = new VolumeService({ root: path.join(options.dataRoot, 'volumes'), events: this.events });
+  }
+
+  private registryLoad: Promise<RegistryAccess> | undefined;
+
+  /**
+   * The registry client and the credentials it uses, loaded on first use (pull, push, login,
+   * search, build): an idle daemon doesn't hold the registry code. Credentials come from
+   * `$TSCOMPOSE_CONFIG/config.json` (or `~/.tscompose`), then Docker's, read-only.
+   */
+  registryAccess(): Promise<RegistryAccess> {
+    this.registryLoad ??= import('./registry').then(({ CredentialStore, RegistryClient }) => {
+      const credentials = new CredentialStore({ configDir: process.env['TSCOMPOSE_CONFIG'] ?? path.join(os.homedir(), '.tscompose') });
+      const registry = new RegistryClient({
+        options: { mirrors: [...this.options.registryMirrors], insecureRegistries: [...this.options.insecureRegistries] },
+        credentials,
+      });
+      return { registry, credentials };
+    });
+    this.registryLoad.catch(() => (this.registryLoad = undefined));
+    return this.registryLoad;
   }
 
   async start(): Promise<void> {
@@ -72,7 +90,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.containers?.close();
     await this.networks?.close();
-    this.registry.close();
+    if (this.registryLoad) (await this.registryLoad.catch(() => undefined))?.registry.close();
     await this.events.settle();
   }
 }

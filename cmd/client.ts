@@ -1,14 +1,19 @@
 /**
  * The CLI's side of the engine API: finds the daemon, starting one in the background when none
  * answers, and turns gRPC calls into promises and streams whose errors are TsErrors.
+ *
+ * The engine connection is an H2Client (gRPC over Node's own HTTP/2: no grpc-js to load at
+ * start-up); EngineClient works as well over a grpc-js Client, as the Compose commands' Manager
+ * connection is.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Client, ServiceError } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import { TsError, unavailable } from '../common/errors';
 import { fromServiceError } from '../common/rpc/status';
-import { loadGrpc, loadProtos } from '../common/rpc/proto';
+import { loadServiceMethods } from '../common/rpc/proto';
+import { H2Client } from '../common/rpc/h2-client';
 import { resolveDataRoot, resolveHost, socketPath } from './env';
 
 export interface ConnectOptions {
@@ -20,9 +25,14 @@ export interface ConnectOptions {
 
 type Unary = (req: unknown, cb: (err: ServiceError | null, res: unknown) => void) => unknown;
 
+/** What EngineClient needs of a connection: a grpc-js Client or an H2Client. */
+export interface RawClient {
+  close(): void;
+}
+
 /** A connected engine client with typed-enough helpers. */
 export class EngineClient {
-  constructor(readonly raw: Client) {}
+  constructor(readonly raw: RawClient) {}
 
   call<Res = any>(method: string, req: unknown = {}): Promise<Res> {
     const fn = (this.raw as unknown as Record<string, Unary>)[method];
@@ -152,18 +162,16 @@ export interface DuplexCall<Res> {
   cancel(): void;
 }
 
+/** HTTP/2 receive window: `image save` streams whole images to us (the daemon widens its own). */
+const FLOW_WINDOW = 8 << 20;
+
 export async function connect(opts: ConnectOptions = {}): Promise<EngineClient> {
   const host = resolveHost(opts.host);
   const sock = socketPath(host);
-  const [grpc, protos] = await Promise.all([loadGrpc(), loadProtos()]);
-  const Engine = (protos['tscompose'] as any).engine.v1.Engine as new (...a: unknown[]) => Client;
-  const make = () =>
-    new Engine(`unix://${sock}`, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 64 << 20,
-      'grpc.max_send_message_length': 64 << 20,
-    });
+  const methods = await loadServiceMethods('tscompose.engine.v1.Engine');
+  const make = () => new H2Client(sock, methods, { maxReceiveMessageLength: 64 << 20, flowWindow: FLOW_WINDOW });
   let client = make();
-  if (existsSync(sock) && (await ready(client, 2000))) return new EngineClient(client);
+  if (existsSync(sock) && (await client.ready(2000))) return new EngineClient(client);
   client.close();
   if (opts.autoStart === false) throw unavailable(`Cannot connect to the tscompose daemon at unix://${sock}. Is the daemon running?`);
   const logFile = startDaemon(host, resolveDataRoot(opts.dataRoot));
@@ -172,14 +180,10 @@ export async function connect(opts: ConnectOptions = {}): Promise<EngineClient> 
     await new Promise((r) => setTimeout(r, 50));
     if (!existsSync(sock)) continue;
     client = make();
-    if (await ready(client, 1000)) return new EngineClient(client);
+    if (await client.ready(1000)) return new EngineClient(client);
     client.close();
   }
   throw unavailable(`daemon did not start within 30s; see ${logFile}: ${tail(logFile)}`);
-}
-
-function ready(client: Client, ms: number): Promise<boolean> {
-  return new Promise((resolve) => client.waitForReady(Date.now() + ms, (err) => resolve(!err)));
 }
 
 /** Starts `tscompose daemon` detached, logging to `<data-root>/daemon.log`. */

@@ -19,7 +19,14 @@ import { collect, eprintln, ExitError, setGlobals, closeEngine, lazy, type Globa
 // daemon` is how it is started everywhere, so no command-line flag can do it.
 if (process.argv[2] === 'daemon') setFlagsFromString('--semi-space-growth-factor=1');
 
-export function buildProgram(): Command {
+/**
+ * The program with every command, or (given `only`, the command line's top-level command) with
+ * just the family of commands that defines it: building all of commander's commands and options
+ * costs a start-up ~20 ms. A family registers exactly what the full program has under that name
+ * (commander refuses duplicate names, so no other family can define it); help, version, unknown
+ * names and anything not found in the family get the full program.
+ */
+export function buildProgram(only?: string): Command {
   const program = new Command('tscompose');
   program
     .description('Docker Compose and Swarm mode in one tool, with its own container engine')
@@ -40,7 +47,126 @@ export function buildProgram(): Command {
       setGlobals(thisCommand.optsWithGlobals<GlobalFlags>());
     });
 
-  // ----- daemon -----
+  const family = only === undefined ? undefined : FAMILY_OF[only];
+  if (family !== undefined) {
+    registerFamily(program, family);
+    if (program.commands.some((c) => c.name() === only || c.aliases().includes(only!))) return program;
+    // Not where the table says: the full program decides (a fresh one: no half registrations).
+    return buildProgram();
+  }
+  for (const f of FAMILIES) registerFamily(program, f);
+  return program;
+}
+
+/** Command families in the full program's registration order (which its help lists). */
+const FAMILIES = ['daemon', 'image', 'image-top', 'registry', 'container', 'network', 'volume', 'system', 'compose'] as const;
+type Family = (typeof FAMILIES)[number];
+
+/** Top-level command name → the family registering it. A name missing here gets the full program. */
+const FAMILY_OF: Record<string, Family | undefined> = Object.assign(Object.create(null) as Record<string, Family>, {
+  daemon: 'daemon',
+  image: 'image',
+  tag: 'image-top',
+  rmi: 'image-top',
+  history: 'image-top',
+  load: 'image-top',
+  save: 'image-top',
+  import: 'image-top',
+  login: 'registry',
+  logout: 'registry',
+  search: 'registry',
+  container: 'container',
+  attach: 'container',
+  commit: 'container',
+  export: 'container',
+  stats: 'container',
+  rename: 'container',
+  network: 'network',
+  volume: 'volume',
+  version: 'system',
+  system: 'system',
+  info: 'system',
+  events: 'system',
+  inspect: 'system',
+});
+
+function registerFamily(program: Command, family: Family): void {
+  switch (family) {
+    case 'daemon':
+      registerDaemonCommand(program);
+      return;
+    case 'image': {
+      // `image`'s subcommands, in the full program's order: its own, then pull/push, then build.
+      const image = program.command('image').description('manage images');
+      registerImageCommands(image, false);
+      registerRegistryCommands(new Command('tscompose'), image);
+      registerBuildCommands(program, image);
+      return;
+    }
+    case 'image-top':
+      registerImageCommands(program, true);
+      return;
+    case 'registry':
+      // Its top-level commands (login, logout, search); `image pull`/`push` belong to `image`.
+      registerRegistryCommands(program, new Command('image'));
+      return;
+    case 'container':
+      registerContainerCommands(program);
+      return;
+    case 'network':
+      registerNetworkCommands(program);
+      return;
+    case 'volume':
+      registerVolumeCommands(program);
+      return;
+    case 'system':
+      registerSystemCommands(program);
+      return;
+    case 'compose':
+      registerComposeCommands(program);
+      return;
+  }
+}
+
+/**
+ * The top-level command of a command line (`argv` without node and the script), when it can be
+ * told without commander: after the program's own options only. Undefined for help, version,
+ * `--`, an option the program doesn't know or the `--opt=value`-less short forms it can't see
+ * through — which all get the full program.
+ */
+export function topLevelCommand(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-' || !a.startsWith('-')) return a;
+    if (VALUE_OPTIONS.has(a)) {
+      i++;
+      continue;
+    }
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0 && VALUE_OPTIONS.has(a.slice(0, eq))) continue;
+    if (a === '-D' || a === '--debug') continue;
+    return undefined;
+  }
+  return undefined;
+}
+
+/** The program's options that take a value (as declared in `buildProgram`). */
+const VALUE_OPTIONS = new Set([
+  '-H',
+  '--host',
+  '--data-root',
+  '-f',
+  '--file',
+  '-p',
+  '--project-name',
+  '--profile',
+  '--env-file',
+  '--project-directory',
+  '--ansi',
+  '--progress',
+]);
+
+function registerDaemonCommand(program: Command): void {
   program
     .command('daemon')
     .description('run the tscompose daemon in the foreground')
@@ -57,18 +183,6 @@ export function buildProgram(): Command {
         };
       }),
     );
-
-  const image = program.command('image').description('manage images');
-  registerImageCommands(image, false);
-  registerImageCommands(program, true);
-  registerRegistryCommands(program, image);
-  registerBuildCommands(program, image);
-  registerContainerCommands(program);
-  registerNetworkCommands(program);
-  registerVolumeCommands(program);
-  registerSystemCommands(program);
-  registerComposeCommands(program);
-  return program;
 }
 
 function registerImageCommands(parent: Command, topLevel: boolean): void {
@@ -198,7 +312,7 @@ function registerSystemCommands(program: Command): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = buildProgram(topLevelCommand(argv.slice(2)));
   program.exitOverride();
   program.configureOutput({
     writeErr: (s) => process.stderr.write(s),
@@ -221,7 +335,7 @@ export async function main(argv: string[]): Promise<void> {
     } else {
       const msg = err instanceof Error ? err.message : String(err);
       // Docker Compose exits 15 for an invalid compose file.
-      const composeFileError = (err as { file?: unknown; yamlPath?: unknown }).yamlPath !== undefined;
+      const composeFileError = (err as { composeFileError?: unknown }).composeFileError === true;
       eprintln(debug && err instanceof Error && err.stack ? err.stack : `Error: ${msg}`);
       process.exitCode = composeFileError ? 15 : 1;
     }

@@ -53,7 +53,7 @@ async function build(agent: Agent, cache: BuildCache, cacheRoot: string, call: S
         workDir,
         cacheRoot,
         pull: async (reference, vertex, signal) => {
-          await pullIntoStore(agent.images, agent.registry, {
+          await pullIntoStore(agent.images, (await agent.registryAccess()).registry, {
             reference,
             signal,
             concurrency: agent.options.maxConcurrentDownloads,

@@ -6,8 +6,6 @@ import * as os from 'node:os';
 import { Writable } from 'node:stream';
 import type { Server, ServiceDefinition, ServerWritableStream } from '@grpc/grpc-js';
 import type { Agent } from '../agent';
-import { loadArchive, saveArchive } from '../image/archive';
-import { importImage } from '../image/import';
 import type { EngineEvent } from '../events';
 import { bytesOf, clientStream, serverStream, unary, type Handlers } from './grpc-util';
 import { invalidArgument } from '../../common/errors';
@@ -119,9 +117,14 @@ function imageAndSystemHandlers(agent: Agent): Handlers {
       return { deleted: r.deleted, space_reclaimed: r.reclaimed };
     }),
 
-    ImageLoad: clientStream(async (call) => ({ lines: await loadArchive(images, bytesOf(call)) })),
+    // Archives (and tar-stream) load on first use: an idle daemon doesn't hold them.
+    ImageLoad: clientStream(async (call) => {
+      const { loadArchive } = await import('../image/archive');
+      return { lines: await loadArchive(images, bytesOf(call)) };
+    }),
 
     ImageSave: serverStream(async (req: { names: string[] }, call: ServerWritableStream<unknown, { data: Buffer }>) => {
+      const { saveArchive } = await import('../image/archive');
       await saveArchive(images, req.names, grpcByteSink(call));
     }),
 
@@ -133,6 +136,7 @@ function imageAndSystemHandlers(agent: Agent): Handlers {
       const rest = bytesOf({
         [Symbol.asyncIterator]: () => it,
       } as never);
+      const { importImage } = await import('../image/import');
       const id = await importImage(images, rest, {
         changes: header.changes,
         reference: header.reference || undefined,

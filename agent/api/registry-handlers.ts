@@ -52,14 +52,14 @@ export function registryHandlers(agent: Agent): Handlers {
       const isDomain = first.includes('.') || first.includes(':') || first === 'localhost';
       const domain = isDomain ? first : 'docker.io';
       const what = isDomain ? term.slice(slash + 1) : term;
-      const results = await agent.registry.search(domain, what, req.limit > 0 ? req.limit : 25);
+      const results = await (await agent.registryAccess()).registry.search(domain, what, req.limit > 0 ? req.limit : 25);
       return {
         results: results.map((r) => ({ name: r.name, description: r.description, star_count: r.stars, is_official: r.official, is_automated: r.automated })),
       };
     }),
 
     ImagePull: progressStream(async (req: { reference: string; all_tags: boolean; platform: string }, channel) => {
-      await pullIntoStore(agent.images, agent.registry, {
+      await pullIntoStore(agent.images, (await agent.registryAccess()).registry, {
         reference: req.reference,
         allTags: req.all_tags,
         ...(req.platform && { platform: req.platform }),
@@ -69,7 +69,7 @@ export function registryHandlers(agent: Agent): Handlers {
     }),
 
     ImagePush: progressStream(async (req: { reference: string; all_tags: boolean }, channel) => {
-      await pushFromStore(agent.images, agent.registry, {
+      await pushFromStore(agent.images, (await agent.registryAccess()).registry, {
         reference: req.reference,
         allTags: req.all_tags,
         concurrency: agent.options.maxConcurrentUploads,
@@ -77,18 +77,22 @@ export function registryHandlers(agent: Agent): Handlers {
       });
     }),
 
-    Login: unary(async (req: { server: string; username: string; password: string }) => ({
-      status: await login({
-        client: agent.registry,
-        store: agent.credentials,
-        username: req.username,
-        password: req.password,
-        ...(req.server && { server: req.server }),
-      }),
-    })),
+    Login: unary(async (req: { server: string; username: string; password: string }) => {
+      const { registry, credentials } = await agent.registryAccess();
+      return {
+        status: await login({
+          client: registry,
+          store: credentials,
+          username: req.username,
+          password: req.password,
+          ...(req.server && { server: req.server }),
+        }),
+      };
+    }),
 
-    Logout: unary(async (req: { server: string }) => ({
-      status: await logout({ client: agent.registry, store: agent.credentials, ...(req.server && { server: req.server }) }),
-    })),
+    Logout: unary(async (req: { server: string }) => {
+      const { registry, credentials } = await agent.registryAccess();
+      return { status: await logout({ client: registry, store: credentials, ...(req.server && { server: req.server }) }) };
+    }),
   };
 }

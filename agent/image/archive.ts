@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import tar from 'tar-stream';
 import { invalidArgument, TsError, wrap } from '../../common/errors';
 import { putBlob, type ContentWriter } from './content';
@@ -28,6 +29,7 @@ import {
   type ImageManifest,
 } from './oci';
 import type { ImageService } from './service';
+import { unpackLayer } from './unpack';
 import { familiarString, normalizeTag, parseReference, type ImageRecord, type LayerRef } from './store';
 import { referenceString } from '../registry/reference';
 
@@ -84,8 +86,10 @@ export async function loadArchive(images: ImageService, input: Readable): Promis
     images.leases.add(d);
     leased.push(d);
   };
+  // Layer tars unpacked while they were read (see `speculate`), by blob digest.
+  const unpacked: EarlyUnpacks = { byDigest: new Map(), all: [] };
   try {
-    const files = await readArchive(images, input, added, lease);
+    const files = await readArchive(images, input, added, lease, unpacked);
     const plans = planImages(files);
     const lines: string[] = [];
     const records: Array<{ record: ImageRecord; tags: string[] }> = [];
@@ -104,9 +108,16 @@ export async function loadArchive(images: ImageService, input: Readable): Promis
         const diffId = config.rootfs.diff_ids[i]!;
         lease(diffId);
         const had = await images.snapshots.hasLayer(diffId);
+        const early = had ? undefined : await unpacked.byDigest.get(blob.digest);
         let info;
         try {
-          info = await images.snapshots.applyLayer(images.content.readStream(blob.digest), diffId, blob.digest);
+          if (early && early.diffId === diffId) {
+            // Unpacked as it came in: no second read of the blob.
+            info = { diffId, size: early.size };
+            await images.snapshots.adoptLayer(path.join(early.tmp, 'diff'), info);
+          } else {
+            info = await images.snapshots.applyLayer(images.content.readStream(blob.digest), diffId, blob.digest);
+          }
         } catch (err) {
           if (isNoSpace(err)) throw noSpace(images, err);
           throw new TsError(
@@ -178,6 +189,11 @@ export async function loadArchive(images: ImageService, input: Readable): Promis
     throw err instanceof TsError ? err : wrap(err, 'image load');
   } finally {
     for (const d of leased) images.leases.delete(d);
+    // Trees unpacked ahead and not adopted (not a layer after all, or a failed load) go.
+    for (const p of unpacked.all) {
+      const u = await p;
+      if (u) await fsp.rm(u.tmp, { recursive: true, force: true }).catch(() => undefined);
+    }
   }
 }
 
@@ -216,6 +232,7 @@ async function readArchive(
   input: Readable,
   added: Set<string>,
   lease: (d: string) => void,
+  unpacked: EarlyUnpacks,
 ): Promise<Map<string, ArchiveFile>> {
   const files = new Map<string, ArchiveFile>();
   const extract = tar.extract();
@@ -240,13 +257,25 @@ async function readArchive(
         // the commit, whether the store already had them.
         const hash = isBlobPath ? undefined : createHash('sha256');
         let writer: ContentWriter | undefined;
+        let early: Speculation | undefined;
         try {
           writer = await images.content.writer(`load-${process.pid}-${randomBytes(8).toString('hex')}`);
+          let first = true;
           for await (const chunk of stream) {
+            if (first) {
+              first = false;
+              if ((header.size ?? 0) >= SPECULATE_FROM && looksLikeLayer(chunk as Buffer)) {
+                early = speculate(images, name);
+                unpacked.all.push(early.result);
+              }
+            }
+            const feeding = early?.feed(chunk as Buffer);
             await writer.write(chunk as Buffer);
             hash?.update(chunk as Buffer);
             if (small) chunks.push(chunk as Buffer);
+            await feeding;
           }
+          early?.end();
           if (writer.offset !== (header.size ?? 0))
             throw invalidArgument(`image load: archive truncated in entry "${name}"`);
           const expectedDigest = isBlobPath ? `sha256:${name.slice(13)}` : `sha256:${hash!.digest('hex')}`;
@@ -261,6 +290,12 @@ async function readArchive(
           writer = undefined;
           lease(info.digest);
           if (!existed) added.add(info.digest);
+          if (early) {
+            // A blob stored twice in one archive keeps its first tree (the others are removed).
+            if (unpacked.byDigest.has(info.digest)) early.discard();
+            else unpacked.byDigest.set(info.digest, early.result);
+            early = undefined;
+          }
           const file: ArchiveFile = { digest: info.digest, size: info.size };
           if (small) file.text = Buffer.concat(chunks).toString('utf8');
           files.set(name, file);
@@ -268,6 +303,7 @@ async function readArchive(
           next();
         } catch (err) {
           entryError ??= err;
+          early?.discard();
           await writer?.abort().catch(() => undefined);
           stream.resume();
           next(err as Error);
@@ -290,6 +326,83 @@ async function readArchive(
   }
   if (!sawEntry) throw invalidArgument('image load: empty archive: no files in the tarball');
   return files;
+}
+
+/** Entries from this size on are unpacked as they are read when they look like layer tars. */
+const SPECULATE_FROM = 512 << 10;
+
+/** A layer tar unpacked into the snapshotter's tmp area (`tmp/diff`), not yet a layer. */
+interface Unpacked {
+  tmp: string;
+  diffId: string;
+  size: number;
+}
+
+interface EarlyUnpacks {
+  byDigest: Map<string, Promise<Unpacked | undefined>>;
+  /** Every one started, adopted or not: their tmp dirs are removed at the end of the load. */
+  all: Array<Promise<Unpacked | undefined>>;
+}
+
+interface Speculation {
+  /** Hands the unpacker a chunk; resolves once it has room for more (or has given up). */
+  feed(chunk: Buffer): Promise<void>;
+  end(): void;
+  /** Stops it (its tree, if any, is removed with the others at the end of the load). */
+  discard(): void;
+  /** The unpacked tree, or undefined when the bytes weren't a layer the unpacker could read. */
+  result: Promise<Unpacked | undefined>;
+}
+
+/** A tar (ustar magic at 257) or a gzip stream. */
+function looksLikeLayer(chunk: Buffer): boolean {
+  if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) return true;
+  return chunk.length >= 262 && chunk.toString('latin1', 257, 262) === 'ustar';
+}
+
+/**
+ * Unpacks an archive entry while it is being stored, so that a layer is neither read twice nor
+ * unpacked only after the whole archive arrived. It is only a head start: if the entry is not
+ * used as a layer, or the unpacker fails, the tree is dropped, and the layer is applied from the
+ * stored blob as before (which reports the error, if there is one).
+ */
+function speculate(images: ImageService, name: string): Speculation {
+  const tmp = path.join(images.snapshots.root, 'tmp', `load-${randomBytes(8).toString('hex')}`);
+  const pipe = new PassThrough({ highWaterMark: 4 << 20 });
+  let failed = false;
+  let discarded = false;
+  const result = (async (): Promise<Unpacked | undefined> => {
+    try {
+      const diffDir = path.join(tmp, 'diff');
+      await fsp.mkdir(diffDir, { recursive: true });
+      const { diffId, size } = await unpackLayer(pipe, diffDir, { layer: name });
+      if (discarded) throw new Error('discarded');
+      return { tmp, diffId, size };
+    } catch {
+      failed = true;
+      pipe.destroy();
+      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      return undefined;
+    }
+  })();
+  return {
+    feed(chunk) {
+      if (failed || discarded) return Promise.resolve();
+      if (pipe.write(chunk)) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        pipe.once('drain', resolve);
+        void result.then(() => resolve());
+      });
+    },
+    end() {
+      if (!failed && !discarded) pipe.end();
+    },
+    discard() {
+      discarded = true;
+      pipe.destroy();
+    },
+    result,
+  };
 }
 
 function isNoSpace(err: unknown): boolean {

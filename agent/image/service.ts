@@ -111,7 +111,10 @@ export class ImageService {
     if (this.layerSizeCache.size === 0) await this.refreshLayerSizes();
     const images = this.store.images();
     const counts = this.layerUseCounts();
-    const usage = this.containerUsage();
+    // Containers per image and tags per image, each in one pass (not one scan per image).
+    const containersOf = new Map<string, number>();
+    for (const u of this.containerUsage()) containersOf.set(u.imageId, (containersOf.get(u.imageId) ?? 0) + 1);
+    const tagsOf = this.familiarTagIndex();
     const children = new Set(images.map((i) => i.parent).filter((p): p is string => !!p));
     const filters = opts.filters ?? [];
     const refFilters = [...(filters.find((f) => f.key === 'reference')?.values ?? [])];
@@ -122,12 +125,14 @@ export class ImageService {
       if (!['reference', 'dangling', 'before', 'since', 'label', 'until'].includes(f.key))
         throw invalidArgument(`invalid filter '${f.key}'`);
     }
+    const danglingFilter = filters.find((f) => f.key === 'dangling');
+    const labelFilter = filters.find((f) => f.key === 'label');
+    const untilFilter = filters.find((f) => f.key === 'until');
     const out: ImageSummaryView[] = [];
     for (const img of images) {
-      const tags = this.store.familiarTagsOf(img.id);
+      const tags = tagsOf.get(img.id) ?? [];
       const dangling = tags.length === 0;
       if (!opts.all && dangling && children.has(img.id)) continue; // intermediate image
-      const danglingFilter = filters.find((f) => f.key === 'dangling');
       if (danglingFilter && !danglingFilter.values.some((v) => parseBool(v, 'dangling') === dangling)) continue;
       if (before && !before.every((t) => img.created < t)) continue;
       if (since && !since.every((t) => img.created > t)) continue;
@@ -136,29 +141,38 @@ export class ImageService {
         shownTags = tags.filter((t) => refFilters.some((p) => matchReference(p, t)));
         if (shownTags.length === 0) continue;
       }
-      const cfg = await this.config(img.id);
-      const labels = cfg.config?.Labels ?? {};
-      const labelFilter = filters.find((f) => f.key === 'label');
+      const labels = (this.configCache.get(img.id) ?? (await this.config(img.id))).config?.Labels ?? {};
       if (labelFilter && !labelFilter.values.every((v) => matchLabel(labels, v))) continue;
-      const untilFilter = filters.find((f) => f.key === 'until');
       if (untilFilter && !untilFilter.values.every((v) => img.created <= parseUntil(v))) continue;
-      const sizes = this.layerSizes(img);
       let shared = 0;
-      for (const [diffId, size] of sizes) if ((counts.get(diffId) ?? 0) > 1) shared += size;
+      for (const [diffId, size] of this.layerSizes(img)) if ((counts.get(diffId) ?? 0) > 1) shared += size;
       out.push({
         id: img.id,
         repoTags: shownTags,
-        repoDigests: img.repoDigests.map((d) => familiarString(parseReference(d))),
+        repoDigests: img.repoDigests.map(familiarOf),
         created: img.created,
         size: img.size,
         sharedSize: shared,
         uniqueSize: img.size - shared,
-        containers: usage.filter((u) => u.imageId === img.id).length,
+        containers: containersOf.get(img.id) ?? 0,
         labels,
         parentId: img.parent ?? '',
       });
     }
-    out.sort((a, b) => b.created - a.created || a.id.localeCompare(b.id));
+    out.sort((a, b) => b.created - a.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return out;
+  }
+
+  /** Image ID → its tags in familiar form, sorted as `store.familiarTagsOf` sorts them. */
+  private familiarTagIndex(): Map<string, string[]> {
+    const full = new Map<string, string[]>();
+    for (const [tag, id] of Object.entries(this.store.allTags())) {
+      const list = full.get(id);
+      if (list) list.push(tag);
+      else full.set(id, [tag]);
+    }
+    const out = new Map<string, string[]>();
+    for (const [id, tags] of full) out.set(id, tags.sort().map(familiarOf));
     return out;
   }
 
@@ -417,6 +431,18 @@ export class ImageService {
 
   /** Other keepers of blobs and layers (the build cache), registered by their owners. */
   extraRoots: () => Iterable<string> = () => [];
+}
+
+/** `familiarString(parseReference(name))`, remembered: image lists convert the same names on every call. */
+const familiarMemo = new Map<string, string>();
+function familiarOf(name: string): string {
+  let f = familiarMemo.get(name);
+  if (f === undefined) {
+    f = familiarString(parseReference(name));
+    if (familiarMemo.size >= 10_000) familiarMemo.clear();
+    familiarMemo.set(name, f);
+  }
+  return f;
 }
 
 export function parseBool(v: string, key: string): boolean {

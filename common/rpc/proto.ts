@@ -9,33 +9,46 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { GrpcObject } from '@grpc/grpc-js';
+import type { MethodDefinition } from './h2-client';
 
 const LOADER_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true } as const;
 
 let cached: GrpcObject | undefined;
+let definitions: Promise<Record<string, unknown>> | undefined;
+
+/**
+ * The services' method tables, by full service name (a grpc-js package definition): without
+ * loading grpc-js itself when rpc-codec.mjs is there.
+ */
+function loadDefinitions(): Promise<Record<string, unknown>> {
+  definitions ??= (async () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const codec = [join(here, 'rpc-codec.mjs'), join(here, '..', 'rpc-codec.mjs')].find((p) => existsSync(p));
+    if (codec) return ((await import(pathToFileURL(codec).href)) as { services: Record<string, unknown> }).services;
+    const protoLoader = cjs(await import('@grpc/proto-loader'));
+    const descriptorCandidates = [join(here, 'proto-descriptor.json'), join(here, '..', 'proto-descriptor.json')];
+    const descriptor = descriptorCandidates.find((p) => existsSync(p));
+    if (descriptor) return protoLoader.fromJSON(JSON.parse(readFileSync(descriptor, 'utf8')), LOADER_OPTIONS) as Record<string, unknown>;
+    const protoDir = findProtoDir(here);
+    const files = ['engine.proto', 'manager.proto'].map((f) => join(protoDir, f)).filter((f) => existsSync(f));
+    return (await protoLoader.load(files, LOADER_OPTIONS)) as Record<string, unknown>;
+  })();
+  definitions.catch(() => (definitions = undefined));
+  return definitions;
+}
+
+/** One service's methods (`tscompose.engine.v1.Engine`), with their paths and codecs. */
+export async function loadServiceMethods(fullName: string): Promise<Record<string, MethodDefinition>> {
+  const service = (await loadDefinitions())[fullName];
+  if (!service || typeof service !== 'object') throw new Error(`rpc: no service ${fullName} in the contracts`);
+  return service as Record<string, MethodDefinition>;
+}
 
 export async function loadProtos(): Promise<GrpcObject> {
   if (cached) return cached;
-  const here = dirname(fileURLToPath(import.meta.url));
-  const codec = [join(here, 'rpc-codec.mjs'), join(here, '..', 'rpc-codec.mjs')].find((p) => existsSync(p));
-  if (codec) {
-    type PackageDefinition = Parameters<typeof import('@grpc/grpc-js').loadPackageDefinition>[0];
-    const [grpc, mod] = await Promise.all([loadGrpc(), import(pathToFileURL(codec).href) as Promise<{ services: PackageDefinition }>]);
-    cached = grpc.loadPackageDefinition(mod.services);
-    return cached;
-  }
-  const [grpc, protoLoader] = await Promise.all([loadGrpc(), import('@grpc/proto-loader').then(cjs)]);
-  const descriptorCandidates = [join(here, 'proto-descriptor.json'), join(here, '..', 'proto-descriptor.json')];
-  const descriptor = descriptorCandidates.find((p) => existsSync(p));
-  let definition;
-  if (descriptor) {
-    definition = protoLoader.fromJSON(JSON.parse(readFileSync(descriptor, 'utf8')), LOADER_OPTIONS);
-  } else {
-    const protoDir = findProtoDir(here);
-    const files = ['engine.proto', 'manager.proto'].map((f) => join(protoDir, f)).filter((f) => existsSync(f));
-    definition = await protoLoader.load(files, LOADER_OPTIONS);
-  }
-  cached = grpc.loadPackageDefinition(definition);
+  type PackageDefinition = Parameters<typeof import('@grpc/grpc-js').loadPackageDefinition>[0];
+  const [grpc, definition] = await Promise.all([loadGrpc(), loadDefinitions()]);
+  cached = grpc.loadPackageDefinition(definition as PackageDefinition);
   return cached;
 }
 

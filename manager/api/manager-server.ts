@@ -40,12 +40,17 @@ function progress<Req>(fn: (req: Req, emit: (e: ProgressEvent) => void, signal: 
   };
 }
 
-export function managerHandlers(orchestrator: Orchestrator): Record<string, Handler> {
+/**
+ * `orchestrator` may load it on demand (the daemon loads the orchestrator, and the Compose model
+ * behind it, on the first Manager call).
+ */
+export function managerHandlers(orchestrator: Orchestrator | (() => Promise<Orchestrator>)): Record<string, Handler> {
+  const get = typeof orchestrator === 'function' ? orchestrator : () => Promise.resolve(orchestrator);
   return {
-    ProjectUp: progress((req: ProjectUpRequest, emit, signal) => orchestrator.up(req, emit, signal)),
-    ProjectDown: progress((req: ProjectDownRequest, emit) => orchestrator.down(req, emit)),
-    ProjectAction: progress((req: ProjectActionRequest, emit) => orchestrator.action(req, emit)),
-    ProjectList: unary((req: ProjectListRequest) => orchestrator.list(req.all)),
-    ProjectPs: unary(async (req: ProjectPsRequest) => ({ containers: await orchestrator.ps(req) })),
+    ProjectUp: progress(async (req: ProjectUpRequest, emit, signal) => (await get()).up(req, emit, signal)),
+    ProjectDown: progress(async (req: ProjectDownRequest, emit) => (await get()).down(req, emit)),
+    ProjectAction: progress(async (req: ProjectActionRequest, emit) => (await get()).action(req, emit)),
+    ProjectList: unary(async (req: ProjectListRequest) => (await get()).list(req.all)),
+    ProjectPs: unary(async (req: ProjectPsRequest) => ({ containers: await (await get()).ps(req) })),
   };
 }
