@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { conflict, invalidArgument, notFound, TsError } from '../../common/errors';
 import type { EventLog } from '../events';
 import { putBlob } from '../image/content';
-import { diffDirectory, tarDirectory, writeLayer } from '../image/diff';
+import { diffDirectory, splitDev, tarDirectory, typeOf, writeLayer } from '../image/diff';
 import { applyChanges } from '../image/import';
 import { MediaType, type ContainerConfig, type HistoryEntry, type ImageConfig, type ImageManifest } from '../image/oci';
 import { mknod, OVERLAY_XATTR_PREFIX, setXattrs, type XattrAssignment } from '../image/overlay-whiteout';
@@ -424,25 +424,6 @@ export async function resolveSourcePath(root: string, userPath: string, containe
   return { hostPath, archiveName, stat };
 }
 
-function splitDev(rdev: number): { devmajor: number; devminor: number } {
-  const lo = rdev % 2 ** 32;
-  const hi = Math.floor(rdev / 2 ** 32);
-  return {
-    devmajor: ((lo >>> 8) & 0xfff) | ((hi & ~0xfff) >>> 0),
-    devminor: (lo & 0xff) | ((lo >>> 12) & 0xfff00),
-  };
-}
-
-function entryType(st: Stats): TarEntryType | undefined {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'directory';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'char';
-  if (st.isBlockDevice()) return 'block';
-  if (st.isFIFO()) return 'fifo';
-  return undefined;
-}
-
 function headerFor(name: string, st: Stats, type: TarEntryType): TarHeader {
   return {
     name,
@@ -468,7 +449,7 @@ export function archiveSource(src: SourcePath): Readable {
 }
 
 async function* archiveEntries(src: SourcePath): AsyncGenerator<Buffer> {
-  const type = entryType(src.stat);
+  const type = typeOf(src.stat);
   if (!type) throw invalidArgument(`${src.archiveName}: cannot archive a socket`);
   const top = headerFor(src.archiveName, src.stat, type);
   switch (type) {

@@ -168,7 +168,8 @@ async function readWhole(abs: string, st: Stats): Promise<Buffer> {
   }
 }
 
-function splitDev(rdev: number): { devmajor: number; devminor: number } {
+/** Linux dev_t as tar's major/minor numbers (glibc's encoding). */
+export function splitDev(rdev: number): { devmajor: number; devminor: number } {
   const lo = rdev % 2 ** 32;
   const hi = Math.floor(rdev / 2 ** 32);
   return {
@@ -177,7 +178,8 @@ function splitDev(rdev: number): { devmajor: number; devminor: number } {
   };
 }
 
-function typeOf(st: Stats): TarEntryType | undefined {
+/** The tar entry type of a file, or undefined for sockets and the like. */
+export function typeOf(st: Stats): TarEntryType | undefined {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'directory';
   if (st.isSymbolicLink()) return 'symlink';

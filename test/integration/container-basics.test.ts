@@ -5,10 +5,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
+import { get, retry } from '../helpers/http';
 
 let d: TestDaemon;
 
@@ -27,31 +27,6 @@ after(async () => {
 /** Mounts under the data root other than the netns directory itself (a shared mount kept on purpose). */
 async function leftoverMounts(): Promise<string[]> {
   return (await mountsUnder(d.dataRoot)).filter((m) => m !== path.join(d.dataRoot, 'network', 'netns'));
-}
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (r) => {
-        let body = '';
-        r.on('data', (c: Buffer) => (body += c.toString()));
-        r.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
-
-async function retry<T>(fn: () => Promise<T>, tries = 50): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < tries; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw last;
 }
 
 describe('run', () => {

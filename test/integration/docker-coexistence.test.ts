@@ -8,10 +8,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
+import { get, retry } from '../helpers/http';
 
 const BRIDGE_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
 let d: TestDaemon;
@@ -48,31 +48,6 @@ after(async () => {
     if (previousBridgeNf !== undefined) await fsp.writeFile(BRIDGE_NF, previousBridgeNf);
   }
 });
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, (r) => {
-      let body = '';
-      r.on('data', (c: Buffer) => (body += c.toString()));
-      r.on('end', () => resolve(body));
-    });
-    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function retry<T>(fn: () => Promise<T>, tries = 30): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < tries; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  }
-  throw last;
-}
 
 test('with FORWARD DROP and bridge-nf-call-iptables, ports and container-to-container traffic work', async (t) => {
   if (previousBridgeNf === undefined) t.diagnostic('br_netfilter is not available on this kernel: only the FORWARD DROP policy is exercised');
