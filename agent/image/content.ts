@@ -56,10 +56,6 @@ export interface ContentWriter {
   readonly ref: string;
   /** Bytes already written, which is where a resumed download continues from. */
   readonly offset: number;
-  /**
-   * Appends bytes. They may be written out later, with others (on `commit` and `close` at the
-   * latest): the caller must not modify `chunk` afterwards.
-   */
   write(chunk: Uint8Array): Promise<void>;
   /** Verifies and publishes the blob; `expected` digest/size are checked when given. */
   commit(expected?: { digest?: string; size?: number }): Promise<ContentInfo>;
@@ -77,9 +73,6 @@ export interface ContentStore extends ContentReader {
   /** Removes ingests not touched for `olderThanMs`; called at start to clear crashed writes. */
   cleanIngests(olderThanMs: number): Promise<void>;
 }
-
-/** Bytes a writer gathers before writing them out. */
-const WRITE_BATCH = 1 << 20;
 
 const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 
@@ -189,22 +182,6 @@ export class LocalContentStore implements ContentStore {
     const release = () => this.openWriters.delete(key);
     const store = this;
     let closed = false;
-    // Writes are gathered into ~WRITE_BATCH bytes and written with one writev: a stream of 64 KB
-    // chunks would otherwise cost a syscall round trip through the thread pool each.
-    let batch: Uint8Array[] = [];
-    let batchBytes = 0;
-    const flush = async () => {
-      if (batchBytes === 0) return;
-      const bufs = batch;
-      batch = [];
-      batchBytes = 0;
-      let written = 0;
-      const total = bufs.reduce((n, b) => n + b.length, 0);
-      while (written < total) {
-        const { bytesWritten } = await fh.writev(written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)]);
-        written += bytesWritten;
-      }
-    };
     const closeFile = async () => {
       if (!closed) {
         closed = true;
@@ -218,14 +195,11 @@ export class LocalContentStore implements ContentStore {
         return offset;
       },
       async write(chunk: Uint8Array) {
+        await fh.write(chunk);
         hash.update(chunk);
         offset += chunk.length;
-        batch.push(chunk);
-        batchBytes += chunk.length;
-        if (batchBytes >= WRITE_BATCH) await flush();
       },
       async commit(expected) {
-        await flush();
         await fh.sync();
         await closeFile();
         const digest = 'sha256:' + hash.digest('hex');
@@ -247,17 +221,11 @@ export class LocalContentStore implements ContentStore {
         return { digest, size: offset, createdAt: Date.now() };
       },
       async abort() {
-        batch = [];
-        batchBytes = 0;
         await closeFile();
         await fsp.rm(dir, { recursive: true, force: true });
       },
       async close() {
-        try {
-          await flush();
-        } finally {
-          await closeFile();
-        }
+        await closeFile();
       },
     };
   }

@@ -422,6 +422,8 @@ export class RegistryClient {
           for await (const chunk of res.body) {
             await w.write(chunk as Buffer);
             opts.onProgress?.({ phase: 'downloading', current: w.offset, total: desc.size });
+            // A listener may have cancelled: stop before reading from the destroyed response.
+            if (opts.signal?.aborted) throw cancelled('context canceled');
             if (w.offset > desc.size) {
               res.body.destroy();
               break;

@@ -59,6 +59,17 @@ export interface PullResult {
 export const DEFAULT_PULL_CONCURRENCY = 3;
 
 export async function pullImage(req: PullRequest): Promise<PullResult> {
+  try {
+    return await pullImageSteps(req);
+  } catch (err) {
+    // After an abort, whatever stream noticed it first may throw Node's own AbortError: the
+    // caller is told the same thing every time.
+    if (req.signal?.aborted && !(err instanceof TsError && err.kind === 'Cancelled')) throw cancelled('context canceled', err);
+    throw err;
+  }
+}
+
+async function pullImageSteps(req: PullRequest): Promise<PullResult> {
   const ref = withDefaultTag(typeof req.ref === 'string' ? parseReference(req.ref) : req.ref);
   const emit: ProgressListener = req.onProgress ?? (() => undefined);
   const fetches = req.fetches ?? processBlobFetches;

@@ -130,6 +130,9 @@ export class NodeHttpTransport implements HttpTransport {
     };
     return new Promise<HttpResponse>((resolve, reject) => {
       const cr = (isHttps ? https : http).request(req.url, options, (res) => {
+        // An abort can destroy the response before anyone reads it; its readers attach their own
+        // error handling, but until then the 'error' event must not go unheard.
+        res.on('error', () => undefined);
         resolve({
           status: res.statusCode ?? 0,
           statusText: res.statusMessage ?? '',
