@@ -59,8 +59,8 @@ export async function runConfig(global: GlobalProjectFlags, flags: ConfigFlags, 
   if (services.length > 0) extra.servicesSelected = services;
   const opts = projectOptionsFromFlags(global, extra);
   if (opts.files?.includes('-')) opts.stdinContent = await readAll(io.stdin);
-  // Listing every profile needs every service, whatever is active.
-  if (flags.profiles) opts.profiles = ['*'];
+  // Listing every profile, or every variable the files use, needs every service, whatever is active.
+  if (flags.profiles || flags.variables) opts.profiles = ['*'];
 
   const project = await loadProject(opts);
   for (const w of project.warnings) io.stderr.write(`WARN ${w}\n`);

@@ -119,3 +119,10 @@ describe('tscompose config', () => {
     assert.equal(writes.join(''), 'db\nweb\n');
   });
 });
+
+test('--variables lists the variables of services whose profiles are off, too', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  a:\n    image: "x:${A_TAG:-1}"\n  b:\n    image: "y:${B_TAG:?B_TAG must be set}"\n    profiles: [extra]\n' });
+  const { out } = await run(dir, { variables: true });
+  assert.match(out, /^A_TAG\s+false\s+1$/m);
+  assert.match(out, /^B_TAG\s+true$/m);
+});
