@@ -13,7 +13,8 @@ import type { BuildOptions, BuildProgress } from '../../common/rpc/engine-types'
 import { ExitError, getGlobals } from '../cli';
 import { directoryContext, parseBuildArgs, streamBuild } from './build';
 import { loadComposeProject, progressPrinter } from './compose-common';
-import { buildTags, hasImage, normalizePullPolicy, pullImage, selectServices, type PullPolicy } from './compose-images';
+import { normalizePullPolicy, type PullPolicy } from '../../manager/project/pull-policy';
+import { buildTags, hasImage, pullImage, selectServices } from './compose-images';
 
 export interface ComposeBuildFlags {
   cache?: boolean; // --no-cache → false

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { emptyProjectUpRequest } from '../../common/rpc/manager-types';
-import type { MountSpec } from '../../common/rpc/engine-types';
+import { emptyMountSpec, type MountSpec } from '../../common/rpc/engine-types';
 import { containerSpecOf } from '../../manager/project/container-spec';
 import { dependenciesOf, dependsOnLabel } from '../../manager/project/graph';
 import { containerLabels, oneoffContainerName } from '../../manager/project/naming';
@@ -131,19 +131,10 @@ function parseVolume(v: string, volumes: Record<string, { name: string }>): Moun
   if (!target) throw new ExitError(1, `invalid volume ${JSON.stringify(v)}: expected SOURCE:TARGET[:ro]`);
   const bind = source.startsWith('/') || source.startsWith('.') || source.startsWith('~');
   return {
-    type: bind ? 'bind' : 'volume',
+    ...emptyMountSpec(bind ? 'bind' : 'volume', target),
     source: bind ? path.resolve(source) : (volumes[source]?.name ?? source),
-    target,
     read_only: mode === 'ro',
     create_host_path: bind,
-    propagation: '',
-    no_copy: false,
-    subpath: '',
-    volume_labels: {},
-    volume_driver: '',
-    volume_options: {},
-    tmpfs_size: 0,
-    tmpfs_mode: 0,
-    selinux: '',
   };
+
 }

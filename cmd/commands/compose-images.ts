@@ -20,23 +20,6 @@ export function buildTags(model: Project, service: ServiceConfig): string[] {
   return [...new Set([serviceImage(model, service), ...(service.build?.tags ?? [])])];
 }
 
-export type PullPolicy = 'always' | 'missing' | 'never' | 'build';
-
-/** A `pull_policy` (or `--pull`) as one of the four Compose acts on; `daily`, `weekly`, `every_…` refresh. */
-export function normalizePullPolicy(p: string | undefined): PullPolicy {
-  switch (p) {
-    case 'always':
-    case 'daily':
-    case 'weekly':
-      return 'always';
-    case 'never':
-      return 'never';
-    case 'build':
-      return 'build';
-    default:
-      return p?.startsWith('every_') ? 'always' : 'missing';
-  }
-}
 
 /** Whether the engine has this image. */
 export async function hasImage(reference: string): Promise<boolean> {

@@ -5,7 +5,8 @@
 import type { LoadedProject, ServiceConfig } from '../../manager/compose/index';
 import type { ProgressEvent } from '../../common/rpc/manager-types';
 import { ExitError } from '../cli';
-import { buildTags, hasImage, normalizePullPolicy, pullImage, pushImage, selectServices } from './compose-images';
+import { normalizePullPolicy } from '../../manager/project/pull-policy';
+import { buildTags, hasImage, pullImage, pushImage, selectServices } from './compose-images';
 import { loadComposeProject, progressPrinter } from './compose-common';
 
 export interface PullFlags {

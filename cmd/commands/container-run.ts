@@ -96,6 +96,12 @@ function checkTty(attachStdin: boolean, tty: boolean): void {
 export async function containerCreate(image: string, command: string[], flags: RunFlags): Promise<number> {
   const { spec, options } = parseRunFlags(image, command, { ...flags, detach: true });
   const client = await engine();
+  println(await createWithCidfile(client, spec, options));
+  return 0;
+}
+
+/** Creates the container, recording its ID in `--cidfile` (which is dropped if creation fails). */
+async function createWithCidfile(client: EngineClient, spec: ContainerSpec, options: RunOptions): Promise<string> {
   const cidfile = claimCidfile(options.cidfile);
   let id: string;
   try {
@@ -105,23 +111,14 @@ export async function containerCreate(image: string, command: string[], flags: R
     throw err;
   }
   cidfile.write(id);
-  println(id);
-  return 0;
+  return id;
 }
 
 export async function containerRun(image: string, command: string[], flags: RunFlags): Promise<number> {
   const { spec, options } = parseRunFlags(image, command, flags);
   if (!options.detach) checkTty(options.attachStdin, spec.tty);
   const client = await engine();
-  const cidfile = claimCidfile(options.cidfile);
-  let id: string;
-  try {
-    id = await createContainer(client, spec, options);
-  } catch (err) {
-    cidfile.discard();
-    throw err;
-  }
-  cidfile.write(id);
+  const id = await createWithCidfile(client, spec, options);
 
   if (options.detach) {
     await startOrFail(client, id);

@@ -185,6 +185,26 @@ export function emptyContainerSpec(): ContainerSpec {
   };
 }
 
+/** A mount with every field at its proto default. */
+export function emptyMountSpec(type: MountSpec['type'], target: string): MountSpec {
+  return {
+    type,
+    source: '',
+    target,
+    read_only: false,
+    create_host_path: false,
+    propagation: '',
+    no_copy: false,
+    subpath: '',
+    volume_labels: {},
+    volume_driver: '',
+    volume_options: {},
+    tmpfs_size: 0,
+    tmpfs_mode: 0,
+    selinux: '',
+  };
+}
+
 export interface PortView {
   ip: string;
   private_port: number;

@@ -7,6 +7,7 @@ import type { NetworkConfig, Project, VolumeConfig } from '../compose/index';
 import type { AgentConnection } from '../dispatcher/index';
 import type { DesiredService } from '../project/desired';
 import { networkLabels, projectFilter, volumeLabels } from '../project/naming';
+import { normalizePullPolicy } from '../project/pull-policy';
 import { done, failed, working, type Emit } from './progress';
 
 /** Networks the services use, by their key in the model. */
@@ -104,7 +105,7 @@ export async function ensureImages(agent: AgentConnection, services: DesiredServ
       if (present) return;
       throw failedPrecondition(`service "${s.name}" has no image ${s.image} to run: build it with \`tscompose build ${s.name}\` (or \`up\` without --no-build)`);
     }
-    const policy = normalizePolicy(runPolicy || s.pullPolicy || 'missing');
+    const policy = normalizePullPolicy(runPolicy || s.pullPolicy || 'missing');
     if (policy === 'missing' && present) return;
     if (policy === 'never' || policy === 'build') {
       if (present) return;
@@ -134,20 +135,6 @@ export async function ensureImages(agent: AgentConnection, services: DesiredServ
   );
 }
 
-function normalizePolicy(p: string): 'always' | 'missing' | 'never' | 'build' {
-  switch (p) {
-    case 'always':
-    case 'daily':
-    case 'weekly':
-      return 'always';
-    case 'never':
-      return 'never';
-    case 'build':
-      return 'build';
-    default:
-      return 'missing';
-  }
-}
 
 export async function removeProjectNetworks(agent: AgentConnection, project: string, emit: Emit): Promise<number> {
   const nets = await agent.listNetworks([projectFilter(project)]);

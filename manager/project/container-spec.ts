@@ -4,7 +4,7 @@
  * change here (nanoseconds → seconds for stop timeouts; CPUs → nano CPUs), nothing else.
  */
 import { invalidArgument } from '../../common/errors';
-import { emptyContainerSpec } from '../../common/rpc/engine-types';
+import { emptyContainerSpec, emptyMountSpec } from '../../common/rpc/engine-types';
 import type { ContainerSpec, MountSpec, NetworkAttachment, PortBinding } from '../../common/rpc/engine-types';
 import type { Project, ServiceConfig } from '../compose/index';
 import { containerName } from './naming';
@@ -163,7 +163,7 @@ function volumesFromOf(project: Project, entry: string): string {
 function mountsOf(project: Project, s: ServiceConfig): MountSpec[] {
   const mounts: MountSpec[] = [];
   for (const v of s.volumes ?? []) {
-    const m = emptyMount(v.type, v.target);
+    const m = emptyMountSpec(v.type, v.target);
     m.read_only = v.read_only ?? false;
     if (v.type === 'volume') {
       m.source = v.source !== undefined ? (project.volumes[v.source]?.name ?? v.source) : '';
@@ -190,7 +190,7 @@ function mountsOf(project: Project, s: ServiceConfig): MountSpec[] {
   }
   for (const t of s.tmpfs ?? []) {
     const [target, ...opts] = t.split(':');
-    const m = emptyMount('tmpfs', target ?? t);
+    const m = emptyMountSpec('tmpfs', target ?? t);
     for (const o of (opts.join(':') || '').split(',')) {
       const [k, val] = o.split('=');
       if (k === 'size' && val) m.tmpfs_size = Number(val) || 0;
@@ -201,24 +201,6 @@ function mountsOf(project: Project, s: ServiceConfig): MountSpec[] {
   return mounts;
 }
 
-function emptyMount(type: string, target: string): MountSpec {
-  return {
-    type,
-    source: '',
-    target,
-    read_only: false,
-    create_host_path: false,
-    propagation: '',
-    no_copy: false,
-    subpath: '',
-    volume_labels: {},
-    volume_driver: '',
-    volume_options: {},
-    tmpfs_size: 0,
-    tmpfs_mode: 0,
-    selinux: '',
-  };
-}
 
 function restartPolicyOf(restart: string | undefined): ContainerSpec['restart_policy'] {
   if (!restart) return { name: '', max_retries: 0 };
