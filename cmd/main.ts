@@ -5,7 +5,6 @@
  *
  * Start-up time matters: every command module is imported lazily, inside its action.
  */
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
 import { registerComposeCommands } from './commands/register-compose';
 import { registerRegistryCommands } from './commands/register-registry';
@@ -13,11 +12,7 @@ import { registerBuildCommands } from './commands/register-build';
 import { registerContainerCommands, registerNetworkCommands, registerVolumeCommands } from './commands/register-engine';
 import { collect, eprintln, ExitError, setGlobals, closeEngine, lazy, type GlobalFlags } from './cli';
 
-// An idle daemon should stay small: V8 would otherwise grow the young generation to 8 MB+ while
-// the daemon starts, and keep it. The daemon moves data as Buffers (outside the JS heap), so a
-// small young generation costs it little. Set before anything else runs; `node bin/tscompose
-// daemon` is how it is started everywhere, so no command-line flag can do it.
-if (process.argv[2] === 'daemon') setFlagsFromString('--semi-space-growth-factor=1');
+// The daemon's V8 flags are set by bin/tscompose, before this bundle loads.
 
 /**
  * The program with every command, or (given `only`, the command line's top-level command) with

@@ -128,6 +128,22 @@ function roundDecimal(d: Decimal, keep: number): Decimal {
   return trimDecimal({ digits: bumped, point: d.point });
 }
 
+/**
+ * exactDecimal(x) rounded to `keep` significant digits, as Go rounds (half to even on the exact
+ * value). JS's toExponential rounds the exact value too, but ties away from zero, so it is used
+ * unless the digit after the kept ones could be an exact half; BigInt arithmetic decides those.
+ */
+function roundedDecimal(x: number, keep: number): Decimal {
+  if (x !== 0 && keep >= 1 && keep <= 100) {
+    const wider = Math.abs(x).toExponential(keep);
+    if (!wider.startsWith('5', wider.indexOf('e') - 1)) {
+      const [mantissa = '', exp = '0'] = Math.abs(x).toExponential(keep - 1).split('e');
+      return trimDecimal({ digits: mantissa.replace('.', ''), point: Number(exp) + 1 });
+    }
+  }
+  return roundDecimal(exactDecimal(x), keep);
+}
+
 function shortestDecimal(x: number): Decimal {
   if (x === 0) return { digits: '', point: 0 };
   const [mantissa = '', exp = '0'] = Math.abs(x).toExponential().split('e');
@@ -163,11 +179,12 @@ export function formatFloat(x: number, verb: 'e' | 'E' | 'f' | 'g' | 'G', precis
   if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
   const sign = x < 0 || Object.is(x, -0) ? '-' : '';
   const shortest = precision < 0;
-  let d = shortest ? shortestDecimal(x) : exactDecimal(x);
+  // 'e' and 'g' round from x itself (roundedDecimal); only 'f' needs the exact expansion first.
+  let d = shortest ? shortestDecimal(x) : verb === 'f' ? exactDecimal(x) : { digits: '', point: 0 };
   switch (verb) {
     case 'e':
     case 'E':
-      if (!shortest) d = roundDecimal(d, precision + 1);
+      if (!shortest) d = roundedDecimal(x, precision + 1);
       return sign + exponentDigits(d, shortest ? Math.max(d.digits.length - 1, 0) : precision, verb);
     case 'f':
       if (!shortest) d = roundDecimal(d, d.point + precision);
@@ -177,7 +194,7 @@ export function formatFloat(x: number, verb: 'e' | 'E' | 'f' | 'g' | 'G', precis
       let p = precision;
       if (!shortest) {
         if (p === 0) p = 1;
-        d = roundDecimal(d, p);
+        d = roundedDecimal(x, p);
       } else p = d.digits.length;
       let exponentThreshold = p;
       if (exponentThreshold > d.digits.length && d.digits.length >= d.point) exponentThreshold = d.digits.length;

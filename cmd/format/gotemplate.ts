@@ -36,6 +36,11 @@ export interface ExecuteOptions {
 export interface Template {
   readonly name: string;
   readonly source: string;
+  /**
+   * True when the template only prints top-level fields of its data (`a {{.ID}}\t{{.Name}}`), so
+   * nothing can observe the data's key order; list commands skip sorting rows for it.
+   */
+  readonly fieldsOnly: boolean;
   execute(data: unknown, options?: ExecuteOptions): string;
 }
 
@@ -1545,17 +1550,50 @@ class State {
 // =============================================================================================
 // Public API
 
+/**
+ * The shape of most `--format` templates, text and `{{.Field}}` only, as a list of literal texts
+ * (strings) and field names (`{ field }`); undefined for anything else.
+ */
+type FieldsOnlyPlan = Array<string | { field: string }>;
+
+function fieldsOnlyPlan(root: ListNode | undefined, trees: Map<string, ListNode>): FieldsOnlyPlan | undefined {
+  if (!root || trees.size !== 1) return undefined;
+  const plan: FieldsOnlyPlan = [];
+  for (const node of root.nodes) {
+    if (node.kind === 'text') plan.push(node.text);
+    else if (node.kind === 'action' && node.pipe.decl.length === 0 && node.pipe.cmds.length === 1) {
+      const args = node.pipe.cmds[0]!.args;
+      const arg = args[0];
+      if (args.length !== 1 || arg?.kind !== 'field' || arg.idents.length !== 1) return undefined;
+      plan.push({ field: arg.idents[0]! });
+    } else return undefined;
+  }
+  return plan;
+}
+
 class CompiledTemplate implements Template {
+  private readonly plan: FieldsOnlyPlan | undefined;
+
   constructor(
     readonly name: string,
     readonly source: string,
     readonly trees: Map<string, ListNode>,
     readonly funcs: TemplateFunctions,
-  ) {}
+  ) {
+    this.plan = fieldsOnlyPlan(trees.get(name), trees);
+  }
+
+  get fieldsOnly(): boolean {
+    return this.plan !== undefined;
+  }
 
   execute(data: unknown, options: ExecuteOptions = {}): string {
     const root = this.trees.get(this.name);
     if (!root) return '';
+    if (this.plan) {
+      const out = this.executePlan(this.plan, data);
+      if (out !== undefined) return out;
+    }
     const state = new State(this, this.name, options.funcs, data);
     try {
       state.walk(data, root);
@@ -1566,6 +1604,27 @@ class CompiledTemplate implements Template {
       throw err;
     }
     return state.out;
+  }
+
+  /**
+   * The walk's result for a fields-only template over a plain object whose fields are all strings
+   * (list rows), without the walk; undefined when the general walk must decide (missing fields,
+   * other values, maps, errors).
+   */
+  private executePlan(plan: FieldsOnlyPlan, data: unknown): string | undefined {
+    if (typeof data !== 'object' || data === null || Object.getPrototypeOf(data) !== Object.prototype) return undefined;
+    const record = data as Record<string, unknown>;
+    let out = '';
+    for (const part of plan) {
+      if (typeof part === 'string') {
+        out += part;
+        continue;
+      }
+      const value = Object.prototype.hasOwnProperty.call(record, part.field) ? record[part.field] : undefined;
+      if (typeof value !== 'string') return undefined;
+      out += value;
+    }
+    return out;
   }
 }
 

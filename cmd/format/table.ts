@@ -92,7 +92,7 @@ export function renderList(rows: readonly object[], options: ListFormatOptions):
   let body = '';
   for (const row of rows) {
     try {
-      body += `${template.execute(rowData(row))}\n`;
+      body += `${template.execute(template.fieldsOnly ? row : rowData(row))}\n`;
     } catch (err) {
       throw invalidArgument(`template parsing error: ${(err as Error).message}`, err);
     }

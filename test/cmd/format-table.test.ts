@@ -107,3 +107,16 @@ test("tabwriter follows Go's elastic tabstops", () => {
   // A form feed ends all columns too.
   assert.equal(tabwrite('a\tb\fabcdefghijkl\tc\n'), `${'a'.padEnd(10)}b\nabcdefghijkl   c\n`);
 });
+
+test('field-only templates print the same as the general walk', () => {
+  const rows = [
+    { Name: 'a', Size: '1kB', Extra: 'x' },
+    { Size: '2kB', Name: 'b', Extra: 'y' },
+  ];
+  const options = { defaultTable: 'table {{.Name}}\\t{{.Size}}', headers: {} };
+  assert.equal(renderList(rows, options), 'NAME      SIZE\na         1kB\nb         2kB\n');
+  // Non-string fields and missing fields go through the general walk.
+  assert.equal(renderList([{ N: 3 }], { format: '{{.N}}-{{.Missing}}', defaultTable: '', headers: {} }), '3-<no value>\n');
+  // A whole-row template still sees keys sorted, as Docker's Go maps are.
+  assert.equal(renderList([{ b: '1', a: '2' }], { format: '{{json .}}', defaultTable: '', headers: {} }), '{"a":"2","b":"1"}\n');
+});

@@ -224,3 +224,17 @@ test("parseTimestamp: Docker's GetTimestamp table", () => {
   assert.throws(() => parseTimestamp('invalid', now), { message: 'failed to parse value as time or duration: "invalid"' });
   assert.throws(() => parseTimestamp('2006-13-02', now), { message: 'parsing time "2006-13-02": month out of range' });
 });
+
+test('humanSize rounds exact halves to even, as Go strconv does', () => {
+  // 1125 B = 1.125 kB exactly: Go prints 1.12kB (half to even), not 1.13kB.
+  assert.equal(humanSize(1125), '1.12kB');
+  assert.equal(humanSize(1135), '1.14kB');
+  assert.equal(humanSize(2_500_000, 1), '2MB');
+  assert.equal(humanSize(3_500_000, 1), '4MB');
+  // 1.0005 is 1.000499… in binary: nearest rounding gives 1.000, printed as Go's %g does.
+  assert.equal(humanSize(1_000_500, 4), '1MB');
+  assert.equal(humanSize(1_000_600, 4), '1.001MB');
+  assert.equal(humanSize(999_999), '1e+03kB');
+  assert.equal(humanSize(4_512_345), '4.51MB');
+  assert.equal(bytesSize(1536), '1.5KiB');
+});
