@@ -73,8 +73,10 @@ export function hostsFile(c: ContainerRecord): string {
     if (i > 0) lines.push(`${h.slice(i + 1) === 'host-gateway' ? firstGateway(c) : h.slice(i + 1)}\t${h.slice(0, i)}`);
   }
   const primary = Object.values(c.endpoints)[0];
-  const names = [c.config.hostname, ...(c.spec.domainname ? [`${c.config.hostname}.${c.spec.domainname}`] : [])];
-  if (primary?.ipAddress) lines.push(`${primary.ipAddress}\t${names.join(' ')}`);
+  // As Docker: the FQDN (hostname, plus the domain name when set), then the bare host name.
+  const fqdn = c.spec.domainname ? `${c.config.hostname}.${c.spec.domainname}` : c.config.hostname;
+  const bare = fqdn.split('.')[0]!;
+  if (primary?.ipAddress) lines.push(`${primary.ipAddress}\t${bare === fqdn ? fqdn : `${fqdn} ${bare}`}`);
   return lines.join('\n') + '\n';
 }
 
