@@ -2,7 +2,7 @@
 import type { ProjectContainer, ProjectListReply } from '../../common/rpc/manager-types';
 import type { PortView } from '../../common/rpc/engine-types';
 import { engine, ExitError, println } from '../cli';
-import { containerStatus, humanSize, quoteGo, tabwrite, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
+import { containerStatus, goTime, humanSize, quoteGo, tabwrite, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
 import { displayablePorts, ellipsis, shortId } from './container-format';
 import { manager, projectContainers, resolveProjectRef, serviceContainer } from './compose-common';
 
@@ -81,7 +81,7 @@ export function statusOf(c: ProjectContainer, now = Date.now()): string {
 function psJson(c: ProjectContainer): Record<string, unknown> {
   return {
     Command: quoteGo(c.command),
-    CreatedAt: new Date(c.created).toISOString(),
+    CreatedAt: goTime(c.created),
     ExitCode: c.exit_code,
     Health: c.health,
     ID: c.id,

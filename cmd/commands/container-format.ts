@@ -2,7 +2,7 @@
  * How Docker's CLI prints containers: the `ps` columns (cli/command/formatter/container.go),
  * `port` lines and `stats` columns. Pure functions of the engine's replies.
  */
-import { bytesSize, containerStatus, humanSize, quoteGo, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
+import { bytesSize, containerStatus, goTime, humanSize, quoteGo, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
 import type { ContainerStatsEntry, ContainerSummary, PortView } from '../../common/rpc/engine-types';
 
 export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
@@ -74,16 +74,6 @@ export function displayablePorts(ports: readonly PortView[]): string {
   for (const [key, g] of groups) result.push(formGroup(key, g.first, g.last));
   result.push(...hostMappings);
   return result.join(', ');
-}
-
-/** Go's time.Time.String() in UTC: `2024-05-01 10:00:00 +0000 UTC`. */
-export function goTime(ms: number): string {
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000 UTC`
-  );
 }
 
 const sortedPairs = (labels: Record<string, string>) =>

@@ -2,7 +2,7 @@
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { engine, ExitError, parseFilters, println, eprintln } from '../cli';
-import { compileTemplate, renderList, humanSize, timeAgo } from '../format';
+import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339 } from '../format';
 import { notFound } from '../../common/errors';
 
 interface ImageSummary {
@@ -23,13 +23,6 @@ function splitTag(familiar: string): [string, string] {
   const i = familiar.lastIndexOf(':');
   if (i <= familiar.lastIndexOf('/')) return [familiar, '<none>'];
   return [familiar.slice(0, i), familiar.slice(i + 1)];
-}
-
-function goTime(ms: number): string {
-  // Docker prints times with Go's default format: 2006-01-02 15:04:05 -0700 MST
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000 UTC`;
 }
 
 export async function imageLs(
@@ -158,8 +151,8 @@ export async function imageHistory(
     if (!noTrunc && createdBy.length > 45) createdBy = createdBy.slice(0, 44) + '…';
     return {
       ID: e.id === '<missing>' ? e.id : noTrunc ? e.id : shortId(e.id),
-      CreatedSince: opts.human === false ? new Date(e.created).toISOString() : timeAgo(e.created, now),
-      CreatedAt: new Date(e.created).toISOString(),
+      CreatedSince: opts.human === false ? rfc3339(e.created) : timeAgo(e.created, now),
+      CreatedAt: rfc3339(e.created),
       CreatedBy: createdBy,
       Size: opts.human === false ? String(e.size) : humanSize(e.size),
       Comment: e.comment,

@@ -1,9 +1,9 @@
 /** `network …` commands. */
 import { engine, eprintln, ExitError, parseFilters, println } from '../cli';
-import { renderList } from '../format';
+import { goTime, renderList } from '../format';
 import type { NetworkSummary } from '../../common/rpc/engine-types';
 import { confirmPrune, forEachNameReply, fromDaemon, inspectEach, keyValueMap, printPruneReport } from './container-common';
-import { goTime, naturalLess, shortId } from './container-format';
+import { naturalLess, shortId } from './container-format';
 
 export async function networkCreate(
   name: string,

@@ -9,6 +9,8 @@ export {
   bytesSize,
   humanDuration,
   timeAgo,
+  goTime,
+  rfc3339,
   containerStatus,
   parseBytes,
   parseDuration,

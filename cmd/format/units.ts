@@ -70,6 +70,16 @@ export function timeAgo(time: TimeInput, now: TimeInput = Date.now()): string {
   return `${humanDuration(toMillis(now) - toMillis(time))} ago`;
 }
 
+/** Go's time.Time.String() in UTC: `2024-05-01 10:00:00 +0000 UTC` (Docker's CreatedAt columns). */
+export function goTime(ms: number): string {
+  return `${rfc3339(ms).slice(0, 19).replace('T', ' ')} +0000 UTC`;
+}
+
+/** Go's time.RFC3339 in UTC, whole seconds: `2024-05-01T10:00:00Z` (`history`'s dates). */
+export function rfc3339(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
 export type ContainerStateName = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 export type HealthStatus = 'starting' | 'healthy' | 'unhealthy' | 'none';
 

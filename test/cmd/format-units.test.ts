@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import {
   bytesSize,
   containerStatus,
+  goTime,
+  rfc3339,
   humanDuration,
   humanSize,
   parseBytes,
@@ -237,4 +239,10 @@ test('humanSize rounds exact halves to even, as Go strconv does', () => {
   assert.equal(humanSize(999_999), '1e+03kB');
   assert.equal(humanSize(4_512_345), '4.51MB');
   assert.equal(bytesSize(1536), '1.5KiB');
+});
+
+test('goTime and rfc3339 print Go time.Time.String() and time.RFC3339 in UTC', () => {
+  const ms = Date.UTC(2024, 4, 1, 10, 0, 7, 450);
+  assert.equal(goTime(ms), '2024-05-01 10:00:07 +0000 UTC');
+  assert.equal(rfc3339(ms), '2024-05-01T10:00:07Z');
 });
