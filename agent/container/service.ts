@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { conflict, failedPrecondition, invalidArgument, notFound, TsError } from '../../common/errors';
 import { writeFileAtomic } from '../../common/fsutil';
 import { KeyedMutex } from '../../common/mutex';
-import type { ContainerSpec } from '../../common/rpc/engine-types';
+import { emptyContainerSpec, type ContainerSpec } from '../../common/rpc/engine-types';
 import type { EventLog } from '../events';
 import type { ImageService } from '../image/service';
 import type { NetworkManager } from '../network';
@@ -21,7 +21,7 @@ import { HealthMonitor } from './health';
 import { advance, type Step } from './machine';
 import { initialState, isActive, type ContainerRecord } from './record';
 import { restartsWithDaemon, validatePolicy } from './restart';
-import { containerDir, HostEnv, mountRootfs, unmountRootfs, type HostDeps } from './setup';
+import { containerDir, HostEnv, mountRootfs, unmountRootfs, writeInjectedFiles, type HostDeps } from './setup';
 
 export interface ContainerServiceDeps {
   root: string;
@@ -90,6 +90,8 @@ export class ContainerService {
         await this.deps.images.snapshots.removeActive(id).catch(() => undefined);
         continue;
       }
+      // Fields added to the spec since an older engine wrote this record get their defaults.
+      rec.spec = { ...emptyContainerSpec(), ...rec.spec };
       this.records.set(rec.id, rec);
     }
     for (const key of await this.deps.images.snapshots.listActive()) {
@@ -372,6 +374,7 @@ export class ContainerService {
       const createdVolumes: string[] = [];
       try {
         await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+        await writeInjectedFiles(this.deps.root, id, spec.files);
         await this.deps.images.snapshots.prepare(id, img.layers.map((l) => l.diffId));
         const newVolumes: Array<{ name: string; target: string; noCopy: boolean }> = [];
         for (const n of named) {
@@ -397,7 +400,8 @@ export class ContainerService {
         const c: ContainerRecord = {
           id,
           name,
-          spec,
+          // The files' content is on disk now (writeInjectedFiles); the record keeps the rest.
+          spec: { ...spec, files: spec.files.map((f) => ({ ...f, content: Buffer.alloc(0) })) },
           image: spec.image,
           imageId: img.id,
           created: Date.now(),

@@ -16,6 +16,7 @@ import { resolveUser } from '../runtime/user';
 import type { VolumeService } from '../volume';
 import type { ExitInfo, MachineEnv } from './machine';
 import type { ContainerRecord, EndpointRecord } from './record';
+import type { FileInjection } from '../../common/rpc/engine-types';
 
 export interface HostDeps {
   images: ImageService;
@@ -32,6 +33,26 @@ export interface HostDeps {
 
 export function containerDir(root: string, id: string): string {
   return path.join(root, id);
+}
+
+/** Where a container's secrets and configs (spec.files) live on the host, one file each. */
+function injectedFilePath(root: string, id: string, index: number): string {
+  return path.join(containerDir(root, id), 'files', String(index));
+}
+
+/**
+ * Writes spec.files at create time with their owner and mode, so the spec stored in the record
+ * needn't carry their content; `start` bind-mounts them read-only.
+ */
+export async function writeInjectedFiles(root: string, id: string, files: FileInjection[]): Promise<void> {
+  if (files.length === 0) return;
+  await fsp.mkdir(path.join(containerDir(root, id), 'files'), { mode: 0o700 });
+  for (const [i, f] of files.entries()) {
+    const file = injectedFilePath(root, id, i);
+    await fsp.writeFile(file, f.content, { mode: 0o600 });
+    await fsp.chown(file, f.uid, f.gid);
+    await fsp.chmod(file, f.mode || 0o444);
+  }
 }
 
 export function rootfsPath(root: string, id: string): string {
@@ -317,6 +338,10 @@ export class HostEnv implements MachineEnv {
         m.hostPath = hostPath;
         out.push({ type: 'bind', source: hostPath, target: m.target, readonly: m.readOnly });
       }
+    }
+    // After the volumes, so a secret may sit inside a mounted directory.
+    for (const [i, f] of c.spec.files.entries()) {
+      out.push({ type: 'bind', source: injectedFilePath(d.root, c.id, i), target: f.target, readonly: true });
     }
     void rootfs;
     return out;

@@ -118,6 +118,17 @@ export interface ContainerSpec {
   security_opt: string[];
   mac_address: string;
   devices: string[];
+  files: FileInjection[];
+}
+
+/** A file written for the container and bind-mounted read-only (Compose secrets and configs). */
+export interface FileInjection {
+  target: string;
+  content: Buffer;
+  uid: number;
+  gid: number;
+  /** Permission bits; 0 means 0444. */
+  mode: number;
 }
 
 /** A spec with every field at its proto default, to fill in from flags or a compose service. */
@@ -182,6 +193,7 @@ export function emptyContainerSpec(): ContainerSpec {
     security_opt: [],
     mac_address: '',
     devices: [],
+    files: [],
   };
 }
 

@@ -103,6 +103,14 @@ export class Orchestrator {
     const scopeGraph: DependencyGraph = new Map([...graph].filter(([name]) => scope.has(name)));
     const levels = startupLevels(scopeGraph);
 
+    // Every container's spec first: a bad one (e.g. a secret that can't be read) fails `up`
+    // before anything is created.
+    const tasks = new Map<string, DesiredTask[]>();
+    for (const name of levels.flat()) {
+      const svc = project.services[name]!;
+      tasks.set(name, Array.from({ length: desired.get(name)!.replicas }, (_, i) => desiredTask(project, identity, svc, i + 1)));
+    }
+
     const actual = (await this.containersOf(project.name)).filter((c) => !isOneoff(c.labels));
     await this.handleOrphans(project, actual, req.remove_orphans, req.timeout_seconds, emit);
 
@@ -118,12 +126,9 @@ export class Orchestrator {
 
     // Plans, in dependency order: a service whose containers point at a recreated one follows it.
     const plans = new Map<string, ServicePlan>();
-    const tasks = new Map<string, DesiredTask[]>();
     const recreated = new Set<string>();
     for (const name of levels.flat()) {
-      const svc = project.services[name]!;
-      const want = Array.from({ length: desired.get(name)!.replicas }, (_, i) => desiredTask(project, identity, svc, i + 1));
-      tasks.set(name, want);
+      const want = tasks.get(name)!;
       const hard = hardDependencies(project, name);
       const plan = planService(
         name,

@@ -3,10 +3,12 @@
  * flags, so a service's replica and a hand-run container start through one code path. Units
  * change here (nanoseconds → seconds for stop timeouts; CPUs → nano CPUs), nothing else.
  */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { invalidArgument } from '../../common/errors';
 import { emptyContainerSpec, emptyMountSpec } from '../../common/rpc/engine-types';
-import type { ContainerSpec, MountSpec, NetworkAttachment, PortBinding } from '../../common/rpc/engine-types';
-import type { Project, ServiceConfig } from '../compose/index';
+import type { ContainerSpec, FileInjection, MountSpec, NetworkAttachment, PortBinding } from '../../common/rpc/engine-types';
+import type { ConfigObjConfig, Project, SecretConfig, ServiceConfig } from '../compose/index';
 import { containerName } from './naming';
 
 export interface ReplicaContext {
@@ -55,6 +57,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.expose = (s.expose ?? []).map((p) => (p.includes('/') ? p : `${p}/tcp`));
   applyNetworks(spec, project, s);
   spec.mounts = mountsOf(project, s);
+  spec.files = filesOf(project, s);
   spec.read_only = s.read_only ?? false;
   spec.restart_policy = restartPolicyOf(s.restart);
   applyResources(spec, s);
@@ -158,6 +161,56 @@ function volumesFromOf(project: Project, entry: string): string {
   const target = project.services[name ?? ''];
   const container = target ? replicaName(project, target, 1) : containerName(project.name, name ?? '', 1);
   return mode ? `${container}:${mode}` : container;
+}
+
+/**
+ * A service's secrets and configs as files for the engine. Their content is read here, when the
+ * containers are made (from `file`, the project `environment`, or a config's inline `content`),
+ * and travels in the spec, as Swarm sends secrets to a node: no bind mount of a host path that
+ * another host wouldn't have. Secrets go to /run/secrets/<name>, configs to /<name>, by default.
+ */
+export function filesOf(project: Project, s: ServiceConfig): FileInjection[] {
+  const refs = [
+    ...(s.secrets ?? []).map((ref) => ({ kind: 'secret' as const, ref, def: project.secrets[ref.source] })),
+    ...(s.configs ?? []).map((ref) => ({ kind: 'config' as const, ref, def: project.configs[ref.source] })),
+  ];
+  return refs.map(({ kind, ref, def }) => {
+    const what = `service "${s.name}": ${kind} "${ref.source}"`;
+    if (!def) throw invalidArgument(`${what} is not defined`);
+    if (def.external) throw invalidArgument(`${what} is external: external ${kind}s need a swarm's store, not available to up`);
+    const dir = kind === 'secret' ? '/run/secrets' : '/';
+    const target = ref.target ?? ref.source;
+    return {
+      target: path.posix.isAbsolute(target) ? target : path.posix.join(dir, target),
+      content: fileContent(what, def, project.environment),
+      uid: numericId(what, 'uid', ref.uid),
+      gid: numericId(what, 'gid', ref.gid),
+      mode: ref.mode ?? 0o444,
+    };
+  });
+}
+
+function fileContent(what: string, def: SecretConfig | ConfigObjConfig, environment: Record<string, string>): Buffer {
+  if (def.file !== undefined) {
+    try {
+      return readFileSync(def.file);
+    } catch (err) {
+      throw invalidArgument(`${what}: cannot read ${def.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  if (def.environment !== undefined) {
+    const value = environment[def.environment];
+    if (value === undefined) throw invalidArgument(`${what}: environment variable ${def.environment} is not set`);
+    return Buffer.from(value);
+  }
+  if ('content' in def && def.content !== undefined) return Buffer.from(def.content);
+  throw invalidArgument(`${what} has no file, environment or content`);
+}
+
+function numericId(what: string, field: string, value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  if (!/^\d+$/.test(value)) throw invalidArgument(`${what}: ${field} must be a number, got "${value}"`);
+  return Number(value);
 }
 
 function mountsOf(project: Project, s: ServiceConfig): MountSpec[] {
