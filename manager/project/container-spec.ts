@@ -59,7 +59,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.mounts = mountsOf(project, s);
   spec.files = filesOf(project, s);
   spec.read_only = s.read_only ?? false;
-  spec.restart_policy = restartPolicyOf(s.restart);
+  spec.restart_policy = restartPolicyOf(s);
   applyResources(spec, s);
   spec.init = s.init ?? false;
   spec.cap_add = s.cap_add ?? [];
@@ -255,9 +255,25 @@ function mountsOf(project: Project, s: ServiceConfig): MountSpec[] {
 }
 
 
-function restartPolicyOf(restart: string | undefined): ContainerSpec['restart_policy'] {
-  if (!restart) return { name: '', max_retries: 0 };
-  const [name, retries] = restart.split(':');
+/** Swarm's restart conditions as the engine's policies, as Compose maps them outside a swarm. */
+const RESTART_CONDITIONS: Record<string, string> = { none: 'no', no: 'no', 'on-failure': 'on-failure', 'unless-stopped': 'unless-stopped', any: 'always', always: 'always' };
+
+/**
+ * `restart`, or `deploy.restart_policy` when given (it wins, as in Compose). Its condition
+ * defaults to `any`, as the Compose Specification says; `delay` and `window` belong to a swarm's
+ * orchestrator, and the engine's own backoff applies instead.
+ */
+function restartPolicyOf(s: ServiceConfig): ContainerSpec['restart_policy'] {
+  const policy = s.deploy?.restart_policy;
+  if (policy) {
+    const condition = policy.condition ?? 'any';
+    const name = RESTART_CONDITIONS[condition];
+    if (!name) throw invalidArgument(`service "${s.name}": invalid restart_policy condition "${condition}"`);
+    // The engine counts retries for on-failure only (Docker refuses a count with the others).
+    return { name, max_retries: name === 'on-failure' ? (policy.max_attempts ?? 0) : 0 };
+  }
+  if (!s.restart) return { name: '', max_retries: 0 };
+  const [name, retries] = s.restart.split(':');
   return { name: name ?? '', max_retries: retries ? Number(retries) || 0 : 0 };
 }
 
