@@ -1571,16 +1571,34 @@ function fieldsOnlyPlan(root: ListNode | undefined, trees: Map<string, ListNode>
   return plan;
 }
 
+/**
+ * Text and `{{.Field}}` actions only, as most `--format` templates and every default table are:
+ * their plan needs no lexer or parser (which a short-lived CLI would run cold).
+ */
+const FIELDS_ONLY_SOURCE = /^(?:[^{]|\{(?!\{))*(?:\{\{\.[A-Za-z_][A-Za-z0-9_]*\}\}(?:[^{]|\{(?!\{))*)*$/;
+
+function fieldsOnlyPlanOfSource(source: string): FieldsOnlyPlan | undefined {
+  if (!FIELDS_ONLY_SOURCE.test(source)) return undefined;
+  return source
+    .split(/\{\{\.([A-Za-z_][A-Za-z0-9_]*)\}\}/)
+    .flatMap((part, i): FieldsOnlyPlan => (i % 2 === 1 ? [{ field: part }] : part === '' ? [] : [part]));
+}
+
 class CompiledTemplate implements Template {
-  private readonly plan: FieldsOnlyPlan | undefined;
+  private parsedTrees: Map<string, ListNode> | undefined;
 
   constructor(
     readonly name: string,
     readonly source: string,
-    readonly trees: Map<string, ListNode>,
+    private readonly parse: () => Map<string, ListNode>,
     readonly funcs: TemplateFunctions,
-  ) {
-    this.plan = fieldsOnlyPlan(trees.get(name), trees);
+    private readonly plan: FieldsOnlyPlan | undefined,
+  ) {}
+
+  /** The parse trees by template name, parsed on first use when a plan made them unnecessary. */
+  get trees(): Map<string, ListNode> {
+    this.parsedTrees ??= this.parse();
+    return this.parsedTrees;
   }
 
   get fieldsOnly(): boolean {
@@ -1588,12 +1606,12 @@ class CompiledTemplate implements Template {
   }
 
   execute(data: unknown, options: ExecuteOptions = {}): string {
-    const root = this.trees.get(this.name);
-    if (!root) return '';
     if (this.plan) {
       const out = this.executePlan(this.plan, data);
       if (out !== undefined) return out;
     }
+    const root = this.trees.get(this.name);
+    if (!root) return '';
     const state = new State(this, this.name, options.funcs, data);
     try {
       state.walk(data, root);
@@ -1635,16 +1653,22 @@ class CompiledTemplate implements Template {
 export function compileTemplate(source: string, options: { name?: string; funcs?: TemplateFunctions } = {}): Template {
   const name = options.name ?? '';
   const funcs = options.funcs ?? {};
-  const functionNames = new Set([...Object.keys(BUILTINS), ...Object.keys(funcs)]);
-  const set: ParsedSet = { trees: new Map() };
-  try {
-    const root = new Parser(lex(source), name, functionNames, set).parseRoot();
-    if (!set.trees.has(name) || !isEmptyList(root)) set.trees.set(name, root);
-  } catch (err) {
-    if (err instanceof ParseError) throw invalidArgument(err.message);
-    throw err;
-  }
-  return new CompiledTemplate(name, source, set.trees, funcs);
+  const parse = (): Map<string, ListNode> => {
+    const functionNames = new Set([...Object.keys(BUILTINS), ...Object.keys(funcs)]);
+    const set: ParsedSet = { trees: new Map() };
+    try {
+      const root = new Parser(lex(source), name, functionNames, set).parseRoot();
+      if (!set.trees.has(name) || !isEmptyList(root)) set.trees.set(name, root);
+    } catch (err) {
+      if (err instanceof ParseError) throw invalidArgument(err.message);
+      throw err;
+    }
+    return set.trees;
+  };
+  const simplePlan = fieldsOnlyPlanOfSource(source);
+  if (simplePlan) return new CompiledTemplate(name, source, parse, funcs, simplePlan);
+  const trees = parse();
+  return new CompiledTemplate(name, source, () => trees, funcs, fieldsOnlyPlan(trees.get(name), trees));
 }
 
 /** Compiles and runs a template once. */

@@ -120,3 +120,10 @@ test('field-only templates print the same as the general walk', () => {
   // A whole-row template still sees keys sorted, as Docker's Go maps are.
   assert.equal(renderList([{ b: '1', a: '2' }], { format: '{{json .}}', defaultTable: '', headers: {} }), '{"a":"2","b":"1"}\n');
 });
+
+test('field-only templates keep literal braces and fall back to the parser for other values', () => {
+  const rows = [{ X: 'v', N: 7 }];
+  assert.equal(renderList(rows, { format: 'a{b}c {{.X}}}', defaultTable: '', headers: {} }), 'a{b}c v}\n');
+  assert.equal(renderList(rows, { format: '{{.N}}', defaultTable: '', headers: {} }), '7\n');
+  assert.throws(() => renderList(rows, { format: '{{.X', defaultTable: '', headers: {} }), /template parsing error/);
+});
