@@ -17,7 +17,7 @@ import { familiarString, normalizeTag, parseReference, type ImageRecord, type La
 import type { Runtime } from '../../runtime/runtime';
 import type { MountOptions } from '../../runtime/spec';
 import { cleanPath, readDockerignore } from '../context/ignore';
-import { ContextIndex, checksumPaths } from '../context/sources';
+import { ContextIndex, checksumPaths, containsWildcards, selectSources } from '../context/sources';
 import { dockerfileError } from '../dockerfile/errors';
 import {
   parseDockerfile,
@@ -39,7 +39,7 @@ import {
   type SourceRef,
 } from '../dockerfile/plan';
 import { cacheKey, type BuildCache, type CachedLayer } from './cache';
-import { DEFAULT_PATH, DEFAULT_SHELL, applyToConfig, historyEntry, nextWorkdir, type StageFlags } from './config';
+import { DEFAULT_PATH, DEFAULT_SHELL, applyToConfig, createdBy, historyEntry, nextWorkdir, type CopySourceKind, type StageFlags } from './config';
 import { copyStep, resolveChown, type Download } from './copy';
 import { mkdirInRoot } from './fsops';
 import { ProgressReporter, type ProgressSink, type Vertex } from './progress';
@@ -128,7 +128,7 @@ export async function buildImage(deps: BuildDeps, req: BuildRequest, sink: Progr
 
   const bases = await resolveImages(deps, firstPlan, req.pull, progress, signal);
   dockerfile = withOnbuildTriggers(dockerfile, firstPlan, bases);
-  const plan = planBuild(dockerfile, { ...planOptions, imageEnv: (ref) => bases.get(ref)?.config.config?.Env });
+  const plan = planBuild(dockerfile, { ...planOptions, imageEnv: (ref) => withDefaultPath(bases.get(ref)?.config.config?.Env) });
   for (const warning of plan.warnings) progress.warning(warning);
 
   const ignore = await readDockerignore(req.contextDir, req.dockerfile || 'Dockerfile');
@@ -279,6 +279,7 @@ class StageRunner {
         const config: ContainerConfig = { ...(image.config ?? {}) };
         // Triggers ran in this stage; the child does not pass them on.
         delete config.OnBuild;
+        config.Env = withDefaultPath(config.Env);
         image.config = config;
         return {
           key: cacheKey('image', base.record.id),
@@ -314,8 +315,8 @@ class StageRunner {
         applyToConfig(config, step.expanded, flags);
         const key = cacheKey(state.key, step.text, this.argValues(step));
         const created = await this.createdFor(key);
-        if (step.expanded.kind !== 'MAINTAINER') state.history.push(historyEntry(step.text, created, false, false));
-        else state.image.author = step.expanded.maintainer;
+        if (step.expanded.kind === 'MAINTAINER') state.image.author = step.expanded.maintainer;
+        state.history.push(historyEntry(createdBy(step.expanded, { config }), created, false, state.image.author));
         state.key = key;
         state.created = created;
         continue;
@@ -325,25 +326,30 @@ class StageRunner {
       // Heredoc bodies stay out of the title, as buildkit shows them.
       const vertex = this.progress.vertex(title(k, step.text.split('\n')[0] ?? step.text));
       try {
-        const key = await this.keyOf(state, step);
+        const { key, copySource } = await this.keyOf(state, step);
         const record = this.req.noCache ? undefined : await this.deps.cache.lookup(key);
         let layer: CachedLayer | undefined;
         let created: string;
+        let copyKind = copySource ?? record?.copySource;
         if (record) {
           vertex.cached();
           layer = record.layer;
           created = record.created;
         } else {
-          layer = await this.execute(state, step, vertex);
+          const result = await this.execute(state, step, vertex);
+          layer = result.layer;
+          copyKind ??= result.copySource;
           created = new Date().toISOString();
-          await this.deps.cache.store(key, { created, ...(layer ? { layer } : {}) });
+          await this.deps.cache.store(key, { created, ...(layer ? { layer } : {}), ...(copyKind ? { copySource: copyKind } : {}) });
           vertex.done();
         }
         if (layer) {
           state.layers.push(newLayerRef(layer));
           state.size += layer.size;
         }
-        state.history.push(historyEntry(step.text, created, layer !== undefined, true));
+        const copy = copyKind ? { kind: copyKind, digest: this.copyDigests.get(key) ?? key } : undefined;
+        const line = createdBy(step.expanded, { config, args: step.args, env: step.env, ...(copy ? { copy } : {}) });
+        state.history.push(historyEntry(line, created, layer !== undefined, state.image.author));
         state.key = key;
         state.created = created;
       } catch (err) {
@@ -406,7 +412,19 @@ class StageRunner {
     return JSON.stringify(values);
   }
 
-  private async keyOf(state: StageState, step: PlannedStep): Promise<string> {
+  /** COPY/ADD from a context: the checksum of what they take, by step key, for their history line. */
+  private readonly copyDigests = new Map<string, string>();
+
+  private async keyOf(state: StageState, step: PlannedStep): Promise<{ key: string; copySource?: CopySourceKind }> {
+    const ins = step.expanded;
+    if (ins.kind !== 'COPY' && ins.kind !== 'ADD') return { key: await this.stepKey(state, step) };
+    const key = await this.stepKey(state, step);
+    if (step.copyFrom && step.copyFrom.kind !== 'context') return { key };
+    const index = step.copyFrom ? this.namedContext(step.copyFrom.name) : this.context;
+    return { key, copySource: copySourceKind(index, ins, this.plan.file) };
+  }
+
+  private async stepKey(state: StageState, step: PlannedStep): Promise<string> {
     const ins = step.expanded;
     const config = state.image.config ?? {};
     const base = [state.key, step.text];
@@ -433,7 +451,9 @@ class StageRunner {
           parts.push(sum.digest);
         }
         if (ins.kind === 'ADD') for (const download of await this.downloads(ins)) parts.push(download.url, download.digest, String(download.mtimeMs ?? ''));
-        return cacheKey(...parts);
+        const key = cacheKey(...parts);
+        if (!step.copyFrom || step.copyFrom.kind === 'context') this.copyDigests.set(key, cacheKey(...parts.slice(3)));
+        return key;
       }
       default:
         return cacheKey(...base);
@@ -471,17 +491,19 @@ class StageRunner {
     return state.layers.map((l) => l.diffId);
   }
 
-  private async execute(state: StageState, step: PlannedStep, vertex: Vertex): Promise<CachedLayer | undefined> {
+  private async execute(state: StageState, step: PlannedStep, vertex: Vertex): Promise<{ layer: CachedLayer | undefined; copySource?: CopySourceKind }> {
     const ins = step.expanded;
     const config = state.image.config ?? {};
     switch (ins.kind) {
       case 'RUN':
-        return this.executeRun(state, step, ins, vertex);
+        return { layer: await this.executeRun(state, step, ins, vertex) };
       case 'WORKDIR':
-        return withWorkingRoot(this.snapshotDeps, this.layersOf(state), async ({ rootfs }) => {
+        return {
+          layer: await withWorkingRoot(this.snapshotDeps, this.layersOf(state), async ({ rootfs }) => {
           const owner = config.User ? await resolveChown(rootfs, config.User).catch(() => undefined) : undefined;
           await mkdirInRoot(rootfs, config.WorkingDir ?? nextWorkdir(undefined, ins.path), owner);
-        });
+          }),
+        };
       case 'COPY':
       case 'ADD': {
         const downloads = ins.kind === 'ADD' ? await this.downloads(ins) : [];
@@ -496,13 +518,16 @@ class StageRunner {
               dockerfile: this.plan.file,
             }),
           );
-        if (!step.copyFrom) return copy(this.context, false);
+        if (!step.copyFrom) return { layer: await copy(this.context, false) };
         // A named directory is a build context like the main one: its files arrive owned by root.
-        if (step.copyFrom.kind === 'context') return copy(this.namedContext(step.copyFrom.name), false);
-        return withReadRoot(this.snapshotDeps, this.sourceLayers(step.copyFrom), async (root) => copy(await ContextIndex.build(root), true));
+        if (step.copyFrom.kind === 'context') return { layer: await copy(this.namedContext(step.copyFrom.name), false) };
+        return withReadRoot(this.snapshotDeps, this.sourceLayers(step.copyFrom), async (root) => {
+          const index = await ContextIndex.build(root);
+          return { layer: await copy(index, true), copySource: copySourceKind(index, ins, this.plan.file) };
+        });
       }
       default:
-        return undefined;
+        return { layer: undefined };
     }
   }
 
@@ -594,6 +619,18 @@ class StageRunner {
   }
 }
 
+/** Whether COPY/ADD takes one file, one directory or several sources (its history line says which). */
+function copySourceKind(index: ContextIndex, ins: CopyInstruction | AddInstruction, dockerfile: string): CopySourceKind {
+  const local = ins.kind === 'ADD' ? ins.sources.filter((s) => classifyAddSource(s) === 'context') : ins.sources;
+  if (ins.sources.length + ins.inline.length !== 1) return 'multi';
+  const source = local[0];
+  if (source === undefined) return 'file';
+  const rel = cleanPath('/' + source).slice(1);
+  if (!containsWildcards(rel)) return index.resolve(rel, true)?.type === 'dir' ? 'dir' : 'file';
+  const selected = selectSources(index, [source], { dockerfile, line: ins.line });
+  return selected.length === 1 && selected[0]?.entry.type !== 'dir' ? 'file' : 'multi';
+}
+
 /** A RUN's resolved `--mount`s, and the secrets it gets as environment variables (`env=`). */
 interface RunMounts {
   mounts: MountOptions[];
@@ -603,6 +640,12 @@ interface RunMounts {
 /** `COPY . /`: what `FROM <named directory context>` starts from. */
 function wholeContextCopy(): CopyInstruction {
   return { kind: 'COPY', line: 0, endLine: 0, original: 'COPY . /', form: 'shell', sources: ['.'], inline: [], destination: '/', link: false, excludes: [], parents: false };
+}
+
+/** A stage on an image without PATH gets the default one, as both of Docker's builders give it. */
+function withDefaultPath(env: readonly string[] | undefined): string[] {
+  const list = [...(env ?? [])];
+  return list.some((e) => e.startsWith('PATH=')) ? list : [DEFAULT_PATH, ...list];
 }
 
 function familiarOrSelf(ref: string): string {
