@@ -5,18 +5,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import { once } from 'node:events';
 import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { invalidArgument, TsError } from '../../common/errors';
-import type { BuildInput, BuildOptions, BuildProgress } from '../../common/rpc/engine-types';
+import type { BuildInput, BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
 import { toServiceError } from '../../common/rpc/status';
 import type { Agent } from '../agent';
 import { BuildCache, installBuildCacheRoots } from '../build/executor/cache';
-import { buildImage } from '../build/executor/build';
+import { buildImage, type NamedContextSource, type SecretValue } from '../build/executor/build';
 import type { ProgressEvent } from '../build/executor/progress';
 import { pullIntoStore } from '../image/pull';
 import { unpackLayer } from '../image/unpack';
-import { bytesOf, type Handlers } from './grpc-util';
+import type { Handlers } from './grpc-util';
 
 export function buildHandlers(agent: Agent): Handlers {
   const cacheRoot = BuildCache.rootFor(agent.options.dataRoot);
@@ -39,7 +41,9 @@ async function build(agent: Agent, cache: BuildCache, cacheRoot: string, call: S
     if (!options) throw invalidArgument('build: the stream must start with the build options');
     const contextDir = path.join(workDir, 'context');
     await fsp.mkdir(workDir, { recursive: true });
-    await receiveContext({ [Symbol.asyncIterator]: () => it } as AsyncIterable<BuildInput>, contextDir);
+    const namedContexts = namedContextSources(options.named_contexts ?? {}, workDir);
+    await receiveContexts({ [Symbol.asyncIterator]: () => it } as AsyncIterable<BuildInput>, contextDir, namedContexts);
+    const secrets = secretValues(options.secrets ?? []);
 
     const send = (e: ProgressEvent) => {
       if (controller.signal.aborted) return;
@@ -73,6 +77,8 @@ async function build(agent: Agent, cache: BuildCache, cacheRoot: string, call: S
         noCache: options.no_cache,
         pull: options.pull,
         labels: options.labels ?? {},
+        secrets,
+        namedContexts,
       },
       send,
       controller.signal,
@@ -87,22 +93,70 @@ async function build(agent: Agent, cache: BuildCache, cacheRoot: string, call: S
   }
 }
 
-/** The rest of the client's messages are the context tar (plain or gzip); none means an empty context. */
-async function receiveContext(messages: AsyncIterable<BuildInput>, dir: string): Promise<void> {
-  const bytes = bytesOf(messages as never);
-  const it = bytes[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const head = await it.next();
-  if (head.done) {
-    await fsp.mkdir(dir, { recursive: true });
-    return;
+function secretValues(secrets: readonly BuildSecret[]): Map<string, SecretValue> {
+  const out = new Map<string, SecretValue>();
+  const number = (id: string, field: string, value: string, radix: number): number | undefined => {
+    if (value === '') return undefined;
+    if (!(radix === 8 ? /^[0-7]{1,4}$/ : /^\d{1,10}$/).test(value)) throw invalidArgument(`build: secret "${id}": invalid ${field} ${JSON.stringify(value)}`);
+    return Number.parseInt(value, radix);
+  };
+  for (const secret of secrets) {
+    if (!secret.id) throw invalidArgument('build: a secret without an id');
+    const uid = number(secret.id, 'uid', secret.uid ?? '', 10);
+    const gid = number(secret.id, 'gid', secret.gid ?? '', 10);
+    const mode = number(secret.id, 'mode', secret.mode ?? '', 8);
+    out.set(secret.id, { value: Buffer.from(secret.value), ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}), ...(mode !== undefined ? { mode } : {}) });
   }
-  const all = (async function* () {
-    yield head.value;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
+  return out;
+}
+
+/** `named_contexts` as the executor takes them: local ones get a directory under the build's scratch space. */
+function namedContextSources(named: Record<string, string>, workDir: string): Record<string, NamedContextSource> {
+  const out: Record<string, NamedContextSource> = {};
+  for (const [name, value] of Object.entries(named)) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalidArgument(`build: invalid build context name ${JSON.stringify(name)}`);
+    if (value === 'local:') out[name] = { kind: 'local', dir: path.join(workDir, 'contexts', name) };
+    else if (value.startsWith('docker-image://') && value.length > 'docker-image://'.length) out[name] = { kind: 'image', ref: value.slice('docker-image://'.length) };
+    else throw invalidArgument(`build: build context "${name}": unsupported value ${JSON.stringify(value)} (a directory or docker-image://<ref>)`);
+  }
+  return out;
+}
+
+/**
+ * The rest of the client's messages are tars (plain or gzip): the main context's, then each local
+ * named context's, its messages marked with its name. A context that sends nothing is empty.
+ */
+async function receiveContexts(messages: AsyncIterable<BuildInput>, mainDir: string, named: Record<string, NamedContextSource>): Promise<void> {
+  const dirs = new Map<string, string>([['', mainDir]]);
+  for (const [name, source] of Object.entries(named)) if (source.kind === 'local') dirs.set(name, source.dir);
+  let current: { name: string; stream: PassThrough; done: Promise<void> } | undefined;
+  const finish = async (): Promise<void> => {
+    if (!current) return;
+    current.stream.end();
+    await current.done;
+  };
+  const received = new Set<string>();
+  try {
+    for await (const msg of messages as AsyncIterable<{ data?: Buffer; context?: string }>) {
+      const name = msg.context ?? '';
+      if (!msg.data || msg.data.length === 0) continue;
+      if (current?.name !== name) {
+        await finish();
+        const dir = dirs.get(name);
+        if (dir === undefined) throw invalidArgument(`build: data for an undeclared build context ${JSON.stringify(name)}`);
+        if (received.has(name)) throw invalidArgument(`build: build context ${JSON.stringify(name)} was sent twice`);
+        received.add(name);
+        const stream = new PassThrough();
+        current = { name, stream, done: unpackLayer(stream, dir, { layer: name ? `build context "${name}"` : 'the build context' }).then(() => undefined) };
+        // Unpack errors surface when awaited; until then they must not be unhandled.
+        current.done.catch(() => undefined);
+      }
+      if (!current.stream.write(msg.data)) await Promise.race([once(current.stream, 'drain'), current.done]);
     }
-  })();
-  await unpackLayer(all, dir, { layer: 'the build context' });
+    await finish();
+  } catch (err) {
+    current?.stream.destroy();
+    throw err;
+  }
+  for (const dir of dirs.values()) await fsp.mkdir(dir, { recursive: true });
 }

@@ -50,7 +50,7 @@ export type { LexOptions, ProcessResult, Environment } from './dockerfile/lex';
 export { parseMount } from './dockerfile/mounts';
 export type { MountSpec, MountType, CacheSharing } from './dockerfile/mounts';
 export { planBuild, runEnvironment, classifyAddSource, PROXY_ARGS, PLATFORM_ARGS } from './dockerfile/plan';
-export type { BuildPlan, PlannedStage, PlannedStep, PlanOptions, SourceRef, StageBase, Env } from './dockerfile/plan';
+export type { BuildPlan, NamedContext, PlannedStage, PlannedStep, PlanOptions, SourceRef, StageBase, Env } from './dockerfile/plan';
 export { PatternMatcher, parseDockerignore, readDockerignore, cleanPath } from './context/ignore';
 export type { IgnoreFile, ParentMatches } from './context/ignore';
 export { walkContext, summarizeContext, detectStdinContext, CONTEXT_SIZE_WARNING_BYTES } from './context/walk';

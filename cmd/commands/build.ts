@@ -11,7 +11,7 @@ import type { DuplexCall } from '../client';
 import { readDockerignore } from '../../agent/build/context/ignore';
 import { detectStdinContext, walkContext } from '../../agent/build/context/walk';
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
-import type { BuildOptions, BuildProgress } from '../../common/rpc/engine-types';
+import type { BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
 
 export interface BuildFlags {
   tag?: string[];
@@ -24,6 +24,8 @@ export interface BuildFlags {
   progress?: string;
   pull?: boolean;
   platform?: string;
+  secret?: string[];
+  buildContext?: string[];
 }
 
 const CHUNK = 1 << 20;
@@ -50,16 +52,126 @@ export function parseLabels(values: readonly string[] | undefined): Record<strin
   return out;
 }
 
+/** A secret to send with the build, before it is read. */
+export interface SecretSource {
+  id: string;
+  /** A file's path (`src=`), or an environment variable (`env=`) of `environment`. */
+  file?: string;
+  env?: string;
+  /** Defaults for the `RUN --mount`s of this secret (Compose's long syntax). */
+  uid?: string;
+  gid?: string;
+  mode?: number;
+}
+
+/**
+ * `--secret id=foo,src=./file` / `id=foo,env=VAR` / `type=env,id=VAR`, as `docker buildx build`
+ * takes them.
+ */
+export function parseSecretFlags(values: readonly string[] | undefined): SecretSource[] {
+  return (values ?? []).map((value) => {
+    const fields = new Map<string, string>();
+    for (const field of value.split(',')) {
+      const eq = field.indexOf('=');
+      const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+      if (!['type', 'id', 'src', 'source', 'env'].includes(key)) throw new ExitError(125, `invalid argument "${value}" for "--secret" flag: unexpected key '${key}'`);
+      fields.set(key === 'source' ? 'src' : key, eq < 0 ? '' : field.slice(eq + 1));
+    }
+    const type = fields.get('type') ?? (fields.has('env') ? 'env' : 'file');
+    if (type !== 'file' && type !== 'env') throw new ExitError(125, `invalid argument "${value}" for "--secret" flag: unsupported secret type "${type}"`);
+    const id = fields.get('id') ?? (type === 'file' ? path.basename(fields.get('src') ?? '') : fields.get('env')) ?? '';
+    if (!id) throw new ExitError(125, `invalid argument "${value}" for "--secret" flag: id is required`);
+    if (type === 'env') return { id, env: fields.get('env') || id };
+    const file = fields.get('src');
+    if (!file) throw new ExitError(125, `invalid argument "${value}" for "--secret" flag: src=<file> (or env=<VAR>) is required for secret "${id}"`);
+    return { id, file };
+  });
+}
+
+/** Reads the secrets' values; a file or variable that is not there is an error naming the secret. */
+export async function readSecrets(sources: readonly SecretSource[], environment: Readonly<Record<string, string | undefined>> = process.env): Promise<BuildSecret[]> {
+  const out: BuildSecret[] = [];
+  for (const source of sources) {
+    let value: Buffer;
+    if (source.env !== undefined) {
+      const v = environment[source.env];
+      if (v === undefined) throw new ExitError(1, `secret "${source.id}": environment variable ${source.env} is not set`);
+      value = Buffer.from(v, 'utf8');
+    } else {
+      try {
+        value = await fsp.readFile(source.file ?? '');
+      } catch (err) {
+        throw new ExitError(1, `secret "${source.id}": cannot read ${source.file ?? ''}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+    out.push({
+      id: source.id,
+      value,
+      uid: source.uid ?? '',
+      gid: source.gid ?? '',
+      mode: source.mode === undefined ? '' : source.mode.toString(8),
+    });
+  }
+  return out;
+}
+
+/** `--build-context name=dir|docker-image://ref`, as a map. */
+export function parseBuildContexts(values: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values ?? []) {
+    const eq = v.indexOf('=');
+    if (eq <= 0 || eq === v.length - 1) throw new ExitError(125, `invalid argument "${v}" for "--build-context" flag: expected name=value`);
+    out[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return out;
+}
+
 export interface ContextPlan {
-  options: Pick<BuildOptions, 'dockerfile' | 'dockerfile_content'>;
-  /** Writes the context tar as `data` messages. */
+  options: Pick<BuildOptions, 'dockerfile' | 'dockerfile_content' | 'named_contexts'>;
+  /** Writes the context tar as `data` messages, then each local named context's. */
   send(write: (msg: unknown) => Promise<void>): Promise<void>;
 }
 
-async function chunks(source: AsyncIterable<Buffer>, write: (msg: unknown) => Promise<void>): Promise<void> {
+async function chunks(source: AsyncIterable<Buffer>, write: (msg: unknown) => Promise<void>, context = ''): Promise<void> {
   for await (const chunk of source) {
-    for (let off = 0; off < chunk.length; off += CHUNK) await write({ data: chunk.subarray(off, off + CHUNK) });
+    for (let off = 0; off < chunk.length; off += CHUNK) {
+      const data = chunk.subarray(off, off + CHUNK);
+      await write(context ? { data, context } : { data });
+    }
   }
+}
+
+/**
+ * Adds named contexts to a plan: a directory (relative to the current directory) is sent as a
+ * tar after the main context, minus its own `.dockerignore`; `docker-image://ref` is resolved by
+ * the daemon. Other sources (Git, HTTP, `oci-layout://`) are refused, naming the context.
+ */
+export async function withNamedContexts(plan: ContextPlan, named: Readonly<Record<string, string>>, baseDir = process.cwd()): Promise<ContextPlan> {
+  const entries = Object.entries(named);
+  if (entries.length === 0) return plan;
+  const wire: Record<string, string> = {};
+  const dirs: Array<{ name: string; dir: string; patterns: readonly string[] }> = [];
+  for (const [name, value] of entries) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new ExitError(125, `invalid build context name ${JSON.stringify(name)}`);
+    if (value.startsWith('docker-image://')) {
+      if (value.length === 'docker-image://'.length) throw new ExitError(125, `build context "${name}": docker-image:// needs an image reference`);
+      wire[name] = value;
+      continue;
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(value)) throw new ExitError(1, `build context "${name}": ${value} is not supported (use a directory or docker-image://<ref>)`);
+    const dir = path.resolve(baseDir, value);
+    const st = await fsp.stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) throw new ExitError(1, `build context "${name}": path "${value}" is not a directory`);
+    wire[name] = 'local:';
+    dirs.push({ name, dir, patterns: (await readDockerignore(dir)).patterns });
+  }
+  return {
+    options: { ...plan.options, named_contexts: { ...(plan.options.named_contexts ?? {}), ...wire } },
+    send: async (write) => {
+      await plan.send(write);
+      for (const { name, dir, patterns } of dirs) await chunks(tarContext(dir, patterns), write, name);
+    },
+  };
 }
 
 /** `build -`: a tar (the whole context) or a lone Dockerfile (an empty context). */
@@ -68,11 +180,11 @@ async function stdinContext(flags: BuildFlags): Promise<ContextPlan> {
   const input = await readStdin();
   const kind = detectStdinContext(input.subarray(0, 512));
   if (kind === 'dockerfile') {
-    return { options: { dockerfile: 'Dockerfile', dockerfile_content: input.toString('utf8') }, send: async () => undefined };
+    return { options: { dockerfile: 'Dockerfile', dockerfile_content: input.toString('utf8'), named_contexts: {} }, send: async () => undefined };
   }
   if (kind === 'bzip2' || kind === 'xz') throw new ExitError(1, `unable to prepare context: ${kind} compressed contexts are not supported; use gzip or plain tar`);
   return {
-    options: { dockerfile: flags.file ?? 'Dockerfile', dockerfile_content: '' },
+    options: { dockerfile: flags.file ?? 'Dockerfile', dockerfile_content: '', named_contexts: {} },
     send: (write) => chunks((async function* () { yield input; })(), write),
   };
 }
@@ -106,7 +218,7 @@ export async function directoryContext(dir: string, flags: { file?: string; inli
   const inside = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
   const ignore = await readDockerignore(contextDir, dockerfilePath);
   return {
-    options: { dockerfile: inside ? relative.split(path.sep).join('/') : path.basename(dockerfilePath), dockerfile_content: content },
+    options: { dockerfile: inside ? relative.split(path.sep).join('/') : path.basename(dockerfilePath), dockerfile_content: content, named_contexts: {} },
     send: (write) => chunks(tarContext(contextDir, ignore.patterns), write),
   };
 }
@@ -141,7 +253,9 @@ function tarContext(contextDir: string, patterns: readonly string[]): AsyncItera
 
 export async function imageBuild(context: string, flags: BuildFlags): Promise<number> {
   if (/^(https?:\/\/|git@|git:\/\/)/.test(context)) throw new ExitError(1, `unable to prepare context: remote contexts (${context}) are not supported`);
-  const plan = context === '-' ? await stdinContext(flags) : await directoryContext(context, flags);
+  const mainPlan = context === '-' ? await stdinContext(flags) : await directoryContext(context, flags);
+  const plan = await withNamedContexts(mainPlan, parseBuildContexts(flags.buildContext));
+  const secrets = await readSecrets(parseSecretFlags(flags.secret));
   const quiet = flags.quiet === true;
   const mode = flags.progress ?? 'auto';
   if (!['auto', 'plain', 'tty', 'quiet', 'rawjson'].includes(mode)) throw new ExitError(125, `invalid progress mode ${JSON.stringify(mode)}: use auto, plain, tty or quiet`);
@@ -168,6 +282,7 @@ export async function imageBuild(context: string, flags: BuildFlags): Promise<nu
     quiet,
     progress: mode,
     platform: flags.platform ?? '',
+    secrets,
   };
   const abort = new AbortController();
   const interrupt = () => abort.abort();

@@ -11,7 +11,7 @@ import { COMPOSE_LABEL_VERSION } from '../../manager/project/naming';
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
 import type { BuildOptions, BuildProgress } from '../../common/rpc/engine-types';
 import { ExitError, getGlobals } from '../cli';
-import { directoryContext, parseBuildArgs, streamBuild } from './build';
+import { directoryContext, parseBuildArgs, readSecrets, streamBuild, withNamedContexts, type SecretSource } from './build';
 import { loadComposeProject, progressPrinter } from './compose-common';
 import { normalizePullPolicy, type PullPolicy } from '../../manager/project/pull-policy';
 import { buildTags, hasImage, pullImage, selectServices } from './compose-images';
@@ -49,9 +49,10 @@ export async function composeBuild(services: string[], flags: ComposeBuildFlags)
  * Builds these services' images in parallel and prints ` ✔ Service web  Built` for each; the
  * first failure stops the others and becomes the error, naming its service.
  */
-export async function buildServices(project: LoadedProject, names: string[], opts: BuildRunOptions = {}): Promise<void> {
-  if (names.length === 0) return;
+export async function buildServices(project: LoadedProject, requested: string[], opts: BuildRunOptions = {}): Promise<void> {
+  if (requested.length === 0) return;
   const model = project.model;
+  const names = withContextServices(project, requested);
   // What the engine cannot do is refused before anything is sent.
   const requests = await Promise.all(names.map(async (name) => ({ name, ...(await buildRequest(project, model.services[name] as ServiceConfig, opts)) })));
 
@@ -85,13 +86,34 @@ export async function buildServices(project: LoadedProject, names: string[], opt
   const abort = new AbortController();
   const interrupt = () => abort.abort();
   process.once('SIGINT', interrupt);
+  // A service's build waits for the images of the services its additional_contexts name.
+  // Dependants see '' when that build failed or was cancelled (its own error is reported).
+  const built = new Map<string, { promise: Promise<string>; resolve: (id: string) => void }>();
+  for (const r of requests) {
+    let resolve!: (id: string) => void;
+    built.set(r.name, { promise: new Promise<string>((res) => (resolve = res)), resolve });
+  }
+  const imageOf = (name: string): Promise<string> => built.get(name)?.promise ?? Promise.resolve('');
   try {
     await Promise.all(
       requests.map(async (r) => {
-        let id: string;
+        let id = '';
+        const run = async (): Promise<string> => {
+          const contexts: Record<string, string> = {};
+          for (const [contextName, value] of Object.entries(r.contexts)) {
+            if (!value.startsWith('service:')) {
+              contexts[contextName] = value;
+              continue;
+            }
+            const dependency = await imageOf(value.slice('service:'.length));
+            if (!dependency) throw new Error(`additional context "${contextName}": service "${value.slice('service:'.length)}" was not built`);
+            contexts[contextName] = `docker-image://${dependency}`;
+          }
+          const plan = await withNamedContexts(await directoryContext(r.context, r.dockerfile), contexts);
+          return streamBuild(plan, { ...plan.options, ...r.options, secrets: await readSecrets(r.secrets, secretEnvironment(project)) }, show(r.name), abort.signal);
+        };
         try {
-          const plan = await directoryContext(r.context, r.dockerfile);
-          id = await streamBuild(plan, { ...plan.options, ...r.options }, show(r.name), abort.signal);
+          id = await run();
         } catch (err) {
           if (!abort.signal.aborted) {
             abort.abort();
@@ -99,6 +121,8 @@ export async function buildServices(project: LoadedProject, names: string[], opt
             throw new ExitError(1, `service "${r.name}" failed to build: ${(err as Error).message}`);
           }
           return;
+        } finally {
+          built.get(r.name)?.resolve(id);
         }
         if (!id) return;
         if (!silent) status({ resource: 'Service', name: r.name, status: 'Built', state: 'done', warning: '' });
@@ -113,7 +137,42 @@ export async function buildServices(project: LoadedProject, names: string[], opt
 interface ServiceBuild {
   context: string;
   dockerfile: { file?: string; inline?: string };
-  options: Omit<BuildOptions, 'dockerfile' | 'dockerfile_content'>;
+  /** additional_contexts: directories, `docker-image://ref`, `service:name`. */
+  contexts: Record<string, string>;
+  secrets: SecretSource[];
+  options: Omit<BuildOptions, 'dockerfile' | 'dockerfile_content' | 'named_contexts' | 'secrets'>;
+}
+
+/** Variables a secret's `environment:` reads: the project's (.env, --env-file), then the process's. */
+function secretEnvironment(project: LoadedProject): Record<string, string | undefined> {
+  return { ...process.env, ...project.environment };
+}
+
+/**
+ * The services to build: those asked for, plus every service with a build section that an
+ * `additional_contexts` entry names as `service:<name>` (built first). A cycle is an error.
+ */
+function withContextServices(project: LoadedProject, names: readonly string[]): string[] {
+  const services = project.model.services;
+  const out = new Set<string>();
+  const visiting: string[] = [];
+  const visit = (name: string): void => {
+    if (out.has(name)) return;
+    if (visiting.includes(name)) throw new ExitError(1, `service "${name}": additional_contexts form a cycle: ${[...visiting.slice(visiting.indexOf(name)), name].join(' -> ')}`);
+    visiting.push(name);
+    for (const [contextName, value] of Object.entries(services[name]?.build?.additional_contexts ?? {})) {
+      if (!value.startsWith('service:')) continue;
+      const dependency = value.slice('service:'.length);
+      if (!services[dependency]?.build) {
+        throw new ExitError(1, `service "${name}": additional context "${contextName}" names service "${dependency}", which has no build section`);
+      }
+      visit(dependency);
+    }
+    visiting.pop();
+    out.add(name);
+  };
+  for (const name of names) visit(name);
+  return [...out];
 }
 
 async function buildRequest(project: LoadedProject, service: ServiceConfig, opts: BuildRunOptions): Promise<ServiceBuild> {
@@ -121,12 +180,24 @@ async function buildRequest(project: LoadedProject, service: ServiceConfig, opts
   const name = service.name;
   if (!b) throw new ExitError(1, `service "${name}" has no build section`);
   const refuse = (what: string) => new ExitError(1, `service "${name}": ${what} are not supported by this engine's builder`);
-  if (b.secrets && b.secrets.length > 0) throw refuse('build secrets (build.secrets)');
-  if (b.additional_contexts && Object.keys(b.additional_contexts).length > 0) throw refuse('additional build contexts (build.additional_contexts)');
   if (b.ssh && b.ssh.length > 0) throw refuse('SSH agent sockets (build.ssh)');
   if (/^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(b.context)) throw new ExitError(1, `service "${name}": remote build contexts (${b.context}) are not supported`);
   if (b.platforms && b.platforms.length > 1) throw new ExitError(1, `service "${name}": multi-platform builds (build.platforms) are not supported`);
 
+  const secrets: SecretSource[] = (b.secrets ?? []).map((ref) => {
+    const secret = project.model.secrets[ref.source];
+    if (!secret) throw new ExitError(1, `service "${name}": build secret "${ref.source}" is not defined in the top-level secrets`);
+    const id = ref.target ?? ref.source;
+    const defaults = { ...(ref.uid !== undefined ? { uid: ref.uid } : {}), ...(ref.gid !== undefined ? { gid: ref.gid } : {}), ...(ref.mode !== undefined ? { mode: ref.mode } : {}) };
+    if (secret.file !== undefined) return { id, file: secret.file, ...defaults };
+    if (secret.environment !== undefined) return { id, env: secret.environment, ...defaults };
+    throw new ExitError(1, `service "${name}": build secret "${ref.source}" needs file: or environment: (external secrets cannot be used to build)`);
+  });
+  const contexts: Record<string, string> = {};
+  for (const [contextName, value] of Object.entries(b.additional_contexts ?? {})) {
+    // Paths were made absolute by the loader; URLs and image references are left as written.
+    contexts[contextName] = value;
+  }
   const context = path.resolve(project.projectDir, b.context);
   const dockerfile = b.dockerfile_inline !== undefined ? { inline: b.dockerfile_inline } : b.dockerfile !== undefined ? { file: path.resolve(context, b.dockerfile) } : {};
   const args: Record<string, string> = {};
@@ -137,6 +208,8 @@ async function buildRequest(project: LoadedProject, service: ServiceConfig, opts
   return {
     context,
     dockerfile,
+    contexts,
+    secrets,
     options: {
       tags: buildTags(project.model, service),
       build_args: { ...args, ...(opts.buildArgs ?? {}) },

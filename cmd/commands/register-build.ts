@@ -20,5 +20,7 @@ export function registerBuildCommands(_program: Command, imageCommand: Command):
     .option('--progress <mode>', 'type of progress output: auto, plain, tty, quiet, rawjson', 'auto')
     .option('--pull', 'always attempt to pull all referenced images')
     .option('--platform <platform>', 'set target platform for build (only this host\'s is built)')
+    .option('--secret <spec>', 'secret to expose to RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VAR; repeatable', collect)
+    .option('--build-context <name=value>', 'additional build context: name=DIR or name=docker-image://REF; repeatable', collect)
     .action(lazy(async () => (await import('./build')).imageBuild));
 }

@@ -335,9 +335,22 @@ export interface BuildOptions {
   quiet: boolean;
   progress: string;
   platform: string;
+  secrets: BuildSecret[];
+  /** name → `docker-image://ref`, or `local:` for a directory uploaded after the main context. */
+  named_contexts: Record<string, string>;
 }
 
-export type BuildInput = { options: BuildOptions } | { data: Buffer };
+export interface BuildSecret {
+  id: string;
+  value: Buffer;
+  /** Defaults for the secret's mounts; '' when unset. */
+  uid: string;
+  gid: string;
+  /** Octal. */
+  mode: string;
+}
+
+export type BuildInput = { options: BuildOptions } | { data: Buffer; context?: string };
 
 export interface BuildProgress {
   vertex: number;

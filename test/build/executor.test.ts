@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDockerfile, planBuild, type Instruction } from '../../agent/build';
 import { cacheKey } from '../../agent/build/executor/cache';
-import { applyToConfig, historyEntry, nextWorkdir, setEnv, type StageFlags } from '../../agent/build/executor/config';
+import { applyToConfig, createdBy, goDuration, historyEntry, nextWorkdir, setEnv, type StageFlags } from '../../agent/build/executor/config';
 import { CompactRenderer, plainLine } from '../../agent/build/executor/progress';
 import type { ContainerConfig } from '../../agent/image/oci';
 
@@ -79,8 +79,21 @@ test('nextWorkdir resolves relative paths against the current directory', () => 
 });
 
 test('history entries mark steps without a layer', () => {
-  assert.deepEqual(historyEntry('ENV A=1', 't', false, false), { created: 't', created_by: 'ENV A=1', comment: 'buildkit.dockerfile.v0', empty_layer: true });
-  assert.deepEqual(historyEntry('RUN make', 't', true, true), { created: 't', created_by: 'RUN make # buildkit', comment: 'buildkit.dockerfile.v0' });
+  assert.deepEqual(historyEntry('/bin/sh -c #(nop)  ENV A=1', 't', false), { created: 't', created_by: '/bin/sh -c #(nop)  ENV A=1', empty_layer: true });
+  assert.deepEqual(historyEntry('/bin/sh -c make', 't', true, 'Jane'), { created: 't', created_by: '/bin/sh -c make', author: 'Jane' });
+});
+
+test('created_by as docker build (classic builder) writes it', () => {
+  const plan = planBuild(parseDockerfile('FROM busybox\nARG V=1\nRUN make\nHEALTHCHECK --interval=90s --retries=3 CMD true\nEXPOSE 80 53/udp\nVOLUME /a /b\n'));
+  const [arg, run, health, expose, volume] = plan.stages[0]!.steps;
+  const config = { Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 90e9, Retries: 3 } };
+  assert.equal(createdBy(arg!.expanded, { config: {} }), '/bin/sh -c #(nop)  ARG V=1');
+  assert.equal(createdBy(run!.expanded, { config: {}, args: run!.args, env: { V: 'env wins' } }), '/bin/sh -c make');
+  assert.equal(createdBy(run!.expanded, { config: { Shell: ['/bin/bash', '-c'] }, args: run!.args, env: {} }), '|1 V=1 /bin/bash -c make');
+  assert.equal(createdBy(health!.expanded, { config }), `/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "true"] "1m30s" "0s" "0s" '\\x03'}`);
+  assert.equal(createdBy(expose!.expanded, { config: {} }), '/bin/sh -c #(nop)  EXPOSE 53/udp 80');
+  assert.equal(createdBy(volume!.expanded, { config: {} }), '/bin/sh -c #(nop)  VOLUME [/a /b]');
+  assert.deepEqual([0, 5e8, 2e9, 61e9, 3.6e12].map(goDuration), ['0s', '500ms', '2s', '1m1s', '1h0m0s']);
 });
 
 test('cache keys depend on every part and on where parts split', () => {

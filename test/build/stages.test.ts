@@ -69,3 +69,17 @@ test('errors in stages the target skips do not fail the build', () => {
   const plan = planBuild(parseDockerfile('FROM a AS broken\nWORKDIR ${X:?unset}\nFROM b AS ok\nRUN true\n'), { target: 'ok' });
   assert.deepEqual(plan.order, [1]);
 });
+
+test('named contexts: FROM, COPY --from and mount from= see them ahead of stages and images', () => {
+  const plan = planBuild(parseDockerfile(DOCKERFILE), {
+    namedContexts: { 'nginx:latest': { kind: 'local' }, assets: { kind: 'image', ref: 'registry.local/assets:2' }, alpine: { kind: 'local' } },
+  });
+  const final = plan.stages.find((s) => s.index === 3)!;
+  // The `assets` stage is replaced by the image, so it is no longer needed.
+  assert.deepEqual(plan.stages.map((s) => s.index), [0, 3]);
+  assert.deepEqual(final.steps[1]!.copyFrom, { kind: 'image', ref: 'registry.local/assets:2' });
+  assert.deepEqual(final.steps[2]!.copyFrom, { kind: 'context', name: 'nginx:latest' });
+  assert.deepEqual(final.images, ['registry.local/assets:2']);
+  const fromContext = planBuild(parseDockerfile('FROM alpine\nRUN true\n'), { namedContexts: { alpine: { kind: 'local' } } });
+  assert.deepEqual(fromContext.stages[0]!.base, { kind: 'context', name: 'alpine' });
+});

@@ -2,8 +2,8 @@
  * Compose's images through the CLI against a real daemon and a loopback registry: `build` of
  * services with `build:` (a Dockerfile with RUN and COPY, args and labels; a `dockerfile_inline`),
  * `up -d --wait` building what is missing and pulling an `image:` service from the registry,
- * `pull`, `pull_policy: never` and an unpullable image failing with the service named, build
- * secrets refused, and `push` of the built image to the registry.
+ * `pull`, `pull_policy: never` and an unpullable image failing with the service named, and
+ * `push` of the built image to the registry.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -182,26 +182,5 @@ services:
     assert.notEqual(p.code, 0);
     assert.match(p.stderr.trim().split('\n').pop() as string, /service "ghost".*could not be pulled/);
     assert.equal((await compose(['ps', '-aq'], other)).stdout.trim(), '');
-  });
-
-  test('build secrets are refused with the service named', async () => {
-    const other = path.join(d.dir, 'secrets');
-    await write(other, {
-      'compose.yaml': `name: sec
-services:
-  app:
-    build:
-      context: .
-      secrets: [token]
-secrets:
-  token:
-    file: ./token.txt
-`,
-      Dockerfile: 'FROM busybox:latest\n',
-      'token.txt': 's3cret\n',
-    });
-    const r = await compose(['build'], other);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /service "app": build secrets/);
   });
 });

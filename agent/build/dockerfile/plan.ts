@@ -29,10 +29,17 @@ export const PLATFORM_ARGS: readonly string[] = [
 
 export type Env = Record<string, string>;
 
-/** Where COPY --from or a RUN mount's `from=` points. */
-export type SourceRef = { kind: 'stage'; index: number } | { kind: 'image'; ref: string };
+/**
+ * A named build context (`--build-context name=…`, Compose's `additional_contexts`): a directory
+ * the client uploaded, or an image. `FROM name`, `COPY --from=name` and `RUN --mount=from=name`
+ * see it, ahead of a stage of the same name (as buildkit: the context overrides the stage).
+ */
+export type NamedContext = { kind: 'local' } | { kind: 'image'; ref: string };
 
-export type StageBase = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; ref: string };
+/** Where COPY --from or a RUN mount's `from=` points. */
+export type SourceRef = { kind: 'stage'; index: number } | { kind: 'image'; ref: string } | { kind: 'context'; name: string };
+
+export type StageBase = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; ref: string } | { kind: 'context'; name: string };
 
 export interface PlannedStep {
   /** As written in the Dockerfile. */
@@ -97,6 +104,8 @@ export interface PlanOptions {
    * learn the base images, resolve them, then plan again with it for exact substitution.
    */
   imageEnv?: (ref: string, platform: string | undefined) => Env | readonly string[] | undefined;
+  /** Named contexts by name. */
+  namedContexts?: Readonly<Record<string, NamedContext>>;
 }
 
 function nodePlatform(): string {
@@ -167,7 +176,15 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
   const stageByName = new Map<string, Stage>();
   for (const stage of dockerfile.stages) if (stage.name !== undefined) stageByName.set(stage.name, stage);
 
+  const namedContext = (reference: string): SourceRef | undefined => {
+    const named = Object.hasOwn(options.namedContexts ?? {}, reference) ? options.namedContexts?.[reference] : undefined;
+    if (!named) return undefined;
+    return named.kind === 'image' ? { kind: 'image', ref: named.ref } : { kind: 'context', name: reference };
+  };
+
   const resolveSource = (reference: string, line: number, from: Stage): SourceRef => {
+    const context = namedContext(reference);
+    if (context) return context;
     if (/^\d+$/.test(reference)) {
       const index = Number(reference);
       if (index >= dockerfile.stages.length) throw dockerfileError(file, line, `invalid stage index ${index}`);
@@ -192,7 +209,14 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     let base: StageBase;
     let env: Env;
     const baseStage = stageByName.get(baseName.toLowerCase());
-    if (baseStage && baseStage.index < stage.index) {
+    const baseContext = namedContext(baseName);
+    if (baseContext?.kind === 'context') {
+      base = baseContext;
+      env = {};
+    } else if (baseContext?.kind === 'image') {
+      base = baseContext;
+      env = envFromList(options.imageEnv?.(baseContext.ref, platform));
+    } else if (baseStage && baseStage.index < stage.index) {
       base = { kind: 'stage', index: baseStage.index };
       env = { ...planStage(baseStage).finalEnv };
     } else if (baseName.toLowerCase() === 'scratch') {
@@ -213,7 +237,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     const images = new Set<string>();
     const note = (ref: SourceRef): void => {
       if (ref.kind === 'stage') dependsOn.add(ref.index);
-      else images.add(ref.ref);
+      else if (ref.kind === 'image') images.add(ref.ref);
     };
 
     const args: Env = {};

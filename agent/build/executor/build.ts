@@ -17,7 +17,7 @@ import { familiarString, normalizeTag, parseReference, type ImageRecord, type La
 import type { Runtime } from '../../runtime/runtime';
 import type { MountOptions } from '../../runtime/spec';
 import { cleanPath, readDockerignore } from '../context/ignore';
-import { ContextIndex, checksumPaths } from '../context/sources';
+import { ContextIndex, checksumPaths, containsWildcards, selectSources } from '../context/sources';
 import { dockerfileError } from '../dockerfile/errors';
 import {
   parseDockerfile,
@@ -28,9 +28,18 @@ import {
   type Dockerfile,
   type RunInstruction,
 } from '../dockerfile/instructions';
-import { classifyAddSource, planBuild, runEnvironment, type BuildPlan, type PlannedStage, type PlannedStep, type SourceRef } from '../dockerfile/plan';
+import {
+  classifyAddSource,
+  planBuild,
+  runEnvironment,
+  type BuildPlan,
+  type NamedContext,
+  type PlannedStage,
+  type PlannedStep,
+  type SourceRef,
+} from '../dockerfile/plan';
 import { cacheKey, type BuildCache, type CachedLayer } from './cache';
-import { DEFAULT_PATH, DEFAULT_SHELL, applyToConfig, historyEntry, nextWorkdir, type StageFlags } from './config';
+import { DEFAULT_PATH, DEFAULT_SHELL, applyToConfig, createdBy, historyEntry, nextWorkdir, type CopySourceKind, type StageFlags } from './config';
 import { copyStep, resolveChown, type Download } from './copy';
 import { mkdirInRoot } from './fsops';
 import { ProgressReporter, type ProgressSink, type Vertex } from './progress';
@@ -50,7 +59,21 @@ export interface BuildRequest {
   noCache: boolean;
   pull: boolean;
   labels: Record<string, string>;
+  /** Secrets by id, for `RUN --mount=type=secret`: never in a layer, the config or a cache key. */
+  secrets?: ReadonlyMap<string, SecretValue>;
+  /** Named contexts: a directory already on disk, or an image reference. */
+  namedContexts?: Readonly<Record<string, NamedContextSource>>;
 }
+
+export interface SecretValue {
+  value: Buffer;
+  /** Defaults for its mounts when the Dockerfile's mount does not say (buildkit's: 0, 0, 0400). */
+  uid?: number;
+  gid?: number;
+  mode?: number;
+}
+
+export type NamedContextSource = { kind: 'local'; dir: string } | { kind: 'image'; ref: string };
 
 export interface BuildDeps {
   images: ImageService;
@@ -96,22 +119,31 @@ export async function buildImage(deps: BuildDeps, req: BuildRequest, sink: Progr
   const name = path.posix.basename(req.dockerfile || 'Dockerfile');
   const text = req.dockerfileContent ?? (await readDockerfile(req.contextDir, req.dockerfile || 'Dockerfile'));
   let dockerfile = parseDockerfile(text, name);
-  const planOptions = { buildArgs: req.buildArgs, ...(req.target ? { target: req.target } : {}) };
+  const namedContexts: Record<string, NamedContext> = {};
+  for (const [contextName, source] of Object.entries(req.namedContexts ?? {})) {
+    namedContexts[contextName] = source.kind === 'local' ? { kind: 'local' } : source;
+  }
+  const planOptions = { buildArgs: req.buildArgs, namedContexts, ...(req.target ? { target: req.target } : {}) };
   const firstPlan = planBuild(dockerfile, planOptions);
 
   const bases = await resolveImages(deps, firstPlan, req.pull, progress, signal);
   dockerfile = withOnbuildTriggers(dockerfile, firstPlan, bases);
-  const plan = planBuild(dockerfile, { ...planOptions, imageEnv: (ref) => bases.get(ref)?.config.config?.Env });
+  const plan = planBuild(dockerfile, { ...planOptions, imageEnv: (ref) => withDefaultPath(bases.get(ref)?.config.config?.Env) });
   for (const warning of plan.warnings) progress.warning(warning);
 
   const ignore = await readDockerignore(req.contextDir, req.dockerfile || 'Dockerfile');
   const context = await ContextIndex.build(req.contextDir, ignore.patterns);
+  const contexts = new Map<string, ContextIndex>();
+  for (const [contextName, source] of Object.entries(req.namedContexts ?? {})) {
+    if (source.kind !== 'local') continue;
+    contexts.set(contextName, await ContextIndex.build(source.dir, (await readDockerignore(source.dir)).patterns));
+  }
   const leased: string[] = [];
   const lease = (digest: string): void => {
     deps.images.leases.add(digest);
     leased.push(digest);
   };
-  const runner = new StageRunner(deps, req, plan, bases, context, progress, lease, signal);
+  const runner = new StageRunner(deps, req, plan, bases, context, contexts, progress, lease, signal);
   try {
     for (const wave of plan.levels) {
       const results = await Promise.allSettled(wave.map((index) => runner.run(index)));
@@ -205,6 +237,7 @@ class StageRunner {
     private readonly plan: BuildPlan,
     private readonly bases: Map<string, BaseImage>,
     private readonly context: ContextIndex,
+    private readonly contexts: ReadonlyMap<string, ContextIndex>,
     private readonly progress: ProgressReporter,
     lease: (digest: string) => void,
     private readonly signal: AbortSignal,
@@ -226,7 +259,8 @@ class StageRunner {
   private initialState(stage: PlannedStage): StageState {
     const now = new Date().toISOString();
     switch (stage.base.kind) {
-      case 'scratch': {
+      case 'scratch':
+      case 'context': {
         const platform = hostPlatform();
         return {
           key: cacheKey('scratch', `${platform.os}/${platform.architecture}`),
@@ -245,6 +279,7 @@ class StageRunner {
         const config: ContainerConfig = { ...(image.config ?? {}) };
         // Triggers ran in this stage; the child does not pass them on.
         delete config.OnBuild;
+        config.Env = withDefaultPath(config.Env);
         image.config = config;
         return {
           key: cacheKey('image', base.record.id),
@@ -270,6 +305,7 @@ class StageRunner {
       const ref = base.record.id === stage.base.ref ? stage.base.ref : familiarOrSelf(stage.base.ref);
       this.progress.vertex(title(1, `FROM ${ref}`)).done();
     }
+    if (stage.base.kind === 'context') await this.fromContext(state, stage.base.name, title(1, `FROM ${stage.base.name}`));
     const flags: StageFlags = { cmdSet: false };
     let k = 1;
     for (const step of stage.steps) {
@@ -279,8 +315,8 @@ class StageRunner {
         applyToConfig(config, step.expanded, flags);
         const key = cacheKey(state.key, step.text, this.argValues(step));
         const created = await this.createdFor(key);
-        if (step.expanded.kind !== 'MAINTAINER') state.history.push(historyEntry(step.text, created, false, false));
-        else state.image.author = step.expanded.maintainer;
+        if (step.expanded.kind === 'MAINTAINER') state.image.author = step.expanded.maintainer;
+        state.history.push(historyEntry(createdBy(step.expanded, { config }), created, false, state.image.author));
         state.key = key;
         state.created = created;
         continue;
@@ -290,25 +326,30 @@ class StageRunner {
       // Heredoc bodies stay out of the title, as buildkit shows them.
       const vertex = this.progress.vertex(title(k, step.text.split('\n')[0] ?? step.text));
       try {
-        const key = await this.keyOf(state, step);
+        const { key, copySource } = await this.keyOf(state, step);
         const record = this.req.noCache ? undefined : await this.deps.cache.lookup(key);
         let layer: CachedLayer | undefined;
         let created: string;
+        let copyKind = copySource ?? record?.copySource;
         if (record) {
           vertex.cached();
           layer = record.layer;
           created = record.created;
         } else {
-          layer = await this.execute(state, step, vertex);
+          const result = await this.execute(state, step, vertex);
+          layer = result.layer;
+          copyKind ??= result.copySource;
           created = new Date().toISOString();
-          await this.deps.cache.store(key, { created, ...(layer ? { layer } : {}) });
+          await this.deps.cache.store(key, { created, ...(layer ? { layer } : {}), ...(copyKind ? { copySource: copyKind } : {}) });
           vertex.done();
         }
         if (layer) {
           state.layers.push(newLayerRef(layer));
           state.size += layer.size;
         }
-        state.history.push(historyEntry(step.text, created, layer !== undefined, true));
+        const copy = copyKind ? { kind: copyKind, digest: this.copyDigests.get(key) ?? key } : undefined;
+        const line = createdBy(step.expanded, { config, args: step.args, env: step.env, ...(copy ? { copy } : {}) });
+        state.history.push(historyEntry(line, created, layer !== undefined, state.image.author));
         state.key = key;
         state.created = created;
       } catch (err) {
@@ -318,6 +359,41 @@ class StageRunner {
     }
     state.image.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId) };
     this.done.set(index, state);
+  }
+
+  /** `FROM name` of a local named context: its files are the stage's first layer, as buildkit's local source. */
+  private async fromContext(state: StageState, name: string, title: string): Promise<void> {
+    const vertex = this.progress.vertex(title);
+    try {
+      const index = this.namedContext(name);
+      const sum = await checksumPaths(index, ['.'], { ownership: false, dockerfile: this.plan.file });
+      const key = cacheKey(state.key, 'context', sum.digest);
+      const record = this.req.noCache ? undefined : await this.deps.cache.lookup(key);
+      let layer = record?.layer;
+      if (record) vertex.cached();
+      else {
+        const ins = wholeContextCopy();
+        layer = await withWorkingRoot(this.snapshotDeps, [], ({ rootfs }) =>
+          copyStep(rootfs, ins, { workdir: '/', sources: index, keepOwnership: false, downloads: [], tmpDir: this.deps.workDir, dockerfile: this.plan.file }),
+        );
+        await this.deps.cache.store(key, { created: new Date().toISOString(), ...(layer ? { layer } : {}) });
+        vertex.done();
+      }
+      if (layer) {
+        state.layers.push(newLayerRef(layer));
+        state.size += layer.size;
+      }
+      state.key = key;
+    } catch (err) {
+      vertex.error((err as Error).message);
+      throw err;
+    }
+  }
+
+  private namedContext(name: string): ContextIndex {
+    const index = this.contexts.get(name);
+    if (!index) throw invalidArgument(`build context "${name}" was not sent`);
+    return index;
   }
 
   /** The creation time a metadata step had when first built, so a cached rebuild is identical. */
@@ -336,7 +412,19 @@ class StageRunner {
     return JSON.stringify(values);
   }
 
-  private async keyOf(state: StageState, step: PlannedStep): Promise<string> {
+  /** COPY/ADD from a context: the checksum of what they take, by step key, for their history line. */
+  private readonly copyDigests = new Map<string, string>();
+
+  private async keyOf(state: StageState, step: PlannedStep): Promise<{ key: string; copySource?: CopySourceKind }> {
+    const ins = step.expanded;
+    if (ins.kind !== 'COPY' && ins.kind !== 'ADD') return { key: await this.stepKey(state, step) };
+    const key = await this.stepKey(state, step);
+    if (step.copyFrom && step.copyFrom.kind !== 'context') return { key };
+    const index = step.copyFrom ? this.namedContext(step.copyFrom.name) : this.context;
+    return { key, copySource: copySourceKind(index, ins, this.plan.file) };
+  }
+
+  private async stepKey(state: StageState, step: PlannedStep): Promise<string> {
     const ins = step.expanded;
     const config = state.image.config ?? {};
     const base = [state.key, step.text];
@@ -348,10 +436,11 @@ class StageRunner {
       case 'COPY':
       case 'ADD': {
         const parts = [...base, config.WorkingDir ?? ''];
-        if (step.copyFrom) parts.push(this.sourceKey(step.copyFrom));
+        if (step.copyFrom && step.copyFrom.kind !== 'context') parts.push(this.sourceKey(step.copyFrom));
         else {
           const local = ins.kind === 'ADD' ? ins.sources.filter((s) => classifyAddSource(s) === 'context') : ins.sources;
-          const sum = await checksumPaths(this.context, local, {
+          const index = step.copyFrom ? this.namedContext(step.copyFrom.name) : this.context;
+          const sum = await checksumPaths(index, local, {
             excludes: ins.excludes,
             parents: ins.kind === 'COPY' && ins.parents,
             ownership: false,
@@ -362,19 +451,21 @@ class StageRunner {
           parts.push(sum.digest);
         }
         if (ins.kind === 'ADD') for (const download of await this.downloads(ins)) parts.push(download.url, download.digest, String(download.mtimeMs ?? ''));
-        return cacheKey(...parts);
+        const key = cacheKey(...parts);
+        if (!step.copyFrom || step.copyFrom.kind === 'context') this.copyDigests.set(key, cacheKey(...parts.slice(3)));
+        return key;
       }
       default:
         return cacheKey(...base);
     }
   }
 
-  private sourceKey(ref: SourceRef): string {
+  private sourceKey(ref: Exclude<SourceRef, { kind: 'context' }>): string {
     if (ref.kind === 'stage') return this.result(ref.index).key;
     return (this.bases.get(ref.ref) as BaseImage).record.id;
   }
 
-  private sourceLayers(ref: SourceRef): string[] {
+  private sourceLayers(ref: Exclude<SourceRef, { kind: 'context' }>): string[] {
     if (ref.kind === 'stage') return this.result(ref.index).layers.map((l) => l.diffId);
     return (this.bases.get(ref.ref) as BaseImage).record.layers.map((l) => l.diffId);
   }
@@ -400,17 +491,19 @@ class StageRunner {
     return state.layers.map((l) => l.diffId);
   }
 
-  private async execute(state: StageState, step: PlannedStep, vertex: Vertex): Promise<CachedLayer | undefined> {
+  private async execute(state: StageState, step: PlannedStep, vertex: Vertex): Promise<{ layer: CachedLayer | undefined; copySource?: CopySourceKind }> {
     const ins = step.expanded;
     const config = state.image.config ?? {};
     switch (ins.kind) {
       case 'RUN':
-        return this.executeRun(state, step, ins, vertex);
+        return { layer: await this.executeRun(state, step, ins, vertex) };
       case 'WORKDIR':
-        return withWorkingRoot(this.snapshotDeps, this.layersOf(state), async ({ rootfs }) => {
+        return {
+          layer: await withWorkingRoot(this.snapshotDeps, this.layersOf(state), async ({ rootfs }) => {
           const owner = config.User ? await resolveChown(rootfs, config.User).catch(() => undefined) : undefined;
           await mkdirInRoot(rootfs, config.WorkingDir ?? nextWorkdir(undefined, ins.path), owner);
-        });
+          }),
+        };
       case 'COPY':
       case 'ADD': {
         const downloads = ins.kind === 'ADD' ? await this.downloads(ins) : [];
@@ -425,11 +518,16 @@ class StageRunner {
               dockerfile: this.plan.file,
             }),
           );
-        if (!step.copyFrom) return copy(this.context, false);
-        return withReadRoot(this.snapshotDeps, this.sourceLayers(step.copyFrom), async (root) => copy(await ContextIndex.build(root), true));
+        if (!step.copyFrom) return { layer: await copy(this.context, false) };
+        // A named directory is a build context like the main one: its files arrive owned by root.
+        if (step.copyFrom.kind === 'context') return { layer: await copy(this.namedContext(step.copyFrom.name), false) };
+        return withReadRoot(this.snapshotDeps, this.sourceLayers(step.copyFrom), async (root) => {
+          const index = await ContextIndex.build(root);
+          return { layer: await copy(index, true), copySource: copySourceKind(index, ins, this.plan.file) };
+        });
       }
       default:
-        return undefined;
+        return { layer: undefined };
     }
   }
 
@@ -438,7 +536,7 @@ class StageRunner {
     const { argv, script } = runArgv(ins, config.Shell ?? DEFAULT_SHELL);
     const env = runEnvironment(step, this.plan);
     let records: MountPointRecord[] = [];
-    const run = (mounts: MountOptions[]) =>
+    const run = ({ mounts, secretEnv }: RunMounts) =>
       withWorkingRoot(
         this.snapshotDeps,
         this.layersOf(state),
@@ -449,7 +547,7 @@ class StageRunner {
               rootfs,
               argv,
               ...(script !== undefined ? { script } : {}),
-              env,
+              env: { ...env, ...secretEnv },
               user: config.User ?? '',
               workdir: config.WorkingDir ?? '/',
               network: ins.network ?? 'default',
@@ -463,15 +561,38 @@ class StageRunner {
         },
         (upper) => removeRuntimeArtifacts(upper, records),
       );
-    return this.withRunMounts(step, ins, 0, [], run);
+    return this.withRunMounts(step, ins, 0, { mounts: [], secretEnv: {} }, run);
   }
 
   /** Resolves `RUN --mount`s one by one (a stage or image source is mounted for the run's duration). */
-  private async withRunMounts<T>(step: PlannedStep, ins: RunInstruction, i: number, acc: MountOptions[], run: (mounts: MountOptions[]) => Promise<T>): Promise<T> {
+  private async withRunMounts<T>(step: PlannedStep, ins: RunInstruction, i: number, acc: RunMounts, run: (mounts: RunMounts) => Promise<T>): Promise<T> {
     const mount = ins.mounts[i];
     if (!mount) return run(acc);
     checkMountSupported(mount, this.plan.file, ins.line);
-    const next = (m: MountOptions) => this.withRunMounts(step, ins, i + 1, [...acc, m], run);
+    const next = (m?: MountOptions, secretEnv?: Record<string, string>) =>
+      this.withRunMounts(step, ins, i + 1, { mounts: m ? [...acc.mounts, m] : acc.mounts, secretEnv: { ...acc.secretEnv, ...secretEnv } }, run);
+    if (mount.type === 'secret') {
+      const id = mount.id ?? '';
+      const secret = this.req.secrets?.get(id);
+      if (secret === undefined) {
+        if (mount.required) throw dockerfileError(this.plan.file, ins.line, `secret "${id}" is required but was not provided (--secret id=${id},src=<file>)`);
+        return next();
+      }
+      const secretEnv = mount.env ? { [mount.env]: secret.value.toString('utf8') } : undefined;
+      if (!mount.target) return next(undefined, secretEnv);
+      // A private copy per RUN, with the mount's owner and mode; removed as soon as the RUN ends.
+      const dir = await fsp.mkdtemp(path.join(this.deps.workDir, 'secret-'));
+      try {
+        await fsp.chmod(dir, 0o700);
+        const file = path.join(dir, 'value');
+        await fsp.writeFile(file, secret.value, { mode: 0o600 });
+        await fsp.chown(file, mount.uid ?? secret.uid ?? 0, mount.gid ?? secret.gid ?? 0);
+        await fsp.chmod(file, mount.mode ?? secret.mode ?? 0o400);
+        return await next({ type: 'bind', source: file, target: path.posix.resolve('/', mount.target), readonly: true, recursive: false }, secretEnv);
+      } finally {
+        await fsp.rm(dir, { recursive: true, force: true });
+      }
+    }
     const target = path.posix.resolve('/', mount.target);
     switch (mount.type) {
       case 'tmpfs':
@@ -489,12 +610,42 @@ class StageRunner {
         const from = step.mountFrom?.[i];
         const sub = cleanPath('/' + (mount.source ?? ''));
         if (!from) return next({ type: 'bind', source: path.join(this.context.root, sub), target, readonly: true });
+        if (from.kind === 'context') return next({ type: 'bind', source: path.join(this.namedContext(from.name).root, sub), target, readonly: true });
         return withReadRoot(this.snapshotDeps, this.sourceLayers(from), (root) => next({ type: 'bind', source: path.join(root, sub), target, readonly: mount.readOnly }));
       }
       default:
         throw dockerfileError(this.plan.file, ins.line, `RUN --mount=type=${mount.type} is not supported by this builder`);
     }
   }
+}
+
+/** Whether COPY/ADD takes one file, one directory or several sources (its history line says which). */
+function copySourceKind(index: ContextIndex, ins: CopyInstruction | AddInstruction, dockerfile: string): CopySourceKind {
+  const local = ins.kind === 'ADD' ? ins.sources.filter((s) => classifyAddSource(s) === 'context') : ins.sources;
+  if (ins.sources.length + ins.inline.length !== 1) return 'multi';
+  const source = local[0];
+  if (source === undefined) return 'file';
+  const rel = cleanPath('/' + source).slice(1);
+  if (!containsWildcards(rel)) return index.resolve(rel, true)?.type === 'dir' ? 'dir' : 'file';
+  const selected = selectSources(index, [source], { dockerfile, line: ins.line });
+  return selected.length === 1 && selected[0]?.entry.type !== 'dir' ? 'file' : 'multi';
+}
+
+/** A RUN's resolved `--mount`s, and the secrets it gets as environment variables (`env=`). */
+interface RunMounts {
+  mounts: MountOptions[];
+  secretEnv: Record<string, string>;
+}
+
+/** `COPY . /`: what `FROM <named directory context>` starts from. */
+function wholeContextCopy(): CopyInstruction {
+  return { kind: 'COPY', line: 0, endLine: 0, original: 'COPY . /', form: 'shell', sources: ['.'], inline: [], destination: '/', link: false, excludes: [], parents: false };
+}
+
+/** A stage on an image without PATH gets the default one, as both of Docker's builders give it. */
+function withDefaultPath(env: readonly string[] | undefined): string[] {
+  const list = [...(env ?? [])];
+  return list.some((e) => e.startsWith('PATH=')) ? list : [DEFAULT_PATH, ...list];
 }
 
 function familiarOrSelf(ref: string): string {

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { JsonStateFile } from '../../../common/statefile';
 import type { ImageService } from '../../image/service';
+import type { CopySourceKind } from './config';
 
 export interface CachedLayer {
   diffId: string;
@@ -25,6 +26,8 @@ export interface CacheRecord {
   /** ISO time the step first ran. */
   created: string;
   layer?: CachedLayer;
+  /** COPY/ADD: what the sources were (one file, a directory, several), for the history line. */
+  copySource?: CopySourceKind;
   /** ms since epoch the record was last used, for pruning by age. */
   lastUsed: number;
 }

@@ -176,7 +176,7 @@ async function isOpaque(dir: string): Promise<boolean> {
 
 /** `RUN --mount` types this builder runs; the rest are refused with the Dockerfile line. */
 export function checkMountSupported(mount: MountSpec, dockerfile: string, line: number): void {
-  if (mount.type === 'secret' || mount.type === 'ssh') {
+  if (mount.type === 'ssh') {
     throw dockerfileError(dockerfile, line, `RUN --mount=type=${mount.type} is not supported by this builder`);
   }
 }
