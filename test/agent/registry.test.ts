@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalContentStore, putBlob } from '../../agent/image/content';
+import { gunzipSync } from 'node:zlib';
+import type { ImageManifest } from '../../agent/image/oci';
 import {
+  MemoryBlobSources,
+  MemoryCompressedLayers,
   RegistryClient,
   familiarName,
   familiarString,
@@ -275,6 +279,50 @@ describe('registry: against docker-registry', () => {
     for (const l of img.layers) assert.deepEqual(statusesOf(mounted, l.digest.slice(7, 19)).slice(-1), ['Mounted from mount/a']);
     assert.deepEqual((await client.listTags(parseReference(`${reg.host}/mount/a`))).sort(), ['1', '2']);
   });
+
+  for (const format of ['docker', 'oci'] as const)
+    it(`pushes plain layers gzip-compressed (${format}), and finds them by that digest afterwards`, async () => {
+      const img = await buildTestImage({ format, plainLayers: true, note: `plain ${format}` });
+      const src = await storeWith(dir, `plain-${format}`, img);
+      const compressed = new MemoryCompressedLayers();
+      const sources = new MemoryBlobSources();
+      const push = (ref: string, events: ProgressEvent[]) =>
+        pushImage({ ref, manifestDigest: img.manifestDigest, store: src, client, compressed, sources, onProgress: (e) => events.push(e) });
+      const first: ProgressEvent[] = [];
+      const pushed = await push(`${reg.host}/plain/${format}:v1`, first);
+      for (const l of img.layers) assert.deepEqual(statusesOf(first, l.digest.slice(7, 19)).slice(-1), ['Pushed']);
+
+      // The registry holds a manifest naming gzip blobs of the family's type, whose content is the layer.
+      const remote = await client.getManifest(parseReference(`${reg.host}/plain/${format}:v1`));
+      assert.equal(remote.digest, pushed.digest);
+      assert.notEqual(pushed.digest, img.manifestDigest);
+      assert.equal(remote.mediaType, img.mediaType);
+      const manifest = remote.parsed as ImageManifest;
+      assert.equal(manifest.config.digest, img.config.digest);
+      const gzipType = format === 'docker' ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip';
+      const dst = await storeIn(dir, `plain-${format}-pull`);
+      const pulled = await pullImage({ ref: `${reg.host}/plain/${format}:v1`, store: dst, client });
+      assert.equal(pulled.manifestDigest, pushed.digest);
+      manifest.layers.forEach((l, i) => {
+        assert.equal(l.mediaType, gzipType);
+        assert.deepEqual(compressed.compressedForms(img.layers[i]!.digest).map((f) => f.digest), [l.digest]);
+      });
+      for (const [i, l] of manifest.layers.entries()) assert.ok(gunzipSync(await dst.readAll(l.digest)).equals(img.layers[i]!.data));
+
+      // Again: found by the compressed digest, the same manifest; another repository mounts them.
+      const again: ProgressEvent[] = [];
+      assert.equal((await push(`${reg.host}/plain/${format}:v2`, again)).digest, pushed.digest);
+      for (const l of img.layers) assert.deepEqual(statusesOf(again, l.digest.slice(7, 19)).slice(-1), ['Layer already exists']);
+      const mounted: ProgressEvent[] = [];
+      assert.equal((await push(`${reg.host}/plain/${format}-other:v1`, mounted)).digest, pushed.digest);
+      for (const l of img.layers) assert.deepEqual(statusesOf(mounted, l.digest.slice(7, 19)).slice(-1), [`Mounted from plain/${format}`]);
+
+      // The pulled copy (gzip layers) goes back as the very same blobs and manifest.
+      const back: ProgressEvent[] = [];
+      const repushed = await pushImage({ ref: `${reg.host}/plain/${format}-back:v1`, manifestDigest: pulled.manifestDigest, store: dst, client, sources, onProgress: (e) => back.push(e) });
+      assert.equal(repushed.digest, pushed.digest);
+      for (const l of manifest.layers) assert.match(statusesOf(back, l.digest.slice(7, 19)).at(-1) ?? '', new RegExp(`^Mounted from plain/${format}(-other)?$`));
+    });
 
   it('uploads in chunks when asked', async () => {
     const img = await buildTestImage({ note: 'chunked' });

@@ -219,6 +219,8 @@ export interface TestImageOptions {
   architecture?: string;
   /** Content of a small second layer, which makes images differ. */
   note?: string;
+  /** Layers as plain tars (what import and build create), not gzip. */
+  plainLayers?: boolean;
 }
 
 const BUSYBOX_PATH = '/usr/bin/busybox';
@@ -243,13 +245,19 @@ async function tarOf(files: { name: string; data: Buffer; mode: number }[]): Pro
 
 export async function buildTestImage(opts: TestImageOptions = {}): Promise<TestImage> {
   const docker = opts.format === 'docker';
-  const layerType = docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip';
+  const layerType = opts.plainLayers
+    ? docker
+      ? 'application/vnd.docker.image.rootfs.diff.tar'
+      : 'application/vnd.oci.image.layer.v1.tar'
+    : docker
+      ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+      : 'application/vnd.oci.image.layer.v1.tar+gzip';
   const architecture = opts.architecture ?? 'amd64';
   const tars = [
     await tarOf([{ name: 'bin/busybox', data: readFileSync(BUSYBOX_PATH), mode: 0o755 }]),
     await tarOf([{ name: 'etc/tscompose-note', data: Buffer.from(opts.note ?? `note for ${architecture}\n`), mode: 0o644 }]),
   ];
-  const layers = tars.map((t) => blobOf(layerType, gzipSync(t, { level: 1 })));
+  const layers = tars.map((t) => blobOf(layerType, opts.plainLayers ? t : gzipSync(t, { level: 1 })));
   const config = blobOf(
     docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json',
     Buffer.from(

@@ -118,7 +118,17 @@ describe('push, then pull into another daemon', () => {
     assert.deepEqual(pulled.RepoDigests, [ref]);
   });
 
-  test('re-push: Layer already exists', async () => {
+  test('the imported (plain) layer went out gzip; re-push after a restart: Layer already exists', async () => {
+    const res = await fetch(`${reg.url}/v2/bb/manifests/1.0`, {
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    const manifest = (await res.json()) as { layers: { mediaType: string; digest: string }[] };
+    assert.deepEqual(manifest.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar+gzip']);
+    const blob = Buffer.from(await (await fetch(`${reg.url}/v2/bb/blobs/${manifest.layers[0]!.digest}`)).arrayBuffer());
+    assert.deepEqual([...blob.subarray(0, 2)], [0x1f, 0x8b]);
+    // What the layer was pushed as is kept across restarts, as Docker's v2 metadata.
+    await pusher.stop();
+    await pusher.start();
     const out = await pusher.ok(['image', 'push', `${reg.host}/bb:1.0`]);
     assert.match(out, /^[a-f0-9]{12}: Layer already exists$/m);
     assert.doesNotMatch(out, /: Pushed$/m);
