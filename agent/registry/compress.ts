@@ -63,7 +63,7 @@ async function* gzipPieces(source: Readable): AsyncGenerator<Buffer> {
   let size = 0;
   // 'deflate' while chunks shrink; 'store' up to storeUntil after one did not; then 'probing'
   // while one chunk is tried, the chunks behind it being stored until it answers.
-  let mode: 'deflate' | 'store' | 'probing' = 'deflate';
+  let mode = 'deflate' as 'deflate' | 'store' | 'probing';
   let storeUntil = 0;
   let storeSpan = MIN_STORE_SPAN;
   const queue: Piece[] = [];
