@@ -30,10 +30,12 @@ export const PUSH_GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
  * A tar stream gzip-compressed as it is read, pigz-style: each input chunk (~1 MB, as the store
  * reads) is deflated on its own in zlib's thread pool, several at once, and the pieces are joined
  * in order into one gzip member (each ends on a sync flush, so they concatenate). That uses every
- * core even for one layer. Where a chunk does not shrink (already compressed or random data), the
- * bytes that follow go out as stored blocks without trying, for a span that doubles (up to
- * MAX_STORE_SPAN) while tries keep failing and starts over once one succeeds: on such data a few
- * percent of the work, for the same output.
+ * core even for one layer.
+ *
+ * Data that does not shrink (already compressed, random) is sent as stored blocks, at the cost of
+ * a copy: after a chunk failed to shrink, the chunks that follow are stored without trying for a
+ * span that doubles (up to MAX_STORE_SPAN) while tries keep failing, and a try is first made on a
+ * SAMPLE-byte slice of the chunk. Once a chunk shrinks, chunks are deflated without sampling.
  */
 export function gzipStream(source: Readable): Readable {
   return Readable.from(gzipPieces(source), { objectMode: false, highWaterMark: 1 << 20 });
@@ -46,6 +48,8 @@ const MIN_STORE_SPAN = 1 << 20;
 const MAX_STORE_SPAN = 32 << 20;
 /** A chunk counts as shrinking when deflate saves more than this share of it. */
 const MIN_SAVING = 0.02;
+/** What a try deflates of a chunk before the whole of it. */
+const SAMPLE = 64 << 10;
 
 // ID1 ID2, deflate, no flags, no mtime, no extra flags, unknown OS (as Go writes it).
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
@@ -54,44 +58,50 @@ const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 
 interface Piece {
   input: Buffer;
-  deflated: Promise<Buffer> | undefined;
+  /** The chunk deflated, or undefined where it is to be stored. */
+  deflated: Promise<Buffer | undefined>;
+  /** False when the chunk is stored without a try. */
+  tried: boolean;
 }
 
 async function* gzipPieces(source: Readable): AsyncGenerator<Buffer> {
   yield GZIP_HEADER;
   let crc = 0;
   let size = 0;
-  // 'deflate' while chunks shrink; 'store' up to storeUntil after one did not; then 'probing'
-  // while one chunk is tried, the chunks behind it being stored until it answers.
-  let mode = 'deflate' as 'deflate' | 'store' | 'probing';
   let storeUntil = 0;
   let storeSpan = MIN_STORE_SPAN;
+  /** Whether the last chunk settled shrank: the next ones are deflated without a try. */
+  let shrinking = false;
   const queue: Piece[] = [];
   const settle = async (piece: Piece): Promise<Buffer[]> => {
-    if (!piece.deflated) return storedBlocks(piece.input);
     const out = await piece.deflated;
-    if (out.length < piece.input.length * (1 - MIN_SAVING)) {
-      mode = 'deflate';
+    if (out && shrinks(out.length, piece.input.length)) {
+      shrinking = true;
       storeSpan = MIN_STORE_SPAN;
       return [out];
     }
-    if (mode !== 'store') {
-      mode = 'store';
-      storeUntil = size + storeSpan;
-      storeSpan = Math.min(storeSpan * 2, MAX_STORE_SPAN);
+    if (piece.tried) {
+      // A try that failed: nothing more is tried for a while.
+      shrinking = false;
+      if (size >= storeUntil) {
+        storeUntil = size + storeSpan;
+        storeSpan = Math.min(storeSpan * 2, MAX_STORE_SPAN);
+      }
     }
     return storedBlocks(piece.input);
   };
   for await (const chunk of source) {
     const input = chunk as Buffer;
     if (input.length === 0) continue;
-    if (mode === 'store' && size >= storeUntil) mode = 'probing';
-    const tryIt = mode === 'deflate' || (mode === 'probing' && !queue.some((p) => p.deflated));
+    let deflated: Promise<Buffer | undefined>;
+    const tried = size >= storeUntil;
+    if (!tried) deflated = Promise.resolve(undefined);
+    else if (shrinking) deflated = deflateChunk(input);
+    else deflated = tryDeflate(input);
+    deflated.catch(() => undefined);
     crc = crc32(input, crc);
     size += input.length;
-    const deflated = tryIt ? deflateChunk(input) : undefined;
-    deflated?.catch(() => undefined);
-    queue.push({ input, deflated });
+    queue.push({ input, deflated, tried });
     while (queue.length >= IN_FLIGHT) yield* await settle(queue.shift()!);
   }
   while (queue.length > 0) yield* await settle(queue.shift()!);
@@ -101,9 +111,25 @@ async function* gzipPieces(source: Readable): AsyncGenerator<Buffer> {
   yield Buffer.concat([FINAL_BLOCK, trailer]);
 }
 
+function shrinks(outLength: number, inLength: number): boolean {
+  return outLength < inLength * (1 - MIN_SAVING);
+}
+
+/** The chunk deflated if a slice of it shrinks, else undefined. */
+async function tryDeflate(input: Buffer): Promise<Buffer | undefined> {
+  if (input.length > 2 * SAMPLE) {
+    const at = (input.length - SAMPLE) >> 1;
+    const sample = await deflateChunk(input.subarray(at, at + SAMPLE));
+    if (!shrinks(sample.length, SAMPLE)) return undefined;
+  }
+  return deflateChunk(input);
+}
+
 function deflateChunk(input: Buffer): Promise<Buffer> {
+  // One output buffer that holds the worst case: one hand-off from the thread pool, not one per 16 KB.
+  const chunkSize = Math.max(64 << 10, input.length + (input.length >> 6) + 4096);
   return new Promise((resolve, reject) =>
-    deflateRaw(input, { level: PUSH_GZIP_LEVEL, finishFlush: zlibConstants.Z_SYNC_FLUSH }, (err, out) =>
+    deflateRaw(input, { level: PUSH_GZIP_LEVEL, finishFlush: zlibConstants.Z_SYNC_FLUSH, chunkSize }, (err, out) =>
       err ? reject(err) : resolve(out),
     ),
   );
