@@ -143,6 +143,7 @@ async function pullOne(ref: Reference, ctx: PullContext): Promise<{ digest: stri
       client: observed,
       unpack,
       onProgress: emit,
+      sources: images.distribution,
       ...(ctx.platform !== undefined && { platform: ctx.platform }),
       ...(ctx.concurrency !== undefined && { concurrency: ctx.concurrency }),
       ...(ctx.signal !== undefined && { signal: ctx.signal }),

@@ -69,6 +69,8 @@ export async function pushFromStore(images: ImageService, client: RegistryClient
           }
           emit(e);
         },
+        sources: images.distribution,
+        compressed: images.distribution,
         ...(opts.concurrency !== undefined && { concurrency: opts.concurrency }),
         ...(opts.signal !== undefined && { signal: opts.signal }),
       });

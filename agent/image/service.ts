@@ -7,6 +7,7 @@ import { conflict, invalidArgument, notFound } from '../../common/errors';
 import { KeyedMutex } from '../../common/mutex';
 import type { EventLog } from '../events';
 import { LocalContentStore } from './content';
+import { DistributionMetadata } from './distribution';
 import type { HistoryEntry, ImageConfig } from './oci';
 import { OverlaySnapshotter } from './snapshotter';
 import { ImageStore, familiarString, normalizeTag, parseReference, type ImageRecord } from './store';
@@ -51,6 +52,8 @@ export class ImageService {
   readonly content: LocalContentStore;
   readonly snapshots: OverlaySnapshotter;
   readonly store: ImageStore;
+  /** Which registry repositories hold our blobs, and what our plain layers were pushed as. */
+  readonly distribution: DistributionMetadata;
   /** Blobs and layers that an operation in flight holds; GC leaves them alone. */
   readonly leases = new Set<string>();
   readonly locks = new KeyedMutex();
@@ -64,12 +67,14 @@ export class ImageService {
     this.content = new LocalContentStore(path.join(root, 'content'));
     this.snapshots = new OverlaySnapshotter(path.join(root, 'overlay'));
     this.store = new ImageStore(path.join(root, 'image'));
+    this.distribution = new DistributionMetadata(path.join(root, 'image'));
   }
 
   async init(): Promise<void> {
     await this.content.init();
     await this.snapshots.init();
     await this.store.load();
+    await this.distribution.load();
     // Ingests left by a crash are half-written blobs of an operation that never committed.
     await this.content.cleanIngests(0);
     await this.gc();
@@ -416,6 +421,11 @@ export class ImageService {
         removed.push(l.diffId);
       }
     }
+    // Registry knowledge of blobs nothing here holds any more (a pushed layer's gzip form is
+    // held through its layer).
+    const held = new Set([...blobs, ...layers]);
+    for (const l of layers) for (const form of this.distribution.compressedForms(l)) held.add(form.digest);
+    await this.distribution.forget((d) => held.has(d));
     return removed;
   }
 

@@ -3,7 +3,8 @@
  * every registry. It owns the retries (network errors, 5xx, 429 with `Retry-After`), the
  * authentication round trips (see `auth.ts`), the Hub mirrors, and never holds a layer in memory.
  */
-import { Transform } from 'node:stream';
+import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { TsError, cancelled, failedPrecondition, invalidArgument, notFound, unavailable } from '../../common/errors';
 import { sha256Of, type ContentInfo, type ContentStore, type ContentWriter, type Descriptor, type Platform } from '../image/content';
@@ -463,27 +464,10 @@ export class RegistryClient {
     opts: PushBlobOptions = {},
   ): Promise<PushBlobResult> {
     const { signal } = opts;
-    if (await this.blobExists(repo, desc.digest, signal)) return { kind: 'exists' };
-    const ep = (await this.endpoints(repo.domain, 'push', signal)).at(-1);
-    if (!ep) throw internalNoEndpoint(repo.domain);
-    let session: URL | undefined;
-    for (const from of opts.mountFrom ?? []) {
-      if (from.domain !== repo.domain || from.path === repo.path) continue;
-      const res = await this.exchange(ep, {
-        method: 'POST',
-        path: `v2/${repo.path}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from.path)}`,
-        headers: { 'Content-Length': '0' },
-        scopes: [pushScope(repo), pullScope(from)],
-        signal,
-      });
-      drain(res);
-      if (res.status === 201) return { kind: 'mounted', from: from.path };
-      // 202: the registry could not mount and opened an ordinary upload instead.
-      if (res.status === 202) {
-        session = locationOf(res);
-        break;
-      }
-    }
+    const linked = await this.linkExisting(repo, desc.digest, opts.mountFrom ?? [], signal);
+    if ('result' in linked) return linked.result;
+    const ep = await this.pushEndpoint(repo, signal);
+    let session = linked.session;
     for (let failures = 1; ; failures++) {
       try {
         session ??= await this.startUpload(ep, repo, signal);
@@ -491,12 +475,109 @@ export class RegistryClient {
         return { kind: 'pushed' };
       } catch (err) {
         session = undefined;
-        if (signal?.aborted) throw cancelled('context canceled', err);
-        const retryable = isNetworkError(err) || (err instanceof TsError && err.kind === 'Unavailable');
-        if (!retryable || failures >= this.options.retry.attempts) throw err;
-        await this.backoff(failures, undefined, signal);
+        await this.afterUploadFailure(err, failures, signal);
       }
     }
+  }
+
+  /**
+   * Whether the repository has the blob (`exists`) or links it from one of `mountFrom` on the same
+   * registry (`mounted`); otherwise the upload session a refused mount opened, if any.
+   */
+  async linkExisting(
+    repo: RepositoryName,
+    digest: string,
+    mountFrom: RepositoryName[],
+    signal?: AbortSignal,
+  ): Promise<{ result: PushBlobResult } | { session?: URL }> {
+    if (await this.blobExists(repo, digest, signal)) return { result: { kind: 'exists' } };
+    const ep = await this.pushEndpoint(repo, signal);
+    for (const from of mountFrom) {
+      if (from.domain !== repo.domain || from.path === repo.path) continue;
+      const res = await this.exchange(ep, {
+        method: 'POST',
+        path: `v2/${repo.path}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from.path)}`,
+        headers: { 'Content-Length': '0' },
+        scopes: [pushScope(repo), pullScope(from)],
+        signal,
+      });
+      drain(res);
+      if (res.status === 201) return { result: { kind: 'mounted', from: from.path } };
+      // 202: the registry could not mount and opened an ordinary upload instead.
+      if (res.status === 202) return { session: locationOf(res) };
+    }
+    return {};
+  }
+
+  /**
+   * Uploads bytes whose digest is known only once they all went by (a layer compressed on the
+   * fly): one PATCH with a chunked body, then the PUT naming the digest they hashed to. A failed
+   * attempt opens the source again, in a new upload session.
+   */
+  async pushStream(
+    repo: RepositoryName,
+    open: () => Readable,
+    opts: { session?: URL; signal?: AbortSignal } = {},
+  ): Promise<{ digest: string; size: number }> {
+    const { signal } = opts;
+    const ep = await this.pushEndpoint(repo, signal);
+    const scopes = [pushScope(repo)];
+    let session = opts.session;
+    for (let failures = 1; ; failures++) {
+      try {
+        session ??= await this.startUpload(ep, repo, signal);
+        let sent: DigestingStream | undefined;
+        const patch = await this.exchange(ep, {
+          method: 'PATCH',
+          url: session,
+          headers: { 'Content-Type': 'application/octet-stream' },
+          body: () => {
+            sent = new DigestingStream();
+            const digesting = sent;
+            pipeline(open(), digesting, (err) => err && digesting.destroy(err));
+            return digesting;
+          },
+          scopes,
+          signal,
+          attempts: 1,
+        });
+        const patchBody = await readBody(patch);
+        if (patch.status !== 202) throw uploadError(patch, patchBody);
+        if (!sent?.result) throw unavailable(`registry: ${patch.url.host} answered the upload before it was sent`);
+        const { digest, size } = sent.result;
+        const done = locationOf(patch);
+        done.searchParams.set('digest', digest);
+        const put = await this.exchange(ep, {
+          method: 'PUT',
+          url: done,
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': '0' },
+          body: Buffer.alloc(0),
+          scopes,
+          signal,
+          attempts: 1,
+        });
+        const putBody = await readBody(put);
+        if (put.status !== 201) throw uploadError(put, putBody);
+        return { digest, size };
+      } catch (err) {
+        session = undefined;
+        await this.afterUploadFailure(err, failures, signal);
+      }
+    }
+  }
+
+  /** Rethrows what an upload retry cannot help; else waits before the next attempt. */
+  private async afterUploadFailure(err: unknown, failures: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) throw cancelled('context canceled', err);
+    const retryable = isNetworkError(err) || (err instanceof TsError && err.kind === 'Unavailable');
+    if (!retryable || failures >= this.options.retry.attempts) throw err;
+    await this.backoff(failures, undefined, signal);
+  }
+
+  private async pushEndpoint(repo: RepositoryName, signal?: AbortSignal): Promise<Endpoint> {
+    const ep = (await this.endpoints(repo.domain, 'push', signal)).at(-1);
+    if (!ep) throw internalNoEndpoint(repo.domain);
+    return ep;
   }
 
   private async startUpload(ep: Endpoint, repo: RepositoryName, signal?: AbortSignal): Promise<URL> {
@@ -708,6 +789,28 @@ function uploadError(res: HttpResponse, body: Buffer): TsError {
     return unavailable(e.message, e);
   }
   return registryError(res, body);
+}
+
+/** Passes bytes on while hashing and counting them; `result` is set once they all went by. */
+class DigestingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  private size = 0;
+  result: { digest: string; size: number } | undefined;
+
+  constructor() {
+    super({ highWaterMark: 256 << 10 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.result = { digest: `sha256:${this.hash.digest('hex')}`, size: this.size };
+    cb();
+  }
 }
 
 /** Passes on the first `length` bytes, reporting each chunk's size. */

@@ -57,6 +57,15 @@ export {
 } from './client';
 export { NodeHttpTransport, type HttpRequest, type HttpResponse, type HttpTransport } from './transport';
 export { BlobFetchGroup, processBlobFetches } from './inflight';
+export {
+  MemoryCompressedLayers,
+  PUSH_GZIP_LEVEL,
+  gzipLayerTypeFor,
+  isUncompressedLayer,
+  processCompressedLayers,
+  rememberedForms,
+  type CompressedLayers,
+} from './compress';
 export { MemoryBlobSources, processBlobSources, type BlobSources } from './sources';
 export { PullStatus, PushStatus, shortId, type ProgressEvent, type ProgressListener } from './progress';
 export { DEFAULT_PULL_CONCURRENCY, pullImage, type PullRequest, type PullResult, type UnpackContext } from './pull';

@@ -127,7 +127,7 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
               else emit({ id, status: PullStatus.VerifyingChecksum });
             });
             emit({ id, status: PullStatus.DownloadComplete });
-            sources.remember(layer.digest, ref);
+            await sources.remember(layer.digest, ref);
           },
           () => emit({ id, status: PullStatus.Waiting }),
         ),

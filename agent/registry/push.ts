@@ -3,11 +3,17 @@
  * it, or mounted from another repository of the same registry known to hold it), then its
  * manifest under the tag. An index is pushed with every platform manifest it lists, which must
  * all be in the store. `docker push -a` (all tags) is the caller's loop over tags.
+ *
+ * Uncompressed layers (what import, build and commit create) go out gzip-compressed while they
+ * upload, as Docker sends them, and the manifest pushed names the compressed blobs; a layer
+ * compressed before is looked up by its known compressed digest first (see compress.ts).
  */
 import { cancelled, failedPrecondition, invalidArgument, notFound, TsError } from '../../common/errors';
 import { sha256Of, type ContentStore, type Descriptor } from '../image/content';
-import { isIndexMediaType, type ImageIndex, type ImageManifest } from '../image/oci';
-import { decodeManifest, type RegistryClient } from './client';
+import { Transform, type Readable } from 'node:stream';
+import { MediaType, isIndexMediaType, type ImageIndex, type ImageManifest } from '../image/oci';
+import { decodeManifest, type PushBlobResult, type RegistryClient } from './client';
+import { gzipLayerTypeFor, gzipStream, isUncompressedLayer, processCompressedLayers, type CompressedLayers } from './compress';
 import { createLimiter } from './limit';
 import { PushStatus, shortId, throttledProgress, type ProgressListener } from './progress';
 import { fullName, parseReference, withDefaultTag, type Reference } from './reference';
@@ -27,6 +33,8 @@ export interface PushRequest {
   onProgress?: ProgressListener;
   signal?: AbortSignal;
   sources?: BlobSources;
+  /** Compressed forms of uncompressed layers; the process-wide record by default. */
+  compressed?: CompressedLayers;
 }
 
 export interface PushResult {
@@ -50,12 +58,34 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
   const tag = ref.tag;
   const emit: ProgressListener = req.onProgress ?? (() => undefined);
   const sources = req.sources ?? processBlobSources;
+  const compressed = req.compressed ?? processCompressedLayers;
   const { store, client } = req;
   const controller = new AbortController();
   const stop = () => controller.abort();
   req.signal?.addEventListener('abort', stop, { once: true });
   if (req.signal?.aborted) stop();
   const signal = controller.signal;
+
+  /** An uncompressed layer: its compressed form in the repository, found, mounted or uploaded now. */
+  const pushCompressing = async (desc: Descriptor, onProgress?: (current: number, total: number) => void) => {
+    let session: URL | undefined;
+    for (const form of compressed.compressedForms(desc.digest)) {
+      const linked = await client.linkExisting(ref, form.digest, sources.candidates(form.digest, ref.domain), signal);
+      if ('result' in linked) {
+        await sources.remember(form.digest, ref);
+        return { result: linked.result, blob: { digest: form.digest, size: form.size } };
+      }
+      if (linked.session) {
+        session = linked.session;
+        break;
+      }
+    }
+    const open = () => gzipStream(countingRead(store.readStream(desc.digest), desc.size, onProgress));
+    const blob = await client.pushStream(ref, open, { signal, ...(session && { session }) });
+    await compressed.rememberCompressed(desc.digest, { mediaType: MediaType.OciLayerGzip, ...blob });
+    await sources.remember(blob.digest, ref);
+    return { result: { kind: 'pushed' } as PushBlobResult, blob };
+  };
 
   try {
     emit({ status: `The push refers to repository [${fullName(ref)}]` });
@@ -75,6 +105,8 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
     }
     for (const l of layers.values()) emit({ id: shortId(l.digest), status: PushStatus.Preparing });
 
+    /** Uncompressed layer digest → the compressed blob that went out in its place. */
+    const replaced = new Map<string, { digest: string; size: number }>();
     const limiter = createLimiter(req.concurrency ?? DEFAULT_PUSH_CONCURRENCY);
     const failures: unknown[] = [];
     const pushOne = (desc: Descriptor, shown: boolean) =>
@@ -83,15 +115,22 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
           async () => {
             if (signal.aborted) throw cancelled('context canceled');
             const id = shortId(desc.digest);
-            const bytes = throttledProgress(emit, id, PushStatus.Pushing);
+            const bytes = shown ? throttledProgress(emit, id, PushStatus.Pushing) : undefined;
             if (!(await store.has(desc.digest)))
               throw notFound(`registry: blob ${desc.digest} of ${fullName(ref)} is not in the content store`);
-            const result = await client.pushBlob(ref, desc, store, {
-              mountFrom: sources.candidates(desc.digest, ref.domain),
-              signal,
-              ...(shown && { onProgress: bytes }),
-            });
-            sources.remember(desc.digest, ref);
+            let result: PushBlobResult;
+            if (shown && isUncompressedLayer(desc.mediaType)) {
+              const out = await pushCompressing(desc, bytes);
+              replaced.set(desc.digest, out.blob);
+              result = out.result;
+            } else {
+              result = await client.pushBlob(ref, desc, store, {
+                mountFrom: sources.candidates(desc.digest, ref.domain),
+                signal,
+                ...(bytes && { onProgress: bytes }),
+              });
+              await sources.remember(desc.digest, ref);
+            }
             if (!shown) return;
             if (result.kind === 'exists') emit({ id, status: PushStatus.LayerAlreadyExists });
             else if (result.kind === 'mounted') emit({ id, status: `${PushStatus.MountedFrom} ${result.from}` });
@@ -111,14 +150,62 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
     if (failures.length)
       throw failures.find((e) => !(e instanceof TsError && e.kind === 'Cancelled')) ?? failures[0];
 
-    if (images[0] !== top)
-      for (const img of images) await client.putManifest(ref, img.digest, img.mediaType, img.bytes, signal);
-    const digest = await client.putManifest(ref, tag, top.mediaType, top.bytes, signal);
-    emit({ id: tag, status: `digest: ${digest} size: ${top.bytes.length}` });
-    return { digest, size: top.bytes.length, mediaType: top.mediaType };
+    const sent = images.map((img) => withCompressedLayers(img, replaced));
+    let topSent = sent[0]!;
+    if (images[0] !== top) {
+      for (const img of sent) await client.putManifest(ref, img.digest, img.mediaType, img.bytes, signal);
+      topSent = withReplacedManifests(top, new Map(images.map((img, i) => [img.digest, sent[i]!])));
+    }
+    const digest = await client.putManifest(ref, tag, topSent.mediaType, topSent.bytes, signal);
+    emit({ id: tag, status: `digest: ${digest} size: ${topSent.bytes.length}` });
+    return { digest, size: topSent.bytes.length, mediaType: topSent.mediaType };
   } finally {
     req.signal?.removeEventListener('abort', stop);
   }
+}
+
+/** The manifest as pushed: its uncompressed layers replaced by the compressed blobs sent for them. */
+function withCompressedLayers(img: LoadedManifest, replaced: Map<string, { digest: string; size: number }>): LoadedManifest {
+  const m = img.parsed as ImageManifest;
+  if (!m.layers.some((l) => replaced.has(l.digest))) return img;
+  const gzipType = gzipLayerTypeFor(img.mediaType);
+  const layers = m.layers.map((l) => {
+    const blob = replaced.get(l.digest);
+    return blob ? { ...l, mediaType: gzipType, digest: blob.digest, size: blob.size } : l;
+  });
+  return encoded({ ...m, layers }, img.mediaType);
+}
+
+/** An index whose manifests changed on the way out, pointing at them as sent. */
+function withReplacedManifests(index: LoadedManifest, sent: Map<string, LoadedManifest>): LoadedManifest {
+  const parsed = index.parsed as ImageIndex;
+  if (parsed.manifests.every((d) => sent.get(d.digest)?.digest === d.digest)) return index;
+  const manifests = parsed.manifests.map((d) => {
+    const now = sent.get(d.digest);
+    return now ? { ...d, digest: now.digest, size: now.bytes.length } : d;
+  });
+  return encoded({ ...parsed, manifests }, index.mediaType);
+}
+
+function encoded(parsed: ImageManifest | ImageIndex, mediaType: string): LoadedManifest {
+  const bytes = Buffer.from(JSON.stringify(parsed));
+  return { digest: sha256Of(bytes), bytes, mediaType, parsed };
+}
+
+/** Reports the bytes read (before compression) as upload progress. */
+function countingRead(source: Readable, total: number, onProgress?: (current: number, total: number) => void): Readable {
+  if (!onProgress) return source;
+  let read = 0;
+  const counter = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb) {
+      read += chunk.length;
+      onProgress(Math.min(read, total), total);
+      cb(null, chunk);
+    },
+  });
+  source.on('error', (err) => counter.destroy(err));
+  return source.pipe(counter);
 }
 
 async function loadTop(req: PushRequest): Promise<LoadedManifest> {

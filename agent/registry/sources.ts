@@ -6,7 +6,7 @@
 import type { RepositoryName } from './client';
 
 export interface BlobSources {
-  remember(digest: string, repo: RepositoryName): void;
+  remember(digest: string, repo: RepositoryName): void | Promise<void>;
   /** Repositories on `domain` known to hold `digest`, most recent first. */
   candidates(digest: string, domain: string): RepositoryName[];
 }

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalContentStore, putBlob } from '../../agent/image/content';
+import { gunzipSync } from 'node:zlib';
+import type { ImageManifest } from '../../agent/image/oci';
 import {
+  MemoryBlobSources,
+  MemoryCompressedLayers,
   RegistryClient,
   familiarName,
   familiarString,
@@ -20,7 +22,7 @@ import {
   withDefaults,
   type ProgressEvent,
 } from '../../agent/registry';
-import { blobsOf, buildTestImage, skopeoCopy, startRegistry, writeOciLayout, type TestImage, type TestRegistry } from '../helpers/registry';
+import { FaultProxy, blobsOf, buildTestImage, skopeoCopy, startRegistry, writeOciLayout, type TestImage, type TestRegistry } from '../helpers/registry';
 
 const FAST_RETRY = { baseDelayMs: 10, maxDelayMs: 50 };
 
@@ -92,93 +94,6 @@ describe('registry: challenges and options', () => {
     assert.ok(!isInsecureHost(opts, 'registry-1.docker.io'));
   });
 });
-
-interface ProxyPlan {
-  /** Blob responses to cut after `cutAfter` bytes. */
-  cuts: number;
-  cutAfter: number;
-  /** Statuses to answer blob GETs with, before forwarding. */
-  statuses: number[];
-  /** Replaces Docker-Content-Digest on manifest responses. */
-  tamperDigest?: string;
-  /** Holds blob responses back, so concurrent pulls overlap. */
-  delayBlobMs: number;
-  /** Answers the first blob GET with a relative 307 to itself. */
-  redirectOnce: boolean;
-}
-
-interface ProxyLog {
-  method: string;
-  path: string;
-  range: string | undefined;
-  status: number;
-}
-
-/** A fault-injecting HTTP proxy in front of the registry, on 127.0.0.1. */
-class FaultProxy {
-  readonly log: ProxyLog[] = [];
-  plan: ProxyPlan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 0, redirectOnce: false };
-  private server!: Server;
-  host = '';
-
-  constructor(private readonly upstream: number) {}
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.host = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  stop(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
-    const url = req.url ?? '/';
-    const isBlobGet = req.method === 'GET' && url.includes('/blobs/sha256:');
-    const entry: ProxyLog = { method: req.method ?? '', path: url, range: req.headers.range, status: 0 };
-    this.log.push(entry);
-    if (isBlobGet && this.plan.redirectOnce && !url.includes('redirected=1')) {
-      this.plan.redirectOnce = false;
-      entry.status = 307;
-      res.writeHead(307, { Location: url.split('/v2/')[1] ? `/v2/${url.split('/v2/')[1]}?redirected=1` : url });
-      return res.end();
-    }
-    const injected = isBlobGet ? this.plan.statuses.shift() : undefined;
-    if (injected) {
-      entry.status = injected;
-      res.writeHead(injected, injected === 429 ? { 'Retry-After': '1', 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json' });
-      return res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected' }] }));
-    }
-    if (isBlobGet && this.plan.delayBlobMs) await new Promise((r) => setTimeout(r, this.plan.delayBlobMs));
-    const upstreamReq = httpRequest(
-      { host: '127.0.0.1', port: this.upstream, method: req.method, path: url.replace(/[?&]redirected=1/, ''), headers: req.headers },
-      (up) => {
-        entry.status = up.statusCode ?? 0;
-        const headers = { ...up.headers };
-        if (this.plan.tamperDigest && url.includes('/manifests/')) headers['docker-content-digest'] = this.plan.tamperDigest;
-        res.writeHead(up.statusCode ?? 502, headers);
-        const cut = isBlobGet && this.plan.cuts > 0 && Number(up.headers['content-length'] ?? 0) > this.plan.cutAfter;
-        if (!cut) return void up.pipe(res);
-        this.plan.cuts--;
-        let sent = 0;
-        up.on('data', (chunk: Buffer) => {
-          if (sent >= this.plan.cutAfter) return;
-          const part = chunk.subarray(0, this.plan.cutAfter - sent);
-          sent += part.length;
-          res.write(part);
-          if (sent >= this.plan.cutAfter) {
-            up.destroy();
-            res.socket?.destroy();
-          }
-        });
-      },
-    );
-    upstreamReq.on('error', () => res.socket?.destroy());
-    req.pipe(upstreamReq);
-  }
-}
 
 async function storeIn(dir: string, name: string): Promise<LocalContentStore> {
   const s = new LocalContentStore(path.join(dir, name));
@@ -275,6 +190,50 @@ describe('registry: against docker-registry', () => {
     for (const l of img.layers) assert.deepEqual(statusesOf(mounted, l.digest.slice(7, 19)).slice(-1), ['Mounted from mount/a']);
     assert.deepEqual((await client.listTags(parseReference(`${reg.host}/mount/a`))).sort(), ['1', '2']);
   });
+
+  for (const format of ['docker', 'oci'] as const)
+    it(`pushes plain layers gzip-compressed (${format}), and finds them by that digest afterwards`, async () => {
+      const img = await buildTestImage({ format, plainLayers: true, note: `plain ${format}` });
+      const src = await storeWith(dir, `plain-${format}`, img);
+      const compressed = new MemoryCompressedLayers();
+      const sources = new MemoryBlobSources();
+      const push = (ref: string, events: ProgressEvent[]) =>
+        pushImage({ ref, manifestDigest: img.manifestDigest, store: src, client, compressed, sources, onProgress: (e) => events.push(e) });
+      const first: ProgressEvent[] = [];
+      const pushed = await push(`${reg.host}/plain/${format}:v1`, first);
+      for (const l of img.layers) assert.deepEqual(statusesOf(first, l.digest.slice(7, 19)).slice(-1), ['Pushed']);
+
+      // The registry holds a manifest naming gzip blobs of the family's type, whose content is the layer.
+      const remote = await client.getManifest(parseReference(`${reg.host}/plain/${format}:v1`));
+      assert.equal(remote.digest, pushed.digest);
+      assert.notEqual(pushed.digest, img.manifestDigest);
+      assert.equal(remote.mediaType, img.mediaType);
+      const manifest = remote.parsed as ImageManifest;
+      assert.equal(manifest.config.digest, img.config.digest);
+      const gzipType = format === 'docker' ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip';
+      const dst = await storeIn(dir, `plain-${format}-pull`);
+      const pulled = await pullImage({ ref: `${reg.host}/plain/${format}:v1`, store: dst, client });
+      assert.equal(pulled.manifestDigest, pushed.digest);
+      manifest.layers.forEach((l, i) => {
+        assert.equal(l.mediaType, gzipType);
+        assert.deepEqual(compressed.compressedForms(img.layers[i]!.digest).map((f) => f.digest), [l.digest]);
+      });
+      for (const [i, l] of manifest.layers.entries()) assert.ok(gunzipSync(await dst.readAll(l.digest)).equals(img.layers[i]!.data));
+
+      // Again: found by the compressed digest, the same manifest; another repository mounts them.
+      const again: ProgressEvent[] = [];
+      assert.equal((await push(`${reg.host}/plain/${format}:v2`, again)).digest, pushed.digest);
+      for (const l of img.layers) assert.deepEqual(statusesOf(again, l.digest.slice(7, 19)).slice(-1), ['Layer already exists']);
+      const mounted: ProgressEvent[] = [];
+      assert.equal((await push(`${reg.host}/plain/${format}-other:v1`, mounted)).digest, pushed.digest);
+      for (const l of img.layers) assert.deepEqual(statusesOf(mounted, l.digest.slice(7, 19)).slice(-1), [`Mounted from plain/${format}`]);
+
+      // The pulled copy (gzip layers) goes back as the very same blobs and manifest.
+      const back: ProgressEvent[] = [];
+      const repushed = await pushImage({ ref: `${reg.host}/plain/${format}-back:v1`, manifestDigest: pulled.manifestDigest, store: dst, client, sources, onProgress: (e) => back.push(e) });
+      assert.equal(repushed.digest, pushed.digest);
+      for (const l of manifest.layers) assert.match(statusesOf(back, l.digest.slice(7, 19)).at(-1) ?? '', new RegExp(`^Mounted from plain/${format}(-other)?$`));
+    });
 
   it('uploads in chunks when asked', async () => {
     const img = await buildTestImage({ note: 'chunked' });

@@ -219,6 +219,10 @@ export interface TestImageOptions {
   architecture?: string;
   /** Content of a small second layer, which makes images differ. */
   note?: string;
+  /** Layers as plain tars (what import and build create), not gzip. */
+  plainLayers?: boolean;
+  /** Sizes of further layers, each one file of random (incompressible) bytes. */
+  randomLayers?: number[];
 }
 
 const BUSYBOX_PATH = '/usr/bin/busybox';
@@ -243,13 +247,21 @@ async function tarOf(files: { name: string; data: Buffer; mode: number }[]): Pro
 
 export async function buildTestImage(opts: TestImageOptions = {}): Promise<TestImage> {
   const docker = opts.format === 'docker';
-  const layerType = docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip';
+  const layerType = opts.plainLayers
+    ? docker
+      ? 'application/vnd.docker.image.rootfs.diff.tar'
+      : 'application/vnd.oci.image.layer.v1.tar'
+    : docker
+      ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+      : 'application/vnd.oci.image.layer.v1.tar+gzip';
   const architecture = opts.architecture ?? 'amd64';
   const tars = [
     await tarOf([{ name: 'bin/busybox', data: readFileSync(BUSYBOX_PATH), mode: 0o755 }]),
     await tarOf([{ name: 'etc/tscompose-note', data: Buffer.from(opts.note ?? `note for ${architecture}\n`), mode: 0o644 }]),
   ];
-  const layers = tars.map((t) => blobOf(layerType, gzipSync(t, { level: 1 })));
+  for (const [i, size] of (opts.randomLayers ?? []).entries())
+    tars.push(await tarOf([{ name: `data/random-${i}`, data: randomBytes(size), mode: 0o644 }]));
+  const layers = tars.map((t) => blobOf(layerType, opts.plainLayers ? t : gzipSync(t, { level: 1 })));
   const config = blobOf(
     docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json',
     Buffer.from(
@@ -328,4 +340,120 @@ export function skopeoCopy(
   if (opts.creds) args.push('--dest-creds', opts.creds);
   args.push(`oci:${layoutDir}:${tag}`, `docker://${registry.host}/${repoTag}`);
   execFileSync('skopeo', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults between a client and a registry.
+
+export interface ProxyPlan {
+  /** Blob responses to cut after `cutAfter` bytes. */
+  cuts: number;
+  cutAfter: number;
+  /** Statuses to answer blob GETs with, before forwarding. */
+  statuses: number[];
+  /** Replaces Docker-Content-Digest on manifest responses. */
+  tamperDigest?: string;
+  /** Holds blob responses back, so concurrent pulls overlap. */
+  delayBlobMs: number;
+  /** Answers the first blob GET with a relative 307 to itself. */
+  redirectOnce: boolean;
+  /** Paces each blob response to this many bytes per second. */
+  throttleBytesPerSec?: number;
+}
+
+export interface ProxyLog {
+  method: string;
+  path: string;
+  range: string | undefined;
+  status: number;
+}
+
+/** A fault-injecting (and throttling) HTTP proxy in front of a registry, on 127.0.0.1. */
+export class FaultProxy {
+  readonly log: ProxyLog[] = [];
+  /** Blob bytes sent to clients so far, and blob responses still open. */
+  blobBytesSent = 0;
+  openBlobResponses = 0;
+  plan: ProxyPlan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 0, redirectOnce: false };
+  private server!: Server;
+  host = '';
+
+  constructor(private readonly upstream: number) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.host = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
+    const url = req.url ?? '/';
+    const isBlobGet = req.method === 'GET' && url.includes('/blobs/sha256:');
+    const entry: ProxyLog = { method: req.method ?? '', path: url, range: req.headers.range, status: 0 };
+    this.log.push(entry);
+    if (isBlobGet && this.plan.redirectOnce && !url.includes('redirected=1')) {
+      this.plan.redirectOnce = false;
+      entry.status = 307;
+      res.writeHead(307, { Location: url.split('/v2/')[1] ? `/v2/${url.split('/v2/')[1]}?redirected=1` : url });
+      return res.end();
+    }
+    const injected = isBlobGet ? this.plan.statuses.shift() : undefined;
+    if (injected) {
+      entry.status = injected;
+      res.writeHead(injected, injected === 429 ? { 'Retry-After': '1', 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected' }] }));
+    }
+    if (isBlobGet && this.plan.delayBlobMs) await new Promise((r) => setTimeout(r, this.plan.delayBlobMs));
+    const upstreamReq = httpRequest(
+      { host: '127.0.0.1', port: this.upstream, method: req.method, path: url.replace(/[?&]redirected=1/, ''), headers: req.headers },
+      (up) => {
+        entry.status = up.statusCode ?? 0;
+        const headers = { ...up.headers };
+        if (this.plan.tamperDigest && url.includes('/manifests/')) headers['docker-content-digest'] = this.plan.tamperDigest;
+        res.writeHead(up.statusCode ?? 502, headers);
+        const cut = isBlobGet && this.plan.cuts > 0 && Number(up.headers['content-length'] ?? 0) > this.plan.cutAfter;
+        if (isBlobGet) {
+          this.openBlobResponses++;
+          res.once('close', () => {
+            this.openBlobResponses--;
+            up.destroy();
+          });
+        }
+        const rate = this.plan.throttleBytesPerSec;
+        if (isBlobGet && !cut && rate) {
+          up.on('data', (chunk: Buffer) => {
+            up.pause();
+            this.blobBytesSent += chunk.length;
+            res.write(chunk);
+            setTimeout(() => up.resume(), (chunk.length / rate) * 1000);
+          });
+          up.on('end', () => res.end());
+          return;
+        }
+        if (!cut) {
+          if (isBlobGet) up.on('data', (chunk: Buffer) => (this.blobBytesSent += chunk.length));
+          return void up.pipe(res);
+        }
+        this.plan.cuts--;
+        let sent = 0;
+        up.on('data', (chunk: Buffer) => {
+          if (sent >= this.plan.cutAfter) return;
+          const part = chunk.subarray(0, this.plan.cutAfter - sent);
+          sent += part.length;
+          res.write(part);
+          if (sent >= this.plan.cutAfter) {
+            up.destroy();
+            res.socket?.destroy();
+          }
+        });
+      },
+    );
+    upstreamReq.on('error', () => res.socket?.destroy());
+    req.pipe(upstreamReq);
+  }
 }

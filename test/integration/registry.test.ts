@@ -9,7 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
-import { buildTestImage, skopeoCopy, startRegistry, writeOciLayout, type TestRegistry } from '../helpers/registry';
+import { spawn } from 'node:child_process';
+import { CLI } from '../helpers/daemon';
+import { FaultProxy, buildTestImage, skopeoCopy, startRegistry, writeOciLayout, type TestRegistry } from '../helpers/registry';
 import { ProgressDisplay, progressText } from '../../cmd/progress';
 
 // The daemons keep credentials in (and read Docker's from) private dirs, never the user's.
@@ -118,7 +120,17 @@ describe('push, then pull into another daemon', () => {
     assert.deepEqual(pulled.RepoDigests, [ref]);
   });
 
-  test('re-push: Layer already exists', async () => {
+  test('the imported (plain) layer went out gzip; re-push after a restart: Layer already exists', async () => {
+    const res = await fetch(`${reg.url}/v2/bb/manifests/1.0`, {
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    const manifest = (await res.json()) as { layers: { mediaType: string; digest: string }[] };
+    assert.deepEqual(manifest.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar+gzip']);
+    const blob = Buffer.from(await (await fetch(`${reg.url}/v2/bb/blobs/${manifest.layers[0]!.digest}`)).arrayBuffer());
+    assert.deepEqual([...blob.subarray(0, 2)], [0x1f, 0x8b]);
+    // What the layer was pushed as is kept across restarts, as Docker's v2 metadata.
+    await pusher.stop();
+    await pusher.start();
     const out = await pusher.ok(['image', 'push', `${reg.host}/bb:1.0`]);
     assert.match(out, /^[a-f0-9]{12}: Layer already exists$/m);
     assert.doesNotMatch(out, /: Pushed$/m);
@@ -208,6 +220,83 @@ describe('errors', () => {
     assert.match(r.stderr, /^Error response from daemon: .*verification failed/);
     assert.equal(await imageList(puller), imagesBefore);
     assert.deepEqual(await layerDirs(puller), layersBefore);
+  });
+});
+
+describe('Ctrl-C during a pull', () => {
+  test('cancels it in the daemon, tags nothing, keeps verified layers; the next pull completes', async () => {
+    const img = await buildTestImage({ note: 'interrupted', randomLayers: [4 << 20, 4 << 20, 4 << 20] });
+    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
+    try {
+      writeOciLayout(layout, 'v1', [img]);
+      skopeoCopy(layout, 'v1', reg, 'slow:v1');
+    } finally {
+      await fsp.rm(layout, { recursive: true, force: true });
+    }
+    const proxy = new FaultProxy(Number(reg.host.split(':')[1]));
+    await proxy.start();
+    try {
+      // 1 MB/s per blob: the small layers arrive in a second, each 4 MB one takes four.
+      proxy.plan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 0, redirectOnce: false, throttleBytesPerSec: 1 << 20 };
+      const ref = `${proxy.host}/slow:v1`;
+      const imagesBefore = await imageList(puller);
+      const layersBefore = await layerDirs(puller);
+
+      const cli = spawn(process.execPath, [CLI, 'image', 'pull', ref], { env: { ...process.env, ...puller.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      cli.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+      cli.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+      // Interrupt once some layers are verified and a big one is on its way.
+      const completed = () => [...stdout.matchAll(/^([a-f0-9]{12}): Download complete$/gm)].map((m) => m[1]!);
+      const deadline = Date.now() + 30_000;
+      while (!(completed().length >= 2 && proxy.blobBytesSent > (3 << 20))) {
+        assert.ok(Date.now() < deadline, `pull never got under way: ${stdout}${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const verified = completed();
+      const sentAtInterrupt = proxy.blobBytesSent;
+      const interruptedAt = Date.now();
+      cli.kill('SIGINT');
+      const code = await exited;
+      const tookMs = Date.now() - interruptedAt;
+      assert.equal(code, 130, `exit ${code}: ${stderr}`);
+      assert.ok(tookMs < 3000, `the CLI took ${tookMs} ms to exit`);
+      assert.doesNotMatch(stdout, /Pull complete|Status:/);
+
+      // The daemon stopped downloading: no blob response stays open, no more bytes flow.
+      const stopBy = Date.now() + 3000;
+      while (proxy.openBlobResponses > 0) {
+        assert.ok(Date.now() < stopBy, `${proxy.openBlobResponses} downloads still open after the interrupt`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const sentAfterStop = proxy.blobBytesSent;
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(proxy.blobBytesSent, sentAfterStop);
+      assert.ok(sentAfterStop - sentAtInterrupt < (2 << 20), `${sentAfterStop - sentAtInterrupt} bytes after the interrupt`);
+
+      // Nothing partial is visible: no image, no tag, no unpacked layer left behind.
+      assert.equal((await puller.run(['image', 'inspect', ref])).code, 1);
+      assert.equal(await imageList(puller), imagesBefore);
+      assert.deepEqual(await layerDirs(puller), layersBefore);
+      // The layers verified before the interrupt are kept in the content store.
+      const blobs = await fsp.readdir(path.join(puller.dataRoot, 'content', 'blobs', 'sha256'));
+      for (const id of verified) assert.ok(blobs.some((b) => b.startsWith(id)), `layer ${id} was verified but is gone`);
+
+      // A later pull completes, without fetching the kept layers again.
+      proxy.plan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 0, redirectOnce: false };
+      proxy.log.length = 0;
+      const out = await puller.ok(['image', 'pull', ref]);
+      for (const id of verified) assert.match(out, new RegExp(`^${id}: Already exists$`, 'm'));
+      assert.ok(!proxy.log.some((l) => verified.some((id) => l.path.includes(`sha256:${id}`))), JSON.stringify(proxy.log));
+      // The interrupted downloads resume from what they had.
+      assert.ok(proxy.log.some((l) => /^bytes=[1-9]\d*-$/.test(l.range ?? '') && l.status === 206), JSON.stringify(proxy.log));
+      assert.equal((await inspect(puller, ref)).Id, img.config.digest);
+      await puller.ok(['rmi', ref]);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 
