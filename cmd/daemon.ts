@@ -2,7 +2,7 @@
  * `tscompose daemon`: the long-running process that owns this host's engine (the agent) and,
  * later, the manager's state. It serves the CLI over gRPC on a unix socket.
  */
-import { promises as fsp, constants as fsc } from 'node:fs';
+import { promises as fsp, constants as fsc, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { failedPrecondition, invalidArgument, messageOf } from '../common/errors';
 import { loadGrpc, loadProtos } from '../common/rpc/proto';
@@ -178,11 +178,20 @@ async function acquirePidFile(file: string): Promise<() => Promise<void>> {
   throw failedPrecondition(`daemon: could not take the pid file ${file}`);
 }
 
+/**
+ * A killed daemon stays a zombie until its parent reaps it; `kill -9` then an immediate CLI call
+ * must not take that zombie for a live daemon.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }

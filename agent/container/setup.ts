@@ -409,11 +409,12 @@ function namespaceOf(mode: string, d: HostDeps, kind: string): NamespaceMode | u
 
 /** Published ports: `-p` bindings plus, with `-P`, every exposed port on a random host port. */
 function portRequestsOf(c: ContainerRecord): PortRequest[] {
-  const out = c.spec.ports.map((p) => ({
+  const out: PortRequest[] = c.spec.ports.map((p) => ({
     containerPort: p.container_port,
     protocol: (p.protocol || 'tcp') as PortProtocol,
     hostIp: p.host_ip || undefined,
     hostPort: p.host_port || undefined,
+    hostPortEnd: p.host_port_end || undefined,
   }));
   if (c.spec.publish_all) {
     for (const e of c.config.exposedPorts) {

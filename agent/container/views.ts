@@ -64,7 +64,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       Binds: c.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
       NetworkMode: spec.network_mode || 'bridge',
       PortBindings: Object.fromEntries(
-        spec.ports.map((p) => [`${p.container_port}/${p.protocol || 'tcp'}`, [{ HostIp: p.host_ip, HostPort: p.host_port ? String(p.host_port) : '' }]]),
+        spec.ports.map((p) => [`${p.container_port}/${p.protocol || 'tcp'}`, [{ HostIp: p.host_ip, HostPort: p.host_port ? (p.host_port_end ?? 0) > p.host_port ? `${p.host_port}-${p.host_port_end}` : String(p.host_port) : '' }]]),
       ),
       RestartPolicy: { Name: spec.restart_policy.name || 'no', MaximumRetryCount: spec.restart_policy.max_retries },
       AutoRemove: spec.auto_remove,

@@ -13,6 +13,8 @@ export interface PortRequest {
   hostIp?: string;
   /** Absent or 0 asks for a free port from the ephemeral range (`-P`, or `-p 80`). */
   hostPort?: number;
+  /** Above hostPort: the first free port of hostPort..hostPortEnd (`-p 8080-8082:80`). */
+  hostPortEnd?: number;
 }
 
 /** A published port once its host side is decided. */
@@ -97,7 +99,17 @@ export async function allocatePorts(
     if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535)
       throw invalidArgument(`network: invalid hostPort: ${hostPort}`);
 
-    if (hostPort !== 0) {
+    const hostPortEnd = req.hostPortEnd ?? 0;
+    if (hostPort !== 0 && hostPortEnd > hostPort) {
+      if (!Number.isInteger(hostPortEnd) || hostPortEnd > 65535) throw invalidArgument(`network: invalid hostPort range: ${hostPort}-${hostPortEnd}`);
+      const first = hostPort;
+      hostPort = 0;
+      for (let candidate = first; candidate <= hostPortEnd && hostPort === 0; candidate++) {
+        if (heldBy(hostIp, candidate, protocol)) continue;
+        if ((await probeHostPort(hostIp, candidate, protocol)) === 'free') hostPort = candidate;
+      }
+      if (hostPort === 0) throw conflict(`network: Bind for ${hostIp}:${first}-${hostPortEnd} failed: every port of the range is already allocated`);
+    } else if (hostPort !== 0) {
       const mapping = { containerPort: req.containerPort, protocol, hostIp, hostPort };
       if (heldBy(hostIp, hostPort, protocol)) throw bindError(mapping);
       if ((await probeHostPort(hostIp, hostPort, protocol)) === 'busy') throw bindError(mapping);

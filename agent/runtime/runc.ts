@@ -398,8 +398,16 @@ export class RuncRuntime implements Runtime {
 
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.locks.run(id, async () => {
-      const record = await this.record(id);
       const dir = this.dir(id);
+      const record = await this.record(id).catch(async (err: unknown) => {
+        // A create cut short (daemon killed) before its record: only the bundle dir exists, and
+        // it must go, or the next create of this id fails with "already exists".
+        if (!(err instanceof TsError && err.kind === 'NotFound') || !existsSync(dir)) throw err;
+        await this.runc(['delete', '--force', id], id).catch(() => undefined);
+        await fsp.rm(dir, { recursive: true, force: true });
+        return undefined;
+      });
+      if (!record) return;
       const state = await this.stateOf(id, record);
       if (state.status !== 'stopped') {
         if (!opts.force) throw failedPrecondition(`runtime: container ${short(id)} is ${state.status}: stop it first or force the removal`);

@@ -424,10 +424,11 @@ export function parsePublish(raw: string): PortBinding[] {
   if (!PROTOCOLS.has(proto.toLowerCase())) throw runError(`invalid proto: ${proto}`);
   const protocol = proto.toLowerCase();
   const containerCount = containerRange[1] - containerRange[0];
+  if (hostRange && containerCount === 0 && hostRange[1] > hostRange[0]) {
+    // As Docker: one container port on a host range takes the range's first free port.
+    return [{ container_port: containerRange[0], protocol, host_ip: ip, host_port: hostRange[0], host_port_end: hostRange[1] }];
+  }
   if (hostRange && hostRange[1] - hostRange[0] !== containerCount) {
-    if (containerCount === 0) {
-      throw runError(`a host port range for a single container port is not supported: ${raw}`);
-    }
     throw runError(`invalid ranges specified for container and host Ports: ${containerPart} and ${hostPart}`);
   }
   const bindings: PortBinding[] = [];

@@ -9,6 +9,8 @@ export interface PortBinding {
   protocol: string;
   host_ip: string;
   host_port: number;
+  /** Above host_port: a range, of which each start takes the first free port (as Docker's "8080-8082"). */
+  host_port_end?: number;
 }
 
 export interface NetworkAttachment {

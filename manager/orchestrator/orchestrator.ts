@@ -5,7 +5,7 @@
  * dependencies meet their `depends_on` conditions. `down` and the lifecycle actions go the other
  * way. Every change on a node goes through the dispatcher's AgentConnection.
  */
-import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
+import { failedPrecondition, invalidArgument, kindOf, messageOf, notFound, TsError } from '../../common/errors';
 import { KeyedMutex } from '../../common/mutex';
 import type {
   ProjectActionRequest,
@@ -141,6 +141,7 @@ export class Orchestrator {
     }
 
     const placement = await this.place(project.name, plans, desired, actual);
+    for (const plan of plans.values()) checkFixedPorts(plan, placement);
 
     // Pass 1: create and recreate, level by level.
     const placed = new Map<string, Placed[]>();
@@ -303,7 +304,7 @@ export class Orchestrator {
       return await agent.createContainer(task.spec);
     } catch (err) {
       emit(failed('Container', task.containerName, 'Error'));
-      throw err;
+      throw serviceError(task.service, `container ${task.containerName} could not be created`, err);
     }
   }
 
@@ -321,7 +322,7 @@ export class Orchestrator {
       await agent.startContainer(p.containerId);
     } catch (err) {
       emit(failed('Container', p.name, 'Error'));
-      throw err;
+      throw serviceError(p.action.task.service, `container ${p.name} failed to start`, err);
     }
     emit(done('Container', p.name, 'Started'));
   }
@@ -598,6 +599,37 @@ export class Orchestrator {
       });
     return { projects };
   }
+}
+
+/**
+ * A fixed host port binds once per host, so two replicas of a service on one node cannot both
+ * publish it. Docker Compose starts the first and fails on the second ("port is already
+ * allocated"); we refuse before touching anything and say what to write instead.
+ */
+function checkFixedPorts(plan: ServicePlan, placement: Map<string, string>): void {
+  const nodeOf = (a: SlotAction) => (a.kind === 'create' ? (placement.get(a.task.id) ?? '') : a.container.nodeId);
+  const seen = new Map<string, string>();
+  for (const slot of plan.slots) {
+    if (slot.task.spec.network_mode === 'host') continue;
+    for (const p of slot.task.spec.ports) {
+      if (p.host_port === 0 || (p.host_port_end ?? 0) > p.host_port) continue;
+      const key = `${nodeOf(slot)}\0${p.host_ip || '0.0.0.0'}\0${p.host_port}/${p.protocol || 'tcp'}`;
+      const other = seen.get(key);
+      if (other !== undefined) {
+        const replicas = plan.slots.length;
+        throw failedPrecondition(
+          `service "${plan.service}": ${replicas} replicas cannot all publish host port ${p.host_port} (${other} and ${slot.task.containerName} would both bind it); ` +
+            `publish a range such as "${p.host_port}-${p.host_port + replicas - 1}:${p.container_port}", or let the engine choose with "${p.container_port}"`,
+        );
+      }
+      seen.set(key, slot.task.containerName);
+    }
+  }
+}
+
+/** A container's failure as the user reads it: the service first, the cause's kind kept. */
+function serviceError(service: string, what: string, err: unknown): TsError {
+  return new TsError(kindOf(err), `service "${service}": ${what}: ${messageOf(err)}`, { cause: err });
 }
 
 /** Services another service references by container (network_mode, volumes_from): recreated with it. */

@@ -53,7 +53,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.labels = { ...(s.labels ?? {}), ...ctx.labels };
   spec.tty = s.tty ?? false;
   spec.open_stdin = s.stdin_open ?? false;
-  spec.ports = portsOf(s, ctx.number);
+  spec.ports = portsOf(s);
   spec.expose = (s.expose ?? []).map((p) => (p.includes('/') ? p : `${p}/tcp`));
   applyNetworks(spec, project, s);
   spec.mounts = mountsOf(project, s);
@@ -97,18 +97,22 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
 }
 
 /**
- * Published ports. A host range (`8000-8001`) gives each replica its own port, in replica order,
- * as Compose does; a single host port is shared (and so clashes beyond one replica).
+ * Published ports. A host range (`8080-8082`) goes to the engine whole, as Compose passes it to
+ * Docker: each replica's start takes the first free port of the range, so replicas get the next
+ * free ones. A single host port binds once per host (the orchestrator refuses two replicas on it).
  */
-function portsOf(s: ServiceConfig, number: number): PortBinding[] {
+function portsOf(s: ServiceConfig): PortBinding[] {
   return (s.ports ?? []).map((p) => {
-    let hostPort = 0;
+    const binding: PortBinding = { container_port: p.target, protocol: p.protocol || 'tcp', host_ip: p.host_ip ?? '', host_port: 0 };
     if (p.published !== undefined && p.published !== '') {
       const [lo, hi] = p.published.split('-').map(Number);
-      if (lo === undefined || !Number.isInteger(lo)) throw invalidArgument(`service "${s.name}": invalid published port ${JSON.stringify(p.published)}`);
-      hostPort = hi !== undefined && Number.isInteger(hi) ? Math.min(lo + number - 1, hi) : lo;
+      if (lo === undefined || !Number.isInteger(lo) || (hi !== undefined && (!Number.isInteger(hi) || hi < lo))) {
+        throw invalidArgument(`service "${s.name}": invalid published port ${JSON.stringify(p.published)}`);
+      }
+      binding.host_port = lo;
+      if (hi !== undefined && hi > lo) binding.host_port_end = hi;
     }
-    return { container_port: p.target, protocol: p.protocol || 'tcp', host_ip: p.host_ip ?? '', host_port: hostPort };
+    return binding;
   });
 }
 

@@ -93,6 +93,15 @@ export class TestDaemon {
     });
   }
 
+  /** Starts the CLI against this daemon without waiting: for tests that watch or signal it as it runs. */
+  spawn(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): ChildProcess {
+    return spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...this.env, ...(opts.env ?? {}) },
+      cwd: opts.cwd ?? this.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
   /** Runs the CLI and fails with its stderr when it exits non-zero. */
   async ok(args: string[], opts: RunOptions = {}): Promise<string> {
     const r = await this.run(args, opts);

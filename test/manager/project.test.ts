@@ -143,3 +143,13 @@ test('the model from the wire is checked', () => {
   assert.throws(() => parseModel('{"name":"q","services":{}}', 'p'), /project "q", not "p"/);
   assert.throws(() => parseModel('{"name":"p","services":{"a":{"name":"b"}}}', 'p'), /service "a" of the model is malformed/);
 });
+
+test('a host port range goes to the engine whole, for every replica', async () => {
+  const m = await model('services:\n  web: { image: busybox, deploy: { replicas: 3 }, ports: ["127.0.0.1:8080-8082:80", "9000:90"] }\n');
+  for (const n of [1, 2, 3]) {
+    assert.deepEqual(desiredTask(m, identity, m.services.web!, n).spec.ports, [
+      { container_port: 80, protocol: 'tcp', host_ip: '127.0.0.1', host_port: 8080, host_port_end: 8082 },
+      { container_port: 90, protocol: 'tcp', host_ip: '', host_port: 9000 },
+    ]);
+  }
+});
