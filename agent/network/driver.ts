@@ -70,6 +70,12 @@ export interface AttachRequest {
    * network. Absent in requests persisted before it existed: then it did, unless internal.
    */
   defaultGateway?: boolean;
+  /**
+   * The network's own NAT rule (see `BridgeFirewall`) masquerades this endpoint's traffic, so the
+   * bridge plugin adds no per-endpoint rules. Absent in requests persisted before it existed:
+   * those endpoints have the plugin's rules, and DEL must be told to remove them.
+   */
+  networkMasquerade?: boolean;
 }
 
 export interface EndpointInfo {

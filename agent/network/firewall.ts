@@ -6,6 +6,8 @@ const PORTMAP_CHAINS = ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-
 /** What the forward rules need to know about one bridge network. */
 export interface FirewalledBridge {
   bridge: string;
+  /** IPv4 CIDR of the network: what its masquerade rule matches. */
+  subnet: string;
   internal: boolean;
 }
 
@@ -19,16 +21,31 @@ export interface FirewalledBridge {
  * - other networks: replies and DNAT'ed traffic (published ports) may enter, anything may leave
  *   except towards another of our bridges (the isolation chain drops that).
  *
+ * Outgoing traffic of a network that is not internal is masqueraded by one rule per network in
+ * our nat chain (jumped to from the top of POSTROUTING), as Docker does, rather than by the CNI
+ * bridge plugin's rules per container, which cost it about eight iptables runs per ADD and DEL.
+ *
  * The chains are rewritten whole from the list of networks on every change (one iptables-restore
  * transaction), so there is never a stale rule to hunt for.
  */
 export class BridgeFirewall {
   readonly forwardChain: string;
   readonly isolationChain: string;
+  readonly natChain: string;
 
   constructor(chainPrefix = 'TSCOMPOSE') {
     this.forwardChain = `${chainPrefix}-FORWARD`;
     this.isolationChain = `${chainPrefix}-ISOLATION`;
+    this.natChain = `${chainPrefix}-POSTROUTING`;
+  }
+
+  /**
+   * Masquerade of what a network's containers send elsewhere. `! -d <subnet>` leaves out the
+   * host talking to the gateway address itself (over lo, from that same address): masqueraded,
+   * it would reach the embedded DNS server from 127.0.0.1, which answers only its own subnet.
+   */
+  natRulesFor(networks: readonly FirewalledBridge[]): string[] {
+    return networks.filter((n) => !n.internal).map((n) => `-s ${n.subnet} ! -d ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
   }
 
   rulesFor(networks: readonly FirewalledBridge[]): { forward: string[]; isolation: string[] } {
@@ -70,12 +87,20 @@ export class BridgeFirewall {
       ...forward.map((r) => `-A ${this.forwardChain} ${r}`),
       ...isolation.map((r) => `-A ${this.isolationChain} ${r}`),
       'COMMIT',
+      '*nat',
+      `:${this.natChain} - [0:0]`,
+      `-F ${this.natChain}`,
+      ...this.natRulesFor(networks).map((r) => `-A ${this.natChain} ${r}`),
+      'COMMIT',
       '',
     ].join('\n');
     await execOk('iptables-restore', ['-w', '--noflush'], script);
     const jump = ['FORWARD', '-j', this.forwardChain];
     if ((await execCapture('iptables', ['-w', '-C', ...jump])).code !== 0) {
       await execOk('iptables', ['-w', '-I', 'FORWARD', '1', '-j', this.forwardChain]);
+    }
+    if ((await execCapture('iptables', ['-w', '-t', 'nat', '-C', 'POSTROUTING', '-j', this.natChain])).code !== 0) {
+      await execOk('iptables', ['-w', '-t', 'nat', '-I', 'POSTROUTING', '1', '-j', this.natChain]);
     }
   }
 
@@ -102,6 +127,11 @@ export class BridgeFirewall {
     for (const chain of [this.forwardChain, this.isolationChain]) {
       await execCapture('iptables', ['-w', '-X', chain]);
     }
+    for (let i = 0; i < 16; i++) {
+      if ((await execCapture('iptables', ['-w', '-t', 'nat', '-D', 'POSTROUTING', '-j', this.natChain])).code !== 0) break;
+    }
+    await execCapture('iptables', ['-w', '-t', 'nat', '-F', this.natChain]);
+    await execCapture('iptables', ['-w', '-t', 'nat', '-X', this.natChain]);
   }
 }
 

@@ -27,6 +27,9 @@ import {
 import { NetnsStore } from './netns';
 import { allocatePorts, DEFAULT_EPHEMERAL_RANGE, type PortMapping, type PortRange, type PortRequest } from './ports';
 
+/** See `NetworkManager.save`. */
+const ENDPOINT_CHANGE = { durable: false };
+
 export const DEFAULT_NETWORK = 'bridge';
 export const HOST_NETWORK = 'host';
 export const NONE_NETWORK = 'none';
@@ -192,7 +195,13 @@ export class NetworkManager {
     this.netns = new NetnsStore(path.join(options.root, 'netns'));
     this.claims = new SubnetClaims(options.root);
     this.firewall = new BridgeFirewall(options.firewallChainPrefix);
-    this.driver = new CniBridgeDriver({ pluginDirs: options.cniPluginDirs, ipamDir: this.ipamDir, firewall: this.firewall, owner: options.root });
+    this.driver = new CniBridgeDriver({
+      pluginDirs: options.cniPluginDirs,
+      ipamDir: this.ipamDir,
+      firewall: this.firewall,
+      owner: options.root,
+      loopbackIsUp: (p) => this.netns.owns(p),
+    });
     this.cni = new CniRuntime(options.cniPluginDirs);
     this.dns = dns;
   }
@@ -225,8 +234,13 @@ export class NetworkManager {
     return new NetworkManager(full, state, new EmbeddedDns(options.dns));
   }
 
-  private async save(): Promise<void> {
-    await writeFileAtomic(this.stateFile, JSON.stringify(this.state, null, 2), 0o600);
+  /**
+   * Persists the state. Endpoint changes need not reach the disk (`durable: false`): they must
+   * survive a crash of the daemon, which the atomic rename gives, but a power loss also destroys
+   * the namespaces they describe, and recovery reconciles leases with what is recorded.
+   */
+  private async save(opts: { durable?: boolean } = {}): Promise<void> {
+    await writeFileAtomic(this.stateFile, JSON.stringify(this.state), 0o600, opts);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -505,7 +519,7 @@ export class NetworkManager {
       return { mode: 'host', networkId: this.state.pseudoIds.host, networkName: HOST_NETWORK, ports: [] };
     }
     if (network === NONE_NETWORK) {
-      await this.cni.loopbackUp(containerId, netnsPath);
+      if (!this.netns.owns(netnsPath)) await this.cni.loopbackUp(containerId, netnsPath);
       return { mode: 'none', networkId: this.state.pseudoIds.none, networkName: NONE_NETWORK, ports: [] };
     }
     const { record, endpoint } = await this.serial(async () => {
@@ -520,14 +534,14 @@ export class NetworkManager {
     } catch (err) {
       await this.serial(async () => {
         this.state.endpoints = this.state.endpoints.filter((e) => e.id !== endpoint.id);
-        await this.save();
+        await this.save(ENDPOINT_CHANGE);
       });
       throw err;
     }
     await this.serial(async () => {
       endpoint.state = 'attached';
       endpoint.info = info;
-      await this.save();
+      await this.save(ENDPOINT_CHANGE);
       if (record.dns) this.dns.addEndpoint(record.id, endpoint.id, endpoint.names, info.ipAddress, containerId);
     });
 
@@ -583,7 +597,7 @@ export class NetworkManager {
     if (!IFNAME_PATTERN.test(ifName) || ifName === 'lo') throw invalidArgument(`network: invalid interface name ${ifName}`);
     if (mine.some((e) => e.request.ifName === ifName)) throw conflict(`network: interface ${ifName} already exists in container ${containerId}`);
 
-    const request: AttachRequest = { containerId, netnsPath, ifName, portMappings: [] };
+    const request: AttachRequest = { containerId, netnsPath, ifName, portMappings: [], networkMasquerade: true };
     if (opts.ipv4Address) {
       if (!n.userSubnet) {
         throw invalidArgument('network: user specified IP address is supported only when connecting to networks with user configured subnets');
@@ -619,7 +633,7 @@ export class NetworkManager {
     if (pendingPorts) endpoint.pendingPorts = pendingPorts;
     if (request.portMappings.length > 0) for (const e of mine) delete e.pendingPorts;
     this.state.endpoints.push(endpoint);
-    await this.save();
+    await this.save(ENDPOINT_CHANGE);
     return endpoint;
   }
 
@@ -644,12 +658,37 @@ export class NetworkManager {
     }
   }
 
+  /**
+   * Takes a container off every network and deletes its sandbox (the end of a run). Endpoints
+   * made with the network's masquerade need nothing from inside the sandbox to be undone, so the
+   * sandbox goes first and takes the veths with it; the endpoints then only release their
+   * addresses and ports, all at once. Older endpoints are detached the long way, sandbox last.
+   */
+  async removeSandbox(containerId: string): Promise<void> {
+    const mine = this.state.endpoints.filter((e) => e.request.containerId === containerId);
+    const detachAll = () =>
+      Promise.all(
+        mine.map(async (e) => {
+          const n = this.state.networks.find((x) => x.id === e.networkId);
+          if (n) await this.detachEndpoint(n, e);
+        }),
+      );
+    if (mine.every((e) => e.request.networkMasquerade)) {
+      for (const e of mine) this.dns.removeEndpoint(e.networkId, e.id);
+      await this.netns.remove(containerId);
+      await detachAll();
+    } else {
+      await detachAll();
+      await this.netns.remove(containerId);
+    }
+  }
+
   private async detachEndpoint(n: NetworkRecord, e: EndpointRecord): Promise<void> {
     this.dns.removeEndpoint(n.id, e.id);
     await this.driver.detach(n, e.request, e.info);
     await this.serial(async () => {
       this.state.endpoints = this.state.endpoints.filter((x) => x.id !== e.id);
-      await this.save();
+      await this.save(ENDPOINT_CHANGE);
     });
   }
 

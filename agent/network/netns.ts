@@ -13,7 +13,15 @@ import { execCapture, execOk } from './exec';
  * removed namespace is not kept alive by a stale copy of its mount.
  */
 export class NetnsStore {
+  /** The directory is a shared bind mount of itself: checked (two execs) once, not per sandbox. */
+  private sharedDir: Promise<void> | undefined;
+
   constructor(readonly dir: string) {}
+
+  /** Whether `p` is a sandbox of this store: its `lo` was brought up when it was made. */
+  owns(p: string): boolean {
+    return path.dirname(p) === this.dir;
+  }
 
   pathOf(id: string): string {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) throw invalidArgument(`network: invalid namespace name ${JSON.stringify(id)}`);
@@ -25,20 +33,32 @@ export class NetnsStore {
     return info.split('\n').some((line) => unescapeMountPath(line.split(' ')[4] ?? '') === p);
   }
 
-  private async ensureSharedDir(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
-    if (!(await this.isMountPoint(this.dir))) await execOk('mount', ['--bind', this.dir, this.dir]);
-    await execOk('mount', ['--make-shared', this.dir]);
+  private ensureSharedDir(): Promise<void> {
+    this.sharedDir ??= (async () => {
+      await mkdir(this.dir, { recursive: true, mode: 0o755 });
+      if (!(await this.isMountPoint(this.dir))) await execOk('mount', ['--bind', this.dir, this.dir]);
+      await execOk('mount', ['--make-shared', this.dir]);
+    })().catch((err: unknown) => {
+      this.sharedDir = undefined;
+      throw err;
+    });
+    return this.sharedDir;
   }
 
-  /** Creates the namespace (idempotent: an existing one is kept) and returns its path. */
+  /**
+   * Creates the namespace (idempotent: an existing one is kept) with `lo` up, and returns its
+   * path. `lo` comes up in the same exec that makes the namespace, instead of a CNI `loopback`
+   * plugin run per sandbox.
+   */
   async create(id: string): Promise<string> {
     const file = this.pathOf(id);
     await this.ensureSharedDir();
     if (await this.isMountPoint(file)) return file;
     await (await open(file, 'a', 0o444)).close();
-    const r = await execCapture('unshare', [`--net=${file}`, 'true']);
+    const r = await execCapture('unshare', [`--net=${file}`, 'ip', 'link', 'set', 'dev', 'lo', 'up']);
     if (r.code !== 0) {
+      // unshare may have bound the namespace before `ip` failed.
+      if (await this.isMountPoint(file)) await execCapture('umount', [file]);
       await rm(file, { force: true });
       throw unavailable(`network: cannot create network namespace ${id}: ${r.stderr.trim()}`);
     }
@@ -69,6 +89,7 @@ export class NetnsStore {
   /** Removes every namespace and the directory's own bind mount (uninstall, tests). */
   async removeAll(): Promise<void> {
     for (const id of await this.list()) await this.remove(id);
+    this.sharedDir = undefined;
     for (let i = 0; i < 4 && (await this.isMountPoint(this.dir)); i++) {
       await execCapture('umount', [this.dir]);
     }

@@ -235,6 +235,10 @@ export async function removeHostState(dataRoot: string): Promise<void> {
     ok('iptables', ['-F', chain]);
     ok('iptables', ['-X', chain]);
   }
+  const natChain = `TSC${tag.toUpperCase()}-POSTROUTING`;
+  for (let i = 0; i < 20 && ok('iptables', ['-t', 'nat', '-D', 'POSTROUTING', '-j', natChain]); i++);
+  ok('iptables', ['-t', 'nat', '-F', natChain]);
+  ok('iptables', ['-t', 'nat', '-X', natChain]);
   await fsp.rm(path.join('/run/tscompose', tag), { recursive: true, force: true });
   const claims = '/run/tscompose/subnets';
   for (const f of await fsp.readdir(claims).catch(() => [] as string[])) {
