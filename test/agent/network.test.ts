@@ -337,6 +337,16 @@ describe('agent/network', { skip: skipReason }, () => {
     const resolver = new Resolver({ timeout: 2000, tries: 1 });
     resolver.setServers(['10.214.7.1']);
     assert.deepEqual(await resolver.resolve4('peer'), [peerNet.ipAddress]);
+    // Names it does not own are not forwarded for a container with no way out (SERVFAIL, as
+    // Docker); one also on an open network gets them from the upstream resolver.
+    const lookupOutside = (netns: string) => nsRun(netns, ['timeout', '5', 'busybox', 'nslookup', 'forwarded.example', '10.214.7.1']);
+    const shut = await lookupOutside(inner.netns);
+    assert.ok(!shut.stdout.includes('198.51.100.7') && /SERVFAIL/i.test(shut.stdout + shut.stderr), shut.stdout + shut.stderr);
+    const both = await sandbox();
+    await manager.connect(both.id, both.netns, 'outside');
+    await manager.connect(both.id, both.netns, 'vault');
+    const open = await lookupOutside(both.netns);
+    assert.ok(open.stdout.includes('198.51.100.7'), open.stdout + open.stderr);
 
     await assert.rejects(manager.connect(containerId(), inner.netns, 'vault', { ipv4Address: '10.214.7.50' }), /Address already in use/);
     await assert.rejects(manager.connect(containerId(), inner.netns, 'outside', { ipv4Address: '10.213.9.9' }), /user configured subnets/);

@@ -1,13 +1,16 @@
 /**
  * Container networking through the CLI and a real daemon: embedded DNS on internal networks, a
- * gateway that keeps its MAC as containers come, published ports and the default route of containers on several networks, and connectivity of
- * containers that kept running across a daemon crash. Traffic goes only to 127.0.0.1 and to our
- * own containers; the daemon's bridges, chains and any rule added here are removed in `after`.
+ * gateway that keeps its MAC as containers come, internal networks (engine and compose: names
+ * and traffic inside, nothing in or out), published ports and the default route of containers on
+ * several networks, and connectivity of containers that kept running across a daemon crash.
+ * Traffic goes only to 127.0.0.1 and to our own containers; the daemon's bridges, chains and any
+ * rule added here are removed in `after`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import * as path from 'node:path';
@@ -162,6 +165,82 @@ describe('network engine', () => {
     assert.equal(readFileSync(`/sys/class/net/${bridge}/address`, 'utf8').trim(), gatewayMac, 'the gateway keeps its MAC');
     await expectReply('dns-c3', 'dns-web2', 'web-here');
     for (const c of ['dns-c2', 'dns-web']) await expectReply(c, 'dns-web2', 'web-here');
+  });
+
+  test('an internal network: its containers reach each other by name and nothing outside it', async () => {
+    await d.ok(['network', 'create', '--internal', 'in-vault']);
+    await d.ok(['network', 'create', 'in-open']);
+    await server('in-db', 'db-here', ['--network', 'in-vault', '--network-alias', 'database']);
+    await d.ok(['container', 'run', '-d', '--name', 'in-app', '--network', 'in-vault', 'busybox', 'sleep', '600']);
+    await server('in-web', 'web-here', ['--network', 'in-open']);
+    await d.ok(['container', 'run', '-d', '--name', 'in-both', '--network', 'in-open', '--network', 'in-vault', 'busybox', 'sleep', '600']);
+    await expectReply('in-app', 'in-db', 'db-here');
+    await expectReply('in-app', 'database', 'db-here');
+    await expectReply('in-both', 'database', 'db-here');
+    await expectReply('in-both', 'in-web', 'web-here');
+
+    // No way out: no default route (a route lookup only, nothing is sent), other networks'
+    // containers neither by address nor by name, and names it does not own are not forwarded.
+    assert.deepEqual(await defaultRoutes('in-app'), []);
+    assert.match((await d.run(['container', 'exec', 'in-app', 'ip', 'route', 'get', '192.0.2.1'])).stderr, /unreachable/i);
+    assert.match(await ncFrom('in-app', await ipOn('in-web', 'in-open')), /unreachable|can't connect|timed out/);
+    assert.match(await ncFrom('in-app', 'in-web'), /bad address/);
+    const outside = await d.run(['container', 'exec', 'in-app', 'nslookup', 'tscompose-outside.invalid']);
+    assert.match(outside.stdout + outside.stderr, /SERVFAIL/i);
+    // Nor with a route of its own: the firewall drops what leaves the bridge.
+    const gateway = JSON.parse(await d.ok(['network', 'inspect', 'in-vault']))[0].IPAM.Config[0].Gateway as string;
+    const escape = await d.run([
+      'container', 'run', '--rm', '--cap-add', 'NET_ADMIN', '--network', 'in-vault', 'busybox',
+      'sh', '-c', `ip route add default via ${gateway} && nc -w 3 ${await ipOn('in-web', 'in-open')} 80 </dev/null 2>&1`,
+    ]);
+    assert.doesNotMatch(escape.stdout, /web-here/);
+    assert.match(escape.stdout, /timed out|can't connect/);
+    // And nothing gets in: an open network's container cannot reach the internal one's.
+    assert.match(await ncFrom('in-web', await ipOn('in-db', 'in-vault')), /unreachable|can't connect|timed out/);
+  });
+
+  test('compose: an internal: true network resolves and connects inside, and keeps its services in', async () => {
+    const dir = path.join(d.dir, 'vault');
+    await mkdir(dir);
+    await writeFile(
+      path.join(dir, 'compose.yaml'),
+      `services:
+  db:
+    image: busybox:latest
+    command: ["sh", "-c", "while true; do echo db-here | nc -l -p 80; done"]
+    networks: [back]
+  api:
+    image: busybox:latest
+    command: ["sh", "-c", "while true; do echo api-here | nc -l -p 80; done"]
+    networks: [back, front]
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "while true; do echo web-here | nc -l -p 80; done"]
+    networks: [front]
+networks:
+  back:
+    internal: true
+  front: {}
+`,
+    );
+    const compose = (args: string[]) => d.ok(args, { cwd: dir });
+    const execIn = async (service: string, target: string) =>
+      (await d.run(['exec', '-T', service, 'sh', '-c', `nc -w 3 ${target} 80 </dev/null 2>&1`], { cwd: dir })).stdout.trim();
+    await compose(['up', '-d']);
+    try {
+      const back = JSON.parse(await d.ok(['network', 'inspect', 'vault_back']))[0] as { Internal: boolean };
+      assert.equal(back.Internal, true);
+      await until(async () => assert.equal(await execIn('db', 'api'), 'api-here'));
+      await until(async () => assert.equal(await execIn('api', 'db'), 'db-here'));
+      await until(async () => assert.equal(await execIn('api', 'web'), 'web-here'));
+      assert.match(await execIn('db', 'web'), /bad address/);
+      assert.match(await execIn('db', await ipOn('vault-web-1', 'vault_front')), /unreachable|can't connect|timed out/);
+      assert.match(await execIn('web', await ipOn('vault-db-1', 'vault_back')), /unreachable|can't connect|timed out/);
+      assert.match(await execIn('web', 'db'), /bad address/);
+    } finally {
+      await compose(['down', '-t', '1']);
+    }
+    assert.doesNotMatch(await d.ok(['network', 'ls']), /vault_/);
   });
 
   test('published ports answer and only the primary network gives a default route', async () => {
