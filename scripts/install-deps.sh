@@ -3,7 +3,7 @@
 # the npm dependencies. Idempotent; run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(runc conmon containernetworking-plugins catatonit busybox-static docker-registry redis-server skopeo
+packages=(runc conmon containernetworking-plugins catatonit busybox-static docker-registry redis-server redis-tools skopeo
   iptables iproute2 attr procps tmux)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# A fresh machine's first command: installs everything, puts `tscompose` on the PATH, builds a
-# busybox base image from Debian's busybox-static (no public registry is needed), and runs the
-# example in examples/hello.
+# A fresh machine's first command: installs everything, puts `tscompose` on the PATH, builds the
+# examples' base images from Debian packages (busybox, Redis; no public registry is needed), and
+# runs the examples in examples/hello and examples/three-tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

@@ -385,7 +385,9 @@ export class ContainerService {
           }
           const m = mounts.find((x) => x.type === 'volume' && x.source === n.name);
           const specMount = spec.mounts.find((x) => x.source === n.name);
-          if (m && !exists) newVolumes.push({ name: n.name, target: m.target, noCopy: !!specMount?.no_copy });
+          // Not only volumes made here: Compose creates a project's volumes before its containers,
+          // and Docker seeds any volume still empty when a container first mounts it.
+          if (m) newVolumes.push({ name: n.name, target: m.target, noCopy: !!specMount?.no_copy });
         }
         const anonymousNames: string[] = [];
         for (const target of anonymous) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { internal } from '../../common/errors';
@@ -159,10 +160,19 @@ async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<
   if (prefix === undefined) throw internal(`network: network ${n.name} has an invalid subnet ${n.subnet}`);
   if ((await execCapture('ip', ['link', 'show', 'dev', n.bridge])).code !== 0) {
     const mtu = n.mtu ? ['mtu', String(n.mtu)] : [];
-    await execOk('ip', ['link', 'add', 'name', n.bridge, ...mtu, 'type', 'bridge']);
+    // A bridge without an address of its own takes the lowest MAC of its ports, so it changes
+    // whenever a container's veth with a lower (random) MAC joins or the lowest one leaves.
+    // Containers keep the gateway's old MAC in their ARP cache, and the kernel drops frames to it
+    // as "other host": DNS and every routed packet time out until the entry expires (30-60 s).
+    // A fixed address, derived from the network, also survives the bridge being made again.
+    await execOk('ip', ['link', 'add', 'name', n.bridge, ...mtu, 'address', bridgeMac(n.id), 'type', 'bridge']);
     // The alias names the daemon that owns the bridge, so another daemon's clean-up of stray
     // bridges never takes it.
     if (owner) await execOk('ip', ['link', 'set', 'dev', n.bridge, 'alias', owner]);
+  } else if ((await readFile(`/sys/class/net/${n.bridge}/addr_assign_type`, 'utf8').catch(() => '3')).trim() !== NET_ADDR_SET) {
+    // Made by an older version, with a floating address: pin the one its containers know now.
+    const current = (await readFile(`/sys/class/net/${n.bridge}/address`, 'utf8')).trim();
+    await execOk('ip', ['link', 'set', 'dev', n.bridge, 'address', current]);
   }
   await execOk('ip', ['addr', 'replace', `${n.gateway}/${prefix}`, 'dev', n.bridge]);
   await execOk('ip', ['link', 'set', 'dev', n.bridge, 'up']);
@@ -171,6 +181,16 @@ async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<
     // drops such packets unless route_localnet is on (portmap then masquerades them).
     await writeFile(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, '1');
   }
+}
+
+/** `addr_assign_type` of an address set explicitly: the bridge then keeps it whatever its ports. */
+const NET_ADDR_SET = '3';
+
+/** A stable, locally administered unicast MAC for the bridge of network `id`. */
+export function bridgeMac(id: string): string {
+  const bytes = createHash('sha256').update(`bridge:${id}`).digest().subarray(0, 6);
+  bytes[0] = (bytes[0]! & 0xfc) | 0x02;
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /** A sandbox path still holds a namespace only while its bind mount exists. */

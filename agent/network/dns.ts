@@ -69,6 +69,7 @@ function normalise(name: string): string {
  */
 export class EmbeddedDns {
   private readonly zones = new Map<string, Zone>();
+  private mayForward: (network: string, container: string | undefined) => boolean = () => true;
   private readonly port: number;
   private readonly ttl: number;
   private readonly timeoutMs: number;
@@ -77,6 +78,16 @@ export class EmbeddedDns {
     this.port = options.port ?? 53;
     this.ttl = options.ttl ?? 600;
     this.timeoutMs = options.upstreamTimeoutMs ?? 2000;
+  }
+
+  /**
+   * Decides whether a query for a name we do not own, from `container` (when known) arriving on
+   * `network`, may go to the upstream resolvers. A container with no way out (only on internal
+   * networks) gets SERVFAIL instead, as from Docker's resolver: a forwarded query would be a
+   * channel to the outside, and an answer it could not use anyway.
+   */
+  setForwardPolicy(policy: (network: string, container: string | undefined) => boolean): void {
+    this.mayForward = policy;
   }
 
   private zone(network: string, domain?: string): Zone {
@@ -197,11 +208,16 @@ export class EmbeddedDns {
    * names of both, whichever gateway its resolv.conf names).
    */
   private zonesFor(z: Zone, client: string | undefined): Zone[] {
-    const ip = (client ?? '').replace(/^::ffff:/, '');
-    const container = [...z.endpoints.values()].find((e) => e.ip === ip && e.container)?.container;
+    const container = this.containerOf(z, client);
     if (!container) return [z];
     const others = [...this.zones.values()].filter((o) => o !== z && [...o.endpoints.values()].some((e) => e.container === container));
     return [z, ...others];
+  }
+
+  /** The container that owns address `client` on the network of `z`, when it is one of ours. */
+  private containerOf(z: Zone, client: string | undefined): string | undefined {
+    const ip = (client ?? '').replace(/^::ffff:/, '');
+    return [...z.endpoints.values()].find((e) => e.ip === ip && e.container)?.container;
   }
 
   private reverse(zones: readonly Zone[], name: string): string | undefined {
@@ -227,6 +243,7 @@ export class EmbeddedDns {
     if (query.type !== 'query' || !question) return undefined;
     const local = this.localAnswer(this.zonesFor(z, client), question);
     if (local) return this.reply(query, question, local, transport);
+    if (!this.mayForward(z.network, this.containerOf(z, client))) return this.reply(query, question, [], transport, RCODE_SERVFAIL);
     return this.forward(raw, transport, query, question);
   }
 

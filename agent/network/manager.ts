@@ -204,6 +204,17 @@ export class NetworkManager {
     });
     this.cni = new CniRuntime(options.cniPluginDirs);
     this.dns = dns;
+    this.dns.setForwardPolicy((network, container) => this.hasWayOut(network, container));
+  }
+
+  /**
+   * Whether a query arriving on `networkId` comes from a container that can reach outside: the
+   * network is not internal, or the container is also on one that is not.
+   */
+  private hasWayOut(networkId: string, containerId: string | undefined): boolean {
+    const open = (id: string) => this.state.networks.some((n) => n.id === id && !n.internal);
+    if (open(networkId)) return true;
+    return !!containerId && this.state.endpoints.some((e) => e.request.containerId === containerId && open(e.networkId));
   }
 
   /** Loads the persisted state; call `recover()` next to bring the host in line with it. */

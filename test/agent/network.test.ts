@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import { NetworkManager, type ConnectResult, type NetworkManagerOptions } from '../../agent/network';
+import { bridgeMac } from '../../agent/network/bridge';
 import { execCapture } from '../../agent/network/exec';
 import { isKind } from '../../common/errors';
 
@@ -337,6 +338,16 @@ describe('agent/network', { skip: skipReason }, () => {
     const resolver = new Resolver({ timeout: 2000, tries: 1 });
     resolver.setServers(['10.214.7.1']);
     assert.deepEqual(await resolver.resolve4('peer'), [peerNet.ipAddress]);
+    // Names it does not own are not forwarded for a container with no way out (SERVFAIL, as
+    // Docker); one also on an open network gets them from the upstream resolver.
+    const lookupOutside = (netns: string) => nsRun(netns, ['timeout', '5', 'busybox', 'nslookup', 'forwarded.example', '10.214.7.1']);
+    const shut = await lookupOutside(inner.netns);
+    assert.ok(!shut.stdout.includes('198.51.100.7') && /SERVFAIL/i.test(shut.stdout + shut.stderr), shut.stdout + shut.stderr);
+    const both = await sandbox();
+    await manager.connect(both.id, both.netns, 'outside');
+    await manager.connect(both.id, both.netns, 'vault');
+    const open = await lookupOutside(both.netns);
+    assert.ok(open.stdout.includes('198.51.100.7'), open.stdout + open.stderr);
 
     await assert.rejects(manager.connect(containerId(), inner.netns, 'vault', { ipv4Address: '10.214.7.50' }), /Address already in use/);
     await assert.rejects(manager.connect(containerId(), inner.netns, 'outside', { ipv4Address: '10.213.9.9' }), /user configured subnets/);
@@ -450,6 +461,29 @@ describe('agent/network', { skip: skipReason }, () => {
     const resolver = new Resolver({ timeout: 2000, tries: 1 });
     resolver.setServers([info.dnsAddress!]);
     assert.deepEqual(await resolver.resolve4('alive'), [aliveNet.ipAddress]);
+  });
+
+  test('bridges keep one MAC whatever ports join; a bridge made before gets its MAC pinned', async () => {
+    const sysfs = (bridge: string, key: string) => readFile(`/sys/class/net/${bridge}/${key}`, 'utf8').then((t) => t.trim());
+    const made = await manager.createNetwork({ name: 'fixed-mac' });
+    assert.equal(await sysfs(made.bridge!, 'address'), bridgeMac(made.id));
+    const box = await sandbox();
+    const r = await manager.connect(box.id, box.netns, 'fixed-mac');
+    const hostIndex = (await nsRun(box.netns, ['cat', `/sys/class/net/${r.ifName}/iflink`])).stdout.trim();
+    const links = JSON.parse(await must('ip', ['-j', 'link', 'show'])) as { ifindex: number; ifname: string }[];
+    const veth = links.find((l) => String(l.ifindex) === hostIndex)!.ifname;
+    // The lowest MAC a port can have: a bridge that follows its ports would take it.
+    await must('ip', ['link', 'set', 'dev', veth, 'address', '02:00:00:00:00:01']);
+    assert.equal(await sysfs(made.bridge!, 'address'), bridgeMac(made.id));
+
+    await must('ip', ['link', 'add', 'name', 'tsctpin0', 'type', 'bridge']);
+    const before = await sysfs('tsctpin0', 'address');
+    await manager.createNetwork({ name: 'pinned', options: { 'com.docker.network.bridge.name': 'tsctpin0' } });
+    assert.equal(await sysfs('tsctpin0', 'addr_assign_type'), '3');
+    assert.equal(await sysfs('tsctpin0', 'address'), before);
+    await manager.disconnect(box.id, 'fixed-mac');
+    await manager.removeNetwork('fixed-mac');
+    await manager.removeNetwork('pinned');
   });
 
   test('disconnect and remove leave no veth, namespace, lease or rule behind', async () => {
