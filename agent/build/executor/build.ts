@@ -14,7 +14,6 @@ import { putBlob } from '../../image/content';
 import { MediaType, hostPlatform, type ContainerConfig, type HistoryEntry, type ImageConfig, type ImageManifest } from '../../image/oci';
 import type { ImageService } from '../../image/service';
 import { familiarString, normalizeTag, parseReference, type ImageRecord, type LayerRef } from '../../image/store';
-import type { Runtime } from '../../runtime/runtime';
 import type { MountOptions } from '../../runtime/spec';
 import { cleanPath, readDockerignore } from '../context/ignore';
 import { ContextIndex, checksumPaths, containsWildcards, selectSources } from '../context/sources';
@@ -43,7 +42,7 @@ import { DEFAULT_PATH, DEFAULT_SHELL, applyToConfig, createdBy, historyEntry, ne
 import { copyStep, resolveChown, type Download } from './copy';
 import { mkdirInRoot } from './fsops';
 import { ProgressReporter, type ProgressSink, type Vertex } from './progress';
-import { checkMountSupported, removeRuntimeArtifacts, runCommand, type MountPointRecord } from './run';
+import { checkMountSupported, removeRuntimeArtifacts, runCommand, type MountPointRecord, type RuncLocation } from './run';
 import { withReadRoot, withWorkingRoot, type SnapshotDeps } from './snapshot';
 
 export interface BuildRequest {
@@ -77,7 +76,8 @@ export type NamedContextSource = { kind: 'local'; dir: string } | { kind: 'image
 
 export interface BuildDeps {
   images: ImageService;
-  runtime: Runtime;
+  /** runc, and the state directory of build containers. */
+  runc: RuncLocation;
   cache: BuildCache;
   /** A scratch directory owned by this build; the caller removes it. */
   workDir: string;
@@ -542,7 +542,7 @@ class StageRunner {
         this.layersOf(state),
         async ({ rootfs }) => {
           records = await runCommand(
-            { runtime: this.deps.runtime, workDir: this.deps.workDir },
+            { runc: this.deps.runc, workDir: this.deps.workDir },
             {
               rootfs,
               argv,
