@@ -16,7 +16,7 @@ import type { ImageService } from '../../image/service';
 import { familiarString, normalizeTag, parseReference, type ImageRecord, type LayerRef } from '../../image/store';
 import type { MountOptions } from '../../runtime/spec';
 import { cleanPath, readDockerignore } from '../context/ignore';
-import { ContextIndex, checksumPaths, containsWildcards, selectSources } from '../context/sources';
+import { ContextIndex, checksumPaths, containsWildcards, selectSources, sourceTrees } from '../context/sources';
 import { dockerfileError } from '../dockerfile/errors';
 import {
   parseDockerfile,
@@ -151,8 +151,9 @@ export async function buildImage(deps: BuildDeps, req: BuildRequest, sink: Progr
       if (failure) throw failure.reason;
     }
     const final = runner.result(plan.target);
-    return await commitImage(deps, final, tags, req.labels, progress, lease);
+    return await commitImage(deps, final, tags, req.labels, progress, lease, leased.length > 0);
   } finally {
+    await deps.cache.flush();
     for (const digest of leased) deps.images.leases.delete(digest);
   }
 }
@@ -522,7 +523,15 @@ class StageRunner {
         // A named directory is a build context like the main one: its files arrive owned by root.
         if (step.copyFrom.kind === 'context') return { layer: await copy(this.namedContext(step.copyFrom.name), false) };
         return withReadRoot(this.snapshotDeps, this.sourceLayers(step.copyFrom), async (root) => {
-          const index = await ContextIndex.build(root);
+          // An image tree can be large: index only what the sources name, unless a symlink leads
+          // elsewhere (a source is then not found in the partial index, and the whole tree is read).
+          let index = await ContextIndex.build(root, undefined, sourceTrees(ins.sources));
+          try {
+            selectSources(index, ins.sources, { excludes: ins.excludes, parents: ins.kind === 'COPY' && ins.parents, dockerfile: this.plan.file, line: ins.line });
+          } catch (err) {
+            if (!(err instanceof TsError && err.kind === 'NotFound')) throw err;
+            index = await ContextIndex.build(root);
+          }
           return { layer: await copy(index, true), copySource: copySourceKind(index, ins, this.plan.file) };
         });
       }
@@ -687,6 +696,7 @@ async function commitImage(
   labels: Record<string, string>,
   progress: ProgressReporter,
   lease: (digest: string) => void,
+  newLayers: boolean,
 ): Promise<string> {
   const vertex = progress.vertex('exporting to image');
   const config: ContainerConfig = { ...(state.image.config ?? {}) };
@@ -718,8 +728,10 @@ async function commitImage(
     size: state.size,
   };
   vertex.info(`writing image ${record.id} done`);
-  await deps.images.store.put(record, tags);
-  await deps.images.refreshLayerSizes();
+  // A fully cached rebuild gives the same image under the same tags: nothing to write then.
+  const store = deps.images.store;
+  if (!store.get(record.id) || tags.some((tag) => store.allTags()[tag] !== record.id)) await store.put(record, tags);
+  if (newLayers) await deps.images.refreshLayerSizes();
   for (const tag of tags) {
     const familiar = familiarString(parseReference(tag));
     vertex.info(`naming to ${tag} done`);

@@ -105,11 +105,11 @@ export async function runCommand(deps: RunDeps, req: RunRequest, vertex: Vertex,
   try {
     exitCode = await runcRun(deps.runc, id, dir, runcLog, vertex, signal);
   } catch (err) {
-    throw dockerfileError(req.dockerfile, req.line, `${description}: ${(err as Error).message}`, 'FailedPrecondition');
-  } finally {
     // `runc run` removes its container when the process ends; this is for when it could not.
     await execFileAsync(deps.runc.path, ['--root', deps.runc.root, 'delete', '--force', id]).catch(() => undefined);
     await removeCgroup(spec.linux.cgroupsPath).catch(() => undefined);
+    throw dockerfileError(req.dockerfile, req.line, `${description}: ${(err as Error).message}`, 'FailedPrecondition');
+  } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
   if (signal.aborted) throw dockerfileError(req.dockerfile, req.line, 'build cancelled', 'Cancelled');
