@@ -508,32 +508,42 @@ class StageRunner {
       case 'COPY':
       case 'ADD': {
         const downloads = ins.kind === 'ADD' ? await this.downloads(ins) : [];
+        const copyInto = (rootfs: string, sources: ContextIndex, keepOwnership: boolean) =>
+          copyStep(rootfs, ins as CopyInstruction | AddInstruction, {
+            workdir: config.WorkingDir ?? '/',
+            sources,
+            keepOwnership,
+            downloads,
+            tmpDir: this.deps.workDir,
+            dockerfile: this.plan.file,
+          });
         const copy = (sources: ContextIndex, keepOwnership: boolean) =>
-          withWorkingRoot(this.snapshotDeps, this.layersOf(state), ({ rootfs }) =>
-            copyStep(rootfs, ins as CopyInstruction | AddInstruction, {
-              workdir: config.WorkingDir ?? '/',
-              sources,
-              keepOwnership,
-              downloads,
-              tmpDir: this.deps.workDir,
-              dockerfile: this.plan.file,
-            }),
-          );
+          withWorkingRoot(this.snapshotDeps, this.layersOf(state), ({ rootfs }) => copyInto(rootfs, sources, keepOwnership));
         if (!step.copyFrom) return { layer: await copy(this.context, false) };
         // A named directory is a build context like the main one: its files arrive owned by root.
         if (step.copyFrom.kind === 'context') return { layer: await copy(this.namedContext(step.copyFrom.name), false) };
-        return withReadRoot(this.snapshotDeps, this.sourceLayers(step.copyFrom), async (root) => {
-          // An image tree can be large: index only what the sources name, unless a symlink leads
-          // elsewhere (a source is then not found in the partial index, and the whole tree is read).
-          let index = await ContextIndex.build(root, undefined, sourceTrees(ins.sources));
-          try {
-            selectSources(index, ins.sources, { excludes: ins.excludes, parents: ins.kind === 'COPY' && ins.parents, dockerfile: this.plan.file, line: ins.line });
-          } catch (err) {
-            if (!(err instanceof TsError && err.kind === 'NotFound')) throw err;
-            index = await ContextIndex.build(root);
-          }
-          return { layer: await copy(index, true), copySource: copySourceKind(index, ins, this.plan.file) };
-        });
+        let copySource: CopySourceKind | undefined;
+        const layer = await withWorkingRoot(
+          this.snapshotDeps,
+          this.layersOf(state),
+          async ({ rootfs, readRoot }) => {
+            const root = readRoot as string;
+            // An image tree can be large: index only what the sources name, unless a symlink leads
+            // elsewhere (a source is then not found in the partial index, and the whole tree is read).
+            let index = await ContextIndex.build(root, undefined, sourceTrees(ins.sources));
+            try {
+              selectSources(index, ins.sources, { excludes: ins.excludes, parents: ins.kind === 'COPY' && ins.parents, dockerfile: this.plan.file, line: ins.line });
+            } catch (err) {
+              if (!(err instanceof TsError && err.kind === 'NotFound')) throw err;
+              index = await ContextIndex.build(root);
+            }
+            copySource = copySourceKind(index, ins, this.plan.file);
+            await copyInto(rootfs, index, true);
+          },
+          undefined,
+          this.sourceLayers(step.copyFrom),
+        );
+        return { layer, ...(copySource ? { copySource } : {}) };
       }
       default:
         return { layer: undefined };
