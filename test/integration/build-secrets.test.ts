@@ -215,6 +215,6 @@ secrets:
 
     const unset = await d.run(['build', 'app'], { cwd: dir, timeoutMs: 120_000 });
     assert.equal(unset.code, 1);
-    assert.match(unset.stderr, /service "app" failed to build: secret "api_key": environment variable CSEC_API_KEY is not set/);
+    assert.match(unset.stderr, /^service "app": secret "api_key": environment variable CSEC_API_KEY is not set$/m);
   });
 });
