@@ -15,6 +15,7 @@ import { toServiceError } from '../../common/rpc/status';
 import type { Agent } from '../agent';
 import { BuildCache, installBuildCacheRoots } from '../build/executor/cache';
 import { buildImage, type NamedContextSource, type SecretValue } from '../build/executor/build';
+import { removeStaleBuildContainers, type RuncLocation } from '../build/executor/run';
 import type { ProgressEvent } from '../build/executor/progress';
 import { pullIntoStore } from '../image/pull';
 import { unpackLayer } from '../image/unpack';
@@ -24,12 +25,24 @@ export function buildHandlers(agent: Agent): Handlers {
   const cacheRoot = BuildCache.rootFor(agent.options.dataRoot);
   installBuildCacheRoots(agent.images, agent.options.dataRoot);
   const cache = new BuildCache(cacheRoot, agent.images);
+  const runc: RuncLocation = { path: agent.runtime.runcPath, root: path.join(agent.runtime.root, 'build-runc') };
+  // Once per daemon, before its first build: later builds' containers are alive, not stale.
+  let stale: Promise<void> | undefined;
+  const ready = () => (stale ??= removeStaleBuildContainers(runc));
   return {
-    ImageBuild: (call: ServerDuplexStream<BuildInput, Partial<BuildProgress>>) => void build(agent, cache, cacheRoot, call),
+    ImageBuild: (call: ServerDuplexStream<BuildInput, Partial<BuildProgress>>) => void build(agent, { cache, cacheRoot, runc, ready }, call),
   };
 }
 
-async function build(agent: Agent, cache: BuildCache, cacheRoot: string, call: ServerDuplexStream<BuildInput, Partial<BuildProgress>>): Promise<void> {
+interface BuildEnvironment {
+  cache: BuildCache;
+  cacheRoot: string;
+  runc: RuncLocation;
+  ready(): Promise<void>;
+}
+
+async function build(agent: Agent, env: BuildEnvironment, call: ServerDuplexStream<BuildInput, Partial<BuildProgress>>): Promise<void> {
+  const { cache, cacheRoot, runc } = env;
   const controller = new AbortController();
   call.on('cancelled', () => controller.abort());
   const workDir = path.join(cacheRoot, 'tmp', randomBytes(8).toString('hex'));
@@ -44,6 +57,7 @@ async function build(agent: Agent, cache: BuildCache, cacheRoot: string, call: S
     const namedContexts = namedContextSources(options.named_contexts ?? {}, workDir);
     await receiveContexts({ [Symbol.asyncIterator]: () => it } as AsyncIterable<BuildInput>, contextDir, namedContexts);
     const secrets = secretValues(options.secrets ?? []);
+    await env.ready();
 
     const send = (e: ProgressEvent) => {
       if (controller.signal.aborted) return;
@@ -52,7 +66,7 @@ async function build(agent: Agent, cache: BuildCache, cacheRoot: string, call: S
     const id = await buildImage(
       {
         images: agent.images,
-        runtime: agent.runtime,
+        runc,
         cache,
         workDir,
         cacheRoot,

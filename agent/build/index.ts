@@ -55,5 +55,5 @@ export { PatternMatcher, parseDockerignore, readDockerignore, cleanPath } from '
 export type { IgnoreFile, ParentMatches } from './context/ignore';
 export { walkContext, summarizeContext, detectStdinContext, CONTEXT_SIZE_WARNING_BYTES } from './context/walk';
 export type { ContextEntry, EntryType, ContextSummary } from './context/walk';
-export { ContextIndex, checksumPaths, selectSources, containsWildcards } from './context/sources';
+export { ContextIndex, checksumPaths, selectSources, sourceTrees, containsWildcards } from './context/sources';
 export type { ChecksumOptions, ChecksumResult, SelectedEntry } from './context/sources';

@@ -132,13 +132,26 @@ export interface ContextPlan {
   send(write: (msg: unknown) => Promise<void>): Promise<void>;
 }
 
+/**
+ * Sends a byte stream as `data` messages of up to CHUNK bytes. The tar packer yields many small
+ * pieces (a 512-byte header, the data, its padding): gathering them saves a message and a flow
+ * control round trip per piece, which is most of the upload time of a small context.
+ */
 async function chunks(source: AsyncIterable<Buffer>, write: (msg: unknown) => Promise<void>, context = ''): Promise<void> {
+  const send = (data: Buffer) => write(context ? { data, context } : { data });
+  let pending: Buffer[] = [];
+  let size = 0;
   for await (const chunk of source) {
-    for (let off = 0; off < chunk.length; off += CHUNK) {
-      const data = chunk.subarray(off, off + CHUNK);
-      await write(context ? { data, context } : { data });
-    }
+    pending.push(chunk);
+    size += chunk.length;
+    if (size < CHUNK) continue;
+    const all = Buffer.concat(pending, size);
+    let off = 0;
+    for (; all.length - off >= CHUNK; off += CHUNK) await send(all.subarray(off, off + CHUNK));
+    pending = off < all.length ? [all.subarray(off)] : [];
+    size = all.length - off;
   }
+  if (size > 0) await send(Buffer.concat(pending, size));
 }
 
 /**

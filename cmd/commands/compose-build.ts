@@ -9,7 +9,7 @@ import type { LoadedProject, ServiceConfig } from '../../manager/compose/index';
 import { serviceImage } from '../../manager/project/container-spec';
 import { COMPOSE_LABEL_VERSION } from '../../manager/project/naming';
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
-import type { BuildOptions, BuildProgress } from '../../common/rpc/engine-types';
+import type { BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
 import { ExitError, getGlobals } from '../cli';
 import { directoryContext, parseBuildArgs, readSecrets, streamBuild, withNamedContexts, type SecretSource } from './build';
 import { loadComposeProject, progressPrinter } from './compose-common';
@@ -55,6 +55,15 @@ export async function buildServices(project: LoadedProject, requested: string[],
   const names = withContextServices(project, requested);
   // What the engine cannot do is refused before anything is sent.
   const requests = await Promise.all(names.map(async (name) => ({ name, ...(await buildRequest(project, model.services[name] as ServiceConfig, opts)) })));
+  // A secret that cannot be read, too.
+  const secrets = new Map<string, BuildSecret[]>();
+  for (const r of requests) {
+    try {
+      secrets.set(r.name, await readSecrets(r.secrets, secretEnvironment(project)));
+    } catch (err) {
+      throw new ExitError(1, `service "${r.name}": ${(err as Error).message}`);
+    }
+  }
 
   const mode = (getGlobals() as { progress?: string }).progress ?? 'auto';
   const silent = !!opts.quiet || mode === 'quiet';
@@ -110,7 +119,7 @@ export async function buildServices(project: LoadedProject, requested: string[],
             contexts[contextName] = `docker-image://${dependency}`;
           }
           const plan = await withNamedContexts(await directoryContext(r.context, r.dockerfile), contexts);
-          return streamBuild(plan, { ...plan.options, ...r.options, secrets: await readSecrets(r.secrets, secretEnvironment(project)) }, show(r.name), abort.signal);
+          return streamBuild(plan, { ...plan.options, ...r.options, secrets: secrets.get(r.name) ?? [] }, show(r.name), abort.signal);
         };
         try {
           id = await run();

@@ -9,6 +9,7 @@ import {
   checksumPaths,
   detectStdinContext,
   selectSources,
+  sourceTrees,
   summarizeContext,
   walkContext,
   CONTEXT_SIZE_WARNING_BYTES,
@@ -152,4 +153,12 @@ test('context size summary and stdin detection', () => {
   assert.equal(detectStdinContext(tarHeader), 'tar');
   assert.equal(detectStdinContext(new Uint8Array([0x1f, 0x8b, 8])), 'gzip');
   assert.equal(detectStdinContext(Buffer.from('FROM alpine\n')), 'dockerfile');
+});
+
+test('an index limited to the source trees holds them and the directories leading to them', async () => {
+  assert.deepEqual(sourceTrees(['/src/util/', 'x/y/*.txt', 'a.txt', '/']), ['src/util', 'x/y', 'a.txt', '']);
+  const limited = await ContextIndex.build(dir, undefined, ['src/util', 'a.txt']);
+  assert.deepEqual([...limited.entries.keys()].sort(), ['a.txt', 'src', 'src/util', 'src/util/x.ts', 'src/util/y.txt']);
+  assert.deepEqual(selectSources(limited, ['src/util/*.ts']).map((s) => s.copyPath), ['x.ts']);
+  assert.equal((await ContextIndex.build(dir, undefined, [''])).entries.size, (await ContextIndex.build(dir)).entries.size);
 });

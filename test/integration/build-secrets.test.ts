@@ -203,8 +203,18 @@ secrets:
     assert.deepEqual(filesContaining(d.dataRoot, 'compose-file-secret-1'), []);
     assert.deepEqual(filesContaining(d.dataRoot, 'compose-env-secret-2'), []);
 
+    // up --build goes through the same builds: secrets and the service: context included.
+    const up = await d.run(['up', '-d', '--build', 'app'], { cwd: dir, timeoutMs: 120_000, env: { CSEC_API_KEY: 'compose-env-secret-2' } });
+    try {
+      assert.equal(up.code, 0, up.stderr);
+      assert.match(up.stderr, /Service base\s+Built/);
+      assert.equal((await d.ok(['exec', 'app', 'cat', '/file-ok'], { cwd: dir })).trim(), md5('compose-file-secret-1\n'));
+    } finally {
+      await d.run(['down', '-t', '0'], { cwd: dir, timeoutMs: 120_000 });
+    }
+
     const unset = await d.run(['build', 'app'], { cwd: dir, timeoutMs: 120_000 });
     assert.equal(unset.code, 1);
-    assert.match(unset.stderr, /service "app" failed to build: secret "api_key": environment variable CSEC_API_KEY is not set/);
+    assert.match(unset.stderr, /^service "app": secret "api_key": environment variable CSEC_API_KEY is not set$/m);
   });
 });

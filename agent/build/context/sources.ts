@@ -19,10 +19,13 @@ export class ContextIndex {
     this.children.set('', []);
   }
 
-  /** Walks `contextDir` once, applying the ignore patterns. */
-  static async build(contextDir: string, ignore?: PatternMatcher | readonly string[]): Promise<ContextIndex> {
+  /**
+   * Walks `contextDir` once, applying the ignore patterns. `within` limits the walk to these
+   * relative trees (and the directories leading to them), for reading a few paths of a big tree.
+   */
+  static async build(contextDir: string, ignore?: PatternMatcher | readonly string[], within?: readonly string[]): Promise<ContextIndex> {
     const index = new ContextIndex(path.resolve(contextDir));
-    for await (const entry of walkContext(contextDir, ignore)) index.add(entry);
+    for await (const entry of walkContext(contextDir, ignore, within)) index.add(entry);
     return index;
   }
 
@@ -101,6 +104,19 @@ export class ContextIndex {
 }
 
 /** Go's filepath.Match wildcard characters (an escaped one does not count). */
+/**
+ * The trees COPY sources can reach without following a symlink: each source up to its first
+ * wildcard component. An index of just these trees answers the COPY unless a symlink leads out
+ * of them, which shows as a source not found (see `ContextIndex.build`'s `within`).
+ */
+export function sourceTrees(sources: readonly string[]): string[] {
+  return sources.map((source) => {
+    const parts = cleanRel(source.replace('/./', '/')).split('/');
+    const first = parts.findIndex(containsWildcards);
+    return (first < 0 ? parts : parts.slice(0, first)).join('/');
+  });
+}
+
 export function containsWildcards(pattern: string): boolean {
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i];

@@ -64,12 +64,23 @@ const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 export async function* walkContext(
   contextDir: string,
   ignore?: PatternMatcher | readonly string[],
+  within?: readonly string[],
 ): AsyncGenerator<ContextEntry> {
   const root = path.resolve(contextDir);
   const matcher = ignore === undefined ? undefined : ignore instanceof PatternMatcher ? ignore : new PatternMatcher(ignore);
   const rootStats = await fsp.stat(root);
   if (!rootStats.isDirectory()) throw new Error(`build context ${contextDir} is not a directory`);
-  yield* walkDir(root, '', matcher, undefined, []);
+  const scope = within === undefined || within.includes('') ? undefined : within;
+  yield* walkDir(root, '', matcher, undefined, [], scope);
+}
+
+/**
+ * Whether `rel` is worth visiting when only the trees `within` are wanted: it is one of them,
+ * below one, or a directory on the way to one.
+ */
+function inScope(rel: string, within: readonly string[] | undefined): boolean {
+  if (within === undefined) return true;
+  return within.some((p) => rel === p || rel.startsWith(p + '/') || p.startsWith(rel + '/'));
 }
 
 async function* walkDir(
@@ -78,10 +89,12 @@ async function* walkDir(
   matcher: PatternMatcher | undefined,
   parentMatches: ParentMatches | undefined,
   pendingParents: ContextEntry[],
+  within?: readonly string[],
 ): AsyncGenerator<ContextEntry> {
   const names = (await fsp.readdir(path.join(root, dirRel))).sort(byteOrder);
   for (const name of names) {
     const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+    if (!inScope(rel, within)) continue;
     let stats: Stats;
     try {
       stats = await fsp.lstat(path.join(root, rel));
@@ -102,11 +115,11 @@ async function* walkDir(
       if (excluded && !matcher?.hasExclusions) continue;
       if (excluded) {
         // Held back until something below is re-included by a `!` pattern.
-        yield* walkDir(root, rel, matcher, info, [...pendingParents, entry]);
+        yield* walkDir(root, rel, matcher, info, [...pendingParents, entry], within);
       } else {
         yield* pendingParents.splice(0);
         yield entry;
-        yield* walkDir(root, rel, matcher, info, []);
+        yield* walkDir(root, rel, matcher, info, [], within);
       }
       continue;
     }

@@ -14,10 +14,9 @@ import { putBlob } from '../../image/content';
 import { MediaType, hostPlatform, type ContainerConfig, type HistoryEntry, type ImageConfig, type ImageManifest } from '../../image/oci';
 import type { ImageService } from '../../image/service';
 import { familiarString, normalizeTag, parseReference, type ImageRecord, type LayerRef } from '../../image/store';
-import type { Runtime } from '../../runtime/runtime';
 import type { MountOptions } from '../../runtime/spec';
 import { cleanPath, readDockerignore } from '../context/ignore';
-import { ContextIndex, checksumPaths, containsWildcards, selectSources } from '../context/sources';
+import { ContextIndex, checksumPaths, containsWildcards, selectSources, sourceTrees } from '../context/sources';
 import { dockerfileError } from '../dockerfile/errors';
 import {
   parseDockerfile,
@@ -43,7 +42,7 @@ import { DEFAULT_PATH, DEFAULT_SHELL, applyToConfig, createdBy, historyEntry, ne
 import { copyStep, resolveChown, type Download } from './copy';
 import { mkdirInRoot } from './fsops';
 import { ProgressReporter, type ProgressSink, type Vertex } from './progress';
-import { checkMountSupported, removeRuntimeArtifacts, runCommand, type MountPointRecord } from './run';
+import { checkMountSupported, removeRuntimeArtifacts, runCommand, type MountPointRecord, type RuncLocation } from './run';
 import { withReadRoot, withWorkingRoot, type SnapshotDeps } from './snapshot';
 
 export interface BuildRequest {
@@ -77,7 +76,8 @@ export type NamedContextSource = { kind: 'local'; dir: string } | { kind: 'image
 
 export interface BuildDeps {
   images: ImageService;
-  runtime: Runtime;
+  /** runc, and the state directory of build containers. */
+  runc: RuncLocation;
   cache: BuildCache;
   /** A scratch directory owned by this build; the caller removes it. */
   workDir: string;
@@ -151,8 +151,9 @@ export async function buildImage(deps: BuildDeps, req: BuildRequest, sink: Progr
       if (failure) throw failure.reason;
     }
     const final = runner.result(plan.target);
-    return await commitImage(deps, final, tags, req.labels, progress, lease);
+    return await commitImage(deps, final, tags, req.labels, progress, lease, leased.length > 0);
   } finally {
+    await deps.cache.flush();
     for (const digest of leased) deps.images.leases.delete(digest);
   }
 }
@@ -507,24 +508,42 @@ class StageRunner {
       case 'COPY':
       case 'ADD': {
         const downloads = ins.kind === 'ADD' ? await this.downloads(ins) : [];
+        const copyInto = (rootfs: string, sources: ContextIndex, keepOwnership: boolean) =>
+          copyStep(rootfs, ins as CopyInstruction | AddInstruction, {
+            workdir: config.WorkingDir ?? '/',
+            sources,
+            keepOwnership,
+            downloads,
+            tmpDir: this.deps.workDir,
+            dockerfile: this.plan.file,
+          });
         const copy = (sources: ContextIndex, keepOwnership: boolean) =>
-          withWorkingRoot(this.snapshotDeps, this.layersOf(state), ({ rootfs }) =>
-            copyStep(rootfs, ins as CopyInstruction | AddInstruction, {
-              workdir: config.WorkingDir ?? '/',
-              sources,
-              keepOwnership,
-              downloads,
-              tmpDir: this.deps.workDir,
-              dockerfile: this.plan.file,
-            }),
-          );
+          withWorkingRoot(this.snapshotDeps, this.layersOf(state), ({ rootfs }) => copyInto(rootfs, sources, keepOwnership));
         if (!step.copyFrom) return { layer: await copy(this.context, false) };
         // A named directory is a build context like the main one: its files arrive owned by root.
         if (step.copyFrom.kind === 'context') return { layer: await copy(this.namedContext(step.copyFrom.name), false) };
-        return withReadRoot(this.snapshotDeps, this.sourceLayers(step.copyFrom), async (root) => {
-          const index = await ContextIndex.build(root);
-          return { layer: await copy(index, true), copySource: copySourceKind(index, ins, this.plan.file) };
-        });
+        let copySource: CopySourceKind | undefined;
+        const layer = await withWorkingRoot(
+          this.snapshotDeps,
+          this.layersOf(state),
+          async ({ rootfs, readRoot }) => {
+            const root = readRoot as string;
+            // An image tree can be large: index only what the sources name, unless a symlink leads
+            // elsewhere (a source is then not found in the partial index, and the whole tree is read).
+            let index = await ContextIndex.build(root, undefined, sourceTrees(ins.sources));
+            try {
+              selectSources(index, ins.sources, { excludes: ins.excludes, parents: ins.kind === 'COPY' && ins.parents, dockerfile: this.plan.file, line: ins.line });
+            } catch (err) {
+              if (!(err instanceof TsError && err.kind === 'NotFound')) throw err;
+              index = await ContextIndex.build(root);
+            }
+            copySource = copySourceKind(index, ins, this.plan.file);
+            await copyInto(rootfs, index, true);
+          },
+          undefined,
+          this.sourceLayers(step.copyFrom),
+        );
+        return { layer, ...(copySource ? { copySource } : {}) };
       }
       default:
         return { layer: undefined };
@@ -542,7 +561,7 @@ class StageRunner {
         this.layersOf(state),
         async ({ rootfs }) => {
           records = await runCommand(
-            { runtime: this.deps.runtime, workDir: this.deps.workDir },
+            { runc: this.deps.runc, workDir: this.deps.workDir },
             {
               rootfs,
               argv,
@@ -687,6 +706,7 @@ async function commitImage(
   labels: Record<string, string>,
   progress: ProgressReporter,
   lease: (digest: string) => void,
+  newLayers: boolean,
 ): Promise<string> {
   const vertex = progress.vertex('exporting to image');
   const config: ContainerConfig = { ...(state.image.config ?? {}) };
@@ -718,8 +738,10 @@ async function commitImage(
     size: state.size,
   };
   vertex.info(`writing image ${record.id} done`);
-  await deps.images.store.put(record, tags);
-  await deps.images.refreshLayerSizes();
+  // A fully cached rebuild gives the same image under the same tags: nothing to write then.
+  const store = deps.images.store;
+  if (!store.get(record.id) || tags.some((tag) => store.allTags()[tag] !== record.id)) await store.put(record, tags);
+  if (newLayers) await deps.images.refreshLayerSizes();
   for (const tag of tags) {
     const familiar = familiarString(parseReference(tag));
     vertex.info(`naming to ${tag} done`);

@@ -47,6 +47,7 @@ const CACHE_FILE = 'cache.json';
 export class BuildCache {
   private readonly doc: JsonStateFile<CacheDocument>;
   private loaded?: Promise<unknown>;
+  private readonly pending = new Map<string, CacheRecord>();
 
   constructor(
     readonly root: string,
@@ -68,7 +69,7 @@ export class BuildCache {
   /** A record whose layer still exists, or undefined. */
   async lookup(key: string): Promise<CacheRecord | undefined> {
     await this.load();
-    const record = this.doc.state.records[key];
+    const record = this.pending.get(key) ?? this.doc.state.records[key];
     if (!record) return undefined;
     if (record.layer) {
       const { diffId } = record.layer;
@@ -77,11 +78,24 @@ export class BuildCache {
     return record;
   }
 
+  /**
+   * Records a step. It is written to disk by `flush`, once per build rather than once per step:
+   * each write is a copy, a rewrite and an fsync of the whole file. Until then the build's leases
+   * keep the layers; a crash before the flush only loses cache hits.
+   */
   async store(key: string, record: Omit<CacheRecord, 'lastUsed'>): Promise<void> {
     await this.load();
+    this.pending.set(key, { ...record, lastUsed: Date.now() });
+  }
+
+  /** Writes the records stored since the last flush (before the build releases its leases). */
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const records = [...this.pending];
     await this.doc.update((d) => {
-      d.records[key] = { ...record, lastUsed: Date.now() };
+      for (const [key, record] of records) d.records[key] = record;
     });
+    for (const [key, record] of records) if (this.pending.get(key) === record) this.pending.delete(key);
   }
 }
 

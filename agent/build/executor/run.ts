@@ -1,5 +1,10 @@
 /**
- * RUN in a runc container of our runtime, on the step's working root.
+ * RUN in a runc container on the step's working root: one `runc run` in the foreground, its
+ * output piped straight to the step's vertex. A build step needs no supervisor that outlives the
+ * daemon, so conmon, the container log file, the pid and exit files and the separate create,
+ * start and delete calls of the runtime's containers are left out: that was most of a RUN's time.
+ * Build containers live under their own runc root, so `ps` and the runtime never see them; one
+ * left by a crash is removed when the next build starts (`removeStaleBuildContainers`).
  *
  * Network: the host's network namespace by default, as buildkit's OCI worker without CNI does
  * (`RUN --network=host` semantics: package managers reach the network, loopback services on the
@@ -8,12 +13,15 @@
  * in; a mount point runc had to create for them (or for any mount) is removed from the step's
  * changes afterwards, so it never lands in the layer.
  */
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { followLog } from '../../container/logs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { OPAQUE_XATTR, readXattrsRecursive } from '../../image/overlay-whiteout';
-import type { Runtime } from '../../runtime/runtime';
+import { cgroupsPathFor, removeCgroup } from '../../runtime/cgroups';
 import { buildSpec, writeEtcFiles, type MountOptions } from '../../runtime/spec';
 import { resolveUser } from '../../runtime/user';
 import { dockerfileError } from '../dockerfile/errors';
@@ -36,10 +44,18 @@ export interface RunRequest {
 }
 
 export interface RunDeps {
-  runtime: Runtime;
+  runc: RuncLocation;
   /** Private scratch space of this build. */
   workDir: string;
 }
+
+/** The runc binary, and the state directory (`runc --root`) of build containers. */
+export interface RuncLocation {
+  path: string;
+  root: string;
+}
+
+const execFileAsync = promisify(execFile);
 
 const HOSTNAME = 'buildkitsandbox';
 
@@ -80,41 +96,83 @@ export async function runCommand(deps: RunDeps, req: RunRequest, vertex: Vertex,
     etcFiles: etc,
     annotations: { 'org.tscompose.build': 'true' },
   });
+  spec.linux.cgroupsPath = cgroupsPathFor(id, '/tscompose-build');
   const mountPoints = await missingMountPoints(req.rootfs, spec.mounts.map((m) => m.destination));
-  const logPath = path.join(dir, 'output.log');
+  await fsp.writeFile(path.join(dir, 'config.json'), JSON.stringify(spec));
   const description = `process "${argv.join(' ')}" did not complete successfully`;
+  const runcLog = path.join(dir, 'runc.log');
   let exitCode: number;
-  let created = false;
   try {
-    await deps.runtime.create({ id, spec, name: `build ${req.dockerfile}:${req.line}`, logPath });
-    created = true;
-    await deps.runtime.start(id);
-    let running = true;
-    const following = followLog(logPath, {
-      offset: 0,
-      live: () => running,
-      onLines: (lines) => {
-        for (const l of lines) vertex.log(l.data.toString('utf8').replace(/\n$/, ''), l.stream);
-      },
-    });
-    const onAbort = () => void deps.runtime.kill(id, 'SIGKILL').catch(() => undefined);
-    signal.addEventListener('abort', onAbort);
-    try {
-      exitCode = (await deps.runtime.wait(id)).exitCode;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      running = false;
-      await following;
-    }
+    exitCode = await runcRun(deps.runc, id, dir, runcLog, vertex, signal);
   } catch (err) {
-    throw dockerfileError(req.dockerfile, req.line, `${description}: ${(err as Error).message.replace(/^runtime: container \S+: /, '')}`, 'FailedPrecondition');
+    // `runc run` removes its container when the process ends; this is for when it could not.
+    await execFileAsync(deps.runc.path, ['--root', deps.runc.root, 'delete', '--force', id]).catch(() => undefined);
+    await removeCgroup(spec.linux.cgroupsPath).catch(() => undefined);
+    throw dockerfileError(req.dockerfile, req.line, `${description}: ${(err as Error).message}`, 'FailedPrecondition');
   } finally {
-    if (created) await deps.runtime.delete(id, { force: true }).catch(() => undefined);
     await fsp.rm(dir, { recursive: true, force: true });
   }
   if (signal.aborted) throw dockerfileError(req.dockerfile, req.line, 'build cancelled', 'Cancelled');
   if (exitCode !== 0) throw dockerfileError(req.dockerfile, req.line, `${description}: exit code: ${exitCode}`, 'FailedPrecondition');
   return mountPoints;
+}
+
+/**
+ * `runc run` in the foreground: the process's stdout and stderr are runc's, read line by line into
+ * the vertex; runc exits with the process's status. A failure of runc itself (it logs at level
+ * error) is an error rather than an exit code. Cancelling kills the container; runc then exits.
+ */
+async function runcRun(runc: RuncLocation, id: string, bundle: string, log: string, vertex: Vertex, signal: AbortSignal): Promise<number> {
+  await fsp.mkdir(runc.root, { recursive: true, mode: 0o700 });
+  const child = spawn(runc.path, ['--root', runc.root, '--log', log, '--log-format', 'json', 'run', '--bundle', bundle, id], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = (stream: Readable, name: 'stdout' | 'stderr') =>
+    new Promise<void>((resolve) => {
+      const rl = createInterface({ input: stream, crlfDelay: Infinity });
+      rl.on('line', (line) => vertex.log(line, name));
+      rl.on('close', resolve);
+    });
+  const output = Promise.all([lines(child.stdout, 'stdout'), lines(child.stderr, 'stderr')]);
+  const onAbort = () => void execFileAsync(runc.path, ['--root', runc.root, 'kill', id, 'KILL']).catch(() => undefined);
+  signal.addEventListener('abort', onAbort);
+  try {
+    const status = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15)));
+    });
+    await output;
+    const failure = await runcFailure(log);
+    if (failure !== undefined) throw new Error(failure);
+    return status;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The last error runc logged about itself, if any (not the process's own exit status). */
+async function runcFailure(log: string): Promise<string | undefined> {
+  const text = await fsp.readFile(log, 'utf8').catch(() => '');
+  let message: string | undefined;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string };
+      if (entry.level === 'error' && entry.msg) message = entry.msg.replace(/^runc run failed: /, '');
+    } catch {
+      // a partial line
+    }
+  }
+  return message;
+}
+
+/** Removes build containers a crashed daemon left in the build runc root. */
+export async function removeStaleBuildContainers(runc: RuncLocation): Promise<void> {
+  const names = await fsp.readdir(runc.root).catch(() => [] as string[]);
+  for (const id of names.filter((n) => n.startsWith('tscb-'))) {
+    await execFileAsync(runc.path, ['--root', runc.root, 'delete', '--force', id]).catch(() => undefined);
+    await removeCgroup(cgroupsPathFor(id, '/tscompose-build')).catch(() => undefined);
+  }
 }
 
 /** A mount point runc will have to create in the root, with the parents that existed before. */

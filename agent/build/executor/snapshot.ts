@@ -21,6 +21,8 @@ export interface WorkingRoot {
   rootfs: string;
   /** The snapshot's writable directory (what the step changed). */
   upper: string;
+  /** The tree of `readLayers`, when asked for. */
+  readRoot?: string;
 }
 
 export interface SnapshotDeps {
@@ -40,23 +42,40 @@ export async function withWorkingRoot(
   layers: readonly string[],
   step: (root: WorkingRoot) => Promise<void>,
   beforeCommit?: (upper: string) => Promise<void>,
+  /** Layers of a second tree to read from (`COPY --from`), mounted beside it as `readRoot`. */
+  readLayers?: readonly string[],
 ): Promise<CachedLayer | undefined> {
   const key = `build-${randomBytes(8).toString('hex')}`;
+  const readKey = `build-ro-${randomBytes(8).toString('hex')}`;
   const snapshots = deps.images.snapshots;
   const rootfs = path.join(deps.workDir, 'mnt', key);
+  const readRoot = path.join(deps.workDir, 'mnt', readKey);
   const upper = snapshots.upperPath(key);
+  const mounted: string[] = [];
+  const mount = async (k: string, l: readonly string[], target: string) => {
+    await mountOverlay(await snapshots.prepare(k, [...l]), target);
+    mounted.push(target);
+  };
   try {
-    await mountOverlay(await snapshots.prepare(key, [...layers]), rootfs);
     try {
-      await step({ rootfs, upper });
+      // Both mounts at once: each is a mount(8) process to wait for.
+      const results = await Promise.allSettled([mount(key, layers, rootfs), ...(readLayers ? [mount(readKey, readLayers, readRoot)] : [])]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      await step({ rootfs, upper, ...(readLayers ? { readRoot } : {}) });
     } finally {
-      await unmount(rootfs);
-      await fsp.rmdir(rootfs).catch(() => undefined);
+      await Promise.all(
+        mounted.map(async (target) => {
+          await unmount(target);
+          await fsp.rmdir(target).catch(() => undefined);
+        }),
+      );
     }
     await beforeCommit?.(upper);
     return await commitUpper(deps, upper);
   } finally {
     await snapshots.removeActive(key);
+    if (readLayers) await snapshots.removeActive(readKey);
   }
 }
 
@@ -83,10 +102,15 @@ async function commitUpper(deps: SnapshotDeps, upper: string): Promise<CachedLay
   const writer = await content.writer(`build-layer-${randomBytes(8).toString('hex')}`);
   let blob: { diffId: string; size: number };
   try {
+    // The tar comes in small pieces (a header, the data, padding); while one write is in flight
+    // the next ones gather and go as one (writev), rather than one file write per piece.
     const sink = new Writable({
       highWaterMark: 1 << 20,
       write(chunk: Buffer, _enc, cb) {
         writer.write(chunk).then(() => cb(), cb);
+      },
+      writev(chunks, cb) {
+        writer.write(Buffer.concat(chunks.map((c) => c.chunk as Buffer))).then(() => cb(), cb);
       },
     });
     blob = await writeLayer(diffDirectory(upper), sink);
