@@ -46,6 +46,11 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** sun_path is 108 bytes; conmon's attach socket lives at `<sockets>/<id>/attach`. */
 const MAX_SOCKET_PATH = 107;
 const SUPERVISOR_EXIT_TIMEOUT_MS = 5000;
+/**
+ * Files under the runtime root describe processes, which a reboot ends (runc's own state lives
+ * beside them, normally on tmpfs): replaced atomically, never flushed to disk.
+ */
+const RUNTIME_WRITE = { durable: false };
 
 /**
  * The runtime on runc, each container supervised by its own conmon as Podman and CRI-O do.
@@ -123,8 +128,8 @@ export class RuncRuntime implements Runtime {
           stdin: opts.stdin === true,
           cgroupsPath: spec.linux.cgroupsPath,
         };
-        await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
-        await writeFileAtomic(path.join(dir, 'record.json'), JSON.stringify(record));
+        await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2), 0o644, RUNTIME_WRITE);
+        await writeFileAtomic(path.join(dir, 'record.json'), JSON.stringify(record), 0o644, RUNTIME_WRITE);
         await fsp.rm(path.join(this.exitDir, id), { force: true });
 
         const args = [
@@ -223,7 +228,7 @@ export class RuncRuntime implements Runtime {
       const record = await this.record(id);
       await this.runc(['start', id], id);
       record.startedAt = new Date().toISOString();
-      await writeFileAtomic(path.join(this.dir(id), 'record.json'), JSON.stringify(record));
+      await writeFileAtomic(path.join(this.dir(id), 'record.json'), JSON.stringify(record), 0o644, RUNTIME_WRITE);
     });
   }
 
@@ -358,22 +363,30 @@ export class RuncRuntime implements Runtime {
     }
   }
 
+  async exitStatus(id: string): Promise<ExitStatus | undefined> {
+    return this.exitOf(id, await this.record(id));
+  }
+
+  private async exitOf(id: string, record: ContainerRecord): Promise<ExitStatus | undefined> {
+    const exit = await this.readExit(id, record);
+    if (exit) return exit;
+    const supervisor = await this.supervisorPid(this.dir(id), id);
+    if (supervisor !== 0) return undefined;
+    // No supervisor: only runc can tell whether the process still runs.
+    const s = await this.stateOf(id, record);
+    return s.status === 'stopped'
+      ? { exitCode: s.exitCode ?? 255, oomKilled: s.oomKilled, ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}) }
+      : undefined;
+  }
+
   async wait(id: string, signal?: AbortSignal): Promise<ExitStatus> {
     const record = await this.record(id);
     return waitUntil(
-      async () => {
-        const exit = await this.readExit(id, record);
-        if (exit) return exit;
-        const supervisor = await this.supervisorPid(this.dir(id), id);
-        if (supervisor !== 0) return undefined;
-        // No supervisor: only runc can tell whether the process still runs.
-        const s = await this.stateOf(id, record);
-        return s.status === 'stopped'
-          ? { exitCode: s.exitCode ?? 255, oomKilled: s.oomKilled, ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}) }
-          : undefined;
-      },
+      () => this.exitOf(id, record),
       this.dir(id),
-      { ...(signal ? { signal } : {}), what: `container ${short(id)}` },
+      // conmon's exit file is an inotify event in the bundle; the poll, slowed to every 2 s,
+      // only catches a supervisor that died without writing it.
+      { ...(signal ? { signal } : {}), maxPollMs: 2000, what: `container ${short(id)}` },
     );
   }
 
@@ -447,7 +460,7 @@ export class RuncRuntime implements Runtime {
     const sessionDir = path.join(this.dir(id), 'exec', sessionId);
     await fsp.mkdir(path.join(sessionDir, 'exit'), { recursive: true, mode: 0o700 });
     const spec = JSON.parse(await fsp.readFile(path.join(this.dir(id), 'config.json'), 'utf8')) as OciSpec;
-    await writeFileAtomic(path.join(sessionDir, 'process.json'), JSON.stringify(execProcess(spec.process, opts)));
+    await writeFileAtomic(path.join(sessionDir, 'process.json'), JSON.stringify(execProcess(spec.process, opts)), 0o644, RUNTIME_WRITE);
 
     const attach = opts.detach !== true;
     const args = [
