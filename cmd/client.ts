@@ -186,6 +186,16 @@ export async function connect(opts: ConnectOptions = {}): Promise<EngineClient> 
   throw unavailable(`daemon did not start within 30s; see ${logFile}: ${tail(logFile)}`);
 }
 
+/**
+ * The Manager service on the same socket, for a CLI that reached the daemon through connect():
+ * an H2Client like the engine's, so Compose's verbs don't load grpc-js and parse the contracts.
+ */
+export async function connectManager(opts: { host?: string } = {}): Promise<EngineClient> {
+  const sock = socketPath(resolveHost(opts.host));
+  const methods = await loadServiceMethods('tscompose.manager.v1.Manager');
+  return new EngineClient(new H2Client(sock, methods, { maxReceiveMessageLength: 64 << 20, flowWindow: FLOW_WINDOW }));
+}
+
 /** Starts `tscompose daemon` detached, logging to `<data-root>/daemon.log`. */
 function startDaemon(host: string, dataRoot: string): string {
   mkdirSync(dataRoot, { recursive: true });

@@ -401,6 +401,7 @@ async function attach(agent: Agent, call: ServerDuplexStream<any, any>): Promise
     await followLog(c.logPath, {
       offset: startOffset,
       live: () => !attemptOver(),
+      ended: svc.waitFor(attemptOver, ac.signal).catch(() => undefined),
       passPartial: true,
       signal: ac.signal,
       onLines: (ls) => {

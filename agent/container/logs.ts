@@ -74,6 +74,11 @@ export interface FollowOptions {
   onLines(lines: LogLine[]): boolean | void;
   /** True while more output may come (the container runs). */
   live(): boolean;
+  /**
+   * Settles when `live()` may have turned false: the follow ends then, rather than at its next
+   * poll, which is up to 250 ms later when the file has not changed (a process exiting quietly).
+   */
+  ended?: Promise<unknown>;
   signal?: AbortSignal;
   /** Pass partial records on at once (attach) instead of joining them (logs). */
   passPartial?: boolean;
@@ -96,6 +101,8 @@ export async function followLog(file: string, opts: FollowOptions): Promise<numb
     watcher = undefined;
   }
   opts.signal?.addEventListener('abort', nudge);
+  // A wake-up with nothing to wait for is harmless: live() is checked before every wait.
+  void opts.ended?.then(nudge, nudge);
   // One descriptor for the whole follow: the file may be unlinked meanwhile (a `--rm`
   // container is removed as soon as it exits) and its content stays readable through it.
   let fh: Awaited<ReturnType<typeof fsp.open>> | undefined;

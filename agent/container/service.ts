@@ -34,9 +34,14 @@ export interface ContainerServiceDeps {
 
 const RECORD = 'container.json';
 
+/** See `ContainerService.save`. */
+const RUN_STATE = { durable: false };
+
 export class ContainerService {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly locks = new KeyedMutex();
+  /** Names claimed by creates in progress, with the id each will have. */
+  private readonly namesBeingCreated = new Map<string, string>();
   private readonly env: HostEnv;
   private readonly hostDeps: HostDeps;
   private readonly watchers = new Map<string, AbortController>();
@@ -220,9 +225,14 @@ export class ContainerService {
 
   // ----- persistence and notification -----
 
-  private async save(c: ContainerRecord): Promise<void> {
+  /**
+   * Persists a record. `durable: false` for run-state steps (status, pid, exit code): the atomic
+   * rename keeps them across a daemon crash, and after a power loss the runtime's truth wins at
+   * start-up anyway; what users ask for (create, stop, kill, rename, remove) is flushed to disk.
+   */
+  private async save(c: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     if (!this.records.has(c.id)) return;
-    await writeFileAtomic(path.join(this.deps.root, c.id, RECORD), JSON.stringify(c));
+    await writeFileAtomic(path.join(this.deps.root, c.id, RECORD), JSON.stringify(c), 0o644, opts);
   }
 
   private notify(): void {
@@ -313,7 +323,7 @@ export class ContainerService {
       default:
         break;
     }
-    await this.save(c);
+    await this.save(c, RUN_STATE);
   }
 
   private schedule(id: string, delayMs: number): void {
@@ -345,38 +355,57 @@ export class ContainerService {
 
   // ----- commands -----
 
+  /**
+   * Only the name is claimed under the `create` lock; the rest (snapshot, volumes, the durable
+   * record) runs beside other creates, since compose makes a whole project's containers at once.
+   */
   async create(spec: ContainerSpec): Promise<{ id: string; warnings: string[] }> {
-    return this.locks.run('create', async () => {
-      const id = randomBytes(32).toString('hex');
-      const name = spec.name ? checkName(spec.name) : await this.generateName();
-      const holder = [...this.records.values()].find((c) => c.name === name);
-      if (holder) throw nameConflict(name, holder.id);
-      if (!spec.image) throw invalidArgument('no image specified');
-      const img = this.deps.images.resolve(spec.image);
-      const imageConfig = await this.deps.images.config(img.id);
-      validatePolicy(spec.restart_policy, spec.auto_remove);
-      const config = resolveConfig(spec, imageConfig, id);
-      if (config.entrypoint.length === 0 && config.cmd.length === 0) throw invalidArgument('No command specified');
-      const net = resolveNetworkMode(spec);
-      for (const n of net.networks) await this.deps.networks.inspectNetwork(n);
-      if (net.networkMode === 'container') this.resolve(spec.network_mode.slice(10));
-      const fromMounts = spec.volumes_from.flatMap((v) => {
-        const [src, mode] = v.split(':');
-        const other = this.resolve(src ?? '');
-        return other.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({ ...m, readOnly: mode === 'ro' ? true : m.readOnly }));
-      });
-      const { mounts, anonymous, named } = await resolveMounts(spec, config, fromMounts);
-      const warnings: string[] = [];
-      if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
-        throw invalidArgument('Minimum memory limit allowed is 6MB');
+    const id = randomBytes(32).toString('hex');
+    const name = await this.locks.run('create', async () => {
+      const n = spec.name ? checkName(spec.name) : await this.generateName();
+      const holder = [...this.records.values()].find((c) => c.name === n);
+      if (holder) throw nameConflict(n, holder.id);
+      if (this.namesBeingCreated.has(n)) throw nameConflict(n, this.namesBeingCreated.get(n)!);
+      this.namesBeingCreated.set(n, id);
+      return n;
+    });
+    try {
+      return await this.createNamed(id, name, spec);
+    } finally {
+      this.namesBeingCreated.delete(name);
+    }
+  }
 
-      const dir = containerDir(this.deps.root, id);
-      const createdVolumes: string[] = [];
-      try {
-        await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-        await writeInjectedFiles(this.deps.root, id, spec.files);
-        await this.deps.images.snapshots.prepare(id, img.layers.map((l) => l.diffId));
-        const newVolumes: Array<{ name: string; target: string; noCopy: boolean }> = [];
+  private async createNamed(id: string, name: string, spec: ContainerSpec): Promise<{ id: string; warnings: string[] }> {
+    if (!spec.image) throw invalidArgument('no image specified');
+    const img = this.deps.images.resolve(spec.image);
+    const imageConfig = await this.deps.images.config(img.id);
+    validatePolicy(spec.restart_policy, spec.auto_remove);
+    const config = resolveConfig(spec, imageConfig, id);
+    if (config.entrypoint.length === 0 && config.cmd.length === 0) throw invalidArgument('No command specified');
+    const net = resolveNetworkMode(spec);
+    for (const n of net.networks) await this.deps.networks.inspectNetwork(n);
+    if (net.networkMode === 'container') this.resolve(spec.network_mode.slice(10));
+    const fromMounts = spec.volumes_from.flatMap((v) => {
+      const [src, mode] = v.split(':');
+      const other = this.resolve(src ?? '');
+      return other.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({ ...m, readOnly: mode === 'ro' ? true : m.readOnly }));
+    });
+    const { mounts, anonymous, named } = await resolveMounts(spec, config, fromMounts);
+    const warnings: string[] = [];
+    if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
+      throw invalidArgument('Minimum memory limit allowed is 6MB');
+
+    const dir = containerDir(this.deps.root, id);
+    const createdVolumes: string[] = [];
+    try {
+      await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeInjectedFiles(this.deps.root, id, spec.files);
+      await this.deps.images.snapshots.prepare(id, img.layers.map((l) => l.diffId));
+      const newVolumes: Array<{ name: string; target: string; noCopy: boolean }> = [];
+      // Two creates naming one new volume: one makes it, the other finds it (seeding, below, is
+      // locked per volume and copies only into an empty one).
+      await this.locks.run('create-volumes', async () => {
         for (const n of named) {
           const exists = await this.deps.volumes.inspect(n.name).then(() => true, () => false);
           if (!exists) {
@@ -389,67 +418,67 @@ export class ContainerService {
           // and Docker seeds any volume still empty when a container first mounts it.
           if (m) newVolumes.push({ name: n.name, target: m.target, noCopy: !!specMount?.no_copy });
         }
-        const anonymousNames: string[] = [];
-        for (const target of anonymous) {
-          const v = await this.deps.volumes.create({});
-          createdVolumes.push(v.Name);
-          anonymousNames.push(v.Name);
-          const m = mounts.find((x) => x.type === 'volume' && x.source === '' && x.target === target);
-          if (m) m.source = v.Name;
-          const specMount = spec.mounts.find((x) => x.type === 'volume' && !x.source && x.target === target);
-          newVolumes.push({ name: v.Name, target, noCopy: !!specMount?.no_copy });
-        }
-        const c: ContainerRecord = {
-          id,
-          name,
-          // The files' content is on disk now (writeInjectedFiles); the record keeps the rest.
-          spec: { ...spec, files: spec.files.map((f) => ({ ...f, content: Buffer.alloc(0) })) },
-          image: spec.image,
-          imageId: img.id,
-          created: Date.now(),
-          config,
-          mounts,
-          anonymousVolumes: anonymousNames,
-          desired: 'stopped',
-          state: initialState(),
-          endpoints: {},
-          ports: [],
-          logPath: path.join(dir, 'ctr.log'),
-          netnsPath: '',
-          networks: net.networks,
-          networkMode: net.networkMode,
-        };
-        // New volumes start with the image's content at their mount path (Docker's copy-up).
-        const toSeed = newVolumes.filter((v) => !v.noCopy);
-        if (toSeed.length > 0) {
-          const rootfs = await mountRootfs(this.hostDeps, c);
-          try {
-            for (const v of toSeed) await this.deps.volumes.seedFromImage(v.name, path.join(rootfs, v.target));
-          } finally {
-            await unmountRootfs(this.hostDeps, c);
-          }
-        }
-        // The log exists from the start, so an attach opened before `start` holds it open.
-        await fsp.writeFile(c.logPath, '', { flag: 'a', mode: 0o640 });
-        // The record is the commit point: before it, a crash leaves nothing visible (init clears it).
-        await writeFileAtomic(path.join(dir, RECORD), JSON.stringify(c));
-        this.records.set(id, c);
-        this.deps.events.emit('container', 'create', id, { ...config.labels, image: spec.image, name });
-        return { id, warnings };
-      } catch (err) {
-        await fsp.rm(dir, { recursive: true, force: true });
-        await this.deps.images.snapshots.removeActive(id).catch(() => undefined);
-        for (const v of createdVolumes) await this.deps.volumes.remove(v).catch(() => undefined);
-        throw err;
+      });
+      const anonymousNames: string[] = [];
+      for (const target of anonymous) {
+        const v = await this.deps.volumes.create({});
+        createdVolumes.push(v.Name);
+        anonymousNames.push(v.Name);
+        const m = mounts.find((x) => x.type === 'volume' && x.source === '' && x.target === target);
+        if (m) m.source = v.Name;
+        const specMount = spec.mounts.find((x) => x.type === 'volume' && !x.source && x.target === target);
+        newVolumes.push({ name: v.Name, target, noCopy: !!specMount?.no_copy });
       }
-    });
+      const c: ContainerRecord = {
+        id,
+        name,
+        // The files' content is on disk now (writeInjectedFiles); the record keeps the rest.
+        spec: { ...spec, files: spec.files.map((f) => ({ ...f, content: Buffer.alloc(0) })) },
+        image: spec.image,
+        imageId: img.id,
+        created: Date.now(),
+        config,
+        mounts,
+        anonymousVolumes: anonymousNames,
+        desired: 'stopped',
+        state: initialState(),
+        endpoints: {},
+        ports: [],
+        logPath: path.join(dir, 'ctr.log'),
+        netnsPath: '',
+        networks: net.networks,
+        networkMode: net.networkMode,
+      };
+      // New volumes start with the image's content at their mount path (Docker's copy-up).
+      const toSeed = newVolumes.filter((v) => !v.noCopy);
+      if (toSeed.length > 0) {
+        const rootfs = await mountRootfs(this.hostDeps, c);
+        try {
+          for (const v of toSeed) await this.deps.volumes.seedFromImage(v.name, path.join(rootfs, v.target));
+        } finally {
+          await unmountRootfs(this.hostDeps, c);
+        }
+      }
+      // The log exists from the start, so an attach opened before `start` holds it open.
+      await fsp.writeFile(c.logPath, '', { flag: 'a', mode: 0o640 });
+      // The record is the commit point: before it, a crash leaves nothing visible (init clears it).
+      await writeFileAtomic(path.join(dir, RECORD), JSON.stringify(c));
+      this.records.set(id, c);
+      this.deps.events.emit('container', 'create', id, { ...config.labels, image: spec.image, name });
+      return { id, warnings };
+    } catch (err) {
+      await fsp.rm(dir, { recursive: true, force: true });
+      await this.deps.images.snapshots.removeActive(id).catch(() => undefined);
+      for (const v of createdVolumes) await this.deps.volumes.remove(v).catch(() => undefined);
+      throw err;
+    }
   }
 
   private async generateName(): Promise<string> {
     const { randomName } = await import('./names');
     for (;;) {
       const n = randomName();
-      if (![...this.records.values()].some((c) => c.name === n)) return n;
+      if (![...this.records.values()].some((c) => c.name === n) && !this.namesBeingCreated.has(n)) return n;
     }
   }
 
@@ -460,7 +489,8 @@ export class ContainerService {
     c.desired = 'running';
     c.state.stoppedByUser = false;
     c.state.restartCount = c.state.status === 'restarting' ? c.state.restartCount : 0;
-    await this.save(c);
+    // The start step right after writes the record again.
+    await this.save(c, RUN_STATE);
     const steps = await this.reconcile(c.id);
     const failed = steps.find((s): s is Extract<Step, { kind: 'start-failed' }> => s.kind === 'start-failed');
     if (failed) throw new TsError('FailedPrecondition', failed.error);
@@ -564,6 +594,7 @@ export class ContainerService {
     await this.locks.run('create', async () => {
       const holder = [...this.records.values()].find((x) => x.name === n);
       if (holder && holder.id !== c.id) throw nameConflict(n, holder.id);
+      if (this.namesBeingCreated.has(n)) throw nameConflict(n, this.namesBeingCreated.get(n)!);
       const old = c.name;
       c.name = n;
       await this.save(c);

@@ -71,12 +71,15 @@ export async function mountRootfs(deps: HostDeps, c: ContainerRecord): Promise<s
 }
 
 export async function unmountRootfs(deps: HostDeps, c: ContainerRecord): Promise<void> {
-  await unmount(rootfsPath(deps.root, c.id));
+  const target = rootfsPath(deps.root, c.id);
+  // Removal tears down again what the exit already did: reading mountinfo is cheaper than an exec.
+  if (await isMounted(target)) await unmount(target);
 }
 
 async function isMounted(p: string): Promise<boolean> {
   const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-  return text.split('\n').some((l) => l.split(' ')[4] === p);
+  // mountinfo escapes space, tab, newline and backslash as octal.
+  return text.split('\n').some((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) === p);
 }
 
 /** /etc/hosts as Docker writes it. */
@@ -193,18 +196,24 @@ export class HostEnv implements MachineEnv {
     const d = this.deps;
     const undo: Array<() => Promise<void>> = [];
     try {
-      const rootfs = await mountRootfs(d, c);
-      undo.push(() => unmountRootfs(d, c));
-      // A leftover runtime container of an earlier attempt (e.g. after a crash) goes first.
-      await d.runtime.delete(c.id, { force: true }).catch(() => undefined);
-
-      const network = await this.setupNetwork(c, undo);
+      // The rootfs, the sandbox and the clean-up of a leftover runtime container of an earlier
+      // attempt (e.g. after a crash) don't depend on each other: made side by side. All of them
+      // settle before a failure is thrown, so `undo` holds everything that was made.
+      const [rootfs, network, hostResolv] = await allOrFirstError([
+        mountRootfs(d, c).then((p) => {
+          undo.push(() => unmountRootfs(d, c));
+          return p;
+        }),
+        this.setupNetwork(c, undo),
+        d.hostResolvConf(),
+        d.runtime.delete(c.id, { force: true }).catch(() => undefined),
+      ] as const);
       const mounts = await this.setupMounts(c, rootfs, undo);
       const dir = containerDir(d.root, c.id);
       const etc = await writeEtcFiles(path.join(dir, 'etc'), {
         hosts: hostsFile(c),
         hostname: c.config.hostname + '\n',
-        resolvConf: resolvConf(c, network.dns, await d.hostResolvConf()),
+        resolvConf: resolvConf(c, network.dns, hostResolv),
       });
       const args = [...c.config.entrypoint, ...c.config.cmd];
       if (args.length === 0) throw invalidArgument('no command specified');
@@ -246,7 +255,7 @@ export class HostEnv implements MachineEnv {
         etcFiles: etc,
         annotations: { 'org.tscompose.container.name': c.name },
       });
-      await d.runtime.create({
+      const created = await d.runtime.create({
         id: c.id,
         spec,
         name: c.name,
@@ -256,8 +265,8 @@ export class HostEnv implements MachineEnv {
       });
       undo.push(() => d.runtime.delete(c.id, { force: true }));
       await d.runtime.start(c.id);
-      const st = await d.runtime.state(c.id);
-      return { pid: st.pid };
+      // The pid is the one create reported: start runs that process, asking runc again costs an exec.
+      return { pid: created.pid };
     } catch (err) {
       for (const u of undo.reverse()) await u().catch(() => undefined);
       throw err;
@@ -283,8 +292,7 @@ export class HostEnv implements MachineEnv {
     const netns = await d.networks.netns.create(c.id);
     c.netnsPath = netns;
     undo.push(async () => {
-      await d.networks.disconnectAll(c.id).catch(() => undefined);
-      await d.networks.netns.remove(c.id).catch(() => undefined);
+      await d.networks.removeSandbox(c.id).catch(() => undefined);
       c.netnsPath = '';
     });
     if (c.networkMode === 'none') {
@@ -348,31 +356,35 @@ export class HostEnv implements MachineEnv {
   }
 
   async exitOf(c: ContainerRecord): Promise<ExitInfo | undefined> {
-    let st;
+    let exit;
     try {
-      st = await this.deps.runtime.state(c.id);
+      exit = await this.deps.runtime.exitStatus(c.id);
     } catch {
       // The runtime has no such container (its state was lost, e.g. a reboot): it is not running.
       return { exitCode: c.state.exitCode || 255, oomKilled: false, finishedAt: Date.now() };
     }
-    if (st.status !== 'stopped') return undefined;
+    if (!exit) return undefined;
     return {
-      exitCode: st.exitCode ?? 255,
-      oomKilled: st.oomKilled,
-      finishedAt: st.finishedAt ? Date.parse(st.finishedAt) : Date.now(),
+      exitCode: exit.exitCode,
+      oomKilled: exit.oomKilled,
+      finishedAt: exit.finishedAt ? Date.parse(exit.finishedAt) : Date.now(),
     };
   }
 
+  /**
+   * Runtime container, sandbox, volumes and rootfs are released side by side: the process is gone,
+   * so none of them needs another (the sandbox's endpoints go before the sandbox itself).
+   */
   async teardown(c: ContainerRecord): Promise<void> {
     const d = this.deps;
-    await d.runtime.delete(c.id, { force: true }).catch(() => undefined);
-    if (c.networkMode !== 'host' && c.networkMode !== 'container') {
-      await d.networks.disconnectAll(c.id).catch(() => undefined);
-      await d.networks.netns.remove(c.id).catch(() => undefined);
-    }
+    const ownSandbox = c.networkMode !== 'host' && c.networkMode !== 'container';
+    await allOrFirstError([
+      d.runtime.delete(c.id, { force: true }).catch(() => undefined),
+      ownSandbox ? d.networks.removeSandbox(c.id).catch(() => undefined) : Promise.resolve(),
+      ...c.mounts.filter((m) => m.type === 'volume').map((m) => d.volumes.release(m.source, c.id).catch(() => undefined)),
+      unmountRootfs(d, c),
+    ]);
     c.netnsPath = '';
-    for (const m of c.mounts) if (m.type === 'volume') await d.volumes.release(m.source, c.id).catch(() => undefined);
-    await unmountRootfs(d, c);
   }
 
   pause(c: ContainerRecord): Promise<void> {
@@ -394,6 +406,14 @@ export class HostEnv implements MachineEnv {
     await d.images.snapshots.removeActive(c.id);
     await fsp.rm(containerDir(d.root, c.id), { recursive: true, force: true });
   }
+}
+
+/** Like Promise.all, but waits for every promise to settle before rejecting with the first error. */
+async function allOrFirstError<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 function namespaceOf(mode: string, d: HostDeps, kind: string): NamespaceMode | undefined {

@@ -46,6 +46,11 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** sun_path is 108 bytes; conmon's attach socket lives at `<sockets>/<id>/attach`. */
 const MAX_SOCKET_PATH = 107;
 const SUPERVISOR_EXIT_TIMEOUT_MS = 5000;
+/**
+ * Files under the runtime root describe processes, which a reboot ends (runc's own state lives
+ * beside them, normally on tmpfs): replaced atomically, never flushed to disk.
+ */
+const RUNTIME_WRITE = { durable: false };
 
 /**
  * The runtime on runc, each container supervised by its own conmon as Podman and CRI-O do.
@@ -123,8 +128,8 @@ export class RuncRuntime implements Runtime {
           stdin: opts.stdin === true,
           cgroupsPath: spec.linux.cgroupsPath,
         };
-        await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
-        await writeFileAtomic(path.join(dir, 'record.json'), JSON.stringify(record));
+        await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2), 0o644, RUNTIME_WRITE);
+        await writeFileAtomic(path.join(dir, 'record.json'), JSON.stringify(record), 0o644, RUNTIME_WRITE);
         await fsp.rm(path.join(this.exitDir, id), { force: true });
 
         const args = [
@@ -221,10 +226,67 @@ export class RuncRuntime implements Runtime {
   async start(id: string): Promise<void> {
     await this.locks.run(id, async () => {
       const record = await this.record(id);
-      await this.runc(['start', id], id);
+      if (!(await this.startThroughExecFifo(id))) await this.runc(['start', id], id);
       record.startedAt = new Date().toISOString();
-      await writeFileAtomic(path.join(this.dir(id), 'record.json'), JSON.stringify(record));
+      await writeFileAtomic(path.join(this.dir(id), 'record.json'), JSON.stringify(record), 0o644, RUNTIME_WRITE);
     });
+  }
+
+  /**
+   * Does what `runc start` does to a created container, without running runc (one process
+   * fewer on every start): `runc init` waits to write a byte into `<runc root>/<id>/exec.fifo`
+   * and then execs the container's process; reading that byte up to the end of the stream (the
+   * exec closes init's end) and removing the fifo is the start. False, with nothing read, when
+   * there is no fifo (not created, or a runc that keeps it elsewhere): `runc start` then decides.
+   */
+  private async startThroughExecFifo(id: string): Promise<boolean> {
+    const fifo = path.join(this.runcRoot, id, 'exec.fifo');
+    let fh: Awaited<ReturnType<typeof fsp.open>>;
+    try {
+      // Non-blocking: with no writer a blocking open would hold a thread-pool thread for good.
+      fh = await fsp.open(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    } catch {
+      return false;
+    }
+    try {
+      if (!(await fh.stat()).isFIFO()) return false;
+      const buf = Buffer.alloc(64);
+      let got = 0;
+      for (let pauseMs = 1; ; pauseMs = Math.min(pauseMs * 2, 50)) {
+        let n: number | undefined;
+        try {
+          n = (await fh.read(buf, 0, buf.length, null)).bytesRead;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        }
+        if (n !== undefined && n > 0) {
+          got += n;
+          pauseMs = 0.5;
+          continue;
+        }
+        // End of stream after the byte: init has exec'd the process.
+        if (n === 0 && got > 0) break;
+        // Nothing yet: init is still opening its end, or it died (then it never will).
+        if (n === 0 && !(await this.initAlive(id))) {
+          throw failedPrecondition(`runtime: container ${short(id)}: runc start failed: container process is already dead`);
+        }
+        await sleep(pauseMs);
+      }
+    } finally {
+      await fh.close();
+    }
+    await fsp.rm(fifo, { force: true });
+    return true;
+  }
+
+  /** Whether the container's init (its pid file, as conmon recorded it) is alive and not a zombie. */
+  private async initAlive(id: string): Promise<boolean> {
+    const pid = Number.parseInt((await fsp.readFile(path.join(this.dir(id), 'pid'), 'utf8').catch(() => '')).trim(), 10);
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // The state follows the parenthesised command name: Z is a zombie.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== '' && state !== 'Z' && state !== 'X';
   }
 
   async state(id: string): Promise<ContainerState> {
@@ -358,22 +420,30 @@ export class RuncRuntime implements Runtime {
     }
   }
 
+  async exitStatus(id: string): Promise<ExitStatus | undefined> {
+    return this.exitOf(id, await this.record(id));
+  }
+
+  private async exitOf(id: string, record: ContainerRecord): Promise<ExitStatus | undefined> {
+    const exit = await this.readExit(id, record);
+    if (exit) return exit;
+    const supervisor = await this.supervisorPid(this.dir(id), id);
+    if (supervisor !== 0) return undefined;
+    // No supervisor: only runc can tell whether the process still runs.
+    const s = await this.stateOf(id, record);
+    return s.status === 'stopped'
+      ? { exitCode: s.exitCode ?? 255, oomKilled: s.oomKilled, ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}) }
+      : undefined;
+  }
+
   async wait(id: string, signal?: AbortSignal): Promise<ExitStatus> {
     const record = await this.record(id);
     return waitUntil(
-      async () => {
-        const exit = await this.readExit(id, record);
-        if (exit) return exit;
-        const supervisor = await this.supervisorPid(this.dir(id), id);
-        if (supervisor !== 0) return undefined;
-        // No supervisor: only runc can tell whether the process still runs.
-        const s = await this.stateOf(id, record);
-        return s.status === 'stopped'
-          ? { exitCode: s.exitCode ?? 255, oomKilled: s.oomKilled, ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}) }
-          : undefined;
-      },
+      () => this.exitOf(id, record),
       this.dir(id),
-      { ...(signal ? { signal } : {}), what: `container ${short(id)}` },
+      // conmon's exit file is an inotify event in the bundle; the poll, slowed to every 2 s,
+      // only catches a supervisor that died without writing it.
+      { ...(signal ? { signal } : {}), maxPollMs: 2000, what: `container ${short(id)}` },
     );
   }
 
@@ -455,7 +525,7 @@ export class RuncRuntime implements Runtime {
     const sessionDir = path.join(this.dir(id), 'exec', sessionId);
     await fsp.mkdir(path.join(sessionDir, 'exit'), { recursive: true, mode: 0o700 });
     const spec = JSON.parse(await fsp.readFile(path.join(this.dir(id), 'config.json'), 'utf8')) as OciSpec;
-    await writeFileAtomic(path.join(sessionDir, 'process.json'), JSON.stringify(execProcess(spec.process, opts)));
+    await writeFileAtomic(path.join(sessionDir, 'process.json'), JSON.stringify(execProcess(spec.process, opts)), 0o644, RUNTIME_WRITE);
 
     const attach = opts.detach !== true;
     const args = [

@@ -36,6 +36,11 @@ export interface Runtime {
   recover(id: string): Promise<ContainerState>;
   /** Resolves when the container process has exited. */
   wait(id: string, signal?: AbortSignal): Promise<ExitStatus>;
+  /**
+   * The exit of the container process if it has ended, else undefined, without waiting. Cheaper
+   * than state(): while the supervisor lives and has written no exit file, the process runs.
+   */
+  exitStatus(id: string): Promise<ExitStatus | undefined>;
   /** Sends a signal (name like `SIGTERM` or number) to the container's main process. */
   kill(id: string, signal?: string | number): Promise<void>;
   pause(id: string): Promise<void>;

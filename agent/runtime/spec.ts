@@ -440,7 +440,8 @@ export async function writeEtcFiles(dir: string, content: EtcFiles): Promise<Etc
     const text = content[key];
     if (text === undefined) continue;
     const file = path.join(dir, files[key]);
-    await writeFileAtomic(file, text.endsWith('\n') ? text : `${text}\n`);
+    // Made again at every start: a rename is enough, no flush to disk.
+    await writeFileAtomic(file, text.endsWith('\n') ? text : `${text}\n`, 0o644, { durable: false });
     out[key] = file;
   }
   return out;

@@ -4,21 +4,24 @@ import { cancelled } from '../../common/errors';
 /**
  * Resolves with the first defined result of `check`, re-running it whenever something changes
  * in `dir` (inotify) and at least every `pollMs`, since some changes are not file events
- * (a supervisor dying, a process ending without writing anything).
+ * (a supervisor dying, a process ending without writing anything). With `maxPollMs` the poll
+ * interval doubles up to it: a daemon waits on every running container at once, and the file
+ * events already bring the usual endings at once, so the poll is only for the rare rest.
  */
 export function waitUntil<T>(
   check: () => Promise<T | undefined>,
   dir: string | undefined,
-  opts: { signal?: AbortSignal; pollMs?: number; what?: string } = {},
+  opts: { signal?: AbortSignal; pollMs?: number; maxPollMs?: number; what?: string } = {},
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
     let running = false;
     let again = false;
     let watcher: FSWatcher | undefined;
+    let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {
       done = true;
-      clearInterval(timer);
+      clearTimeout(timer);
       watcher?.close();
       opts.signal?.removeEventListener('abort', onAbort);
     };
@@ -54,7 +57,14 @@ export function waitUntil<T>(
         },
       );
     };
-    const timer = setInterval(tick, opts.pollMs ?? 250);
+    let pollMs = opts.pollMs ?? 250;
+    const maxPollMs = Math.max(pollMs, opts.maxPollMs ?? pollMs);
+    const poll = () => {
+      tick();
+      pollMs = Math.min(pollMs * 2, maxPollMs);
+      timer = setTimeout(poll, pollMs);
+    };
+    timer = setTimeout(poll, pollMs);
     if (dir) {
       try {
         watcher = watch(dir, { persistent: false }, tick);

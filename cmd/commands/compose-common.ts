@@ -3,15 +3,12 @@
  * Manager client on the daemon's socket, and Compose v2's progress lines
  * (` ✔ Container proj-web-1  Started`) on stderr.
  */
-import type { Client } from '@grpc/grpc-js';
 import { isKind } from '../../common/errors';
-import { loadGrpc, loadProtos } from '../../common/rpc/proto';
 import type { ProgressEvent, ProjectContainer } from '../../common/rpc/manager-types';
 import { loadProject, normalizeProjectName, projectOptionsFromFlags } from '../../manager/compose/index';
 import type { LoadedProject, ProjectOptions } from '../../manager/compose/index';
 import { engine, ExitError, getGlobals } from '../cli';
-import { EngineClient } from '../client';
-import { resolveHost, socketPath } from '../env';
+import { connectManager, type EngineClient } from '../client';
 
 let managerClient: EngineClient | undefined;
 
@@ -19,15 +16,7 @@ let managerClient: EngineClient | undefined;
 export async function manager(): Promise<EngineClient> {
   if (managerClient) return managerClient;
   await engine();
-  const [grpc, protos] = await Promise.all([loadGrpc(), loadProtos()]);
-  const Manager = (protos['tscompose'] as any).manager.v1.Manager as new (...a: unknown[]) => Client;
-  const sock = socketPath(resolveHost(getGlobals().host));
-  managerClient = new EngineClient(
-    new Manager(`unix://${sock}`, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 64 << 20,
-      'grpc.max_send_message_length': 64 << 20,
-    }),
-  );
+  managerClient = await connectManager({ host: getGlobals().host });
   return managerClient;
 }
 
