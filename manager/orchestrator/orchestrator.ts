@@ -27,6 +27,7 @@ import { parseModel } from './model';
 import { planService, type ActualContainer, type ServicePlan, type SlotAction } from './plan';
 import { done, failed, warning, working, type Emit } from './progress';
 import {
+  checkExternals,
   ensureImages,
   ensureNetworks,
   ensureVolumes,
@@ -117,10 +118,13 @@ export class Orchestrator {
     const nodeIds = this.deps.dispatcher.nodeIds();
     const networks: string[] = [];
     const volumes: string[] = [];
+    const networkKeys = networksInUse(project, desired.keys());
+    const volumeKeys = volumesInUse(project, desired.keys());
+    for (const nodeId of nodeIds) await checkExternals(await this.agent(nodeId), project, networkKeys, volumeKeys);
     for (const nodeId of nodeIds) {
       const agent = await this.agent(nodeId);
-      networks.push(...(await ensureNetworks(agent, project, networksInUse(project, desired.keys()), emit)));
-      volumes.push(...(await ensureVolumes(agent, project, volumesInUse(project, desired.keys()), emit)));
+      networks.push(...(await ensureNetworks(agent, project, networkKeys, emit)));
+      volumes.push(...(await ensureVolumes(agent, project, volumeKeys, emit)));
       await ensureImages(agent, [...desired.values()], req.pull, emit);
     }
 

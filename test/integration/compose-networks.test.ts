@@ -107,6 +107,8 @@ describe('compose networks', () => {
     const r = await p.run(['up', '-d']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /network netsem-shared declared as external, but could not be found/);
+    // Refused before anything was made.
+    assert.doesNotMatch(await d.ok(['network', 'ls']), /netsem_/);
     await d.ok(['network', 'create', '--subnet', `${net}.9.0/24`, 'netsem-shared']);
     const up = await p.run(['up', '-d']);
     assert.equal(up.code, 0, up.stderr);
