@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../../common/fsutil';
 import { KeyedMutex } from '../../common/mutex';
 import { emptyContainerSpec, type ContainerSpec } from '../../common/rpc/engine-types';
 import type { EventLog } from '../events';
+import { formatPlatform, hostPlatform, parsePlatform, type ImageConfig } from '../image/oci';
 import type { ImageService } from '../image/service';
 import type { NetworkManager } from '../network';
 import type { ExecSession, Runtime } from '../runtime/runtime';
@@ -366,7 +367,7 @@ export class ContainerService {
         return other.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({ ...m, readOnly: mode === 'ro' ? true : m.readOnly }));
       });
       const { mounts, anonymous, named } = await resolveMounts(spec, config, fromMounts);
-      const warnings: string[] = [];
+      const warnings = platformWarnings(spec, imageConfig);
       if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
         throw invalidArgument('Minimum memory limit allowed is 6MB');
 
@@ -648,4 +649,21 @@ export function signalNumber(sig: string): string {
   if (/^\d+$/.test(sig)) return sig;
   const s = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
   return String(SIGNALS[s] ?? sig);
+}
+
+/**
+ * An image made for another platform than the one asked for is refused; one made for another
+ * platform than this host's, when none was asked for, runs with Docker's warning (it may fail
+ * with an exec format error, or run under emulation).
+ */
+function platformWarnings(spec: ContainerSpec, image: ImageConfig): string[] {
+  const actual = formatPlatform({ os: image.os || 'linux', architecture: image.architecture || hostPlatform().architecture, variant: image.variant });
+  const same = (want: { os: string; architecture: string }) => want.os === (image.os || 'linux') && want.architecture === (image.architecture || hostPlatform().architecture);
+  if (spec.platform) {
+    const want = parsePlatform(spec.platform);
+    if (!same(want)) throw notFound(`image with reference ${spec.image} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${actual}`);
+    return [];
+  }
+  if (same(hostPlatform())) return [];
+  return [`The requested image's platform (${actual}) does not match the detected host platform (${formatPlatform(hostPlatform())}) and no specific platform was requested`];
 }

@@ -304,7 +304,7 @@ export class Orchestrator {
 
   private async create(agent: AgentConnection, task: DesiredTask, emit: Emit): Promise<string> {
     try {
-      return await agent.createContainer(task.spec);
+      return await agent.createContainer(task.spec, (w) => emit(warning(`${task.service} ${w}`)));
     } catch (err) {
       emit(failed('Container', task.containerName, 'Error'));
       throw err;
