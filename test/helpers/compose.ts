@@ -39,6 +39,11 @@ export class ComposeProject {
     return new ComposeProject(d, dir);
   }
 
+  /** Replaces the compose file. */
+  async write(yaml: string): Promise<void> {
+    await fsp.writeFile(path.join(this.dir, 'compose.yaml'), yaml);
+  }
+
   run(args: string[], timeoutMs?: number): Promise<RunResult> {
     return this.d.run(args, { cwd: this.dir, timeoutMs });
   }
