@@ -386,7 +386,9 @@ export class ContainerService {
           }
           const m = mounts.find((x) => x.type === 'volume' && x.source === n.name);
           const specMount = spec.mounts.find((x) => x.source === n.name);
-          if (m && !exists) newVolumes.push({ name: n.name, target: m.target, noCopy: !!specMount?.no_copy });
+          // An existing volume gets the image's content too while it is empty, as Docker does: Compose
+          // creates a project's volumes before its containers.
+          if (m) newVolumes.push({ name: n.name, target: m.target, noCopy: !!specMount?.no_copy });
         }
         const anonymousNames: string[] = [];
         for (const target of anonymous) {
@@ -418,7 +420,7 @@ export class ContainerService {
           networks: net.networks,
           networkMode: net.networkMode,
         };
-        // New volumes start with the image's content at their mount path (Docker's copy-up).
+        // New (or still empty) volumes start with the image's content at their mount path (Docker's copy-up).
         const toSeed = newVolumes.filter((v) => !v.noCopy);
         if (toSeed.length > 0) {
           const rootfs = await mountRootfs(this.hostDeps, c);
