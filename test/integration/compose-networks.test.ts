@@ -48,6 +48,11 @@ services:
     command: ["sleep", "3600"]
     init: true
     network_mode: service:api
+  client:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    networks: [front]
   hostnet:
     image: busybox:latest
     command: ["sleep", "3600"]
@@ -164,10 +169,10 @@ describe('compose networks', () => {
     const db = await inspectContainer(d, 'netsem-database');
     assert.equal(ip(await p.sh('api', 'nslookup netsem-database')), db.NetworkSettings.Networks.netsem_back?.IPAddress);
     assert.equal(ip(await p.sh('api', 'nslookup db')), db.NetworkSettings.Networks.netsem_back?.IPAddress);
-    // The aliases on `front` resolve to api's fixed address, from a container on `front`: api's sidecar shares its netns,
-    // so test from web's replica on `default` the service name instead, and aliases from api itself.
-    assert.equal(ip(await p.sh('api', 'nslookup backend')), `${net}.7.50`);
-    assert.equal(ip(await p.sh('api', 'nslookup api.internal')), `${net}.7.50`);
+    // On `front`, api's aliases and name resolve to its fixed address there.
+    assert.equal(ip(await p.sh('client', 'nslookup backend')), `${net}.7.50`);
+    assert.equal(ip(await p.sh('client', 'nslookup api.internal')), `${net}.7.50`);
+    assert.equal(ip(await p.sh('client', 'nslookup api')), `${net}.7.50`);
     assert.equal(ip(await p.sh('web', 'nslookup netsem-api-1')), (await inspectContainer(d, 'netsem-api-1')).NetworkSettings.Networks.netsem_default?.IPAddress);
     // web is not on `back`: db's name doesn't resolve there.
     const r = await p.run(['exec', '-T', 'web', 'nslookup', 'netsem-database']);
@@ -188,6 +193,18 @@ describe('compose networks', () => {
     assert.match(sidecar.HostConfig.NetworkMode, /^container:/);
     const dbAddrs = await p.sh('db', "ip -4 -o addr show | awk '{print $4}' | sort");
     assert.equal(await p.sh('byname', "ip -4 -o addr show | awk '{print $4}' | sort"), dbAddrs);
+  });
+
+  test('a container sharing another’s network follows it when it is recreated', async () => {
+    const before = (await inspectContainer(d, 'netsem-sidecar-1')).Id;
+    await p.write(compose(bridge, net).replace('      back: {}\n      default: {}\n', '      back: {}\n      default: {}\n    environment: { V: "2" }\n'));
+    const r = await p.run(['up', '-d', '-t', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Container netsem-api-1 {2}Recreated/);
+    assert.match(r.stderr, /Container netsem-sidecar-1 {2}Recreated/);
+    assert.notEqual((await inspectContainer(d, 'netsem-sidecar-1')).Id, before);
+    assert.equal(await p.sh('sidecar', "ip -4 -o addr show | awk '{print $4}' | sort"), await p.sh('api', "ip -4 -o addr show | awk '{print $4}' | sort"));
+    assert.equal((await inspectContainer(d, 'netsem-api-1')).NetworkSettings.Networks.netsem_front?.IPAddress, `${net}.7.50`);
   });
 
   test('network_mode: host sees the host’s interfaces; none has only loopback', async () => {

@@ -48,8 +48,21 @@ services:
     init: true
     volumes_from:
       - app:ro
+  seeded:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    volumes:
+      - seed:/etc
+      - type: volume
+        source: bare
+        target: /home
+        volume:
+          nocopy: true
 volumes:
   data: {}
+  seed: {}
+  bare: {}
   named:
     name: volsem-custom-name
     labels:
@@ -156,6 +169,14 @@ describe('compose volumes', () => {
     assert.equal((await fsp.readFile(path.join(hostDir, 'volume-dir', 'w'), 'utf8')).trim(), 'x');
   });
 
+  test('an empty named volume is filled from the image, unless nocopy', async () => {
+    const seed = (await d.ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'volsem_seed'])).trim();
+    assert.match(await fsp.readFile(path.join(seed, 'passwd'), 'utf8'), /^root:/);
+    const bare = (await d.ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'volsem_bare'])).trim();
+    assert.deepEqual(await fsp.readdir(bare), []);
+    assert.equal(await p.exec('seeded', 'ls', '/home'), '');
+  });
+
   test('volumes_from shares the volumes, read-only when asked', async () => {
     assert.equal(await p.exec('reader', 'cat', '/data/w'), 'x');
     assert.equal(await p.exec('reader', 'cat', '/ro/hello.txt'), 'from the host');
@@ -214,7 +235,7 @@ services:
     assert.match(r.stderr, /✔ Volume volsem_data {2}Removed/);
     const vols = (await d.ok(['volume', 'ls', '-q'])).trim().split('\n');
     assert.ok(vols.includes('volsem-outside'));
-    for (const v of ['volsem_data', 'volsem-custom-name', 'volsem_bound', 'volsem_mem']) assert.ok(!vols.includes(v), `${v} left behind`);
+    for (const v of ['volsem_data', 'volsem-custom-name', 'volsem_bound', 'volsem_mem', 'volsem_seed', 'volsem_bare']) assert.ok(!vols.includes(v), `${v} left behind`);
     // A bind-backed volume's removal leaves the host directory and its files.
     assert.ok(existsSync(path.join(hostDir, 'volume-dir', 'seed.txt')));
   });
