@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { conflict, failedPrecondition, invalidArgument, notFound, TsError } from '../../common/errors';
 import { writeFileAtomic } from '../../common/fsutil';
@@ -370,6 +371,7 @@ export class ContainerService {
       const warnings = platformWarnings(spec, imageConfig);
       if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
         throw invalidArgument('Minimum memory limit allowed is 6MB');
+      checkNanoCpus(spec.resources.nano_cpus);
 
       const dir = containerDir(this.deps.root, id);
       const createdVolumes: string[] = [];
@@ -668,4 +670,12 @@ function platformWarnings(spec: ContainerSpec, image: ImageConfig): string[] {
   }
   if (same(hostPlatform())) return [];
   return [`The requested image's platform (${actual}) does not match the detected host platform (${formatPlatform(hostPlatform())}) and no specific platform was requested`];
+}
+
+/** Docker's range for `--cpus`: from 0.01 to the number of CPUs this host has. */
+function checkNanoCpus(nanoCpus: number): void {
+  const count = os.availableParallelism();
+  if (nanoCpus < 0 || (nanoCpus > 0 && nanoCpus < 1e7) || nanoCpus > count * 1e9) {
+    throw invalidArgument(`Range of CPUs is from 0.01 to ${count}.00, as there are only ${count} CPUs available`);
+  }
 }
