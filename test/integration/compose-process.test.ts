@@ -284,6 +284,19 @@ describe('compose restarts and resources', () => {
 });
 
 describe('compose platform and pull_policy', () => {
+  test('more CPUs than the host has are refused, as Docker does', async () => {
+    const q = await ComposeProject.create(d, 'hungry', 'services:\n  hog:\n    image: busybox:latest\n    command: ["sleep", "3600"]\n    cpus: 512\n');
+    try {
+      const r = await q.run(['up', '-d']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Container hungry-hog-1 {2}Error/);
+      assert.match(r.stderr, /Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available/);
+      assert.equal((await q.ps(['-a'])).length, 0);
+    } finally {
+      await q.down();
+    }
+  });
+
   test('pull_policy: never refuses a missing image, naming the service', async () => {
     const q = await ComposeProject.create(
       d,
