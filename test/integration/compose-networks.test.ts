@@ -161,6 +161,9 @@ describe('compose networks', () => {
     assert.equal(new Set(addrs).size, 3, out);
     const expected = await Promise.all([1, 2, 3].map(async (n) => (await inspectContainer(d, `netsem-web-${n}`)).NetworkSettings.Networks.netsem_default?.IPAddress));
     assert.deepEqual([...new Set(addrs)].sort(), expected.sort());
+    // Round-robin: the first answer changes from one lookup to the next.
+    const firsts = await p.sh('api', "for i in 1 2 3 4 5 6 7 8; do nslookup web | awk '/^Address/ {print $NF}' | sed -n 2p; done");
+    assert.ok(new Set(firsts.split('\n')).size > 1, firsts);
   });
 
   test('DNS resolves container names and aliases, on the networks shared', async () => {
