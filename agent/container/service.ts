@@ -6,12 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { conflict, failedPrecondition, invalidArgument, notFound, TsError } from '../../common/errors';
 import { writeFileAtomic } from '../../common/fsutil';
 import { KeyedMutex } from '../../common/mutex';
 import { emptyContainerSpec, type ContainerSpec } from '../../common/rpc/engine-types';
 import type { EventLog } from '../events';
+import { formatPlatform, hostPlatform, parsePlatform, type ImageConfig } from '../image/oci';
 import type { ImageService } from '../image/service';
 import type { NetworkManager } from '../network';
 import type { ExecSession, Runtime } from '../runtime/runtime';
@@ -392,9 +394,10 @@ export class ContainerService {
       return other.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({ ...m, readOnly: mode === 'ro' ? true : m.readOnly }));
     });
     const { mounts, anonymous, named } = await resolveMounts(spec, config, fromMounts);
-    const warnings: string[] = [];
+    const warnings = platformWarnings(spec, imageConfig);
     if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
       throw invalidArgument('Minimum memory limit allowed is 6MB');
+    checkNanoCpus(spec.resources.nano_cpus);
 
     const dir = containerDir(this.deps.root, id);
     const createdVolumes: string[] = [];
@@ -449,7 +452,7 @@ export class ContainerService {
         networks: net.networks,
         networkMode: net.networkMode,
       };
-      // New volumes start with the image's content at their mount path (Docker's copy-up).
+      // New (or still empty) volumes start with the image's content at their mount path (Docker's copy-up).
       const toSeed = newVolumes.filter((v) => !v.noCopy);
       if (toSeed.length > 0) {
         const rootfs = await mountRootfs(this.hostDeps, c);
@@ -681,4 +684,28 @@ export function signalNumber(sig: string): string {
   if (/^\d+$/.test(sig)) return sig;
   const s = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
   return String(SIGNALS[s] ?? sig);
+}
+/**
+ * An image made for another platform than the one asked for is refused; one made for another
+ * platform than this host's, when none was asked for, runs with Docker's warning (it may fail
+ * with an exec format error, or run under emulation).
+ */
+function platformWarnings(spec: ContainerSpec, image: ImageConfig): string[] {
+  const actual = formatPlatform({ os: image.os || 'linux', architecture: image.architecture || hostPlatform().architecture, variant: image.variant });
+  const same = (want: { os: string; architecture: string }) => want.os === (image.os || 'linux') && want.architecture === (image.architecture || hostPlatform().architecture);
+  if (spec.platform) {
+    const want = parsePlatform(spec.platform);
+    if (!same(want)) throw notFound(`image with reference ${spec.image} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${actual}`);
+    return [];
+  }
+  if (same(hostPlatform())) return [];
+  return [`The requested image's platform (${actual}) does not match the detected host platform (${formatPlatform(hostPlatform())}) and no specific platform was requested`];
+}
+
+/** Docker's range for `--cpus`: from 0.01 to the number of CPUs this host has. */
+function checkNanoCpus(nanoCpus: number): void {
+  const count = os.availableParallelism();
+  if (nanoCpus < 0 || (nanoCpus > 0 && nanoCpus < 1e7) || nanoCpus > count * 1e9) {
+    throw invalidArgument(`Range of CPUs is from 0.01 to ${count}.00, as there are only ${count} CPUs available`);
+  }
 }

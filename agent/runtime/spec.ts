@@ -189,6 +189,9 @@ export function buildSpec(o: ContainerSpecOptions): OciSpec {
     sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
     sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
   }
+  // runc 1.1 ignores the spec's `domainname`; the sysctl has the same effect as setdomainname(2),
+  // and is how Docker sets it.
+  if (privateUts && o.domainname) sysctl['kernel.domainname'] = o.domainname;
   Object.assign(sysctl, o.sysctls ?? {});
 
   const deviceRules = privileged
@@ -210,7 +213,6 @@ export function buildSpec(o: ContainerSpecOptions): OciSpec {
     },
     root: { path: o.rootfs, readonly: o.readonlyRootfs ?? false },
     ...(privateUts && o.hostname ? { hostname: o.hostname } : {}),
-    ...(privateUts && o.domainname ? { domainname: o.domainname } : {}),
     mounts: allMounts,
     ...(o.annotations ? { annotations: o.annotations } : {}),
     linux: {

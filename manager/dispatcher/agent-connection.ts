@@ -46,7 +46,8 @@ export interface AgentConnection {
   info(): Promise<NodeInfo>;
 
   listContainers(filters: EngineFilter[], all: boolean): Promise<ContainerSummary[]>;
-  createContainer(spec: ContainerSpec): Promise<string>;
+  /** `onWarning` gets the engine's warnings about the new container (e.g. its image's platform). */
+  createContainer(spec: ContainerSpec, onWarning?: (warning: string) => void): Promise<string>;
   startContainer(id: string): Promise<void>;
   /** `timeoutSeconds` -1: the container's own stop timeout. */
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;

@@ -33,8 +33,10 @@ export class EngineAgentConnection implements AgentConnection {
     return r.containers;
   }
 
-  async createContainer(spec: ContainerSpec): Promise<string> {
-    return (await this.engine.call<{ id: string }>('ContainerCreate', spec)).id;
+  async createContainer(spec: ContainerSpec, onWarning?: (warning: string) => void): Promise<string> {
+    const reply = await this.engine.call<{ id: string; warnings?: string[] }>('ContainerCreate', spec);
+    for (const w of reply.warnings ?? []) onWarning?.(w);
+    return reply.id;
   }
 
   async startContainer(id: string): Promise<void> {

@@ -27,6 +27,7 @@ import { parseModel } from './model';
 import { planService, type ActualContainer, type ServicePlan, type SlotAction } from './plan';
 import { done, failed, warning, working, type Emit } from './progress';
 import {
+  checkExternals,
   ensureImages,
   ensureNetworks,
   ensureVolumes,
@@ -117,10 +118,13 @@ export class Orchestrator {
     const nodeIds = this.deps.dispatcher.nodeIds();
     const networks: string[] = [];
     const volumes: string[] = [];
+    const networkKeys = networksInUse(project, desired.keys());
+    const volumeKeys = volumesInUse(project, desired.keys());
+    for (const nodeId of nodeIds) await checkExternals(await this.agent(nodeId), project, networkKeys, volumeKeys);
     for (const nodeId of nodeIds) {
       const agent = await this.agent(nodeId);
-      networks.push(...(await ensureNetworks(agent, project, networksInUse(project, desired.keys()), emit)));
-      volumes.push(...(await ensureVolumes(agent, project, volumesInUse(project, desired.keys()), emit)));
+      networks.push(...(await ensureNetworks(agent, project, networkKeys, emit)));
+      volumes.push(...(await ensureVolumes(agent, project, volumeKeys, emit)));
       await ensureImages(agent, [...desired.values()], req.pull, emit);
     }
 
@@ -301,7 +305,7 @@ export class Orchestrator {
 
   private async create(agent: AgentConnection, task: DesiredTask, emit: Emit): Promise<string> {
     try {
-      return await agent.createContainer(task.spec);
+      return await agent.createContainer(task.spec, (w) => emit(warning(`${task.service} ${w}`)));
     } catch (err) {
       emit(failed('Container', task.containerName, 'Error'));
       throw serviceError(task.service, `container ${task.containerName} could not be created`, err);
@@ -489,7 +493,9 @@ export class Orchestrator {
     if (all.length === 0 && req.action !== 'rm') throw notFound(`no containers found for project ${JSON.stringify(req.project_name)}`);
     const present = new Set(all.map(serviceOf));
     for (const s of req.services) if (!present.has(s)) throw notFound(`no such service: ${JSON.stringify(s)}`);
-    const chosen = all.filter((c) => (req.services.length === 0 || req.services.includes(serviceOf(c))) && (req.all || !isOneoff(c.labels)));
+    // Restarting a service restarts the services that depend on it with `restart: true`, as Compose does.
+    const services = req.action === 'restart' ? withRestartDependents(graphFromLabels(all.filter((c) => !isOneoff(c.labels))), req.services) : req.services;
+    const chosen = all.filter((c) => (services.length === 0 || services.includes(serviceOf(c))) && (req.all || !isOneoff(c.labels)));
     const graph = graphFromLabels(chosen);
     const byLevel = async (levels: string[][], op: (c: ActualContainer) => Promise<void>) => {
       for (const level of levels) await Promise.all(chosen.filter((c) => level.includes(serviceOf(c))).map(op));
@@ -649,6 +655,22 @@ function completedByOthers(project: Project): Set<string> {
     for (const [dep, d] of Object.entries(s.depends_on ?? {})) if (d.condition === 'service_completed_successfully') out.add(dep);
   }
   return out;
+}
+
+/** The named services and, transitively, those depending on them with `restart: true`. */
+function withRestartDependents(graph: DependencyGraph, services: string[]): string[] {
+  const out = new Set(services);
+  if (out.size === 0) return [];
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [service, deps] of graph) {
+      if (!out.has(service) && deps.some((d) => d.restart && out.has(d.service))) {
+        out.add(service);
+        grew = true;
+      }
+    }
+  }
+  return [...out];
 }
 
 /** The dependency graph as recorded in the containers' depends_on labels (no model needed). */

@@ -21,6 +21,23 @@ export function networksInUse(project: Project, services: Iterable<string>): str
   return [...keys].sort();
 }
 
+/**
+ * External networks and volumes must exist: checked before anything is created, so that an `up`
+ * refused for a missing one leaves nothing of the project behind.
+ */
+export async function checkExternals(agent: AgentConnection, project: Project, networkKeys: string[], volumeKeys: string[]): Promise<void> {
+  const networks = networkKeys.map((key) => project.networks[key]).filter((n): n is NetworkConfig => n?.external === true);
+  if (networks.length > 0) {
+    const existing = new Set((await agent.listNetworks([])).map((n) => n.name));
+    for (const net of networks) if (!existing.has(net.name)) throw notFound(`network ${net.name} declared as external, but could not be found`);
+  }
+  const volumes = volumeKeys.map((key) => project.volumes[key]).filter((v): v is VolumeConfig => v?.external === true);
+  if (volumes.length > 0) {
+    const existing = new Set((await agent.listVolumes([])).map((v) => v.name));
+    for (const vol of volumes) if (!existing.has(vol.name)) throw notFound(`external volume "${vol.name}" not found`);
+  }
+}
+
 export async function ensureNetworks(agent: AgentConnection, project: Project, keys: string[], emit: Emit): Promise<string[]> {
   const existing = await agent.listNetworks([]);
   const created: string[] = [];

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { invalidArgument } from '../../common/errors';
 import { emptyContainerSpec, emptyMountSpec } from '../../common/rpc/engine-types';
 import type { ContainerSpec, FileInjection, MountSpec, NetworkAttachment, PortBinding } from '../../common/rpc/engine-types';
+import { parseBytes } from '../compose/index';
 import type { ConfigObjConfig, Project, SecretConfig, ServiceConfig } from '../compose/index';
 import { containerName } from './naming';
 
@@ -250,7 +251,7 @@ function mountsOf(project: Project, s: ServiceConfig): MountSpec[] {
     const m = emptyMountSpec('tmpfs', target ?? t);
     for (const o of (opts.join(':') || '').split(',')) {
       const [k, val] = o.split('=');
-      if (k === 'size' && val) m.tmpfs_size = Number(val) || 0;
+      if (k === 'size' && val) m.tmpfs_size = tmpfsSize(s, t, val);
       if (k === 'mode' && val) m.tmpfs_mode = parseInt(val, 8) || 0;
     }
     mounts.push(m);
@@ -258,6 +259,14 @@ function mountsOf(project: Project, s: ServiceConfig): MountSpec[] {
   return mounts;
 }
 
+/** `size=2m` of a `tmpfs:` entry: a byte size with Docker's units, as `--tmpfs` takes it. */
+function tmpfsSize(s: ServiceConfig, entry: string, value: string): number {
+  try {
+    return parseBytes(value);
+  } catch (err) {
+    throw invalidArgument(`service "${s.name}": tmpfs ${JSON.stringify(entry)}: ${(err as Error).message}`);
+  }
+}
 
 /** Swarm's restart conditions as the engine's policies, as Compose maps them outside a swarm. */
 const RESTART_CONDITIONS: Record<string, string> = { none: 'no', no: 'no', 'on-failure': 'on-failure', 'unless-stopped': 'unless-stopped', any: 'always', always: 'always' };

@@ -83,6 +83,12 @@ describe('buildSpec', () => {
     assert.throws(() => buildSpec({ ...base, mounts: [{ type: 'bind', source: 'rel', target: '/x' }] }), { name: 'InvalidArgument' });
   });
 
+  it('sets the domainname through the kernel.domainname sysctl, which runc 1.1 applies', () => {
+    const s = buildSpec({ ...base, hostname: 'web', domainname: 'example.test' });
+    assert.equal(s.hostname, 'web');
+    assert.equal(s.linux.sysctl?.['kernel.domainname'], 'example.test');
+  });
+
   it('rejects a hostname with a shared UTS namespace, bad ulimits and bad rules', () => {
     assert.throws(() => buildSpec({ ...base, uts: 'host', hostname: 'x' }), { name: 'InvalidArgument' });
     assert.throws(() => buildSpec({ ...base, ulimits: [{ name: 'bogus', soft: 1, hard: 1 }] }), { name: 'InvalidArgument' });
