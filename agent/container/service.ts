@@ -685,6 +685,7 @@ export function signalNumber(sig: string): string {
   const s = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
   return String(SIGNALS[s] ?? sig);
 }
+
 /**
  * An image made for another platform than the one asked for is refused; one made for another
  * platform than this host's, when none was asked for, runs with Docker's warning (it may fail
