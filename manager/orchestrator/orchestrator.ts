@@ -134,7 +134,8 @@ export class Orchestrator {
         name,
         want,
         actual.filter((c) => serviceOf(c) === name),
-        { forceRecreate: req.force_recreate, noRecreate: req.no_recreate, dependencyRecreated: hard.some((d) => recreated.has(d)) },
+        // As Compose: --force-recreate applies to the services named, their dependencies are recreated only when they changed.
+        { forceRecreate: req.force_recreate && (req.services.length === 0 || req.services.includes(name)), noRecreate: req.no_recreate, dependencyRecreated: hard.some((d) => recreated.has(d)) },
       );
       if (plan.slots.some((s) => s.kind === 'recreate')) recreated.add(name);
       plans.set(name, plan);
