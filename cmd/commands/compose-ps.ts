@@ -133,7 +133,7 @@ export async function composeImages(services: string[], flags: { quiet?: boolean
     const info = doc ? (JSON.parse(doc) as { Id: string; Size: number }) : { Id: '', Size: 0 };
     const at = c.image.lastIndexOf(':');
     const [repo, tag] = at > c.image.lastIndexOf('/') ? [c.image.slice(0, at), c.image.slice(at + 1)] : [c.image, 'latest'];
-    ids.add(info.Id);
+    ids.add(info.Id.slice(info.Id.indexOf(':') + 1));
     rows.push([c.name, repo, tag, shortId(info.Id), humanSize(info.Size)].join('\t'));
     json.push({ ContainerName: c.name, Repository: repo, Tag: tag, ID: info.Id, Size: info.Size });
   }
