@@ -92,6 +92,11 @@ export async function composeRun(service: string, command: string[], flags: Comp
   if (flags.entrypoint !== undefined) {
     spec.entrypoint = flags.entrypoint === '' ? [] : [flags.entrypoint];
     spec.entrypoint_set = true;
+    // As Compose: a new entrypoint drops the service's command unless one is given.
+    if (command.length === 0) {
+      spec.cmd = [];
+      spec.cmd_set = true;
+    }
   }
   for (const e of flags.env ?? []) spec.env.push(e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
   if (flags.user !== undefined) spec.user = flags.user;
