@@ -115,7 +115,7 @@ export async function composeRun(service: string, command: string[], flags: Comp
   const { id } = await client.call<{ id: string }>('ContainerCreate', spec);
   if (flags.detach) {
     await client.call('ContainerStart', { id });
-    println(name);
+    println(id);
     return 0;
   }
   return containerStart([id], { attach: true, interactive: true });
