@@ -30,6 +30,8 @@ export interface UpFlags {
   logPrefix?: boolean;
   timestamps?: boolean;
   attachDependencies?: boolean;
+  attach?: string[];
+  noAttach?: string[];
   quietPull?: boolean;
 }
 
@@ -55,8 +57,8 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   if (!Number.isFinite(waitTimeout) || waitTimeout < 0) throw new ExitError(1, `invalid --wait-timeout ${JSON.stringify(flags.waitTimeout)}`);
 
   const project = await loadComposeProject();
-  if (flags.exitCodeFrom !== undefined && !project.model.services[flags.exitCodeFrom]) {
-    throw new ExitError(1, `no such service: ${flags.exitCodeFrom}`);
+  for (const s of [...(flags.exitCodeFrom !== undefined ? [flags.exitCodeFrom] : []), ...(flags.attach ?? []), ...(flags.noAttach ?? [])]) {
+    if (!project.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
   }
   // Builds (and the pulls of services that build) happen here, where the contexts are.
   const scope = selectServices(project.model, services, flags.deps !== false);
@@ -91,6 +93,9 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   return attach(project.projectName, services, flags, req.timeout_seconds);
 }
 
+/** `create`: `up --no-start`, as Compose defines it. */
+export const composeCreate = (services: string[], flags: UpFlags) => composeUp(services, { ...flags, detach: true, start: false });
+
 function isTruthy(v: string | undefined): boolean {
   return v !== undefined && ['1', 'true', 'yes'].includes(v.toLowerCase());
 }
@@ -100,7 +105,10 @@ function isTruthy(v: string | undefined): boolean {
  * project (a second one kills it); `--abort-on-container-exit` stops it when any container stops.
  */
 async function attach(project: string, services: string[], flags: UpFlags, timeout: number): Promise<number> {
-  const containers = await projectContainers(project, { all: true, services: services.length > 0 && !flags.attachDependencies ? services : [] });
+  // Every container is followed (its exit counts), only the attached ones are shown.
+  const containers = await projectContainers(project, { all: true, services: [] });
+  const shown = flags.attach ?? (services.length > 0 && !flags.attachDependencies ? services : undefined);
+  const hidden = new Set(containers.filter((c) => (shown !== undefined && !shown.includes(c.service)) || flags.noAttach?.includes(c.service)).map((c) => c.id));
   const printer = new LogPrinter({
     prefix: flags.logPrefix !== false,
     color: flags.color !== false && process.stdout.isTTY === true,
@@ -152,11 +160,12 @@ async function attach(project: string, services: string[], flags: UpFlags, timeo
       since: 0,
       until: 0,
       signal: logs.signal,
+      hidden,
       onEnd: (c, name) => {
         void (async () => {
           const [now] = await projectContainers(project, { all: true, services: [c.service] }).then((l) => l.filter((x) => x.id === c.id));
           const code = now?.exit_code ?? 0;
-          printer.note(name, `exited with code ${code}`);
+          if (!hidden.has(c.id)) printer.note(name, `exited with code ${code}`);
           if (flags.exitCodeFrom === undefined ? flags.abortOnContainerExit && exitCode === 0 : flags.exitCodeFrom === c.service) exitCode = code;
           if (flags.abortOnContainerExit && !stopping) {
             eprintln('Aborting on container exit...');
