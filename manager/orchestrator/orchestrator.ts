@@ -7,6 +7,7 @@
  */
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
 import { KeyedMutex } from '../../common/mutex';
+import { emptyMountSpec, type ContainerSpec } from '../../common/rpc/engine-types';
 import type {
   ProjectActionRequest,
   ProjectContainer,
@@ -288,9 +289,10 @@ export class Orchestrator {
             const nodeId = action.container.nodeId;
             const agent = await this.agent(nodeId);
             emit(working('Container', name, 'Recreate'));
+            const spec = inheritAnonymousVolumes(action.task.spec, await agent.containerVolumes(action.container.id));
             if (isRunning(action.container)) await agent.stopContainer(action.container.id, timeout);
             await agent.removeContainer(action.container.id, { force: true, volumes: false });
-            const id = await this.create(agent, action.task, emit);
+            const id = await this.create(agent, { ...action.task, spec }, emit);
             emit(done('Container', name, 'Recreated'));
             return { action, nodeId, containerId: id, name };
           }
@@ -635,4 +637,21 @@ export function graphFromLabels(containers: ActualContainer[]): DependencyGraph 
     g.set(service, deps);
   }
   return g;
+}
+
+/**
+ * As Compose: a recreated container keeps its predecessor's anonymous volumes (the service's
+ * source-less volumes and the image's VOLUMEs), so their data survives and they don't pile up.
+ */
+function inheritAnonymousVolumes(spec: ContainerSpec, old: Array<{ name: string; destination: string }>): ContainerSpec {
+  const anonymous = old.filter((v) => /^[0-9a-f]{64}$/.test(v.name));
+  if (anonymous.length === 0) return spec;
+  const mounts = spec.mounts.map((m) => {
+    const prev = m.type === 'volume' && m.source === '' ? anonymous.find((v) => v.destination === m.target) : undefined;
+    return prev ? { ...m, source: prev.name } : m;
+  });
+  for (const v of anonymous) {
+    if (!mounts.some((m) => m.target === v.destination)) mounts.push({ ...emptyMountSpec('volume', v.destination), source: v.name });
+  }
+  return { ...spec, mounts };
 }
