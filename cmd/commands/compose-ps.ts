@@ -149,16 +149,26 @@ export async function composeImages(services: string[], flags: { quiet?: boolean
   return 0;
 }
 
+/**
+ * Compose's `top`: one table for the project, SERVICE and replica number (#) first, then the
+ * processes' columns with CMD last, containers in name order.
+ */
 export async function composeTop(services: string[]): Promise<number> {
   const ref = await resolveProjectRef();
-  const list = await projectContainers(ref.name, { services });
+  const list = (await projectContainers(ref.name, { services })).sort((a, b) => a.name.localeCompare(b.name));
   const client = await engine();
+  const titles = ['SERVICE', '#'];
+  const rows: Array<Record<string, string>> = [];
   for (const c of list) {
     const r = await client.call<{ titles: string[]; processes: Array<{ columns: string[] }> }>('ContainerTop', { id: c.id, ps_args: [] });
-    println(c.name);
-    process.stdout.write(tabwrite([r.titles.join('\t'), ...r.processes.map((p) => p.columns.join('\t'))].join('\n') + '\n'));
-    println();
+    for (const t of r.titles) if (!titles.includes(t)) titles.push(t);
+    for (const p of r.processes) rows.push({ SERVICE: c.service, '#': String(c.number), ...Object.fromEntries(r.titles.map((t, i) => [t, p.columns[i] ?? ''])) });
   }
+  if (rows.length === 0) return 0;
+  const cmd = titles.indexOf('CMD');
+  if (cmd >= 0) titles.push(...titles.splice(cmd, 1));
+  const text = [titles.join('\t'), ...rows.map((r) => titles.map((t) => r[t] ?? '-').join('\t'))].join('\n') + '\n';
+  process.stdout.write(tabwrite(text, { minWidth: 4, padding: 2, padChar: ' ' }));
   return 0;
 }
 
