@@ -578,7 +578,8 @@ export class Orchestrator {
     const byProject = new Map<string, ActualContainer[]>();
     for (const nodeId of this.deps.dispatcher.nodeIds()) {
       const agent = await this.agent(nodeId);
-      for (const c of await agent.listContainers([{ key: 'label', values: [LABEL.project] }], true)) {
+      // As Compose's: without -a, only the containers Docker's ps lists (running, paused) count.
+      for (const c of await agent.listContainers([{ key: 'label', values: [LABEL.project] }], all)) {
         const name = c.labels[LABEL.project] ?? '';
         const list = byProject.get(name) ?? [];
         list.push({ ...c, nodeId });
@@ -586,7 +587,6 @@ export class Orchestrator {
       }
     }
     const projects = [...byProject.entries()]
-      .filter(([, cs]) => all || cs.some((c) => c.state === 'running'))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([name, cs]) => {
         const counts = new Map<string, number>();
