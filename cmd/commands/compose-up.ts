@@ -90,7 +90,7 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   }
   if (abort.signal.aborted) return 130;
   if (detach || req.no_start) return 0;
-  return attach(project.projectName, services, flags, req.timeout_seconds);
+  return attach(project.projectName, scope, services, flags, req.timeout_seconds);
 }
 
 /** `create`: `up --no-start`, as Compose defines it. */
@@ -104,9 +104,9 @@ function isTruthy(v: string | undefined): boolean {
  * The attached view: logs of the project's containers until they all stop. Ctrl-C stops the
  * project (a second one kills it); `--abort-on-container-exit` stops it when any container stops.
  */
-async function attach(project: string, services: string[], flags: UpFlags, timeout: number): Promise<number> {
-  // Every container is followed (its exit counts), only the attached ones are shown.
-  const containers = await projectContainers(project, { all: true, services: [] });
+async function attach(project: string, scope: string[], services: string[], flags: UpFlags, timeout: number): Promise<number> {
+  // Every container `up` started is followed (its exit counts), only the attached ones are shown.
+  const containers = await projectContainers(project, { all: true, services: scope });
   const shown = flags.attach ?? (services.length > 0 && !flags.attachDependencies ? services : undefined);
   const hidden = new Set(containers.filter((c) => (shown !== undefined && !shown.includes(c.service)) || flags.noAttach?.includes(c.service)).map((c) => c.id));
   const printer = new LogPrinter({
@@ -118,6 +118,7 @@ async function attach(project: string, services: string[], flags: UpFlags, timeo
   let stopping: Promise<void> | undefined;
   let interrupted = false;
   let exitCode = 0;
+  let exitCodeFrom = flags.exitCodeFrom;
   const stopProject = (action: 'stop' | 'kill') => {
     stopping ??= (async () => {
       const m = await manager();
@@ -166,7 +167,11 @@ async function attach(project: string, services: string[], flags: UpFlags, timeo
           const [now] = await projectContainers(project, { all: true, services: [c.service] }).then((l) => l.filter((x) => x.id === c.id));
           const code = now?.exit_code ?? 0;
           if (!hidden.has(c.id)) printer.note(name, `exited with code ${code}`);
-          if (flags.exitCodeFrom === undefined ? flags.abortOnContainerExit && exitCode === 0 : flags.exitCodeFrom === c.service) exitCode = code;
+          // As Compose: the code is --exit-code-from's service's, else the first to exit's.
+          if (flags.abortOnContainerExit) {
+            exitCodeFrom ??= c.service;
+            if (c.service === exitCodeFrom) exitCode = code;
+          }
           if (flags.abortOnContainerExit && !stopping) {
             eprintln('Aborting on container exit...');
             await stopProject('stop');
