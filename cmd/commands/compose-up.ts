@@ -163,15 +163,13 @@ async function attach(project: string, scope: string[], services: string[], flag
       signal: logs.signal,
       hidden,
       onEnd: (c, name) => {
+        // As Compose: the code is --exit-code-from's service's, else the first to exit's.
+        if (flags.abortOnContainerExit) exitCodeFrom ??= c.service;
         void (async () => {
           const [now] = await projectContainers(project, { all: true, services: [c.service] }).then((l) => l.filter((x) => x.id === c.id));
           const code = now?.exit_code ?? 0;
           if (!hidden.has(c.id)) printer.note(name, `exited with code ${code}`);
-          // As Compose: the code is --exit-code-from's service's, else the first to exit's.
-          if (flags.abortOnContainerExit) {
-            exitCodeFrom ??= c.service;
-            if (c.service === exitCodeFrom) exitCode = code;
-          }
+          if (flags.abortOnContainerExit && c.service === exitCodeFrom) exitCode = code;
           if (flags.abortOnContainerExit && !stopping) {
             eprintln('Aborting on container exit...');
             await stopProject('stop');
