@@ -2,7 +2,7 @@
 import type { ProjectContainer, ProjectListReply } from '../../common/rpc/manager-types';
 import type { PortView } from '../../common/rpc/engine-types';
 import { engine, ExitError, println } from '../cli';
-import { containerStatus, goTime, humanSize, quoteGo, tabwrite, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
+import { containerStatus, goTime, humanSize, quoteGo, renderList, tabwrite, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
 import { displayablePorts, ellipsis, shortId } from './container-format';
 import { manager, projectContainers, resolveProjectRef, serviceContainer } from './compose-common';
 
@@ -49,7 +49,11 @@ export async function composePs(services: string[], flags: PsFlags): Promise<num
     for (const c of list) println(JSON.stringify(psJson(c)));
     return 0;
   }
-  if (format !== 'table') throw new ExitError(1, `unsupported --format ${JSON.stringify(format)}: expected table or json`);
+  if (format !== 'table') {
+    // A Go template (`{{.Name}}`, `table {{.Service}}\t{{.State}}`) over the json fields, as Compose's.
+    process.stdout.write(renderList(list.map(psJson), { format, defaultTable: '', headers: { RunningFor: 'CREATED' } }));
+    return 0;
+  }
   const now = Date.now();
   const rows = ['NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS'];
   for (const c of list) {

@@ -108,6 +108,9 @@ describe('compose ps', () => {
         ['127.0.0.1', 9999, webPort, 'udp'],
       ],
     );
+    // A Go template over the same fields.
+    assert.equal(await ok(['ps', '--format', '{{.Name}} {{.State}}', 'web']), 'insp-web-1 running\n');
+    assert.deepEqual(lines(await ok(['ps', '--format', 'table {{.Service}}\t{{.Status}}', 'web'])).map((l) => l.split(/\s+/).slice(0, 2).join(' ')), ['SERVICE STATUS', 'web Up']);
     const say = all.find((j) => j.Service === 'say')!;
     assert.equal(say.State, 'exited');
     assert.deepEqual(say.Publishers, []);
