@@ -183,6 +183,12 @@ async function attach(project: string, scope: string[], services: string[], flag
     process.off('SIGINT', onInterrupt);
   }
   if (interrupted) return 130;
+  // The deciding service may have been stopped by the abort after the logs were closed: its
+  // container's state has the code.
+  if (flags.abortOnContainerExit && exitCodeFrom !== undefined) {
+    const [first] = (await projectContainers(project, { all: true, services: [exitCodeFrom] })).sort((a, b) => a.number - b.number);
+    if (first && first.state === 'exited') return first.exit_code;
+  }
   return exitCode;
 }
 
