@@ -242,7 +242,8 @@ describe('compose lifecycle', () => {
 
   test('two projects of one file live side by side', async () => {
     expectCode(await compose(['-p', 'twin', 'up', '-d']), 0);
-    assert.match(await ok(['ls']), /^life\s+running\(2\), exited\(1\)|^life\s+exited\(1\), running\(2\)/m);
+    assert.match(await ok(['ls']), /^life\s+running\(2\)\s/m);
+    assert.match(await ok(['ls', '-a']), /^life\s+exited\(1\), running\(2\)\s/m);
     assert.match(await ok(['ls']), /^twin\s+running\(2\)\s/m);
     assert.deepEqual(lines(await ok(['-p', 'twin', 'ps', '--services'])), ['db', 'web']);
     assert.ok(await d.ok(['volume', 'inspect', 'twin_data']));
@@ -274,7 +275,7 @@ describe('compose lifecycle', () => {
     expectCode(await compose(['down', '--rmi', 'some']), 1);
   });
 
-  test('global flags apply to every verb: -p without files, --project-directory, -f -', async () => {
+  test('global flags apply to every verb: -p without files, --project-directory, -f -, --env-file', async () => {
     const other = await projectDir(d, 'elsewhere', { 'compose.yaml': 'services:\n  one:\n    image: busybox:latest\n    command: ["sleep", "600"]\n    stop_signal: SIGKILL\n' });
     const content = await fsp.readFile(path.join(other, 'compose.yaml'), 'utf8');
     // From stdin with -p: no file on disk is read.
@@ -289,6 +290,17 @@ describe('compose lifecycle', () => {
     assert.deepEqual(lines(await d.ok(['--project-directory', other, 'ps', '--format', 'json'])).map((l) => (JSON.parse(l) as { Name: string }).Name), ['elsewhere-one-1']);
     expectCode(await d.run(['--project-directory', other, 'restart', 'one']), 0);
     expectCode(await d.run(['--project-directory', other, 'down']), 0);
+    // --env-file feeds interpolation, the project's name included, for every verb.
+    const envDir = await projectDir(d, 'envfile', {
+      'compose.yaml': 'name: ${PNAME:-unset}\nservices:\n  s:\n    image: busybox:latest\n    command: ["sh", "-c", "echo val=${VAL}; exec sleep 600"]\n    stop_signal: SIGKILL\n',
+      'alt.env': 'PNAME=fromenv\nVAL=one\n',
+    });
+    const withEnv = (args: string[]) => d.run(['--env-file', 'alt.env', ...args], { cwd: envDir });
+    expectCode(await withEnv(['up', '-d']), 0);
+    assert.match(expectCode(await withEnv(['logs']), 0).stdout, /^s-1 {2}\| val=one$/m);
+    assert.equal(expectCode(await withEnv(['exec', '-T', 's', 'echo', 'in-fromenv']), 0).stdout, 'in-fromenv\n');
+    assert.match(expectCode(await withEnv(['ps']), 0).stdout, /^fromenv-s-1\s/m);
+    expectCode(await withEnv(['down']), 0);
     assert.equal((await d.ok(['container', 'ls', '-aq'])).trim(), '');
   });
 });
