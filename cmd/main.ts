@@ -273,15 +273,16 @@ function registerSystemCommands(program: Command): void {
       .description('display system-wide information')
       .option('-f, --format <format>', 'format output using a custom template')
       .action(lazy(async () => (await load()).info));
-    parent
-      .command('events')
-      .description('get real time events from the daemon')
-      .option('-f, --filter <filter>', 'filter output based on conditions provided', collect)
-      .option('--format <format>', 'format output using a custom template')
-      .option('--since <time>', 'show all events created since timestamp')
-      .option('--until <time>', 'stream events until this timestamp')
-      .action(lazy(async () => (await load()).events));
   }
+  // The top-level `events` is Compose's (the project's containers); the daemon's is `system events`.
+  system
+    .command('events')
+    .description('get real time events from the daemon')
+    .option('-f, --filter <filter>', 'filter output based on conditions provided', collect)
+    .option('--format <format>', 'format output using a custom template')
+    .option('--since <time>', 'show all events created since timestamp')
+    .option('--until <time>', 'stream events until this timestamp')
+    .action(lazy(async () => (await load()).events));
   system
     .command('df')
     .description('show tscompose disk usage')

@@ -396,6 +396,7 @@ async function attach(agent: Agent, call: ServerDuplexStream<any, any>): Promise
         stdinStream?.end();
       } else if (msg.resize) void agent.runtime.resize(c.id, { height: msg.resize.height, width: msg.resize.width }).catch(() => undefined);
     });
+    call.resume();
     void connectStdin();
     const tty = c.spec.tty;
     await followLog(c.logPath, {
@@ -458,6 +459,7 @@ async function exec(agent: Agent, call: ServerDuplexStream<any, any>): Promise<v
       else if (msg.stdin_close && s?.stdin) s.stdin.end();
       else if (msg.resize) void session.resize({ height: msg.resize.height, width: msg.resize.width }).catch(() => undefined);
     });
+    call.resume();
     call.on('cancelled', () => s?.close());
     s?.stdout.on('data', (b: Buffer) => call.write({ stdout: b }));
     s?.stderr.on('data', (b: Buffer) => call.write({ stderr: b }));
@@ -475,6 +477,9 @@ async function exec(agent: Agent, call: ServerDuplexStream<any, any>): Promise<v
 function nextMessage(call: ServerDuplexStream<any, any>): Promise<any> {
   return new Promise((resolve, reject) => {
     const onData = (m: any) => {
+      // Paused until the caller listens: what follows the first message (stdin sent at once)
+      // would otherwise flow out to no listener while the caller sets up.
+      call.pause();
       cleanup();
       resolve(m);
     };

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../../common/fsutil';
 import { KeyedMutex } from '../../common/mutex';
 import { emptyContainerSpec, type ContainerSpec } from '../../common/rpc/engine-types';
 import type { EventLog } from '../events';
+import { ANONYMOUS_LABEL } from '../volume/names';
 import { formatPlatform, hostPlatform, parsePlatform, type ImageConfig } from '../image/oci';
 import type { ImageService } from '../image/service';
 import type { NetworkManager } from '../network';
@@ -406,11 +407,15 @@ export class ContainerService {
       await writeInjectedFiles(this.deps.root, id, spec.files);
       await this.deps.images.snapshots.prepare(id, img.layers.map((l) => l.diffId));
       const newVolumes: Array<{ name: string; target: string; noCopy: boolean }> = [];
+      const anonymousNames: string[] = [];
       // Two creates naming one new volume: one makes it, the other finds it (seeding, below, is
       // locked per volume and copies only into an empty one).
       await this.locks.run('create-volumes', async () => {
         for (const n of named) {
-          const exists = await this.deps.volumes.inspect(n.name).then(() => true, () => false);
+          const existing = await this.deps.volumes.inspect(n.name).catch(() => undefined);
+          const exists = existing !== undefined;
+          // An anonymous volume handed on by name (Compose's recreate) stays anonymous: `rm -v` removes it, as Docker 23+.
+          if (existing && ANONYMOUS_LABEL in existing.Labels) anonymousNames.push(n.name);
           if (!exists) {
             await this.deps.volumes.create({ name: n.name, driver: n.driver || undefined, labels: n.labels, options: n.options });
             createdVolumes.push(n.name);
@@ -422,7 +427,6 @@ export class ContainerService {
           if (m) newVolumes.push({ name: n.name, target: m.target, noCopy: !!specMount?.no_copy });
         }
       });
-      const anonymousNames: string[] = [];
       for (const target of anonymous) {
         const v = await this.deps.volumes.create({});
         createdVolumes.push(v.Name);

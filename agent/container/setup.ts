@@ -289,6 +289,9 @@ export class HostEnv implements MachineEnv {
       c.netnsPath = other.netnsPath;
       return { mode: { path: other.netnsPath } };
     }
+    // A detach that failed when the last attempt ended (its error is not fatal there) left an
+    // endpoint behind: it is retried here, else the connect below refuses the same name.
+    await d.networks.disconnectAll(c.id);
     const netns = await d.networks.netns.create(c.id);
     c.netnsPath = netns;
     undo.push(async () => {

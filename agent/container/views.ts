@@ -183,7 +183,8 @@ export function summarize(c: ContainerRecord, sizes?: { rw: number; rootFs: numb
     created: c.created,
     state: c.state.status,
     status: '',
-    ports: [
+    // As Docker: a container's ports are listed while it runs; a created or exited one shows none.
+    ports: !['running', 'paused', 'restarting'].includes(c.state.status) ? [] : [
       ...c.ports.map((p) => ({ ip: p.hostIp || '0.0.0.0', private_port: p.containerPort, public_port: p.hostPort, type: p.protocol })),
       ...c.config.exposedPorts
         .filter((e) => !c.ports.some((p) => `${p.containerPort}/${p.protocol}` === e))

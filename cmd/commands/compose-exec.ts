@@ -9,7 +9,8 @@ import { containerLabels, oneoffContainerName } from '../../manager/project/nami
 import { serviceConfigHash } from '../../manager/compose/index';
 import { engine, ExitError, println } from '../cli';
 import { containerExec, containerStart } from './container-run';
-import { loadComposeProject, resolveProjectRef, runWithProgress, serviceContainer } from './compose-common';
+import { containerCp, splitCopyArg } from './container-io';
+import { loadComposeProject, projectContainers, resolveProjectRef, runWithProgress, serviceContainer } from './compose-common';
 
 export interface ComposeExecFlags {
   detach?: boolean;
@@ -92,6 +93,11 @@ export async function composeRun(service: string, command: string[], flags: Comp
   if (flags.entrypoint !== undefined) {
     spec.entrypoint = flags.entrypoint === '' ? [] : [flags.entrypoint];
     spec.entrypoint_set = true;
+    // As Compose: a new entrypoint drops the service's command unless one is given.
+    if (command.length === 0) {
+      spec.cmd = [];
+      spec.cmd_set = true;
+    }
   }
   for (const e of flags.env ?? []) spec.env.push(e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
   if (flags.user !== undefined) spec.user = flags.user;
@@ -110,7 +116,7 @@ export async function composeRun(service: string, command: string[], flags: Comp
   const { id } = await client.call<{ id: string }>('ContainerCreate', spec);
   if (flags.detach) {
     await client.call('ContainerStart', { id });
-    println(name);
+    println(id);
     return 0;
   }
   return containerStart([id], { attach: true, interactive: true });
@@ -137,4 +143,37 @@ function parseVolume(v: string, volumes: Record<string, { name: string }>): Moun
     create_host_path: bind,
   };
 
+}
+
+export interface ComposeCpFlags {
+  index?: string;
+  all?: boolean;
+  archive?: boolean;
+  followLink?: boolean;
+}
+
+/**
+ * `cp SERVICE:SRC DEST` copies from the service's container (`--index`, else the first);
+ * `cp SRC SERVICE:DEST` copies into each of its containers, or the `--index` one.
+ */
+export async function composeCp(source: string, destination: string, flags: ComposeCpFlags): Promise<number> {
+  const src = splitCopyArg(source);
+  const dst = splitCopyArg(destination);
+  const service = src.container ?? dst.container;
+  if (src.container && dst.container) throw new ExitError(1, 'copying between services is not supported');
+  if (!service) throw new ExitError(1, 'must specify at least one service: SERVICE:PATH');
+  const ref = await resolveProjectRef();
+  if (ref.loaded && !ref.loaded.model.services[service]) throw new ExitError(1, `no such service: ${service}`);
+  const index = flags.index !== undefined ? Number(flags.index) : 0;
+  if (!Number.isInteger(index) || index < 0) throw new ExitError(1, `invalid --index ${JSON.stringify(flags.index)}`);
+  let list = (await projectContainers(ref.name, { all: true, services: [service], oneoff: !!flags.all })).sort((a, b) => a.number - b.number);
+  if (index > 0) list = list.filter((c) => c.number === index);
+  if (list.length === 0) throw new ExitError(1, index > 0 ? `service "${service}" is not running container #${index}` : `no container found for service "${service}"`);
+  const opts = { archive: flags.archive, followLink: flags.followLink, quiet: true };
+  if (src.container) return containerCp(`${list[0]!.id}:${src.path}`, destination, opts);
+  for (const c of list) {
+    const code = await containerCp(source, `${c.id}:${dst.path}`, opts);
+    if (code !== 0) return code;
+  }
+  return 0;
 }

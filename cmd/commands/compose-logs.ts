@@ -79,11 +79,13 @@ export interface FollowOptions {
   signal: AbortSignal;
   /** Called when a followed container's log ends (it stopped). */
   onEnd?: (c: ProjectContainer, name: string) => void;
+  /** Containers followed for their end only, their lines not shown (`up --no-attach`). */
+  hidden?: Set<string>;
 }
 
 export async function streamLogs(printer: LogPrinter, project: string, containers: ProjectContainer[], opts: FollowOptions): Promise<void> {
   const client = await engine();
-  printer.register(containers.map((c) => displayName(c, project)));
+  printer.register(containers.filter((c) => !opts.hidden?.has(c.id)).map((c) => displayName(c, project)));
   await Promise.all(
     containers.map(async (c) => {
       const name = displayName(c, project);
@@ -93,7 +95,7 @@ export async function streamLogs(printer: LogPrinter, project: string, container
           { id: c.id, follow: opts.follow, tail: opts.tail, since: opts.since, until: opts.until, stdout: true, stderr: true },
           opts.signal,
         )) {
-          printer.write(name, entry);
+          if (!opts.hidden?.has(c.id)) printer.write(name, entry);
         }
       } catch (err) {
         if (opts.signal.aborted) return;

@@ -2,7 +2,7 @@
 import type { ProjectContainer, ProjectListReply } from '../../common/rpc/manager-types';
 import type { PortView } from '../../common/rpc/engine-types';
 import { engine, ExitError, println } from '../cli';
-import { containerStatus, goTime, humanSize, quoteGo, tabwrite, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
+import { containerStatus, goTime, humanSize, quoteGo, renderList, tabwrite, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
 import { displayablePorts, ellipsis, shortId } from './container-format';
 import { manager, projectContainers, resolveProjectRef, serviceContainer } from './compose-common';
 
@@ -49,7 +49,11 @@ export async function composePs(services: string[], flags: PsFlags): Promise<num
     for (const c of list) println(JSON.stringify(psJson(c)));
     return 0;
   }
-  if (format !== 'table') throw new ExitError(1, `unsupported --format ${JSON.stringify(format)}: expected table or json`);
+  if (format !== 'table') {
+    // A Go template (`{{.Name}}`, `table {{.Service}}\t{{.State}}`) over the json fields, as Compose's.
+    process.stdout.write(renderList(list.map(psJson), { format, defaultTable: '', headers: { RunningFor: 'CREATED' } }));
+    return 0;
+  }
   const now = Date.now();
   const rows = ['NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS'];
   for (const c of list) {
@@ -133,7 +137,7 @@ export async function composeImages(services: string[], flags: { quiet?: boolean
     const info = doc ? (JSON.parse(doc) as { Id: string; Size: number }) : { Id: '', Size: 0 };
     const at = c.image.lastIndexOf(':');
     const [repo, tag] = at > c.image.lastIndexOf('/') ? [c.image.slice(0, at), c.image.slice(at + 1)] : [c.image, 'latest'];
-    ids.add(info.Id);
+    ids.add(info.Id.slice(info.Id.indexOf(':') + 1));
     rows.push([c.name, repo, tag, shortId(info.Id), humanSize(info.Size)].join('\t'));
     json.push({ ContainerName: c.name, Repository: repo, Tag: tag, ID: info.Id, Size: info.Size });
   }
@@ -149,16 +153,26 @@ export async function composeImages(services: string[], flags: { quiet?: boolean
   return 0;
 }
 
+/**
+ * Compose's `top`: one table for the project, SERVICE and replica number (#) first, then the
+ * processes' columns with CMD last, containers in name order.
+ */
 export async function composeTop(services: string[]): Promise<number> {
   const ref = await resolveProjectRef();
-  const list = await projectContainers(ref.name, { services });
+  const list = (await projectContainers(ref.name, { services })).sort((a, b) => a.name.localeCompare(b.name));
   const client = await engine();
+  const titles = ['SERVICE', '#'];
+  const rows: Array<Record<string, string>> = [];
   for (const c of list) {
     const r = await client.call<{ titles: string[]; processes: Array<{ columns: string[] }> }>('ContainerTop', { id: c.id, ps_args: [] });
-    println(c.name);
-    process.stdout.write(tabwrite([r.titles.join('\t'), ...r.processes.map((p) => p.columns.join('\t'))].join('\n') + '\n'));
-    println();
+    for (const t of r.titles) if (!titles.includes(t)) titles.push(t);
+    for (const p of r.processes) rows.push({ SERVICE: c.service, '#': String(c.number), ...Object.fromEntries(r.titles.map((t, i) => [t, p.columns[i] ?? ''])) });
   }
+  if (rows.length === 0) return 0;
+  const cmd = titles.indexOf('CMD');
+  if (cmd >= 0) titles.push(...titles.splice(cmd, 1));
+  const text = [titles.join('\t'), ...rows.map((r) => titles.map((t) => r[t] ?? '-').join('\t'))].join('\n') + '\n';
+  process.stdout.write(tabwrite(text, { minWidth: 4, padding: 2, padChar: ' ' }));
   return 0;
 }
 

@@ -30,6 +30,8 @@ export interface UpFlags {
   logPrefix?: boolean;
   timestamps?: boolean;
   attachDependencies?: boolean;
+  attach?: string[];
+  noAttach?: string[];
   quietPull?: boolean;
 }
 
@@ -55,8 +57,8 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   if (!Number.isFinite(waitTimeout) || waitTimeout < 0) throw new ExitError(1, `invalid --wait-timeout ${JSON.stringify(flags.waitTimeout)}`);
 
   const project = await loadComposeProject();
-  if (flags.exitCodeFrom !== undefined && !project.model.services[flags.exitCodeFrom]) {
-    throw new ExitError(1, `no such service: ${flags.exitCodeFrom}`);
+  for (const s of [...(flags.exitCodeFrom !== undefined ? [flags.exitCodeFrom] : []), ...(flags.attach ?? []), ...(flags.noAttach ?? [])]) {
+    if (!project.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
   }
   // Builds (and the pulls of services that build) happen here, where the contexts are.
   const scope = selectServices(project.model, services, flags.deps !== false);
@@ -88,8 +90,11 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   }
   if (abort.signal.aborted) return 130;
   if (detach || req.no_start) return 0;
-  return attach(project.projectName, services, flags, req.timeout_seconds);
+  return attach(project.projectName, scope, services, flags, req.timeout_seconds);
 }
+
+/** `create`: `up --no-start`, as Compose defines it. */
+export const composeCreate = (services: string[], flags: UpFlags) => composeUp(services, { ...flags, detach: true, start: false });
 
 function isTruthy(v: string | undefined): boolean {
   return v !== undefined && ['1', 'true', 'yes'].includes(v.toLowerCase());
@@ -99,8 +104,11 @@ function isTruthy(v: string | undefined): boolean {
  * The attached view: logs of the project's containers until they all stop. Ctrl-C stops the
  * project (a second one kills it); `--abort-on-container-exit` stops it when any container stops.
  */
-async function attach(project: string, services: string[], flags: UpFlags, timeout: number): Promise<number> {
-  const containers = await projectContainers(project, { all: true, services: services.length > 0 && !flags.attachDependencies ? services : [] });
+async function attach(project: string, scope: string[], services: string[], flags: UpFlags, timeout: number): Promise<number> {
+  // Every container `up` started is followed (its exit counts), only the attached ones are shown.
+  const containers = await projectContainers(project, { all: true, services: scope });
+  const shown = flags.attach ?? (services.length > 0 && !flags.attachDependencies ? services : undefined);
+  const hidden = new Set(containers.filter((c) => (shown !== undefined && !shown.includes(c.service)) || flags.noAttach?.includes(c.service)).map((c) => c.id));
   const printer = new LogPrinter({
     prefix: flags.logPrefix !== false,
     color: flags.color !== false && process.stdout.isTTY === true,
@@ -110,6 +118,7 @@ async function attach(project: string, services: string[], flags: UpFlags, timeo
   let stopping: Promise<void> | undefined;
   let interrupted = false;
   let exitCode = 0;
+  let exitCodeFrom = flags.exitCodeFrom;
   const stopProject = (action: 'stop' | 'kill') => {
     stopping ??= (async () => {
       const m = await manager();
@@ -152,12 +161,15 @@ async function attach(project: string, services: string[], flags: UpFlags, timeo
       since: 0,
       until: 0,
       signal: logs.signal,
+      hidden,
       onEnd: (c, name) => {
+        // As Compose: the code is --exit-code-from's service's, else the first to exit's.
+        if (flags.abortOnContainerExit) exitCodeFrom ??= c.service;
         void (async () => {
           const [now] = await projectContainers(project, { all: true, services: [c.service] }).then((l) => l.filter((x) => x.id === c.id));
           const code = now?.exit_code ?? 0;
-          printer.note(name, `exited with code ${code}`);
-          if (flags.exitCodeFrom === undefined ? flags.abortOnContainerExit && exitCode === 0 : flags.exitCodeFrom === c.service) exitCode = code;
+          if (!hidden.has(c.id)) printer.note(name, `exited with code ${code}`);
+          if (flags.abortOnContainerExit && c.service === exitCodeFrom) exitCode = code;
           if (flags.abortOnContainerExit && !stopping) {
             eprintln('Aborting on container exit...');
             await stopProject('stop');
@@ -171,6 +183,12 @@ async function attach(project: string, services: string[], flags: UpFlags, timeo
     process.off('SIGINT', onInterrupt);
   }
   if (interrupted) return 130;
+  // The deciding service may have been stopped by the abort after the logs were closed: its
+  // container's state has the code.
+  if (flags.abortOnContainerExit && exitCodeFrom !== undefined) {
+    const [first] = (await projectContainers(project, { all: true, services: [exitCodeFrom] })).sort((a, b) => a.number - b.number);
+    if (first && first.state === 'exited') return first.exit_code;
+  }
   return exitCode;
 }
 

@@ -2,7 +2,7 @@
  * Registration of Compose's project verbs. Kept free of the loader's imports: each action loads
  * its implementation when it runs.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { collect, getGlobals, lazy } from '../cli';
 
 export function registerComposeCommands(program: Command): void {
@@ -99,8 +99,24 @@ function registerProjectCommands(program: Command): void {
     .option('--no-log-prefix', "don't print prefix in logs")
     .option('--timestamps', 'show timestamps')
     .option('--attach-dependencies', 'automatically attach to log output of dependent services')
+    .option('--attach <service>', 'restrict attaching to the specified services', collect)
+    .addOption(valuedNoOption('--no-attach <service>', 'do not attach (stream logs) to the specified services'))
     .option('--quiet-pull', 'pull without printing progress information')
     .action(lazy(async () => (await up()).composeUp));
+
+  program
+    .command('create')
+    .description('creates containers for a service')
+    .argument('[services...]')
+    .option('--scale <service=num>', 'scale SERVICE to NUM instances; overrides the `scale` setting in the compose file', collect)
+    .option('--force-recreate', "recreate containers even if their configuration and image haven't changed")
+    .option('--no-recreate', "if containers already exist, don't recreate them")
+    .option('--remove-orphans', 'remove containers for services not defined in the compose file')
+    .option('--pull <policy>', 'pull image before running ("always"|"missing"|"never")')
+    .option('--build', 'build images before starting containers')
+    .option('--no-build', "don't build an image, even if it's policy")
+    .option('--quiet-pull', 'pull without printing progress information')
+    .action(lazy(async () => (await up()).composeCreate));
 
   program
     .command('down')
@@ -205,6 +221,26 @@ function registerProjectCommands(program: Command): void {
     .action(lazy(async () => (await life()).composeScale));
 
   program
+    .command('events')
+    .description('receive real time events from containers')
+    .argument('[services...]')
+    .option('--json', 'output events as a stream of json objects')
+    .option('--since <time>', 'show all events created since timestamp')
+    .option('--until <time>', 'stream events until this timestamp')
+    .action(lazy(async () => (await import('./compose-events')).composeEvents));
+
+  program
+    .command('cp')
+    .description('copy files/folders between a service container and the local filesystem')
+    .argument('<source>', 'SERVICE:SRC_PATH, or a local path (- for a tar on stdin)')
+    .argument('<destination>', 'SERVICE:DEST_PATH, or a local path (- for a tar on stdout)')
+    .option('--index <index>', 'index of the container if service has multiple replicas')
+    .option('--all', 'include containers created by the run command')
+    .option('-a, --archive', 'archive mode (copy all uid/gid information)')
+    .option('-L, --follow-link', 'always follow symbol link in SRC_PATH')
+    .action(lazy(async () => (await exec()).composeCp));
+
+  program
     .command('top')
     .description('display the running processes')
     .argument('[services...]')
@@ -235,4 +271,14 @@ function registerProjectCommands(program: Command): void {
     .option('--format <format>', 'format the output: table or json', 'table')
     .option('--filter <filter>', 'filter output based on conditions provided', collect)
     .action(lazy(async () => (await ps()).composeLs));
+}
+
+/**
+ * A repeatable `--no-x <value>` flag (Compose's `up --no-attach svc`): commander would take it for
+ * the negation of `--x`; this one keeps its own values, under `noX`.
+ */
+function valuedNoOption(flags: string, description: string): Option {
+  const option = new Option(flags, description).argParser(collect);
+  option.negate = false;
+  return option;
 }

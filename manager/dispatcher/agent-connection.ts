@@ -56,6 +56,8 @@ export interface AgentConnection {
   pauseContainer(id: string): Promise<void>;
   unpauseContainer(id: string): Promise<void>;
   removeContainer(id: string, opts: { force: boolean; volumes: boolean }): Promise<void>;
+  /** The container's volume mounts: the volume's name and where it is mounted. */
+  containerVolumes(id: string): Promise<Array<{ name: string; destination: string }>>;
   /** Resolves with the exit code once the container is not running. */
   waitContainer(id: string, signal?: AbortSignal): Promise<number>;
 

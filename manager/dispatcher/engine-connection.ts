@@ -67,6 +67,12 @@ export class EngineAgentConnection implements AgentConnection {
     await this.engine.call('ContainerRemove', { id, force: opts.force, volumes: opts.volumes });
   }
 
+  async containerVolumes(id: string): Promise<Array<{ name: string; destination: string }>> {
+    const r = await this.engine.call<{ json: string[] }>('ContainerInspect', { names: [id], ignore_missing: true, size: false });
+    const doc = r.json[0] ? (JSON.parse(r.json[0]) as { Mounts?: Array<{ Type: string; Name?: string; Destination: string }> }) : {};
+    return (doc.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => ({ name: m.Name!, destination: m.Destination }));
+  }
+
   async waitContainer(id: string): Promise<number> {
     const r = await this.engine.call<{ exit_code: number; error: string }>('ContainerWait', { id, condition: 'not-running' });
     if (r.error) throw failedPrecondition(`container ${id}: ${r.error}`);

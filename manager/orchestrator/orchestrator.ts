@@ -7,6 +7,7 @@
  */
 import { failedPrecondition, invalidArgument, kindOf, messageOf, notFound, TsError } from '../../common/errors';
 import { KeyedMutex } from '../../common/mutex';
+import { emptyMountSpec, type ContainerSpec } from '../../common/rpc/engine-types';
 import type {
   ProjectActionRequest,
   ProjectContainer,
@@ -138,7 +139,8 @@ export class Orchestrator {
         name,
         want,
         actual.filter((c) => serviceOf(c) === name),
-        { forceRecreate: req.force_recreate, noRecreate: req.no_recreate, dependencyRecreated: hard.some((d) => recreated.has(d)) },
+        // As Compose: --force-recreate applies to the services named, their dependencies are recreated only when they changed.
+        { forceRecreate: req.force_recreate && (req.services.length === 0 || req.services.includes(name)), noRecreate: req.no_recreate, dependencyRecreated: hard.some((d) => recreated.has(d)) },
       );
       if (plan.slots.some((s) => s.kind === 'recreate')) recreated.add(name);
       plans.set(name, plan);
@@ -292,9 +294,10 @@ export class Orchestrator {
             const nodeId = action.container.nodeId;
             const agent = await this.agent(nodeId);
             emit(working('Container', name, 'Recreate'));
+            const spec = inheritAnonymousVolumes(action.task.spec, await agent.containerVolumes(action.container.id));
             if (isRunning(action.container)) await agent.stopContainer(action.container.id, timeout);
             await agent.removeContainer(action.container.id, { force: true, volumes: false });
-            const id = await this.create(agent, action.task, emit);
+            const id = await this.create(agent, { ...action.task, spec }, emit);
             emit(done('Container', name, 'Recreated'));
             return { action, nodeId, containerId: id, name };
           }
@@ -582,7 +585,8 @@ export class Orchestrator {
     const byProject = new Map<string, ActualContainer[]>();
     for (const nodeId of this.deps.dispatcher.nodeIds()) {
       const agent = await this.agent(nodeId);
-      for (const c of await agent.listContainers([{ key: 'label', values: [LABEL.project] }], true)) {
+      // As Compose's: without -a, only the containers Docker's ps lists (running, paused) count.
+      for (const c of await agent.listContainers([{ key: 'label', values: [LABEL.project] }], all)) {
         const name = c.labels[LABEL.project] ?? '';
         const list = byProject.get(name) ?? [];
         list.push({ ...c, nodeId });
@@ -590,7 +594,6 @@ export class Orchestrator {
       }
     }
     const projects = [...byProject.entries()]
-      .filter(([, cs]) => all || cs.some((c) => c.state === 'running'))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([name, cs]) => {
         const counts = new Map<string, number>();
@@ -688,4 +691,21 @@ export function graphFromLabels(containers: ActualContainer[]): DependencyGraph 
     g.set(service, deps);
   }
   return g;
+}
+
+/**
+ * As Compose: a recreated container keeps its predecessor's anonymous volumes (the service's
+ * source-less volumes and the image's VOLUMEs), so their data survives and they don't pile up.
+ */
+function inheritAnonymousVolumes(spec: ContainerSpec, old: Array<{ name: string; destination: string }>): ContainerSpec {
+  const anonymous = old.filter((v) => /^[0-9a-f]{64}$/.test(v.name));
+  if (anonymous.length === 0) return spec;
+  const mounts = spec.mounts.map((m) => {
+    const prev = m.type === 'volume' && m.source === '' ? anonymous.find((v) => v.destination === m.target) : undefined;
+    return prev ? { ...m, source: prev.name } : m;
+  });
+  for (const v of anonymous) {
+    if (!mounts.some((m) => m.target === v.destination)) mounts.push({ ...emptyMountSpec('volume', v.destination), source: v.name });
+  }
+  return { ...spec, mounts };
 }

@@ -190,7 +190,7 @@ describe('history, prune, df, info, version, events', () => {
     await d.ok(['rmi', 'evt:1']);
     const until = new Date(Date.now() + 10).toISOString();
     await new Promise((r) => setTimeout(r, 20));
-    const out = await d.ok(['events', '--since', since, '--until', until, '--filter', 'type=image', '--format', '{{json .}}']);
+    const out = await d.ok(['system', 'events', '--since', since, '--until', until, '--filter', 'type=image', '--format', '{{json .}}']);
     const evs = out.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(
       evs.map((e) => `${e.Action} ${e.Actor.Attributes.name}`),
@@ -204,7 +204,7 @@ describe('history, prune, df, info, version, events', () => {
   test('events: live stream sees a tag made after it started', async () => {
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('../helpers/daemon');
-    const child = spawn(process.execPath, [CLI, 'events', '--filter', 'event=tag', '--format', '{{.Actor.Attributes.name}}'], {
+    const child = spawn(process.execPath, [CLI, 'system', 'events', '--filter', 'event=tag', '--format', '{{.Actor.Attributes.name}}'], {
       env: { ...process.env, ...d.env },
     });
     let buf = '';

@@ -94,7 +94,7 @@ describe('push, then pull into another daemon', () => {
     assert.equal(pulled.Id, original.Id);
     assert.deepEqual(pulled.RepoTags, [`${reg.host}/bb:1.0`]);
     assert.deepEqual(pulled.RepoDigests, [`${reg.host}/bb@${pushedDigest}`]);
-    const events = await puller.ok(['events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'event=pull']);
+    const events = await puller.ok(['system', 'events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'event=pull']);
     assert.match(events, new RegExp(`image pull ${reg.host}/bb:1.0`));
   });
 
