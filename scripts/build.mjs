@@ -2,7 +2,7 @@
 // pays only for the modules it uses), and the gRPC contracts pre-compiled to a JSON descriptor
 // (so no .proto file is parsed at start-up).
 import { build, transformSync } from 'esbuild';
-import { mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,8 @@ root.loadSync(protoFiles, { keepCase: true });
 writeFileSync(join(dist, 'proto-descriptor.json'), JSON.stringify(root.toJSON()));
 // Static serializers and grpc-js method tables: no proto-loader or protobufjs at run time.
 writeFileSync(join(dist, 'rpc-codec.mjs'), transformSync(generateRpcModule(root), { minify: true, target: 'node20', format: 'esm' }).code);
+
+const REQUIRE_BANNER = "import { createRequire as __tscCreateRequire } from 'node:module'; const require = __tscCreateRequire(import.meta.url);";
 
 await build({
   entryPoints: { tscompose: 'cmd/main.ts' },
@@ -41,10 +43,17 @@ await build({
   logLevel: 'warning',
   banner: {
     // Bundled CommonJS dependencies (grpc-js, yaml…) call require() for Node built-ins.
-    js: "import { createRequire as __tscCreateRequire } from 'node:module'; const require = __tscCreateRequire(import.meta.url);",
+    js: REQUIRE_BANNER,
   },
   define: { 'process.env.TSCOMPOSE_BUILD_TIME': JSON.stringify(new Date().toISOString()) },
 });
+
+// The banner goes on every file, but most never call require(): on those it only costs each
+// command a createRequire per loaded chunk. Its line stays (empty), so source maps still match.
+for (const file of [join(dist, 'tscompose.mjs'), ...readdirSync(join(dist, 'chunks')).filter((f) => f.endsWith('.mjs')).map((f) => join(dist, 'chunks', f))]) {
+  const text = readFileSync(file, 'utf8');
+  if (text.startsWith(REQUIRE_BANNER) && !/\brequire\b/.test(text.slice(REQUIRE_BANNER.length))) writeFileSync(file, text.slice(REQUIRE_BANNER.length));
+}
 
 // The compose schema compiled to a standalone ajv validator beside the bundle: compiling it at
 // run time would cost ~150 ms per command that loads a compose file.
