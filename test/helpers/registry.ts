@@ -415,6 +415,11 @@ export class FaultProxy {
       { host: '127.0.0.1', port: this.upstream, method: req.method, path: url.replace(/[?&]redirected=1/, ''), headers: req.headers },
       (up) => {
         entry.status = up.statusCode ?? 0;
+        // The client may have gone before the registry answered: nothing is sent or counted then.
+        if (res.destroyed || res.socket === null || res.socket.destroyed) {
+          up.destroy();
+          return;
+        }
         const headers = { ...up.headers };
         if (this.plan.tamperDigest && url.includes('/manifests/')) headers['docker-content-digest'] = this.plan.tamperDigest;
         res.writeHead(up.statusCode ?? 502, headers);
@@ -430,6 +435,7 @@ export class FaultProxy {
         const rate = this.plan.throttleBytesPerSec;
         if (isBlobGet && !cut && rate) {
           up.on('data', (chunk: Buffer) => {
+            if (res.destroyed) return void up.destroy();
             up.pause();
             this.blobBytesSent += chunk.length;
             res.write(chunk);
@@ -457,6 +463,7 @@ export class FaultProxy {
       },
     );
     upstreamReq.on('error', () => res.socket?.destroy());
+    res.once('close', () => upstreamReq.destroy());
     req.pipe(upstreamReq);
   }
 }
