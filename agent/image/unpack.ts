@@ -59,6 +59,8 @@ export interface UnpackOptions {
   /** Called once per archive entry, before it is applied (progress reporting). */
   onEntry?: (entry: { name: string; type: TarEntryType; size: number }) => void;
   signal?: AbortSignal;
+  /** Whether to hash the compressed input too (`compressedDigest`); true by default. */
+  compressedDigest?: boolean;
 }
 
 export interface UnpackResult {
@@ -67,7 +69,10 @@ export interface UnpackResult {
   /** Bytes of uncompressed tar. */
   size: number;
   compression: LayerCompression;
-  /** `sha256:` of the input as given, when it was compressed (otherwise it equals diffId). */
+  /**
+   * `sha256:` of the input as given, when it was compressed (otherwise it equals diffId), unless
+   * the caller said it knows it (`compressedDigest: false`).
+   */
   compressedDigest?: string;
   compressedSize?: number;
   entries: number;
@@ -83,7 +88,7 @@ export async function unpackLayer(
   const root = path.resolve(destDir);
   const { inheritsGroup } = await prepareEmptyDir(root, label);
 
-  const decoded = await decompress(input as AsyncIterable<Uint8Array>, label);
+  const decoded = await decompress(input as AsyncIterable<Uint8Array>, label, opts.compressedDigest ?? true);
   const tarHash = createHash('sha256');
   let size = 0;
   const src = new ByteSource(decoded.chunks, (chunk) => {
@@ -118,7 +123,7 @@ export async function unpackLayer(
     compression: decoded.compression,
     entries,
   };
-  if (decoded.compression !== 'none') {
+  if (decoded.compression !== 'none' && (opts.compressedDigest ?? true)) {
     result.compressedDigest = decoded.digest();
     result.compressedSize = decoded.size();
   }
@@ -171,7 +176,7 @@ const startsWith = (head: Buffer, magic: number[]): boolean =>
 
 type ZstdFactory = () => NodeJS.ReadWriteStream;
 
-async function decompress(input: AsyncIterable<Uint8Array>, label: string): Promise<DecodedStream> {
+async function decompress(input: AsyncIterable<Uint8Array>, label: string, digestCompressed: boolean): Promise<DecodedStream> {
   const iterator = input[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let headLength = 0;
@@ -186,7 +191,7 @@ async function decompress(input: AsyncIterable<Uint8Array>, label: string): Prom
   const hash = createHash('sha256');
   let size = 0;
   // A plain tar's digest is its diffID, which the tar reader computes already.
-  let hashRaw = true;
+  let hashRaw = digestCompressed;
   async function* raw(): AsyncGenerator<Buffer> {
     try {
       for (const chunk of head) {

@@ -126,10 +126,13 @@ export class NodeHttpTransport implements HttpTransport {
       method: req.method,
       headers,
       agent: isHttps ? this.httpsAgentFor(req.url.host) : this.httpAgent,
-      ...(req.signal && { signal: req.signal }),
     };
+    const signal = req.signal;
     return new Promise<HttpResponse>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortError());
+      let response: http.IncomingMessage | undefined;
       const cr = (isHttps ? https : http).request(req.url, options, (res) => {
+        response = res;
         // An abort can destroy the response before anyone reads it; its readers attach their own
         // error handling, but until then the 'error' event must not go unheard.
         res.on('error', () => undefined);
@@ -147,6 +150,24 @@ export class NodeHttpTransport implements HttpTransport {
         cr.destroy(err);
       });
       cr.on('error', reject);
+      // The abort is wired by hand, not with the `signal` option: node applies that one even after
+      // the exchange completed, destroying a socket already back in the pool (or serving another
+      // request) with an error nobody listens to. This one ends with the request.
+      cr.on('socket', (socket) => {
+        // A socket the abort of a finished exchange reaches must not take the process down.
+        if (guardedSockets.has(socket)) return;
+        guardedSockets.add(socket);
+        socket.on('error', () => undefined);
+      });
+      if (signal) {
+        const onAbort = () => {
+          // A complete response only needs reading to the end, which frees its socket.
+          if (response?.complete) response.resume();
+          else cr.destroy(abortError());
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        cr.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
       if (body === undefined) cr.end();
       else if (Buffer.isBuffer(body)) cr.end(body);
       else {
@@ -203,6 +224,15 @@ export class NodeHttpTransport implements HttpTransport {
     for (const a of this.httpsAgents.values()) a.destroy();
     this.httpsAgents.clear();
   }
+}
+
+const guardedSockets = new WeakSet<object>();
+
+function abortError(): Error {
+  const err = new Error('The operation was aborted');
+  err.name = 'AbortError';
+  (err as NodeJS.ErrnoException).code = 'ABORT_ERR';
+  return err;
 }
 
 /** Reads a whole (small) body, refusing more than `limit` bytes. */

@@ -27,6 +27,8 @@ async function streamProgress(method: string, request: unknown, quiet: boolean):
   try {
     for await (const m of client.stream<ProgressMessage>(method, request, controller.signal)) if (!quiet) display.show(m);
   } catch (err) {
+    // Whatever the stream died of after a Ctrl-C, the user stopped it: exit as interrupted.
+    if (controller.signal.aborted) return false;
     throw new ExitError(1, `Error response from daemon: ${(err as Error).message}`);
   } finally {
     process.removeListener('SIGINT', interrupt);

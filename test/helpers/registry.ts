@@ -362,6 +362,8 @@ export interface ProxyPlan {
 }
 
 export interface ProxyLog {
+  /** ms since epoch the request came in */
+  at: number;
   method: string;
   path: string;
   range: string | undefined;
@@ -371,9 +373,9 @@ export interface ProxyLog {
 /** A fault-injecting (and throttling) HTTP proxy in front of a registry, on 127.0.0.1. */
 export class FaultProxy {
   readonly log: ProxyLog[] = [];
-  /** Blob bytes sent to clients so far, and blob responses still open. */
+  /** Blob bytes sent to clients so far, and the blob responses still open (their paths). */
   blobBytesSent = 0;
-  openBlobResponses = 0;
+  readonly openBlobResponses = new Set<string>();
   plan: ProxyPlan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 0, redirectOnce: false };
   private server!: Server;
   host = '';
@@ -394,7 +396,7 @@ export class FaultProxy {
   private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
     const url = req.url ?? '/';
     const isBlobGet = req.method === 'GET' && url.includes('/blobs/sha256:');
-    const entry: ProxyLog = { method: req.method ?? '', path: url, range: req.headers.range, status: 0 };
+    const entry: ProxyLog = { at: Date.now(), method: req.method ?? '', path: url, range: req.headers.range, status: 0 };
     this.log.push(entry);
     if (isBlobGet && this.plan.redirectOnce && !url.includes('redirected=1')) {
       this.plan.redirectOnce = false;
@@ -413,20 +415,27 @@ export class FaultProxy {
       { host: '127.0.0.1', port: this.upstream, method: req.method, path: url.replace(/[?&]redirected=1/, ''), headers: req.headers },
       (up) => {
         entry.status = up.statusCode ?? 0;
+        // The client may have gone before the registry answered: nothing is sent or counted then.
+        if (res.destroyed || res.socket === null || res.socket.destroyed) {
+          up.destroy();
+          return;
+        }
         const headers = { ...up.headers };
         if (this.plan.tamperDigest && url.includes('/manifests/')) headers['docker-content-digest'] = this.plan.tamperDigest;
         res.writeHead(up.statusCode ?? 502, headers);
         const cut = isBlobGet && this.plan.cuts > 0 && Number(up.headers['content-length'] ?? 0) > this.plan.cutAfter;
         if (isBlobGet) {
-          this.openBlobResponses++;
+          const key = `${url} #${this.log.length}`;
+          this.openBlobResponses.add(key);
           res.once('close', () => {
-            this.openBlobResponses--;
+            this.openBlobResponses.delete(key);
             up.destroy();
           });
         }
         const rate = this.plan.throttleBytesPerSec;
         if (isBlobGet && !cut && rate) {
           up.on('data', (chunk: Buffer) => {
+            if (res.destroyed) return void up.destroy();
             up.pause();
             this.blobBytesSent += chunk.length;
             res.write(chunk);
@@ -454,6 +463,7 @@ export class FaultProxy {
       },
     );
     upstreamReq.on('error', () => res.socket?.destroy());
+    res.once('close', () => upstreamReq.destroy());
     req.pipe(upstreamReq);
   }
 }

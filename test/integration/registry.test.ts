@@ -263,12 +263,13 @@ describe('Ctrl-C during a pull', () => {
       const tookMs = Date.now() - interruptedAt;
       assert.equal(code, 130, `exit ${code}: ${stderr}`);
       assert.ok(tookMs < 3000, `the CLI took ${tookMs} ms to exit`);
-      assert.doesNotMatch(stdout, /Pull complete|Status:/);
+      // Layers that arrived may be unpacked already (and are removed again); the image never completes.
+      assert.doesNotMatch(stdout, /^(Digest|Status):/m);
 
       // The daemon stopped downloading: no blob response stays open, no more bytes flow.
       const stopBy = Date.now() + 3000;
-      while (proxy.openBlobResponses > 0) {
-        assert.ok(Date.now() < stopBy, `${proxy.openBlobResponses} downloads still open after the interrupt`);
+      while (proxy.openBlobResponses.size > 0) {
+        assert.ok(Date.now() < stopBy, `downloads still open after the interrupt at ${interruptedAt}: ${[...proxy.openBlobResponses].join(', ')} of ${JSON.stringify(proxy.log)}`);
         await new Promise((r) => setTimeout(r, 50));
       }
       const sentAfterStop = proxy.blobBytesSent;
