@@ -2,7 +2,7 @@
  * Registration of Compose's project verbs. Kept free of the loader's imports: each action loads
  * its implementation when it runs.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { collect, getGlobals, lazy } from '../cli';
 
 export function registerComposeCommands(program: Command): void {
@@ -99,6 +99,8 @@ function registerProjectCommands(program: Command): void {
     .option('--no-log-prefix', "don't print prefix in logs")
     .option('--timestamps', 'show timestamps')
     .option('--attach-dependencies', 'automatically attach to log output of dependent services')
+    .option('--attach <service>', 'restrict attaching to the specified services', collect)
+    .addOption(repeatable('--no-attach <service>', "don't attach to the specified services"))
     .option('--quiet-pull', 'pull without printing progress information')
     .action(lazy(async () => (await up()).composeUp));
 
@@ -235,4 +237,14 @@ function registerProjectCommands(program: Command): void {
     .option('--format <format>', 'format the output: table or json', 'table')
     .option('--filter <filter>', 'filter output based on conditions provided', collect)
     .action(lazy(async () => (await ps()).composeLs));
+}
+
+/**
+ * A repeatable option whose name starts with `--no-` but takes a value (Compose's `--no-attach
+ * SERVICE`): commander would read it as the negation of `--attach`.
+ */
+function repeatable(flags: string, description: string): Option {
+  const o = new Option(flags, description).argParser(collect);
+  o.negate = false;
+  return o;
 }
