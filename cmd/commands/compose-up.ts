@@ -58,8 +58,8 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   if (!Number.isFinite(waitTimeout) || waitTimeout < 0) throw new ExitError(1, `invalid --wait-timeout ${JSON.stringify(flags.waitTimeout)}`);
 
   const project = await loadComposeProject();
-  if (flags.exitCodeFrom !== undefined && !project.model.services[flags.exitCodeFrom]) {
-    throw new ExitError(1, `no such service: ${flags.exitCodeFrom}`);
+  for (const s of [flags.exitCodeFrom, ...(flags.attach ?? []), ...(flags.noAttach ?? [])]) {
+    if (s !== undefined && !project.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
   }
   // Builds (and the pulls of services that build) happen here, where the contexts are.
   const scope = selectServices(project.model, services, flags.deps !== false);
@@ -178,8 +178,6 @@ async function projectAction(project: string, action: 'stop' | 'kill', timeout: 
  */
 async function attach(project: string, services: string[], flags: UpFlags, graceful: GracefulStop): Promise<number> {
   let containers = await projectContainers(project, { all: true, services: services.length > 0 && !flags.attachDependencies ? services : [] });
-  const known = new Set((await projectContainers(project, { all: true })).map((c) => c.service));
-  for (const s of [...(flags.attach ?? []), ...(flags.noAttach ?? [])]) if (!known.has(s)) throw new ExitError(1, `no such service: ${s}`);
   if (flags.attach?.length) containers = containers.filter((c) => flags.attach!.includes(c.service));
   if (flags.noAttach?.length) containers = containers.filter((c) => !flags.noAttach!.includes(c.service));
   const printer = new LogPrinter({ prefix: flags.logPrefix !== false, color: logColor(flags.color), timestamps: !!flags.timestamps });
