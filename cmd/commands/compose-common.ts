@@ -85,8 +85,19 @@ export async function runWithProgress(method: string, req: unknown, signal?: Abo
   try {
     for await (const e of client.stream<ProgressEvent>(method, req, signal)) show(e);
   } catch (err) {
-    throw new ExitError(1, err instanceof Error ? err.message : String(err));
+    throw new ExitError(1, connectionLost(err) ?? (err instanceof Error ? err.message : String(err)));
   }
+}
+
+/**
+ * grpc-js's words for a daemon that went away mid-call ("Connection dropped", "No connection
+ * established. Last error: …") say nothing of what the user can do about it.
+ */
+function connectionLost(err: unknown): string | undefined {
+  if (!isKind(err, 'Unavailable')) return undefined;
+  const m = /^(Connection dropped|No connection established)/.exec((err as Error).message);
+  if (!m) return undefined;
+  return `lost the connection to the daemon (${m[1]?.toLowerCase()}): it stopped or crashed; run the command again (it starts one) and see its log under the data root`;
 }
 
 export async function projectContainers(project: string, opts: { all?: boolean; services?: string[]; oneoff?: boolean } = {}): Promise<ProjectContainer[]> {

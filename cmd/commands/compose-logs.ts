@@ -5,12 +5,26 @@
  */
 import type { LogEntry } from '../../common/rpc/engine-types';
 import type { ProjectContainer } from '../../common/rpc/manager-types';
-import { engine, ExitError } from '../cli';
+import { engine, ExitError, getGlobals } from '../cli';
 import { parseTimestamp } from '../format';
 import { logTimestamp } from './container-io';
 import { projectContainers, resolveProjectRef } from './compose-common';
 
-const COLORS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
+/** Compose's rotation: cyan, yellow, green, magenta, blue, then the same in bold. */
+const COLORS = ['36', '33', '32', '35', '34', '36;1', '33;1', '32;1', '35;1', '34;1'];
+
+/**
+ * Whether log prefixes are coloured: never with `--no-color`, `--ansi never` or NO_COLOR set;
+ * always with `--ansi always`; else when stdout is a terminal.
+ */
+export function logColor(flag: boolean | undefined): boolean {
+  if (flag === false) return false;
+  const ansi = (getGlobals() as { ansi?: string }).ansi ?? 'auto';
+  if (ansi === 'never') return false;
+  if (ansi === 'always') return true;
+  if (process.env['NO_COLOR']) return false;
+  return process.stdout.isTTY === true;
+}
 
 export interface LogView {
   prefix: boolean;
@@ -25,7 +39,7 @@ export function displayName(c: Pick<ProjectContainer, 'name' | 'service' | 'numb
 
 export class LogPrinter {
   private width = 0;
-  private readonly colors = new Map<string, number>();
+  private readonly colors = new Map<string, string>();
   /** Partial lines per container and stream, kept until their newline. */
   private readonly partial = new Map<string, string>();
 
@@ -34,14 +48,14 @@ export class LogPrinter {
   register(names: string[]): void {
     for (const n of names) {
       this.width = Math.max(this.width, n.length);
-      if (!this.colors.has(n)) this.colors.set(n, COLORS[this.colors.size % COLORS.length] as number);
+      if (!this.colors.has(n)) this.colors.set(n, COLORS[this.colors.size % COLORS.length] as string);
     }
   }
 
   private prefix(name: string): string {
     if (!this.view.prefix) return '';
     const text = `${name.padEnd(this.width)}  | `;
-    return this.view.color ? `\x1b[${this.colors.get(name) ?? 0}m${text}\x1b[0m` : text;
+    return this.paint(name, text);
   }
 
   write(name: string, entry: LogEntry): void {
@@ -56,10 +70,14 @@ export class LogPrinter {
     for (const line of lines) out.write(`${this.prefix(name)}${stamp}${line}\n`);
   }
 
-  /** A message about a container in the log view (`web-1 exited with code 0`). */
+  private paint(name: string, text: string): string {
+    return this.view.color ? `\x1b[${this.colors.get(name) ?? '0'}m${text}\x1b[0m` : text;
+  }
+
+  /** A message about a container in the log view (`web-1 exited with code 0`), in its colour. */
   note(name: string, text: string): void {
     this.flush(name);
-    process.stdout.write(`${this.view.color ? `\x1b[${this.colors.get(name) ?? 0}m${name}\x1b[0m` : name} ${text}\n`);
+    process.stdout.write(`${this.paint(name, `${name} ${text}`)}\n`);
   }
 
   flush(name: string): void {
@@ -135,7 +153,7 @@ export async function composeLogs(services: string[], flags: LogsFlags): Promise
   if (flags.index !== undefined) containers = containers.filter((c) => c.number === Number(flags.index));
   const printer = new LogPrinter({
     prefix: flags.logPrefix !== false,
-    color: flags.color !== false && process.stdout.isTTY === true,
+    color: logColor(flags.color),
     timestamps: !!flags.timestamps,
   });
   const abort = new AbortController();

@@ -3,10 +3,11 @@
  * converges it and streams progress. Detached (`-d`, `--wait`) it ends there; attached it shows
  * every container's log until they all stop, or Ctrl-C stops the project.
  */
+import { isKind } from '../../common/errors';
 import { emptyProjectUpRequest } from '../../common/rpc/manager-types';
 import { ExitError, eprintln } from '../cli';
 import { loadComposeProject, manager, progressPrinter, projectContainers, runWithProgress, timeoutOf } from './compose-common';
-import { LogPrinter, streamLogs } from './compose-logs';
+import { displayName, logColor, LogPrinter, streamLogs } from './compose-logs';
 import { prepareUpImages } from './compose-build';
 import { selectServices } from './compose-images';
 import type { ProgressEvent } from '../../common/rpc/manager-types';
@@ -57,8 +58,8 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   if (!Number.isFinite(waitTimeout) || waitTimeout < 0) throw new ExitError(1, `invalid --wait-timeout ${JSON.stringify(flags.waitTimeout)}`);
 
   const project = await loadComposeProject();
-  for (const s of [...(flags.exitCodeFrom !== undefined ? [flags.exitCodeFrom] : []), ...(flags.attach ?? []), ...(flags.noAttach ?? [])]) {
-    if (!project.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
+  for (const s of [flags.exitCodeFrom, ...(flags.attach ?? []), ...(flags.noAttach ?? [])]) {
+    if (s !== undefined && !project.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
   }
   // Builds (and the pulls of services that build) happen here, where the contexts are.
   const scope = selectServices(project.model, services, flags.deps !== false);
@@ -79,18 +80,32 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   req.config_files = project.files;
   req.working_dir = project.projectDir;
 
-  // Ctrl-C during convergence cancels it; the manager stops where it is.
+  // Ctrl-C during convergence cancels it: the manager stops where it is. Detached, that is all;
+  // attached, what was started is then stopped gracefully (a second Ctrl-C kills it), as later.
   const abort = new AbortController();
-  const onInterrupt = () => abort.abort();
-  process.once('SIGINT', onInterrupt);
+  const graceful = detach || req.no_start ? undefined : new GracefulStop(project.projectName, req.timeout_seconds);
+  const onInterrupt = () => {
+    abort.abort();
+    graceful?.interrupt();
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
   try {
-    await runWithProgress('ProjectUp', req, abort.signal);
+    try {
+      await runWithProgress('ProjectUp', req, abort.signal);
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+    }
+    if (abort.signal.aborted) {
+      await graceful?.settled();
+      return 130;
+    }
+    if (!graceful) return 0;
+    return await attach(project.projectName, scope, services, flags, graceful);
   } finally {
     process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
   }
-  if (abort.signal.aborted) return 130;
-  if (detach || req.no_start) return 0;
-  return attach(project.projectName, scope, services, flags, req.timeout_seconds);
 }
 
 /** `create`: `up --no-start`, as Compose defines it. */
@@ -101,88 +116,106 @@ function isTruthy(v: string | undefined): boolean {
 }
 
 /**
- * The attached view: logs of the project's containers until they all stop. Ctrl-C stops the
- * project (a second one kills it); `--abort-on-container-exit` stops it when any container stops.
+ * Ctrl-C (or SIGTERM) of an attached `up`, as Compose: the first stops the project gracefully,
+ * the second kills its containers; `up` then exits 130.
  */
-async function attach(project: string, scope: string[], services: string[], flags: UpFlags, timeout: number): Promise<number> {
-  // Every container `up` started is followed (its exit counts), only the attached ones are shown.
+const LOG_DRAIN_MS = 500;
+
+class GracefulStop {
+  interrupted = false;
+  /** Aborted once the project is stopped: the log view ends. */
+  readonly stopped = new AbortController();
+  private stopping: Promise<void> | undefined;
+  private killing: Promise<void> | undefined;
+
+  constructor(
+    private readonly project: string,
+    private readonly timeout: number,
+  ) {}
+
+  interrupt(): void {
+    if (this.interrupted) {
+      this.killing ??= projectAction(this.project, 'kill', this.timeout);
+      return;
+    }
+    this.interrupted = true;
+    eprintln('Gracefully stopping... (press Ctrl+C again to force)');
+    void this.stop();
+  }
+
+  get stopRequested(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  stop(): Promise<void> {
+    // The log streams of the containers just stopped end by themselves, reporting their exit
+    // codes; a moment later the view ends anyway (a container that never started has no end).
+    this.stopping ??= projectAction(this.project, 'stop', this.timeout).then(() => {
+      setTimeout(() => this.stopped.abort(), LOG_DRAIN_MS);
+    });
+    return this.stopping;
+  }
+
+  async settled(): Promise<void> {
+    await this.stopping;
+    await this.killing;
+  }
+}
+
+/** `stop` or `kill` of the whole project, its progress shown; a failure is printed, not thrown. */
+async function projectAction(project: string, action: 'stop' | 'kill', timeout: number): Promise<void> {
+  const m = await manager();
+  const show = progressPrinter();
+  try {
+    const req = { project_name: project, action, services: [], timeout_seconds: timeout, signal: '', force: false, volumes: false, all: false };
+    for await (const e of m.stream<ProgressEvent>('ProjectAction', req)) show(e);
+  } catch (err) {
+    // The graceful stop may have finished first: nothing left to kill is no failure.
+    if (!(action === 'kill' && isKind(err, 'FailedPrecondition'))) eprintln(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/**
+ * The attached view: logs of the project's containers until they all stop, or Ctrl-C stops the
+ * project. Every container `up` started is followed (its exit counts); only the attached ones are
+ * shown. `--abort-on-container-exit` stops the project when any container stops.
+ */
+async function attach(project: string, scope: string[], services: string[], flags: UpFlags, graceful: GracefulStop): Promise<number> {
   const containers = await projectContainers(project, { all: true, services: scope });
   const shown = flags.attach ?? (services.length > 0 && !flags.attachDependencies ? services : undefined);
   const hidden = new Set(containers.filter((c) => (shown !== undefined && !shown.includes(c.service)) || flags.noAttach?.includes(c.service)).map((c) => c.id));
-  const printer = new LogPrinter({
-    prefix: flags.logPrefix !== false,
-    color: flags.color !== false && process.stdout.isTTY === true,
-    timestamps: !!flags.timestamps,
-  });
-  const logs = new AbortController();
-  let stopping: Promise<void> | undefined;
-  let interrupted = false;
+  const printer = new LogPrinter({ prefix: flags.logPrefix !== false, color: logColor(flags.color), timestamps: !!flags.timestamps });
+  process.stdout.write(`Attaching to ${containers.filter((c) => !hidden.has(c.id)).map((c) => displayName(c, project)).join(', ')}\n`);
+
   let exitCode = 0;
+  // As Compose: the code is --exit-code-from's service's, else (aborting) the first to exit's.
   let exitCodeFrom = flags.exitCodeFrom;
-  const stopProject = (action: 'stop' | 'kill') => {
-    stopping ??= (async () => {
-      const m = await manager();
-      const show = progressPrinter();
-      try {
-        for await (const e of m.stream<ProgressEvent>('ProjectAction', {
-          project_name: project,
-          action,
-          services: [],
-          timeout_seconds: timeout,
-          signal: '',
-          force: false,
-          volumes: false,
-          all: false,
-        })) {
-          show(e);
+  const notes: Array<Promise<void>> = [];
+  await streamLogs(printer, project, containers, {
+    follow: true,
+    tail: -1,
+    since: 0,
+    until: 0,
+    signal: graceful.stopped.signal,
+    hidden,
+    onEnd: (c, name) => {
+      if (flags.abortOnContainerExit) exitCodeFrom ??= c.service;
+      const note = (async () => {
+        const [now] = (await projectContainers(project, { all: true, services: [c.service] })).filter((x) => x.id === c.id);
+        const code = now?.exit_code ?? 0;
+        if (!hidden.has(c.id)) printer.note(name, `exited with code ${code}`);
+        if (c.service === exitCodeFrom) exitCode = code;
+        if (flags.abortOnContainerExit && !graceful.stopRequested) {
+          eprintln('Aborting on container exit...');
+          await graceful.stop();
         }
-      } catch (err) {
-        eprintln(err instanceof Error ? err.message : String(err));
-      }
-    })();
-    return stopping;
-  };
-  const onInterrupt = () => {
-    if (interrupted) {
-      eprintln('Killing...');
-      stopping = undefined;
-      void stopProject('kill');
-      return;
-    }
-    interrupted = true;
-    eprintln('Gracefully stopping... (press Ctrl+C again to force)');
-    void stopProject('stop').then(() => logs.abort());
-  };
-  process.on('SIGINT', onInterrupt);
-  try {
-    await streamLogs(printer, project, containers, {
-      follow: true,
-      tail: -1,
-      since: 0,
-      until: 0,
-      signal: logs.signal,
-      hidden,
-      onEnd: (c, name) => {
-        // As Compose: the code is --exit-code-from's service's, else the first to exit's.
-        if (flags.abortOnContainerExit) exitCodeFrom ??= c.service;
-        void (async () => {
-          const [now] = await projectContainers(project, { all: true, services: [c.service] }).then((l) => l.filter((x) => x.id === c.id));
-          const code = now?.exit_code ?? 0;
-          if (!hidden.has(c.id)) printer.note(name, `exited with code ${code}`);
-          if (flags.abortOnContainerExit && c.service === exitCodeFrom) exitCode = code;
-          if (flags.abortOnContainerExit && !stopping) {
-            eprintln('Aborting on container exit...');
-            await stopProject('stop');
-            logs.abort();
-          }
-        })();
-      },
-    });
-    if (stopping) await stopping;
-  } finally {
-    process.off('SIGINT', onInterrupt);
-  }
-  if (interrupted) return 130;
+      })();
+      notes.push(note.catch((err: unknown) => eprintln(err instanceof Error ? err.message : String(err))));
+    },
+  });
+  await Promise.all(notes);
+  await graceful.settled();
+  if (graceful.interrupted) return 130;
   // The deciding service may have been stopped by the abort after the logs were closed: its
   // container's state has the code.
   if (flags.abortOnContainerExit && exitCodeFrom !== undefined) {
@@ -191,4 +224,3 @@ async function attach(project: string, scope: string[], services: string[], flag
   }
   return exitCode;
 }
-

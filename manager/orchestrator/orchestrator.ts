@@ -5,7 +5,7 @@
  * dependencies meet their `depends_on` conditions. `down` and the lifecycle actions go the other
  * way. Every change on a node goes through the dispatcher's AgentConnection.
  */
-import { failedPrecondition, invalidArgument, kindOf, messageOf, notFound, TsError } from '../../common/errors';
+import { cancelled, failedPrecondition, invalidArgument, kindOf, messageOf, notFound, TsError } from '../../common/errors';
 import { KeyedMutex } from '../../common/mutex';
 import { emptyMountSpec, type ContainerSpec } from '../../common/rpc/engine-types';
 import type {
@@ -152,6 +152,7 @@ export class Orchestrator {
     // Pass 1: create and recreate, level by level.
     const placed = new Map<string, Placed[]>();
     for (const level of levels) {
+      stopIfCancelled(signal);
       await Promise.all(level.map(async (name) => placed.set(name, await this.converge(plans.get(name)!, placement, req.timeout_seconds, emit))));
     }
     await this.record(project, identity, new Map([...desired].filter(([name]) => scope.has(name))), placed, networks, volumes, req.no_start);
@@ -181,6 +182,7 @@ export class Orchestrator {
             emit(warning(`optional dependency "${dep.service}" of service "${name}" failed to start: ${(err as Error).message}`));
           }
         }
+        stopIfCancelled(signal);
         const restart = deps.some((d) => d.restart && (recreated.has(d.service) || restarted.has(d.service)));
         if (restart) restarted.add(name);
         await Promise.all((placed.get(name) ?? []).map((p) => this.startSlot(p, restart, req.timeout_seconds, emit)));
@@ -488,6 +490,9 @@ export class Orchestrator {
   // ----- start, stop, restart, kill, pause, unpause, rm -----
 
   action(req: ProjectActionRequest, emit: Emit): Promise<void> {
+    // A kill must not queue behind a stop that waits out a grace period (the second Ctrl-C of
+    // an attached `up`); each container's agent orders the two itself.
+    if (req.action === 'kill') return this.actionLocked(req, emit);
     return this.locks.run(req.project_name, () => this.actionLocked(req, emit));
   }
 
@@ -634,6 +639,11 @@ function checkFixedPorts(plan: ServicePlan, placement: Map<string, string>): voi
       seen.set(key, slot.task.containerName);
     }
   }
+}
+
+/** The client went away (Ctrl-C): `up` stops where it is; what it did so far stays, as `ps` shows. */
+function stopIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw cancelled('up: cancelled');
 }
 
 /** A container's failure as the user reads it: the service first, the cause's kind kept. */

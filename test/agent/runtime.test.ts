@@ -313,6 +313,20 @@ describe('lifecycle', { timeout: 60_000 }, () => {
     assert.equal(await cgroupExists(st.cgroupsPath), false);
   });
 
+  it('delete clears a create cut short before its record (a daemon killed mid-create), so the id can be created again', async () => {
+    const id = fx.newId();
+    const bundle = path.join(fx.runtimeRoot, 'containers', id);
+    await fsp.mkdir(bundle, { recursive: true });
+    await fsp.writeFile(path.join(bundle, '.tmp-config.json-0123'), '{');
+    await assert.rejects(fx.runtime.state(id), { name: 'NotFound' });
+    await fx.runtime.delete(id, { force: true });
+    assert.equal(existsSync(bundle), false);
+    await assert.rejects(fx.runtime.delete(id, { force: true }), { name: 'NotFound' });
+    await fx.create(['true'], {}, { id });
+    await fx.runtime.start(id);
+    assert.equal((await fx.runtime.wait(id)).exitCode, 0);
+  });
+
   it("reports runc's own error when create fails", async () => {
     const id = fx.newId();
     const rootfs = await fx.rootfs(id);

@@ -187,6 +187,8 @@ test('-p: every form Docker accepts', () => {
   assert.deepEqual(parsePublish('127.0.0.1::80'), [b(80, 0, '127.0.0.1')]);
   assert.deepEqual(parsePublish('8000-8001:80-81'), [b(80, 8000), b(81, 8001)]);
   assert.deepEqual(parsePublish('80-81'), [b(80, 0), b(81, 0)]);
+  // One container port on a host range: the engine takes the range's first free port, as Docker.
+  assert.deepEqual(parsePublish('8080-8082:80'), [{ ...b(80, 8080), host_port_end: 8082 }]);
   assert.deepEqual(parsePublish('[::1]:8080:80'), [b(80, 8080, '::1')]);
   assert.deepEqual(parsePublish('53:53/SCTP'), [b(53, 53, '', 'sctp')]);
   const { spec } = parse({ publish: ['8080:80', '9000:9000/udp'] });

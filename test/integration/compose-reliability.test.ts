@@ -72,11 +72,11 @@ async function eventually<T>(what: string, get: () => Promise<T>, check: (v: T) 
 }
 
 /**
- * Runs `up -d` and SIGKILLs the daemon as soon as a progress line contains `trigger`.
- * Returns what the CLI said and whether the kill happened before `up` finished.
+ * Runs the CLI (`up -d`, `down`) and SIGKILLs the daemon as soon as a progress line contains
+ * `trigger`. Returns what the CLI said and whether the kill happened before it finished.
  */
-async function upKillingDaemonAt(dir: string, trigger: string): Promise<{ code: number; stderr: string; killed: boolean }> {
-  const child = d.spawn(['up', '-d'], { cwd: dir });
+async function runKillingDaemonAt(dir: string, args: string[], trigger: string): Promise<{ code: number; stderr: string; killed: boolean }> {
+  const child = d.spawn(args, { cwd: dir });
   let stderr = '';
   let killed: Promise<void> | undefined;
   child.stderr!.on('data', (c: Buffer) => {
@@ -186,9 +186,10 @@ describe('compose reliability', () => {
   for (const trigger of ['Network crash_default  Creating', 'Container crash-cache-1  Creating', 'Container crash-db-1  Starting', 'Container crash-db-1  Waiting']) {
     test(`a kill -9 of the daemon at "${trigger.trim()}" is survived: the next up converges`, async () => {
       const dir = await project('crash', CRASH);
-      const crashed = await upKillingDaemonAt(dir, trigger);
+      const crashed = await runKillingDaemonAt(dir, ['up', '-d'], trigger);
       assert.ok(crashed.killed, `up never printed ${JSON.stringify(trigger)}: ${crashed.stderr}`);
-      assert.notEqual(crashed.code, 0, crashed.stderr);
+      assert.equal(crashed.code, 1, crashed.stderr);
+      assert.match(crashed.stderr.trim().split('\n').at(-1) ?? '', /^lost the connection to the daemon \(connection dropped\): it stopped or crashed;/);
       await d.start();
       const up = await d.run(['up', '-d'], { cwd: dir });
       assert.equal(up.code, 0, up.stderr);
@@ -202,6 +203,21 @@ describe('compose reliability', () => {
       assert.deepEqual(await d.leaks(), []);
     });
   }
+
+  test('a kill -9 of the daemon during down is survived: the next down finishes the job', async () => {
+    const dir = await project('crash', CRASH);
+    const up = await d.run(['up', '-d'], { cwd: dir });
+    assert.equal(up.code, 0, up.stderr);
+    const crashed = await runKillingDaemonAt(dir, ['down', '-t', '0'], 'Container crash-web-1  Removing');
+    assert.ok(crashed.killed, crashed.stderr);
+    assert.equal(crashed.code, 1, crashed.stderr);
+    await d.start();
+    const down = await d.run(['down', '-t', '0'], { cwd: dir });
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(await allContainerNames(), []);
+    assert.deepEqual((await networkNames()).filter((n) => n.startsWith('crash_')), []);
+    assert.deepEqual(await d.leaks(), []);
+  });
 
   const RACE = `services:
   a:
