@@ -3,7 +3,6 @@
  * directories holding a compose file, and the CLI run from there as a user would.
  */
 import { promises as fsp } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { startTestDaemon, type RunResult, type TestDaemon } from './daemon';
 import { busyboxRootfsTar } from './images';
@@ -114,16 +113,6 @@ export async function projectDir(d: TestDaemon, name: string, files: Record<stri
   return dir;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** Non-empty output lines. */
 export const lines = (text: string): string[] => text.split('\n').filter((l) => l.trim() !== '');

@@ -1,5 +1,6 @@
 /** Small helpers for tests that reach containers from the host (always on 127.0.0.1). */
 import * as http from 'node:http';
+import * as net from 'node:net';
 
 /** GETs a URL and resolves with the body; fails after 2 s without an answer. */
 export function get(url: string): Promise<string> {
@@ -26,4 +27,16 @@ export async function retry<T>(fn: () => Promise<T>, tries = 50): Promise<T> {
     }
   }
   throw last;
+}
+
+/** A TCP port free on 127.0.0.1 right now (the kernel's pick). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -10,7 +10,8 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { freePort } from './http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
@@ -40,16 +41,6 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startRegistry(auth: RegistryAuth = { mode: 'none' }): Promise<TestRegistry> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tscompose-registry-'));

@@ -7,12 +7,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
+import { get } from '../helpers/http';
 
 let d: TestDaemon;
 let dir: string;
@@ -51,18 +51,6 @@ async function freePorts(n: number): Promise<number> {
     }
   }
   throw new Error(`no ${n} consecutive free ports`);
-}
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (r) => {
-        let body = '';
-        r.on('data', (c: Buffer) => (body += c.toString()));
-        r.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
 }
 
 /** The error a failed command ends with: its last stderr line, with no stack trace before it. */

@@ -6,11 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { TestDaemon } from '../helpers/daemon';
-import { expectCode, freePort, lines, projectDir, startBusyboxDaemon } from '../helpers/compose';
+import { expectCode, lines, projectDir, startBusyboxDaemon } from '../helpers/compose';
+import { freePort, get } from '../helpers/http';
 
 let d: TestDaemon;
 let dir: string;
@@ -23,18 +23,6 @@ const names = async () =>
   lines(await ok(['ps', '-a', '--format', 'json']))
     .map((l) => (JSON.parse(l) as { Name: string }).Name)
     .sort();
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (r) => {
-        let body = '';
-        r.on('data', (c: Buffer) => (body += c.toString()));
-        r.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
 
 /** GETs until the server answers (a detached container takes a moment to listen); bounded. */
 async function getWhenUp(url: string): Promise<string> {

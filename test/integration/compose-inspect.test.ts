@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CLI, type TestDaemon } from '../helpers/daemon';
-import { expectCode, freePort, lines, projectDir, startBusyboxDaemon } from '../helpers/compose';
+import { expectCode, lines, projectDir, startBusyboxDaemon } from '../helpers/compose';
+import { freePort } from '../helpers/http';
 
 let d: TestDaemon;
 let dir: string;

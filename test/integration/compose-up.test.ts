@@ -5,39 +5,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
+import { freePort, get } from '../helpers/http';
 
 let d: TestDaemon;
 let dir: string;
 let port: number;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (r) => {
-        let body = '';
-        r.on('data', (c: Buffer) => (body += c.toString()));
-        r.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
 
 function composeFile(clientMessage: string): string {
   return `services:

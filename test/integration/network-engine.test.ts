@@ -12,10 +12,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import * as path from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
+import { freePort } from '../helpers/http';
 
 let d: TestDaemon;
 const extraRules: string[][] = [];
@@ -83,14 +84,6 @@ async function ncFrom(container: string, target: string): Promise<string> {
 
 async function expectReply(container: string, target: string, word: string): Promise<void> {
   await until(async () => assert.equal(await ncFrom(container, target), word));
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function hostRead(port: number): Promise<string> {

@@ -9,28 +9,17 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { CLI, REPO, startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { freePort } from '../helpers/http';
 
 const run = promisify(execFile);
 const EXAMPLE = path.join(REPO, 'examples', 'three-tier');
 
 let d: TestDaemon;
 let port: number;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 function get(urlPath: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
