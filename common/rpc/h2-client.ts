@@ -231,11 +231,13 @@ class Call extends Duplex {
       this.status ??= statusOf(trailers);
     });
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
-    stream.on('end', () => this.finish(this.status ?? { code: INTERNAL, details: 'Call ended without gRPC status' }));
+    // A daemon that died mid-call ends the stream without trailers; whether its connection went
+    // with it is known a moment later (the session's close), and is what grpc-js would report.
+    stream.on('end', () => setImmediate(() => this.finish(this.status ?? this.endedWithoutStatus(stream))));
     stream.on('error', () => undefined); // reported through 'close' below
     stream.on('close', () => {
       // After 'error' events of the same moment, so the connection's error is known.
-      process.nextTick(() => this.finish(this.status ?? this.closedStatus(stream.rstCode)));
+      setImmediate(() => this.finish(this.status ?? this.closedStatus(stream, stream.rstCode)));
     });
     if (single) {
       let body: Buffer;
@@ -250,12 +252,23 @@ class Call extends Duplex {
     }
   }
 
-  private closedStatus(rstCode: number): StatusObject {
+  private connectionGone(stream: http2.ClientHttp2Stream): boolean {
+    const session = stream.session;
+    return !session || session.destroyed || session.closed || this.client._connectionError !== undefined;
+  }
+
+  private endedWithoutStatus(stream: http2.ClientHttp2Stream): StatusObject {
+    if (this.connectionGone(stream)) return { code: UNAVAILABLE, details: 'Connection dropped' };
+    return { code: INTERNAL, details: 'Call ended without gRPC status' };
+  }
+
+  private closedStatus(stream: http2.ClientHttp2Stream, rstCode: number): StatusObject {
     if (this.cancelledHere) return { code: CANCELLED, details: 'Cancelled on client' };
     const connErr = this.client._connectionError;
     if (connErr) return { code: UNAVAILABLE, details: `No connection established. Last error: ${connErr.message}` };
     if (rstCode === NGHTTP2_REFUSED_STREAM) return { code: UNAVAILABLE, details: 'Stream refused by server' };
     if (rstCode === NGHTTP2_CANCEL) return { code: UNAVAILABLE, details: 'Connection dropped' };
+    if (rstCode === NGHTTP2_NO_ERROR && this.connectionGone(stream)) return { code: UNAVAILABLE, details: 'Connection dropped' };
     if (rstCode === NGHTTP2_NO_ERROR) return { code: INTERNAL, details: 'Received RST_STREAM with code 0 (Call ended without gRPC status)' };
     return { code: INTERNAL, details: `Received RST_STREAM with code ${rstCode}` };
   }
