@@ -225,7 +225,9 @@ describe('errors', () => {
 
 describe('Ctrl-C during a pull', () => {
   test('cancels it in the daemon, tags nothing, keeps verified layers; the next pull completes', async () => {
-    const img = await buildTestImage({ note: 'interrupted', randomLayers: [4 << 20, 4 << 20, 4 << 20] });
+    // The last layer starts when the small base layer is done and is far from done when the
+    // others are: one download is surely cut, however late a loaded machine delivers the SIGINT.
+    const img = await buildTestImage({ note: 'interrupted', randomLayers: [4 << 20, 4 << 20, 16 << 20] });
     const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
     try {
       writeOciLayout(layout, 'v1', [img]);
@@ -236,7 +238,7 @@ describe('Ctrl-C during a pull', () => {
     const proxy = new FaultProxy(Number(reg.host.split(':')[1]));
     await proxy.start();
     try {
-      // 1 MB/s per blob: the small layers arrive in a second, each 4 MB one takes four.
+      // 1 MB/s per blob: the small layers arrive in a second, each 4 MB one takes four, the last sixteen.
       proxy.plan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 0, redirectOnce: false, throttleBytesPerSec: 1 << 20 };
       const ref = `${proxy.host}/slow:v1`;
       const imagesBefore = await imageList(puller);
