@@ -24,7 +24,7 @@ import { HealthMonitor } from './health';
 import { advance, type Step } from './machine';
 import { initialState, isActive, type ContainerRecord } from './record';
 import { restartsWithDaemon, validatePolicy } from './restart';
-import { containerDir, HostEnv, mountRootfs, unmountRootfs, writeInjectedFiles, type HostDeps } from './setup';
+import { containerDir, endpointRecord, HostEnv, mountRootfs, unmountRootfs, writeInjectedFiles, type HostDeps } from './setup';
 
 export interface ContainerServiceDeps {
   root: string;
@@ -172,15 +172,7 @@ export class ContainerService {
       c.spec.networks.push({ network: info.name, aliases, ipv4_address: ipv4Address, mac_address: '', driver_opts: {} });
       if (c.state.status === 'running' && c.netnsPath) {
         const r = await this.deps.networks.connect(c.id, c.netnsPath, info.name, { name: c.name, aliases: [...aliases, c.id.slice(0, 12)], ipv4Address: ipv4Address || undefined });
-        c.endpoints[info.name] = {
-          networkId: r.networkId,
-          networkName: r.networkName,
-          ipAddress: r.ipAddress ?? '',
-          prefixLength: r.prefixLength ?? 0,
-          gateway: r.gateway ?? '',
-          macAddress: r.macAddress ?? '',
-          aliases,
-        };
+        c.endpoints[info.name] = endpointRecord(r, aliases);
       }
       await this.save(c);
     });

@@ -164,6 +164,19 @@ export function mergeEnv(base: string[], overrides: string[]): string[] {
   return [...env.entries()].map(([k, v]) => `${k}=${v}`);
 }
 
+/** What a container record keeps of one network connection. */
+export function endpointRecord(result: ConnectResult, aliases: string[]): EndpointRecord {
+  return {
+    networkId: result.networkId,
+    networkName: result.networkName,
+    ipAddress: result.ipAddress ?? '',
+    prefixLength: result.prefixLength ?? 0,
+    gateway: result.gateway ?? '',
+    macAddress: result.macAddress ?? '',
+    aliases,
+  };
+}
+
 export class HostEnv implements MachineEnv {
   /** Containers whose network setupNetwork is making: their connects are not "later joins". */
   private readonly settingUp = new Set<string>();
@@ -316,15 +329,7 @@ export class HostEnv implements MachineEnv {
           ipv4Address: att?.ipv4_address || undefined,
           portMappings: portRequests,
         });
-        const ep: EndpointRecord = {
-          networkId: result.networkId,
-          networkName: result.networkName,
-          ipAddress: result.ipAddress ?? '',
-          prefixLength: result.prefixLength ?? 0,
-          gateway: result.gateway ?? '',
-          macAddress: result.macAddress ?? '',
-          aliases: att?.aliases ?? [],
-        };
+        const ep = endpointRecord(result, att?.aliases ?? []);
         c.endpoints[net] = ep;
         if (result.ports.length > 0) c.ports = result.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort }));
         dns ??= result.dns;

@@ -12,15 +12,13 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
-import { busyboxRootfsTar } from '../helpers/images';
+import type { TestDaemon } from '../helpers/daemon';
+import { startBusyboxDaemon } from '../helpers/compose';
 
 let d: TestDaemon;
 
 before(async () => {
-  d = await startTestDaemon();
-  const tar = await busyboxRootfsTar(path.join(d.dir, 'busybox.tar'));
-  await d.ok(['image', 'import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+  d = await startBusyboxDaemon();
 });
 after(async () => {
   await d?.destroy();
