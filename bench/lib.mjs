@@ -18,10 +18,10 @@ export let CLI = path.join(REPO, 'bin', 'tscompose');
  * the bench's commands mid-run. node_modules is linked (the bundle leaves a few packages external).
  */
 export function snapshotCli(dir) {
-  if (!existsSync(path.join(REPO, 'dist', 'tscompose.mjs'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(path.join(REPO, 'dist', 'tscompose.cjs'))) throw new Error('dist/ is missing: run `npm run build` first');
   mkdirSync(path.join(dir, 'bin'), { recursive: true });
   execFileSync('cp', ['-r', path.join(REPO, 'dist'), path.join(dir, 'dist')]);
-  execFileSync('cp', [path.join(REPO, 'bin', 'tscompose'), path.join(dir, 'bin', 'tscompose')]);
+  for (const f of ['tscompose', 'package.json']) execFileSync('cp', [path.join(REPO, 'bin', f), path.join(dir, 'bin', f)]);
   execFileSync('cp', [path.join(REPO, 'package.json'), path.join(dir, 'package.json')]);
   execFileSync('ln', ['-s', path.join(REPO, 'node_modules'), path.join(dir, 'node_modules')]);
   CLI = path.join(dir, 'bin', 'tscompose');

@@ -112,7 +112,7 @@ let failed = false;
 try {
   log(`bench: cases ${cases.join(' ')}; N=${N}; Docker ${withDocker ? 'yes' : 'no'}; work dir ${work}`);
   // A concurrent `npm run build` may have dist/ half-written: wait for it, then copy it.
-  await waitUntil(() => existsSync(path.join(REPO, 'dist', 'tscompose.mjs')) && existsSync(path.join(REPO, 'dist', 'chunks', 'compose-validator.mjs')), 'dist/ (npm run build)', 120_000);
+  await waitUntil(() => existsSync(path.join(REPO, 'dist', 'tscompose.cjs')) && existsSync(path.join(REPO, 'dist', 'daemon.cjs')), 'dist/ (npm run build)', 120_000);
   snapshotCli(path.join(work, 'cli'));
   const ctx = makeContext();
   // Docker's registry flag is fixed at its start: choose the registry's port first.

@@ -1,62 +1,83 @@
-// Builds the CLI+daemon bundle into dist/: one ESM entry with lazily loaded chunks (so a command
-// pays only for the modules it uses), and the gRPC contracts pre-compiled to a JSON descriptor
-// (so no .proto file is parsed at start-up).
+// Builds the CLI into dist/: one CommonJS bundle, `dist/tscompose.cjs`, that bin/tscompose
+// compiles with a V8 code cache (see there), and the daemon beside it (`dist/daemon.cjs`), with the gRPC contracts pre-compiled to static codecs
+// and the compose schema to a standalone validator, both bundled in (no .proto file or schema is
+// compiled at start-up).
+//
+// Why one CommonJS file rather than ESM chunks: Node 20 caches no compiled code for ES modules,
+// so every command re-parsed each chunk it loaded, and its ESM loader costs start-up time of its
+// own. A command still runs only the modules it uses: esbuild turns each `await import()` of a
+// bundled module into a lazy initialiser.
 import { build, transformSync } from 'esbuild';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import protobuf from 'protobufjs';
 import { execFileSync } from 'node:child_process';
 import { generateRpcModule } from './gen-rpc.mjs';
 
 const dist = 'dist';
+const gen = join(dist, 'generated');
 rmSync(dist, { recursive: true, force: true });
-mkdirSync(dist, { recursive: true });
+mkdirSync(gen, { recursive: true });
 
 const protoFiles = readdirSync('proto').filter((f) => f.endsWith('.proto')).map((f) => join('proto', f));
 const root = new protobuf.Root();
 root.loadSync(protoFiles, { keepCase: true });
-writeFileSync(join(dist, 'proto-descriptor.json'), JSON.stringify(root.toJSON()));
-// Static serializers and grpc-js method tables: no proto-loader or protobufjs at run time.
-writeFileSync(join(dist, 'rpc-codec.mjs'), transformSync(generateRpcModule(root), { minify: true, target: 'node20', format: 'esm' }).code);
+// Static serializers and method tables: no proto-loader or protobufjs at run time.
+writeFileSync(join(gen, 'rpc-codec.mjs'), transformSync(generateRpcModule(root), { target: 'node20', format: 'esm' }).code);
 
-const REQUIRE_BANNER = "import { createRequire as __tscCreateRequire } from 'node:module'; const require = __tscCreateRequire(import.meta.url);";
+// The compose schema compiled to a standalone ajv validator: compiling it at run time would cost
+// ~150 ms per command that loads a compose file.
+execFileSync(process.execPath, ['--import', 'tsx', 'scripts/gen-validator.mts', join(gen, 'compose-validator.mjs')], {
+  stdio: 'inherit',
+});
 
-await build({
-  entryPoints: { tscompose: 'cmd/main.ts' },
+/** `import('tscompose-generated:NAME')` in the sources is dist/generated/NAME.mjs, bundled. */
+const generatedModules = {
+  name: 'tscompose-generated',
+  setup(b) {
+    b.onResolve({ filter: /^tscompose-generated:/ }, (args) => ({
+      path: resolve(gen, `${args.path.slice('tscompose-generated:'.length)}.mjs`),
+    }));
+  },
+};
+
+/**
+ * The CLI's bundle leaves the daemon out: `tscompose daemon` requires dist/daemon.cjs, so that no
+ * other command reads the engine's code at start-up.
+ */
+const daemonApart = {
+  name: 'daemon-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/daemon$/ }, (args) =>
+      args.importer.endsWith(join('cmd', 'main.ts')) ? { path: './daemon.cjs', external: true } : undefined,
+    );
+  },
+};
+
+const options = {
   bundle: true,
   platform: 'node',
   target: 'node20',
-  format: 'esm',
-  splitting: true,
-  outdir: dist,
-  outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunks/[name]-[hash]',
+  format: 'cjs',
   sourcemap: 'linked',
   legalComments: 'none',
-  // Less to parse on every start-up (source maps keep stack traces readable).
+  // Less to read on every start-up (source maps keep stack traces readable).
   minify: true,
   keepNames: true,
+  // bin/tscompose reads the bundle as latin1, a one-byte string: no UTF-8 decoding at start-up.
+  charset: 'ascii',
   // A native addon (conmon's SOCK_SEQPACKET attach socket): loaded from node_modules at run time.
-  // proto-loader (and its protobufjs) too: only a bundle without dist/rpc-codec.mjs, or grpc-js's
-  // channelz, would load it; bundled, every command would parse its 330 kB chunk.
+  // proto-loader (and its protobufjs) too: only code run without the generated codecs (tests
+  // from source) or grpc-js's channelz loads it.
   external: ['node-unix-socket', '@grpc/proto-loader'],
+  // import() of what stays outside the bundle (the daemon's bundle, node-unix-socket, Node's own
+  // modules) becomes require(): a bundle compiled through node:vm has no ES module loader.
+  supported: { 'dynamic-import': false },
+  inject: ['scripts/build/import-meta-url.cjs'],
+  define: { 'import.meta.url': 'import_meta_url' },
   logLevel: 'warning',
-  banner: {
-    // Bundled CommonJS dependencies (grpc-js, yaml…) call require() for Node built-ins.
-    js: REQUIRE_BANNER,
-  },
-  define: { 'process.env.TSCOMPOSE_BUILD_TIME': JSON.stringify(new Date().toISOString()) },
-});
-
-// The banner goes on every file, but most never call require(): on those it only costs each
-// command a createRequire per loaded chunk. Its line stays (empty), so source maps still match.
-for (const file of [join(dist, 'tscompose.mjs'), ...readdirSync(join(dist, 'chunks')).filter((f) => f.endsWith('.mjs')).map((f) => join(dist, 'chunks', f))]) {
-  const text = readFileSync(file, 'utf8');
-  if (text.startsWith(REQUIRE_BANNER) && !/\brequire\b/.test(text.slice(REQUIRE_BANNER.length))) writeFileSync(file, text.slice(REQUIRE_BANNER.length));
-}
-
-// The compose schema compiled to a standalone ajv validator beside the bundle: compiling it at
-// run time would cost ~150 ms per command that loads a compose file.
-execFileSync(process.execPath, ['--import', 'tsx', 'scripts/gen-validator.mts', join(dist, 'chunks', 'compose-validator.mjs')], {
-  stdio: 'inherit',
-});
+};
+await Promise.all([
+  build({ ...options, entryPoints: ['cmd/main.ts'], outfile: join(dist, 'tscompose.cjs'), plugins: [generatedModules, daemonApart] }),
+  build({ ...options, entryPoints: ['cmd/daemon.ts'], outfile: join(dist, 'daemon.cjs'), plugins: [generatedModules] }),
+]);

@@ -1,7 +1,8 @@
 /**
- * A small gRPC client over Node's own HTTP/2, for the CLI: loading grpc-js (its channel stack,
- * TLS, DNS resolvers, channelz…) costs every command ~30 ms of start-up, and the CLI only ever
- * talks to one daemon on a unix socket, without TLS, deadlines, retries or load balancing.
+ * A small gRPC client for the CLI, over the minimal HTTP/2 of h2-session.ts: loading grpc-js
+ * (its channel stack, TLS, DNS resolvers, channelz…) costs every command ~30 ms of start-up, and
+ * node:http2 ~25 ms; the CLI only ever talks to one daemon on a unix socket, without TLS,
+ * deadlines, retries or load balancing.
  *
  * `H2Client` offers what the CLI's EngineClient uses of a grpc-js Client, with the same
  * semantics: one function per method (unary: `(req, cb)`, server stream: `(req)` → a readable
@@ -10,9 +11,8 @@
  * `details` (the messages pushed before a failed status stay readable, as with grpc-js). The
  * message codecs are the method tables of rpc-codec.mjs (or proto-loader's, from source).
  */
-import * as http2 from 'node:http2';
-import * as net from 'node:net';
 import { Duplex } from 'node:stream';
+import { H2_CANCEL, H2_NO_ERROR, H2_REFUSED_STREAM, H2Session, type H2Stream, type Headers } from './h2-session';
 
 /** A method as grpc-js's ServiceDefinition describes it (rpc-codec.mjs and proto-loader alike). */
 export interface MethodDefinition {
@@ -56,12 +56,9 @@ export function callError(status: StatusObject): CallError {
   return Object.assign(new Error(`${status.code} ${STATUS_NAMES[status.code] ?? 'UNKNOWN'}: ${status.details}`), status);
 }
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR } = http2.constants;
-
 /** One HTTP/2 connection to a gRPC server on a unix socket, reopened when it closes. */
 export class H2Client {
-  private session: http2.ClientHttp2Session | undefined;
-  private sessionError: Error | undefined;
+  private session: H2Session | undefined;
   private active = 0;
   private closed = false;
   private readonly maxReceive: number;
@@ -92,7 +89,7 @@ export class H2Client {
   /** Connects (if not yet); true once the connection is up, false if it fails or `ms` pass. */
   ready(ms: number): Promise<boolean> {
     const session = this.connect();
-    if (session.connecting === false && !session.destroyed) return Promise.resolve(true);
+    if (!session.connecting && !session.destroyed) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
@@ -119,23 +116,9 @@ export class H2Client {
     this.session = undefined;
   }
 
-  private connect(): http2.ClientHttp2Session {
-    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
-    this.sessionError = undefined;
-    const session = http2.connect('http://localhost', {
-      createConnection: () => net.connect(this.socketPath),
-      settings: { initialWindowSize: this.window },
-      // As grpc-js: Node's session memory check only hurts a local bulk transfer.
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
-    });
-    session.on('error', (err) => (this.sessionError = err));
-    session.once('connect', () => {
-      try {
-        if (this.window > 65_535) session.setLocalWindowSize(this.window);
-      } catch {
-        // an old Node: the connection keeps its default window
-      }
-    });
+  private connect(): H2Session {
+    if (this.session && !this.session.closed) return this.session;
+    const session = new H2Session(this.socketPath, this.window);
     session.once('close', () => {
       if (this.session === session) this.session = undefined;
     });
@@ -145,12 +128,14 @@ export class H2Client {
     return session;
   }
 
-  private open(def: MethodDefinition): http2.ClientHttp2Stream {
+  private open(def: MethodDefinition): H2Stream {
     if (this.closed) throw callError({ code: UNAVAILABLE, details: 'Channel has been shut down' });
     const session = this.connect();
     const stream = session.request({
       ':method': 'POST',
+      ':scheme': 'http',
       ':path': def.path,
+      ':authority': 'localhost',
       'content-type': 'application/grpc',
       te: 'trailers',
     });
@@ -174,18 +159,13 @@ export class H2Client {
   }
 
   /** @internal */
-  _open(def: MethodDefinition): http2.ClientHttp2Stream {
+  _open(def: MethodDefinition): H2Stream {
     return this.open(def);
   }
 
   /** @internal */
   get _maxReceive(): number {
     return this.maxReceive;
-  }
-
-  /** @internal: why streams of this connection closed without a status. */
-  get _connectionError(): Error | undefined {
-    return this.sessionError;
   }
 }
 
@@ -194,7 +174,7 @@ export class H2Client {
  * (unary and client-streaming) goes to the callback, streamed replies are read.
  */
 class Call extends Duplex {
-  private stream: http2.ClientHttp2Stream | undefined;
+  private stream: H2Stream | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private reply: { value: unknown } | undefined;
@@ -213,7 +193,7 @@ class Call extends Duplex {
   }
 
   begin(req: unknown, single: boolean): void {
-    let stream: http2.ClientHttp2Stream;
+    let stream: H2Stream;
     try {
       stream = this.client._open(this.def);
     } catch (err) {
@@ -221,24 +201,18 @@ class Call extends Duplex {
       return;
     }
     this.stream = stream;
-    stream.on('response', (headers) => {
-      const code = headers['grpc-status'];
-      if (code !== undefined) this.status ??= statusOf(headers);
-      else if (headers[':status'] !== 200) this.status ??= { code: UNKNOWN, details: `Received HTTP status code ${String(headers[':status'])}` };
+    stream.on('response', (headers: Headers) => {
+      if (headers['grpc-status'] !== undefined) this.status ??= statusOf(headers);
+      else if (headers[':status'] !== '200') this.status ??= { code: UNKNOWN, details: `Received HTTP status code ${headers[':status']}` };
       else this.emit('metadata', headers);
     });
-    stream.on('trailers', (trailers) => {
+    stream.on('trailers', (trailers: Headers) => {
       this.status ??= statusOf(trailers);
     });
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
-    // A daemon that died mid-call ends the stream without trailers; whether its connection went
-    // with it is known a moment later (the session's close), and is what grpc-js would report.
+    // A stream ended without trailers: the server failed it, or a daemon that died mid-call.
     stream.on('end', () => setImmediate(() => this.finish(this.status ?? this.endedWithoutStatus(stream))));
-    stream.on('error', () => undefined); // reported through 'close' below
-    stream.on('close', () => {
-      // After 'error' events of the same moment, so the connection's error is known.
-      setImmediate(() => this.finish(this.status ?? this.closedStatus(stream, stream.rstCode)));
-    });
+    stream.on('close', () => this.finish(this.status ?? this.closedStatus(stream)));
     if (single) {
       let body: Buffer;
       try {
@@ -252,25 +226,23 @@ class Call extends Duplex {
     }
   }
 
-  private connectionGone(stream: http2.ClientHttp2Stream): boolean {
-    const session = stream.session;
-    return !session || session.destroyed || session.closed || this.client._connectionError !== undefined;
-  }
-
-  private endedWithoutStatus(stream: http2.ClientHttp2Stream): StatusObject {
-    if (this.connectionGone(stream)) return { code: UNAVAILABLE, details: 'Connection dropped' };
+  private endedWithoutStatus(stream: H2Stream): StatusObject {
+    if (stream.aborted) return { code: UNAVAILABLE, details: 'Connection dropped' };
     return { code: INTERNAL, details: 'Call ended without gRPC status' };
   }
 
-  private closedStatus(stream: http2.ClientHttp2Stream, rstCode: number): StatusObject {
+  private closedStatus(stream: H2Stream): StatusObject {
     if (this.cancelledHere) return { code: CANCELLED, details: 'Cancelled on client' };
-    const connErr = this.client._connectionError;
-    if (connErr) return { code: UNAVAILABLE, details: `No connection established. Last error: ${connErr.message}` };
-    if (rstCode === NGHTTP2_REFUSED_STREAM) return { code: UNAVAILABLE, details: 'Stream refused by server' };
-    if (rstCode === NGHTTP2_CANCEL) return { code: UNAVAILABLE, details: 'Connection dropped' };
-    if (rstCode === NGHTTP2_NO_ERROR && this.connectionGone(stream)) return { code: UNAVAILABLE, details: 'Connection dropped' };
-    if (rstCode === NGHTTP2_NO_ERROR) return { code: INTERNAL, details: 'Received RST_STREAM with code 0 (Call ended without gRPC status)' };
-    return { code: INTERNAL, details: `Received RST_STREAM with code ${rstCode}` };
+    if (stream.aborted) {
+      const err = stream.connectError;
+      return err
+        ? { code: UNAVAILABLE, details: `No connection established. Last error: ${err.message}` }
+        : { code: UNAVAILABLE, details: 'Connection dropped' };
+    }
+    if (stream.rstCode === H2_REFUSED_STREAM) return { code: UNAVAILABLE, details: 'Stream refused by server' };
+    if (stream.rstCode === H2_CANCEL) return { code: UNAVAILABLE, details: 'Connection dropped' };
+    if (stream.rstCode === H2_NO_ERROR) return { code: INTERNAL, details: 'Received RST_STREAM with code 0 (Call ended without gRPC status)' };
+    return { code: INTERNAL, details: `Received RST_STREAM with code ${stream.rstCode}` };
   }
 
   /** Parses length-prefixed messages out of the byte stream. */
@@ -346,7 +318,7 @@ class Call extends Duplex {
   private cancelWith(status: StatusObject): void {
     this.status = status;
     this.cancelledHere = true;
-    this.stream?.close(NGHTTP2_CANCEL);
+    this.stream?.close(H2_CANCEL);
     this.finish(status);
   }
 
@@ -406,7 +378,7 @@ function prefix(body: Buffer): Buffer {
   return out;
 }
 
-function statusOf(headers: http2.IncomingHttpHeaders): StatusObject {
+function statusOf(headers: Headers): StatusObject {
   const code = Number(headers['grpc-status']);
   const raw = headers['grpc-message'];
   let details = typeof raw === 'string' ? raw : '';

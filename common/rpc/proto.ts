@@ -1,15 +1,15 @@
 /**
- * Loads the gRPC contracts in `proto/`. A built bundle imports the static serializers and method
- * tables that the build generated next to it (`rpc-codec.mjs`, see scripts/gen-rpc.mjs): no
- * proto-loader or protobufjs at run time. Without it, the JSON descriptor is loaded with
- * proto-loader, and code run from source (tests) parses the .proto files. All three give messages
+ * Loads the gRPC contracts in `proto/`. The built bundle holds the static serializers and method
+ * tables that the build generated (`tscompose-generated:rpc-codec`, see scripts/gen-rpc.mjs): no
+ * proto-loader or protobufjs at run time. Code run from source (tests) parses the .proto files. All three give messages
  * the same shape: keepCase field names, int64 as Number, defaults filled, oneofs named in `part`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { GrpcObject } from '@grpc/grpc-js';
 import type { MethodDefinition } from './h2-client';
+import { importGenerated } from '../generated';
 
 const LOADER_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true } as const;
 
@@ -22,14 +22,10 @@ let definitions: Promise<Record<string, unknown>> | undefined;
  */
 function loadDefinitions(): Promise<Record<string, unknown>> {
   definitions ??= (async () => {
-    const here = dirname(fileURLToPath(import.meta.url));
-    const codec = [join(here, 'rpc-codec.mjs'), join(here, '..', 'rpc-codec.mjs')].find((p) => existsSync(p));
-    if (codec) return ((await import(pathToFileURL(codec).href)) as { services: Record<string, unknown> }).services;
+    const codec = await importGenerated<{ services: Record<string, unknown> }>(() => import('tscompose-generated:rpc-codec'));
+    if (codec) return codec.services;
     const protoLoader = cjs(await import('@grpc/proto-loader'));
-    const descriptorCandidates = [join(here, 'proto-descriptor.json'), join(here, '..', 'proto-descriptor.json')];
-    const descriptor = descriptorCandidates.find((p) => existsSync(p));
-    if (descriptor) return protoLoader.fromJSON(JSON.parse(readFileSync(descriptor, 'utf8')), LOADER_OPTIONS) as Record<string, unknown>;
-    const protoDir = findProtoDir(here);
+    const protoDir = findProtoDir(dirname(fileURLToPath(import.meta.url)));
     const files = ['engine.proto', 'manager.proto'].map((f) => join(protoDir, f)).filter((f) => existsSync(f));
     return (await protoLoader.load(files, LOADER_OPTIONS)) as Record<string, unknown>;
   })();

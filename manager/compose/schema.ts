@@ -20,9 +20,6 @@ export interface SchemaErrorObject {
 }
 export type ComposeValidateFunction = ((data: unknown) => boolean) & { errors?: SchemaErrorObject[] | null };
 
-/** The file name the loader looks for next to its own module, or in `generated/`. */
-export const STANDALONE_VALIDATOR_FILE = 'compose-validator.mjs';
-
 // ajv ships CommonJS with `exports.default`; under ESM interop the function may sit one level down.
 const standaloneCode = ((standaloneModule as unknown as { default?: unknown }).default ?? standaloneModule) as (
   ajv: InstanceType<typeof Ajv>,

@@ -177,7 +177,7 @@ export async function startTestDaemon(): Promise<TestDaemon> {
 }
 
 export function ensureBuilt(): void {
-  if (!existsSync(path.join(REPO, 'dist', 'tscompose.mjs'))) {
+  if (!existsSync(path.join(REPO, 'dist', 'tscompose.cjs'))) {
     throw new Error('dist/ is missing: run `npm run build` before the integration tests (npm test does)');
   }
 }

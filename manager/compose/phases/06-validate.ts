@@ -1,12 +1,11 @@
 /**
  * Phase 6 — validate the merged tree against `schemas/compose.schema.json`. ajv is imported only
- * here, lazily; a precompiled standalone validator is preferred when one was built. The first,
+ * here, lazily; the standalone validator the build precompiled is preferred when bundled. The first,
  * most specific schema error becomes a ComposeError naming file, line, column and YAML path,
  * with a "did you mean" for unknown keys.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { importGenerated } from '../../../common/generated';
 import { didYouMean } from '../errors';
 import type { Reporter } from '../errors';
 import type { ComposeValidateFunction, SchemaErrorObject } from '../schema';
@@ -16,26 +15,13 @@ import type { Tree, TreeMap } from '../tree';
 
 let validatorPromise: Promise<ComposeValidateFunction> | undefined;
 
-function standaloneCandidates(): string[] {
-  const out: string[] = [];
-  const fromEnv = process.env.TSCOMPOSE_COMPOSE_VALIDATOR;
-  if (fromEnv) out.push(fromEnv);
-  try {
-    const here = dirname(fileURLToPath(import.meta.url));
-    out.push(join(here, 'compose-validator.mjs'), join(here, '..', 'generated', 'compose-validator.mjs'));
-  } catch {
-    // import.meta.url is not a file URL (bundled into a data URL or similar): runtime compile.
-  }
-  return out;
-}
-
 export function getValidator(): Promise<ComposeValidateFunction> {
   validatorPromise ??= (async () => {
-    for (const file of standaloneCandidates()) {
-      if (!existsSync(file)) continue;
-      const mod = (await import(pathToFileURL(file).href)) as { default: ComposeValidateFunction };
-      if (typeof mod.default === 'function') return mod.default;
-    }
+    const fromEnv = process.env.TSCOMPOSE_COMPOSE_VALIDATOR;
+    const mod = fromEnv
+      ? ((await import(pathToFileURL(fromEnv).href)) as { default: ComposeValidateFunction })
+      : await importGenerated<{ default: ComposeValidateFunction }>(() => import('tscompose-generated:compose-validator'));
+    if (typeof mod?.default === 'function') return mod.default;
     const { compileValidator } = await import('../schema');
     return compileValidator();
   })();
