@@ -11,8 +11,19 @@ import { registerRegistryCommands } from './commands/register-registry';
 import { registerBuildCommands } from './commands/register-build';
 import { registerContainerCommands, registerNetworkCommands, registerVolumeCommands } from './commands/register-engine';
 import { collect, eprintln, ExitError, setGlobals, closeEngine, lazy, type GlobalFlags } from './cli';
+import { FAMILIES, FAMILY_OF, type Family } from './families';
 
 // The daemon's V8 flags are set by bin/tscompose, before this bundle loads.
+
+/**
+ * True in dist/engine.cjs, the build of this program without Compose's verbs (and so without
+ * YAML, the compose loader and its validator): what the engine's commands load at start-up.
+ */
+declare const TSCOMPOSE_ENGINE_BUNDLE: boolean;
+/** The build defines TSCOMPOSE_ENGINE_BUNDLE (and drops what the engine bundle can't reach); run from source, false. */
+function engineBundle(): boolean {
+  return typeof TSCOMPOSE_ENGINE_BUNDLE !== 'undefined' && TSCOMPOSE_ENGINE_BUNDLE;
+}
 
 /**
  * The program with every command, or (given `only`, the command line's top-level command) with
@@ -53,38 +64,6 @@ export function buildProgram(only?: string): Command {
   return program;
 }
 
-/** Command families in the full program's registration order (which its help lists). */
-const FAMILIES = ['daemon', 'image', 'image-top', 'registry', 'container', 'network', 'volume', 'system', 'compose'] as const;
-type Family = (typeof FAMILIES)[number];
-
-/** Top-level command name → the family registering it. A name missing here gets the full program. */
-const FAMILY_OF: Record<string, Family | undefined> = Object.assign(Object.create(null) as Record<string, Family>, {
-  daemon: 'daemon',
-  image: 'image',
-  tag: 'image-top',
-  rmi: 'image-top',
-  history: 'image-top',
-  load: 'image-top',
-  save: 'image-top',
-  import: 'image-top',
-  login: 'registry',
-  logout: 'registry',
-  search: 'registry',
-  container: 'container',
-  attach: 'container',
-  commit: 'container',
-  export: 'container',
-  stats: 'container',
-  rename: 'container',
-  network: 'network',
-  volume: 'volume',
-  version: 'system',
-  system: 'system',
-  info: 'system',
-  events: 'system',
-  inspect: 'system',
-});
-
 function registerFamily(program: Command, family: Family): void {
   switch (family) {
     case 'daemon':
@@ -118,9 +97,19 @@ function registerFamily(program: Command, family: Family): void {
       registerSystemCommands(program);
       return;
     case 'compose':
-      registerComposeCommands(program);
+      // Spelled out, not engineBundle(): the build folds this test and drops Compose's modules.
+      if (!(typeof TSCOMPOSE_ENGINE_BUNDLE !== 'undefined' && TSCOMPOSE_ENGINE_BUNDLE)) registerComposeCommands(program);
       return;
   }
+}
+
+/** Whether `name`'s family, per the table, registers a top-level command of that name. */
+function familyDefines(name: string | undefined): boolean {
+  const family = name === undefined ? undefined : FAMILY_OF[name];
+  if (family === undefined) return false;
+  const program = new Command('tscompose');
+  registerFamily(program, family);
+  return program.commands.some((c) => c.name() === name || c.aliases().includes(name!));
 }
 
 /**
@@ -308,7 +297,14 @@ function registerSystemCommands(program: Command): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram(topLevelCommand(argv.slice(2)));
+  const only = topLevelCommand(argv.slice(2));
+  if (engineBundle() && !familyDefines(only)) {
+    // bin/tscompose chose this bundle from the family table; what the family doesn't define
+    // (Compose's top-level `events`, say) is the full program's to run.
+    await import('./full-program');
+    return;
+  }
+  const program = buildProgram(only);
   program.exitOverride();
   program.configureOutput({
     writeErr: (s) => process.stderr.write(s),

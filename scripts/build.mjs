@@ -1,5 +1,6 @@
-// Builds the CLI into dist/: one CommonJS bundle, `dist/tscompose.cjs`, that bin/tscompose
-// compiles with a V8 code cache (see there), and the daemon beside it (`dist/daemon.cjs`), with the gRPC contracts pre-compiled to static codecs
+// Builds the CLI into dist/: CommonJS bundles, `dist/tscompose.cjs` (every command) and
+// `dist/engine.cjs` (the engine's commands only), that bin/tscompose compiles with a V8 code cache
+// (see there), and the daemon beside them (`dist/daemon.cjs`), with the gRPC contracts pre-compiled to static codecs
 // and the compose schema to a standalone validator, both bundled in (no .proto file or schema is
 // compiled at start-up).
 //
@@ -8,7 +9,7 @@
 // own. A command still runs only the modules it uses: esbuild turns each `await import()` of a
 // bundled module into a lazy initialiser.
 import { build, transformSync } from 'esbuild';
-import { mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import protobuf from 'protobufjs';
 import { execFileSync } from 'node:child_process';
@@ -42,15 +43,16 @@ const generatedModules = {
 };
 
 /**
- * The CLI's bundle leaves the daemon out: `tscompose daemon` requires dist/daemon.cjs, so that no
- * other command reads the engine's code at start-up.
+ * The CLI's bundles leave the daemon out: `tscompose daemon` requires dist/daemon.cjs, so that no
+ * other command reads the engine's code at start-up. The engine bundle hands what it doesn't
+ * define to the full program (`./full-program` in cmd/main.ts).
  */
-const daemonApart = {
-  name: 'daemon-apart',
+const bundlesApart = {
+  name: 'bundles-apart',
   setup(b) {
-    b.onResolve({ filter: /^\.\/daemon$/ }, (args) =>
-      args.importer.endsWith(join('cmd', 'main.ts')) ? { path: './daemon.cjs', external: true } : undefined,
-    );
+    const fromMain = (args) => args.importer.endsWith(join('cmd', 'main.ts'));
+    b.onResolve({ filter: /^\.\/daemon$/ }, (args) => (fromMain(args) ? { path: './daemon.cjs', external: true } : undefined));
+    b.onResolve({ filter: /^\.\/full-program$/ }, (args) => (fromMain(args) ? { path: './tscompose.cjs', external: true } : undefined));
   },
 };
 
@@ -61,9 +63,9 @@ const options = {
   format: 'cjs',
   sourcemap: 'linked',
   legalComments: 'none',
-  // Less to read on every start-up (source maps keep stack traces readable).
-  minify: true,
-  keepNames: true,
+  // Less to read on every start-up (source maps keep stack traces readable). TSCOMPOSE_NO_MINIFY=1
+  // keeps names, for a CPU profile (node --cpu-prof bin/tscompose …) that says where time goes.
+  minify: process.env.TSCOMPOSE_NO_MINIFY !== '1',
   // bin/tscompose reads the bundle as latin1, a one-byte string: no UTF-8 decoding at start-up.
   charset: 'ascii',
   // A native addon (conmon's SOCK_SEQPACKET attach socket): loaded from node_modules at run time.
@@ -78,6 +80,16 @@ const options = {
   logLevel: 'warning',
 };
 await Promise.all([
-  build({ ...options, entryPoints: ['cmd/main.ts'], outfile: join(dist, 'tscompose.cjs'), plugins: [generatedModules, daemonApart] }),
-  build({ ...options, entryPoints: ['cmd/daemon.ts'], outfile: join(dist, 'daemon.cjs'), plugins: [generatedModules] }),
+  build({ ...options, entryPoints: ['cmd/main.ts'], outfile: join(dist, 'tscompose.cjs'), plugins: [generatedModules, bundlesApart], define: { ...options.define, TSCOMPOSE_ENGINE_BUNDLE: 'false' } }),
+  // The engine's commands without Compose's (no YAML, compose loader or validator): less to read
+  // and compile at each start-up. bin/tscompose picks it by the top-level command.
+  build({ ...options, entryPoints: ['cmd/main.ts'], outfile: join(dist, 'engine.cjs'), plugins: [generatedModules, bundlesApart], define: { ...options.define, TSCOMPOSE_ENGINE_BUNDLE: 'true' } }),
+  // The daemon keeps functions' and classes' names (in stack traces of its logs, and for any
+  // dependency that reads them); the CLI saves the ~1000 __name calls of its start-up.
+  build({ ...options, keepNames: true, entryPoints: ['cmd/daemon.ts'], outfile: join(dist, 'daemon.cjs'), plugins: [generatedModules] }),
 ]);
+
+// The top-level commands the engine bundle defines, for bin/tscompose (cmd/families.ts).
+const families = transformSync(readFileSync('cmd/families.ts', 'utf8'), { loader: 'ts', format: 'esm' }).code;
+const { FAMILY_OF } = await import(`data:text/javascript,${encodeURIComponent(families)}`);
+writeFileSync(join(dist, 'engine-commands.json'), JSON.stringify(Object.keys(FAMILY_OF)));

@@ -109,8 +109,15 @@ describe('tscompose config', () => {
     setGlobals({ file: [join(dir, 'compose.yaml')] });
     const writes: string[] = [];
     const orig = process.stdout.write.bind(process.stdout);
-    // Only our text: the test runner itself writes binary reports to stdout meanwhile.
-    process.stdout.write = ((c: unknown) => (typeof c === 'string' && writes.push(c), true)) as typeof process.stdout.write;
+    // Only our text: the test runner itself reports the file's earlier results to its parent
+    // process as binary writes to stdout, maybe just now; swallowing those lost whole tests.
+    process.stdout.write = ((c: unknown, ...rest: unknown[]) => {
+      if (typeof c === 'string') {
+        writes.push(c);
+        return true;
+      }
+      return (orig as (...a: unknown[]) => boolean)(c, ...rest);
+    }) as typeof process.stdout.write;
     try {
       await program.parseAsync(['node', 'tscompose', 'config', '--services']);
     } finally {
