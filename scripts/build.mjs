@@ -56,6 +56,29 @@ const bundlesApart = {
   },
 };
 
+/**
+ * In the CLI's bundles, node:child_process loads on first use rather than at start-up: commander
+ * requires it at its own load (for executable subcommands, which tscompose has none of), and so
+ * does the daemon auto-start of cmd/client.ts; loading it (with net's dgram and socket lists) cost
+ * every command a few milliseconds. Its users only ever call its functions, after start-up.
+ */
+const CHILD_PROCESS_EXPORTS = Object.keys(await import('node:child_process')).filter((k) => k !== 'default');
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      // The stand-in's own require is the real module.
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: 'child_process', namespace: 'lazy-builtin' },
+    );
+    // Getters per export, not a Proxy: esbuild's ESM interop copies a module's property names
+    // (lazily read getters) at import, which would load a Proxy's target at once.
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({
+      loader: 'js',
+      contents: `let real;\nconst load = () => (real ??= require('node:child_process'));\nfor (const name of ${JSON.stringify(CHILD_PROCESS_EXPORTS)}) Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });\n`,
+    }));
+  },
+};
+
 const options = {
   bundle: true,
   platform: 'node',
@@ -80,10 +103,10 @@ const options = {
   logLevel: 'warning',
 };
 await Promise.all([
-  build({ ...options, entryPoints: ['cmd/main.ts'], outfile: join(dist, 'tscompose.cjs'), plugins: [generatedModules, bundlesApart], define: { ...options.define, TSCOMPOSE_ENGINE_BUNDLE: 'false' } }),
+  build({ ...options, entryPoints: ['cmd/main.ts'], outfile: join(dist, 'tscompose.cjs'), plugins: [generatedModules, bundlesApart, lazyChildProcess], define: { ...options.define, TSCOMPOSE_ENGINE_BUNDLE: 'false' } }),
   // The engine's commands without Compose's (no YAML, compose loader or validator): less to read
   // and compile at each start-up. bin/tscompose picks it by the top-level command.
-  build({ ...options, entryPoints: ['cmd/main.ts'], outfile: join(dist, 'engine.cjs'), plugins: [generatedModules, bundlesApart], define: { ...options.define, TSCOMPOSE_ENGINE_BUNDLE: 'true' } }),
+  build({ ...options, entryPoints: ['cmd/main.ts'], outfile: join(dist, 'engine.cjs'), plugins: [generatedModules, bundlesApart, lazyChildProcess], define: { ...options.define, TSCOMPOSE_ENGINE_BUNDLE: 'true' } }),
   // The daemon keeps functions' and classes' names (in stack traces of its logs, and for any
   // dependency that reads them); the CLI saves the ~1000 __name calls of its start-up.
   build({ ...options, keepNames: true, entryPoints: ['cmd/daemon.ts'], outfile: join(dist, 'daemon.cjs'), plugins: [generatedModules] }),
