@@ -24,6 +24,7 @@ import { HealthMonitor } from './health';
 import { advance, type Step } from './machine';
 import { initialState, isActive, type ContainerRecord } from './record';
 import { restartsWithDaemon, validatePolicy } from './restart';
+import { traced, traceEnd, traceMark } from '../trace';
 import { containerDir, endpointRecord, HostEnv, mountRootfs, unmountRootfs, writeInjectedFiles, type HostDeps } from './setup';
 
 export interface ContainerServiceDeps {
@@ -271,13 +272,17 @@ export class ContainerService {
       for (let i = 0; i < 20; i++) {
         const c = this.records.get(id);
         if (!c || this.closed) break;
-        const step = await advance(c, this.env, Date.now());
+        const step = await traced(id, 'advance', () => advance(c, this.env, Date.now()));
         if (!step) break;
+        traceMark(id, `step ${step.kind}`);
         steps.push(step);
         // Observers see each state, including the last one before a removal.
         this.notify();
         await this.afterStep(c, step);
-        if (step.kind === 'removed') break;
+        if (step.kind === 'removed') {
+          traceEnd(id);
+          break;
+        }
       }
       this.notify();
       return steps;
@@ -338,6 +343,7 @@ export class ContainerService {
     this.watchers.set(c.id, ac);
     this.deps.runtime.wait(c.id, ac.signal).then(
       () => {
+        traceMark(c.id, 'exit seen');
         if (this.watchers.get(c.id) === ac) this.watchers.delete(c.id);
         if (!ac.signal.aborted) void this.reconcile(c.id);
       },
@@ -365,7 +371,7 @@ export class ContainerService {
       return n;
     });
     try {
-      return await this.createNamed(id, name, spec);
+      return await traced(id, 'create', () => this.createNamed(id, name, spec));
     } finally {
       this.namesBeingCreated.delete(name);
     }
@@ -489,8 +495,10 @@ export class ContainerService {
     c.state.stoppedByUser = false;
     c.state.restartCount = c.state.status === 'restarting' ? c.state.restartCount : 0;
     // The start step right after writes the record again.
+    traceMark(c.id, 'start rpc');
     await this.save(c, RUN_STATE);
     const steps = await this.reconcile(c.id);
+    traceMark(c.id, 'start rpc done');
     const failed = steps.find((s): s is Extract<Step, { kind: 'start-failed' }> => s.kind === 'start-failed');
     if (failed) throw new TsError('FailedPrecondition', failed.error);
   }
@@ -613,6 +621,7 @@ export class ContainerService {
         if (r) last = r.state.exitCode;
         return !r;
       }, signal);
+      traceMark(id, 'wait removed');
       return last;
     }
     if (condition === 'next-exit') {
