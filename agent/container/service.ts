@@ -467,7 +467,9 @@ export class ContainerService {
       // The log exists from the start, so an attach opened before `start` holds it open.
       await fsp.writeFile(c.logPath, '', { flag: 'a', mode: 0o640 });
       // The record is the commit point: before it, a crash leaves nothing visible (init clears it).
-      await writeFileAtomic(path.join(dir, RECORD), JSON.stringify(c));
+      // An auto-removed container's is not flushed: a power loss ends its process, and its end
+      // is its removal, which init does for a record that is lost (the snapshot goes unowned).
+      await writeFileAtomic(path.join(dir, RECORD), JSON.stringify(c), 0o644, { durable: !spec.auto_remove });
       this.records.set(id, c);
       this.deps.events.emit('container', 'create', id, { ...config.labels, image: spec.image, name });
       return { id, warnings };
@@ -588,7 +590,9 @@ export class ContainerService {
     c.desired = 'removed';
     clearTimeout(this.timers.get(c.id));
     this.watchers.get(c.id)?.abort();
-    await this.save(c);
+    // Not flushed: the removal that follows (rm of the directory) isn't either, so a power loss
+    // may bring the container back whatever was flushed here; a daemon crash finds it on disk.
+    await this.save(c, RUN_STATE);
     await this.reconcile(c.id);
     if (opts.volumes || c.spec.auto_remove) {
       for (const v of anonymous) await this.deps.volumes.remove(v).catch(() => undefined);

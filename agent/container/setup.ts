@@ -305,18 +305,42 @@ export class HostEnv implements MachineEnv {
     // A detach that failed when the last attempt ended (its error is not fatal there) left an
     // endpoint behind: it is retried here, else the connect below refuses the same name.
     await d.networks.disconnectAll(c.id);
-    const netns = await traced(c.id, 'netns create', () => d.networks.netns.create(c.id));
-    c.netnsPath = netns;
-    undo.push(async () => {
+    const removeSandbox = async () => {
       await d.networks.removeSandbox(c.id).catch(() => undefined);
       c.netnsPath = '';
-    });
+    };
+    const portRequests = portRequestsOf(c);
+    if (c.networkMode === 'bridge' && c.networks.length === 1) {
+      // The common case (default network, nothing published, no fixed address): a sandbox
+      // made and attached beforehand, if the network manager has one ready.
+      const net = c.networks[0]!;
+      const att = c.spec.networks.find((n) => n.network === net);
+      this.settingUp.add(c.id);
+      try {
+        const ready = await traced(c.id, 'take pooled sandbox', () => d.networks.takeSandbox(c.id, net, {
+          name: c.name,
+          aliases: [...(att?.aliases ?? []), c.id.slice(0, 12)],
+          ipv4Address: att?.ipv4_address || undefined,
+          portMappings: portRequests,
+        }));
+        if (ready) {
+          c.netnsPath = ready.netnsPath;
+          undo.push(removeSandbox);
+          c.endpoints[net] = endpointRecord(ready.result, att?.aliases ?? []);
+          return { mode: { path: ready.netnsPath }, dns: ready.result.dns };
+        }
+      } finally {
+        this.settingUp.delete(c.id);
+      }
+    }
+    const netns = await traced(c.id, 'netns create', () => d.networks.netns.create(c.id));
+    c.netnsPath = netns;
+    undo.push(removeSandbox);
     if (c.networkMode === 'none') {
       await d.networks.connect(c.id, netns, 'none');
       return { mode: { path: netns } };
     }
     let dns: { nameservers: string[]; search: string[]; options: string[] } | undefined;
-    const portRequests = portRequestsOf(c);
     this.settingUp.add(c.id);
     try {
       for (const net of c.networks) {

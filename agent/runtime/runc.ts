@@ -97,10 +97,15 @@ export class RuncRuntime implements Runtime {
     return path.join(this.containersDir, id);
   }
 
+  private layoutMade = false;
+
   private async ensureLayout(): Promise<void> {
+    // Once per daemon; create makes them again if they went away.
+    if (this.layoutMade) return;
     for (const d of [this.runcRoot, this.exitDir, this.socketDir, this.containersDir]) {
       await fsp.mkdir(d, { recursive: true, mode: 0o700 });
     }
+    this.layoutMade = true;
   }
 
   async create(opts: CreateOptions): Promise<ContainerState> {
@@ -113,7 +118,13 @@ export class RuncRuntime implements Runtime {
       await this.ensureLayout();
       const dir = this.dir(id);
       try {
-        await fsp.mkdir(dir, { mode: 0o700 });
+        await fsp.mkdir(dir, { mode: 0o700 }).catch(async (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+          // The runtime root went away under us (removed by hand): made again.
+          this.layoutMade = false;
+          await this.ensureLayout();
+          await fsp.mkdir(dir, { mode: 0o700 });
+        });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(`runtime: container ${short(id)} already exists`);
         throw err;
