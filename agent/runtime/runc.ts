@@ -516,11 +516,13 @@ export class RuncRuntime implements Runtime {
         return undefined;
       });
       if (!record) return;
-      const state = await traced(id, 'delete: state', () => this.stateOf(id, record));
-      if (state.status !== 'stopped') {
+      // conmon writes the exit file once the process is gone: with one, runc needn't be asked.
+      const exited = (await exists(path.join(dir, 'exit'))) || (await exists(path.join(this.exitDir, id)));
+      const state = exited ? undefined : await traced(id, 'delete: state', () => this.stateOf(id, record));
+      if (state && state.status !== 'stopped') {
         if (!opts.force) throw failedPrecondition(`runtime: container ${short(id)} is ${state.status}: stop it first or force the removal`);
         if (state.status === 'paused') await this.runc(['resume', id], id).catch(() => undefined);
-        await this.runc(['kill', id, 'KILL'], id).catch(() => undefined);
+        if (!(await this.signalInit(id, 'KILL'))) await this.runc(['kill', id, 'KILL'], id).catch(() => undefined);
       }
       // conmon writes the exit files once the process is gone; let it finish before removing them.
       await traced(id, 'delete: supervisor exit', () => this.awaitSupervisorExit(dir, id));
@@ -533,8 +535,8 @@ export class RuncRuntime implements Runtime {
           if (!(err instanceof TsError && err.kind === 'NotFound')) throw err;
           return '';
         }));
+        await removeCgroup(record.cgroupsPath);
       }
-      await traced(id, 'delete: cgroup', () => removeCgroup(record.cgroupsPath));
       await fsp.rm(path.join(this.socketDir, id), { force: true });
       await fsp.rm(path.join(this.exitDir, id), { force: true });
       await fsp.rm(dir, { recursive: true, force: true });
@@ -544,10 +546,11 @@ export class RuncRuntime implements Runtime {
 
   /**
    * What `runc delete` does to a stopped container, without running runc: remove its cgroups
-   * and its state directory. Only when that is all there is to do: no process left in any of its
-   * cgroups (with a private pid namespace the kernel ended them all with init; a shared one may
-   * leave some, which runc kills) and no poststop hook. False, with runc's state left whole,
-   * whenever runc should do it; true when runc has no state for the container.
+   * (every hierarchy runc made one in) and its state directory. Only when that is all there is
+   * to do: no process left in any of its cgroups (with a private pid namespace the kernel ended
+   * them all with init; a shared one may leave some, which runc kills) and no poststop hook.
+   * False, with runc's state left whole, whenever runc should do it (then our own cgroup sweep
+   * follows); true when runc has no state for the container.
    */
   private async deleteStopped(id: string): Promise<boolean> {
     const stateDir = path.join(this.runcRoot, id);
