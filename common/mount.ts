@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 
 /**
  * Unmounting with umount(8), the requests of one moment served by one process: every spawn forks
@@ -64,7 +64,9 @@ async function unmountAll(targets: string[]): Promise<Map<string, string>> {
 async function mountedAmong(targets: string[]): Promise<string[]> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
   const points = new Set(info.split('\n').map((line) => unescapeMountPath(line.split(' ')[4] ?? '')));
-  return targets.filter((t) => points.has(t));
+  // mountinfo shows resolved paths: a target under a symlink is looked up by its real path.
+  const mounted = await Promise.all(targets.map(async (t) => points.has(t) || points.has(await realpath(t).catch(() => t))));
+  return targets.filter((_t, i) => mounted[i]);
 }
 
 function run(argv: string[]): Promise<{ code: number; stderr: string }> {
