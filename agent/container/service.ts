@@ -53,6 +53,8 @@ export class ContainerService {
   private readonly waiters = new Set<() => void>();
   readonly health: HealthMonitor;
   private closed = false;
+  /** Creates and reconciles in progress: the network manager fills its sandbox pool when none is. */
+  private busy = 0;
 
   constructor(private readonly deps: ContainerServiceDeps) {
     this.hostDeps = {
@@ -65,6 +67,7 @@ export class ContainerService {
       hostResolvConf: () => fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
     };
     this.env = new HostEnv(this.hostDeps);
+    deps.networks.deferPoolRefillWhile?.(() => this.busy > 0);
     this.health = new HealthMonitor({
       runtime: deps.runtime,
       events: deps.events,
@@ -267,6 +270,7 @@ export class ContainerService {
 
   /** Drives a container's state machine until it stops changing; returns the steps taken. */
   reconcile(id: string): Promise<Step[]> {
+    this.busy++;
     return this.locks.run(id, async () => {
       const steps: Step[] = [];
       for (let i = 0; i < 20; i++) {
@@ -286,7 +290,7 @@ export class ContainerService {
       }
       this.notify();
       return steps;
-    });
+    }).finally(() => this.busy--);
   }
 
   private async afterStep(c: ContainerRecord, step: Step): Promise<void> {
@@ -370,9 +374,11 @@ export class ContainerService {
       this.namesBeingCreated.set(n, id);
       return n;
     });
+    this.busy++;
     try {
       return await traced(id, 'create', () => this.createNamed(id, name, spec));
     } finally {
+      this.busy--;
       this.namesBeingCreated.delete(name);
     }
   }

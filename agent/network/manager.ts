@@ -121,6 +121,8 @@ function isSpare(e: EndpointRecord): boolean {
 const POOL_PREFIX = 'pool-';
 /** After a take, the pool is refilled this much later, off the path of the container starting now. */
 const POOL_REFILL_DELAY_MS = 250;
+/** While containers are being started or ended, the refill looks again this often for a gap. */
+const POOL_BUSY_RECHECK_MS = 50;
 
 interface State {
   version: 1;
@@ -210,6 +212,7 @@ export class NetworkManager {
   private state: State;
   private poolTimer: NodeJS.Timeout | undefined;
   private poolFill: Promise<void> | undefined;
+  private poolBusy: () => boolean = () => false;
   private closing = false;
 
   private constructor(
@@ -784,6 +787,15 @@ export class NetworkManager {
     return { netnsPath: e.request.netnsPath, result };
   }
 
+  /**
+   * The pool is filled only while `busy` says no container is being created, started or ended:
+   * a spawn blocks the daemon's event loop until the child has exec'd (tens of ms on a loaded
+   * host), which would land on some container's path. Idle gaps (a CLI starting) are enough.
+   */
+  deferPoolRefillWhile(busy: () => boolean): void {
+    this.poolBusy = busy;
+  }
+
   /** Fills the pool a little later, one sandbox at a time, unless it is full or filling. */
   private schedulePoolRefill(): void {
     if (this.options.sandboxPool <= 0 || this.closing || this.poolTimer || this.poolFill) return;
@@ -796,6 +808,10 @@ export class NetworkManager {
 
   private async fillPool(): Promise<void> {
     while (!this.closing && this.state.endpoints.filter(isSpare).length < this.options.sandboxPool) {
+      if (this.poolBusy()) {
+        await new Promise((r) => setTimeout(r, POOL_BUSY_RECHECK_MS).unref());
+        continue;
+      }
       try {
         await this.makeSpare();
       } catch {
