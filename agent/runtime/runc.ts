@@ -562,18 +562,26 @@ export class RuncRuntime implements Runtime {
     }
     if (!st) return !existsSync(stateDir);
     if ((st.config?.hooks?.poststop?.length ?? 0) > 0) return false;
+    // One cgroup per hierarchy (a dozen on v1): looked at side by side.
     const dirs = Object.values(st.cgroup_paths ?? {});
-    for (const dir of dirs) {
-      const procs = await fsp.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? '' : undefined));
-      if (procs === undefined || procs.trim() !== '') return false;
-    }
-    for (const dir of dirs) {
-      try {
-        await fsp.rmdir(dir);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
-      }
-    }
+    const empty = await Promise.all(
+      dirs.map((dir) =>
+        fsp.readFile(path.join(dir, 'cgroup.procs'), 'utf8').then(
+          (procs) => procs.trim() === '',
+          (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+        ),
+      ),
+    );
+    if (!empty.every(Boolean)) return false;
+    const removed = await Promise.all(
+      dirs.map((dir) =>
+        fsp.rmdir(dir).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+        ),
+      ),
+    );
+    if (!removed.every(Boolean)) return false;
     await fsp.rm(stateDir, { recursive: true, force: true });
     return true;
   }
