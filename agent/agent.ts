@@ -73,6 +73,9 @@ export class Agent {
     const tag = createHash('sha256').update(this.options.dataRoot).digest('hex').slice(0, 8);
     this.networks = await NetworkManager.open({
       root: path.join(this.options.dataRoot, 'network'),
+      // Two spares cover containers started one after another (each take refills in the
+      // background); a burst of starts beyond that makes its own sandboxes meanwhile.
+      sandboxPool: 2,
       ...(own ? { defaultBridgeName: `tscb${tag}`, firewallChainPrefix: `TSC${tag.toUpperCase()}` } : {}),
     });
     this.containers = new ContainerService({

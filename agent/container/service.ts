@@ -24,6 +24,7 @@ import { HealthMonitor } from './health';
 import { advance, type Step } from './machine';
 import { initialState, isActive, type ContainerRecord } from './record';
 import { restartsWithDaemon, validatePolicy } from './restart';
+import { traced, traceEnd, traceMark } from '../trace';
 import { containerDir, endpointRecord, HostEnv, mountRootfs, unmountRootfs, writeInjectedFiles, type HostDeps } from './setup';
 
 export interface ContainerServiceDeps {
@@ -52,6 +53,8 @@ export class ContainerService {
   private readonly waiters = new Set<() => void>();
   readonly health: HealthMonitor;
   private closed = false;
+  /** Creates and reconciles in progress: the network manager fills its sandbox pool when none is. */
+  private busy = 0;
 
   constructor(private readonly deps: ContainerServiceDeps) {
     this.hostDeps = {
@@ -64,6 +67,7 @@ export class ContainerService {
       hostResolvConf: () => fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
     };
     this.env = new HostEnv(this.hostDeps);
+    deps.networks.deferPoolRefillWhile?.(() => this.busy > 0);
     this.health = new HealthMonitor({
       runtime: deps.runtime,
       events: deps.events,
@@ -266,22 +270,27 @@ export class ContainerService {
 
   /** Drives a container's state machine until it stops changing; returns the steps taken. */
   reconcile(id: string): Promise<Step[]> {
+    this.busy++;
     return this.locks.run(id, async () => {
       const steps: Step[] = [];
       for (let i = 0; i < 20; i++) {
         const c = this.records.get(id);
         if (!c || this.closed) break;
-        const step = await advance(c, this.env, Date.now());
+        const step = await traced(id, 'advance', () => advance(c, this.env, Date.now()));
         if (!step) break;
+        traceMark(id, `step ${step.kind}`);
         steps.push(step);
         // Observers see each state, including the last one before a removal.
         this.notify();
         await this.afterStep(c, step);
-        if (step.kind === 'removed') break;
+        if (step.kind === 'removed') {
+          traceEnd(id);
+          break;
+        }
       }
       this.notify();
       return steps;
-    });
+    }).finally(() => this.busy--);
   }
 
   private async afterStep(c: ContainerRecord, step: Step): Promise<void> {
@@ -338,6 +347,7 @@ export class ContainerService {
     this.watchers.set(c.id, ac);
     this.deps.runtime.wait(c.id, ac.signal).then(
       () => {
+        traceMark(c.id, 'exit seen');
         if (this.watchers.get(c.id) === ac) this.watchers.delete(c.id);
         if (!ac.signal.aborted) void this.reconcile(c.id);
       },
@@ -364,9 +374,11 @@ export class ContainerService {
       this.namesBeingCreated.set(n, id);
       return n;
     });
+    this.busy++;
     try {
-      return await this.createNamed(id, name, spec);
+      return await traced(id, 'create', () => this.createNamed(id, name, spec));
     } finally {
+      this.busy--;
       this.namesBeingCreated.delete(name);
     }
   }
@@ -461,7 +473,9 @@ export class ContainerService {
       // The log exists from the start, so an attach opened before `start` holds it open.
       await fsp.writeFile(c.logPath, '', { flag: 'a', mode: 0o640 });
       // The record is the commit point: before it, a crash leaves nothing visible (init clears it).
-      await writeFileAtomic(path.join(dir, RECORD), JSON.stringify(c));
+      // An auto-removed container's is not flushed: a power loss ends its process, and its end
+      // is its removal, which init does for a record that is lost (the snapshot goes unowned).
+      await writeFileAtomic(path.join(dir, RECORD), JSON.stringify(c), 0o644, { durable: !spec.auto_remove });
       this.records.set(id, c);
       this.deps.events.emit('container', 'create', id, { ...config.labels, image: spec.image, name });
       return { id, warnings };
@@ -489,8 +503,10 @@ export class ContainerService {
     c.state.stoppedByUser = false;
     c.state.restartCount = c.state.status === 'restarting' ? c.state.restartCount : 0;
     // The start step right after writes the record again.
+    traceMark(c.id, 'start rpc');
     await this.save(c, RUN_STATE);
     const steps = await this.reconcile(c.id);
+    traceMark(c.id, 'start rpc done');
     const failed = steps.find((s): s is Extract<Step, { kind: 'start-failed' }> => s.kind === 'start-failed');
     if (failed) throw new TsError('FailedPrecondition', failed.error);
   }
@@ -580,7 +596,9 @@ export class ContainerService {
     c.desired = 'removed';
     clearTimeout(this.timers.get(c.id));
     this.watchers.get(c.id)?.abort();
-    await this.save(c);
+    // Not flushed: the removal that follows (rm of the directory) isn't either, so a power loss
+    // may bring the container back whatever was flushed here; a daemon crash finds it on disk.
+    await this.save(c, RUN_STATE);
     await this.reconcile(c.id);
     if (opts.volumes || c.spec.auto_remove) {
       for (const v of anonymous) await this.deps.volumes.remove(v).catch(() => undefined);
@@ -613,6 +631,7 @@ export class ContainerService {
         if (r) last = r.state.exitCode;
         return !r;
       }, signal);
+      traceMark(id, 'wait removed');
       return last;
     }
     if (condition === 'next-exit') {

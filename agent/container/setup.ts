@@ -17,6 +17,7 @@ import type { VolumeService } from '../volume';
 import type { ExitInfo, MachineEnv } from './machine';
 import type { ContainerRecord, EndpointRecord } from './record';
 import type { FileInjection } from '../../common/rpc/engine-types';
+import { traced } from '../trace';
 
 export interface HostDeps {
   images: ImageService;
@@ -71,9 +72,8 @@ export async function mountRootfs(deps: HostDeps, c: ContainerRecord): Promise<s
 }
 
 export async function unmountRootfs(deps: HostDeps, c: ContainerRecord): Promise<void> {
-  const target = rootfsPath(deps.root, c.id);
-  // Removal tears down again what the exit already did: reading mountinfo is cheaper than an exec.
-  if (await isMounted(target)) await unmount(target);
+  // A target not mounted (removal tears down again what the exit did) costs no exec.
+  await unmount(rootfsPath(deps.root, c.id));
 }
 
 async function isMounted(p: string): Promise<boolean> {
@@ -213,13 +213,13 @@ export class HostEnv implements MachineEnv {
       // attempt (e.g. after a crash) don't depend on each other: made side by side. All of them
       // settle before a failure is thrown, so `undo` holds everything that was made.
       const [rootfs, network, hostResolv] = await allOrFirstError([
-        mountRootfs(d, c).then((p) => {
+        traced(c.id, 'mount rootfs', () => mountRootfs(d, c)).then((p) => {
           undo.push(() => unmountRootfs(d, c));
           return p;
         }),
-        this.setupNetwork(c, undo),
+        traced(c.id, 'network', () => this.setupNetwork(c, undo)),
         d.hostResolvConf(),
-        d.runtime.delete(c.id, { force: true }).catch(() => undefined),
+        traced(c.id, 'delete leftover', () => d.runtime.delete(c.id, { force: true }).catch(() => undefined)),
       ] as const);
       const mounts = await this.setupMounts(c, rootfs, undo);
       const dir = containerDir(d.root, c.id);
@@ -268,16 +268,16 @@ export class HostEnv implements MachineEnv {
         etcFiles: etc,
         annotations: { 'org.tscompose.container.name': c.name },
       });
-      const created = await d.runtime.create({
+      const created = await traced(c.id, 'runtime create', () => d.runtime.create({
         id: c.id,
         spec,
         name: c.name,
         logPath: c.logPath,
         stdin: c.spec.open_stdin,
         keepStdinOpen: !c.spec.stdin_once,
-      });
+      }));
       undo.push(() => d.runtime.delete(c.id, { force: true }));
-      await d.runtime.start(c.id);
+      await traced(c.id, 'runtime start', () => d.runtime.start(c.id));
       // The pid is the one create reported: start runs that process, asking runc again costs an exec.
       return { pid: created.pid };
     } catch (err) {
@@ -305,30 +305,54 @@ export class HostEnv implements MachineEnv {
     // A detach that failed when the last attempt ended (its error is not fatal there) left an
     // endpoint behind: it is retried here, else the connect below refuses the same name.
     await d.networks.disconnectAll(c.id);
-    const netns = await d.networks.netns.create(c.id);
-    c.netnsPath = netns;
-    undo.push(async () => {
+    const removeSandbox = async () => {
       await d.networks.removeSandbox(c.id).catch(() => undefined);
       c.netnsPath = '';
-    });
+    };
+    const portRequests = portRequestsOf(c);
+    if (c.networkMode === 'bridge' && c.networks.length === 1) {
+      // The common case (default network, nothing published, no fixed address): a sandbox
+      // made and attached beforehand, if the network manager has one ready.
+      const net = c.networks[0]!;
+      const att = c.spec.networks.find((n) => n.network === net);
+      this.settingUp.add(c.id);
+      try {
+        const ready = await traced(c.id, 'take pooled sandbox', () => d.networks.takeSandbox(c.id, net, {
+          name: c.name,
+          aliases: [...(att?.aliases ?? []), c.id.slice(0, 12)],
+          ipv4Address: att?.ipv4_address || undefined,
+          portMappings: portRequests,
+        }));
+        if (ready) {
+          c.netnsPath = ready.netnsPath;
+          undo.push(removeSandbox);
+          c.endpoints[net] = endpointRecord(ready.result, att?.aliases ?? []);
+          return { mode: { path: ready.netnsPath }, dns: ready.result.dns };
+        }
+      } finally {
+        this.settingUp.delete(c.id);
+      }
+    }
+    const netns = await traced(c.id, 'netns create', () => d.networks.netns.create(c.id));
+    c.netnsPath = netns;
+    undo.push(removeSandbox);
     if (c.networkMode === 'none') {
       await d.networks.connect(c.id, netns, 'none');
       return { mode: { path: netns } };
     }
     let dns: { nameservers: string[]; search: string[]; options: string[] } | undefined;
-    const portRequests = portRequestsOf(c);
     this.settingUp.add(c.id);
     try {
       for (const net of c.networks) {
         const att = c.spec.networks.find((n) => n.network === net);
         // Every connect offers the ports: the network manager publishes them on the container's
         // gateway endpoint, its first network that is not internal, and on no other.
-        const result = await d.networks.connect(c.id, netns, net, {
+        const result = await traced(c.id, `connect ${net}`, () => d.networks.connect(c.id, netns, net, {
           name: c.name,
           aliases: [...(att?.aliases ?? []), c.id.slice(0, 12)],
           ipv4Address: att?.ipv4_address || undefined,
           portMappings: portRequests,
-        });
+        }));
         const ep = endpointRecord(result, att?.aliases ?? []);
         c.endpoints[net] = ep;
         if (result.ports.length > 0) c.ports = result.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort }));
@@ -387,10 +411,10 @@ export class HostEnv implements MachineEnv {
     const d = this.deps;
     const ownSandbox = c.networkMode !== 'host' && c.networkMode !== 'container';
     await allOrFirstError([
-      d.runtime.delete(c.id, { force: true }).catch(() => undefined),
-      ownSandbox ? d.networks.removeSandbox(c.id).catch(() => undefined) : Promise.resolve(),
+      traced(c.id, 'teardown runtime delete', () => d.runtime.delete(c.id, { force: true }).catch(() => undefined)),
+      ownSandbox ? traced(c.id, 'teardown sandbox', () => d.networks.removeSandbox(c.id).catch(() => undefined)) : Promise.resolve(),
       ...c.mounts.filter((m) => m.type === 'volume').map((m) => d.volumes.release(m.source, c.id).catch(() => undefined)),
-      unmountRootfs(d, c),
+      traced(c.id, 'teardown umount rootfs', () => unmountRootfs(d, c)),
     ]);
     c.netnsPath = '';
   }
@@ -411,8 +435,8 @@ export class HostEnv implements MachineEnv {
   async remove(c: ContainerRecord): Promise<void> {
     const d = this.deps;
     await this.teardown(c);
-    await d.images.snapshots.removeActive(c.id);
-    await fsp.rm(containerDir(d.root, c.id), { recursive: true, force: true });
+    await traced(c.id, 'remove snapshot', () => d.images.snapshots.removeActive(c.id));
+    await traced(c.id, 'remove dir', () => fsp.rm(containerDir(d.root, c.id), { recursive: true, force: true }));
   }
 }
 

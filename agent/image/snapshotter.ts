@@ -23,6 +23,7 @@ import type { Readable } from 'node:stream';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
+import { unmount as unmountPath } from '../../common/mount';
 import { parseDigest } from './content';
 import { unpackLayer } from './unpack';
 
@@ -240,13 +241,7 @@ export async function mountOverlay(m: OverlayMount, target: string): Promise<voi
   }
 }
 
+/** Not mounted is fine; a busy mount is detached lazily rather than leaked. */
 export async function unmount(target: string): Promise<void> {
-  try {
-    await execFileAsync('umount', [target]);
-  } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? '');
-    if (/not mounted|no mount point|not found/i.test(stderr)) return;
-    // A busy mount is detached lazily rather than leaked.
-    await execFileAsync('umount', ['-l', target]).catch(() => undefined);
-  }
+  await unmountPath(target).catch(() => undefined);
 }

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { internal } from '../../common/errors';
 import { CNI_VERSION, CniRuntime, type CniAttachment, type CniNetworkList, type CniResult } from './cni';
 import type { AttachRequest, EndpointInfo, NetworkDriver, NetworkSpec } from './driver';
 import { execCapture, execOk } from './exec';
 import { BridgeFirewall, sweepCniRulesOf } from './firewall';
-import { formatIpv4, lastAddress, parseCidr } from './ipv4';
+import { formatIpv4, lastAddress, parseCidr, parseIpv4 } from './ipv4';
 
 export interface CniBridgeDriverOptions {
   /** Directories holding the CNI plugin executables (CNI_PATH). */
@@ -134,8 +134,12 @@ export class CniBridgeDriver implements NetworkDriver {
     const list = this.listFor(network, request);
     if (!sandboxAlive && request.networkMasquerade) {
       // The veth went with the namespace and the endpoint has no NAT rules of its own: only the
-      // address lease (and published ports) remain, held by host-local (and portmap). Running
-      // them directly spares an exec of the bridge plugin, which would only call host-local.
+      // address lease (and published ports) remain, held by host-local (and portmap).
+      if (list.plugins.length === 1) {
+        await releaseLease(path.join(this.options.ipamDir, network.id), request.containerId, request.ifName, attached?.ipAddress);
+        return;
+      }
+      // Running them directly spares an exec of the bridge plugin, which would only call host-local.
       const bridge = list.plugins[0]!;
       const holders = [{ type: 'host-local', ipam: bridge.ipam }, ...list.plugins.slice(1)];
       await this.cni.delList({ ...list, plugins: holders }, this.attachmentFor(network, request, ''), attached?.cniResult);
@@ -191,6 +195,31 @@ export function bridgeMac(id: string): string {
   const bytes = createHash('sha256').update(`bridge:${id}`).digest().subarray(0, 6);
   bytes[0] = (bytes[0]! & 0xfc) | 0x02;
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * What host-local's DEL does, without its exec: removes the lease files (`<dir>/<ip>`, holding
+ * `<container id>\r\n<ifname>`) of this container's interface. Removing a file is atomic, and
+ * only the owner releases its lease, so a host-local ADD running meanwhile sees the address
+ * either taken or free, both true at that moment. With the address known, only its file is read.
+ */
+async function releaseLease(dir: string, containerId: string, ifName: string, ip: string | undefined): Promise<void> {
+  const release = async (file: string): Promise<boolean> => {
+    const text = await readFile(path.join(dir, file), 'utf8').catch(() => '');
+    const [who, ifn] = text.split(/\r?\n/).map((l) => l.trim());
+    // Older host-local versions wrote the container id alone.
+    if (who !== containerId || (ifn && ifn !== ifName)) return false;
+    await rm(path.join(dir, file), { force: true });
+    return true;
+  };
+  if (ip !== undefined && parseIpv4(ip) !== undefined && (await release(ip))) return;
+  let files: string[];
+  try {
+    files = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const f of files) if (parseIpv4(f) !== undefined) await release(f);
 }
 
 /** A sandbox path still holds a namespace only while its bind mount exists. */

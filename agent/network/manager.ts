@@ -55,6 +55,11 @@ export interface NetworkManagerOptions {
   /** Host ports for `-P`. */
   ephemeralPorts?: PortRange;
   dns?: DnsServerOptions;
+  /**
+   * Sandboxes kept ready on the default network (namespace made, endpoint attached), handed to
+   * containers that ask for nothing more (see `takeSandbox`); 0, the default, keeps none.
+   */
+  sandboxPool?: number;
 }
 
 export interface CreateNetworkRequest {
@@ -97,7 +102,27 @@ interface EndpointRecord {
    * container joins a network that can be its gateway, as Docker does on `network connect`.
    */
   pendingPorts?: PortRequest[];
+  /** Made for the sandbox pool: `request.containerId` is the pool sandbox's name, not a container. */
+  pooled?: boolean;
+  /** The container a pooled endpoint was handed to (CNI and the lease still know the pool name). */
+  owner?: string;
 }
+
+/** The container an endpoint belongs to: a pooled one's taker, else the one it was made for. */
+function ownerOf(e: EndpointRecord): string {
+  return e.owner ?? e.request.containerId;
+}
+
+/** A pool sandbox not handed out yet. */
+function isSpare(e: EndpointRecord): boolean {
+  return e.pooled === true && e.owner === undefined;
+}
+
+const POOL_PREFIX = 'pool-';
+/** After a take, the pool is refilled this much later, off the path of the container starting now. */
+const POOL_REFILL_DELAY_MS = 250;
+/** While containers are being started or ended, the refill looks again this often for a gap. */
+const POOL_BUSY_RECHECK_MS = 50;
 
 interface State {
   version: 1;
@@ -105,6 +130,8 @@ interface State {
   endpoints: EndpointRecord[];
   /** IDs shown for the `host` and `none` pseudo-networks, stable across restarts. */
   pseudoIds: { host: string; none: string };
+  /** Container id to the name of its namespace when it is not its own id (a pool sandbox it took). */
+  sandboxes?: Record<string, string>;
 }
 
 export interface NetworkEndpointView {
@@ -183,6 +210,10 @@ export class NetworkManager {
   private readonly ipamDir: string;
   private readonly lock = new KeyedMutex();
   private state: State;
+  private poolTimer: NodeJS.Timeout | undefined;
+  private poolFill: Promise<void> | undefined;
+  private poolBusy: () => boolean = () => false;
+  private closing = false;
 
   private constructor(
     private readonly options: Required<Omit<NetworkManagerOptions, 'dns'>>,
@@ -214,7 +245,7 @@ export class NetworkManager {
   private hasWayOut(networkId: string, containerId: string | undefined): boolean {
     const open = (id: string) => this.state.networks.some((n) => n.id === id && !n.internal);
     if (open(networkId)) return true;
-    return !!containerId && this.state.endpoints.some((e) => e.request.containerId === containerId && open(e.networkId));
+    return !!containerId && this.state.endpoints.some((e) => ownerOf(e) === containerId && open(e.networkId));
   }
 
   /** Loads the persisted state; call `recover()` next to bring the host in line with it. */
@@ -232,6 +263,7 @@ export class NetworkManager {
       bridgePrefix: options.bridgePrefix ?? 'tsc-',
       firewallChainPrefix: options.firewallChainPrefix ?? 'TSCOMPOSE',
       ephemeralPorts: options.ephemeralPorts ?? DEFAULT_EPHEMERAL_RANGE,
+      sandboxPool: options.sandboxPool ?? 0,
     };
     if (full.bridgePrefix.length > 4) throw invalidArgument('network: bridge prefix must be at most 4 characters');
     await mkdir(full.root, { recursive: true, mode: 0o700 });
@@ -474,9 +506,9 @@ export class NetworkManager {
       ipam: n.ipRange ? { subnet: n.subnet, gateway: n.gateway, ipRange: n.ipRange } : { subnet: n.subnet, gateway: n.gateway },
       bridge: n.bridge,
       containers: this.state.endpoints
-        .filter((e) => e.networkId === n.id && e.state === 'attached' && e.info)
+        .filter((e) => e.networkId === n.id && e.state === 'attached' && e.info && !isSpare(e))
         .map((e) => ({
-          containerId: e.request.containerId,
+          containerId: ownerOf(e),
           endpointId: e.id,
           names: [...e.names],
           ipv4Address: `${e.info!.ipAddress}/${e.info!.prefixLength}`,
@@ -595,9 +627,10 @@ export class NetworkManager {
     containerId: string,
     netnsPath: string,
     opts: ConnectOptions,
+    pooled = false,
   ): Promise<EndpointRecord> {
     if (!/^[A-Za-z0-9_.-]+$/.test(containerId)) throw invalidArgument(`network: invalid container ID ${JSON.stringify(containerId)}`);
-    const mine = this.state.endpoints.filter((e) => e.request.containerId === containerId);
+    const mine = this.state.endpoints.filter((e) => ownerOf(e) === containerId);
     if (mine.some((e) => e.networkId === n.id)) {
       throw conflict(`network: endpoint with name ${opts.name ?? containerId} already exists in network ${n.name}`);
     }
@@ -640,7 +673,8 @@ export class NetworkManager {
     const names = [opts.name, ...(opts.aliases ?? []), containerId.slice(0, 12)].filter(
       (x): x is string => !!x,
     );
-    const endpoint: EndpointRecord = { id: newId(), networkId: n.id, state: 'attaching', request, names: [...new Set(names)] };
+    const endpoint: EndpointRecord = { id: newId(), networkId: n.id, state: 'attaching', request, names: pooled ? [] : [...new Set(names)] };
+    if (pooled) endpoint.pooled = true;
     if (pendingPorts) endpoint.pendingPorts = pendingPorts;
     if (request.portMappings.length > 0) for (const e of mine) delete e.pendingPorts;
     this.state.endpoints.push(endpoint);
@@ -653,7 +687,7 @@ export class NetworkManager {
     if (network === HOST_NETWORK || network === NONE_NETWORK) return;
     const { record, endpoint } = await this.serial(async () => {
       const n = this.mustFind(network);
-      const e = this.state.endpoints.find((x) => x.networkId === n.id && x.request.containerId === containerId);
+      const e = this.state.endpoints.find((x) => x.networkId === n.id && ownerOf(x) === containerId);
       if (!e) throw notFound(`network: container ${containerId} is not connected to network ${n.name}`);
       return { record: n, endpoint: e };
     });
@@ -662,7 +696,7 @@ export class NetworkManager {
 
   /** Takes a container off every network (container removal). */
   async disconnectAll(containerId: string): Promise<void> {
-    const mine = this.state.endpoints.filter((e) => e.request.containerId === containerId);
+    const mine = this.state.endpoints.filter((e) => ownerOf(e) === containerId);
     for (const e of mine) {
       const n = this.state.networks.find((x) => x.id === e.networkId);
       if (n) await this.detachEndpoint(n, e);
@@ -676,7 +710,8 @@ export class NetworkManager {
    * addresses and ports, all at once. Older endpoints are detached the long way, sandbox last.
    */
   async removeSandbox(containerId: string): Promise<void> {
-    const mine = this.state.endpoints.filter((e) => e.request.containerId === containerId);
+    const mine = this.state.endpoints.filter((e) => ownerOf(e) === containerId);
+    const sandbox = this.state.sandboxes?.[containerId] ?? containerId;
     const detachAll = () =>
       Promise.all(
         mine.map(async (e) => {
@@ -686,11 +721,17 @@ export class NetworkManager {
       );
     if (mine.every((e) => e.request.networkMasquerade)) {
       for (const e of mine) this.dns.removeEndpoint(e.networkId, e.id);
-      await this.netns.remove(containerId);
+      await this.netns.remove(sandbox);
       await detachAll();
     } else {
       await detachAll();
-      await this.netns.remove(containerId);
+      await this.netns.remove(sandbox);
+    }
+    if (this.state.sandboxes?.[containerId] !== undefined) {
+      await this.serial(async () => {
+        delete this.state.sandboxes?.[containerId];
+        await this.save(ENDPOINT_CHANGE);
+      });
     }
   }
 
@@ -701,6 +742,125 @@ export class NetworkManager {
       this.state.endpoints = this.state.endpoints.filter((x) => x.id !== e.id);
       await this.save(ENDPOINT_CHANGE);
     });
+  }
+
+  // ---------------------------------------------------------------- sandbox pool
+
+  /**
+   * Hands `containerId` a spare sandbox of the pool, already on the default network, instead of
+   * making a namespace and running CNI ADD while the container starts: for containers that ask
+   * for the default network only, with no published port and no fixed address. Undefined when
+   * the request doesn't qualify or the pool is empty (the caller then makes its own). The
+   * taking is recorded (endpoint owner, container to sandbox name) before it is returned, so
+   * from then on the sandbox is the container's, for removal and recovery alike.
+   */
+  async takeSandbox(containerId: string, network: string, opts: ConnectOptions = {}): Promise<{ netnsPath: string; result: ConnectResult } | undefined> {
+    if (this.options.sandboxPool <= 0 || network !== DEFAULT_NETWORK || opts.portMappings?.length || opts.ipv4Address || opts.ifName) return undefined;
+    const taken = await this.serial(async () => {
+      const n = this.state.networks.find((x) => x.name === DEFAULT_NETWORK);
+      if (!n || this.state.endpoints.some((e) => ownerOf(e) === containerId)) return undefined;
+      const e = this.state.endpoints.find((x) => isSpare(x) && x.networkId === n.id && x.state === 'attached' && x.info);
+      if (!e) return undefined;
+      e.owner = containerId;
+      e.names = [...new Set([opts.name, ...(opts.aliases ?? []), containerId.slice(0, 12)].filter((x): x is string => !!x))];
+      (this.state.sandboxes ??= {})[containerId] = e.request.containerId;
+      await this.save(ENDPOINT_CHANGE);
+      return { n, e };
+    });
+    this.schedulePoolRefill();
+    if (!taken) return undefined;
+    const { n, e } = taken;
+    const info = e.info!;
+    const result: ConnectResult = {
+      mode: 'bridge',
+      networkId: n.id,
+      networkName: n.name,
+      endpointId: e.id,
+      ifName: info.ifName,
+      ipAddress: info.ipAddress,
+      prefixLength: info.prefixLength,
+      macAddress: info.macAddress,
+      ports: [],
+    };
+    if (info.gateway) result.gateway = info.gateway;
+    for (const listener of this.connectListeners) await listener(containerId, result);
+    return { netnsPath: e.request.netnsPath, result };
+  }
+
+  /**
+   * The pool is filled only while `busy` says no container is being created, started or ended:
+   * a spawn blocks the daemon's event loop until the child has exec'd (tens of ms on a loaded
+   * host), which would land on some container's path. Idle gaps (a CLI starting) are enough.
+   */
+  deferPoolRefillWhile(busy: () => boolean): void {
+    this.poolBusy = busy;
+  }
+
+  /** Fills the pool a little later, one sandbox at a time, unless it is full or filling. */
+  private schedulePoolRefill(): void {
+    if (this.options.sandboxPool <= 0 || this.closing || this.poolTimer || this.poolFill) return;
+    this.poolTimer = setTimeout(() => {
+      this.poolTimer = undefined;
+      this.poolFill = this.fillPool().finally(() => (this.poolFill = undefined));
+    }, POOL_REFILL_DELAY_MS);
+    this.poolTimer.unref();
+  }
+
+  private async fillPool(): Promise<void> {
+    while (!this.closing && this.state.endpoints.filter(isSpare).length < this.options.sandboxPool) {
+      if (this.poolBusy()) {
+        await new Promise((r) => setTimeout(r, POOL_BUSY_RECHECK_MS).unref());
+        continue;
+      }
+      try {
+        await this.makeSpare();
+      } catch {
+        // The pool is an optimisation: containers make their own sandbox meanwhile.
+        return;
+      }
+    }
+  }
+
+  /**
+   * One spare sandbox: like a container's (namespace, then an endpoint recorded as attaching
+   * before CNI ADD), named `pool-<hex>`, so a crash at any point leaves what recovery removes.
+   */
+  private async makeSpare(): Promise<void> {
+    const name = `${POOL_PREFIX}${randomBytes(12).toString('hex')}`;
+    const netnsPath = await this.netns.create(name);
+    let endpoint: EndpointRecord | undefined;
+    try {
+      const record = await this.serial(async () => {
+        const n = await this.ensureDefaultNetworkLocked();
+        endpoint = await this.reserveEndpointLocked(n, name, netnsPath, {}, true);
+        return n;
+      });
+      const info = await this.driver.attach(record, endpoint!.request);
+      await this.serial(async () => {
+        endpoint!.state = 'attached';
+        endpoint!.info = info;
+        await this.save(ENDPOINT_CHANGE);
+      });
+    } catch (err) {
+      await this.netns.remove(name).catch(() => undefined);
+      const e = endpoint;
+      if (e) {
+        const n = this.state.networks.find((x) => x.id === e.networkId);
+        if (n) await this.driver.detach(n, e.request, e.info).catch(() => undefined);
+        await this.serial(async () => {
+          this.state.endpoints = this.state.endpoints.filter((x) => x.id !== e.id);
+          await this.save(ENDPOINT_CHANGE);
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** Removes a spare sandbox: its namespace, then its lease (the veth went with the namespace). */
+  private async dropSpare(e: EndpointRecord): Promise<void> {
+    await this.netns.remove(e.request.containerId);
+    const n = this.state.networks.find((x) => x.id === e.networkId);
+    if (n) await this.detachEndpoint(n, e);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -719,8 +879,9 @@ export class NetworkManager {
       await this.firewall.promote();
       await this.removeStrayBridgesLocked();
     });
+    // Spare pool sandboxes are not kept: the pool is filled again when containers use it.
     for (const e of [...this.state.endpoints]) {
-      if (live.has(e.request.containerId) && e.state === 'attached') continue;
+      if (live.has(ownerOf(e)) && e.state === 'attached') continue;
       const n = this.state.networks.find((x) => x.id === e.networkId);
       if (n) await this.driver.detach(n, e.request, e.info).catch(() => undefined);
       await this.serial(async () => {
@@ -750,14 +911,20 @@ export class NetworkManager {
         if (!n.dns) continue;
         await this.dns.listen(n.id, n.name, n.gateway, n.subnet);
         for (const e of this.state.endpoints) {
-          if (e.networkId === n.id && e.info) this.dns.addEndpoint(n.id, e.id, e.names, e.info.ipAddress, e.request.containerId);
+          if (e.networkId === n.id && e.info) this.dns.addEndpoint(n.id, e.id, e.names, e.info.ipAddress, ownerOf(e));
         }
       }
       await this.removeStrayLeasesLocked();
     });
+    const sandboxes = this.state.sandboxes ?? {};
+    const kept = new Set([...live].map((id) => sandboxes[id] ?? id));
     for (const id of await this.netns.list()) {
-      if (!live.has(id)) await this.netns.remove(id);
+      if (!kept.has(id)) await this.netns.remove(id);
     }
+    await this.serial(async () => {
+      for (const id of Object.keys(sandboxes)) if (!live.has(id)) delete sandboxes[id];
+      await this.save();
+    });
   }
 
   private async removeStrayBridgesLocked(): Promise<void> {
@@ -796,8 +963,15 @@ export class NetworkManager {
     }
   }
 
-  /** Stops the DNS listeners (daemon shutdown); networks and containers stay as they are. */
+  /**
+   * Stops the DNS listeners and empties the sandbox pool (daemon shutdown); networks and
+   * containers stay as they are.
+   */
   async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.poolTimer);
+    await this.poolFill;
+    for (const e of this.state.endpoints.filter(isSpare)) await this.dropSpare(e).catch(() => undefined);
     await this.dns.close();
   }
 
@@ -806,6 +980,9 @@ export class NetworkManager {
    * rules, namespaces, leases and the state file (uninstall, tests).
    */
   async teardown(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.poolTimer);
+    await this.poolFill;
     for (const e of [...this.state.endpoints]) {
       const n = this.state.networks.find((x) => x.id === e.networkId);
       if (n) await this.detachEndpoint(n, e).catch(() => undefined);

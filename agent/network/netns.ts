@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { invalidArgument, unavailable } from '../../common/errors';
+import { unmount } from '../../common/mount';
 import { execCapture, execOk } from './exec';
 
 /**
@@ -68,12 +69,9 @@ export class NetnsStore {
   /** Removes the namespace; a missing one is not an error. */
   async remove(id: string): Promise<void> {
     const file = this.pathOf(id);
-    if (await this.isMountPoint(file)) {
-      const r = await execCapture('umount', [file]);
-      // Busy means a process is inside; detaching still frees the name and the kernel drops the
-      // namespace when that process exits.
-      if (r.code !== 0) await execOk('umount', ['--lazy', file]);
-    }
+    // Busy means a process is inside; detaching (lazily) still frees the name and the kernel
+    // drops the namespace when that process exits.
+    await unmount(file);
     await rm(file, { force: true });
   }
 

@@ -30,10 +30,22 @@ export function cgroupsPathFor(id: string, parent = '/tscompose'): string {
   return path.posix.join('/', parent, id);
 }
 
-/** Each cgroup hierarchy mounted on the host: its mount point and (v1) its controllers. */
-async function hierarchies(): Promise<{ mount: string; controllers: string[]; v2: boolean }[]> {
+type Hierarchy = { mount: string; controllers: string[]; v2: boolean };
+let knownHierarchies: Promise<Hierarchy[]> | undefined;
+
+/**
+ * Each cgroup hierarchy mounted on the host: its mount point and (v1) its controllers. Read once
+ * (they are mounted at boot); /proc/self/mounts grows with every container's mounts.
+ */
+function hierarchies(): Promise<Hierarchy[]> {
+  knownHierarchies ??= readHierarchies();
+  knownHierarchies.catch(() => (knownHierarchies = undefined));
+  return knownHierarchies;
+}
+
+async function readHierarchies(): Promise<Hierarchy[]> {
   const text = await fsp.readFile('/proc/self/mounts', 'utf8');
-  const out: { mount: string; controllers: string[]; v2: boolean }[] = [];
+  const out: Hierarchy[] = [];
   for (const line of text.split('\n')) {
     const [, mount, type, opts] = line.split(' ');
     if (!mount || (type !== 'cgroup' && type !== 'cgroup2')) continue;

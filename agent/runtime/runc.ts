@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { constants as fsc, existsSync, promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { conflict, failedPrecondition, internal, invalidArgument, notFound, TsError } from '../../common/errors';
 import { exists, readJsonIfExists, writeFileAtomic } from '../../common/fsutil';
@@ -22,6 +23,7 @@ import type {
 } from './runtime';
 import { availableCapabilities, ociResources, type ResourceOptions } from './spec';
 import { sleep, waitUntil } from './wait';
+import { traced } from '../trace';
 
 export interface RuncRuntimeOptions {
   /** Where the runtime keeps bundles, runc state, exit files and sockets; default /run/tscompose/runtime. */
@@ -95,10 +97,15 @@ export class RuncRuntime implements Runtime {
     return path.join(this.containersDir, id);
   }
 
+  private layoutMade = false;
+
   private async ensureLayout(): Promise<void> {
+    // Once per daemon; create makes them again if they went away.
+    if (this.layoutMade) return;
     for (const d of [this.runcRoot, this.exitDir, this.socketDir, this.containersDir]) {
       await fsp.mkdir(d, { recursive: true, mode: 0o700 });
     }
+    this.layoutMade = true;
   }
 
   async create(opts: CreateOptions): Promise<ContainerState> {
@@ -111,7 +118,13 @@ export class RuncRuntime implements Runtime {
       await this.ensureLayout();
       const dir = this.dir(id);
       try {
-        await fsp.mkdir(dir, { mode: 0o700 });
+        await fsp.mkdir(dir, { mode: 0o700 }).catch(async (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+          // The runtime root went away under us (removed by hand): made again.
+          this.layoutMade = false;
+          await this.ensureLayout();
+          await fsp.mkdir(dir, { mode: 0o700 });
+        });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(`runtime: container ${short(id)} already exists`);
         throw err;
@@ -145,7 +158,7 @@ export class RuncRuntime implements Runtime {
         if (record.stdin && opts.keepStdinOpen) args.push('--leave-stdin-open');
         const launch = launchConmon(this.conmonPath, args, { cwd: dir });
         launch.release();
-        const pid = await this.expectPid(launch, id, 'create');
+        const pid = await traced(id, 'conmon+runc create', () => this.expectPid(launch, id, 'create'));
         launch.detach();
         // Built here rather than asked of runc: create is on every container's critical path.
         return {
@@ -449,7 +462,32 @@ export class RuncRuntime implements Runtime {
 
   async kill(id: string, signal: string | number = 'SIGTERM'): Promise<void> {
     await this.record(id);
-    await this.runc(['kill', id, signalArg(signal)], id);
+    const sig = signalArg(signal);
+    if (await this.signalInit(id, sig)) return;
+    await this.runc(['kill', id, sig], id);
+  }
+
+  /**
+   * What `runc kill` does, without running runc (a Go start-up on every stop and `rm -f`): the
+   * signal goes to the container's init, checked to be the process runc started (its start time,
+   * from runc's state, so a reused pid is never signalled). False, with nothing sent, whenever
+   * runc should decide: no state, a frozen container (runc thaws it after a SIGKILL), a signal
+   * Node cannot name, or an init that is gone (runc then says "not running").
+   */
+  private async signalInit(id: string, sig: string): Promise<boolean> {
+    const number = /^\d+$/.test(sig) ? Number(sig) : osConstants.signals[`SIG${sig}` as keyof typeof osConstants.signals];
+    if (number === undefined) return false;
+    const st = await readJsonIfExists<RuncState>(path.join(this.runcRoot, id, 'state.json')).catch(() => undefined);
+    const pid = st?.init_process_pid;
+    if (!st || !pid || pid <= 0) return false;
+    if (!(await isThawed(st.cgroup_paths ?? {}))) return false;
+    if ((await processStartTime(pid)) !== st.init_process_start) return false;
+    try {
+      process.kill(pid, number);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async pause(id: string): Promise<void> {
@@ -478,22 +516,27 @@ export class RuncRuntime implements Runtime {
         return undefined;
       });
       if (!record) return;
-      const state = await this.stateOf(id, record);
-      if (state.status !== 'stopped') {
+      // conmon writes the exit file once the process is gone: with one, runc needn't be asked.
+      const exited = (await exists(path.join(dir, 'exit'))) || (await exists(path.join(this.exitDir, id)));
+      const state = exited ? undefined : await traced(id, 'delete: state', () => this.stateOf(id, record));
+      if (state && state.status !== 'stopped') {
         if (!opts.force) throw failedPrecondition(`runtime: container ${short(id)} is ${state.status}: stop it first or force the removal`);
         if (state.status === 'paused') await this.runc(['resume', id], id).catch(() => undefined);
-        await this.runc(['kill', id, 'KILL'], id).catch(() => undefined);
+        if (!(await this.signalInit(id, 'KILL'))) await this.runc(['kill', id, 'KILL'], id).catch(() => undefined);
       }
       // conmon writes the exit files once the process is gone; let it finish before removing them.
-      await this.awaitSupervisorExit(dir, id);
+      await traced(id, 'delete: supervisor exit', () => this.awaitSupervisorExit(dir, id));
       for (const session of await fsp.readdir(path.join(dir, 'exec')).catch(() => [] as string[])) {
         await this.awaitSupervisorExit(path.join(dir, 'exec', session), id);
         await fsp.rm(path.join(this.socketDir, session), { force: true });
       }
-      await this.runc(['delete', '--force', id], id).catch((err: unknown) => {
-        if (!(err instanceof TsError && err.kind === 'NotFound')) throw err;
-      });
-      await removeCgroup(record.cgroupsPath);
+      if (!(await traced(id, 'delete: in-process', () => this.deleteStopped(id)))) {
+        await traced(id, 'delete: runc delete', () => this.runc(['delete', '--force', id], id).catch((err: unknown) => {
+          if (!(err instanceof TsError && err.kind === 'NotFound')) throw err;
+          return '';
+        }));
+        await removeCgroup(record.cgroupsPath);
+      }
       await fsp.rm(path.join(this.socketDir, id), { force: true });
       await fsp.rm(path.join(this.exitDir, id), { force: true });
       await fsp.rm(dir, { recursive: true, force: true });
@@ -501,9 +544,52 @@ export class RuncRuntime implements Runtime {
     });
   }
 
+  /**
+   * What `runc delete` does to a stopped container, without running runc: remove its cgroups
+   * (every hierarchy runc made one in) and its state directory. Only when that is all there is
+   * to do: no process left in any of its cgroups (with a private pid namespace the kernel ended
+   * them all with init; a shared one may leave some, which runc kills) and no poststop hook.
+   * False, with runc's state left whole, whenever runc should do it (then our own cgroup sweep
+   * follows); true when runc has no state for the container.
+   */
+  private async deleteStopped(id: string): Promise<boolean> {
+    const stateDir = path.join(this.runcRoot, id);
+    let st: RuncState | undefined;
+    try {
+      st = await readJsonIfExists<RuncState>(path.join(stateDir, 'state.json'));
+    } catch {
+      return false;
+    }
+    if (!st) return !existsSync(stateDir);
+    if ((st.config?.hooks?.poststop?.length ?? 0) > 0) return false;
+    // One cgroup per hierarchy (a dozen on v1): looked at side by side.
+    const dirs = Object.values(st.cgroup_paths ?? {});
+    const empty = await Promise.all(
+      dirs.map((dir) =>
+        fsp.readFile(path.join(dir, 'cgroup.procs'), 'utf8').then(
+          (procs) => procs.trim() === '',
+          (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+        ),
+      ),
+    );
+    if (!empty.every(Boolean)) return false;
+    const removed = await Promise.all(
+      dirs.map((dir) =>
+        fsp.rmdir(dir).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+        ),
+      ),
+    );
+    if (!removed.every(Boolean)) return false;
+    await fsp.rm(stateDir, { recursive: true, force: true });
+    return true;
+  }
+
   private async awaitSupervisorExit(dir: string, id: string): Promise<void> {
     const deadline = Date.now() + SUPERVISOR_EXIT_TIMEOUT_MS;
-    for (;;) {
+    // conmon exits right after writing the exit file: look again soon, then less often.
+    for (let pauseMs = 1; ; pauseMs = Math.min(pauseMs * 2, 20)) {
       const pid = await this.supervisorPid(dir, id);
       if (pid === 0) return;
       if (Date.now() > deadline) {
@@ -511,7 +597,7 @@ export class RuncRuntime implements Runtime {
         await sleep(50);
         return;
       }
-      await sleep(20);
+      await sleep(pauseMs);
     }
   }
 
@@ -640,6 +726,35 @@ export class RuncRuntime implements Runtime {
       if (input !== undefined) child.stdin?.end(input);
     });
   }
+}
+
+/** The parts of runc's `state.json` (libcontainer's State) read here. */
+interface RuncState {
+  init_process_pid?: number;
+  init_process_start?: number;
+  /** Controller ("" for the v2 hierarchy) to the container's cgroup directory. */
+  cgroup_paths?: Record<string, string>;
+  config?: { hooks?: { poststop?: unknown[] } };
+}
+
+/** Field 22 of /proc/<pid>/stat (clock ticks after boot), as runc records it; undefined when gone. */
+async function processStartTime(pid: number): Promise<number | undefined> {
+  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The fields after the parenthesised command name start with field 3 (state).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  if (!state || state === 'Z' || state === 'X') return undefined;
+  const start = Number(fields[22 - 3]);
+  return Number.isFinite(start) ? start : undefined;
+}
+
+/** Whether the container's freezer lets signals through now (v1 freezer.state, else v2 cgroup.freeze). */
+async function isThawed(cgroupPaths: Record<string, string>): Promise<boolean> {
+  const v1 = cgroupPaths['freezer'];
+  if (v1) return (await fsp.readFile(path.join(v1, 'freezer.state'), 'utf8').catch(() => '')).trim() === 'THAWED';
+  const v2 = cgroupPaths[''];
+  if (v2) return (await fsp.readFile(path.join(v2, 'cgroup.freeze'), 'utf8').catch(() => '')).trim() === '0';
+  return false;
 }
 
 /** The exec process: the container's own process settings with the session's overrides. */

@@ -133,14 +133,16 @@ export class TestDaemon {
   /**
    * Removes the daemon's remaining containers through the CLI (as a user would), stops it, and
    * checks that nothing leaked: no mounts, network namespaces or IP leases left under its data
-   * root. Everything is cleaned up either way; a leak then fails the test file's `after` hook.
+   * root (checked after the stop, which also empties the daemon's pool of spare sandboxes).
+   * Everything is cleaned up either way; a leak then fails the test file's `after` hook.
    */
   async destroy(): Promise<void> {
     let leaks: string[] = [];
     if (this.child && this.child.exitCode === null) {
       const ids = (await this.run(['container', 'ls', '-aq'], { timeoutMs: 30_000 }).catch(() => undefined))?.stdout.trim().split('\n').filter(Boolean) ?? [];
       if (ids.length > 0) await this.run(['container', 'rm', '-f', '-v', ...ids], { timeoutMs: 60_000 }).catch(() => undefined);
-      leaks = await this.leaks();
+      await this.stop();
+      leaks = await this.leaks({ spares: false });
     }
     await this.stop();
     await unmountUnder(this.dir);
@@ -149,19 +151,31 @@ export class TestDaemon {
     if (leaks.length > 0) throw new Error(`test daemon leaked after removing its containers: ${leaks.join('; ')}`);
   }
 
-  /** What removed containers must not leave behind. */
-  async leaks(): Promise<string[]> {
+  /**
+   * What removed containers must not leave behind. A running daemon may hold spare sandboxes
+   * for the default network (`pool-…` namespaces and their leases): those are not leaks, unless
+   * `spares: false` (a stopped daemon must have removed them too).
+   */
+  async leaks(opts: { spares?: boolean } = {}): Promise<string[]> {
     const out: string[] = [];
     const netnsDir = path.join(this.dataRoot, 'network', 'netns');
+    const spare = (name: string) => opts.spares !== false && isSpareSandbox(name);
     // The data root itself may be a mount of the test's own (a small tmpfs for a full disk).
-    for (const m of await mountsUnder(this.dataRoot)) if (m !== netnsDir && m !== this.dataRoot) out.push(`mount ${m}`);
-    for (const n of await fsp.readdir(netnsDir).catch(() => [] as string[])) out.push(`netns ${n}`);
+    for (const m of await mountsUnder(this.dataRoot)) if (m !== netnsDir && m !== this.dataRoot && !spare(path.basename(m))) out.push(`mount ${m}`);
+    for (const n of await fsp.readdir(netnsDir).catch(() => [] as string[])) if (!spare(n)) out.push(`netns ${n}`);
     const ipam = path.join(this.dataRoot, 'network', 'ipam');
     for (const f of await fsp.readdir(ipam, { recursive: true }).catch(() => [] as string[])) {
-      if (/^\d+\.\d+\.\d+\.\d+$/.test(path.basename(String(f)))) out.push(`ip lease ${f}`);
+      if (!/^\d+\.\d+\.\d+\.\d+$/.test(path.basename(String(f)))) continue;
+      const owner = (await fsp.readFile(path.join(ipam, String(f)), 'utf8').catch(() => '')).split(/\r?\n/)[0] ?? '';
+      if (!spare(owner)) out.push(`ip lease ${f}`);
     }
     return out;
   }
+}
+
+/** A namespace (or lease owner) of the daemon's pool of spare default-network sandboxes. */
+export function isSpareSandbox(name: string): boolean {
+  return name.startsWith('pool-');
 }
 
 export async function startTestDaemon(): Promise<TestDaemon> {

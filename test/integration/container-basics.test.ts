@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { isSpareSandbox, mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
 import { get, retry } from '../helpers/http';
 
@@ -24,9 +24,12 @@ after(async () => {
   }
 });
 
-/** Mounts under the data root other than the netns directory itself (a shared mount kept on purpose). */
+/**
+ * Mounts under the data root other than the netns directory itself (a shared mount kept on
+ * purpose) and the daemon's spare sandboxes of the default network.
+ */
 async function leftoverMounts(): Promise<string[]> {
-  return (await mountsUnder(d.dataRoot)).filter((m) => m !== path.join(d.dataRoot, 'network', 'netns'));
+  return (await mountsUnder(d.dataRoot)).filter((m) => m !== path.join(d.dataRoot, 'network', 'netns') && !isSpareSandbox(path.basename(m)));
 }
 
 describe('run', () => {

@@ -172,11 +172,7 @@ describe('cleanup', () => {
   test('no mounts, network namespaces or leases are left', async () => {
     const ids = (await d.ok(['container', 'ls', '-aq'])).trim().split('\n').filter(Boolean);
     if (ids.length > 0) await d.ok(['container', 'rm', '-f', ...ids]);
-    const mounts = (await mountsUnder(d.dataRoot)).filter((m) => m !== path.join(d.dataRoot, 'network', 'netns'));
-    assert.deepEqual(mounts, []);
-    const netns = await fsp.readdir(path.join(d.dataRoot, 'network', 'netns')).catch(() => []);
-    assert.deepEqual(netns, []);
-    const leases = await fsp.readdir(path.join(d.dataRoot, 'network', 'ipam'), { recursive: true }).catch(() => [] as string[]);
-    assert.deepEqual(leases.filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(path.basename(String(f)))), []);
+    // Spare sandboxes of the default network's pool are the daemon's, not the containers'.
+    assert.deepEqual(await d.leaks(), []);
   });
 });

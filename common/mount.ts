@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import { readFile, realpath } from 'node:fs/promises';
+
+/**
+ * Unmounting with umount(8), the requests of one moment served by one process: every spawn forks
+ * the whole daemon (milliseconds each, on the event loop), and a container's end asks for two
+ * (rootfs, network namespace) at once, a `rm -f` of many for dozens. A target that is not
+ * mounted is not an error; a busy one is detached lazily rather than leaked (its last user
+ * frees it), as `umount -l` does.
+ */
+export function unmount(target: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    queue.push({ target, resolve, reject });
+    if (!draining) {
+      draining = true;
+      // Later in this turn of the event loop, so requests made side by side share the process.
+      setImmediate(() => void drain());
+    }
+  });
+}
+
+interface Request {
+  target: string;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const queue: Request[] = [];
+let draining = false;
+
+async function drain(): Promise<void> {
+  while (queue.length > 0) {
+    const batch = queue.splice(0);
+    let left: Map<string, string>;
+    try {
+      left = await unmountAll([...new Set(batch.map((r) => r.target))]);
+    } catch (err) {
+      for (const r of batch) r.reject(err as Error);
+      continue;
+    }
+    for (const r of batch) {
+      const why = left.get(r.target);
+      if (why === undefined) r.resolve();
+      else r.reject(new Error(`umount ${r.target}: ${why}`));
+    }
+  }
+  draining = false;
+}
+
+/** Unmounts what of `targets` is mounted; returns those still mounted after all, with umount's word. */
+async function unmountAll(targets: string[]): Promise<Map<string, string>> {
+  let mounted = await mountedAmong(targets);
+  if (mounted.length === 0) return new Map();
+  let r = await run(['umount', ...mounted]);
+  if (r.code === 0) return new Map();
+  mounted = await mountedAmong(mounted);
+  if (mounted.length === 0) return new Map();
+  r = await run(['umount', '--lazy', ...mounted]);
+  mounted = await mountedAmong(mounted);
+  const why = r.stderr.trim().split('\n')[0] || 'still mounted';
+  return new Map(mounted.map((m) => [m, why]));
+}
+
+async function mountedAmong(targets: string[]): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const points = new Set(info.split('\n').map((line) => unescapeMountPath(line.split(' ')[4] ?? '')));
+  // mountinfo shows resolved paths: a target under a symlink is looked up by its real path.
+  const mounted = await Promise.all(targets.map(async (t) => points.has(t) || points.has(await realpath(t).catch(() => t))));
+  return targets.filter((_t, i) => mounted[i]);
+}
+
+function run(argv: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(argv[0]!, argv.slice(1), (err, _stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stderr: String(stderr || (err && code === 1 && !stderr ? err.message : '')) });
+    });
+  });
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal. */
+export function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
