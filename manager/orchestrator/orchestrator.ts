@@ -501,7 +501,8 @@ export class Orchestrator {
 
   private async actionLocked(req: ProjectActionRequest, emit: Emit): Promise<void> {
     const all = await this.containersOf(req.project_name);
-    if (all.length === 0 && req.action !== 'rm') throw notFound(`no containers found for project ${JSON.stringify(req.project_name)}`);
+    // Compose's words when the project is known by name only (the CLI checks a loaded one's services).
+    if (all.length === 0 && req.action !== 'rm') throw notFound(`no container found for project ${JSON.stringify(req.project_name)}: not found`);
     const present = new Set(all.map(serviceOf));
     for (const s of req.services) if (!present.has(s)) throw notFound(`no such service: ${JSON.stringify(s)}`);
     // Restarting a service restarts the services that depend on it with `restart: true`, as Compose does.
