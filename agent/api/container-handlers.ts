@@ -430,7 +430,8 @@ async function exec(agent: Agent, call: ServerDuplexStream<any, any>): Promise<v
     if (c.state.status !== 'running') throw conflict(`container ${c.id} is not running`);
     if (spec.cmd.length === 0) throw invalidArgument('No exec command specified');
     const rootfs = `/proc/${c.state.pid}/root`;
-    const user = await resolveUser(rootfs, spec.user || c.config.user || undefined);
+    // The container's --group-add holds for its execs too, as in Docker.
+    const user = await resolveUser(rootfs, spec.user || c.config.user || undefined, c.spec.group_add);
     const env = [...c.config.env, ...spec.env];
     const session = await agent.runtime.exec(c.id, {
       args: spec.cmd,
