@@ -97,14 +97,15 @@ describe('compose exec', () => {
 
   // What Docker 20.10 prints for `id -G` in this image (app is 1000:1000, a member of staff, 50).
   test('-u gives Docker’s groups: the gid, the passwd entry’s memberships when no group is given, group_add', async () => {
-    for (const [user, groups] of [
+    const cases: Array<[string, string]> = [
       ['1000', '1000 50 2222'],
       ['app', '1000 50 2222'],
       ['1000:1000', '1000 2222'],
       ['app:staff', '50 2222'],
       ['4242:7', '7 2222'],
       ['4242', '0 2222'],
-    ]) {
+    ];
+    for (const [user, groups] of cases) {
       assert.equal(await ok(['exec', '-T', '-u', user, 'app', 'id', '-G']), `${groups}\n`, `-u ${user}`);
     }
     const id = lines(await ok(['ps', '-q', 'app']))[0] as string;
