@@ -4,7 +4,9 @@
  * most specific schema error becomes a ComposeError naming file, line, column and YAML path,
  * with a "did you mean" for unknown keys.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { didYouMean } from '../errors';
@@ -29,10 +31,18 @@ function standaloneCandidates(): string[] {
   return out;
 }
 
+let standaloneFile: string | null | undefined;
+
+/** The precompiled validator this process uses, if any (null: compiled at run time). */
+function findStandalone(): string | null {
+  standaloneFile ??= standaloneCandidates().find((f) => existsSync(f)) ?? null;
+  return standaloneFile;
+}
+
 export function getValidator(): Promise<ComposeValidateFunction> {
   validatorPromise ??= (async () => {
-    for (const file of standaloneCandidates()) {
-      if (!existsSync(file)) continue;
+    const file = findStandalone();
+    if (file) {
       const mod = (await import(pathToFileURL(file).href)) as { default: ComposeValidateFunction };
       if (typeof mod.default === 'function') return mod.default;
     }
@@ -43,11 +53,71 @@ export function getValidator(): Promise<ComposeValidateFunction> {
 }
 
 export async function validateTree(tree: TreeMap, rep: Reporter): Promise<void> {
+  const known = ValidatedCache.open(tree);
+  if (known?.has()) return;
   const validate = await getValidator();
-  if (validate(tree)) return;
+  if (validate(tree)) {
+    known?.add();
+    return;
+  }
   const errors = validate.errors ?? [];
   const { composeSchema } = await import('../schema');
   throw explain(errors, tree, rep, composeSchema as unknown as TreeMap);
+}
+
+/**
+ * Documents this validator has accepted, by hash, in the user's cache: every verb of a project
+ * (`ps`, `down`, an unchanged `up`) validates the same document, and importing the validator and
+ * running it cold costs a CLI more than the rest of loading. A hit is the same document (what the
+ * validator sees is its JSON) under the same validator file (path, size, mtime), so it would pass
+ * again; only successes are kept, the last 64. Without a precompiled validator, or a writable
+ * cache directory, every document is validated.
+ */
+class ValidatedCache {
+  private static readonly KEEP = 64;
+
+  private constructor(
+    private readonly file: string,
+    private readonly key: string,
+  ) {}
+
+  static open(tree: TreeMap): ValidatedCache | undefined {
+    const validator = findStandalone();
+    const base = process.env['XDG_CACHE_HOME'] || (homedir() ? join(homedir(), '.cache') : '');
+    if (!validator || !base) return undefined;
+    try {
+      const st = statSync(validator);
+      const key = createHash('sha256').update(`${validator}\0${st.size}\0${st.mtimeMs}\0`).update(JSON.stringify(tree)).digest('hex');
+      return new ValidatedCache(join(base, 'tscompose', 'compose-validated'), key);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private entries(): string[] {
+    try {
+      return readFileSync(this.file, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  }
+
+  has(): boolean {
+    return this.entries().includes(this.key);
+  }
+
+  /** Best effort: a cache that can't be written only means validating again next time. */
+  add(): void {
+    try {
+      const keep = [...this.entries().filter((k) => k !== this.key), this.key].slice(-ValidatedCache.KEEP);
+      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+      const tmp = `${this.file}.${process.pid}`;
+      writeFileSync(tmp, `${keep.join('\n')}\n`, { mode: 0o600 });
+      renameSync(tmp, this.file);
+    } catch {
+      // read-only home, full disk: validation stays correct, only slower
+    }
+  }
 }
 
 const PRIORITY: Record<string, number> = { uniqueItems: 7, additionalProperties: 6, required: 5, enum: 4, pattern: 3, type: 2 };
