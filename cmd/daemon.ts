@@ -31,7 +31,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const releasePid = await acquirePidFile(path.join(dataRoot, 'tscompose.pid'));
 
   const config = await readDaemonJson(flags.configFile ?? path.join(dataRoot, 'daemon.json'), flags.configFile !== undefined);
-  const { Agent, withDefaults, registerEngineService } = await import('../agent/index');
+  const { Agent, withDefaults, registerEngineService, engineHandlers } = await import('../agent/index');
   const agent = new Agent(
     withDefaults({
       dataRoot,
@@ -53,17 +53,18 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   widenFlowControlWindows(server);
   registerEngineService(server, engine.service, agent);
 
-  // ----- manager: Compose projects. It reaches this host's agent through the Engine API on our
-  // own socket (connected on first use, once the server listens), never through agent internals.
+  // ----- manager: Compose projects. It reaches this host's agent through the Engine API, never
+  // through agent internals: the same handlers the socket serves, called in process (each message
+  // through the contract's codecs, as on the wire), which spares every call of `up`, `down` and
+  // `ps` a round trip over our own socket. A remote node's agent is an Engine client instead.
   const { setupManager, EngineAgentConnection } = await import('../manager/index');
   const managerService = (protos['tscompose'] as any).manager.v1.Manager;
-  let managerEngine: import('./client').EngineClient | undefined;
   await setupManager(server, managerService.service, {
     dataRoot,
     connectLocalAgent: async () => {
-      const { connect } = await import('./client');
-      managerEngine ??= await connect({ host, autoStart: false });
-      return new EngineAgentConnection(managerEngine);
+      const [{ InProcessCaller }, { loadServiceMethods }] = await Promise.all([import('../common/rpc/in-process'), import('../common/rpc/proto')]);
+      const methods = (await loadServiceMethods('tscompose.engine.v1.Engine')) as unknown as Record<string, import('../common/rpc/in-process').CodecMethod>;
+      return new EngineAgentConnection(new InProcessCaller(methods, engineHandlers(agent)));
     },
   });
   // ----- end manager
@@ -92,7 +93,6 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
         resolve();
       });
     });
-    managerEngine?.close();
     await agent.stop();
     await fsp.rm(sock, { force: true });
     await releasePid();

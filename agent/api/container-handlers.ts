@@ -8,6 +8,7 @@ import { containerDir, rootfsPath } from '../container/setup';
 import { followLog, logSize, type LogLine } from '../container/logs';
 import { inspectContainer, summarize } from '../container/views';
 import type { ContainerRecord } from '../container/record';
+import type { ContainerService } from '../container/service';
 import { resolveUser } from '../runtime/user';
 import { matchLabel } from '../image/service';
 import { serverStream, unary, type Handlers } from './grpc-util';
@@ -67,7 +68,7 @@ export function containerHandlers(agent: Agent): Handlers {
     }),
     ContainerLogs: serverStream(
       async (
-        req: { id: string; follow: boolean; tail: number; since: number; until: number; stdout: boolean; stderr: boolean },
+        req: { id: string; follow: boolean; tail: number; since: number; until: number; stdout: boolean; stderr: boolean; attempts?: boolean },
         call: ServerWritableStream<unknown, unknown>,
       ) => {
         const c = svc().resolve(req.id);
@@ -86,19 +87,16 @@ export function containerHandlers(agent: Agent): Handlers {
         const shown = req.tail >= 0 ? history.slice(Math.max(0, history.length - req.tail)) : history;
         for (const l of shown) send(l);
         if (!req.follow) return;
+        const onLines = (ls: LogLine[]) => {
+          for (const l of ls) if (keep(l)) send(l);
+          if (req.until && Date.now() > req.until) return false;
+        };
+        if (req.attempts) return followAttempts(svc(), c.id, c.logPath, end, onLines, (code) => call.write({ stream: '', time_nano: Date.now() * 1e6, exited: true, exit_code: code }), ac.signal);
         const running = () => {
           const cur = svc().tryResolve(c.id);
           return !!cur && (cur.state.status === 'running' || cur.state.status === 'paused' || cur.state.status === 'restarting');
         };
-        await followLog(c.logPath, {
-          offset: end,
-          live: running,
-          signal: ac.signal,
-          onLines: (ls) => {
-            for (const l of ls) if (keep(l)) send(l);
-            if (req.until && Date.now() > req.until) return false;
-          },
-        });
+        await followLog(c.logPath, { offset: end, live: running, signal: ac.signal, onLines });
       },
     ),
     ContainerAttach: (call: ServerDuplexStream<any, any>) => void attach(agent, call),
@@ -432,7 +430,8 @@ async function exec(agent: Agent, call: ServerDuplexStream<any, any>): Promise<v
     if (c.state.status !== 'running') throw conflict(`container ${c.id} is not running`);
     if (spec.cmd.length === 0) throw invalidArgument('No exec command specified');
     const rootfs = `/proc/${c.state.pid}/root`;
-    const user = await resolveUser(rootfs, spec.user || c.config.user || undefined);
+    // The container's --group-add holds for its execs too, as in Docker.
+    const user = await resolveUser(rootfs, spec.user || c.config.user || undefined, c.spec.group_add);
     const env = [...c.config.env, ...spec.env];
     const session = await agent.runtime.exec(c.id, {
       args: spec.cmd,
@@ -502,3 +501,61 @@ function nextMessage(call: ServerDuplexStream<any, any>): Promise<any> {
   });
 }
 
+
+/**
+ * Follows a container's log run by run: each run's lines until its process exits, then, when the
+ * restart policy starts it again, `onExit(code)` and the next run's lines; ends with the last run.
+ * All runs write one log file, and a run's lines are all written before its exit is recorded, so
+ * where one run's follow stopped is where the next run's lines begin.
+ */
+async function followAttempts(
+  svc: ContainerService,
+  id: string,
+  file: string,
+  from: number,
+  onLines: (ls: LogLine[]) => boolean | void,
+  onExit: (code: number) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const state = () => svc.tryResolve(id)?.state;
+  let offset = from;
+  for (let first = true; ; first = false) {
+    const at = state();
+    if (!at) return;
+    const startedAt = at.startedAt;
+    // Followed between two runs: the history just sent ends with the run the policy restarts.
+    let ran = first && at.status === 'restarting';
+    // The run's exit code when its policy restarts it, seen at the change that ended it (every
+    // change is observed: the next run resets the code).
+    let restartCode: number | undefined;
+    const over = () => {
+      const s = state();
+      if (s && s.startedAt === startedAt && (s.status === 'running' || s.status === 'paused')) {
+        ran = true;
+        return false;
+      }
+      if (s && s.startedAt === startedAt && s.status === 'restarting') restartCode ??= s.exitCode;
+      return true;
+    };
+    // The waits of this run end with it (a waiter's abort listener stays until its signal fires).
+    const thisRun = new AbortController();
+    const waitSignal = AbortSignal.any([signal, thisRun.signal]);
+    let s: ReturnType<typeof state>;
+    try {
+      const ended = svc.waitFor(over, waitSignal).catch(() => undefined);
+      offset = await followLog(file, { offset, live: () => !over(), ended, signal, onLines });
+      if (signal.aborted || restartCode === undefined) return;
+      if (ran) onExit(restartCode);
+      await svc.waitFor(() => state()?.status !== 'restarting', waitSignal).catch(() => undefined);
+      s = state();
+    } finally {
+      thisRun.abort();
+    }
+    if (signal.aborted || !s) return;
+    if (s.status !== 'running' && s.status !== 'paused') {
+      // The restart was cancelled or failed to start: what is left is the last of the log.
+      await followLog(file, { offset, live: () => false, signal, onLines });
+      return;
+    }
+  }
+}

@@ -109,6 +109,9 @@ export async function followLog(file: string, opts: FollowOptions): Promise<numb
   try {
     const buf = Buffer.alloc(1 << 16);
     for (;;) {
+      // Asked before reading: a process's last lines are written before its exit is recorded,
+      // so a read after live() turned false has them all.
+      const wasLive = opts.live();
       fh ??= await fsp.open(file, 'r').catch(() => undefined);
       let readAny = false;
       if (fh) {
@@ -122,7 +125,7 @@ export async function followLog(file: string, opts: FollowOptions): Promise<numb
         }
       }
       if (opts.signal?.aborted) return offset;
-      if (!readAny && !opts.live()) {
+      if (!readAny && !wasLive) {
         const rest = parser.flush();
         if (rest.length > 0) opts.onLines(rest);
         return offset;
@@ -137,6 +140,7 @@ export async function followLog(file: string, opts: FollowOptions): Promise<numb
       }
     }
   } finally {
+    opts.signal?.removeEventListener('abort', nudge);
     watcher?.close();
     await fh?.close();
   }

@@ -230,7 +230,7 @@ export class HostEnv implements MachineEnv {
       });
       const args = [...c.config.entrypoint, ...c.config.cmd];
       if (args.length === 0) throw invalidArgument('no command specified');
-      const user = await resolveUser(rootfs, c.config.user || undefined);
+      const user = await resolveUser(rootfs, c.config.user || undefined, c.spec.group_add);
       const r = c.spec.resources;
       const spec = buildSpec({
         rootfs,

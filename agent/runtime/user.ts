@@ -13,9 +13,11 @@ export interface ResolvedUser extends OciUser {
 /**
  * Turns Docker's `--user` forms (`name`, `uid`, `name:group`, `uid:gid`, `name:gid`…) into numeric
  * ids by reading the image's passwd and group files. Names that the image does not know are
- * errors; numeric ids need no entry. Supplementary groups are those listing the user by name.
+ * errors; numeric ids need no entry. The groups are Docker's: the primary gid first, then, when
+ * no group was given, those listing the passwd entry's name (found by name or uid), then
+ * `groupAdd` (`--group-add`: names of the image's groups or numbers).
  */
-export async function resolveUser(rootfs: string, spec: string | undefined): Promise<ResolvedUser> {
+export async function resolveUser(rootfs: string, spec: string | undefined, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
   const [userPart = '', groupPart] = (spec ?? '').split(':', 2);
   const passwd = parseColonFile(await readInRoot(rootfs, '/etc/passwd'));
   const groups = parseColonFile(await readInRoot(rootfs, '/etc/group'));
@@ -37,14 +39,17 @@ export async function resolveUser(rootfs: string, spec: string | undefined): Pro
     }
   }
   const userName = entry?.[0];
-  const additionalGids =
-    userName === undefined
-      ? []
-      : groups
-          .filter((g) => (g[3] ?? '').split(',').includes(userName))
-          .map((g) => toId(g[2], 'gid'))
-          .filter((g) => g !== gid);
-  return { uid, gid, additionalGids: [...new Set(additionalGids)], home: entry?.[5] || '/' };
+  // As runc's user lookup: memberships only in the implicit form (`uid`, `name`), not with a group.
+  const implicit = groupPart === undefined || groupPart === '';
+  const memberOf =
+    userName === undefined || !implicit ? [] : groups.filter((g) => (g[3] ?? '').split(',').includes(userName)).map((g) => toId(g[2], 'gid'));
+  const added = groupAdd.map((name) => {
+    const g = groups.find((f) => f[0] === name || f[2] === name);
+    if (g) return toId(g[2], 'gid');
+    if (!isNumeric(name)) throw notFound(`runtime: unable to find group ${name}: no matching entries in group file`);
+    return toId(name, 'gid');
+  });
+  return { uid, gid, additionalGids: [...new Set([gid, ...memberOf, ...added])], home: entry?.[5] || '/' };
 }
 
 function isNumeric(s: string): boolean {

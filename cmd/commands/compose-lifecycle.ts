@@ -2,7 +2,9 @@
 import type { ProjectActionName } from '../../common/rpc/manager-types';
 import { engine, ExitError, println } from '../cli';
 import { composeUp } from './compose-up';
-import { projectContainers, resolveProjectRef, runWithProgress, timeoutOf } from './compose-common';
+import { buildGraph, startupLevels } from '../../manager/project/graph';
+import { replicasOf } from '../../manager/project/desired';
+import { projectContainers, resolveProjectRef, runWithProgress, timeoutOf, type ProjectRef } from './compose-common';
 
 export interface DownFlags {
   volumes?: boolean;
@@ -35,8 +37,8 @@ export interface ActionFlags {
   volumes?: boolean;
 }
 
-async function projectAction(action: ProjectActionName, services: string[], flags: ActionFlags): Promise<number> {
-  const ref = await resolveProjectRef();
+async function projectAction(action: ProjectActionName, services: string[], flags: ActionFlags, resolved?: ProjectRef): Promise<number> {
+  const ref = resolved ?? (await resolveProjectRef());
   if (ref.loaded) for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
   await runWithProgress('ProjectAction', {
     project_name: ref.name,
@@ -51,7 +53,24 @@ async function projectAction(action: ProjectActionName, services: string[], flag
   return 0;
 }
 
-export const composeStart = (services: string[]) => projectAction('start', services, {});
+/**
+ * `start` only starts what `up`/`create` made: as Compose, a service of the files without a
+ * container is an error naming it (the first in start-up order), and nothing is started.
+ */
+export async function composeStart(services: string[]): Promise<number> {
+  const ref = await resolveProjectRef();
+  if (ref.loaded) {
+    const model = ref.loaded.model;
+    for (const s of services) if (!model.services[s]) throw new ExitError(1, `no such service: ${s}`);
+    const wanted = new Set(services.length > 0 ? services : Object.keys(model.services));
+    const made = new Set((await projectContainers(ref.name, { all: true })).map((c) => c.service));
+    const missing = startupLevels(buildGraph(model.services))
+      .flat()
+      .find((s) => wanted.has(s) && !made.has(s) && replicasOf(model.services[s]!, {}) > 0);
+    if (missing !== undefined) throw new ExitError(1, `service ${JSON.stringify(missing)} has no container to start`);
+  }
+  return projectAction('start', services, {}, ref);
+}
 export const composeStop = (services: string[], flags: ActionFlags) => projectAction('stop', services, flags);
 export const composeRestart = (services: string[], flags: ActionFlags) => projectAction('restart', services, flags);
 export const composeKill = (services: string[], flags: ActionFlags) => projectAction('kill', services, flags);

@@ -97,6 +97,11 @@ export interface FollowOptions {
   signal: AbortSignal;
   /** Called when a followed container's log ends (it stopped). */
   onEnd?: (c: ProjectContainer, name: string) => void;
+  /**
+   * Called between two runs of a container its restart policy restarts, with the code the first
+   * exited with; the follow goes on with the next run's lines.
+   */
+  onRestart?: (c: ProjectContainer, name: string, exitCode: number) => void;
   /** Containers followed for their end only, their lines not shown (`up --no-attach`). */
   hidden?: Set<string>;
 }
@@ -110,10 +115,13 @@ export async function streamLogs(printer: LogPrinter, project: string, container
       try {
         for await (const entry of client.stream<LogEntry>(
           'ContainerLogs',
-          { id: c.id, follow: opts.follow, tail: opts.tail, since: opts.since, until: opts.until, stdout: true, stderr: true },
+          { id: c.id, follow: opts.follow, tail: opts.tail, since: opts.since, until: opts.until, stdout: true, stderr: true, attempts: !!opts.onRestart },
           opts.signal,
         )) {
-          if (!opts.hidden?.has(c.id)) printer.write(name, entry);
+          if (entry.exited) {
+            printer.flush(name);
+            opts.onRestart?.(c, name, entry.exit_code ?? 0);
+          } else if (!opts.hidden?.has(c.id)) printer.write(name, entry);
         }
       } catch (err) {
         if (opts.signal.aborted) return;

@@ -198,6 +198,19 @@ async function attach(project: string, scope: string[], services: string[], flag
     until: 0,
     signal: graceful.stopped.signal,
     hidden,
+    // As Compose: a run that ends is noted even when the restart policy starts another, whose
+    // lines follow under the same prefix; it counts as an exit for --abort-on-container-exit.
+    onRestart: (c, name, code) => {
+      if (!hidden.has(c.id)) printer.note(name, `exited with code ${code}`);
+      if (flags.abortOnContainerExit) {
+        exitCodeFrom ??= c.service;
+        if (c.service === exitCodeFrom) exitCode = code;
+        if (!graceful.stopRequested) {
+          eprintln('Aborting on container exit...');
+          notes.push(graceful.stop().catch((err: unknown) => eprintln(err instanceof Error ? err.message : String(err))));
+        }
+      }
+    },
     onEnd: (c, name) => {
       if (flags.abortOnContainerExit) exitCodeFrom ??= c.service;
       const note = (async () => {

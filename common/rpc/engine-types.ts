@@ -251,6 +251,9 @@ export interface LogEntry {
   stream: 'stdout' | 'stderr' | string;
   data: Buffer;
   time_nano: number;
+  /** A run of the process ended and the restart policy starts another (`attempts` requested). */
+  exited?: boolean;
+  exit_code?: number;
 }
 
 export interface ExecSpec {

@@ -117,17 +117,9 @@ export class Orchestrator {
     await this.handleOrphans(project, actual, req.remove_orphans, req.timeout_seconds, emit);
 
     const nodeIds = this.deps.dispatcher.nodeIds();
-    const networks: string[] = [];
-    const volumes: string[] = [];
     const networkKeys = networksInUse(project, desired.keys());
     const volumeKeys = volumesInUse(project, desired.keys());
     for (const nodeId of nodeIds) await checkExternals(await this.agent(nodeId), project, networkKeys, volumeKeys);
-    for (const nodeId of nodeIds) {
-      const agent = await this.agent(nodeId);
-      networks.push(...(await ensureNetworks(agent, project, networkKeys, emit)));
-      volumes.push(...(await ensureVolumes(agent, project, volumeKeys, emit)));
-      await ensureImages(agent, [...desired.values()], req.pull, emit);
-    }
 
     // Plans, in dependency order: a service whose containers point at a recreated one follows it.
     const plans = new Map<string, ServicePlan>();
@@ -146,8 +138,19 @@ export class Orchestrator {
       plans.set(name, plan);
     }
 
+    // Whatever can refuse `up` (externals above, placement, ports, images) is settled before the
+    // project's networks and volumes are made: a refused `up` leaves nothing to clean up. As in
+    // Compose, images come first; what fails after (a container's create or start) stays for `down`.
     const placement = await this.place(project.name, plans, desired, actual);
     for (const plan of plans.values()) checkFixedPorts(plan, placement);
+    for (const nodeId of nodeIds) await ensureImages(await this.agent(nodeId), [...desired.values()], req.pull, emit);
+    const networks: string[] = [];
+    const volumes: string[] = [];
+    for (const nodeId of nodeIds) {
+      const agent = await this.agent(nodeId);
+      networks.push(...(await ensureNetworks(agent, project, networkKeys, emit)));
+      volumes.push(...(await ensureVolumes(agent, project, volumeKeys, emit)));
+    }
 
     // Pass 1: create and recreate, level by level.
     const placed = new Map<string, Placed[]>();
@@ -498,7 +501,8 @@ export class Orchestrator {
 
   private async actionLocked(req: ProjectActionRequest, emit: Emit): Promise<void> {
     const all = await this.containersOf(req.project_name);
-    if (all.length === 0 && req.action !== 'rm') throw notFound(`no containers found for project ${JSON.stringify(req.project_name)}`);
+    // Compose's words when the project is known by name only (the CLI checks a loaded one's services).
+    if (all.length === 0 && req.action !== 'rm') throw notFound(`no container found for project ${JSON.stringify(req.project_name)}: not found`);
     const present = new Set(all.map(serviceOf));
     for (const s of req.services) if (!present.has(s)) throw notFound(`no such service: ${JSON.stringify(s)}`);
     // Restarting a service restarts the services that depend on it with `restart: true`, as Compose does.

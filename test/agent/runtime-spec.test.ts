@@ -118,21 +118,31 @@ describe('resolveUser', () => {
     await fsp.rm(dir, { recursive: true, force: true });
   });
 
+  // The groups are Docker 20.10's (checked against it with this image): the primary gid first,
+  // memberships only when no group is given, then --group-add.
   it("reads names from the image's passwd and group", async () => {
-    assert.deepEqual(await resolveUser(rootfs, 'app'), { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app' });
-    assert.deepEqual(await resolveUser(rootfs, 'app:staff'), { uid: 1000, gid: 50, additionalGids: [], home: '/home/app' });
-    assert.deepEqual(await resolveUser(rootfs, '1234:99'), { uid: 1234, gid: 99, additionalGids: [], home: '/' });
-    assert.deepEqual(await resolveUser(rootfs, undefined), { uid: 0, gid: 0, additionalGids: [], home: '/root' });
-    assert.equal((await resolveUser(rootfs, '1000')).gid, 1000);
+    assert.deepEqual(await resolveUser(rootfs, 'app'), { uid: 1000, gid: 1000, additionalGids: [1000, 50], home: '/home/app' });
+    assert.deepEqual(await resolveUser(rootfs, '1000'), { uid: 1000, gid: 1000, additionalGids: [1000, 50], home: '/home/app' });
+    assert.deepEqual(await resolveUser(rootfs, 'app:staff'), { uid: 1000, gid: 50, additionalGids: [50], home: '/home/app' });
+    assert.deepEqual(await resolveUser(rootfs, '1000:1000'), { uid: 1000, gid: 1000, additionalGids: [1000], home: '/home/app' });
+    assert.deepEqual(await resolveUser(rootfs, '1234:99'), { uid: 1234, gid: 99, additionalGids: [99], home: '/' });
+    assert.deepEqual(await resolveUser(rootfs, '1234'), { uid: 1234, gid: 0, additionalGids: [0], home: '/' });
+    assert.deepEqual(await resolveUser(rootfs, undefined), { uid: 0, gid: 0, additionalGids: [0], home: '/root' });
     await assert.rejects(resolveUser(rootfs, 'ghost'), { name: 'NotFound' });
     await assert.rejects(resolveUser(rootfs, 'app:ghosts'), { name: 'NotFound' });
+  });
+
+  it('adds --group-add groups by name or number', async () => {
+    assert.deepEqual((await resolveUser(rootfs, '1000:1000', ['staff', '2222'])).additionalGids, [1000, 50, 2222]);
+    assert.deepEqual((await resolveUser(rootfs, 'app', ['staff'])).additionalGids, [1000, 50]);
+    await assert.rejects(resolveUser(rootfs, 'app', ['ghosts']), { name: 'NotFound' });
   });
 
   it('follows symlinks inside the image, never out of it', async () => {
     await fsp.writeFile(path.join(rootfs, 'etc/passwd.real'), 'svc:x:77:88::/srv:/bin/sh\n');
     await fsp.rm(path.join(rootfs, 'etc/passwd'));
     await fsp.symlink('/etc/passwd.real', path.join(rootfs, 'etc/passwd'));
-    assert.deepEqual(await resolveUser(rootfs, 'svc'), { uid: 77, gid: 88, additionalGids: [], home: '/srv' });
+    assert.deepEqual(await resolveUser(rootfs, 'svc'), { uid: 77, gid: 88, additionalGids: [88], home: '/srv' });
     await fsp.rm(path.join(rootfs, 'etc/passwd'));
     await fsp.symlink('../../../../../../etc/shadow-that-is-not-there', path.join(rootfs, 'etc/passwd'));
     await assert.rejects(resolveUser(rootfs, 'root'), { name: 'NotFound' });

@@ -2,7 +2,8 @@
  * Attached `up`, against a real daemon: `Attaching to …`, log prefixes coloured in Compose's
  * rotation on a terminal (a pseudo-TTY from util-linux `script`) and plain without one, with
  * `--no-color` or NO_COLOR; Ctrl-C stops the project gracefully and a second one kills what is
- * still stopping, `up` exiting 130 as Compose; `--exit-code-from` returns a service's exit code.
+ * still stopping, `up` exiting 130 as Compose; `--exit-code-from` returns a service's exit code;
+ * a container its restart policy restarts keeps its log in the view, each run's end noted.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -213,5 +214,41 @@ describe('attached up', () => {
     assert.match(r.stderr, /Aborting on container exit\.\.\./);
     const down = await d.run(['down', '-t', '0'], { cwd: job });
     assert.equal(down.code, 0, down.stderr);
+  });
+
+  test('a container restarted by its policy stays in the view: each run noted, the next run streamed', async () => {
+    const flap = path.join(d.dir, 'flap');
+    await fsp.mkdir(flap);
+    await fsp.writeFile(
+      path.join(flap, 'compose.yaml'),
+      `services:
+  flap:
+    image: busybox:latest
+    restart: always
+    command: ["sh", "-c", "echo run $$(cat /proc/uptime); sleep 0.3; exit 3"]
+  idle:
+    image: busybox:latest
+    command: ["sleep", "1000"]
+`,
+    );
+    const up = watch(d.spawn(['up', '-t', '0'], { cwd: flap }));
+    try {
+      // Three runs, the two first closed by a note: the later runs came through the same view.
+      const run = 'flap-1 {2}\\| run [\\d. ]+\\n';
+      await up.until(new RegExp(`${run}flap-1 exited with code 3\\n${run}flap-1 exited with code 3\\n${run}`));
+      const runs = up.output().match(/^flap-1 {2}\| run /gm) ?? [];
+      assert.ok(runs.length >= 3, up.output());
+      // The runs are distinct processes (uptime differs): lines are not repeated from history.
+      const stamps = up.output().match(/^flap-1 {2}\| run ([\d.]+)/gm) ?? [];
+      assert.equal(new Set(stamps).size, stamps.length, up.output());
+      up.child.kill('SIGINT');
+      assert.equal(await up.exit, 130, up.output());
+      const ps = await d.ok(['ps', '-a', '--format', 'json'], { cwd: flap });
+      const restarts = ps.trim().split('\n').map((l) => JSON.parse(l) as { Name: string; State: string });
+      assert.deepEqual(restarts.map((e) => `${e.Name} ${e.State}`).sort(), ['flap-flap-1 exited', 'flap-idle-1 exited']);
+    } finally {
+      up.child.kill('SIGKILL');
+      await d.run(['down', '-t', '0'], { cwd: flap });
+    }
   });
 });

@@ -1,8 +1,9 @@
 /**
  * What `up` does with input it cannot honour, against a real daemon: an image that is missing
- * and cannot be pulled, a host port already in use, a dependency that never becomes healthy, and
- * replicas of a service with a published port (a fixed port is refused, a range gives each
- * replica the next free port). Each failure is one line naming the service; `ps` then shows what
+ * and cannot be pulled, a service no node can take, a host port already in use, a dependency that
+ * never becomes healthy, and replicas of a service with a published port (a fixed port is refused,
+ * a range gives each replica the next free port). Each failure is one line naming the service; a
+ * refusal before anything is made leaves no network or volume behind; otherwise `ps` shows what
  * was started as it is, and `down` removes it all.
  */
 import { after, before, describe, test } from 'node:test';
@@ -107,7 +108,33 @@ describe('compose up with bad input', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(errorLine(r.stderr), new RegExp(`^service "ghost": image 127\\.0\\.0\\.1:${closedPort}/nothing/here:v1 not found and could not be pulled: `));
     assert.deepEqual(await psStates(), []);
+    assert.doesNotMatch(await d.ok(['network', 'ls']), /bad_default/);
     await downLeavesNothing();
+  });
+
+  test('a service no node can take is refused before anything is made: no network or volume left', async () => {
+    await writeCompose(`services:
+${SLEEPER}  big:
+    image: busybox:latest
+    command: ["sleep", "1000"]
+    volumes: ["data:/data"]
+    deploy:
+      resources:
+        reservations: { memory: 100000G }
+volumes:
+  data: {}
+`);
+    const r = await compose(['up', '-d']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(errorLine(r.stderr), /^no suitable node for bad-big-1 \(.*insufficient memory.*\)$/);
+    assert.doesNotMatch(r.stderr, /Network|Volume|Container/);
+    assert.deepEqual(await psStates(), []);
+    assert.doesNotMatch(await d.ok(['network', 'ls']), /bad_default/);
+    assert.doesNotMatch(await d.ok(['volume', 'ls']), /bad_data/);
+    const down = await compose(['down']);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stderr, /No resource found to remove for project "bad"/);
+    assert.deepEqual(await d.leaks(), []);
   });
 
   test('a host port already in use: one line naming the service; ps shows what started', async () => {

@@ -1,5 +1,5 @@
 /**
- * `exec` (-T, -e, -u, -w, --index, -d) and `run` (--rm, -e, --entrypoint, --no-deps, -p,
+ * `exec` (-T, -e, -u and the groups it gives, -w, --index, -d) and `run` (--rm, -e, --entrypoint, --no-deps, -p,
  * --service-ports, -v, -w, -u, -d, --name) through the CLI against a real daemon, exit codes
  * propagated; and attached `up` in a child process on projects that end by themselves:
  * `--abort-on-container-exit`, `--exit-code-from`, `--attach`, `--no-attach`, `--timestamps`.
@@ -46,6 +46,7 @@ before(async () => {
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
     environment:
       APP_ENV: base
+    group_add: ["2222"]
     depends_on: [dep]
     deploy:
       replicas: 2
@@ -92,6 +93,26 @@ describe('compose exec', () => {
     assert.equal((await compose(['exec', '-T', 'app', 'sh', '-c', 'exit 7'])).code, 7);
     // Input reaches the command.
     assert.equal((await compose(['exec', '-T', 'app', 'cat'], 'piped-in\n')).stdout, 'piped-in\n');
+  });
+
+  // What Docker 20.10 prints for `id -G` in this image (app is 1000:1000, a member of staff, 50).
+  test('-u gives Docker’s groups: the gid, the passwd entry’s memberships when no group is given, group_add', async () => {
+    const cases: Array<[string, string]> = [
+      ['1000', '1000 50 2222'],
+      ['app', '1000 50 2222'],
+      ['1000:1000', '1000 2222'],
+      ['app:staff', '50 2222'],
+      ['4242:7', '7 2222'],
+      ['4242', '0 2222'],
+    ];
+    for (const [user, groups] of cases) {
+      assert.equal(await ok(['exec', '-T', '-u', user, 'app', 'id', '-G']), `${groups}\n`, `-u ${user}`);
+    }
+    const id = lines(await ok(['ps', '-q', 'app']))[0] as string;
+    assert.equal(await d.ok(['container', 'exec', '-u', '1000:1000', id, 'id', '-G']), '1000 2222\n');
+    assert.equal(await d.ok(['container', 'exec', '-u', '4242:7', id, 'id', '-G']), '7 2222\n');
+    // The service's own process has them too.
+    assert.equal(await ok(['exec', '-T', 'app', 'sh', '-c', 'cat /proc/1/status | grep ^Groups']), 'Groups:\t0 2222 \n');
   });
 
   test('--index picks the replica', async () => {

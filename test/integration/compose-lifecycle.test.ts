@@ -1,5 +1,6 @@
 /**
- * Compose's lifecycle verbs through the CLI against a real daemon: `create`, `start`, `pause`,
+ * Compose's lifecycle verbs through the CLI against a real daemon: `create`, `start` (and its
+ * error when there is nothing to start), `pause`,
  * `unpause`, `kill -s`, `stop -t`, `restart`, `rm -f|-s|-v`, `wait`, `scale`, `up` with `--scale`,
  * `--no-deps`, `--force-recreate`, `--no-recreate`, `--no-start`, `--remove-orphans` (and the
  * orphan warning), `down -v|--rmi|--remove-orphans|-t`, global flags on every verb, and two
@@ -60,6 +61,16 @@ after(async () => {
 });
 
 describe('compose lifecycle', () => {
+  test('start with nothing created: Compose’s error naming the first service, exit 1, nothing made', async () => {
+    const r = expectCode(await compose(['start']), 1);
+    assert.equal(r.stderr.trim(), 'service "db" has no container to start');
+    // Known by name only (no files where it runs): the project has no container at all.
+    const byName = expectCode(await d.run(['-p', 'life', 'start'], { cwd: d.dir }), 1);
+    assert.equal(byName.stderr.trim(), 'no container found for project "life": not found');
+    assert.deepEqual(await states(), []);
+    assert.doesNotMatch(await d.ok(['network', 'ls']), /life_default/);
+  });
+
   test('create makes the containers without starting them', async () => {
     const r = expectCode(await compose(['create']), 0);
     assert.match(r.stderr, /✔ Network life_default {2}Created/);

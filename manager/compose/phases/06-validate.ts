@@ -4,7 +4,11 @@
  * most specific schema error becomes a ComposeError naming file, line, column and YAML path,
  * with a "did you mean" for unknown keys.
  */
-import { pathToFileURL } from 'node:url';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { importGenerated } from '../../../common/generated';
 import { didYouMean } from '../errors';
 import type { Reporter } from '../errors';
@@ -14,6 +18,18 @@ import { getIn, isMap } from '../tree';
 import type { Tree, TreeMap } from '../tree';
 
 let validatorPromise: Promise<ComposeValidateFunction> | undefined;
+
+/**
+ * The file holding the validator in use, whose identity keys ValidatedCache; null when the
+ * validator is compiled at run time (code run from source).
+ */
+function validatorFile(): string | null {
+  const fromEnv = process.env.TSCOMPOSE_COMPOSE_VALIDATOR;
+  if (fromEnv) return fromEnv;
+  // In a bundle (scripts/build.mjs) import.meta.url is the bundle's own file, which holds it.
+  const here = import.meta.url;
+  return here.startsWith('file:') && here.endsWith('.cjs') ? fileURLToPath(here) : null;
+}
 
 export function getValidator(): Promise<ComposeValidateFunction> {
   validatorPromise ??= (async () => {
@@ -29,11 +45,71 @@ export function getValidator(): Promise<ComposeValidateFunction> {
 }
 
 export async function validateTree(tree: TreeMap, rep: Reporter): Promise<void> {
+  const known = ValidatedCache.open(tree);
+  if (known?.has()) return;
   const validate = await getValidator();
-  if (validate(tree)) return;
+  if (validate(tree)) {
+    known?.add();
+    return;
+  }
   const errors = validate.errors ?? [];
   const { composeSchema } = await import('../schema');
   throw explain(errors, tree, rep, composeSchema as unknown as TreeMap);
+}
+
+/**
+ * Documents this validator has accepted, by hash, in the user's cache: every verb of a project
+ * (`ps`, `down`, an unchanged `up`) validates the same document, and importing the validator and
+ * running it cold costs a CLI more than the rest of loading. A hit is the same document (what the
+ * validator sees is its JSON) under the same validator file (path, size, mtime: the bundle that
+ * holds it), so it would pass again; only successes are kept, the last 64. Without a precompiled
+ * validator, or a writable cache directory, every document is validated.
+ */
+class ValidatedCache {
+  private static readonly KEEP = 64;
+
+  private constructor(
+    private readonly file: string,
+    private readonly key: string,
+  ) {}
+
+  static open(tree: TreeMap): ValidatedCache | undefined {
+    const validator = validatorFile();
+    const base = process.env['XDG_CACHE_HOME'] || (homedir() ? join(homedir(), '.cache') : '');
+    if (!validator || !base) return undefined;
+    try {
+      const st = statSync(validator);
+      const key = createHash('sha256').update(`${validator}\0${st.size}\0${st.mtimeMs}\0`).update(JSON.stringify(tree)).digest('hex');
+      return new ValidatedCache(join(base, 'tscompose', 'compose-validated'), key);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private entries(): string[] {
+    try {
+      return readFileSync(this.file, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  }
+
+  has(): boolean {
+    return this.entries().includes(this.key);
+  }
+
+  /** Best effort: a cache that can't be written only means validating again next time. */
+  add(): void {
+    try {
+      const keep = [...this.entries().filter((k) => k !== this.key), this.key].slice(-ValidatedCache.KEEP);
+      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+      const tmp = `${this.file}.${process.pid}`;
+      writeFileSync(tmp, `${keep.join('\n')}\n`, { mode: 0o600 });
+      renameSync(tmp, this.file);
+    } catch {
+      // read-only home, full disk: validation stays correct, only slower
+    }
+  }
 }
 
 const PRIORITY: Record<string, number> = { uniqueItems: 7, additionalProperties: 6, required: 5, enum: 4, pattern: 3, type: 2 };
