@@ -24,6 +24,7 @@ import {
   shortId,
   withDefaultTag,
   type ProgressListener,
+  type BlobTap,
   type Reference,
   type RegistryClient,
   type ResolvedImage,
@@ -117,13 +118,30 @@ async function pullOne(ref: Reference, ctx: PullContext): Promise<{ digest: stri
     if (!diffId) throw failedPrecondition(`image pull: config ${resolved?.manifest.config.digest} lists no diff ID for layer ${u.index}`);
     leases.hold(diffId);
     if (!(await images.snapshots.hasLayer(diffId))) {
-      // A layer shown as `Already exists` (its blob was here) keeps that line while it unpacks.
-      const report = u.alreadyExisted ? () => undefined : throttledProgress(emit, shortId(layer.digest), PullStatus.Extracting);
-      const input = countedRead(store.readStream(layer.digest), u.signal, report, layer.size);
-      await images.snapshots.applyLayer(input, diffId, layer.digest);
+      const streamed = u.stream ? await unpackStreamed(u.stream, diffId, layer, u) : false;
+      if (!streamed) {
+        await u.blobReady;
+        // A layer shown as `Already exists` (its blob was here) keeps that line while it unpacks.
+        const report = u.alreadyExisted ? () => undefined : throttledProgress(emit, shortId(layer.digest), PullStatus.Extracting);
+        const input = countedRead(store.readStream(layer.digest), u.signal, report, layer.size);
+        await images.snapshots.applyLayer(input, diffId, layer.digest);
+      }
       unpacked.add(diffId);
     }
     layerSizes[u.index] = (await images.snapshots.layerInfo(diffId)).size;
+  };
+
+  /** Unpacks a layer from its download; false when the bytes must be read from the store instead. */
+  const unpackStreamed = async (tap: BlobTap, diffId: string, layer: Descriptor, u: UnpackContext): Promise<boolean> => {
+    try {
+      await images.snapshots.applyLayer(tap, diffId, layer.digest, { beforePublish: () => u.blobReady });
+      return true;
+    } catch (err) {
+      // A blob that failed its verification explains whatever the unpack made of its bytes.
+      await u.blobReady;
+      if (tap.abandoned) return false;
+      throw err;
+    }
   };
 
   // Seeing the resolved manifest before any download starts lets every blob be leased up front.
@@ -142,6 +160,7 @@ async function pullOne(ref: Reference, ctx: PullContext): Promise<{ digest: stri
       store,
       client: observed,
       unpack,
+      streamLayers: true,
       onProgress: emit,
       sources: images.distribution,
       ...(ctx.platform !== undefined && { platform: ctx.platform }),
