@@ -144,6 +144,21 @@ async function pullOne(ref: Reference, ctx: PullContext): Promise<{ digest: stri
     }
   };
 
+  /**
+   * A layer pushed from here as a plain tar went to the registry as the gzip blob the push made
+   * of it: pulling that image back (by the digest the push printed, say) needs nothing downloaded.
+   * Only an image already here counts, so that its record, whose blobs are all in the store, stays.
+   */
+  const held = new Set<number>();
+  const layerHeld = async (layer: Descriptor, index: number, manifest: { config: Descriptor; layers: Descriptor[] }): Promise<boolean> => {
+    const existing = images.store.get(manifest.config.digest);
+    const diffId = existing?.layers.length === manifest.layers.length ? existing.layers[index]?.diffId : undefined;
+    if (!diffId || !images.distribution.compressedForms(diffId).some((f) => f.digest === layer.digest)) return false;
+    if (!(await images.snapshots.hasLayer(diffId))) return false;
+    held.add(index);
+    return true;
+  };
+
   // Seeing the resolved manifest before any download starts lets every blob be leased up front.
   const observed = Object.create(client) as RegistryClient;
   observed.resolve = async (...args) => {
@@ -161,6 +176,7 @@ async function pullOne(ref: Reference, ctx: PullContext): Promise<{ digest: stri
       client: observed,
       unpack,
       streamLayers: true,
+      layerHeld,
       onProgress: emit,
       sources: images.distribution,
       ...(ctx.platform !== undefined && { platform: ctx.platform }),
@@ -191,6 +207,13 @@ async function pullOne(ref: Reference, ctx: PullContext): Promise<{ digest: stri
     const tag = ref.digest === undefined ? referenceString(ref) : undefined;
     const isNew = await images.locks.run('images', async () => {
       const before = tag ? images.store.allTags()[tag] : images.store.tryResolve(referenceString(ref))?.id;
+      if (held.size > 0) {
+        // The image as we hold it (its manifest and blobs) stays; it gains the digest and the tag.
+        const existing = images.store.get(record.id);
+        if (!existing) throw failedPrecondition(`image pull: image ${record.id} was removed while it was pulled; pull it again`);
+        await images.store.put({ ...existing, repoDigests: record.repoDigests }, tag ? [tag] : []);
+        return before !== record.id;
+      }
       await images.store.put(record, tag ? [tag] : []);
       return before !== record.id;
     });

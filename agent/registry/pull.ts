@@ -49,6 +49,11 @@ export interface PullRequest {
   unpack?: (layer: Descriptor, ctx: UnpackContext) => Promise<void>;
   /** Hands each layer to `unpack` while it downloads (`ctx.stream`), not after. */
   streamLayers?: boolean;
+  /**
+   * Whether a layer whose blob is not in the store is held here in another form (the plain
+   * layer a push compressed into this blob, say): it is not downloaded, and shows as `Already exists`.
+   */
+  layerHeld?: (layer: Descriptor, index: number, manifest: ImageManifest) => Promise<boolean>;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
   /** Shares downloads with other pulls; the process-wide group by default. */
@@ -122,7 +127,9 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
 
     const configDone = track(fetchInto(manifest.config));
     const layers = manifest.layers;
-    const present = await Promise.all(layers.map((l) => store.has(l.digest)));
+    const present = await Promise.all(
+      layers.map(async (l, i) => (await store.has(l.digest)) || (await req.layerHeld?.(l, i, manifest)) === true),
+    );
     layers.forEach((l, i) =>
       emit({ id: shortId(l.digest), status: present[i] ? PullStatus.AlreadyExists : PullStatus.PullingFsLayer }),
     );
