@@ -223,7 +223,7 @@ async function decompress(input: AsyncIterable<Uint8Array>, label: string, diges
     return result(decoder as unknown as AsyncIterable<Uint8Array>, compression);
   };
 
-  if (startsWith(magic, [0x1f, 0x8b])) return through(zlib.createGunzip({ chunkSize: 1 << 20 }), 'gzip');
+  if (startsWith(magic, [0x1f, 0x8b])) return through(zlib.createGunzip({ chunkSize: 256 * 1024 }), 'gzip');
   if (startsWith(magic, [0x28, 0xb5, 0x2f, 0xfd])) {
     const createZstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
     if (!createZstd) {

@@ -30,8 +30,8 @@ export class BlobTap implements AsyncIterable<Buffer> {
    * on a loaded machine every trip is a chance to lose the CPU.
    */
   constructor(
-    private readonly highWaterMark = 4 << 20,
-    private readonly batch = 1 << 20,
+    private readonly highWaterMark = 1 << 20,
+    private readonly batch = 256 << 10,
   ) {}
 
   /** A download attempt begins at byte `offset` of the blob. */
