@@ -35,7 +35,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable, pipeline, type Writable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { TsError, failedPrecondition, invalidArgument, kindOf, messageOf } from '../../common/errors';
 import { ByteSource, TarFormatError, TarReader } from './tar-format';
@@ -218,10 +218,8 @@ async function decompress(input: AsyncIterable<Uint8Array>, label: string, diges
     size: () => size,
   });
   const through = (decoder: NodeJS.ReadWriteStream, compression: LayerCompression): DecodedStream => {
-    const recycler = input as Partial<RecyclingSource>;
-    if (typeof recycler.recycle === 'function') void feed(raw(), decoder as unknown as Writable, recycler.recycle.bind(recycler));
     // pipeline() destroys every stage when one fails, so the iteration below sees the first error.
-    else pipeline(Readable.from(raw(), { objectMode: false }), decoder, () => undefined);
+    pipeline(Readable.from(raw(), { objectMode: false }), decoder, () => undefined);
     return result(decoder as unknown as AsyncIterable<Uint8Array>, compression);
   };
 
@@ -242,49 +240,6 @@ async function decompress(input: AsyncIterable<Uint8Array>, label: string, diges
   }
   hashRaw = false;
   return result(raw(), 'none');
-}
-
-/**
- * An input whose chunks may be reused once the decoder consumed them (see registry/tap.ts). Only
- * compressed input is given back: a plain layer's chunks are what the files are written from.
- */
-export interface RecyclingSource {
-  recycle(chunk: Buffer): void;
-}
-
-/**
- * Writes the compressed chunks into the decoder, handing each back once it was consumed, with
- * pipeline()'s failure semantics: a failing source destroys the decoder with its error, and a
- * decoder that stopped (failed, or its reader went away) stops the source.
- */
-async function feed(source: AsyncGenerator<Buffer>, decoder: Writable, recycle: (chunk: Buffer) => void): Promise<void> {
-  try {
-    for await (const chunk of source) {
-      if (decoder.destroyed) break;
-      const more = decoder.write(chunk, (err) => {
-        if (!err) recycle(chunk);
-      });
-      if (!more) await drained(decoder);
-      if (decoder.destroyed) break;
-    }
-    if (!decoder.destroyed) decoder.end();
-  } catch (err) {
-    decoder.destroy(err as Error);
-  }
-}
-
-function drained(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      stream.off('error', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-    stream.on('error', done);
-  });
 }
 
 // ---------------------------------------------------------------- applying entries

@@ -12,9 +12,6 @@
  */
 import { TsError } from '../../common/errors';
 
-/** Pieces kept for reuse per tap: what the inflater can hold at once, and some. */
-const MAX_SPARE = 8;
-
 export class BlobTap implements AsyncIterable<Buffer> {
   private readonly queue: Buffer[] = [];
   private queued = 0;
@@ -99,47 +96,16 @@ export class BlobTap implements AsyncIterable<Buffer> {
     wake?.();
   }
 
-  /** Pieces the reader gave back (`recycle`), and the ones this tap made, to tell them apart. */
-  private readonly spare: Buffer[] = [];
-  private readonly made = new WeakSet<ArrayBufferLike>();
-
-  /**
-   * The reader is done with a piece it got (the inflater consumed it): the next one is copied into
-   * it. Reusing pieces keeps a pull from allocating a second copy of every byte it downloads, which
-   * in a daemon with a small heap shows as many more full garbage collections.
-   */
-  recycle(piece: Buffer): void {
-    if (this.made.has(piece.buffer) && this.spare.length < MAX_SPARE) this.spare.push(Buffer.from(piece.buffer, 0, this.batch));
-  }
-
-  /** Up to `batch` queued bytes, copied into one piece (the network's chunks go back to the GC young). */
-  private fillPiece(): Buffer {
-    let piece = this.spare.pop();
-    if (!piece) {
-      piece = Buffer.allocUnsafeSlow(this.batch);
-      this.made.add(piece.buffer);
-    }
-    let filled = 0;
-    while (filled < this.batch && this.queue.length > 0) {
-      const chunk = this.queue[0]!;
-      const n = Math.min(chunk.length, this.batch - filled);
-      chunk.copy(piece, filled, 0, n);
-      filled += n;
-      if (n === chunk.length) this.queue.shift();
-      else this.queue[0] = chunk.subarray(n);
-    }
-    this.queued -= filled;
-    return piece.subarray(0, filled);
-  }
-
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     try {
       for (;;) {
         if (this.state === 'failed') throw this.failure!;
         const done = this.state === 'ended' || this.state === 'closed';
         if (this.queued >= this.batch || (done && this.queued > 0)) {
-          const piece = this.fillPiece();
-          if (this.queued < this.highWaterMark) this.wake('writer');
+          const chunks = this.queue.splice(0);
+          const piece = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.queued);
+          this.queued = 0;
+          this.wake('writer');
           yield piece;
           continue;
         }

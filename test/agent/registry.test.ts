@@ -359,10 +359,7 @@ describe('registry: against docker-registry', () => {
           assert.ok(ctx.stream, 'a layer being downloaded comes with its bytes');
           const parts: Buffer[] = [];
           try {
-            for await (const piece of ctx.stream) {
-              parts.push(Buffer.from(piece));
-              ctx.stream.recycle(piece);
-            }
+            for await (const piece of ctx.stream) parts.push(Buffer.from(piece));
           } catch (err) {
             if (!ctx.stream.abandoned) throw err;
             await ctx.blobReady;
