@@ -24,6 +24,7 @@ import {
   shortId,
   withDefaultTag,
   type ProgressListener,
+  type BlobTap,
   type Reference,
   type RegistryClient,
   type ResolvedImage,
@@ -117,13 +118,45 @@ async function pullOne(ref: Reference, ctx: PullContext): Promise<{ digest: stri
     if (!diffId) throw failedPrecondition(`image pull: config ${resolved?.manifest.config.digest} lists no diff ID for layer ${u.index}`);
     leases.hold(diffId);
     if (!(await images.snapshots.hasLayer(diffId))) {
-      // A layer shown as `Already exists` (its blob was here) keeps that line while it unpacks.
-      const report = u.alreadyExisted ? () => undefined : throttledProgress(emit, shortId(layer.digest), PullStatus.Extracting);
-      const input = countedRead(store.readStream(layer.digest), u.signal, report, layer.size);
-      await images.snapshots.applyLayer(input, diffId, layer.digest);
+      const streamed = u.stream ? await unpackStreamed(u.stream, diffId, layer, u) : false;
+      if (!streamed) {
+        await u.blobReady;
+        // A layer shown as `Already exists` (its blob was here) keeps that line while it unpacks.
+        const report = u.alreadyExisted ? () => undefined : throttledProgress(emit, shortId(layer.digest), PullStatus.Extracting);
+        const input = countedRead(store.readStream(layer.digest), u.signal, report, layer.size);
+        await images.snapshots.applyLayer(input, diffId, layer.digest);
+      }
       unpacked.add(diffId);
     }
     layerSizes[u.index] = (await images.snapshots.layerInfo(diffId)).size;
+  };
+
+  /** Unpacks a layer from its download; false when the bytes must be read from the store instead. */
+  const unpackStreamed = async (tap: BlobTap, diffId: string, layer: Descriptor, u: UnpackContext): Promise<boolean> => {
+    try {
+      await images.snapshots.applyLayer(tap, diffId, layer.digest, { beforePublish: () => u.blobReady });
+      return true;
+    } catch (err) {
+      // A blob that failed its verification explains whatever the unpack made of its bytes.
+      await u.blobReady;
+      if (tap.abandoned) return false;
+      throw err;
+    }
+  };
+
+  /**
+   * A layer pushed from here as a plain tar went to the registry as the gzip blob the push made
+   * of it: pulling that image back (by the digest the push printed, say) needs nothing downloaded.
+   * Only an image already here counts, so that its record, whose blobs are all in the store, stays.
+   */
+  const held = new Set<number>();
+  const layerHeld = async (layer: Descriptor, index: number, manifest: { config: Descriptor; layers: Descriptor[] }): Promise<boolean> => {
+    const existing = images.store.get(manifest.config.digest);
+    const diffId = existing?.layers.length === manifest.layers.length ? existing.layers[index]?.diffId : undefined;
+    if (!diffId || !images.distribution.compressedForms(diffId).some((f) => f.digest === layer.digest)) return false;
+    if (!(await images.snapshots.hasLayer(diffId))) return false;
+    held.add(index);
+    return true;
   };
 
   // Seeing the resolved manifest before any download starts lets every blob be leased up front.
@@ -142,6 +175,8 @@ async function pullOne(ref: Reference, ctx: PullContext): Promise<{ digest: stri
       store,
       client: observed,
       unpack,
+      streamLayers: true,
+      layerHeld,
       onProgress: emit,
       sources: images.distribution,
       ...(ctx.platform !== undefined && { platform: ctx.platform }),
@@ -172,6 +207,13 @@ async function pullOne(ref: Reference, ctx: PullContext): Promise<{ digest: stri
     const tag = ref.digest === undefined ? referenceString(ref) : undefined;
     const isNew = await images.locks.run('images', async () => {
       const before = tag ? images.store.allTags()[tag] : images.store.tryResolve(referenceString(ref))?.id;
+      if (held.size > 0) {
+        // The image as we hold it (its manifest and blobs) stays; it gains the digest and the tag.
+        const existing = images.store.get(record.id);
+        if (!existing) throw failedPrecondition(`image pull: image ${record.id} was removed while it was pulled; pull it again`);
+        await images.store.put({ ...existing, repoDigests: record.repoDigests }, tag ? [tag] : []);
+        return before !== record.id;
+      }
       await images.store.put(record, tag ? [tag] : []);
       return before !== record.id;
     });

@@ -19,7 +19,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
@@ -52,7 +51,7 @@ export interface Snapshotter {
    * present, the input is drained and nothing is unpacked; when it is given and differs from what
    * the tar hashes to, the unpack is discarded and an error names both digests.
    */
-  applyLayer(input: Readable, expectedDiffId?: string, label?: string): Promise<LayerInfo>;
+  applyLayer(input: AsyncIterable<Uint8Array>, expectedDiffId?: string, label?: string, opts?: ApplyOptions): Promise<LayerInfo>;
   /** Registers an already unpacked tree (e.g. a build step's upper dir) as a layer. */
   adoptLayer(dir: string, info: LayerInfo): Promise<void>;
   removeLayer(diffId: string): Promise<void>;
@@ -67,6 +66,11 @@ export interface Snapshotter {
   upperPath(key: string): string;
   removeActive(key: string): Promise<void>;
   listActive(): Promise<string[]>;
+}
+
+export interface ApplyOptions {
+  /** Awaited after the unpack and before the layer is published; its failure discards the layer. */
+  beforePublish?: () => Promise<unknown>;
 }
 
 export class OverlaySnapshotter implements Snapshotter {
@@ -106,14 +110,10 @@ export class OverlaySnapshotter implements Snapshotter {
     }
   }
 
-  async applyLayer(input: Readable, expectedDiffId?: string, label?: string): Promise<LayerInfo> {
+  async applyLayer(input: AsyncIterable<Uint8Array>, expectedDiffId?: string, label?: string, opts: ApplyOptions = {}): Promise<LayerInfo> {
     if (expectedDiffId && (await this.hasLayer(expectedDiffId))) {
-      input.resume();
-      await new Promise<void>((resolve, reject) => {
-        input.once('end', resolve);
-        input.once('close', resolve);
-        input.once('error', reject);
-      });
+      for await (const _ of input);
+      await opts.beforePublish?.();
       return this.layerInfo(expectedDiffId);
     }
     const tmp = path.join(this.root, 'tmp', randomBytes(8).toString('hex'));
@@ -122,6 +122,8 @@ export class OverlaySnapshotter implements Snapshotter {
     try {
       // A layer is known by its diff ID here; the compressed blob's digest is the content store's business.
       const { diffId, size } = await unpackLayer(input, diffDir, { layer: label ?? expectedDiffId ?? 'being unpacked', compressedDigest: false });
+      // A bad input is reported as the caller's check sees it (a blob digest, say), not as its diffID.
+      await opts.beforePublish?.();
       if (expectedDiffId && diffId !== expectedDiffId) {
         throw failedPrecondition(`snapshotter: layer content is ${diffId}, expected ${expectedDiffId}`);
       }

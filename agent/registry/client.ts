@@ -23,6 +23,7 @@ import { headerText, pullError, registryError, unexpectedStatus } from './errors
 import { withDefaults, type CompiledRegistryOptions, type RegistryOptions } from './options';
 import { DEFAULT_DOMAIN, apiHost, manifestKey, type Reference } from './reference';
 import { NodeHttpTransport, drain, isNetworkError, readBody, type HttpRequest, type HttpResponse, type HttpTransport } from './transport';
+import type { BlobTap } from './tap';
 
 /** A repository on a registry: `{ domain: 'docker.io', path: 'library/busybox' }`. */
 export type RepositoryName = Pick<Reference, 'domain' | 'path'>;
@@ -64,6 +65,8 @@ export interface BlobProgress {
 export interface FetchBlobOptions {
   onProgress?: (p: BlobProgress) => void;
   signal?: AbortSignal;
+  /** Also hands the bytes to this reader as they arrive (see tap.ts). */
+  tap?: BlobTap;
 }
 
 export type PushBlobResult = { kind: 'exists' } | { kind: 'mounted'; from: string } | { kind: 'pushed' };
@@ -419,9 +422,13 @@ export class RegistryClient {
           throw registryError(res, body);
         }
         const before = w.offset;
+        const { tap } = opts;
+        tap?.start(w.offset);
         try {
           for await (const chunk of res.body) {
+            const tapped = tap?.write(chunk as Buffer);
             await w.write(chunk as Buffer);
+            if (tapped) await tapped;
             opts.onProgress?.({ phase: 'downloading', current: w.offset, total: desc.size });
             // A listener may have cancelled: stop before reading from the destroyed response.
             if (opts.signal?.aborted) throw cancelled('context canceled');
@@ -441,6 +448,7 @@ export class RegistryClient {
           throw unavailable(`registry: download of ${desc.digest} failed after ${w.offset} of ${desc.size} bytes`);
         await this.backoff(failures, undefined, opts.signal);
       }
+      opts.tap?.end();
       opts.onProgress?.({ phase: 'verifying', current: w.offset, total: desc.size });
       try {
         return await w.commit({ digest: desc.digest, size: desc.size });

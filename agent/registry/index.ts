@@ -57,6 +57,7 @@ export {
 } from './client';
 export { NodeHttpTransport, type HttpRequest, type HttpResponse, type HttpTransport } from './transport';
 export { BlobFetchGroup, processBlobFetches } from './inflight';
+export { BlobTap } from './tap';
 export {
   MemoryCompressedLayers,
   PUSH_GZIP_LEVEL,

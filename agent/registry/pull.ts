@@ -14,6 +14,7 @@ import { createLimiter } from './limit';
 import { PullStatus, shortId, throttledProgress, type ProgressListener } from './progress';
 import { parseReference, withDefaultTag, familiarString, type Reference } from './reference';
 import { processBlobSources, type BlobSources } from './sources';
+import { BlobTap } from './tap';
 
 export interface UnpackContext {
   /** The layer's position, 0 being the base layer. */
@@ -23,6 +24,14 @@ export interface UnpackContext {
   /** Whether the blob was in the store before this pull. */
   alreadyExisted: boolean;
   signal: AbortSignal;
+  /** Settles when the blob is verified in the store (at once when it was there). */
+  blobReady: Promise<void>;
+  /**
+   * With `streamLayers`, for a blob being downloaded: its bytes as they arrive. Nothing made of
+   * them may be kept before `blobReady` resolved; when the tap is `abandoned`, the blob is to be
+   * read from the store once `blobReady` resolved.
+   */
+  stream?: BlobTap;
 }
 
 export interface PullRequest {
@@ -33,8 +42,18 @@ export interface PullRequest {
   client: RegistryClient;
   /** Layers downloaded at once (Docker's max-concurrent-downloads). */
   concurrency?: number;
-  /** Called once per layer, in layer order, when the layer's blob is in the store. */
+  /**
+   * Called once per layer, in layer order, when the layer's blob is in the store; with
+   * `streamLayers`, as soon as its download starts instead (and at once for a blob already here).
+   */
   unpack?: (layer: Descriptor, ctx: UnpackContext) => Promise<void>;
+  /** Hands each layer to `unpack` while it downloads (`ctx.stream`), not after. */
+  streamLayers?: boolean;
+  /**
+   * Whether a layer whose blob is not in the store is held here in another form (the plain
+   * layer a push compressed into this blob, say): it is not downloaded, and shows as `Already exists`.
+   */
+  layerHeld?: (layer: Descriptor, index: number, manifest: ImageManifest) => Promise<boolean>;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
   /** Shares downloads with other pulls; the process-wide group by default. */
@@ -89,11 +108,11 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
     await putBlob(store, resolved.manifestBytes);
     if (resolved.index) await putBlob(store, resolved.index.bytes);
 
-    const fetchInto = (desc: Descriptor, onProgress?: (p: BlobProgress) => void) =>
+    const fetchInto = (desc: Descriptor, onProgress?: (p: BlobProgress) => void, tap?: BlobTap) =>
       fetches.fetch(
         store,
         desc.digest,
-        (s, p) => client.fetchBlob(ref, desc, store, { signal: s, onProgress: p }),
+        (s, p) => client.fetchBlob(ref, desc, store, { signal: s, onProgress: p, ...(tap && { tap }) }),
         { signal, ...(onProgress && { onProgress }) },
       );
 
@@ -108,50 +127,85 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
 
     const configDone = track(fetchInto(manifest.config));
     const layers = manifest.layers;
-    const present = await Promise.all(layers.map((l) => store.has(l.digest)));
+    const present = await Promise.all(
+      layers.map(async (l, i) => (await store.has(l.digest)) || (await req.layerHeld?.(l, i, manifest)) === true),
+    );
     layers.forEach((l, i) =>
       emit({ id: shortId(l.digest), status: present[i] ? PullStatus.AlreadyExists : PullStatus.PullingFsLayer }),
     );
 
     const limiter = createLimiter(req.concurrency ?? DEFAULT_PULL_CONCURRENCY);
+    const streaming = req.streamLayers === true && req.unpack !== undefined;
+    const taps = layers.map((_, i) => (streaming && !present[i] ? new BlobTap() : undefined));
+    const downloadStarted = layers.map(() => deferred());
     const downloads = layers.map((layer, i) => {
       if (present[i]) return Promise.resolve();
       const id = shortId(layer.digest);
       const bytes = throttledProgress(emit, id, PullStatus.Downloading);
-      return track(
+      const tap = taps[i];
+      const download = track(
         limiter.run(
           async () => {
             if (signal.aborted) throw cancelled('context canceled');
-            await fetchInto(layer, (p) => {
-              if (p.phase === 'downloading') bytes(p.current, p.total);
-              else emit({ id, status: PullStatus.VerifyingChecksum });
-            });
+            downloadStarted[i]!.resolve();
+            await fetchInto(
+              layer,
+              (p) => {
+                if (p.phase === 'downloading') bytes(p.current, p.total);
+                else emit({ id, status: PullStatus.VerifyingChecksum });
+              },
+              tap,
+            );
             emit({ id, status: PullStatus.DownloadComplete });
+            // The unpack of a streamed layer finishes the bytes it was given meanwhile.
+            if (tap && !tap.abandoned) emit({ id, status: PullStatus.Extracting });
             await sources.remember(layer.digest, ref);
           },
           () => emit({ id, status: PullStatus.Waiting }),
         ),
       );
+      if (tap) {
+        // A tap the download never fed (a fetch another pull runs, a complete ingest) has
+        // nothing for its reader; one the pull stopped must not keep its reader waiting.
+        download.then(
+          () => tap.abandon('the blob came from the store'),
+          (err: unknown) => tap.fail(err instanceof Error ? err : cancelled('context canceled')),
+        );
+        signal.addEventListener('abort', () => tap.fail(cancelled('context canceled')), { once: true });
+      }
+      return download;
     });
 
     const unpacks: Promise<void>[] = [];
     let belowStarted: Promise<unknown> = Promise.resolve();
     let belowDone: Promise<void> = Promise.resolve();
     layers.forEach((layer, index) => {
-      const started = Promise.all([downloads[index], belowStarted]);
+      // A streamed layer is unpacked while it downloads: its reader must be there from the first
+      // byte, or the download would wait for it. The others wait for their blob, in layer order.
+      const started = taps[index]
+        ? Promise.race([downloadStarted[index]!.promise, downloads[index]])
+        : Promise.all([downloads[index], belowStarted]);
       const parentDone = belowDone;
+      const blobReady = downloads[index]!;
       const done = track(
         started.then(async () => {
-          if (signal.aborted) throw cancelled('context canceled');
-          const id = shortId(layer.digest);
-          const alreadyExisted = present[index] === true;
-          if (!alreadyExisted && req.unpack) emit({ id, status: PullStatus.Extracting });
-          await req.unpack?.(layer, { index, parentDone, alreadyExisted, signal });
-          if (!alreadyExisted) emit({ id, status: PullStatus.PullComplete });
+          const tap = taps[index];
+          try {
+            if (signal.aborted) throw cancelled('context canceled');
+            const id = shortId(layer.digest);
+            const alreadyExisted = present[index] === true;
+            if (!alreadyExisted && req.unpack && !tap) emit({ id, status: PullStatus.Extracting });
+            await req.unpack?.(layer, { index, parentDone, alreadyExisted, signal, blobReady, ...(tap && { stream: tap }) });
+            await blobReady;
+            if (!alreadyExisted) emit({ id, status: PullStatus.PullComplete });
+          } finally {
+            tap?.close();
+          }
         }),
       );
       started.catch(() => undefined);
-      belowStarted = started;
+      blobReady.catch(() => undefined);
+      if (!taps[index]) belowStarted = started;
       belowDone = done;
       unpacks.push(done);
     });
@@ -186,6 +240,12 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
   } finally {
     req.signal?.removeEventListener('abort', stop);
   }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /** The error that caused the failure, not the cancellations it caused in the other layers. */

@@ -345,6 +345,66 @@ describe('registry: against docker-registry', () => {
       assert.equal(proxy.plan.statuses.length, 0);
     });
 
+    it('streams layers to the unpacker while they download, across cut connections', async () => {
+      proxy.log.length = 0;
+      proxy.plan = { cuts: 2, cutAfter: 300_000, statuses: [], delayBlobMs: 0, redirectOnce: false };
+      const store = await storeIn(dir, 'streamed');
+      const got = new Map<string, { data: Buffer; streamed: boolean }>();
+      await pullImage({
+        ref: `${proxy.host}/faults/app:1`,
+        store,
+        client,
+        streamLayers: true,
+        unpack: async (layer, ctx) => {
+          assert.ok(ctx.stream, 'a layer being downloaded comes with its bytes');
+          const parts: Buffer[] = [];
+          try {
+            for await (const piece of ctx.stream) parts.push(Buffer.from(piece));
+          } catch (err) {
+            if (!ctx.stream.abandoned) throw err;
+            await ctx.blobReady;
+            got.set(layer.digest, { data: await store.readAll(layer.digest), streamed: false });
+            return;
+          }
+          got.set(layer.digest, { data: Buffer.concat(parts), streamed: true });
+        },
+      });
+      for (const l of img.layers) {
+        const g = got.get(l.digest);
+        assert.ok(g, `${l.digest} was not handed over`);
+        assert.deepEqual(g.data, await store.readAll(l.digest));
+      }
+      // The cut downloads resumed where they stopped, so the stream followed them.
+      assert.ok(proxy.log.some((l) => /^bytes=[1-9]\d*-$/.test(l.range ?? '') && l.status === 206), JSON.stringify(proxy.log));
+      assert.ok([...got.values()].every((g) => g.streamed));
+    });
+
+    it('a streamed layer whose download another pull runs is read from the store', async () => {
+      proxy.plan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 300, redirectOnce: false };
+      const store = await storeIn(dir, 'streamed-shared');
+      const abandoned: boolean[] = [];
+      const pull = (stream: boolean) =>
+        pullImage({
+          ref: `${proxy.host}/faults/app:1`,
+          store,
+          client,
+          streamLayers: stream,
+          unpack: async (_layer, ctx) => {
+            if (!ctx.stream) return;
+            await assert.rejects(async () => {
+              for await (const _ of ctx.stream!);
+            }, /blob not streamed/);
+            abandoned.push(ctx.stream.abandoned);
+            await ctx.blobReady;
+          },
+        });
+      // The first pull starts every download; the streaming one joins them.
+      const first = pull(false);
+      await new Promise((r) => setTimeout(r, 100));
+      await Promise.all([first, pull(true)]);
+      assert.deepEqual(abandoned, img.layers.map(() => true));
+    });
+
     it('refuses a manifest whose digest does not match', async () => {
       const wrong = `sha256:${'f'.repeat(64)}`;
       proxy.plan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 0, redirectOnce: false, tamperDigest: wrong };

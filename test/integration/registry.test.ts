@@ -120,6 +120,21 @@ describe('push, then pull into another daemon', () => {
     assert.deepEqual(pulled.RepoDigests, [ref]);
   });
 
+  test('the pusher pulls what it pushed by digest without downloading its layers again', async () => {
+    const ref = `${reg.host}/bb@${pushedDigest}`;
+    const before = await inspect(pusher, `${reg.host}/bb:1.0`);
+    const out = await pusher.ok(['image', 'pull', ref]);
+    assert.match(out, /^[a-f0-9]{12}: Already exists$/m);
+    assert.doesNotMatch(out, /Downloading|Pull complete/);
+    const after = await inspect(pusher, ref);
+    assert.equal(after.Id, before.Id);
+    assert.deepEqual(after.RepoTags, [`${reg.host}/bb:1.0`]);
+    assert.deepEqual(after.RepoDigests, [ref]);
+    // The image keeps its plain layer: it is still pushed from what the store holds.
+    const again = await pusher.ok(['image', 'push', `${reg.host}/bb:1.0`]);
+    assert.match(again, /^[a-f0-9]{12}: Layer already exists$/m);
+  });
+
   test('the imported (plain) layer went out gzip; re-push after a restart: Layer already exists', async () => {
     const res = await fetch(`${reg.url}/v2/bb/manifests/1.0`, {
       headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
