@@ -2,7 +2,9 @@
  * Registry (issue 6): a 200 MB image of 5 layers (40 MB of random bytes each) to and from a private
  * docker-registry on 127.0.0.1 (storage wiped before every push, so each push uploads everything):
  * - push: `image push` vs `docker push` vs `skopeo copy docker-archive:… docker://…`;
- * - pull: `image pull` (image absent locally) vs `docker pull` vs `skopeo copy docker://… dir:…`;
+ * - pull: `image pull` (image absent locally) vs `docker pull` vs `skopeo copy docker://… dir:…` (the
+ *   blobs, downloaded and checked, nothing unpacked) and `skopeo copy docker://… containers-storage:…`
+ *   (a private overlay store: decompressed and applied as layers, as a pull does);
  * - the daemon's peak RSS during the pull: VmHWM reset before (clear_refs), read after, and
  *   VmRSS sampled every 10 ms; target ≤ 150 MB.
  */
@@ -10,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { NODE, hasCmd, hwmKb, median, out, printTable, resetHwm, rssKb, startRegistry, timedAsync } from '../lib.mjs';
+import { NODE, hasCmd, hwmKb, median, out, printTable, resetHwm, rssKb, startRegistry, timedAsync, unmountUnder } from '../lib.mjs';
 
 const LAYERS = 5;
 const LAYER_MB = 40;
@@ -89,7 +91,7 @@ export async function run(ctx) {
   const manifest = await (await fetch(`http://${reg.host}/v2/bench/big5/manifests/1`, { headers: { Accept: accept } })).json();
   const pushed = `our push wrote ${manifest.mediaType ?? '?'}, ${manifest.layers?.length} layers of ${[...new Set(manifest.layers?.map((l) => l.mediaType))].join(', ')}, ${(manifest.layers?.reduce((a, l) => a + l.size, 0) / 1e6).toFixed(0)} MB`;
 
-  const pull = { ours: [], docker: [], skopeo: [] };
+  const pull = { ours: [], docker: [], skopeo: [], skopeoStore: [] };
   const peaks = [];
   const sampled = [];
   for (let i = 0; i < R; i++) {
@@ -114,6 +116,17 @@ export async function run(ctx) {
       const dest = path.join(work, `skopeo-pull-${i}`);
       pull.skopeo.push(await timedAsync('skopeo', ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `dir:${dest}`], process.env));
       await fsp.rm(dest, { recursive: true, force: true });
+      // The like-for-like pull: into containers/storage's overlay driver (private root and run
+      // root), which decompresses, verifies and applies each layer, as `image pull` does.
+      const store = path.join(work, `skopeo-store-${i}`);
+      const storeRef = `containers-storage:[overlay@${store}/root+${store}/run]${ref}`;
+      try {
+        pull.skopeoStore.push(await timedAsync('skopeo', ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, storeRef], process.env));
+      } finally {
+        // The overlay driver bind-mounts its home onto itself.
+        unmountUnder(store);
+        await fsp.rm(store, { recursive: true, force: true });
+      }
     }
   }
   const inspect = JSON.parse(out(NODE, T('image', 'inspect', ref), ours.env));
@@ -126,7 +139,10 @@ export async function run(ctx) {
   rows.push({ name: `push ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`, ours: m(push.ours), ref: m(push.docker), refName: 'docker push' });
   if (skopeo) rows.push({ name: `push ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`, ours: m(push.ours), ref: m(push.skopeo), refName: 'skopeo copy' });
   rows.push({ name: `pull ${sizeMB.toFixed(0)} MB, ${LAYERS} layers${layersOk ? '' : ' (LAYERS WRONG)'}`, ours: m(pull.ours), ref: m(pull.docker), refName: 'docker pull' });
-  if (skopeo) rows.push({ name: `pull ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`, ours: m(pull.ours), ref: m(pull.skopeo), refName: 'skopeo copy to dir:' });
+  if (skopeo) {
+    rows.push({ name: `pull ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`, ours: m(pull.ours), ref: m(pull.skopeoStore), refName: 'skopeo copy to containers-storage: (unpacked)' });
+    rows.push({ name: `pull ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`, ours: m(pull.ours), ref: m(pull.skopeo), refName: 'skopeo copy to dir: (blobs only)' });
+  }
   const peakKb = peaks.length ? Math.max(...peaks) : Math.max(...sampled.map((s) => s.max));
   rows.push({
     name: `peak daemon RSS during pull (${peaks.length ? 'VmHWM' : 'sampled'})`,
@@ -137,5 +153,5 @@ export async function run(ctx) {
   });
   printTable(`registry (median of ${R}; private docker-registry 2.8 on loopback)`, rows);
   const s = (xs) => xs.map((x) => x.toFixed(0)).join(' ');
-  process.stdout.write(`samples: push ours ${s(push.ours)} docker ${s(push.docker)} skopeo ${s(push.skopeo)} | pull ours ${s(pull.ours)} docker ${s(pull.docker)} skopeo ${s(pull.skopeo)}\n`);
+  process.stdout.write(`samples: push ours ${s(push.ours)} docker ${s(push.docker)} skopeo ${s(push.skopeo)} | pull ours ${s(pull.ours)} docker ${s(pull.docker)} skopeo dir: ${s(pull.skopeo)} containers-storage: ${s(pull.skopeoStore)}\n`);
 }
