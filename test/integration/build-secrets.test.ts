@@ -40,7 +40,9 @@ const build = (args: string[], opts: { cwd?: string; env?: Record<string, string
 /** Files under `dir` whose bytes contain `needle` (grep exits 1 when there are none). */
 function filesContaining(dir: string, needle: string): string[] {
   try {
-    return execFileSync('grep', ['-rlaF', needle, dir], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    // netns/ holds network namespaces' mount points (the daemon's spare ones among them), which
+    // are not files to read: grep fails on them with EINVAL.
+    return execFileSync('grep', ['-rlaF', '--exclude-dir=netns', needle, dir], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
   } catch (err) {
     if ((err as { status?: number }).status === 1) return [];
     throw err;
