@@ -43,18 +43,33 @@ export async function imageLs(
     const tags = img.repo_tags.length > 0 ? img.repo_tags : ['<none>:<none>'];
     for (const t of tags) {
       const [repo, tag] = t === '<none>:<none>' ? ['<none>', '<none>'] : splitTag(t);
-      const digestEntry = img.repo_digests.find((d) => d.startsWith(repo + '@'));
+      // Getters: a table computes only the columns it shows (JSON output reads them all).
       rows.push({
         ID: id,
         Repository: repo,
         Tag: tag,
-        Digest: digestEntry ? digestEntry.slice(digestEntry.indexOf('@') + 1) : '<none>',
-        CreatedSince: img.created ? timeAgo(img.created, now) : 'N/A',
-        CreatedAt: img.created ? goTime(img.created) : '',
-        Size: humanSize(img.size),
-        VirtualSize: humanSize(img.size),
-        SharedSize: humanSize(img.shared_size),
-        UniqueSize: humanSize(img.unique_size),
+        get Digest() {
+          const entry = img.repo_digests.find((d) => d.startsWith(repo + '@'));
+          return entry ? entry.slice(entry.indexOf('@') + 1) : '<none>';
+        },
+        get CreatedSince() {
+          return img.created ? timeAgo(img.created, now) : 'N/A';
+        },
+        get CreatedAt() {
+          return img.created ? goTime(img.created) : '';
+        },
+        get Size() {
+          return humanSize(img.size);
+        },
+        get VirtualSize() {
+          return humanSize(img.size);
+        },
+        get SharedSize() {
+          return humanSize(img.shared_size);
+        },
+        get UniqueSize() {
+          return humanSize(img.unique_size);
+        },
         Containers: String(img.containers),
       });
     }
