@@ -246,3 +246,16 @@ test('goTime and rfc3339 print Go time.Time.String() and time.RFC3339 in UTC', (
   assert.equal(goTime(ms), '2024-05-01 10:00:07 +0000 UTC');
   assert.equal(rfc3339(ms), '2024-05-01T10:00:07Z');
 });
+
+test("%g's fast path agrees with the exact expansion on random values and precisions", async () => {
+  const { formatFloat, formatFloatExactly } = await import('../../cmd/format/gofmt');
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const samples: number[] = [1.5, 2, 100, 999.5, 999.4, 0.0001, 0.00009999, 2.125, 1e21, 123456, 0.5, 9.995, 1 / 3];
+  for (let i = 0; i < 20_000; i++) samples.push((random() - 0.2) * 10 ** Math.floor(random() * 14 - 6));
+  for (const x of samples) {
+    for (const precision of [1, 2, 3, 4, 6]) {
+      assert.equal(formatFloat(x, 'g', precision), formatFloatExactly(x, 'g', precision), `%.${precision}g of ${x}`);
+    }
+  }
+});
