@@ -30,9 +30,10 @@ function engineBundle(): boolean {
  * just the family of commands that defines it: building all of commander's commands and options
  * costs a start-up ~20 ms. A family registers exactly what the full program has under that name
  * (commander refuses duplicate names, so no other family can define it); help, version, unknown
- * names and anything not found in the family get the full program.
+ * names and anything not found in the family get the full program — or, in the engine bundle,
+ * which has no full program, undefined.
  */
-export function buildProgram(only?: string): Command {
+export function buildProgram(only?: string): Command | undefined {
   const program = new Command('tscompose');
   program
     .description('Docker Compose and Swarm mode in one tool, with its own container engine')
@@ -57,9 +58,11 @@ export function buildProgram(only?: string): Command {
   if (family !== undefined) {
     registerFamily(program, family);
     if (program.commands.some((c) => c.name() === only || c.aliases().includes(only!))) return program;
+    if (engineBundle()) return undefined;
     // Not where the table says: the full program decides (a fresh one: no half registrations).
     return buildProgram();
   }
+  if (engineBundle()) return undefined;
   for (const f of FAMILIES) registerFamily(program, f);
   return program;
 }
@@ -101,15 +104,6 @@ function registerFamily(program: Command, family: Family): void {
       if (!(typeof TSCOMPOSE_ENGINE_BUNDLE !== 'undefined' && TSCOMPOSE_ENGINE_BUNDLE)) registerComposeCommands(program);
       return;
   }
-}
-
-/** Whether `name`'s family, per the table, registers a top-level command of that name. */
-function familyDefines(name: string | undefined): boolean {
-  const family = name === undefined ? undefined : FAMILY_OF[name];
-  if (family === undefined) return false;
-  const program = new Command('tscompose');
-  registerFamily(program, family);
-  return program.commands.some((c) => c.name() === name || c.aliases().includes(name!));
 }
 
 /**
@@ -297,14 +291,13 @@ function registerSystemCommands(program: Command): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const only = topLevelCommand(argv.slice(2));
-  if (engineBundle() && !familyDefines(only)) {
-    // bin/tscompose chose this bundle from the family table; what the family doesn't define
-    // (Compose's top-level `events`, say) is the full program's to run.
+  const program = buildProgram(topLevelCommand(argv.slice(2)));
+  if (program === undefined) {
+    // The engine bundle, which bin/tscompose chose from the family table: what the family doesn't
+    // define (Compose's top-level `events`, say) is the full program's to run.
     await import('./full-program');
     return;
   }
-  const program = buildProgram(only);
   program.exitOverride();
   program.configureOutput({
     writeErr: (s) => process.stderr.write(s),
