@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CLI, startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
+import { projectDir } from '../helpers/compose';
 
 let d: TestDaemon;
 let dir: string;
@@ -161,11 +162,8 @@ describe('attached up', () => {
   });
 
   test('Ctrl-C while up waits on a dependency cancels it and stops what was started; exit 130', async () => {
-    const slow = path.join(d.dir, 'slow');
-    await fsp.mkdir(slow);
-    await fsp.writeFile(
-      path.join(slow, 'compose.yaml'),
-      `services:
+    const slow = await projectDir(d, 'slow', {
+      'compose.yaml': `services:
   db:
     image: busybox:latest
     command: ["sleep", "1000"]
@@ -175,7 +173,7 @@ describe('attached up', () => {
     command: ["sleep", "1000"]
     depends_on: { db: { condition: service_healthy } }
 `,
-    );
+    });
     const up = watch(d.spawn(['up', '-t', '0'], { cwd: slow }));
     try {
       await up.until(/Container slow-db-1 {2}Waiting/);
@@ -194,11 +192,8 @@ describe('attached up', () => {
   });
 
   test('containers that end by themselves end up; --exit-code-from returns that service’s code', async () => {
-    const job = path.join(d.dir, 'job');
-    await fsp.mkdir(job);
-    await fsp.writeFile(
-      path.join(job, 'compose.yaml'),
-      `services:
+    const job = await projectDir(d, 'job', {
+      'compose.yaml': `services:
   job:
     image: busybox:latest
     command: ["sh", "-c", "echo working; sleep 0.5; exit 3"]
@@ -206,7 +201,7 @@ describe('attached up', () => {
     image: busybox:latest
     command: ["sleep", "1000"]
 `,
-    );
+    });
     const r = await d.run(['up', '--exit-code-from', 'job', '-t', '0'], { cwd: job });
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stdout, /^job-1 {3}\| working$/m);
@@ -217,11 +212,8 @@ describe('attached up', () => {
   });
 
   test('a container restarted by its policy stays in the view: each run noted, the next run streamed', async () => {
-    const flap = path.join(d.dir, 'flap');
-    await fsp.mkdir(flap);
-    await fsp.writeFile(
-      path.join(flap, 'compose.yaml'),
-      `services:
+    const flap = await projectDir(d, 'flap', {
+      'compose.yaml': `services:
   flap:
     image: busybox:latest
     restart: always
@@ -230,7 +222,7 @@ describe('attached up', () => {
     image: busybox:latest
     command: ["sleep", "1000"]
 `,
-    );
+    });
     const up = watch(d.spawn(['up', '-t', '0'], { cwd: flap }));
     try {
       // Three runs, the two first closed by a note: the later runs came through the same view.

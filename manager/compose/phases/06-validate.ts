@@ -86,12 +86,17 @@ class ValidatedCache {
     }
   }
 
+  private known: string[] | undefined;
+
+  /** The file's keys, read once: `has` then `add` on a miss. */
   private entries(): string[] {
+    if (this.known) return this.known;
     try {
-      return readFileSync(this.file, 'utf8').split('\n').filter(Boolean);
+      this.known = readFileSync(this.file, 'utf8').split('\n').filter(Boolean);
     } catch {
-      return [];
+      this.known = [];
     }
+    return this.known;
   }
 
   has(): boolean {
