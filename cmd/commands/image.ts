@@ -25,6 +25,52 @@ function splitTag(familiar: string): [string, string] {
   return [familiar.slice(0, i), familiar.slice(i + 1)];
 }
 
+/**
+ * One row of `image ls`: one per tag. The derived columns are getters on the prototype, so a
+ * table computes only what it shows, and making a row is one small allocation.
+ */
+class ImageRow {
+  constructor(
+    private readonly img: ImageSummary,
+    readonly ID: string,
+    readonly Repository: string,
+    readonly Tag: string,
+    private readonly now: number,
+  ) {}
+
+  get Digest(): string {
+    const entry = this.img.repo_digests.find((d) => d.startsWith(this.Repository + '@'));
+    return entry ? entry.slice(entry.indexOf('@') + 1) : '<none>';
+  }
+  get CreatedSince(): string {
+    return this.img.created ? timeAgo(this.img.created, this.now) : 'N/A';
+  }
+  get CreatedAt(): string {
+    return this.img.created ? goTime(this.img.created) : '';
+  }
+  get Size(): string {
+    return humanSize(this.img.size);
+  }
+  get VirtualSize(): string {
+    return humanSize(this.img.size);
+  }
+  get SharedSize(): string {
+    return humanSize(this.img.shared_size);
+  }
+  get UniqueSize(): string {
+    return humanSize(this.img.unique_size);
+  }
+  get Containers(): string {
+    return String(this.img.containers);
+  }
+
+  /** `{{json .}}`: every column, keys sorted as Docker's Go map marshals them. */
+  toJSON(): Record<string, string> {
+    const { Containers, CreatedAt, CreatedSince, Digest, ID, Repository, SharedSize, Size, Tag, UniqueSize, VirtualSize } = this;
+    return { Containers, CreatedAt, CreatedSince, Digest, ID, Repository, SharedSize, Size, Tag, UniqueSize, VirtualSize };
+  }
+}
+
 export async function imageLs(
   repository: string | undefined,
   opts: { all?: boolean; digests?: boolean; filter?: string[]; format?: string; trunc?: boolean; quiet?: boolean },
@@ -37,41 +83,13 @@ export async function imageLs(
   });
   const now = Date.now();
   const noTrunc = opts.trunc === false;
-  const rows: Array<Record<string, unknown>> = [];
+  const rows: ImageRow[] = [];
   for (const img of reply.images) {
     const id = noTrunc ? img.id : shortId(img.id);
-    const tags = img.repo_tags.length > 0 ? img.repo_tags : ['<none>:<none>'];
-    for (const t of tags) {
-      const [repo, tag] = t === '<none>:<none>' ? ['<none>', '<none>'] : splitTag(t);
-      // Getters: a table computes only the columns it shows (JSON output reads them all).
-      rows.push({
-        ID: id,
-        Repository: repo,
-        Tag: tag,
-        get Digest() {
-          const entry = img.repo_digests.find((d) => d.startsWith(repo + '@'));
-          return entry ? entry.slice(entry.indexOf('@') + 1) : '<none>';
-        },
-        get CreatedSince() {
-          return img.created ? timeAgo(img.created, now) : 'N/A';
-        },
-        get CreatedAt() {
-          return img.created ? goTime(img.created) : '';
-        },
-        get Size() {
-          return humanSize(img.size);
-        },
-        get VirtualSize() {
-          return humanSize(img.size);
-        },
-        get SharedSize() {
-          return humanSize(img.shared_size);
-        },
-        get UniqueSize() {
-          return humanSize(img.unique_size);
-        },
-        Containers: String(img.containers),
-      });
+    if (img.repo_tags.length === 0) rows.push(new ImageRow(img, id, '<none>', '<none>', now));
+    for (const t of img.repo_tags) {
+      const [repo, tag] = splitTag(t);
+      rows.push(new ImageRow(img, id, repo, tag, now));
     }
   }
   const defaultTable = opts.digests

@@ -1625,12 +1625,13 @@ class CompiledTemplate implements Template {
   }
 
   /**
-   * The walk's result for a fields-only template over a plain object whose fields are all strings
-   * (list rows), without the walk; undefined when the general walk must decide (missing fields,
-   * other values, maps, errors).
+   * The walk's result for a fields-only template over a list row (a plain object or a class
+   * instance whose getters are the columns) when every field it names is a string, without the
+   * walk; undefined when the general walk must decide (missing fields, other values, maps, errors).
    */
   private executePlan(plan: FieldsOnlyPlan, data: unknown): string | undefined {
-    if (typeof data !== 'object' || data === null || Object.getPrototypeOf(data) !== Object.prototype) return undefined;
+    if (typeof data !== 'object' || data === null || Array.isArray(data) || data instanceof Map || data instanceof Date) return undefined;
+    const plain = Object.getPrototypeOf(data) === Object.prototype;
     const record = data as Record<string, unknown>;
     let out = '';
     for (const part of plan) {
@@ -1638,7 +1639,9 @@ class CompiledTemplate implements Template {
         out += part;
         continue;
       }
-      const value = Object.prototype.hasOwnProperty.call(record, part.field) ? record[part.field] : undefined;
+      // As lookupKey: own fields, and a class's getters, but never Object.prototype's members.
+      const found = Object.prototype.hasOwnProperty.call(record, part.field) || (!plain && part.field in record && !(part.field in Object.prototype));
+      const value = found ? record[part.field] : undefined;
       if (typeof value !== 'string') return undefined;
       out += value;
     }

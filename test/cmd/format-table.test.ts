@@ -127,3 +127,20 @@ test('field-only templates keep literal braces and fall back to the parser for o
   assert.equal(renderList(rows, { format: '{{.N}}', defaultTable: '', headers: {} }), '7\n');
   assert.throws(() => renderList(rows, { format: '{{.X', defaultTable: '', headers: {} }), /template parsing error/);
 });
+
+test("field-only templates read a class row's getters as the general walk does", () => {
+  class Row {
+    constructor(readonly Name: string) {}
+    get Size(): string {
+      return `${this.Name.length}B`;
+    }
+    get Count(): number {
+      return 2;
+    }
+  }
+  const options = { defaultTable: 'table {{.Name}}\\t{{.Size}}', headers: {} };
+  assert.equal(renderList([new Row('ab')], options), 'NAME      SIZE\nab        2B\n');
+  // A non-string getter, and Object.prototype's members, are the general walk's to decide.
+  assert.equal(renderList([new Row('ab')], { format: '{{.Count}}', defaultTable: '', headers: {} }), '2\n');
+  assert.equal(renderList([new Row('ab')], { format: '{{.toString}}', defaultTable: '', headers: {} }), '<no value>\n');
+});
