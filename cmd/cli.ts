@@ -2,6 +2,7 @@
  * Shared plumbing for command implementations: global flags, the engine connection, output and
  * error reporting. Kept free of heavy imports: every command pays for what this file loads.
  */
+import { fstatSync, writeSync } from 'node:fs';
 import type { EngineClient } from './client';
 
 export interface GlobalFlags {
@@ -39,12 +40,34 @@ export function closeEngine(): void {
   client = undefined;
 }
 
+let stdoutFile: boolean | undefined;
+
+/**
+ * Whether stdout is a regular file or a memory device (/dev/null): where node's process.stdout
+ * would be a SyncWriteStream, which writes each chunk with writeSync but whose creation loads
+ * node:stream whole, a noticeable part of a short command's start-up. There `out` writes the
+ * same way without the stream; terminals and pipes keep process.stdout.
+ */
+export function stdoutIsFile(): boolean {
+  if (stdoutFile === undefined) {
+    try {
+      const st = fstatSync(1);
+      // Character devices of major 1 are /dev/null, /dev/zero, /dev/full…: never terminals.
+      stdoutFile = st.isFile() || (st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 === 1);
+    } catch {
+      stdoutFile = false;
+    }
+  }
+  return stdoutFile;
+}
+
 export function out(s: string): void {
-  process.stdout.write(s);
+  if (stdoutIsFile()) writeSync(1, s);
+  else process.stdout.write(s);
 }
 
 export function println(s = ''): void {
-  process.stdout.write(s + '\n');
+  out(s + '\n');
 }
 
 export function eprintln(s: string): void {

@@ -189,11 +189,14 @@ export async function connect(opts: ConnectOptions = {}): Promise<EngineClient> 
 /**
  * The Manager service on the same socket, for a CLI that reached the daemon through connect():
  * an H2Client like the engine's, so Compose's verbs don't load grpc-js and parse the contracts.
+ * Given that engine client, its calls go over the engine's connection: a second connection and
+ * HTTP/2 handshake would cost the CLI and the daemon more than the `ps` call itself.
  */
-export async function connectManager(opts: { host?: string } = {}): Promise<EngineClient> {
+export async function connectManager(opts: { host?: string } = {}, engine?: EngineClient): Promise<EngineClient> {
   const sock = socketPath(resolveHost(opts.host));
   const methods = await loadServiceMethods('tscompose.manager.v1.Manager');
-  return new EngineClient(new H2Client(sock, methods, { maxReceiveMessageLength: 64 << 20, flowWindow: FLOW_WINDOW }));
+  const via = engine?.raw instanceof H2Client ? engine.raw : undefined;
+  return new EngineClient(new H2Client(sock, methods, { maxReceiveMessageLength: 64 << 20, flowWindow: FLOW_WINDOW }, via));
 }
 
 /** Starts `tscompose daemon` detached, logging to `<data-root>/daemon.log`. */

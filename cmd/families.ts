@@ -8,7 +8,10 @@
 export const FAMILIES = ['daemon', 'image', 'image-top', 'registry', 'container', 'network', 'volume', 'system', 'compose'] as const;
 export type Family = (typeof FAMILIES)[number];
 
-/** Top-level command name → the family registering it. A name missing here gets the full program. */
+/**
+ * Top-level command name → the family registering it. A name missing here is tried in the compose
+ * family (Compose's verbs, the most numerous, are not listed), then gets the full program.
+ */
 export const FAMILY_OF: Record<string, Family | undefined> = Object.assign(Object.create(null) as Record<string, Family>, {
   daemon: 'daemon',
   image: 'image',

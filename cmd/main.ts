@@ -10,7 +10,7 @@ import { registerComposeCommands } from './commands/register-compose';
 import { registerRegistryCommands } from './commands/register-registry';
 import { registerBuildCommands } from './commands/register-build';
 import { registerContainerCommands, registerNetworkCommands, registerVolumeCommands } from './commands/register-engine';
-import { collect, eprintln, ExitError, setGlobals, closeEngine, lazy, type GlobalFlags } from './cli';
+import { collect, eprintln, ExitError, setGlobals, closeEngine, lazy, stdoutIsFile, type GlobalFlags } from './cli';
 import { FAMILIES, FAMILY_OF, type Family } from './families';
 
 // The daemon's V8 flags are set by bin/tscompose, before this bundle loads.
@@ -31,7 +31,8 @@ function engineBundle(): boolean {
  * costs a start-up ~20 ms. A family registers exactly what the full program has under that name
  * (commander refuses duplicate names, so no other family can define it); help, version, unknown
  * names and anything not found in the family get the full program — or, in the engine bundle,
- * which has no full program, undefined.
+ * which has no full program, undefined. A name the family table doesn't list is looked for in
+ * the compose family first.
  */
 export function buildProgram(only?: string): Command | undefined {
   const program = new Command('tscompose');
@@ -54,7 +55,9 @@ export function buildProgram(only?: string): Command | undefined {
       setGlobals(thisCommand.optsWithGlobals<GlobalFlags>());
     });
 
-  const family = only === undefined ? undefined : FAMILY_OF[only];
+  // A name the table doesn't list is Compose's (`up`, `ps`, `down`…) or unknown: the compose
+  // family is tried first, which a project verb's start-up would otherwise pay all the others for.
+  const family = only === undefined ? undefined : (FAMILY_OF[only] ?? (engineBundle() ? undefined : 'compose'));
   if (family !== undefined) {
     registerFamily(program, family);
     if (program.commands.some((c) => c.name() === only || c.aliases().includes(only!))) return program;
@@ -329,11 +332,14 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-// A closed pipe (`… | head`) ends the command quietly, as it does for Docker.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw err;
-});
+// A closed pipe (`… | head`) ends the command quietly, as it does for Docker. A file has no
+// reader to go away, and creating process.stdout there costs a start-up (see stdoutIsFile).
+if (!stdoutIsFile()) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 
 // Exits once stdout has drained, so piped output (`save | gzip`) is never cut short.
 void main(process.argv);

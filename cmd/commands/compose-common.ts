@@ -15,8 +15,7 @@ let managerClient: EngineClient | undefined;
 /** The Manager service on the daemon's socket (the daemon is started first when none answers). */
 export async function manager(): Promise<EngineClient> {
   if (managerClient) return managerClient;
-  await engine();
-  managerClient = await connectManager({ host: getGlobals().host });
+  managerClient = await connectManager({ host: getGlobals().host }, await engine());
   return managerClient;
 }
 

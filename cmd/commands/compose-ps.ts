@@ -1,7 +1,7 @@
 /** `ps`, `ls`, `images`, `top`, `port`: what a project runs, as Compose prints it. */
 import type { ProjectContainer, ProjectListReply } from '../../common/rpc/manager-types';
 import type { PortView } from '../../common/rpc/engine-types';
-import { engine, ExitError, println } from '../cli';
+import { engine, ExitError, out, println } from '../cli';
 import { containerStatus, goTime, humanSize, quoteGo, renderList, tabwrite, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
 import { displayablePorts, ellipsis, shortId } from './container-format';
 import { manager, projectContainers, resolveProjectRef, serviceContainer } from './compose-common';
@@ -51,7 +51,7 @@ export async function composePs(services: string[], flags: PsFlags): Promise<num
   }
   if (format !== 'table') {
     // A Go template (`{{.Name}}`, `table {{.Service}}\t{{.State}}`) over the json fields, as Compose's.
-    process.stdout.write(renderList(list.map(psJson), { format, defaultTable: '', headers: { RunningFor: 'CREATED' } }));
+    out(renderList(list.map(psJson), { format, defaultTable: '', headers: { RunningFor: 'CREATED' } }));
     return 0;
   }
   const now = Date.now();
@@ -60,7 +60,7 @@ export async function composePs(services: string[], flags: PsFlags): Promise<num
     const command = quoteGo(flags.trunc === false ? c.command : ellipsis(c.command, 20));
     rows.push([c.name, c.image, command, c.service, timeAgo(c.created, now), statusOf(c, now), displayablePorts(portViews(c))].join('\t'));
   }
-  process.stdout.write(tabwrite(rows.join('\n') + '\n'));
+  out(tabwrite(rows.join('\n') + '\n'));
   return 0;
 }
 
@@ -121,7 +121,7 @@ export async function composeLs(flags: { all?: boolean; quiet?: boolean; format?
     return 0;
   }
   const rows = ['NAME\tSTATUS\tCONFIG FILES', ...projects.map((p) => `${p.name}\t${p.status}\t${p.config_files.join(',')}`)];
-  process.stdout.write(tabwrite(rows.join('\n') + '\n'));
+  out(tabwrite(rows.join('\n') + '\n'));
   return 0;
 }
 
@@ -149,7 +149,7 @@ export async function composeImages(services: string[], flags: { quiet?: boolean
     println(JSON.stringify(json));
     return 0;
   }
-  process.stdout.write(tabwrite(rows.join('\n') + '\n'));
+  out(tabwrite(rows.join('\n') + '\n'));
   return 0;
 }
 
@@ -172,7 +172,7 @@ export async function composeTop(services: string[]): Promise<number> {
   const cmd = titles.indexOf('CMD');
   if (cmd >= 0) titles.push(...titles.splice(cmd, 1));
   const text = [titles.join('\t'), ...rows.map((r) => titles.map((t) => r[t] ?? '-').join('\t'))].join('\n') + '\n';
-  process.stdout.write(tabwrite(text, { minWidth: 4, padding: 2, padChar: ' ' }));
+  out(tabwrite(text, { minWidth: 4, padding: 2, padChar: ' ' }));
   return 0;
 }
 

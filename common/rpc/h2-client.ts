@@ -65,10 +65,15 @@ export class H2Client {
   private readonly window: number;
   [method: string]: unknown;
 
+  /**
+   * `via`: another client to the same server whose connection this one's calls share (another
+   * service on the same socket), while that client is open; its own connection otherwise.
+   */
   constructor(
     readonly socketPath: string,
     methods: Record<string, MethodDefinition>,
     opts: H2ClientOptions = {},
+    private readonly via?: H2Client,
   ) {
     this.maxReceive = opts.maxReceiveMessageLength ?? 4 << 20;
     this.window = opts.flowWindow ?? 65_535;
@@ -130,6 +135,7 @@ export class H2Client {
 
   private open(def: MethodDefinition): H2Stream {
     if (this.closed) throw callError({ code: UNAVAILABLE, details: 'Channel has been shut down' });
+    if (this.via && !this.via.closed) return this.via.open(def);
     const session = this.connect();
     const stream = session.request({
       ':method': 'POST',

@@ -2,7 +2,6 @@
  * Printing the canonical tree: YAML (a Compose file that loads back to the same model) and JSON,
  * and the per-service configuration hash the runtime stores as a container label.
  */
-import { createHash } from 'node:crypto';
 import { emitYaml } from './yaml-emit';
 import { isMap, stableStringify } from './tree';
 import type { Tree, TreeMap } from './tree';
@@ -63,5 +62,8 @@ export function serviceConfigHash(service: ServiceConfig | TreeMap): string {
     delete deploy.replicas;
     copy.deploy = deploy;
   }
+  // Loaded here, not imported: node:crypto's load is a noticeable part of the start-up of verbs
+  // (`ps`, `down`) that load the project but hash nothing.
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return createHash('sha256').update(stableStringify(copy)).digest('hex');
 }

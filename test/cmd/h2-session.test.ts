@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { H2_CANCEL, H2Session, type H2Stream, type Headers } from '../../common/rpc/h2-session';
+import { H2Client, type MethodDefinition } from '../../common/rpc/h2-client';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tsc-h2-'));
 const sock = path.join(dir, 'h2.sock');
@@ -156,4 +157,27 @@ test('a stream open when the connection drops closes as aborted; a missing socke
   const m = await collect(lost);
   assert.equal(m.aborted, true);
   assert.match(lost.connectError?.message ?? '', /ENOENT/);
+});
+
+test('an H2Client made via another calls over that one\'s connection, and over its own once that one is closed', async () => {
+  // /echo returns the framed request as the reply, with grpc-status 0: a unary call of bytes.
+  const echo = (name: string): Record<string, MethodDefinition> => ({
+    [name]: { path: '/echo', requestStream: false, responseStream: false, requestSerialize: (v) => Buffer.from(String(v)), responseDeserialize: (b) => b.toString() },
+  });
+  const call = (c: H2Client, name: string, req: string) =>
+    new Promise<unknown>((resolve, reject) => (c[name] as (r: unknown, cb: (e: Error | null, r?: unknown) => void) => void)(req, (e, r) => (e ? reject(e) : resolve(r))));
+  const before = serverSessions.length;
+  const engine = new H2Client(sock, echo('Engine'));
+  const manager = new H2Client(sock, echo('Manager'), {}, engine);
+  try {
+    assert.equal(await call(engine, 'Engine', 'one'), 'one');
+    assert.equal(await call(manager, 'Manager', 'two'), 'two');
+    assert.equal(serverSessions.length - before, 1, 'both calls on one connection');
+    engine.close();
+    assert.equal(await call(manager, 'Manager', 'three'), 'three');
+    assert.equal(serverSessions.length - before, 2, 'its own connection once the other is closed');
+  } finally {
+    engine.close();
+    manager.close();
+  }
 });

@@ -4,7 +4,6 @@
  * most specific schema error becomes a ComposeError naming file, line, column and YAML path,
  * with a "did you mean" for unknown keys.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -79,7 +78,7 @@ class ValidatedCache {
     if (!validator || !base) return undefined;
     try {
       const st = statSync(validator);
-      const key = createHash('sha256').update(`${validator}\0${st.size}\0${st.mtimeMs}\0`).update(JSON.stringify(tree)).digest('hex');
+      const key = murmur3x128(Buffer.from(`${validator}\0${st.size}\0${st.mtimeMs}\0${JSON.stringify(tree)}`, 'utf8'));
       return new ValidatedCache(join(base, 'tscompose', 'compose-validated'), key);
     } catch {
       return undefined;
@@ -115,6 +114,70 @@ class ValidatedCache {
       // read-only home, full disk: validation stays correct, only slower
     }
   }
+}
+
+/**
+ * MurmurHash3 (x86, 128-bit) of `data`, as 32 hex digits: ValidatedCache's key. Not sha256:
+ * loading node:crypto costs a `ps` more than the rest of validating from the cache. A key only
+ * lets a document that validated before skip validation; 128 bits make an accidental collision
+ * negligible, and the cache is the user's own file, so collisions by design are not a concern.
+ */
+export function murmur3x128(data: Uint8Array): string {
+  const C1 = 0x239b961b;
+  const C2 = 0xab0e9789;
+  const C3 = 0x38b34ae5;
+  const C4 = 0xa1e38b93;
+  const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
+  const word = (i: number) => (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) >>> 0;
+  const fmix = (h: number) => {
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  };
+  const len = data.length;
+  const blocks = len - (len % 16);
+  let h1 = 0;
+  let h2 = 0;
+  let h3 = 0;
+  let h4 = 0;
+  for (let i = 0; i < blocks; i += 16) {
+    h1 ^= Math.imul(rotl(Math.imul(word(i), C1), 15), C2);
+    h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0;
+    h2 ^= Math.imul(rotl(Math.imul(word(i + 4), C2), 16), C3);
+    h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0;
+    h3 ^= Math.imul(rotl(Math.imul(word(i + 8), C3), 17), C4);
+    h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0;
+    h4 ^= Math.imul(rotl(Math.imul(word(i + 12), C4), 18), C1);
+    h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
+  }
+  // The tail: up to 15 bytes, little-endian into up to four lanes.
+  const k = [0, 0, 0, 0];
+  for (let i = blocks; i < len; i++) k[(i - blocks) >> 2]! |= data[i]! << (((i - blocks) & 3) * 8);
+  if (len > blocks) {
+    h4 ^= Math.imul(rotl(Math.imul(k[3]!, C4), 18), C1);
+    h3 ^= Math.imul(rotl(Math.imul(k[2]!, C3), 17), C4);
+    h2 ^= Math.imul(rotl(Math.imul(k[1]!, C2), 16), C3);
+    h1 ^= Math.imul(rotl(Math.imul(k[0]!, C1), 15), C2);
+  }
+  h1 ^= len;
+  h2 ^= len;
+  h3 ^= len;
+  h4 ^= len;
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h3 = fmix(h3);
+  h4 = fmix(h4);
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  return [h1, h2, h3, h4].map((h) => (h >>> 0).toString(16).padStart(8, '0')).join('');
 }
 
 const PRIORITY: Record<string, number> = { uniqueItems: 7, additionalProperties: 6, required: 5, enum: 4, pattern: 3, type: 2 };
