@@ -3,6 +3,7 @@ import {
   accessSync, closeSync, constants as fsc, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
+import { constants } from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { unavailable } from '../errors';
@@ -240,6 +241,19 @@ export class DashLauncher implements ProcessLauncher {
       if (request.pid === undefined) request.pendingSignal = sig;
       else signal(request.pid, sig);
     };
+    // SIGINT and SIGQUIT are ignored until env has reset them: sent before the program runs,
+    // they would be lost. They wait (briefly) until the process is the program.
+    const signal = (p: number, sig: NodeJS.Signals | number) => {
+      const held = sig === 'SIGINT' || sig === 'SIGQUIT' || sig === SIGINT || sig === SIGQUIT;
+      if (!held) return send(p, sig);
+      let tries = 0;
+      const attempt = () => {
+        if (request.code !== undefined) return;
+        if (isProgram(p, file) || ++tries > 500) send(p, sig);
+        else setTimeout(attempt, 2);
+      };
+      attempt();
+    };
     this.send(request);
     return Promise.resolve({
       pid,
@@ -365,7 +379,18 @@ function quote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function signal(pid: number, sig: NodeJS.Signals | number): void {
+const { SIGINT, SIGQUIT } = constants.signals;
+
+/** Whether `pid` runs `file` yet (not still the shell or env on the way to it). */
+function isProgram(pid: number, file: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(`${file}\0`);
+  } catch {
+    return true;
+  }
+}
+
+function send(pid: number, sig: NodeJS.Signals | number): void {
   try {
     process.kill(pid, sig);
   } catch {
