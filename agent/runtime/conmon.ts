@@ -43,7 +43,7 @@ export async function launchConmon(conmonPath: string, args: string[], opts: { c
     extraFds.push('out');
     env['_OCI_ATTACHPIPE'] = '5';
   }
-  const child = await launcher().launch(conmonPath, args, { env, cwd: opts.cwd, stdout: 'ignore', extraFds });
+  const child = await launcher().launch(conmonPath, args, { env, cwd: opts.cwd, stdout: 'ignore', extraFds, defaultSignals: true });
   const sync = new LineReader(child.fds[0] as Readable);
   const attach = opts.attachPipe ? new LineReader(child.fds[2] as Readable) : undefined;
   const start = child.fds[1] as InPipe;

@@ -29,6 +29,12 @@ export interface LaunchOptions {
    * the program reads and we write (conmon's sync, start and attach pipes).
    */
   extraFds?: readonly ('out' | 'in')[];
+  /**
+   * The program (and what it starts) must get SIGINT and SIGQUIT at their defaults: conmon, whose
+   * container inherits them. Otherwise a launcher may leave them ignored (background jobs of a
+   * shell without job control), which spares an exec for short-lived helpers.
+   */
+  defaultSignals?: boolean;
   /** SIGKILL after this long. */
   timeoutMs?: number;
 }

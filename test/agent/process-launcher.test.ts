@@ -85,9 +85,20 @@ for (const [name, make] of [
       await assert.rejects(fsp.access('/tmp/tsc-launcher-pwned'));
     });
 
-    test('the environment is exactly the one given', async () => {
-      const r = await l.run('env', [], { env: { A: 'x y', B: "it's\nhere", C: '$(id)' } });
-      assert.equal(r.stdout, "A=x y\nB=it's\nhere\nC=$(id)\n");
+    test('the environment is exactly the one given, else the daemon\'s', async () => {
+      // In no particular order, as for Node's spawn.
+      const vars = (text: string) => text.split('\0').slice(0, -1).sort();
+      const r = await l.run('env', ['-0'], { env: { A: 'x y', B: "it's\nhere", C: '$(id)' } });
+      assert.deepEqual(vars(r.stdout), ['A=x y', "B=it's\nhere", 'C=$(id)']);
+      const odd = await l.run('env', ['-0'], { env: { 'a.b-c': '1', D: '2' }, cwd: '/tmp' });
+      assert.deepEqual(vars(odd.stdout), ['D=2', 'a.b-c=1']);
+      process.env['TSC_LAUNCHER_TEST'] = "late 'one'";
+      try {
+        const own = await l.run('env', ['-0'], { cwd: '/tmp' });
+        assert.deepEqual(vars(own.stdout), Object.entries(process.env).map(([k, v]) => `${k}=${v}`).sort());
+      } finally {
+        delete process.env['TSC_LAUNCHER_TEST'];
+      }
     });
 
     test('exit statuses, and 128+n for a death by signal n', async () => {
@@ -103,8 +114,8 @@ for (const [name, make] of [
       assert.deepEqual([none.code, none.stdout], [0, '']);
     });
 
-    test('no signal is ignored or blocked in what it starts', async () => {
-      const r = await l.run('grep', ['-E', '^Sig(Ign|Blk)', '/proc/self/status']);
+    test('asked for, no signal is ignored or blocked in what it starts', async () => {
+      const r = await l.run('grep', ['-E', '^Sig(Ign|Blk)', '/proc/self/status'], { defaultSignals: true });
       assert.match(r.stdout, /SigBlk:\s+0+\nSigIgn:\s+0+\n/);
     });
 
@@ -115,7 +126,7 @@ for (const [name, make] of [
     test('timeouts and kill end the program', async () => {
       const t = performance.now();
       assert.equal((await l.run('sleep', ['30'], { timeoutMs: 200 })).code, 137);
-      const p = await l.launch('sleep', ['30']);
+      const p = await l.launch('sleep', ['30'], { defaultSignals: true });
       assert.ok((await p.pid) > 0);
       p.kill('SIGINT');
       assert.equal((await p.exited).code, 130);
