@@ -43,7 +43,10 @@ export async function launchConmon(conmonPath: string, args: string[], opts: { c
     extraFds.push('out');
     env['_OCI_ATTACHPIPE'] = '5';
   }
-  const child = await launcher().launch(conmonPath, args, { env, cwd: opts.cwd, stdout: 'ignore', extraFds, defaultSignals: true });
+  // No defaultSignals: conmon handles SIGINT and SIGQUIT itself (it forwards them), and a handled
+  // signal is at its default again after exec, so runc and the container never see them ignored
+  // (the runtime test checks it).
+  const child = await launcher().launch(conmonPath, args, { env, cwd: opts.cwd, stdout: 'ignore', extraFds });
   const sync = new LineReader(child.fds[0] as Readable);
   const attach = opts.attachPipe ? new LineReader(child.fds[2] as Readable) : undefined;
   const start = child.fds[1] as InPipe;
