@@ -242,7 +242,8 @@ export class DashLauncher implements ProcessLauncher {
           // Removed under us: the result has no text.
         }
         for (const p of files) unlinkQuietly(p);
-        if (code === 127 && !file.includes('/')) this.found.clear();
+        // Not found after all (removed since it was looked up): look again next time.
+        if (code === 127) this.found.clear();
         // A pid waited for may be reused; never signal it again.
         request.pid = undefined;
         pidKnown(0);
