@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
-  accessSync, closeSync, constants as fsc, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync,
+  accessSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
@@ -57,6 +57,9 @@ export class DashLauncher implements ProcessLauncher {
   async launch(file: string, args: readonly string[], options: LaunchOptions = {}): Promise<Launched> {
     const resolved = this.resolve(file, options);
     if (!(await this.isUsable()) || resolved.includes('=')) return this.fallback.launch(file, args, options);
+    if ((options.extraFds?.length ?? 0) > 6) throw new RangeError('process launcher: at most 6 extra descriptors (3 to 9)');
+    // The directory removed by hand (as the runtime root may be): made again, as the runtime does.
+    if (!existsSync(this.options.dir)) mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
     const fifos = options.extraFds?.length ? await this.takeFifos(options.extraFds.length) : [];
     return this.start(resolved, args, options, fifos);
   }
