@@ -59,7 +59,10 @@ export class DashLauncher implements ProcessLauncher {
     if (!(await this.isUsable()) || resolved.includes('=')) return this.fallback.launch(file, args, options);
     if ((options.extraFds?.length ?? 0) > 6) throw new RangeError('process launcher: at most 6 extra descriptors (3 to 9)');
     // The directory removed by hand (as the runtime root may be): made again, as the runtime does.
-    if (!existsSync(this.options.dir)) mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
+    if (!existsSync(this.options.dir)) {
+      mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
+      this.fifos.length = 0;
+    }
     const fifos = options.extraFds?.length ? await this.takeFifos(options.extraFds.length) : [];
     return this.start(resolved, args, options, fifos);
   }
