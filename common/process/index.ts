@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { clearSpawnDir, DashLauncher } from './dash';
@@ -33,7 +33,9 @@ export function launcher(): ProcessLauncher {
     } else {
       let dir = spawnDir;
       if (!dir) {
-        const own = path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), `tscompose-spawn-${process.pid}`);
+        const parent = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+        const own = path.join(parent, `tscompose-spawn-${process.pid}`);
+        removeStale(parent);
         clearSpawnDir(own);
         process.once('exit', () => rmSync(own, { recursive: true, force: true }));
         dir = own;
@@ -42,6 +44,14 @@ export function launcher(): ProcessLauncher {
     }
   }
   return current;
+}
+
+/** Directories of processes gone without their exit handler (killed). */
+function removeStale(parent: string): void {
+  for (const name of readdirSync(parent)) {
+    const pid = /^tscompose-spawn-(\d+)$/.exec(name)?.[1];
+    if (pid && !existsSync(`/proc/${pid}`)) rmSync(path.join(parent, name), { recursive: true, force: true });
+  }
 }
 
 /** Stops the launcher's server (at daemon shutdown); a later use starts a new one. */
