@@ -10,6 +10,7 @@ import { installBuildCacheRoots } from './build/executor/cache';
 import { EventLog } from './events';
 import { ImageService } from './image/service';
 import { NetworkManager } from './network';
+import { closeLauncher, useSpawnDir } from '../common/process';
 import { DEFAULT_DATA_ROOT, type CompiledAgentOptions } from './options';
 import type { CredentialStore, RegistryClient } from './registry';
 import { RuncRuntime } from './runtime/runc';
@@ -62,6 +63,8 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    // The spawn server's request files and FIFOs: tmpfs, beside the runtime state.
+    useSpawnDir(path.join(this.runtime.root, 'spawn'));
     await this.events.load();
     // The build cache keeps layers no image uses; register it before the start-up GC runs.
     installBuildCacheRoots(this.images, this.options.dataRoot);
@@ -95,5 +98,6 @@ export class Agent {
     await this.networks?.close();
     if (this.registryLoad) (await this.registryLoad.catch(() => undefined))?.registry.close();
     await this.events.settle();
+    await closeLauncher();
   }
 }

@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { readFile, realpath } from 'node:fs/promises';
+import { launcher } from './process';
 
 /**
- * Unmounting with umount(8), the requests of one moment served by one process: every spawn forks
- * the whole daemon (milliseconds each, on the event loop), and a container's end asks for two
+ * Unmounting with umount(8), the requests of one moment served by one process: every start of a
+ * program costs (a fork of the spawn server, an exec of umount), and a container's end asks for two
  * (rootfs, network namespace) at once, a `rm -f` of many for dozens. A target that is not
  * mounted is not an error; a busy one is detached lazily rather than leaked (its last user
  * frees it), as `umount -l` does.
@@ -69,13 +69,12 @@ async function mountedAmong(targets: string[]): Promise<string[]> {
   return targets.filter((_t, i) => mounted[i]);
 }
 
-function run(argv: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(argv[0]!, argv.slice(1), (err, _stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stderr: String(stderr || (err && code === 1 && !stderr ? err.message : '')) });
-    });
-  });
+async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
+  try {
+    return await launcher().run(argv[0]!, argv.slice(1), { stdout: 'ignore' });
+  } catch (err) {
+    return { code: 1, stderr: (err as Error).message };
+  }
 }
 
 /** mountinfo escapes space, tab, newline and backslash as octal. */

@@ -19,14 +19,11 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
 import { unmount as unmountPath } from '../../common/mount';
+import { launcher } from '../../common/process';
 import { parseDigest } from './content';
 import { unpackLayer } from './unpack';
-
-const execFileAsync = promisify(execFile);
 
 export interface LayerInfo {
   diffId: string;
@@ -235,11 +232,14 @@ function checkKey(key: string): string {
 /** Mounts an overlay at `target`. The kernel resolves relative lower dirs against `cwd`. */
 export async function mountOverlay(m: OverlayMount, target: string): Promise<void> {
   await fsp.mkdir(target, { recursive: true });
+  let r;
   try {
-    await execFileAsync('mount', ['-t', m.type, m.source, '-o', m.options.join(','), target], { cwd: m.cwd });
+    r = await launcher().run('mount', ['-t', m.type, m.source, '-o', m.options.join(','), target], { cwd: m.cwd, stdout: 'ignore' });
   } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
-    throw failedPrecondition(`snapshotter: mounting overlay at ${target} failed: ${stderr || (err as Error).message}`);
+    throw failedPrecondition(`snapshotter: mounting overlay at ${target} failed: ${(err as Error).message}`);
+  }
+  if (r.code !== 0) {
+    throw failedPrecondition(`snapshotter: mounting overlay at ${target} failed: ${r.stderr.trim() || `mount exited with status ${r.code}`}`);
   }
 }
 

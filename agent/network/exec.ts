@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { launcher } from '../../common/process';
 
 export interface ExecResult {
   code: number;
@@ -6,36 +6,19 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** Runs a program to completion, feeding `input` on stdin; never throws for a non-zero exit. */
+/**
+ * Runs a program to completion, feeding `input` on stdin; never throws for a non-zero exit.
+ * Through the daemon's process launcher: no fork of the daemon per `ip`, iptables or CNI call.
+ */
 export function execCapture(
   file: string,
   args: readonly string[],
   options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = options.timeoutMs
-      ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs)
-      : undefined;
-    child.on('error', (e) => {
-      if (timer) clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      });
-    });
-    // A plugin that exits before reading stdin would otherwise crash us with EPIPE.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
+  return launcher().run(file, args, {
+    ...(options.input !== undefined ? { input: options.input } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
 }
 

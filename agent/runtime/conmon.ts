@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { launcher, type InPipe } from '../../common/process';
 
 /**
  * One message conmon writes on a sync or attach pipe (API version 1): `{"data": N}` with
@@ -29,46 +29,38 @@ export interface ConmonLaunch {
  * Starts conmon with the sync and start pipes (and the attach pipe for exec attach) on fds 3,
  * 4 and 5, named to it by `_OCI_SYNCPIPE`, `_OCI_STARTPIPE` and `_OCI_ATTACHPIPE`. conmon forks,
  * the first process exits, and the second calls setsid(): the supervisor is in neither our
- * process group nor our session, so it outlives us.
+ * process group nor our session, so it outlives us. Started by the daemon's process launcher
+ * (the pipes are FIFOs there), so a container's start does not fork the daemon.
  */
-export function launchConmon(conmonPath: string, args: string[], opts: { cwd: string; attachPipe?: boolean }): ConmonLaunch {
-  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'];
+export async function launchConmon(conmonPath: string, args: string[], opts: { cwd: string; attachPipe?: boolean }): Promise<ConmonLaunch> {
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     _OCI_SYNCPIPE: '3',
     _OCI_STARTPIPE: '4',
   };
+  const extraFds: ('out' | 'in')[] = ['out', 'in'];
   if (opts.attachPipe) {
-    stdio.push('pipe');
+    extraFds.push('out');
     env['_OCI_ATTACHPIPE'] = '5';
   }
-  const child = spawn(conmonPath, args, { stdio, env, cwd: opts.cwd, detached: true });
-  const pipes = child.stdio as unknown as (Readable & Writable)[];
-  let stderrText = '';
-  let spawnError: Error | undefined;
-  child.on('error', (err) => {
-    spawnError = err;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    if (stderrText.length < 8192) stderrText += s;
-  });
-  child.unref();
-  const sync = new LineReader(pipes[3] as Readable, () => spawnError);
-  const attach = opts.attachPipe ? new LineReader(pipes[5] as Readable, () => spawnError) : undefined;
-  const start = pipes[4] as Writable;
-  start.on('error', () => undefined);
+  // No defaultSignals: conmon handles SIGINT and SIGQUIT itself (it forwards them), and a handled
+  // signal is at its default again after exec, so runc and the container never see them ignored
+  // (the runtime test checks it).
+  const child = await launcher().launch(conmonPath, args, { env, cwd: opts.cwd, stdout: 'ignore', extraFds });
+  const sync = new LineReader(child.fds[0] as Readable);
+  const attach = opts.attachPipe ? new LineReader(child.fds[2] as Readable) : undefined;
+  const start = child.fds[1] as InPipe;
   return {
     nextSync: () => sync.next(),
     nextAttach: () => (attach ? attach.next() : Promise.resolve(undefined)),
     release: () => {
       start.write('0');
     },
-    stderr: () => stderrText.trim(),
+    stderr: () => child.stderrSoFar().slice(0, 8192).trim(),
     detach: () => {
       sync.close();
       attach?.close();
-      start.destroy();
-      child.stderr?.destroy();
+      start.close();
     },
   };
 }
@@ -77,14 +69,10 @@ export function launchConmon(conmonPath: string, args: string[], opts: { cwd: st
 class LineReader {
   private buffered = '';
   private queue: (SyncMessage | undefined)[] = [];
-  private waiters: { resolve: (m: SyncMessage | undefined) => void; reject: (e: Error) => void }[] = [];
+  private waiters: { resolve: (m: SyncMessage | undefined) => void }[] = [];
   private ended = false;
-  private failure: Error | undefined;
 
-  constructor(
-    private readonly stream: Readable,
-    spawnError: () => Error | undefined,
-  ) {
+  constructor(private readonly stream: Readable) {
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
       this.buffered += chunk;
@@ -98,11 +86,7 @@ class LineReader {
     const finish = () => {
       if (this.ended) return;
       this.ended = true;
-      this.failure = spawnError();
-      for (const w of this.waiters.splice(0)) {
-        if (this.failure) w.reject(this.failure);
-        else w.resolve(undefined);
-      }
+      for (const w of this.waiters.splice(0)) w.resolve(undefined);
     };
     stream.on('end', finish);
     stream.on('close', finish);
@@ -117,8 +101,8 @@ class LineReader {
 
   next(): Promise<SyncMessage | undefined> {
     if (this.queue.length > 0) return Promise.resolve(this.queue.shift());
-    if (this.ended) return this.failure ? Promise.reject(this.failure) : Promise.resolve(undefined);
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (this.ended) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push({ resolve }));
   }
 
   close(): void {

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { constants as fsc, existsSync, promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
@@ -6,6 +5,7 @@ import * as path from 'node:path';
 import { conflict, failedPrecondition, internal, invalidArgument, notFound, TsError } from '../../common/errors';
 import { exists, readJsonIfExists, writeFileAtomic } from '../../common/fsutil';
 import { KeyedMutex } from '../../common/mutex';
+import { launcher } from '../../common/process';
 import { connectAttach } from './attach';
 import { cgroupsPathFor, oomKillCount, readStats, removeCgroup, type ContainerStats } from './cgroups';
 import { lastErrorLine, launchConmon, type ConmonLaunch } from './conmon';
@@ -156,7 +156,7 @@ export class RuncRuntime implements Runtime {
         if (record.terminal) args.push('-t');
         if (record.stdin) args.push('-i');
         if (record.stdin && opts.keepStdinOpen) args.push('--leave-stdin-open');
-        const launch = launchConmon(this.conmonPath, args, { cwd: dir });
+        const launch = await this.launchConmon(id, args, { cwd: dir });
         launch.release();
         const pid = await traced(id, 'conmon+runc create', () => this.expectPid(launch, id, 'create'));
         launch.detach();
@@ -198,6 +198,12 @@ export class RuncRuntime implements Runtime {
       `--runtime-arg=--log=${path.join(this.dir(ctrId), 'runc.log')}`,
       '--runtime-arg=--log-format=json',
     ];
+  }
+
+  private launchConmon(id: string, args: string[], opts: { cwd: string; attachPipe?: boolean }): Promise<ConmonLaunch> {
+    return launchConmon(this.conmonPath, args, opts).catch((err: unknown) => {
+      throw internal(`runtime: container ${short(id)}: cannot run conmon: ${(err as Error).message}`, err);
+    });
   }
 
   /** Reads conmon's first sync message: the new process's pid, or runc's error. */
@@ -630,7 +636,13 @@ export class RuncRuntime implements Runtime {
       await fsp.rm(path.join(this.socketDir, sessionId), { force: true });
       await fsp.rm(sessionDir, { recursive: true, force: true });
     };
-    const launch = launchConmon(this.conmonPath, args, { cwd: sessionDir, attachPipe: attach });
+    let launch: ConmonLaunch;
+    try {
+      launch = await this.launchConmon(id, args, { cwd: sessionDir, attachPipe: attach });
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
     let streams: AttachStreams | undefined;
     try {
       launch.release();
@@ -710,21 +722,21 @@ export class RuncRuntime implements Runtime {
   }
 
   /** Runs runc with our state root; a failure becomes an error carrying runc's own last line. */
-  private runc(args: string[], id?: string, input?: string): Promise<string> {
+  private async runc(args: string[], id?: string, input?: string): Promise<string> {
     const full = ['--root', this.runcRoot];
     if (id && existsSync(this.dir(id))) full.push('--log', path.join(this.dir(id), 'runc.log'), '--log-format', 'json');
     full.push(...args);
-    return new Promise((resolve, reject) => {
-      const child = execFile(this.runcPath, full, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
-        const line = withoutRuncPrefix(lastErrorLine(stderr) || err.message);
-        const what = `runtime: container ${short(args[args.length - 1] ?? '')}: runc ${args[0]} failed: ${line}`;
-        if (/does not exist|not found/.test(line)) reject(notFound(what));
-        else if (/not running|is paused|not paused|cannot|stopped|already/.test(line)) reject(failedPrecondition(what));
-        else reject(internal(what));
+    const r = await launcher()
+      .run(this.runcPath, full, input === undefined ? {} : { input })
+      .catch((err: unknown) => {
+        throw internal(`runtime: cannot run runc: ${(err as Error).message}`, err);
       });
-      if (input !== undefined) child.stdin?.end(input);
-    });
+    if (r.code === 0) return r.stdout;
+    const line = withoutRuncPrefix(lastErrorLine(r.stderr) || `exit status ${r.code}`);
+    const what = `runtime: container ${short(args[args.length - 1] ?? '')}: runc ${args[0]} failed: ${line}`;
+    if (/does not exist|not found/.test(line)) throw notFound(what);
+    if (/not running|is paused|not paused|cannot|stopped|already/.test(line)) throw failedPrecondition(what);
+    throw internal(what);
   }
 }
 

@@ -3,9 +3,9 @@
  * with `type`/`device` options), so running the tools costs nothing worth a native binding, and
  * mount(8) already knows every filesystem's option syntax and helper (mount.nfs, mount.cifs).
  */
-import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { launcher } from '../../common/process';
 
 /** Mount points of this mount namespace, with the kernel's octal escapes decoded. */
 export async function mountPoints(): Promise<string[]> {
@@ -38,15 +38,11 @@ export interface CommandFailure {
   stderr: string;
 }
 
-function run(file: string, args: string[]): Promise<CommandFailure | undefined> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 60_000 }, (err, _stdout, stderr) => {
-      if (!err) return resolve(undefined);
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return reject(err);
-      resolve({ code: typeof code === 'number' ? code : 1, stderr: String(stderr).trim() || err.message });
-    });
-  });
+/** Rejects only when the program is not there (ENOENT), as callers tell that apart. */
+async function run(file: string, args: string[]): Promise<CommandFailure | undefined> {
+  const r = await launcher().run(file, args, { stdout: 'ignore', timeoutMs: 60_000 });
+  if (r.code === 0) return undefined;
+  return { code: r.code, stderr: r.stderr.trim() || `${file} exited with status ${r.code}` };
 }
 
 /** `mount -t type -o options device target`; resolves to the failure instead of throwing. */

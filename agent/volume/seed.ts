@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
+import { launcher } from '../../common/process';
 
 /** The image directory to copy from, or undefined when the image has nothing at that path. */
 export async function seedSource(imageDir: string): Promise<Stats | undefined> {
@@ -24,13 +24,10 @@ export async function isEmptyDirectory(dir: string): Promise<boolean> {
  * special files and xattrs, and reflinks where the filesystem can.
  */
 export async function copyImageContent(source: string, sourceStat: Stats, dest: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    execFile('cp', ['-a', '--', `${source.replace(/\/+$/, '')}/.`, dest + '/'], { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
-      if (!err) return resolve();
-      const detail = String(stderr).trim().split('\n')[0] || err.message;
-      reject(new Error(`copy image content ${source}: ${detail}`));
-    });
-  });
+  const r = await launcher()
+    .run('cp', ['-a', '--', `${source.replace(/\/+$/, '')}/.`, dest + '/'], { stdout: 'ignore' })
+    .catch((err: unknown) => ({ code: -1, stderr: (err as Error).message }));
+  if (r.code !== 0) throw new Error(`copy image content ${source}: ${r.stderr.trim().split('\n')[0] || `cp exited with status ${r.code}`}`);
   await fsp.chown(dest, sourceStat.uid, sourceStat.gid);
   await fsp.chmod(dest, sourceStat.mode & 0o7777);
 }

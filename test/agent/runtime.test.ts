@@ -247,6 +247,11 @@ describe('exit codes, logs and limits', { timeout: 60_000 }, () => {
     assert.match(raw, /^\S+ stdout P part$/m);
   });
 
+  it('starts the container with no signal ignored or blocked (the spawn server ignores SIGINT and SIGQUIT)', async () => {
+    const r = await fx.output(['grep', '-E', '^Sig(Ign|Blk)', '/proc/self/status']);
+    assert.equal(r.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  });
+
   it('reports an OOM kill as 137 with oomKilled', async () => {
     const r = await fx.output(['tail', '/dev/zero'], { resources: { memory: 16 * 1024 * 1024, memorySwap: 16 * 1024 * 1024 } });
     assert.equal(r.exitCode, 137);
