@@ -1,4 +1,4 @@
-import { constants as fsc, existsSync, promises as fsp } from 'node:fs';
+import { constants as fsc, existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
@@ -443,11 +443,15 @@ export class RuncRuntime implements Runtime {
     return this.exitOf(id, await this.record(id));
   }
 
-  private async exitOf(id: string, record: ContainerRecord): Promise<ExitStatus | undefined> {
+  /** The container's exit, if it ended; `onSupervisor` hears of the conmon found still running. */
+  private async exitOf(id: string, record: ContainerRecord, onSupervisor?: (pid: number) => void): Promise<ExitStatus | undefined> {
     const exit = await this.readExit(id, record);
     if (exit) return exit;
     const supervisor = await this.supervisorPid(this.dir(id), id);
-    if (supervisor !== 0) return undefined;
+    if (supervisor !== 0) {
+      onSupervisor?.(supervisor);
+      return undefined;
+    }
     // No supervisor: only runc can tell whether the process still runs.
     const s = await this.stateOf(id, record);
     return s.status === 'stopped'
@@ -457,8 +461,19 @@ export class RuncRuntime implements Runtime {
 
   async wait(id: string, signal?: AbortSignal): Promise<ExitStatus> {
     const record = await this.record(id);
+    // The identity of the conmon last seen alive: a poll that finds that very process still
+    // running has its answer (nothing ended silently) without touching the bundle's files. The
+    // poll runs for every running container, so its cost is the idle daemon's CPU.
+    let seen: { pid: number; start: string } | undefined;
     return waitUntil(
-      () => this.exitOf(id, record),
+      async (polled) => {
+        if (polled && seen && startTimeOf(seen.pid) === seen.start) return undefined;
+        seen = undefined;
+        return this.exitOf(id, record, (pid) => {
+          const start = startTimeOf(pid);
+          if (start) seen = { pid, start };
+        });
+      },
       this.dir(id),
       // conmon's exit file is an inotify event in the bundle; the poll, slowed to every 2 s,
       // only catches a supervisor that died without writing it.
@@ -831,4 +846,20 @@ function findBinary(candidates: string[]): string {
 
 function short(id: string): string {
   return id.length > 12 ? id.slice(0, 12) : id;
+}
+
+/**
+ * A process's start time (field 22 of /proc/<pid>/stat, in clock ticks since boot), which tells
+ * a process from a later one that reused its pid; undefined when there is no such process. A
+ * synchronous read: procfs answers from memory, and a trip through the thread pool costs more.
+ */
+function startTimeOf(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: count from the last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }

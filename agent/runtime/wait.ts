@@ -7,9 +7,11 @@ import { cancelled } from '../../common/errors';
  * (a supervisor dying, a process ending without writing anything). With `maxPollMs` the poll
  * interval doubles up to it: a daemon waits on every running container at once, and the file
  * events already bring the usual endings at once, so the poll is only for the rare rest.
+ * `check` learns whether a timer (`polled`) rather than an event or the first look called it, so
+ * that it can answer the timer's question (did something end silently?) more cheaply.
  */
 export function waitUntil<T>(
-  check: () => Promise<T | undefined>,
+  check: (polled: boolean) => Promise<T | undefined>,
   dir: string | undefined,
   opts: { signal?: AbortSignal; pollMs?: number; maxPollMs?: number; what?: string } = {},
 ): Promise<T> {
@@ -30,14 +32,16 @@ export function waitUntil<T>(
       cleanup();
       reject(cancelled(`runtime: wait for ${opts.what ?? 'exit'} cancelled`));
     };
-    const tick = (): void => {
+    let againPolled = true;
+    const tick = (polled = false): void => {
       if (done) return;
       if (running) {
         again = true;
+        againPolled &&= polled;
         return;
       }
       running = true;
-      check().then(
+      check(polled).then(
         (value) => {
           running = false;
           if (done) return;
@@ -45,8 +49,10 @@ export function waitUntil<T>(
             cleanup();
             resolve(value);
           } else if (again) {
+            const polledAgain = againPolled;
             again = false;
-            tick();
+            againPolled = true;
+            tick(polledAgain);
           }
         },
         (err: unknown) => {
@@ -60,14 +66,14 @@ export function waitUntil<T>(
     let pollMs = opts.pollMs ?? 250;
     const maxPollMs = Math.max(pollMs, opts.maxPollMs ?? pollMs);
     const poll = () => {
-      tick();
+      tick(true);
       pollMs = Math.min(pollMs * 2, maxPollMs);
       timer = setTimeout(poll, pollMs);
     };
     timer = setTimeout(poll, pollMs);
     if (dir) {
       try {
-        watcher = watch(dir, { persistent: false }, tick);
+        watcher = watch(dir, { persistent: false }, () => tick());
         watcher.on('error', () => watcher?.close());
       } catch {
         watcher = undefined;
