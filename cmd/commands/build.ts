@@ -5,12 +5,12 @@
  */
 import { createReadStream, promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import tarStream from 'tar-stream';
 import { engine, ExitError, println, readStdin } from '../cli';
 import type { DuplexCall } from '../client';
 import { readDockerignore } from '../../agent/build/context/ignore';
-import { detectStdinContext, walkContext } from '../../agent/build/context/walk';
+import { detectStdinContext, walkContext, type ContextEntry } from '../../agent/build/context/walk';
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
+import { encodeHeader, endOfArchive, padding, type TarEntryType } from '../../agent/image/tar-format';
 import type { BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
 
 export interface BuildFlags {
@@ -243,33 +243,49 @@ async function firstExisting(paths: readonly string[]): Promise<string | undefin
   return undefined;
 }
 
-/** The context as a tar stream: what `.dockerignore` keeps, symlinks as links, owners and modes kept. */
-function tarContext(contextDir: string, patterns: readonly string[]): AsyncIterable<Buffer> {
-  const pack = tarStream.pack();
-  const fill = async (): Promise<void> => {
-    for await (const entry of walkContext(contextDir, patterns)) {
-      const header = { name: entry.path, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: new Date(entry.mtimeMs) };
-      if (entry.type === 'dir') {
-        pack.entry({ ...header, type: 'directory' });
-      } else if (entry.type === 'symlink') {
-        pack.entry({ ...header, type: 'symlink', linkname: entry.linkTarget ?? '' });
-      } else if (entry.size <= SMALL_FILE) {
-        // A stream costs four thread-pool round trips (open, stat, read, close) per file, which
-        // is most of the upload time of a context of small files; one synchronous read is not.
-        const data = readFileSync(path.join(contextDir, entry.path));
-        if (data.length !== entry.size) throw new ExitError(1, `unable to prepare context: ${entry.path} changed size while being sent`);
-        await new Promise<void>((resolve, reject) => pack.entry({ ...header, type: 'file', size: entry.size }, data, (err) => (err ? reject(err) : resolve())));
-      } else {
-        await new Promise<void>((resolve, reject) => {
-          const sink = pack.entry({ ...header, type: 'file', size: entry.size }, (err) => (err ? reject(err) : resolve()));
-          createReadStream(path.join(contextDir, entry.path)).on('error', reject).pipe(sink);
-        });
+/**
+ * The context as a tar stream: what `.dockerignore` keeps, symlinks as links, owners and modes
+ * kept. Written with the engine's own tar encoder rather than a streaming packer: the packer's
+ * modules and its per-entry stream machinery cost more start-up time than a small context's upload.
+ */
+async function* tarContext(contextDir: string, patterns: readonly string[]): AsyncGenerator<Buffer> {
+  const types: Record<ContextEntry['type'], TarEntryType> = { dir: 'directory', symlink: 'symlink', file: 'file' };
+  for await (const entry of walkContext(contextDir, patterns)) {
+    const size = entry.type === 'file' ? entry.size : 0;
+    yield encodeHeader({
+      name: entry.path,
+      type: types[entry.type],
+      mode: entry.mode,
+      uid: entry.uid,
+      gid: entry.gid,
+      size,
+      mtime: Math.floor(entry.mtimeMs / 1000),
+      linkname: entry.linkTarget ?? '',
+      devmajor: 0,
+      devminor: 0,
+      xattrs: new Map(),
+    });
+    if (entry.type !== 'file') continue;
+    const file = path.join(contextDir, entry.path);
+    let sent = 0;
+    if (size <= SMALL_FILE) {
+      // A stream costs four thread-pool round trips (open, stat, read, close) per file, which
+      // is most of the upload time of a context of small files; one synchronous read is not.
+      const data = readFileSync(file);
+      sent = data.length;
+      if (sent === size) yield data;
+    } else {
+      for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+        sent += chunk.length;
+        if (sent > size) break;
+        yield chunk;
       }
     }
-    pack.finalize();
-  };
-  fill().catch((err: unknown) => pack.destroy(err as Error));
-  return pack as unknown as AsyncIterable<Buffer>;
+    // The header promised `size` bytes: a file that changed meanwhile would corrupt the archive.
+    if (sent !== size) throw new ExitError(1, `unable to prepare context: ${entry.path} changed size while being sent`);
+    if (padding(size) > 0) yield Buffer.alloc(padding(size));
+  }
+  yield endOfArchive();
 }
 
 export async function imageBuild(context: string, flags: BuildFlags): Promise<number> {
