@@ -67,11 +67,54 @@ export async function* walkContext(
   within?: readonly string[],
 ): AsyncGenerator<ContextEntry> {
   const root = path.resolve(contextDir);
-  const matcher = ignore === undefined ? undefined : ignore instanceof PatternMatcher ? ignore : new PatternMatcher(ignore);
   const rootStats = await fsp.stat(root);
   if (!rootStats.isDirectory()) throw new Error(`build context ${contextDir} is not a directory`);
+  const tree: Tree = {
+    list: async (dirRel) => (await fsp.readdir(path.join(root, dirRel))).sort(byteOrder),
+    entry: async (rel) => {
+      let stats: Stats;
+      try {
+        stats = await fsp.lstat(path.join(root, rel));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+      return toEntry(root, rel, stats);
+    },
+  };
+  yield* walkTree(tree, ignore, within);
+}
+
+/**
+ * The same walk over entries already known (a context received as a tar and not unpacked):
+ * `entries` must hold every directory leading to an entry.
+ */
+export async function* walkEntries(entries: ReadonlyMap<string, ContextEntry>, ignore?: PatternMatcher | readonly string[]): AsyncGenerator<ContextEntry> {
+  const children = new Map<string, string[]>();
+  for (const rel of entries.keys()) {
+    const slash = rel.lastIndexOf('/');
+    const parent = slash < 0 ? '' : rel.slice(0, slash);
+    let names = children.get(parent);
+    if (!names) children.set(parent, (names = []));
+    names.push(slash < 0 ? rel : rel.slice(slash + 1));
+  }
+  const tree: Tree = {
+    list: (dirRel) => Promise.resolve((children.get(dirRel) ?? []).sort(byteOrder)),
+    entry: (rel) => Promise.resolve(entries.get(rel)),
+  };
+  yield* walkTree(tree, ignore);
+}
+
+/** What a walk reads: a directory's names in byte order, and an entry's metadata (none when gone or of another type). */
+interface Tree {
+  list(dirRel: string): Promise<string[]>;
+  entry(rel: string): Promise<ContextEntry | undefined>;
+}
+
+function walkTree(tree: Tree, ignore?: PatternMatcher | readonly string[], within?: readonly string[]): AsyncGenerator<ContextEntry> {
+  const matcher = ignore === undefined ? undefined : ignore instanceof PatternMatcher ? ignore : new PatternMatcher(ignore);
   const scope = within === undefined || within.includes('') ? undefined : within;
-  yield* walkDir(root, '', matcher, undefined, [], scope);
+  return walkDir(tree, '', matcher, undefined, [], scope);
 }
 
 /**
@@ -84,25 +127,18 @@ function inScope(rel: string, within: readonly string[] | undefined): boolean {
 }
 
 async function* walkDir(
-  root: string,
+  tree: Tree,
   dirRel: string,
   matcher: PatternMatcher | undefined,
   parentMatches: ParentMatches | undefined,
   pendingParents: ContextEntry[],
   within?: readonly string[],
 ): AsyncGenerator<ContextEntry> {
-  const names = (await fsp.readdir(path.join(root, dirRel))).sort(byteOrder);
+  const names = await tree.list(dirRel);
   for (const name of names) {
     const rel = dirRel === '' ? name : `${dirRel}/${name}`;
     if (!inScope(rel, within)) continue;
-    let stats: Stats;
-    try {
-      stats = await fsp.lstat(path.join(root, rel));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw err;
-    }
-    const entry = await toEntry(root, rel, stats);
+    const entry = await tree.entry(rel);
     if (!entry) continue;
     let excluded = false;
     let info: ParentMatches | undefined;
@@ -115,11 +151,11 @@ async function* walkDir(
       if (excluded && !matcher?.hasExclusions) continue;
       if (excluded) {
         // Held back until something below is re-included by a `!` pattern.
-        yield* walkDir(root, rel, matcher, info, [...pendingParents, entry], within);
+        yield* walkDir(tree, rel, matcher, info, [...pendingParents, entry], within);
       } else {
         yield* pendingParents.splice(0);
         yield entry;
-        yield* walkDir(root, rel, matcher, info, [], within);
+        yield* walkDir(tree, rel, matcher, info, [], within);
       }
       continue;
     }
