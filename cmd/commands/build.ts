@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { engine, ExitError, println, readStdin } from '../cli';
 import type { DuplexCall } from '../client';
 import { readDockerignore } from '../../agent/build/context/ignore';
-import { detectStdinContext, walkContext, type ContextEntry } from '../../agent/build/context/walk';
+import { detectStdinContext, walkContextSync, type ContextEntry } from '../../agent/build/context/walk';
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
 import { encodeHeader, endOfArchive, padding, type TarEntryType } from '../../agent/image/tar-format';
 import type { BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
@@ -250,7 +250,7 @@ async function firstExisting(paths: readonly string[]): Promise<string | undefin
  */
 async function* tarContext(contextDir: string, patterns: readonly string[]): AsyncGenerator<Buffer> {
   const types: Record<ContextEntry['type'], TarEntryType> = { dir: 'directory', symlink: 'symlink', file: 'file' };
-  for await (const entry of walkContext(contextDir, patterns)) {
+  for await (const entry of walkContextSync(contextDir, patterns)) {
     const size = entry.type === 'file' ? entry.size : 0;
     yield encodeHeader({
       name: entry.path,

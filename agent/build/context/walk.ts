@@ -2,7 +2,7 @@
  * The build context as the builder sees it: a walk of the context directory that applies
  * `.dockerignore`, never follows symlinks, and reports each entry's metadata.
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import { lstatSync, promises as fsp, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { type ParentMatches, PatternMatcher } from './ignore';
 
@@ -36,7 +36,9 @@ function entryType(stats: Stats): EntryType | undefined {
   return undefined;
 }
 
-async function toEntry(root: string, rel: string, stats: Stats): Promise<ContextEntry | undefined> {
+function toEntry(root: string, rel: string, stats: Stats, readlink: (p: string) => string): ContextEntry | undefined;
+function toEntry(root: string, rel: string, stats: Stats, readlink: (p: string) => Promise<string>): Promise<ContextEntry | undefined>;
+function toEntry(root: string, rel: string, stats: Stats, readlink: (p: string) => string | Promise<string>): ContextEntry | undefined | Promise<ContextEntry | undefined> {
   const type = entryType(stats);
   if (type === undefined) return undefined;
   const entry: ContextEntry = {
@@ -50,8 +52,16 @@ async function toEntry(root: string, rel: string, stats: Stats): Promise<Context
     dev: stats.dev,
     ino: stats.ino,
   };
-  if (type === 'symlink') entry.linkTarget = await fsp.readlink(path.join(root, rel));
-  return entry;
+  if (type !== 'symlink') return entry;
+  const target = readlink(path.join(root, rel));
+  if (typeof target === 'string') {
+    entry.linkTarget = target;
+    return entry;
+  }
+  return target.then((t) => {
+    entry.linkTarget = t;
+    return entry;
+  });
 }
 
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -79,10 +89,28 @@ export async function* walkContext(
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw err;
       }
-      return toEntry(root, rel, stats);
+      return toEntry(root, rel, stats, (p) => fsp.readlink(p));
     },
   };
   yield* walkTree(tree, ignore, within);
+}
+
+/**
+ * `walkContext` with synchronous file system calls, for the CLI: a walk that has nothing else to
+ * overlap with costs a thread-pool round trip per entry otherwise, which is most of a small
+ * context's walk. The daemon keeps the asynchronous walk.
+ */
+export async function* walkContextSync(contextDir: string, ignore?: PatternMatcher | readonly string[]): AsyncGenerator<ContextEntry> {
+  const root = path.resolve(contextDir);
+  if (!statSync(root).isDirectory()) throw new Error(`build context ${contextDir} is not a directory`);
+  const tree: Tree = {
+    list: (dirRel) => Promise.resolve(readdirSync(path.join(root, dirRel)).sort(byteOrder)),
+    entry: (rel) => {
+      const stats = lstatSync(path.join(root, rel), { throwIfNoEntry: false });
+      return Promise.resolve(stats === undefined ? undefined : toEntry(root, rel, stats, (p) => readlinkSync(p)));
+    },
+  };
+  yield* walkTree(tree, ignore);
 }
 
 /**
