@@ -60,8 +60,10 @@ async function build(agent: Agent, env: BuildEnvironment, call: ServerDuplexStre
     const secrets = secretValues(options.secrets ?? []);
     await env.ready();
 
+    // A quiet client shows no progress (a failure comes back as the call's status): none is sent.
+    const silent = options.quiet || options.progress === 'quiet';
     const send = (e: ProgressEvent) => {
-      if (controller.signal.aborted) return;
+      if (silent || controller.signal.aborted) return;
       call.write({ vertex: e.vertex, status: e.status, text: e.text, elapsed_ms: e.elapsedMs, stream: e.stream ?? '' });
     };
     const id = await buildImage(
