@@ -3,11 +3,11 @@
  * or stdin with `-`) and the Dockerfile to the daemon, and shows the build's progress the way
  * buildkit does: plain `#N` lines, or a compact view on a terminal. `-q` prints only the image ID.
  */
-import { createReadStream, promises as fsp, readFileSync } from 'node:fs';
+import { createReadStream, promises as fsp, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { engine, ExitError, println, readStdin } from '../cli';
 import type { DuplexCall } from '../client';
-import { readDockerignore } from '../../agent/build/context/ignore';
+import { readDockerignoreSync } from '../../agent/build/context/ignore';
 import { detectStdinContext, walkContextSync, type ContextEntry } from '../../agent/build/context/walk';
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
 import { encodeHeader, endOfArchive, padding, type TarEntryType } from '../../agent/image/tar-format';
@@ -175,10 +175,9 @@ export async function withNamedContexts(plan: ContextPlan, named: Readonly<Recor
     }
     if (/^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(value)) throw new ExitError(1, `build context "${name}": ${value} is not supported (use a directory or docker-image://<ref>)`);
     const dir = path.resolve(baseDir, value);
-    const st = await fsp.stat(dir).catch(() => undefined);
-    if (!st?.isDirectory()) throw new ExitError(1, `build context "${name}": path "${value}" is not a directory`);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new ExitError(1, `build context "${name}": path "${value}" is not a directory`);
     wire[name] = 'local:';
-    dirs.push({ name, dir, patterns: (await readDockerignore(dir)).patterns });
+    dirs.push({ name, dir, patterns: readDockerignoreSync(dir).patterns });
   }
   return {
     options: { ...plan.options, named_contexts: { ...(plan.options.named_contexts ?? {}), ...wire } },
@@ -210,8 +209,9 @@ async function stdinContext(flags: BuildFlags): Promise<ContextPlan> {
  */
 export async function directoryContext(dir: string, flags: { file?: string; inline?: string }): Promise<ContextPlan> {
   const contextDir = path.resolve(dir);
-  const st = await fsp.stat(contextDir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new ExitError(1, `unable to prepare context: path "${dir}" not found`);
+  // Synchronous calls throughout: nothing to overlap them with, and each asynchronous one is a
+  // thread-pool round trip (and loads fs/promises).
+  if (!statSync(contextDir, { throwIfNoEntry: false })?.isDirectory()) throw new ExitError(1, `unable to prepare context: path "${dir}" not found`);
   let dockerfilePath: string;
   let content: string;
   if (flags.inline !== undefined) {
@@ -222,25 +222,20 @@ export async function directoryContext(dir: string, flags: { file?: string; inli
     content = (await readStdin()).toString('utf8');
   } else {
     const candidates = flags.file !== undefined ? [path.resolve(flags.file)] : [path.join(contextDir, 'Dockerfile'), path.join(contextDir, 'dockerfile')];
-    const found = await firstExisting(candidates);
+    const found = candidates.find((p) => statSync(p, { throwIfNoEntry: false })?.isFile() === true);
     if (found === undefined) {
       throw new ExitError(1, `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${candidates[0] as string}: no such file or directory`);
     }
     dockerfilePath = found;
-    content = await fsp.readFile(found, 'utf8');
+    content = readFileSync(found, 'utf8');
   }
   const relative = path.relative(contextDir, dockerfilePath);
   const inside = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
-  const ignore = await readDockerignore(contextDir, dockerfilePath);
+  const ignore = readDockerignoreSync(contextDir, dockerfilePath);
   return {
     options: { dockerfile: inside ? relative.split(path.sep).join('/') : path.basename(dockerfilePath), dockerfile_content: content, named_contexts: {} },
     send: (write) => chunks(tarContext(contextDir, ignore.patterns), write),
   };
-}
-
-async function firstExisting(paths: readonly string[]): Promise<string | undefined> {
-  for (const p of paths) if (await fsp.stat(p).then((s) => s.isFile(), () => false)) return p;
-  return undefined;
 }
 
 /**
