@@ -1,24 +1,23 @@
 /**
  * The build area of the Engine service: `ImageBuild`. The client sends its options, then the
- * context as a tar; once it half-closes, the context is on disk and the build runs, streaming
- * progress, and the last message carries the image ID.
+ * context as a tar; once it half-closes, the context is indexed (and kept, to be unpacked if a
+ * step needs its files) and the build runs, streaming progress, and the last message carries the
+ * image ID.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { once } from 'node:events';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { invalidArgument, TsError } from '../../common/errors';
 import type { BuildInput, BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
 import { toServiceError } from '../../common/rpc/status';
 import type { Agent } from '../agent';
 import { BuildCache, installBuildCacheRoots } from '../build/executor/cache';
-import { buildImage, type NamedContextSource, type SecretValue } from '../build/executor/build';
+import { buildImage, wantedContextFiles, type NamedContextSource, type SecretValue } from '../build/executor/build';
+import { ReceivedContext } from '../build/context/received';
 import { removeStaleBuildContainers, type RuncLocation } from '../build/executor/run';
 import type { ProgressEvent } from '../build/executor/progress';
 import { pullIntoStore } from '../image/pull';
-import { unpackLayer } from '../image/unpack';
 import type { Handlers } from './grpc-util';
 
 export function buildHandlers(agent: Agent): Handlers {
@@ -55,12 +54,16 @@ async function build(agent: Agent, env: BuildEnvironment, call: ServerDuplexStre
     const contextDir = path.join(workDir, 'context');
     await fsp.mkdir(workDir, { recursive: true });
     const namedContexts = namedContextSources(options.named_contexts ?? {}, workDir);
-    await receiveContexts({ [Symbol.asyncIterator]: () => it } as AsyncIterable<BuildInput>, contextDir, namedContexts);
+    const dockerfile = options.dockerfile || 'Dockerfile';
+    const main = new ReceivedContext(contextDir, 'the build context', wantedContextFiles(dockerfile, !options.dockerfile_content));
+    const received = await receiveContexts({ [Symbol.asyncIterator]: () => it } as AsyncIterable<BuildInput>, main, namedContexts);
     const secrets = secretValues(options.secrets ?? []);
     await env.ready();
 
+    // A quiet client shows no progress (a failure comes back as the call's status): none is sent.
+    const silent = options.quiet || options.progress === 'quiet';
     const send = (e: ProgressEvent) => {
-      if (controller.signal.aborted) return;
+      if (silent || controller.signal.aborted) return;
       call.write({ vertex: e.vertex, status: e.status, text: e.text, elapsed_ms: e.elapsedMs, stream: e.stream ?? '' });
     };
     const id = await buildImage(
@@ -83,7 +86,8 @@ async function build(agent: Agent, env: BuildEnvironment, call: ServerDuplexStre
       },
       {
         contextDir,
-        dockerfile: options.dockerfile || 'Dockerfile',
+        ...(received.has('') ? { received: main } : {}),
+        dockerfile,
         ...(options.dockerfile_content ? { dockerfileContent: options.dockerfile_content } : {}),
         tags: options.tags ?? [],
         buildArgs: options.build_args ?? {},
@@ -139,38 +143,37 @@ function namedContextSources(named: Record<string, string>, workDir: string): Re
 /**
  * The rest of the client's messages are tars (plain or gzip): the main context's, then each local
  * named context's, its messages marked with its name. A context that sends nothing is empty.
+ * Returns the names of the contexts that sent something; a named one's `received` is set.
  */
-async function receiveContexts(messages: AsyncIterable<BuildInput>, mainDir: string, named: Record<string, NamedContextSource>): Promise<void> {
-  const dirs = new Map<string, string>([['', mainDir]]);
+async function receiveContexts(messages: AsyncIterable<BuildInput>, main: ReceivedContext, named: Record<string, NamedContextSource>): Promise<Set<string>> {
+  const dirs = new Map<string, string>([['', main.dir]]);
   for (const [name, source] of Object.entries(named)) if (source.kind === 'local') dirs.set(name, source.dir);
-  let current: { name: string; stream: PassThrough; done: Promise<void> } | undefined;
-  const finish = async (): Promise<void> => {
-    if (!current) return;
-    current.stream.end();
-    await current.done;
-  };
+  let current: { name: string; context: ReceivedContext } | undefined;
   const received = new Set<string>();
   try {
     for await (const msg of messages as AsyncIterable<{ data?: Buffer; context?: string }>) {
       const name = msg.context ?? '';
       if (!msg.data || msg.data.length === 0) continue;
       if (current?.name !== name) {
-        await finish();
+        await current?.context.end();
         const dir = dirs.get(name);
         if (dir === undefined) throw invalidArgument(`build: data for an undeclared build context ${JSON.stringify(name)}`);
         if (received.has(name)) throw invalidArgument(`build: build context ${JSON.stringify(name)} was sent twice`);
         received.add(name);
-        const stream = new PassThrough();
-        current = { name, stream, done: unpackLayer(stream, dir, { layer: name ? `build context "${name}"` : 'the build context' }).then(() => undefined) };
-        // Unpack errors surface when awaited; until then they must not be unhandled.
-        current.done.catch(() => undefined);
+        const context = name === '' ? main : new ReceivedContext(dir, `build context "${name}"`, wantedContextFiles(undefined, false));
+        const source = named[name];
+        if (source?.kind === 'local') source.received = context;
+        current = { name, context };
       }
-      if (!current.stream.write(msg.data)) await Promise.race([once(current.stream, 'drain'), current.done]);
+      await current.context.write(msg.data);
     }
-    await finish();
+    await current?.context.end();
   } catch (err) {
-    current?.stream.destroy();
+    current?.context.destroy();
     throw err;
   }
-  for (const dir of dirs.values()) await fsp.mkdir(dir, { recursive: true });
+  // What sent nothing is an empty directory.
+  if (!received.has('')) main.destroy();
+  for (const [name, dir] of dirs) if (!received.has(name)) await fsp.mkdir(dir, { recursive: true });
+  return received;
 }

@@ -142,7 +142,7 @@ async function prepareEmptyDir(root: string, label: string): Promise<{ inheritsG
   return { inheritsGroup: (st.mode & 0o2000) !== 0 };
 }
 
-function describeFailure(err: unknown, label: string, entry: string | undefined): Error {
+export function describeFailure(err: unknown, label: string, entry: string | undefined): Error {
   if (err instanceof TsError) return err;
   const where = entry === undefined ? '' : ` in entry ${JSON.stringify(entry)}`;
   if (err instanceof TarFormatError) {
@@ -164,7 +164,7 @@ function describeFailure(err: unknown, label: string, entry: string | undefined)
 
 // ---------------------------------------------------------------- decompression
 
-interface DecodedStream {
+export interface DecodedStream {
   chunks: AsyncIterable<Uint8Array>;
   compression: LayerCompression;
   digest: () => string;
@@ -176,7 +176,7 @@ const startsWith = (head: Buffer, magic: number[]): boolean =>
 
 type ZstdFactory = () => NodeJS.ReadWriteStream;
 
-async function decompress(input: AsyncIterable<Uint8Array>, label: string, digestCompressed: boolean): Promise<DecodedStream> {
+export async function decompress(input: AsyncIterable<Uint8Array>, label: string, digestCompressed: boolean): Promise<DecodedStream> {
   const iterator = input[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let headLength = 0;

@@ -3,14 +3,14 @@
  * or stdin with `-`) and the Dockerfile to the daemon, and shows the build's progress the way
  * buildkit does: plain `#N` lines, or a compact view on a terminal. `-q` prints only the image ID.
  */
-import { createReadStream, promises as fsp, readFileSync } from 'node:fs';
+import { createReadStream, promises as fsp, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import tarStream from 'tar-stream';
 import { engine, ExitError, println, readStdin } from '../cli';
 import type { DuplexCall } from '../client';
-import { readDockerignore } from '../../agent/build/context/ignore';
-import { detectStdinContext, walkContext } from '../../agent/build/context/walk';
+import { readDockerignoreSync } from '../../agent/build/context/ignore';
+import { detectStdinContext, walkContextSync, type ContextEntry } from '../../agent/build/context/walk';
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
+import { encodeHeader, endOfArchive, padding, type TarEntryType } from '../../agent/image/tar-format';
 import type { BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
 
 export interface BuildFlags {
@@ -175,10 +175,9 @@ export async function withNamedContexts(plan: ContextPlan, named: Readonly<Recor
     }
     if (/^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(value)) throw new ExitError(1, `build context "${name}": ${value} is not supported (use a directory or docker-image://<ref>)`);
     const dir = path.resolve(baseDir, value);
-    const st = await fsp.stat(dir).catch(() => undefined);
-    if (!st?.isDirectory()) throw new ExitError(1, `build context "${name}": path "${value}" is not a directory`);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new ExitError(1, `build context "${name}": path "${value}" is not a directory`);
     wire[name] = 'local:';
-    dirs.push({ name, dir, patterns: (await readDockerignore(dir)).patterns });
+    dirs.push({ name, dir, patterns: readDockerignoreSync(dir).patterns });
   }
   return {
     options: { ...plan.options, named_contexts: { ...(plan.options.named_contexts ?? {}), ...wire } },
@@ -210,8 +209,9 @@ async function stdinContext(flags: BuildFlags): Promise<ContextPlan> {
  */
 export async function directoryContext(dir: string, flags: { file?: string; inline?: string }): Promise<ContextPlan> {
   const contextDir = path.resolve(dir);
-  const st = await fsp.stat(contextDir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new ExitError(1, `unable to prepare context: path "${dir}" not found`);
+  // Synchronous calls throughout: nothing to overlap them with, and each asynchronous one is a
+  // thread-pool round trip (and loads fs/promises).
+  if (!statSync(contextDir, { throwIfNoEntry: false })?.isDirectory()) throw new ExitError(1, `unable to prepare context: path "${dir}" not found`);
   let dockerfilePath: string;
   let content: string;
   if (flags.inline !== undefined) {
@@ -222,54 +222,65 @@ export async function directoryContext(dir: string, flags: { file?: string; inli
     content = (await readStdin()).toString('utf8');
   } else {
     const candidates = flags.file !== undefined ? [path.resolve(flags.file)] : [path.join(contextDir, 'Dockerfile'), path.join(contextDir, 'dockerfile')];
-    const found = await firstExisting(candidates);
+    const found = candidates.find((p) => statSync(p, { throwIfNoEntry: false })?.isFile() === true);
     if (found === undefined) {
       throw new ExitError(1, `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${candidates[0] as string}: no such file or directory`);
     }
     dockerfilePath = found;
-    content = await fsp.readFile(found, 'utf8');
+    content = readFileSync(found, 'utf8');
   }
   const relative = path.relative(contextDir, dockerfilePath);
   const inside = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
-  const ignore = await readDockerignore(contextDir, dockerfilePath);
+  const ignore = readDockerignoreSync(contextDir, dockerfilePath);
   return {
     options: { dockerfile: inside ? relative.split(path.sep).join('/') : path.basename(dockerfilePath), dockerfile_content: content, named_contexts: {} },
     send: (write) => chunks(tarContext(contextDir, ignore.patterns), write),
   };
 }
 
-async function firstExisting(paths: readonly string[]): Promise<string | undefined> {
-  for (const p of paths) if (await fsp.stat(p).then((s) => s.isFile(), () => false)) return p;
-  return undefined;
-}
-
-/** The context as a tar stream: what `.dockerignore` keeps, symlinks as links, owners and modes kept. */
-function tarContext(contextDir: string, patterns: readonly string[]): AsyncIterable<Buffer> {
-  const pack = tarStream.pack();
-  const fill = async (): Promise<void> => {
-    for await (const entry of walkContext(contextDir, patterns)) {
-      const header = { name: entry.path, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: new Date(entry.mtimeMs) };
-      if (entry.type === 'dir') {
-        pack.entry({ ...header, type: 'directory' });
-      } else if (entry.type === 'symlink') {
-        pack.entry({ ...header, type: 'symlink', linkname: entry.linkTarget ?? '' });
-      } else if (entry.size <= SMALL_FILE) {
-        // A stream costs four thread-pool round trips (open, stat, read, close) per file, which
-        // is most of the upload time of a context of small files; one synchronous read is not.
-        const data = readFileSync(path.join(contextDir, entry.path));
-        if (data.length !== entry.size) throw new ExitError(1, `unable to prepare context: ${entry.path} changed size while being sent`);
-        await new Promise<void>((resolve, reject) => pack.entry({ ...header, type: 'file', size: entry.size }, data, (err) => (err ? reject(err) : resolve())));
-      } else {
-        await new Promise<void>((resolve, reject) => {
-          const sink = pack.entry({ ...header, type: 'file', size: entry.size }, (err) => (err ? reject(err) : resolve()));
-          createReadStream(path.join(contextDir, entry.path)).on('error', reject).pipe(sink);
-        });
+/**
+ * The context as a tar stream: what `.dockerignore` keeps, symlinks as links, owners and modes
+ * kept. Written with the engine's own tar encoder rather than a streaming packer: the packer's
+ * modules and its per-entry stream machinery cost more start-up time than a small context's upload.
+ */
+async function* tarContext(contextDir: string, patterns: readonly string[]): AsyncGenerator<Buffer> {
+  const types: Record<ContextEntry['type'], TarEntryType> = { dir: 'directory', symlink: 'symlink', file: 'file' };
+  for await (const entry of walkContextSync(contextDir, patterns)) {
+    const size = entry.type === 'file' ? entry.size : 0;
+    yield encodeHeader({
+      name: entry.path,
+      type: types[entry.type],
+      mode: entry.mode,
+      uid: entry.uid,
+      gid: entry.gid,
+      size,
+      mtime: Math.floor(entry.mtimeMs / 1000),
+      linkname: entry.linkTarget ?? '',
+      devmajor: 0,
+      devminor: 0,
+      xattrs: new Map(),
+    });
+    if (entry.type !== 'file') continue;
+    const file = path.join(contextDir, entry.path);
+    let sent = 0;
+    if (size <= SMALL_FILE) {
+      // A stream costs four thread-pool round trips (open, stat, read, close) per file, which
+      // is most of the upload time of a context of small files; one synchronous read is not.
+      const data = readFileSync(file);
+      sent = data.length;
+      if (sent === size) yield data;
+    } else {
+      for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+        sent += chunk.length;
+        if (sent > size) break;
+        yield chunk;
       }
     }
-    pack.finalize();
-  };
-  fill().catch((err: unknown) => pack.destroy(err as Error));
-  return pack as unknown as AsyncIterable<Buffer>;
+    // The header promised `size` bytes: a file that changed meanwhile would corrupt the archive.
+    if (sent !== size) throw new ExitError(1, `unable to prepare context: ${entry.path} changed size while being sent`);
+    if (padding(size) > 0) yield Buffer.alloc(padding(size));
+  }
+  yield endOfArchive();
 }
 
 export async function imageBuild(context: string, flags: BuildFlags): Promise<number> {

@@ -3,7 +3,7 @@
  * `[...]`, `**` across directories, `!` re-inclusion, last matching rule wins, and a pattern that
  * matches a directory matches everything below it.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { invalidArgument } from '../../../common/errors';
 
@@ -223,12 +223,7 @@ export interface IgnoreFile {
  * or the ignore file itself has no effect on reading them: the builder reads both directly.
  */
 export async function readDockerignore(contextDir: string, dockerfilePath?: string): Promise<IgnoreFile> {
-  const candidates: string[] = [];
-  if (dockerfilePath !== undefined) {
-    candidates.push(path.resolve(contextDir, dockerfilePath) + '.dockerignore');
-  }
-  candidates.push(path.join(contextDir, '.dockerignore'));
-  for (const candidate of candidates) {
+  for (const candidate of ignoreFileCandidates(contextDir, dockerfilePath)) {
     let text: string;
     try {
       text = await fsp.readFile(candidate, 'utf8');
@@ -239,4 +234,28 @@ export async function readDockerignore(contextDir: string, dockerfilePath?: stri
     return { patterns: parseDockerignore(text), source: candidate };
   }
   return { patterns: [] };
+}
+
+/** `readDockerignore` with synchronous reads, for the CLI (nothing to overlap them with there). */
+export function readDockerignoreSync(contextDir: string, dockerfilePath?: string): IgnoreFile {
+  for (const candidate of ignoreFileCandidates(contextDir, dockerfilePath)) {
+    let text: string;
+    try {
+      text = readFileSync(candidate, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    return { patterns: parseDockerignore(text), source: candidate };
+  }
+  return { patterns: [] };
+}
+
+function ignoreFileCandidates(contextDir: string, dockerfilePath: string | undefined): string[] {
+  const candidates: string[] = [];
+  if (dockerfilePath !== undefined) {
+    candidates.push(path.resolve(contextDir, dockerfilePath) + '.dockerignore');
+  }
+  candidates.push(path.join(contextDir, '.dockerignore'));
+  return candidates;
 }

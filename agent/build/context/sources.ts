@@ -7,7 +7,8 @@ import { createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { dockerfileError } from '../dockerfile/errors';
 import { cleanPath, PatternMatcher } from './ignore';
-import { walkContext, type ContextEntry } from './walk';
+import type { ReceivedContext } from './received';
+import { walkContext, walkEntries, type ContextEntry } from './walk';
 
 /** The filtered build context held in memory: what a COPY can see. */
 export class ContextIndex {
@@ -15,7 +16,11 @@ export class ContextIndex {
   private readonly children = new Map<string, string[]>();
   private readonly contentHashes = new Map<string, Promise<string>>();
 
-  private constructor(readonly root: string) {
+  private constructor(
+    readonly root: string,
+    /** A received context not unpacked yet: its files are on disk once `materialize()` resolves. */
+    private readonly received?: ReceivedContext,
+  ) {
     this.children.set('', []);
   }
 
@@ -27,6 +32,18 @@ export class ContextIndex {
     const index = new ContextIndex(path.resolve(contextDir));
     for await (const entry of walkContext(contextDir, ignore, within)) index.add(entry);
     return index;
+  }
+
+  /** The index of a received context, from what its archive said, without unpacking it. */
+  static async fromReceived(received: ReceivedContext, ignore?: PatternMatcher | readonly string[]): Promise<ContextIndex> {
+    const index = new ContextIndex(path.resolve(received.dir), received);
+    for await (const entry of walkEntries(received.entries, ignore)) index.add(entry);
+    return index;
+  }
+
+  /** Makes the files readable under `root` (a received context is unpacked on first need). */
+  async materialize(): Promise<void> {
+    await this.received?.materialize();
   }
 
   private add(entry: ContextEntry): void {
@@ -87,6 +104,8 @@ export class ContextIndex {
 
   /** sha256 of a regular file's bytes, cached per file identity and modification. */
   contentHash(entry: ContextEntry): Promise<string> {
+    const received = this.received?.hashes.get(entry.path);
+    if (received !== undefined) return Promise.resolve(received);
     const key = `${entry.path}\0${entry.dev}:${entry.ino}:${entry.size}:${entry.mtimeMs}`;
     let pending = this.contentHashes.get(key);
     if (!pending) {

@@ -2,7 +2,7 @@
  * The build context as the builder sees it: a walk of the context directory that applies
  * `.dockerignore`, never follows symlinks, and reports each entry's metadata.
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import { lstatSync, promises as fsp, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { type ParentMatches, PatternMatcher } from './ignore';
 
@@ -36,7 +36,9 @@ function entryType(stats: Stats): EntryType | undefined {
   return undefined;
 }
 
-async function toEntry(root: string, rel: string, stats: Stats): Promise<ContextEntry | undefined> {
+function toEntry(root: string, rel: string, stats: Stats, readlink: (p: string) => string): ContextEntry | undefined;
+function toEntry(root: string, rel: string, stats: Stats, readlink: (p: string) => Promise<string>): Promise<ContextEntry | undefined>;
+function toEntry(root: string, rel: string, stats: Stats, readlink: (p: string) => string | Promise<string>): ContextEntry | undefined | Promise<ContextEntry | undefined> {
   const type = entryType(stats);
   if (type === undefined) return undefined;
   const entry: ContextEntry = {
@@ -50,8 +52,16 @@ async function toEntry(root: string, rel: string, stats: Stats): Promise<Context
     dev: stats.dev,
     ino: stats.ino,
   };
-  if (type === 'symlink') entry.linkTarget = await fsp.readlink(path.join(root, rel));
-  return entry;
+  if (type !== 'symlink') return entry;
+  const target = readlink(path.join(root, rel));
+  if (typeof target === 'string') {
+    entry.linkTarget = target;
+    return entry;
+  }
+  return target.then((t) => {
+    entry.linkTarget = t;
+    return entry;
+  });
 }
 
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -67,11 +77,72 @@ export async function* walkContext(
   within?: readonly string[],
 ): AsyncGenerator<ContextEntry> {
   const root = path.resolve(contextDir);
-  const matcher = ignore === undefined ? undefined : ignore instanceof PatternMatcher ? ignore : new PatternMatcher(ignore);
   const rootStats = await fsp.stat(root);
   if (!rootStats.isDirectory()) throw new Error(`build context ${contextDir} is not a directory`);
+  const tree: Tree = {
+    list: async (dirRel) => (await fsp.readdir(path.join(root, dirRel))).sort(byteOrder),
+    entry: async (rel) => {
+      let stats: Stats;
+      try {
+        stats = await fsp.lstat(path.join(root, rel));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+      return toEntry(root, rel, stats, (p) => fsp.readlink(p));
+    },
+  };
+  yield* walkTree(tree, ignore, within);
+}
+
+/**
+ * `walkContext` with synchronous file system calls, for the CLI: a walk that has nothing else to
+ * overlap with costs a thread-pool round trip per entry otherwise, which is most of a small
+ * context's walk. The daemon keeps the asynchronous walk.
+ */
+export async function* walkContextSync(contextDir: string, ignore?: PatternMatcher | readonly string[]): AsyncGenerator<ContextEntry> {
+  const root = path.resolve(contextDir);
+  if (!statSync(root).isDirectory()) throw new Error(`build context ${contextDir} is not a directory`);
+  const tree: Tree = {
+    list: (dirRel) => Promise.resolve(readdirSync(path.join(root, dirRel)).sort(byteOrder)),
+    entry: (rel) => {
+      const stats = lstatSync(path.join(root, rel), { throwIfNoEntry: false });
+      return Promise.resolve(stats === undefined ? undefined : toEntry(root, rel, stats, (p) => readlinkSync(p)));
+    },
+  };
+  yield* walkTree(tree, ignore);
+}
+
+/**
+ * The same walk over entries already known (a context received as a tar and not unpacked):
+ * `entries` must hold every directory leading to an entry.
+ */
+export async function* walkEntries(entries: ReadonlyMap<string, ContextEntry>, ignore?: PatternMatcher | readonly string[]): AsyncGenerator<ContextEntry> {
+  const children = new Map<string, string[]>();
+  for (const rel of entries.keys()) {
+    const slash = rel.lastIndexOf('/');
+    const parent = slash < 0 ? '' : rel.slice(0, slash);
+    let names = children.get(parent);
+    if (!names) children.set(parent, (names = []));
+    names.push(slash < 0 ? rel : rel.slice(slash + 1));
+  }
+  const tree: Tree = {
+    list: (dirRel) => Promise.resolve((children.get(dirRel) ?? []).sort(byteOrder)),
+    entry: (rel) => Promise.resolve(entries.get(rel)),
+  };
+  yield* walkTree(tree, ignore);
+}
+
+/** What a walk reads: a directory's names in byte order, and an entry's metadata (none when gone or of another type). */
+interface Tree {
+  list(dirRel: string): Promise<string[]>;
+  entry(rel: string): Promise<ContextEntry | undefined>;
+}
+
+function walkTree(tree: Tree, ignore?: PatternMatcher | readonly string[], within?: readonly string[]): AsyncGenerator<ContextEntry> {
+  const matcher = ignore === undefined ? undefined : ignore instanceof PatternMatcher ? ignore : new PatternMatcher(ignore);
   const scope = within === undefined || within.includes('') ? undefined : within;
-  yield* walkDir(root, '', matcher, undefined, [], scope);
+  return walkDir(tree, '', matcher, undefined, [], scope);
 }
 
 /**
@@ -84,25 +155,18 @@ function inScope(rel: string, within: readonly string[] | undefined): boolean {
 }
 
 async function* walkDir(
-  root: string,
+  tree: Tree,
   dirRel: string,
   matcher: PatternMatcher | undefined,
   parentMatches: ParentMatches | undefined,
   pendingParents: ContextEntry[],
   within?: readonly string[],
 ): AsyncGenerator<ContextEntry> {
-  const names = (await fsp.readdir(path.join(root, dirRel))).sort(byteOrder);
+  const names = await tree.list(dirRel);
   for (const name of names) {
     const rel = dirRel === '' ? name : `${dirRel}/${name}`;
     if (!inScope(rel, within)) continue;
-    let stats: Stats;
-    try {
-      stats = await fsp.lstat(path.join(root, rel));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw err;
-    }
-    const entry = await toEntry(root, rel, stats);
+    const entry = await tree.entry(rel);
     if (!entry) continue;
     let excluded = false;
     let info: ParentMatches | undefined;
@@ -115,11 +179,11 @@ async function* walkDir(
       if (excluded && !matcher?.hasExclusions) continue;
       if (excluded) {
         // Held back until something below is re-included by a `!` pattern.
-        yield* walkDir(root, rel, matcher, info, [...pendingParents, entry], within);
+        yield* walkDir(tree, rel, matcher, info, [...pendingParents, entry], within);
       } else {
         yield* pendingParents.splice(0);
         yield entry;
-        yield* walkDir(root, rel, matcher, info, [], within);
+        yield* walkDir(tree, rel, matcher, info, [], within);
       }
       continue;
     }

@@ -15,7 +15,8 @@ import { MediaType, hostPlatform, type ContainerConfig, type HistoryEntry, type 
 import type { ImageService } from '../../image/service';
 import { familiarString, normalizeTag, parseReference, type ImageRecord, type LayerRef } from '../../image/store';
 import type { MountOptions } from '../../runtime/spec';
-import { cleanPath, readDockerignore } from '../context/ignore';
+import { cleanPath, parseDockerignore, readDockerignore } from '../context/ignore';
+import type { ReceivedContext } from '../context/received';
 import { ContextIndex, checksumPaths, containsWildcards, selectSources, sourceTrees } from '../context/sources';
 import { dockerfileError } from '../dockerfile/errors';
 import {
@@ -46,8 +47,10 @@ import { checkMountSupported, removeRuntimeArtifacts, runCommand, type MountPoin
 import { withReadRoot, withWorkingRoot, type SnapshotDeps } from './snapshot';
 
 export interface BuildRequest {
-  /** The build context, already on disk. */
+  /** Where the build context is (or, when `received`, is unpacked when a step needs its files). */
   contextDir: string;
+  /** The build context as received and indexed, not unpacked yet. */
+  received?: ReceivedContext;
   /** The Dockerfile's path in the context; its base name names it in messages. */
   dockerfile: string;
   /** The Dockerfile's text when the client sent it; otherwise it is read from the context. */
@@ -72,7 +75,7 @@ export interface SecretValue {
   mode?: number;
 }
 
-export type NamedContextSource = { kind: 'local'; dir: string } | { kind: 'image'; ref: string };
+export type NamedContextSource = { kind: 'local'; dir: string; received?: ReceivedContext } | { kind: 'image'; ref: string };
 
 export interface BuildDeps {
   images: ImageService;
@@ -117,7 +120,7 @@ export async function buildImage(deps: BuildDeps, req: BuildRequest, sink: Progr
     }
   });
   const name = path.posix.basename(req.dockerfile || 'Dockerfile');
-  const text = req.dockerfileContent ?? (await readDockerfile(req.contextDir, req.dockerfile || 'Dockerfile'));
+  const text = req.dockerfileContent ?? (await readDockerfile(req.contextDir, req.dockerfile || 'Dockerfile', req.received));
   let dockerfile = parseDockerfile(text, name);
   const namedContexts: Record<string, NamedContext> = {};
   for (const [contextName, source] of Object.entries(req.namedContexts ?? {})) {
@@ -131,12 +134,11 @@ export async function buildImage(deps: BuildDeps, req: BuildRequest, sink: Progr
   const plan = planBuild(dockerfile, { ...planOptions, imageEnv: (ref) => withDefaultPath(bases.get(ref)?.config.config?.Env) });
   for (const warning of plan.warnings) progress.warning(warning);
 
-  const ignore = await readDockerignore(req.contextDir, req.dockerfile || 'Dockerfile');
-  const context = await ContextIndex.build(req.contextDir, ignore.patterns);
+  const context = await openContext(req.contextDir, req.received, req.dockerfile || 'Dockerfile');
   const contexts = new Map<string, ContextIndex>();
   for (const [contextName, source] of Object.entries(req.namedContexts ?? {})) {
     if (source.kind !== 'local') continue;
-    contexts.set(contextName, await ContextIndex.build(source.dir, (await readDockerignore(source.dir)).patterns));
+    contexts.set(contextName, await openContext(source.dir, source.received));
   }
   const leased: string[] = [];
   const lease = (digest: string): void => {
@@ -158,8 +160,42 @@ export async function buildImage(deps: BuildDeps, req: BuildRequest, sink: Progr
   }
 }
 
-async function readDockerfile(contextDir: string, file: string): Promise<string> {
+/** Where `.dockerignore` rules come from, first found wins (as `readDockerignore` looks on disk). */
+function ignoreFiles(dockerfile: string | undefined): string[] {
+  return dockerfile === undefined ? ['.dockerignore'] : [`${cleanPath('/' + dockerfile).slice(1)}.dockerignore`, '.dockerignore'];
+}
+
+/** The files a received context keeps the content of: its ignore files, and the Dockerfile when not sent apart. */
+export function wantedContextFiles(dockerfile: string | undefined, withDockerfile: boolean): Set<string> {
+  const wanted = new Set(ignoreFiles(dockerfile));
+  if (dockerfile !== undefined && withDockerfile) wanted.add(cleanPath('/' + dockerfile).slice(1));
+  return wanted;
+}
+
+/**
+ * A context's index after `.dockerignore` (`<Dockerfile>.dockerignore` first when `dockerfile` is
+ * given). A received context is indexed from its archive when that tells exactly what unpacking
+ * would give; otherwise it is unpacked now and walked, like a directory.
+ */
+async function openContext(dir: string, received: ReceivedContext | undefined, dockerfile?: string): Promise<ContextIndex> {
+  if (received?.plain) {
+    const text = ignoreFiles(dockerfile)
+      .map((file) => received.read(file))
+      .find((content) => content !== undefined);
+    return ContextIndex.fromReceived(received, text === undefined ? [] : parseDockerignore(text.toString('utf8')));
+  }
+  await received?.materialize();
+  return ContextIndex.build(dir, (await readDockerignore(dir, dockerfile)).patterns);
+}
+
+async function readDockerfile(contextDir: string, file: string, received: ReceivedContext | undefined): Promise<string> {
   const full = path.join(contextDir, cleanPath('/' + file));
+  if (received?.plain) {
+    const content = received.read(cleanPath('/' + file).slice(1));
+    if (content === undefined) throw notFound(`failed to read dockerfile: open ${file}: no such file or directory`);
+    return content.toString('utf8');
+  }
+  await received?.materialize();
   try {
     return await fsp.readFile(full, 'utf8');
   } catch (err) {
@@ -373,6 +409,7 @@ class StageRunner {
       let layer = record?.layer;
       if (record) vertex.cached();
       else {
+        await index.materialize();
         const ins = wholeContextCopy();
         layer = await withWorkingRoot(this.snapshotDeps, [], ({ rootfs }) =>
           copyStep(rootfs, ins, { workdir: '/', sources: index, keepOwnership: false, downloads: [], tmpDir: this.deps.workDir, dockerfile: this.plan.file }),
@@ -517,8 +554,10 @@ class StageRunner {
             tmpDir: this.deps.workDir,
             dockerfile: this.plan.file,
           });
-        const copy = (sources: ContextIndex, keepOwnership: boolean) =>
-          withWorkingRoot(this.snapshotDeps, this.layersOf(state), ({ rootfs }) => copyInto(rootfs, sources, keepOwnership));
+        const copy = async (sources: ContextIndex, keepOwnership: boolean) => {
+          await sources.materialize();
+          return withWorkingRoot(this.snapshotDeps, this.layersOf(state), ({ rootfs }) => copyInto(rootfs, sources, keepOwnership));
+        };
         if (!step.copyFrom) return { layer: await copy(this.context, false) };
         // A named directory is a build context like the main one: its files arrive owned by root.
         if (step.copyFrom.kind === 'context') return { layer: await copy(this.namedContext(step.copyFrom.name), false) };
@@ -628,8 +667,11 @@ class StageRunner {
       case 'bind': {
         const from = step.mountFrom?.[i];
         const sub = cleanPath('/' + (mount.source ?? ''));
-        if (!from) return next({ type: 'bind', source: path.join(this.context.root, sub), target, readonly: true });
-        if (from.kind === 'context') return next({ type: 'bind', source: path.join(this.namedContext(from.name).root, sub), target, readonly: true });
+        if (!from || from.kind === 'context') {
+          const index = from ? this.namedContext(from.name) : this.context;
+          await index.materialize();
+          return next({ type: 'bind', source: path.join(index.root, sub), target, readonly: true });
+        }
         return withReadRoot(this.snapshotDeps, this.sourceLayers(from), (root) => next({ type: 'bind', source: path.join(root, sub), target, readonly: mount.readOnly }));
       }
       default:
