@@ -3,7 +3,7 @@
  * wait, rename, commit, prune. Streaming ones live in container-run.ts (run, create, start,
  * attach, exec) and container-io.ts (logs, stats, cp, export).
  */
-import { engine, ExitError, parseFilters, println, eprintln } from '../cli';
+import { engine, ExitError, out, parseFilters, println, eprintln } from '../cli';
 import { renderList, tabwrite } from '../format';
 import type { ContainerSummary } from '../../common/rpc/engine-types';
 import { confirmPrune, daemonMessage, forEachName, fromDaemon, inspectEach, printPruneReport } from './container-common';
@@ -47,7 +47,7 @@ export async function containerLs(opts: ContainerLsFlags): Promise<number> {
   }
   const now = Date.now();
   const trunc = opts.trunc !== false;
-  process.stdout.write(
+  out(
     renderList(
       containers.map((c) => new ContainerRow(c, trunc, now)),
       {

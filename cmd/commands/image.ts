@@ -1,7 +1,7 @@
 /** `image …` commands and their top-level forms (`tag`, `rmi`, `load`, `save`, `import`, `history`). */
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { engine, ExitError, parseFilters, println, eprintln } from '../cli';
+import { engine, ExitError, out, parseFilters, println, eprintln } from '../cli';
 import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339 } from '../format';
 import { notFound } from '../../common/errors';
 
@@ -95,7 +95,7 @@ export async function imageLs(
   const defaultTable = opts.digests
     ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
     : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
-  process.stdout.write(
+  out(
     renderList(rows, {
       format: opts.format,
       defaultTable,
