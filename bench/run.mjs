@@ -109,6 +109,24 @@ function makeContext() {
 }
 
 let failed = false;
+let cleaning;
+/** Stops every server the bench started and removes its work dir; once, whoever asks first. */
+function cleanUp() {
+  cleaning ??= (async () => {
+    for (const c of cleanups.reverse()) await c().catch((e) => process.stderr.write(`cleanup: ${e}\n`));
+    unmountUnder(work);
+    await fsp.rm(work, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+// An interrupted bench still stops its daemons, dockerd and registry (between two commands: a
+// case's synchronous child runs to its end first).
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}: stopping the servers it started\n`);
+    void cleanUp().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+  });
+}
 try {
   log(`bench: cases ${cases.join(' ')}; N=${N}; Docker ${withDocker ? 'yes' : 'no'}; work dir ${work}`);
   // A concurrent `npm run build` may have dist/ half-written: wait for it, then copy it.
@@ -135,8 +153,6 @@ try {
   failed = true;
   process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
 } finally {
-  for (const c of cleanups.reverse()) await c().catch((e) => process.stderr.write(`cleanup: ${e}\n`));
-  unmountUnder(work);
-  await fsp.rm(work, { recursive: true, force: true });
+  await cleanUp();
 }
 process.exitCode = failed ? 1 : 0;
