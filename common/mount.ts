@@ -1,4 +1,5 @@
 import { readFile, realpath } from 'node:fs/promises';
+import * as path from 'node:path';
 import { launcher } from './process';
 
 /**
@@ -62,8 +63,7 @@ async function unmountAll(targets: string[]): Promise<Map<string, string>> {
 }
 
 async function mountedAmong(targets: string[]): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const points = new Set(info.split('\n').map((line) => unescapeMountPath(line.split(' ')[4] ?? '')));
+  const points = new Set(await mountPoints());
   // mountinfo shows resolved paths: a target under a symlink is looked up by its real path.
   const mounted = await Promise.all(targets.map(async (t) => points.has(t) || points.has(await realpath(t).catch(() => t))));
   return targets.filter((_t, i) => mounted[i]);
@@ -77,7 +77,18 @@ async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
   }
 }
 
-/** mountinfo escapes space, tab, newline and backslash as octal. */
-export function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+/** Mount points of this mount namespace (mountinfo's fifth field), one per mount. */
+export async function mountPoints(): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    // mountinfo escapes space, tab, newline and backslash as octal.
+    if (field) out.push(field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))));
+  }
+  return out;
+}
+
+export async function isMountPoint(p: string): Promise<boolean> {
+  return (await mountPoints()).includes(path.resolve(p));
 }

@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
+import { isMountPoint } from '../../common/mount';
 import { mountOverlay, unmount } from '../image/snapshotter';
 import type { ImageService } from '../image/service';
 import type { ConnectResult, NetworkManager } from '../network';
@@ -63,7 +64,7 @@ export function rootfsPath(root: string, id: string): string {
 /** Mounts the container's rootfs (image layers + its own upper dir) if it isn't mounted yet. */
 export async function mountRootfs(deps: HostDeps, c: ContainerRecord): Promise<string> {
   const target = rootfsPath(deps.root, c.id);
-  if (await isMounted(target)) return target;
+  if (await isMountPoint(target)) return target;
   const img = deps.images.store.get(c.imageId);
   if (!img) throw notFound(`container ${c.name}: its image ${c.imageId} is gone`);
   const m = deps.images.snapshots.mountsFor(c.id, img.layers.map((l) => l.diffId));
@@ -74,12 +75,6 @@ export async function mountRootfs(deps: HostDeps, c: ContainerRecord): Promise<s
 export async function unmountRootfs(deps: HostDeps, c: ContainerRecord): Promise<void> {
   // A target not mounted (removal tears down again what the exit did) costs no exec.
   await unmount(rootfsPath(deps.root, c.id));
-}
-
-async function isMounted(p: string): Promise<boolean> {
-  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-  // mountinfo escapes space, tab, newline and backslash as octal.
-  return text.split('\n').some((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) === p);
 }
 
 /** /etc/hosts as Docker writes it. */

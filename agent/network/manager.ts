@@ -789,8 +789,8 @@ export class NetworkManager {
 
   /**
    * The pool is filled only while `busy` says no container is being created, started or ended:
-   * a spawn blocks the daemon's event loop until the child has exec'd (tens of ms on a loaded
-   * host), which would land on some container's path. Idle gaps (a CLI starting) are enough.
+   * a refill (unshare, CNI ADD: Go programs) competes for the CPU with that container's own
+   * start-up. Idle gaps (a CLI starting) are enough.
    */
   deferPoolRefillWhile(busy: () => boolean): void {
     this.poolBusy = busy;

@@ -1,7 +1,7 @@
-import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { invalidArgument, unavailable } from '../../common/errors';
-import { unmount } from '../../common/mount';
+import { isMountPoint, unmount } from '../../common/mount';
 import { execCapture, execOk } from './exec';
 
 /**
@@ -29,15 +29,10 @@ export class NetnsStore {
     return path.join(this.dir, id);
   }
 
-  private async isMountPoint(p: string): Promise<boolean> {
-    const info = await readFile('/proc/self/mountinfo', 'utf8');
-    return info.split('\n').some((line) => unescapeMountPath(line.split(' ')[4] ?? '') === p);
-  }
-
   private ensureSharedDir(): Promise<void> {
     this.sharedDir ??= (async () => {
       await mkdir(this.dir, { recursive: true, mode: 0o755 });
-      if (!(await this.isMountPoint(this.dir))) await execOk('mount', ['--bind', this.dir, this.dir]);
+      if (!(await isMountPoint(this.dir))) await execOk('mount', ['--bind', this.dir, this.dir]);
       await execOk('mount', ['--make-shared', this.dir]);
     })().catch((err: unknown) => {
       this.sharedDir = undefined;
@@ -54,12 +49,12 @@ export class NetnsStore {
   async create(id: string): Promise<string> {
     const file = this.pathOf(id);
     await this.ensureSharedDir();
-    if (await this.isMountPoint(file)) return file;
+    if (await isMountPoint(file)) return file;
     await (await open(file, 'a', 0o444)).close();
     const r = await execCapture('unshare', [`--net=${file}`, 'ip', 'link', 'set', 'dev', 'lo', 'up']);
     if (r.code !== 0) {
       // unshare may have bound the namespace before `ip` failed.
-      if (await this.isMountPoint(file)) await execCapture('umount', [file]);
+      if (await isMountPoint(file)) await execCapture('umount', [file]);
       await rm(file, { force: true });
       throw unavailable(`network: cannot create network namespace ${id}: ${r.stderr.trim()}`);
     }
@@ -88,14 +83,9 @@ export class NetnsStore {
   async removeAll(): Promise<void> {
     for (const id of await this.list()) await this.remove(id);
     this.sharedDir = undefined;
-    for (let i = 0; i < 4 && (await this.isMountPoint(this.dir)); i++) {
+    for (let i = 0; i < 4 && (await isMountPoint(this.dir)); i++) {
       await execCapture('umount', [this.dir]);
     }
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-/** mountinfo escapes space, tab, newline and backslash as octal. */
-function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }

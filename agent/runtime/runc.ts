@@ -464,14 +464,14 @@ export class RuncRuntime implements Runtime {
     // The identity of the conmon last seen alive: a poll that finds that very process still
     // running has its answer (nothing ended silently) without touching the bundle's files. The
     // poll runs for every running container, so its cost is the idle daemon's CPU.
-    let seen: { pid: number; start: string } | undefined;
+    let seen: { pid: number; start: number } | undefined;
     return waitUntil(
       async (polled) => {
-        if (polled && seen && startTimeOf(seen.pid) === seen.start) return undefined;
+        if (polled && seen && processStartTimeSync(seen.pid) === seen.start) return undefined;
         seen = undefined;
         return this.exitOf(id, record, (pid) => {
-          const start = startTimeOf(pid);
-          if (start) seen = { pid, start };
+          const start = processStartTimeSync(pid);
+          if (start !== undefined) seen = { pid, start };
         });
       },
       this.dir(id),
@@ -764,10 +764,29 @@ interface RuncState {
   config?: { hooks?: { poststop?: unknown[] } };
 }
 
-/** Field 22 of /proc/<pid>/stat (clock ticks after boot), as runc records it; undefined when gone. */
+/**
+ * A process's start time: field 22 of /proc/<pid>/stat (clock ticks after boot), as runc records
+ * it, which tells a process from a later one that reused its pid; undefined when it is gone (or
+ * a zombie).
+ */
 async function processStartTime(pid: number): Promise<number | undefined> {
-  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  // The fields after the parenthesised command name start with field 3 (state).
+  return startTimeIn(await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+}
+
+/**
+ * `processStartTime` with a synchronous read, for the wait's poll of every running container:
+ * procfs answers from memory, and a trip through the thread pool costs more.
+ */
+function processStartTimeSync(pid: number): number | undefined {
+  try {
+    return startTimeIn(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function startTimeIn(stat: string): number | undefined {
+  // The fields after the parenthesised command name (which may hold spaces) start with field 3 (state).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const state = fields[0];
   if (!state || state === 'Z' || state === 'X') return undefined;
@@ -846,20 +865,4 @@ function findBinary(candidates: string[]): string {
 
 function short(id: string): string {
   return id.length > 12 ? id.slice(0, 12) : id;
-}
-
-/**
- * A process's start time (field 22 of /proc/<pid>/stat, in clock ticks since boot), which tells
- * a process from a later one that reused its pid; undefined when there is no such process. A
- * synchronous read: procfs answers from memory, and a trip through the thread pool costs more.
- */
-function startTimeOf(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces: count from the last ')'.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }

@@ -3,25 +3,11 @@
  * with `type`/`device` options), so running the tools costs nothing worth a native binding, and
  * mount(8) already knows every filesystem's option syntax and helper (mount.nfs, mount.cifs).
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { mountPoints } from '../../common/mount';
 import { launcher } from '../../common/process';
 
-/** Mount points of this mount namespace, with the kernel's octal escapes decoded. */
-export async function mountPoints(): Promise<string[]> {
-  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const field = line.split(' ')[4];
-    if (field) out.push(field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))));
-  }
-  return out;
-}
-
-export async function isMountPoint(p: string): Promise<boolean> {
-  const target = path.resolve(p);
-  return (await mountPoints()).includes(target);
-}
+export { isMountPoint, mountPoints } from '../../common/mount';
 
 /**
  * Mount points at or below `dir`, deepest first: the order they must be unmounted in. A point

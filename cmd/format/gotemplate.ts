@@ -1631,17 +1631,14 @@ class CompiledTemplate implements Template {
    */
   private executePlan(plan: FieldsOnlyPlan, data: unknown): string | undefined {
     if (typeof data !== 'object' || data === null || Array.isArray(data) || data instanceof Map || data instanceof Date) return undefined;
-    const plain = Object.getPrototypeOf(data) === Object.prototype;
-    const record = data as Record<string, unknown>;
     let out = '';
     for (const part of plan) {
       if (typeof part === 'string') {
         out += part;
         continue;
       }
-      // As lookupKey: own fields, and a class's getters, but never Object.prototype's members.
-      const found = Object.prototype.hasOwnProperty.call(record, part.field) || (!plain && part.field in record && !(part.field in Object.prototype));
-      const value = found ? record[part.field] : undefined;
+      // The walk's own lookup: own fields and a class's getters, never Object.prototype's members.
+      const { value } = lookupKey(data, part.field);
       if (typeof value !== 'string') return undefined;
       out += value;
     }
