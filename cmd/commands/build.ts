@@ -6,6 +6,7 @@
 import { createReadStream, promises as fsp, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { engine, ExitError, println, readStdin } from '../cli';
+import { cloneGitContext, downloadContext, remoteContextKind } from './remote-context';
 import type { DuplexCall } from '../client';
 import { readDockerignoreSync } from '../../agent/build/context/ignore';
 import { detectStdinContext, walkContextSync, type ContextEntry } from '../../agent/build/context/walk';
@@ -189,18 +190,50 @@ export async function withNamedContexts(plan: ContextPlan, named: Readonly<Recor
 }
 
 /** `build -`: a tar (the whole context) or a lone Dockerfile (an empty context). */
-async function stdinContext(flags: BuildFlags): Promise<ContextPlan> {
-  if (flags.file === '-') throw new ExitError(125, 'invalid argument: can\'t use stdin for both build context and dockerfile');
-  const input = await readStdin();
+async function stdinContext(file: string | undefined): Promise<ContextPlan> {
+  if (file === '-') throw new ExitError(125, 'invalid argument: can\'t use stdin for both build context and dockerfile');
+  return bufferedContext(await readStdin(), file);
+}
+
+/**
+ * A context read whole (stdin, or a download): a tar archive, plain or compressed, is the context
+ * with `file` (default `Dockerfile`) inside it; anything else is the Dockerfile, with an empty
+ * context.
+ */
+function bufferedContext(input: Buffer, file: string | undefined): ContextPlan {
   const kind = detectStdinContext(input.subarray(0, 512));
   if (kind === 'dockerfile') {
     return { options: { dockerfile: 'Dockerfile', dockerfile_content: input.toString('utf8'), named_contexts: {} }, send: async () => undefined };
   }
   if (kind === 'bzip2' || kind === 'xz') throw new ExitError(1, `unable to prepare context: ${kind} compressed contexts are not supported; use gzip or plain tar`);
   return {
-    options: { dockerfile: flags.file ?? 'Dockerfile', dockerfile_content: '', named_contexts: {} },
+    options: { dockerfile: file ?? 'Dockerfile', dockerfile_content: '', named_contexts: {} },
     send: (write) => chunks((async function* () { yield input; })(), write),
   };
+}
+
+/**
+ * The context of a build: `-` for stdin, a directory, or a URL (see remote-context.ts). `cleanup`
+ * removes what was fetched for it, after the build. For a remote context, `-f` names a file
+ * inside it, as Docker reads it.
+ */
+export async function resolveContext(context: string, dockerfile: { file?: string; inline?: string }): Promise<{ plan: ContextPlan; cleanup: () => void }> {
+  const none = () => undefined;
+  if (context === '-') return { plan: await stdinContext(dockerfile.file), cleanup: none };
+  const remote = remoteContextKind(context);
+  if (remote === undefined) return { plan: await directoryContext(context, dockerfile), cleanup: none };
+  if (remote === 'url') {
+    if (dockerfile.inline !== undefined) throw new ExitError(1, `unable to prepare context: ${context}: an inline Dockerfile needs a directory or Git context`);
+    return { plan: bufferedContext(await downloadContext(context), dockerfile.file), cleanup: none };
+  }
+  const clone = await cloneGitContext(context);
+  try {
+    const file = dockerfile.file === undefined || dockerfile.file === '-' ? dockerfile.file : path.resolve(clone.dir, dockerfile.file);
+    return { plan: await directoryContext(clone.dir, { ...dockerfile, file }), cleanup: clone.remove };
+  } catch (err) {
+    clone.remove();
+    throw err;
+  }
 }
 
 /**
@@ -284,8 +317,15 @@ async function* tarContext(contextDir: string, patterns: readonly string[]): Asy
 }
 
 export async function imageBuild(context: string, flags: BuildFlags): Promise<number> {
-  if (/^(https?:\/\/|git@|git:\/\/)/.test(context)) throw new ExitError(1, `unable to prepare context: remote contexts (${context}) are not supported`);
-  const mainPlan = context === '-' ? await stdinContext(flags) : await directoryContext(context, flags);
+  const { plan: mainPlan, cleanup } = await resolveContext(context, flags);
+  try {
+    return await buildFromPlan(mainPlan, flags);
+  } finally {
+    cleanup();
+  }
+}
+
+async function buildFromPlan(mainPlan: ContextPlan, flags: BuildFlags): Promise<number> {
   const plan = await withNamedContexts(mainPlan, parseBuildContexts(flags.buildContext));
   const secrets = await readSecrets(parseSecretFlags(flags.secret));
   const quiet = flags.quiet === true;

@@ -11,7 +11,8 @@ import { COMPOSE_LABEL_VERSION } from '../../manager/project/naming';
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
 import type { BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
 import { ExitError, getGlobals } from '../cli';
-import { directoryContext, parseBuildArgs, readSecrets, streamBuild, withNamedContexts, type SecretSource } from './build';
+import { parseBuildArgs, readSecrets, resolveContext, streamBuild, withNamedContexts, type SecretSource } from './build';
+import { remoteContextKind } from './remote-context';
 import { loadComposeProject, progressPrinter } from './compose-common';
 import { normalizePullPolicy, type PullPolicy } from '../../manager/project/pull-policy';
 import { buildTags, hasImage, pullImage, selectServices } from './compose-images';
@@ -118,8 +119,13 @@ export async function buildServices(project: LoadedProject, requested: string[],
             if (!dependency) throw new Error(`additional context "${contextName}": service "${value.slice('service:'.length)}" was not built`);
             contexts[contextName] = `docker-image://${dependency}`;
           }
-          const plan = await withNamedContexts(await directoryContext(r.context, r.dockerfile), contexts);
-          return streamBuild(plan, { ...plan.options, ...r.options, secrets: secrets.get(r.name) ?? [] }, show(r.name), abort.signal);
+          const main = await resolveContext(r.context, r.dockerfile);
+          try {
+            const plan = await withNamedContexts(main.plan, contexts);
+            return await streamBuild(plan, { ...plan.options, ...r.options, secrets: secrets.get(r.name) ?? [] }, show(r.name), abort.signal);
+          } finally {
+            main.cleanup();
+          }
         };
         try {
           id = await run();
@@ -190,7 +196,6 @@ async function buildRequest(project: LoadedProject, service: ServiceConfig, opts
   if (!b) throw new ExitError(1, `service "${name}" has no build section`);
   const refuse = (what: string) => new ExitError(1, `service "${name}": ${what} are not supported by this engine's builder`);
   if (b.ssh && b.ssh.length > 0) throw refuse('SSH agent sockets (build.ssh)');
-  if (/^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(b.context)) throw new ExitError(1, `service "${name}": remote build contexts (${b.context}) are not supported`);
   if (b.platforms && b.platforms.length > 1) throw new ExitError(1, `service "${name}": multi-platform builds (build.platforms) are not supported`);
 
   const secrets: SecretSource[] = (b.secrets ?? []).map((ref) => {
@@ -207,8 +212,10 @@ async function buildRequest(project: LoadedProject, service: ServiceConfig, opts
     // Paths were made absolute by the loader; URLs and image references are left as written.
     contexts[contextName] = value;
   }
-  const context = path.resolve(project.projectDir, b.context);
-  const dockerfile = b.dockerfile_inline !== undefined ? { inline: b.dockerfile_inline } : b.dockerfile !== undefined ? { file: path.resolve(context, b.dockerfile) } : {};
+  // A remote context (Git, http) is fetched when the build runs; its dockerfile is a path inside it.
+  const remote = remoteContextKind(b.context, project.projectDir) !== undefined;
+  const context = remote ? b.context : path.resolve(project.projectDir, b.context);
+  const dockerfile = b.dockerfile_inline !== undefined ? { inline: b.dockerfile_inline } : b.dockerfile !== undefined ? { file: remote ? b.dockerfile : path.resolve(context, b.dockerfile) } : {};
   const args: Record<string, string> = {};
   for (const [k, v] of Object.entries(b.args ?? {})) {
     const value = v ?? project.environment[k] ?? process.env[k];
