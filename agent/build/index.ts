@@ -53,7 +53,7 @@ export { planBuild, runEnvironment, classifyAddSource, PROXY_ARGS, PLATFORM_ARGS
 export type { BuildPlan, NamedContext, PlannedStage, PlannedStep, PlanOptions, SourceRef, StageBase, Env } from './dockerfile/plan';
 export { PatternMatcher, parseDockerignore, readDockerignore, cleanPath } from './context/ignore';
 export type { IgnoreFile, ParentMatches } from './context/ignore';
-export { walkContext, summarizeContext, detectStdinContext, CONTEXT_SIZE_WARNING_BYTES } from './context/walk';
-export type { ContextEntry, EntryType, ContextSummary } from './context/walk';
+export { walkContext, contextSizeWarning, detectStdinContext, CONTEXT_SIZE_WARNING_BYTES } from './context/walk';
+export type { ContextEntry, EntryType } from './context/walk';
 export { ContextIndex, checksumPaths, selectSources, sourceTrees, containsWildcards } from './context/sources';
 export type { ChecksumOptions, ChecksumResult, SelectedEntry } from './context/sources';

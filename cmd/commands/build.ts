@@ -9,7 +9,7 @@ import { engine, ExitError, println, readStdin } from '../cli';
 import { cloneGitContext, downloadContext, remoteContextKind } from './remote-context';
 import type { DuplexCall } from '../client';
 import { readDockerignoreSync } from '../../agent/build/context/ignore';
-import { detectStdinContext, walkContextSync, type ContextEntry } from '../../agent/build/context/walk';
+import { contextSizeWarning, detectStdinContext, walkContextSync, type ContextEntry } from '../../agent/build/context/walk';
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
 import { encodeHeader, endOfArchive, padding, type TarEntryType } from '../../agent/image/tar-format';
 import type { BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
@@ -278,8 +278,16 @@ export async function directoryContext(dir: string, flags: { file?: string; inli
  */
 async function* tarContext(contextDir: string, patterns: readonly string[]): AsyncGenerator<Buffer> {
   const types: Record<ContextEntry['type'], TarEntryType> = { dir: 'directory', symlink: 'symlink', file: 'file' };
+  let total = 0;
+  let warned = false;
   for await (const entry of walkContextSync(contextDir, patterns)) {
     const size = entry.type === 'file' ? entry.size : 0;
+    total += size;
+    const warning = warned ? undefined : contextSizeWarning(JSON.stringify(path.relative(process.cwd(), contextDir) || '.'), total);
+    if (warning !== undefined) {
+      warned = true;
+      process.stderr.write(warning + '\n');
+    }
     yield encodeHeader({
       name: entry.path,
       type: types[entry.type],

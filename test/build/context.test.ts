@@ -10,7 +10,7 @@ import {
   detectStdinContext,
   selectSources,
   sourceTrees,
-  summarizeContext,
+  contextSizeWarning,
   walkContext,
   CONTEXT_SIZE_WARNING_BYTES,
   type ContextEntry,
@@ -144,10 +144,9 @@ test('checksum is stable, content- and mode-sensitive, and ignores unselected fi
   assert.ok(!ignored.entries.some((e) => e.entry.path.startsWith('src/util')));
 });
 
-test('context size summary and stdin detection', () => {
-  const entry = (size: number): ContextEntry => ({ path: 'f', type: 'file', mode: 0o644, size, uid: 0, gid: 0, mtimeMs: 0, dev: 0, ino: 0 });
-  assert.equal(summarizeContext([entry(10)]).warning, undefined);
-  assert.match(summarizeContext([entry(CONTEXT_SIZE_WARNING_BYTES + 1)]).warning ?? '', /build context is \d+ MB/);
+test('context size warning and stdin detection', () => {
+  assert.equal(contextSizeWarning('"."', CONTEXT_SIZE_WARNING_BYTES), undefined);
+  assert.match(contextSizeWarning('"."', CONTEXT_SIZE_WARNING_BYTES + 1) ?? '', /^WARNING: build context "\." is over 500 MB; consider a \.dockerignore/);
   const tarHeader = new Uint8Array(512);
   tarHeader.set(Buffer.from('ustar'), 257);
   assert.equal(detectStdinContext(tarHeader), 'tar');

@@ -242,6 +242,19 @@ describe('image build', () => {
     }
   });
 
+  test('a context over 500 MB warns, once, and still builds', async () => {
+    const dir = await context('large', { Dockerfile: 'FROM busybox\nLABEL large=yes\n' });
+    // Sparse: the CLI reads and sends 501 MB of zeros without the disk holding them.
+    const big = path.join(dir, 'big.bin');
+    await fsp.writeFile(big, '');
+    await fsp.truncate(big, 501 * 1024 * 1024);
+    const r = await d.run(['image', 'build', '-q', '-t', 'large:1', dir], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('WARNING: build context'));
+    assert.equal(warnings.length, 1, r.stderr);
+    assert.match(warnings[0] as string, /is over 500 MB; consider a \.dockerignore/);
+  });
+
   test('build from stdin: a lone Dockerfile', async () => {
     const r = await d.run(['image', 'build', '-q', '-t', 'stdin:1', '-'], { input: 'FROM busybox\nLABEL from=stdin\n' });
     assert.equal(r.code, 0, r.stderr);

@@ -193,25 +193,13 @@ async function* walkDir(
   }
 }
 
-export interface ContextSummary {
-  files: number;
-  totalBytes: number;
-  /** Set when the context is large enough to slow every build. */
-  warning?: string;
-}
-
-export function summarizeContext(entries: Iterable<ContextEntry>): ContextSummary {
-  let files = 0;
-  let totalBytes = 0;
-  for (const entry of entries) {
-    files++;
-    totalBytes += entry.size;
-  }
-  const summary: ContextSummary = { files, totalBytes };
-  if (totalBytes > CONTEXT_SIZE_WARNING_BYTES) {
-    summary.warning = `build context is ${(totalBytes / 1024 / 1024).toFixed(0)} MB; consider a .dockerignore to leave out what the build does not need`;
-  }
-  return summary;
+/**
+ * The warning for a context that has grown past CONTEXT_SIZE_WARNING_BYTES while being sent:
+ * every build sends it whole, so a forgotten `.dockerignore` slows each one.
+ */
+export function contextSizeWarning(context: string, sentBytes: number): string | undefined {
+  if (sentBytes <= CONTEXT_SIZE_WARNING_BYTES) return undefined;
+  return `WARNING: build context ${context} is over ${CONTEXT_SIZE_WARNING_BYTES / 1024 / 1024} MB; consider a .dockerignore to leave out what the build does not need`;
 }
 
 /**
