@@ -196,6 +196,9 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
             const alreadyExisted = present[index] === true;
             if (!alreadyExisted && req.unpack && !tap) emit({ id, status: PullStatus.Extracting });
             await req.unpack?.(layer, { index, parentDone, alreadyExisted, signal, blobReady, ...(tap && { stream: tap }) });
+            // An unpack that returned reads no more (or never read: the layer was already
+            // unpacked here). The download must not wait for a reader that isn't coming.
+            tap?.close();
             await blobReady;
             if (!alreadyExisted) emit({ id, status: PullStatus.PullComplete });
           } finally {

@@ -379,6 +379,18 @@ describe('registry: against docker-registry', () => {
       assert.ok([...got.values()].every((g) => g.streamed));
     });
 
+    it('an unpacker that leaves its stream unread (the layer is already here) does not stall the download', async () => {
+      proxy.plan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 0, redirectOnce: false };
+      const store = await storeIn(dir, 'streamed-unread');
+      const big = await buildTestImage({ note: 'unread', randomLayers: [3 << 20] });
+      await pushImage({ ref: `${reg.host}/faults/unread:1`, manifestDigest: big.manifestDigest, store: await storeWith(dir, 'unread-src', big), client });
+      // Over the tap's 1 MB high-water mark: a download waiting for its reader would never end.
+      assert.ok(big.layers.some((l) => l.size > 1 << 20));
+      const r = await pullImage({ ref: `${proxy.host}/faults/unread:1`, store, client, streamLayers: true, unpack: async () => undefined });
+      assert.equal(r.manifestDigest, big.manifestDigest);
+      for (const l of big.layers) assert.deepEqual(await store.readAll(l.digest), l.data);
+    });
+
     it('a streamed layer whose download another pull runs is read from the store', async () => {
       proxy.plan = { cuts: 0, cutAfter: 0, statuses: [], delayBlobMs: 300, redirectOnce: false };
       const store = await storeIn(dir, 'streamed-shared');

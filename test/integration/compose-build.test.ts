@@ -183,4 +183,31 @@ services:
     assert.match(p.stderr.trim().split('\n').pop() as string, /service "ghost".*could not be pulled/);
     assert.equal((await compose(['ps', '-aq'], other)).stdout.trim(), '');
   });
+
+  test('image build pulls a missing base, uses the local one after, and --pull fetches a newer one', async () => {
+    const base = `${reg.host}/base:1`;
+    const labelOf = async (image: string) => (await labelsOf(image)).v;
+    const ctx = path.join(d.dir, 'pull-ctx');
+    // v1 in the registry only.
+    await write(path.join(ctx, 'v1'), { Dockerfile: 'FROM busybox:latest\nLABEL v=1\n' });
+    await ok(['image', 'build', '-q', '-t', base, path.join(ctx, 'v1')]);
+    await ok(['image', 'push', '-q', base]);
+    await ok(['image', 'rm', base]);
+
+    await write(path.join(ctx, 'app'), { Dockerfile: `FROM ${base}\nLABEL app=yes\n` });
+    await ok(['image', 'build', '-q', '-t', 'frompull:1', path.join(ctx, 'app')]);
+    assert.equal(await labelOf('frompull:1'), '1', 'a missing base is pulled');
+
+    // The registry moves on to v2; the store keeps v1 under the same name.
+    const v1 = (await ok(['image', 'inspect', '--format', '{{.Id}}', base])).trim();
+    await write(path.join(ctx, 'v2'), { Dockerfile: 'FROM busybox:latest\nLABEL v=2\n' });
+    await ok(['image', 'build', '-q', '-t', base, path.join(ctx, 'v2')]);
+    await ok(['image', 'push', '-q', base]);
+    await ok(['image', 'tag', v1, base]);
+
+    await ok(['image', 'build', '-q', '-t', 'frompull:2', path.join(ctx, 'app')]);
+    assert.equal(await labelOf('frompull:2'), '1', 'without --pull the local base is used');
+    await ok(['image', 'build', '-q', '--pull', '-t', 'frompull:3', path.join(ctx, 'app')]);
+    assert.equal(await labelOf('frompull:3'), '2', '--pull fetches the registry\'s newer base');
+  });
 });
