@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { freePort, retry } from '../helpers/http';
 import { busyboxRootfsTar } from '../helpers/images';
 
 let d: TestDaemon;
@@ -31,27 +32,18 @@ async function writeFiles(dir: string, files: Record<string, string>): Promise<v
   }
 }
 
-async function freePort(): Promise<number> {
-  const probe = createTcpServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
+/** Waits until something accepts connections on 127.0.0.1:port. */
+function waitForPort(port: number): Promise<void> {
+  return retry(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve();
+        });
+        s.on('error', reject);
+      }),
+  );
 }
 
 before(async () => {
