@@ -207,20 +207,32 @@ export class LocalContentStore implements ContentStore {
     const store = this;
     let closed = false;
     // Writes are gathered into ~WRITE_BATCH bytes and written with one writev: a stream of 64 KB
-    // chunks would otherwise cost a syscall round trip through the thread pool each.
+    // chunks would otherwise cost a syscall round trip through the thread pool each. One batch is
+    // written while the next one gathers, so that the caller (a download) never waits on the disk
+    // unless it is a whole batch ahead.
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
-    const flush = async () => {
-      if (batchBytes === 0) return;
-      const bufs = batch;
-      const total = batchBytes;
-      batch = [];
-      batchBytes = 0;
+    let writing: Promise<void> = Promise.resolve();
+    const writeOut = async (bufs: Uint8Array[], total: number) => {
       let written = 0;
       while (written < total) {
         const { bytesWritten } = await fh.writev(written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)]);
         written += bytesWritten;
       }
+    };
+    /** Starts writing the gathered batch once the one before is written; its failure surfaces at the next flush or `settle`. */
+    const flush = async () => {
+      await writing;
+      if (batchBytes === 0) return;
+      writing = writeOut(batch, batchBytes);
+      writing.catch(() => undefined);
+      batch = [];
+      batchBytes = 0;
+    };
+    /** Everything accepted so far is in the file. */
+    const settle = async () => {
+      await flush();
+      await writing;
     };
     let released = false;
     const closeHandle = async () => {
@@ -253,7 +265,7 @@ export class LocalContentStore implements ContentStore {
       },
       async commit(expected) {
         try {
-          await flush();
+          await settle();
           await fh.sync();
           await closeHandle();
           const digest = 'sha256:' + hash.digest('hex');
@@ -281,6 +293,7 @@ export class LocalContentStore implements ContentStore {
         batch = [];
         batchBytes = 0;
         try {
+          await writing.catch(() => undefined);
           await closeHandle();
           await fsp.rm(dir, { recursive: true, force: true });
         } finally {
@@ -289,8 +302,9 @@ export class LocalContentStore implements ContentStore {
       },
       async close() {
         try {
-          await flush();
+          await settle();
         } finally {
+          await writing.catch(() => undefined);
           await closeFile();
         }
       },
