@@ -144,25 +144,37 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
       const bytes = throttledProgress(emit, id, PullStatus.Downloading);
       const tap = taps[i];
       const download = track(
-        limiter.run(
-          async () => {
-            if (signal.aborted) throw cancelled('context canceled');
-            downloadStarted[i]!.resolve();
-            await fetchInto(
-              layer,
-              (p) => {
-                if (p.phase === 'downloading') bytes(p.current, p.total);
-                else emit({ id, status: PullStatus.VerifyingChecksum });
-              },
-              tap,
-            );
-            emit({ id, status: PullStatus.DownloadComplete });
-            // The unpack of a streamed layer finishes the bytes it was given meanwhile.
-            if (tap && !tap.abandoned) emit({ id, status: PullStatus.Extracting });
-            await sources.remember(layer.digest, ref);
-          },
-          () => emit({ id, status: PullStatus.Waiting }),
-        ),
+        (async () => {
+          let fetching: Promise<unknown> = Promise.resolve();
+          // A slot is held while the bytes come in: verifying and storing the blob (an fsync)
+          // and recording where it came from need no connection, and the next layer's download
+          // should not wait for them.
+          await limiter.run(
+            async () => {
+              if (signal.aborted) throw cancelled('context canceled');
+              downloadStarted[i]!.resolve();
+              const transferred = deferred();
+              fetching = fetchInto(
+                layer,
+                (p) => {
+                  if (p.phase === 'downloading') bytes(p.current, p.total);
+                  else {
+                    emit({ id, status: PullStatus.VerifyingChecksum });
+                    transferred.resolve();
+                  }
+                },
+                tap,
+              );
+              await Promise.race([fetching, transferred.promise]);
+            },
+            () => emit({ id, status: PullStatus.Waiting }),
+          );
+          await fetching;
+          emit({ id, status: PullStatus.DownloadComplete });
+          // The unpack of a streamed layer finishes the bytes it was given meanwhile.
+          if (tap && !tap.abandoned) emit({ id, status: PullStatus.Extracting });
+          await sources.remember(layer.digest, ref);
+        })(),
       );
       if (tap) {
         // A tap the download never fed (a fetch another pull runs, a complete ingest) has
