@@ -242,7 +242,8 @@ export async function decompress(input: AsyncIterable<Uint8Array>, label: string
     head.push(chunk);
     headLength += chunk.length;
   }
-  const magic = Buffer.concat(head).subarray(0, 6);
+  // Only the first bytes are joined: the first chunk alone may be a megabyte.
+  const magic = Buffer.concat(head, Math.min(headLength, 6));
   const hash = createHash('sha256');
   let size = 0;
   // A plain tar's digest is its diffID, which the tar reader computes already.
