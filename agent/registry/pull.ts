@@ -138,6 +138,7 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
     const streaming = req.streamLayers === true && req.unpack !== undefined;
     const taps = layers.map((_, i) => (streaming && !present[i] ? new BlobTap() : undefined));
     const downloadStarted = layers.map(() => deferred());
+    const remembered: Promise<void>[] = [];
     const downloads = layers.map((layer, i) => {
       if (present[i]) return Promise.resolve();
       const id = shortId(layer.digest);
@@ -173,9 +174,10 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
           emit({ id, status: PullStatus.DownloadComplete });
           // The unpack of a streamed layer finishes the bytes it was given meanwhile.
           if (tap && !tap.abandoned) emit({ id, status: PullStatus.Extracting });
-          await sources.remember(layer.digest, ref);
         })(),
       );
+      // Where the blob came from is bookkeeping for later pushes: the layer need not wait for it.
+      remembered.push(track(download.then(() => sources.remember(layer.digest, ref), () => undefined)));
       if (tap) {
         // A tap the download never fed (a fetch another pull runs, a complete ingest) has
         // nothing for its reader; one the pull stopped must not keep its reader waiting.
@@ -222,7 +224,7 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
       unpacks.push(done);
     });
 
-    await Promise.allSettled([configDone, ...downloads, ...unpacks]);
+    await Promise.allSettled([configDone, ...downloads, ...unpacks, ...remembered]);
     if (req.signal?.aborted) throw cancelled('context canceled');
     if (failures.length) throw firstMeaningful(failures);
 
