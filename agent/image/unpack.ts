@@ -213,7 +213,7 @@ async function feed(source: AsyncGenerator<Buffer>, decoder: Duplex, recycle: ((
       if (!more) await drainedOrClosed(decoder);
       if (decoder.destroyed) return;
     }
-    decoder.end();
+    if (!decoder.destroyed) decoder.end();
   } catch (err) {
     decoder.destroy(err as Error);
   }
