@@ -84,6 +84,9 @@ export interface ContentStore extends ContentReader {
 /** Bytes a writer gathers before writing them out. */
 const WRITE_BATCH = 1 << 20;
 
+/** Bytes a writer writes between two background syncs. */
+const SYNC_AHEAD = 8 << 20;
+
 const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 
 export function parseDigest(digest: string): string {
@@ -100,6 +103,18 @@ export function sha256Of(data: Uint8Array | string): string {
 export class LocalContentStore implements ContentStore {
   /** Ingest key → settles when its writer has closed its file. */
   private readonly openWriters = new Map<string, Promise<void>>();
+  /**
+   * The last fsync any writer started. They run one at a time: an fsync holds a thread of the
+   * pool until the disk has the data, and three layers syncing at once would leave the downloads
+   * and unpacks still running with one thread to write and inflate.
+   */
+  private syncing: Promise<void> = Promise.resolve();
+
+  private syncInTurn(sync: () => Promise<void>): Promise<void> {
+    const turn = this.syncing.then(sync);
+    this.syncing = turn.catch(() => undefined);
+    return turn;
+  }
 
   constructor(readonly root: string) {}
 
@@ -207,25 +222,58 @@ export class LocalContentStore implements ContentStore {
     const store = this;
     let closed = false;
     // Writes are gathered into ~WRITE_BATCH bytes and written with one writev: a stream of 64 KB
-    // chunks would otherwise cost a syscall round trip through the thread pool each.
+    // chunks would otherwise cost a syscall round trip through the thread pool each. One batch is
+    // written while the next one gathers, so that the caller (a download) never waits on the disk
+    // unless it is a whole batch ahead.
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
-    const flush = async () => {
-      if (batchBytes === 0) return;
-      const bufs = batch;
-      const total = batchBytes;
-      batch = [];
-      batchBytes = 0;
+    let writing: Promise<void> = Promise.resolve();
+    // The commit's fsync would otherwise find the whole blob still to write out, on the pull's
+    // critical path: every SYNC_AHEAD bytes the data written so far goes to disk in the
+    // background, so that only the last stretch is left for the commit.
+    let unsynced = 0;
+    let syncingAhead: Promise<void> | undefined;
+    // Linux reports a failed writeback to one fsync only: the commit must not miss it.
+    let syncFailure: unknown;
+    const writeOut = async (bufs: Uint8Array[], total: number) => {
       let written = 0;
       while (written < total) {
         const { bytesWritten } = await fh.writev(written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)]);
         written += bytesWritten;
       }
+      unsynced += total;
+      if (unsynced >= SYNC_AHEAD && !syncingAhead) {
+        unsynced = 0;
+        syncingAhead = store.syncInTurn(() => fh.datasync()).then(
+          () => {
+            syncingAhead = undefined;
+          },
+          (err: unknown) => {
+            syncFailure ??= err;
+            syncingAhead = undefined;
+          },
+        );
+      }
+    };
+    /** Starts writing the gathered batch once the one before is written; its failure surfaces at the next flush or `settle`. */
+    const flush = async () => {
+      await writing;
+      if (batchBytes === 0) return;
+      writing = writeOut(batch, batchBytes);
+      writing.catch(() => undefined);
+      batch = [];
+      batchBytes = 0;
+    };
+    /** Everything accepted so far is in the file. */
+    const settle = async () => {
+      await flush();
+      await writing;
     };
     let released = false;
     const closeHandle = async () => {
       if (closed) return;
       closed = true;
+      await syncingAhead;
       await fh.close();
     };
     // The next writer of this ref may start once the file is closed and, after a commit or an
@@ -253,9 +301,10 @@ export class LocalContentStore implements ContentStore {
       },
       async commit(expected) {
         try {
-          await flush();
-          await fh.sync();
+          await settle();
+          await store.syncInTurn(() => fh.sync());
           await closeHandle();
+          if (syncFailure !== undefined) throw syncFailure;
           const digest = 'sha256:' + hash.digest('hex');
           if (expected?.size !== undefined && expected.size !== offset) {
             await fsp.rm(dir, { recursive: true, force: true });
@@ -281,6 +330,7 @@ export class LocalContentStore implements ContentStore {
         batch = [];
         batchBytes = 0;
         try {
+          await writing.catch(() => undefined);
           await closeHandle();
           await fsp.rm(dir, { recursive: true, force: true });
         } finally {
@@ -289,8 +339,9 @@ export class LocalContentStore implements ContentStore {
       },
       async close() {
         try {
-          await flush();
+          await settle();
         } finally {
+          await writing.catch(() => undefined);
           await closeFile();
         }
       },

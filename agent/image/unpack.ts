@@ -35,7 +35,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable, pipeline } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { TsError, failedPrecondition, invalidArgument, kindOf, messageOf } from '../../common/errors';
 import { ByteSource, TarFormatError, TarReader } from './tar-format';
@@ -174,7 +174,62 @@ export interface DecodedStream {
 const startsWith = (head: Buffer, magic: number[]): boolean =>
   head.length >= magic.length && magic.every((b, i) => head[i] === b);
 
-type ZstdFactory = () => NodeJS.ReadWriteStream;
+type ZstdFactory = (opts: { chunkSize: number }) => NodeJS.ReadWriteStream;
+
+/**
+ * Bytes a decoder produces per trip through the thread pool; the tar reader hands the file
+ * writes views of them. A pull's tap feeds the decoder pieces of the same size.
+ */
+const DECODED_CHUNK = 1 << 20;
+
+/**
+ * An input whose chunks may be handed back once nothing refers to their bytes any more, to be
+ * filled again (the registry's tap of a download).
+ */
+export interface RecyclingSource extends AsyncIterable<Uint8Array> {
+  recycle(chunk: Buffer): void;
+}
+
+function isRecycling(input: AsyncIterable<Uint8Array>): input is RecyclingSource {
+  return typeof (input as Partial<RecyclingSource>).recycle === 'function';
+}
+
+/** The same object when it is a Buffer already: a recycled chunk is known by its identity. */
+const asBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+
+/**
+ * Writes the chunks into the decoder, holding back while it is full. A chunk is recycled once the
+ * decoder's write of it completed: zlib consumed all of it by then and keeps no reference. Like
+ * pipeline(), a failing source destroys the decoder (its reader sees the error) and a decoder
+ * that goes away (its reader stopped) closes the source.
+ */
+async function feed(source: AsyncGenerator<Buffer>, decoder: Duplex, recycle: ((chunk: Buffer) => void) | undefined): Promise<void> {
+  try {
+    for await (const chunk of source) {
+      if (decoder.destroyed) return;
+      const more = decoder.write(chunk, (err) => {
+        if (!err) recycle?.(chunk);
+      });
+      if (!more) await drainedOrClosed(decoder);
+      if (decoder.destroyed) return;
+    }
+    if (!decoder.destroyed) decoder.end();
+  } catch (err) {
+    decoder.destroy(err as Error);
+  }
+}
+
+function drainedOrClosed(stream: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
 
 export async function decompress(input: AsyncIterable<Uint8Array>, label: string, digestCompressed: boolean): Promise<DecodedStream> {
   const iterator = input[Symbol.asyncIterator]();
@@ -183,11 +238,12 @@ export async function decompress(input: AsyncIterable<Uint8Array>, label: string
   while (headLength < 6) {
     const r = await iterator.next();
     if (r.done) break;
-    const chunk = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+    const chunk = asBuffer(r.value);
     head.push(chunk);
     headLength += chunk.length;
   }
-  const magic = Buffer.concat(head).subarray(0, 6);
+  // Only the first bytes are joined: the first chunk alone may be a megabyte.
+  const magic = Buffer.concat(head, Math.min(headLength, 6));
   const hash = createHash('sha256');
   let size = 0;
   // A plain tar's digest is its diffID, which the tar reader computes already.
@@ -202,7 +258,7 @@ export async function decompress(input: AsyncIterable<Uint8Array>, label: string
       for (;;) {
         const r = await iterator.next();
         if (r.done) return;
-        const chunk = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+        const chunk = asBuffer(r.value);
         if (hashRaw) hash.update(chunk);
         size += chunk.length;
         yield chunk;
@@ -218,12 +274,12 @@ export async function decompress(input: AsyncIterable<Uint8Array>, label: string
     size: () => size,
   });
   const through = (decoder: NodeJS.ReadWriteStream, compression: LayerCompression): DecodedStream => {
-    // pipeline() destroys every stage when one fails, so the iteration below sees the first error.
-    pipeline(Readable.from(raw(), { objectMode: false }), decoder, () => undefined);
+    const recycle = isRecycling(input) ? (chunk: Buffer) => input.recycle(chunk) : undefined;
+    void feed(raw(), decoder as Duplex, recycle);
     return result(decoder as unknown as AsyncIterable<Uint8Array>, compression);
   };
 
-  if (startsWith(magic, [0x1f, 0x8b])) return through(zlib.createGunzip({ chunkSize: 256 * 1024 }), 'gzip');
+  if (startsWith(magic, [0x1f, 0x8b])) return through(zlib.createGunzip({ chunkSize: DECODED_CHUNK }), 'gzip');
   if (startsWith(magic, [0x28, 0xb5, 0x2f, 0xfd])) {
     const createZstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
     if (!createZstd) {
@@ -232,7 +288,7 @@ export async function decompress(input: AsyncIterable<Uint8Array>, label: string
         `image store: layer ${label}: zstd-compressed layers need Node.js 22.15 or later; this is ${process.version}`,
       );
     }
-    return through(createZstd(), 'zstd');
+    return through(createZstd({ chunkSize: DECODED_CHUNK }), 'zstd');
   }
   if (startsWith(magic, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) || startsWith(magic, [0x42, 0x5a, 0x68])) {
     await iterator.return?.();
@@ -314,6 +370,55 @@ async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
   while (done < chunk.length) {
     const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, null);
     done += bytesWritten;
+  }
+}
+
+/** Bytes of a large file gathered into one write. */
+const FILE_WRITE_BATCH = 1 << 20;
+
+/**
+ * Writes a file's body in batches of ~FILE_WRITE_BATCH, each one written while the next is read:
+ * the write of one batch (in the thread pool) overlaps the decompression of the next, and a trip
+ * through the thread pool per 256 KB chunk would cost more than the copy it makes.
+ */
+async function writeBody(fh: FileHandle, body: AsyncIterable<Buffer>): Promise<void> {
+  let position = 0;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  try {
+    for await (const chunk of body) {
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched < FILE_WRITE_BATCH) continue;
+      await inFlight;
+      inFlight = writevAll(fh, batch, position);
+      // Its failure is awaited below; until then it must not count as unhandled.
+      inFlight.catch(() => undefined);
+      position += batched;
+      batch = [];
+      batched = 0;
+    }
+  } finally {
+    // A failed read still waits for the write it started: the caller closes the file next.
+    await inFlight.catch(() => undefined);
+  }
+  await inFlight;
+  if (batched > 0) await writevAll(fh, batch, position);
+}
+
+async function writevAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let pending = buffers;
+  for (;;) {
+    const { bytesWritten } = await fh.writev(pending, position);
+    position += bytesWritten;
+    let skip = bytesWritten;
+    while (pending.length > 0 && skip >= pending[0]!.length) {
+      skip -= pending[0]!.length;
+      pending = pending.slice(1);
+    }
+    if (pending.length === 0) return;
+    pending = [pending[0]!.subarray(skip), ...pending.slice(1)];
   }
 }
 
@@ -483,7 +588,7 @@ class LayerWriter {
 
     const fh = await fsp.open(abs, FILE_FLAGS, 0o600);
     try {
-      for await (const chunk of body()) await writeAll(fh, chunk);
+      await writeBody(fh, body());
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw err;

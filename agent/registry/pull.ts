@@ -138,32 +138,46 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
     const streaming = req.streamLayers === true && req.unpack !== undefined;
     const taps = layers.map((_, i) => (streaming && !present[i] ? new BlobTap() : undefined));
     const downloadStarted = layers.map(() => deferred());
+    const remembered: Promise<void>[] = [];
     const downloads = layers.map((layer, i) => {
       if (present[i]) return Promise.resolve();
       const id = shortId(layer.digest);
       const bytes = throttledProgress(emit, id, PullStatus.Downloading);
       const tap = taps[i];
       const download = track(
-        limiter.run(
-          async () => {
-            if (signal.aborted) throw cancelled('context canceled');
-            downloadStarted[i]!.resolve();
-            await fetchInto(
-              layer,
-              (p) => {
-                if (p.phase === 'downloading') bytes(p.current, p.total);
-                else emit({ id, status: PullStatus.VerifyingChecksum });
-              },
-              tap,
-            );
-            emit({ id, status: PullStatus.DownloadComplete });
-            // The unpack of a streamed layer finishes the bytes it was given meanwhile.
-            if (tap && !tap.abandoned) emit({ id, status: PullStatus.Extracting });
-            await sources.remember(layer.digest, ref);
-          },
-          () => emit({ id, status: PullStatus.Waiting }),
-        ),
+        (async () => {
+          let fetching: Promise<unknown> = Promise.resolve();
+          // A slot is held while the bytes come in: verifying and storing the blob (an fsync)
+          // and recording where it came from need no connection, and the next layer's download
+          // should not wait for them.
+          await limiter.run(
+            async () => {
+              if (signal.aborted) throw cancelled('context canceled');
+              downloadStarted[i]!.resolve();
+              const transferred = deferred();
+              fetching = fetchInto(
+                layer,
+                (p) => {
+                  if (p.phase === 'downloading') bytes(p.current, p.total);
+                  else {
+                    emit({ id, status: PullStatus.VerifyingChecksum });
+                    transferred.resolve();
+                  }
+                },
+                tap,
+              );
+              await Promise.race([fetching, transferred.promise]);
+            },
+            () => emit({ id, status: PullStatus.Waiting }),
+          );
+          await fetching;
+          emit({ id, status: PullStatus.DownloadComplete });
+          // The unpack of a streamed layer finishes the bytes it was given meanwhile.
+          if (tap && !tap.abandoned) emit({ id, status: PullStatus.Extracting });
+        })(),
       );
+      // Where the blob came from is bookkeeping for later pushes: the layer need not wait for it.
+      remembered.push(track(download.then(() => sources.remember(layer.digest, ref), () => undefined)));
       if (tap) {
         // A tap the download never fed (a fetch another pull runs, a complete ingest) has
         // nothing for its reader; one the pull stopped must not keep its reader waiting.
@@ -213,7 +227,7 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
       unpacks.push(done);
     });
 
-    await Promise.allSettled([configDone, ...downloads, ...unpacks]);
+    await Promise.allSettled([configDone, ...downloads, ...unpacks, ...remembered]);
     if (req.signal?.aborted) throw cancelled('context canceled');
     if (failures.length) throw firstMeaningful(failures);
 

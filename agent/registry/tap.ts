@@ -9,8 +9,16 @@
  * already fetches the blob), it is `abandoned`: the reader gets an error and unpacks from the
  * store after the verification instead. The download waits while the reader is more than
  * `highWaterMark` bytes behind, which keeps a pull's memory bounded whatever the network speed.
+ *
+ * A reader that is done with a piece may give it back (`recycle`): the next piece is filled into
+ * it instead of into a new buffer. A pull moves hundreds of megabytes through here, and every
+ * fresh buffer counts as external memory that V8 answers with a full garbage collection every
+ * few megabytes; recycled pieces keep that to the network's own buffers.
  */
 import { TsError } from '../../common/errors';
+
+/** Recycled pieces kept at most: a reader holds two or three at a time. */
+const SPARE_PIECES = 4;
 
 export class BlobTap implements AsyncIterable<Buffer> {
   private readonly queue: Buffer[] = [];
@@ -23,15 +31,19 @@ export class BlobTap implements AsyncIterable<Buffer> {
   abandoned = false;
   private wakeReader: (() => void) | undefined;
   private wakeWriter: (() => void) | undefined;
+  /** Full pieces handed to the reader, which it may give back. */
+  private readonly lent = new WeakSet<Buffer>();
+  private readonly spare: Buffer[] = [];
 
   /**
-   * The reader gets the bytes in pieces of about `batch` bytes (joined from the network's 64 KB
-   * reads): each piece costs the reader a trip through the thread pool (inflate, file write), and
-   * on a loaded machine every trip is a chance to lose the CPU.
+   * The reader gets the bytes in pieces of `batch` bytes (the last one shorter), joined from the
+   * network's 64 KB reads: each piece costs the reader a trip through the thread pool (inflate,
+   * file write), and on a loaded machine every trip is a chance to lose the CPU. `highWaterMark`
+   * leaves room for a piece being read while the next one gathers.
    */
   constructor(
-    private readonly highWaterMark = 1 << 20,
-    private readonly batch = 256 << 10,
+    private readonly highWaterMark = 2 << 20,
+    private readonly batch = 1 << 20,
   ) {}
 
   /** A download attempt begins at byte `offset` of the blob. */
@@ -84,9 +96,34 @@ export class BlobTap implements AsyncIterable<Buffer> {
 
   private drop(): void {
     this.queue.length = 0;
+    this.spare.length = 0;
     this.queued = 0;
     this.wake('reader');
     this.wake('writer');
+  }
+
+  /** A piece the reader no longer needs (nothing refers to its bytes any more); others are ignored. */
+  recycle(piece: Buffer): void {
+    if (!this.lent.delete(piece)) return;
+    if (this.state === 'flowing' && this.spare.length < SPARE_PIECES) this.spare.push(piece);
+  }
+
+  /** Exactly `batch` queued bytes, copied into a recycled piece when there is one. */
+  private takeFull(): Buffer {
+    const piece = this.spare.pop() ?? Buffer.allocUnsafe(this.batch);
+    let filled = 0;
+    while (filled < this.batch) {
+      const chunk = this.queue[0]!;
+      const take = Math.min(chunk.length, this.batch - filled);
+      chunk.copy(piece, filled, 0, take);
+      filled += take;
+      if (take === chunk.length) this.queue.shift();
+      else this.queue[0] = chunk.subarray(take);
+    }
+    this.queued -= this.batch;
+    this.lent.add(piece);
+    this.wake('writer');
+    return piece;
   }
 
   private wake(who: 'reader' | 'writer'): void {
@@ -101,7 +138,11 @@ export class BlobTap implements AsyncIterable<Buffer> {
       for (;;) {
         if (this.state === 'failed') throw this.failure!;
         const done = this.state === 'ended' || this.state === 'closed';
-        if (this.queued >= this.batch || (done && this.queued > 0)) {
+        if (this.queued >= this.batch) {
+          yield this.takeFull();
+          continue;
+        }
+        if (done && this.queued > 0) {
           const chunks = this.queue.splice(0);
           const piece = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.queued);
           this.queued = 0;

@@ -20,6 +20,27 @@ describe('content store writers', () => {
   const settledWithin = async (p: Promise<unknown>, ms: number) =>
     Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
 
+  it('large blobs from writers at once, written out and synced in the background, commit whole', async () => {
+    // Past the background-sync stride, in chunks the size of a network read.
+    const blobs = [randomBytes(20 << 20), randomBytes(12 << 20), randomBytes(9 << 20)];
+    const infos = await Promise.all(
+      blobs.map(async (blob, i) => {
+        const w = await store.writer(`pull-big-${i}`);
+        for (let at = 0; at < blob.length; at += 65536) await w.write(blob.subarray(at, at + 65536));
+        return w.commit({ digest: sha256Of(blob), size: blob.length });
+      }),
+    );
+    for (const [i, info] of infos.entries()) assert.deepEqual(await store.readAll(info.digest), blobs[i]);
+    // An ingest closed halfway resumes from everything it was given, synced or not.
+    const w = await store.writer('pull-big-resumed');
+    await w.write(blobs[0]!.subarray(0, 10 << 20));
+    await w.close();
+    const again = await store.writer('pull-big-resumed');
+    assert.equal(again.offset, 10 << 20);
+    await again.write(blobs[0]!.subarray(10 << 20));
+    await again.commit({ digest: sha256Of(blobs[0]!), size: blobs[0]!.length });
+  });
+
   it('a second writer of an ingest waits for the first to close, then resumes from all it wrote', async () => {
     // As a cancelled download whose last batch is not written out yet, retried at once.
     const first = await store.writer('pull-race');

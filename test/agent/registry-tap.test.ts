@@ -71,4 +71,27 @@ describe('registry: BlobTap', () => {
     await wait;
     assert.equal(tap.write(Buffer.alloc(16)), undefined);
   });
+
+  it('fills the pieces a reader gives back instead of new ones, without mixing their bytes', async () => {
+    const tap = new BlobTap(32, 16);
+    const data = Buffer.from([...Array(200).keys()].map((i) => (i * 7) % 251));
+    const seen = new Set<Buffer>();
+    const parts: Buffer[] = [];
+    const reading = (async () => {
+      for await (const piece of tap) {
+        parts.push(Buffer.from(piece));
+        seen.add(piece);
+        tap.recycle(piece);
+      }
+    })();
+    tap.start(0);
+    for (let i = 0; i < data.length; i += 10) await tap.write(data.subarray(i, i + 10));
+    tap.end();
+    await reading;
+    assert.deepEqual(Buffer.concat(parts), data);
+    assert.deepEqual(parts.slice(0, -1).map((p) => p.length), Array(12).fill(16));
+    assert.ok(seen.size < parts.length, 'no piece was filled twice');
+    // A buffer the tap did not lend is not taken.
+    tap.recycle(Buffer.alloc(16));
+  });
 });

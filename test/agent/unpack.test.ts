@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -443,5 +444,42 @@ test('leading slashes are dropped and names resolved inside the layer, as Docker
     assert.equal(await fsp.readFile(`${tmp}/l/etc/hostname`, 'utf8'), 'inside');
     assert.equal(await fsp.readFile(`${tmp}/l/usr/bin/linked`, 'utf8'), 'tool');
     assert.equal(await fsp.readlink(`${tmp}/l/hard-to-inner-symlink`), 'usr/bin');
+  });
+});
+
+test('a recycling source gets a compressed chunk back only once the decoder is done with it', async () => {
+  await inTemp('unpack-recycle', async (tmp) => {
+    // Incompressible, so that the compressed stream spans many chunks.
+    const body = randomBytes(3 * 1024 * 1024);
+    const tar = await craftTar([{ name: 'data.bin', body }, { name: 'small', body: 'tail' }]);
+    const gz = gzipSync(tar, { level: 1 });
+    const size = 64 * 1024;
+    const spare: Buffer[] = [];
+    let fresh = 0;
+    // Scribbles over every chunk given back before filling it again: a decoder still reading one
+    // would inflate garbage, and the diffID would not match.
+    const source = {
+      recycle(chunk: Buffer) {
+        chunk.fill(0xaa);
+        spare.push(chunk);
+      },
+      async *[Symbol.asyncIterator]() {
+        for (let i = 0; i < gz.length; i += size) {
+          const part = gz.subarray(i, i + size);
+          let chunk = spare.pop();
+          if (!chunk || chunk.length !== part.length) {
+            fresh++;
+            chunk = Buffer.alloc(part.length);
+          }
+          part.copy(chunk);
+          yield chunk;
+        }
+      },
+    };
+    const r = await unpackLayer(source, `${tmp}/layer`);
+    assert.equal(r.diffId, sha256(tar));
+    assert.equal(r.compression, 'gzip');
+    assert.deepEqual(await fsp.readFile(`${tmp}/layer/data.bin`), body);
+    assert.ok(fresh < Math.ceil(gz.length / size), 'no chunk was given back');
   });
 });
