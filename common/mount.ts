@@ -1,4 +1,5 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, realpath, statfs } from 'node:fs/promises';
 import * as path from 'node:path';
 import { launcher } from './process';
 
@@ -91,4 +92,26 @@ export async function mountPoints(): Promise<string[]> {
 
 export async function isMountPoint(p: string): Promise<boolean> {
   return (await mountPoints()).includes(path.resolve(p));
+}
+
+/** statfs(2) f_type of file systems that live in memory. */
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+
+/** Whether `dir` (made if missing) lives in memory: tmpfs or ramfs. */
+export async function isInMemory(dir: string): Promise<boolean> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const type = (await statfs(dir)).type;
+  return type === TMPFS_MAGIC || type === RAMFS_MAGIC;
+}
+
+/**
+ * Mounts a tmpfs (mode 0700) on `dir`, hiding what it holds; false when that fails (no right to
+ * mount, say). Node's own spawn, not the launcher: the daemon's spawn server may keep its files
+ * under `dir`, and is not started before it is settled.
+ */
+export function mountTmpfs(dir: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('mount', ['-t', 'tmpfs', '-o', 'mode=0700,nosuid,nodev', 'tmpfs', dir], (err) => resolve(!err));
+  });
 }
