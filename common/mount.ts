@@ -63,6 +63,83 @@ async function unmountAll(targets: string[]): Promise<Map<string, string>> {
   return new Map(mounted.map((m) => [m, why]));
 }
 
+export interface MountRequest {
+  type: string;
+  source: string;
+  options: string[];
+  /** Relative paths in the options (overlay's lower dirs) are resolved against it. */
+  cwd?: string;
+}
+
+/**
+ * Mounting with mount(8), the requests of one moment with the same `cwd` made by one process:
+ * `mount -a` reading a table of them (fstab syntax) on its stdin. Containers starting side by
+ * side each want their rootfs mounted, and every start of mount(8) costs a fork, an exec and a
+ * parse of mountinfo. A mount the shared run did not make is tried again alone, so its failure
+ * carries mount's own word about it (and a mount(8) without `-a -T` works as before).
+ */
+export function mountOne(req: MountRequest, target: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    mountQueue.push({ req, target, resolve, reject });
+    if (!mountDraining) {
+      mountDraining = true;
+      setImmediate(() => void drainMounts());
+    }
+  });
+}
+
+interface MountJob {
+  req: MountRequest;
+  target: string;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const mountQueue: MountJob[] = [];
+let mountDraining = false;
+
+async function drainMounts(): Promise<void> {
+  while (mountQueue.length > 0) {
+    const batch = mountQueue.splice(0);
+    const byCwd = new Map<string, MountJob[]>();
+    for (const job of batch) {
+      const key = job.req.cwd ?? '';
+      byCwd.set(key, [...(byCwd.get(key) ?? []), job]);
+    }
+    await Promise.all([...byCwd.values()].map((jobs) => mountTogether(jobs)));
+  }
+  mountDraining = false;
+}
+
+async function mountTogether(jobs: MountJob[]): Promise<void> {
+  let left = jobs;
+  if (jobs.length > 1) {
+    const table = jobs.map((j) => [j.req.source, j.target, j.req.type, j.req.options.join(',') || 'defaults', '0', '0'].map(fstabField).join(' ')).join('\n');
+    const cwd = jobs[0]!.req.cwd;
+    await launcher()
+      .run('mount', ['-a', '-T', '/dev/stdin'], { input: `${table}\n`, stdout: 'ignore', ...(cwd ? { cwd } : {}) })
+      .catch(() => undefined);
+    const mounted = new Set(await mountedAmong(jobs.map((j) => j.target)).catch(() => [] as string[]));
+    for (const j of jobs) if (mounted.has(j.target)) j.resolve();
+    left = jobs.filter((j) => !mounted.has(j.target));
+  }
+  await Promise.all(
+    left.map(async (j) => {
+      const { type, source, options, cwd } = j.req;
+      const r = await launcher()
+        .run('mount', ['-t', type, source, ...(options.length > 0 ? ['-o', options.join(',')] : []), j.target], { stdout: 'ignore', ...(cwd ? { cwd } : {}) })
+        .catch((err: unknown) => ({ code: -1, stderr: (err as Error).message }));
+      if (r.code === 0) j.resolve();
+      else j.reject(new Error(r.stderr.trim() || `mount exited with status ${r.code}`));
+    }),
+  );
+}
+
+/** A field of an fstab line: whitespace and backslashes as octal escapes. */
+function fstabField(text: string): string {
+  return text.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+
 async function mountedAmong(targets: string[]): Promise<string[]> {
   const points = new Set(await mountPoints());
   // mountinfo shows resolved paths: a target under a symlink is looked up by its real path.
