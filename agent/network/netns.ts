@@ -2,6 +2,7 @@ import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { invalidArgument, unavailable } from '../../common/errors';
 import { isMountPoint, unmount } from '../../common/mount';
+import { lookPath } from '../../common/process';
 import { execCapture, execOk } from './exec';
 
 /**
@@ -51,7 +52,8 @@ export class NetnsStore {
     await this.ensureSharedDir();
     if (await isMountPoint(file)) return file;
     await (await open(file, 'a', 0o444)).close();
-    const r = await execCapture('unshare', [`--net=${file}`, 'ip', 'link', 'set', 'dev', 'lo', 'up']);
+    // `ip` by its path: unshare would try each PATH entry before it with an execve.
+    const r = await execCapture('unshare', [`--net=${file}`, lookPath('ip'), 'link', 'set', 'dev', 'lo', 'up']);
     if (r.code !== 0) {
       // unshare may have bound the namespace before `ip` failed.
       if (await isMountPoint(file)) await execCapture('umount', [file]);
