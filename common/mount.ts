@@ -114,7 +114,7 @@ async function drainMounts(): Promise<void> {
 async function mountTogether(jobs: MountJob[]): Promise<void> {
   let left = jobs;
   if (jobs.length > 1) {
-    const table = jobs.map((j) => [j.req.source, j.target, j.req.type, j.req.options.join(',') || 'defaults', '0', '0'].map(fstabField).join(' ')).join('\n');
+    const table = jobs.map((j) => [j.req.source, j.target, j.req.type, j.req.options.join(',') || 'defaults', '0', '0'].map(octalEscaped).join(' ')).join('\n');
     const cwd = jobs[0]!.req.cwd;
     await launcher()
       .run('mount', ['-a', '-T', '/dev/stdin'], { input: `${table}\n`, stdout: 'ignore', ...(cwd ? { cwd } : {}) })
@@ -135,16 +135,32 @@ async function mountTogether(jobs: MountJob[]): Promise<void> {
   );
 }
 
-/** A field of an fstab line: whitespace and backslashes as octal escapes. */
-function fstabField(text: string): string {
-  return text.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+/** A path as mountinfo and fstab write it: space, tab, newline and backslash as octal escapes. */
+function octalEscaped(text: string): string {
+  return text.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 }
 
 async function mountedAmong(targets: string[]): Promise<string[]> {
-  const points = new Set(await mountPoints());
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
   // mountinfo shows resolved paths: a target under a symlink is looked up by its real path.
-  const mounted = await Promise.all(targets.map(async (t) => points.has(t) || points.has(await realpath(t).catch(() => t))));
+  const mounted = await Promise.all(targets.map(async (t) => isMountedIn(text, t) || isMountedIn(text, await realpath(t).catch(() => t))));
   return targets.filter((_t, i) => mounted[i]);
+}
+
+/**
+ * Whether `target` is the mount point (fifth field) of a line of mountinfo's `text`, found by
+ * searching the text rather than splitting it: it is read for every container started, and on
+ * a busy host holds hundreds of lines.
+ */
+function isMountedIn(text: string, target: string): boolean {
+  const needle = ` ${octalEscaped(target)} `;
+  for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + 1)) {
+    // The fifth field follows the fourth space of its line; fields hold no raw spaces.
+    let spaces = 0;
+    for (let j = text.lastIndexOf('\n', i) + 1; j <= i; j++) if (text.charCodeAt(j) === 32) spaces++;
+    if (spaces === 4) return true;
+  }
+  return false;
 }
 
 async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
@@ -168,7 +184,7 @@ export async function mountPoints(): Promise<string[]> {
 }
 
 export async function isMountPoint(p: string): Promise<boolean> {
-  return (await mountPoints()).includes(path.resolve(p));
+  return isMountedIn(await readFile('/proc/self/mountinfo', 'utf8'), path.resolve(p));
 }
 
 /** statfs(2) f_type of file systems that live in memory. */
