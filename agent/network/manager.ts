@@ -424,13 +424,13 @@ export class NetworkManager {
     this.state.networks.push(record);
     await this.save();
     try {
-      await this.driver.apply(this.state.networks);
+      await this.driver.apply(this.state.networks, [record]);
       if (record.dns) await this.dns.listen(record.id, record.name, record.gateway, record.subnet);
     } catch (err) {
       this.state.networks = this.state.networks.filter((n) => n.id !== record.id);
       await this.save();
       await this.dns.stop(record.id);
-      await this.driver.apply(this.state.networks).catch(() => undefined);
+      await this.driver.apply(this.state.networks, []).catch(() => undefined);
       await this.driver.destroy(record);
       throw err;
     }
@@ -515,7 +515,7 @@ export class NetworkManager {
     await this.dns.stop(n.id);
     this.state.networks = this.state.networks.filter((x) => x.id !== n.id);
     await this.save();
-    await this.driver.apply(this.state.networks);
+    await this.driver.apply(this.state.networks, []);
     await this.driver.destroy(n);
     await this.claims.release(n.subnet);
   }
