@@ -51,9 +51,15 @@ export class NetnsStore {
     const file = this.pathOf(id);
     await this.ensureSharedDir();
     if (await isMountPoint(file)) return file;
-    await (await open(file, 'a', 0o444)).close();
     // `ip` by its path: unshare would try each PATH entry before it with an execve.
-    const r = await execCapture('unshare', [`--net=${file}`, lookPath('ip'), 'link', 'set', 'dev', 'lo', 'up']);
+    let ip: string;
+    try {
+      ip = lookPath('ip');
+    } catch {
+      throw unavailable(`network: cannot create network namespace ${id}: ip (iproute2) not found`);
+    }
+    await (await open(file, 'a', 0o444)).close();
+    const r = await execCapture('unshare', [`--net=${file}`, ip, 'link', 'set', 'dev', 'lo', 'up']);
     if (r.code !== 0) {
       // unshare may have bound the namespace before `ip` failed.
       if (await isMountPoint(file)) await execCapture('umount', [file]);
