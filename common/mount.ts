@@ -3,6 +3,40 @@ import { mkdir, readFile, realpath, statfs } from 'node:fs/promises';
 import * as path from 'node:path';
 import { launcher } from './process';
 
+/** A request waiting in a `batched` queue, settled by the batch that serves it. */
+interface Pending<T> {
+  item: T;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Requests of one moment served together: the first waits for the rest of this turn of the event
+ * loop, so requests made side by side share one `serve`; requests made while it runs wait for the
+ * next. `serve` settles each request of its batch; if it throws, those it left are rejected.
+ */
+function batched<T>(serve: (batch: Pending<T>[]) => Promise<void>): (item: T) => Promise<void> {
+  const queue: Pending<T>[] = [];
+  let draining = false;
+  const drain = async () => {
+    while (queue.length > 0) {
+      const batch = queue.splice(0);
+      await serve(batch).catch((err: unknown) => {
+        for (const r of batch) r.reject(err as Error);
+      });
+    }
+    draining = false;
+  };
+  return (item) =>
+    new Promise((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      if (!draining) {
+        draining = true;
+        setImmediate(() => void drain());
+      }
+    });
+}
+
 /**
  * Unmounting with umount(8), the requests of one moment served by one process: every start of a
  * program costs (a fork of the spawn server, an exec of umount), and a container's end asks for two
@@ -11,43 +45,17 @@ import { launcher } from './process';
  * frees it), as `umount -l` does.
  */
 export function unmount(target: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    queue.push({ target, resolve, reject });
-    if (!draining) {
-      draining = true;
-      // Later in this turn of the event loop, so requests made side by side share the process.
-      setImmediate(() => void drain());
-    }
-  });
+  return unmountBatched(target);
 }
 
-interface Request {
-  target: string;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
-const queue: Request[] = [];
-let draining = false;
-
-async function drain(): Promise<void> {
-  while (queue.length > 0) {
-    const batch = queue.splice(0);
-    let left: Map<string, string>;
-    try {
-      left = await unmountAll([...new Set(batch.map((r) => r.target))]);
-    } catch (err) {
-      for (const r of batch) r.reject(err as Error);
-      continue;
-    }
-    for (const r of batch) {
-      const why = left.get(r.target);
-      if (why === undefined) r.resolve();
-      else r.reject(new Error(`umount ${r.target}: ${why}`));
-    }
+const unmountBatched = batched<string>(async (batch) => {
+  const left = await unmountAll([...new Set(batch.map((r) => r.item))]);
+  for (const r of batch) {
+    const why = left.get(r.item);
+    if (why === undefined) r.resolve();
+    else r.reject(new Error(`umount ${r.item}: ${why}`));
   }
-  draining = false;
-}
+});
 
 /** Unmounts what of `targets` is mounted; returns those still mounted after all, with umount's word. */
 async function unmountAll(targets: string[]): Promise<Map<string, string>> {
@@ -79,55 +87,37 @@ export interface MountRequest {
  * carries mount's own word about it (and a mount(8) without `-a -T` works as before).
  */
 export function mountOne(req: MountRequest, target: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    mountQueue.push({ req, target, resolve, reject });
-    if (!mountDraining) {
-      mountDraining = true;
-      setImmediate(() => void drainMounts());
-    }
-  });
+  return mountBatched({ req, target });
 }
 
-interface MountJob {
-  req: MountRequest;
-  target: string;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
+type MountJob = Pending<{ req: MountRequest; target: string }>;
 
-const mountQueue: MountJob[] = [];
-let mountDraining = false;
-
-async function drainMounts(): Promise<void> {
-  while (mountQueue.length > 0) {
-    const batch = mountQueue.splice(0);
-    const byCwd = new Map<string, MountJob[]>();
-    for (const job of batch) {
-      const key = job.req.cwd ?? '';
-      byCwd.set(key, [...(byCwd.get(key) ?? []), job]);
-    }
-    await Promise.all([...byCwd.values()].map((jobs) => mountTogether(jobs)));
+const mountBatched = batched<{ req: MountRequest; target: string }>(async (batch) => {
+  const byCwd = new Map<string, MountJob[]>();
+  for (const job of batch) {
+    const key = job.item.req.cwd ?? '';
+    byCwd.set(key, [...(byCwd.get(key) ?? []), job]);
   }
-  mountDraining = false;
-}
+  await Promise.all([...byCwd.values()].map((jobs) => mountTogether(jobs)));
+});
 
 async function mountTogether(jobs: MountJob[]): Promise<void> {
   let left = jobs;
   if (jobs.length > 1) {
-    const table = jobs.map((j) => [j.req.source, j.target, j.req.type, j.req.options.join(',') || 'defaults', '0', '0'].map(octalEscaped).join(' ')).join('\n');
-    const cwd = jobs[0]!.req.cwd;
+    const lines = jobs.map(({ item: { req, target } }) => [req.source, target, req.type, req.options.join(',') || 'defaults', '0', '0'].map(octalEscaped).join(' '));
+    const cwd = jobs[0]!.item.req.cwd;
     await launcher()
-      .run('mount', ['-a', '-T', '/dev/stdin'], { input: `${table}\n`, stdout: 'ignore', ...(cwd ? { cwd } : {}) })
+      .run('mount', ['-a', '-T', '/dev/stdin'], { input: `${lines.join('\n')}\n`, stdout: 'ignore', ...(cwd ? { cwd } : {}) })
       .catch(() => undefined);
-    const mounted = new Set(await mountedAmong(jobs.map((j) => j.target)).catch(() => [] as string[]));
-    for (const j of jobs) if (mounted.has(j.target)) j.resolve();
-    left = jobs.filter((j) => !mounted.has(j.target));
+    const mounted = new Set(await mountedAmong(jobs.map((j) => j.item.target)).catch(() => [] as string[]));
+    for (const j of jobs) if (mounted.has(j.item.target)) j.resolve();
+    left = jobs.filter((j) => !mounted.has(j.item.target));
   }
   await Promise.all(
     left.map(async (j) => {
-      const { type, source, options, cwd } = j.req;
+      const { req: { type, source, options, cwd }, target } = j.item;
       const r = await launcher()
-        .run('mount', ['-t', type, source, ...(options.length > 0 ? ['-o', options.join(',')] : []), j.target], { stdout: 'ignore', ...(cwd ? { cwd } : {}) })
+        .run('mount', ['-t', type, source, ...(options.length > 0 ? ['-o', options.join(',')] : []), target], { stdout: 'ignore', ...(cwd ? { cwd } : {}) })
         .catch((err: unknown) => ({ code: -1, stderr: (err as Error).message }));
       if (r.code === 0) j.resolve();
       else j.reject(new Error(r.stderr.trim() || `mount exited with status ${r.code}`));
