@@ -63,7 +63,8 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    // The spawn server's request files and FIFOs: tmpfs, beside the runtime state.
+    // The spawn server's request files and FIFOs live beside the runtime state, in memory.
+    await this.runtime.keepInMemory();
     useSpawnDir(path.join(this.runtime.root, 'spawn'));
     await this.events.load();
     // The build cache keeps layers no image uses; register it before the start-up GC runs.

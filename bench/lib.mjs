@@ -237,6 +237,8 @@ export async function startOurs(dir, cleanups) {
       }
     }
     unmountUnder(dir);
+    // The daemon's tmpfs on its runtime dir, where /run is on disk.
+    unmountUnder(runDir);
     await fsp.rm(runDir, { recursive: true, force: true });
     if (linkExists(`tscb${tag}`)) spawnSync('ip', ['link', 'del', `tscb${tag}`]);
     for (const t of ['filter', 'nat']) dropChains(t, `TSC${tag.toUpperCase()}`);

@@ -20,8 +20,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
-import { unmount as unmountPath } from '../../common/mount';
-import { launcher } from '../../common/process';
+import { mountOne, unmount as unmountPath } from '../../common/mount';
 import { parseDigest } from './content';
 import { unpackLayer } from './unpack';
 
@@ -229,17 +228,16 @@ function checkKey(key: string): string {
   return key;
 }
 
-/** Mounts an overlay at `target`. The kernel resolves relative lower dirs against `cwd`. */
+/**
+ * Mounts an overlay at `target`. The kernel resolves relative lower dirs against `cwd`. Mounts
+ * asked for together (containers starting side by side) share one mount(8): `mountOne`.
+ */
 export async function mountOverlay(m: OverlayMount, target: string): Promise<void> {
   await fsp.mkdir(target, { recursive: true });
-  let r;
   try {
-    r = await launcher().run('mount', ['-t', m.type, m.source, '-o', m.options.join(','), target], { cwd: m.cwd, stdout: 'ignore' });
+    await mountOne(m, target);
   } catch (err) {
     throw failedPrecondition(`snapshotter: mounting overlay at ${target} failed: ${(err as Error).message}`);
-  }
-  if (r.code !== 0) {
-    throw failedPrecondition(`snapshotter: mounting overlay at ${target} failed: ${r.stderr.trim() || `mount exited with status ${r.code}`}`);
   }
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { internal } from '../../common/errors';
+import { isMountPoint } from '../../common/mount';
 import { CNI_VERSION, CniRuntime, type CniAttachment, type CniNetworkList, type CniResult } from './cni';
 import type { AttachRequest, EndpointInfo, NetworkDriver, NetworkSpec } from './driver';
 import { execCapture, execOk } from './exec';
@@ -83,8 +84,8 @@ export class CniBridgeDriver implements NetworkDriver {
     return { containerId: request.containerId, netnsPath, ifName: request.ifName, capabilityArgs };
   }
 
-  async apply(networks: readonly NetworkSpec[]): Promise<void> {
-    for (const n of networks) await ensureBridge(n, this.options.owner);
+  async apply(networks: readonly NetworkSpec[], changed: readonly NetworkSpec[] = networks): Promise<void> {
+    for (const n of changed) await ensureBridge(n, this.options.owner);
     await this.options.firewall.apply(networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })));
   }
 
@@ -162,6 +163,7 @@ export class CniBridgeDriver implements NetworkDriver {
 async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<void> {
   const prefix = parseCidr(n.subnet)?.prefix;
   if (prefix === undefined) throw internal(`network: network ${n.name} has an invalid subnet ${n.subnet}`);
+  const commands: string[][] = [];
   if ((await execCapture('ip', ['link', 'show', 'dev', n.bridge])).code !== 0) {
     const mtu = n.mtu ? ['mtu', String(n.mtu)] : [];
     // A bridge without an address of its own takes the lowest MAC of its ports, so it changes
@@ -169,22 +171,36 @@ async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<
     // Containers keep the gateway's old MAC in their ARP cache, and the kernel drops frames to it
     // as "other host": DNS and every routed packet time out until the entry expires (30-60 s).
     // A fixed address, derived from the network, also survives the bridge being made again.
-    await execOk('ip', ['link', 'add', 'name', n.bridge, ...mtu, 'address', bridgeMac(n.id), 'type', 'bridge']);
+    commands.push(['link', 'add', 'name', n.bridge, ...mtu, 'address', bridgeMac(n.id), 'type', 'bridge']);
     // The alias names the daemon that owns the bridge, so another daemon's clean-up of stray
     // bridges never takes it.
-    if (owner) await execOk('ip', ['link', 'set', 'dev', n.bridge, 'alias', owner]);
+    if (owner) commands.push(['link', 'set', 'dev', n.bridge, 'alias', owner]);
   } else if ((await readFile(`/sys/class/net/${n.bridge}/addr_assign_type`, 'utf8').catch(() => '3')).trim() !== NET_ADDR_SET) {
     // Made by an older version, with a floating address: pin the one its containers know now.
     const current = (await readFile(`/sys/class/net/${n.bridge}/address`, 'utf8')).trim();
-    await execOk('ip', ['link', 'set', 'dev', n.bridge, 'address', current]);
+    commands.push(['link', 'set', 'dev', n.bridge, 'address', current]);
   }
-  await execOk('ip', ['addr', 'replace', `${n.gateway}/${prefix}`, 'dev', n.bridge]);
-  await execOk('ip', ['link', 'set', 'dev', n.bridge, 'up']);
+  commands.push(['addr', 'replace', `${n.gateway}/${prefix}`, 'dev', n.bridge], ['link', 'set', 'dev', n.bridge, 'up']);
+  await ipAll(commands);
   if (!n.internal) {
     // DNAT of 127.0.0.1:port to a container leaves a loopback source on the bridge; the kernel
     // drops such packets unless route_localnet is on (portmap then masquerades them).
     await writeFile(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, '1');
   }
+}
+
+/**
+ * Runs `ip` commands in order, stopping at the first that fails (with its error), in one
+ * `ip -batch` when every word is plain: a network create waits for each of them in turn. A word
+ * batch syntax would read otherwise (space, quote, `#`: an alias naming an odd data root) makes
+ * them one exec each.
+ */
+async function ipAll(commands: string[][]): Promise<void> {
+  if (commands.every((c) => c.every((w) => /^[\w.:/@+=,-]+$/.test(w)))) {
+    await execOk('ip', ['-batch', '-'], commands.map((c) => `${c.join(' ')}\n`).join(''));
+    return;
+  }
+  for (const c of commands) await execOk('ip', c);
 }
 
 /** `addr_assign_type` of an address set explicitly: the bridge then keeps it whatever its ports. */
@@ -224,9 +240,7 @@ async function releaseLease(dir: string, containerId: string, ifName: string, ip
 
 /** A sandbox path still holds a namespace only while its bind mount exists. */
 async function isNamespaceFile(p: string): Promise<boolean> {
-  if (!p) return false;
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info.split('\n').some((line) => line.split(' ')[4] === p);
+  return !!p && (await isMountPoint(p));
 }
 
 function endpointFrom(result: CniResult, request: AttachRequest, network: NetworkSpec): EndpointInfo {

@@ -21,11 +21,12 @@ export interface NetworkDriver {
   readonly type: string;
 
   /**
-   * Makes the host match `networks`, the full list of this driver's networks: each one's host
-   * side (bridge, gateway address) exists, and shared state such as forward rules covers exactly
-   * these. Idempotent; used after every create and remove and at recovery.
+   * Makes the host match `networks`, the full list of this driver's networks: the host side
+   * (bridge, gateway address) of each of `changed` (default: all of them) exists, and shared
+   * state such as forward rules covers exactly `networks`. Idempotent; used at recovery (all),
+   * after a create (the new one) and after a remove (none).
    */
-  apply(networks: readonly NetworkSpec[]): Promise<void>;
+  apply(networks: readonly NetworkSpec[], changed?: readonly NetworkSpec[]): Promise<void>;
 
   /** Removes the host side of one network that `apply` no longer lists (bridge, leases). */
   destroy(network: NetworkSpec): Promise<void>;

@@ -95,13 +95,13 @@ export class BridgeFirewall {
       '',
     ].join('\n');
     await execOk('iptables-restore', ['-w', '--noflush'], script);
-    const jump = ['FORWARD', '-j', this.forwardChain];
-    if ((await execCapture('iptables', ['-w', '-C', ...jump])).code !== 0) {
-      await execOk('iptables', ['-w', '-I', 'FORWARD', '1', '-j', this.forwardChain]);
-    }
-    if ((await execCapture('iptables', ['-w', '-t', 'nat', '-C', 'POSTROUTING', '-j', this.natChain])).code !== 0) {
-      await execOk('iptables', ['-w', '-t', 'nat', '-I', 'POSTROUTING', '1', '-j', this.natChain]);
-    }
+    // Our jumps, checked side by side: a network create (and so compose up) waits here.
+    const ensureJump = async (table: string, from: string, to: string) => {
+      if ((await execCapture('iptables', ['-w', '-t', table, '-C', from, '-j', to])).code !== 0) {
+        await execOk('iptables', ['-w', '-t', table, '-I', from, '1', '-j', to]);
+      }
+    };
+    await Promise.all([ensureJump('filter', 'FORWARD', this.forwardChain), ensureJump('nat', 'POSTROUTING', this.natChain)]);
   }
 
   /**

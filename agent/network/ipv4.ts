@@ -96,8 +96,10 @@ interface IpAddrInfo {
  * Docker's 172.17.0.0/16 or a VPN route. Default routes are not counted: everything overlaps them.
  */
 export async function hostPrefixes(): Promise<Cidr[]> {
-  const routes = JSON.parse(await execOk('ip', ['-j', '-4', 'route', 'show', 'table', 'all'])) as IpRoute[];
-  const addrs = JSON.parse(await execOk('ip', ['-j', '-4', 'addr', 'show'])) as IpAddrInfo[];
+  // Side by side: a network create (and so compose up) waits for both.
+  const [routesJson, addrsJson] = await Promise.all([execOk('ip', ['-j', '-4', 'route', 'show', 'table', 'all']), execOk('ip', ['-j', '-4', 'addr', 'show'])]);
+  const routes = JSON.parse(routesJson) as IpRoute[];
+  const addrs = JSON.parse(addrsJson) as IpAddrInfo[];
   const out: Cidr[] = [];
   for (const r of routes) {
     if (!r.dst || r.dst === 'default' || r.type === 'multicast' || r.type === 'broadcast') continue;

@@ -124,6 +124,12 @@ const POOL_REFILL_DELAY_MS = 250;
 /** While containers are being started or ended, the refill looks again this often for a gap. */
 const POOL_BUSY_RECHECK_MS = 50;
 
+/** A state write not begun yet: every change made until it begins is in it (`NetworkManager.save`). */
+interface PendingWrite {
+  durable: boolean;
+  done: Promise<void>;
+}
+
 interface State {
   version: 1;
   networks: NetworkRecord[];
@@ -214,6 +220,9 @@ export class NetworkManager {
   private poolFill: Promise<void> | undefined;
   private poolBusy: () => boolean = () => false;
   private closing = false;
+  /** The state write queued behind the one in flight (`save`), and the last one started or queued. */
+  private nextWrite: PendingWrite | undefined;
+  private lastWrite: Promise<void> | undefined;
 
   private constructor(
     private readonly options: Required<Omit<NetworkManagerOptions, 'dns'>>,
@@ -278,16 +287,48 @@ export class NetworkManager {
   }
 
   /**
-   * Persists the state. Endpoint changes need not reach the disk (`durable: false`): they must
-   * survive a crash of the daemon, which the atomic rename gives, but a power loss also destroys
-   * the namespaces they describe, and recovery reconciles leases with what is recorded.
+   * Persists the state; resolves once a write that began after the call is done. Writes go one
+   * at a time, and every call made while one is in flight shares the next (a group commit): it
+   * writes the whole state as it is when it begins, so it carries all their changes. Endpoint
+   * changes need not reach the disk (`durable: false`): they must survive a crash of the daemon,
+   * which the atomic rename gives, but a power loss also destroys the namespaces they describe,
+   * and recovery reconciles leases with what is recorded.
    */
-  private async save(opts: { durable?: boolean } = {}): Promise<void> {
-    await writeFileAtomic(this.stateFile, JSON.stringify(this.state), 0o600, opts);
+  private save(opts: { durable?: boolean } = {}): Promise<void> {
+    const durable = opts.durable ?? true;
+    if (this.nextWrite) {
+      this.nextWrite.durable ||= durable;
+      return this.nextWrite.done;
+    }
+    const previous = this.lastWrite;
+    const next: PendingWrite = { durable, done: Promise.resolve() };
+    next.done = (async () => {
+      await previous?.catch(() => undefined);
+      // Changes made from here on are not in this write: they start the next one.
+      this.nextWrite = undefined;
+      await writeFileAtomic(this.stateFile, JSON.stringify(this.state), 0o600, { durable: next.durable });
+    })();
+    this.nextWrite = next;
+    this.lastWrite = next.done;
+    return next.done;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     return this.lock.run('state', fn);
+  }
+
+  /**
+   * Makes an endpoint change under the state lock, then waits for it to be on disk outside the
+   * lock: containers starting or ending side by side share state writes (see `save`) instead of
+   * queueing on the lock for one write each. Nothing is done on the host before the wait ends.
+   */
+  private async commit<T>(change: () => T | Promise<T>): Promise<T> {
+    const { result, saved } = await this.serial(async () => {
+      const result = await change();
+      return { result, saved: this.save(ENDPOINT_CHANGE) };
+    });
+    await saved;
+    return result;
   }
 
   // ---------------------------------------------------------------- networks
@@ -383,13 +424,13 @@ export class NetworkManager {
     this.state.networks.push(record);
     await this.save();
     try {
-      await this.driver.apply(this.state.networks);
+      await this.driver.apply(this.state.networks, [record]);
       if (record.dns) await this.dns.listen(record.id, record.name, record.gateway, record.subnet);
     } catch (err) {
       this.state.networks = this.state.networks.filter((n) => n.id !== record.id);
       await this.save();
       await this.dns.stop(record.id);
-      await this.driver.apply(this.state.networks).catch(() => undefined);
+      await this.driver.apply(this.state.networks, []).catch(() => undefined);
       await this.driver.destroy(record);
       throw err;
     }
@@ -474,7 +515,7 @@ export class NetworkManager {
     await this.dns.stop(n.id);
     this.state.networks = this.state.networks.filter((x) => x.id !== n.id);
     await this.save();
-    await this.driver.apply(this.state.networks);
+    await this.driver.apply(this.state.networks, []);
     await this.driver.destroy(n);
     await this.claims.release(n.subnet);
   }
@@ -565,7 +606,7 @@ export class NetworkManager {
       if (!this.netns.owns(netnsPath)) await this.cni.loopbackUp(containerId, netnsPath);
       return { mode: 'none', networkId: this.state.pseudoIds.none, networkName: NONE_NETWORK, ports: [] };
     }
-    const { record, endpoint } = await this.serial(async () => {
+    const { record, endpoint } = await this.commit(async () => {
       if (network === DEFAULT_NETWORK) await this.ensureDefaultNetworkLocked();
       const n = this.mustFind(network);
       return { record: n, endpoint: await this.reserveEndpointLocked(n, containerId, netnsPath, opts) };
@@ -575,18 +616,16 @@ export class NetworkManager {
     try {
       info = await this.driver.attach(record, endpoint.request);
     } catch (err) {
-      await this.serial(async () => {
+      await this.commit(() => {
         this.state.endpoints = this.state.endpoints.filter((e) => e.id !== endpoint.id);
-        await this.save(ENDPOINT_CHANGE);
       });
       throw err;
     }
-    await this.serial(async () => {
+    await this.commit(() => {
       endpoint.state = 'attached';
       endpoint.info = info;
-      await this.save(ENDPOINT_CHANGE);
-      if (record.dns) this.dns.addEndpoint(record.id, endpoint.id, endpoint.names, info.ipAddress, containerId);
     });
+    if (record.dns) this.dns.addEndpoint(record.id, endpoint.id, endpoint.names, info.ipAddress, containerId);
 
     const result: ConnectResult = {
       mode: 'bridge',
@@ -621,7 +660,10 @@ export class NetworkManager {
     return !(this.state.networks.find((n) => n.id === e.networkId)?.internal ?? true);
   }
 
-  /** Validates a connect request and records it as `attaching` (ports and address reserved). */
+  /**
+   * Validates a connect request and records it as `attaching` (ports and address reserved), in
+   * memory: the caller saves the state before attaching.
+   */
   private async reserveEndpointLocked(
     n: NetworkRecord,
     containerId: string,
@@ -678,7 +720,6 @@ export class NetworkManager {
     if (pendingPorts) endpoint.pendingPorts = pendingPorts;
     if (request.portMappings.length > 0) for (const e of mine) delete e.pendingPorts;
     this.state.endpoints.push(endpoint);
-    await this.save(ENDPOINT_CHANGE);
     return endpoint;
   }
 
@@ -728,9 +769,8 @@ export class NetworkManager {
       await this.netns.remove(sandbox);
     }
     if (this.state.sandboxes?.[containerId] !== undefined) {
-      await this.serial(async () => {
+      await this.commit(() => {
         delete this.state.sandboxes?.[containerId];
-        await this.save(ENDPOINT_CHANGE);
       });
     }
   }
@@ -738,9 +778,8 @@ export class NetworkManager {
   private async detachEndpoint(n: NetworkRecord, e: EndpointRecord): Promise<void> {
     this.dns.removeEndpoint(n.id, e.id);
     await this.driver.detach(n, e.request, e.info);
-    await this.serial(async () => {
+    await this.commit(() => {
       this.state.endpoints = this.state.endpoints.filter((x) => x.id !== e.id);
-      await this.save(ENDPOINT_CHANGE);
     });
   }
 
@@ -756,7 +795,7 @@ export class NetworkManager {
    */
   async takeSandbox(containerId: string, network: string, opts: ConnectOptions = {}): Promise<{ netnsPath: string; result: ConnectResult } | undefined> {
     if (this.options.sandboxPool <= 0 || network !== DEFAULT_NETWORK || opts.portMappings?.length || opts.ipv4Address || opts.ifName) return undefined;
-    const taken = await this.serial(async () => {
+    const taken = await this.commit(() => {
       const n = this.state.networks.find((x) => x.name === DEFAULT_NETWORK);
       if (!n || this.state.endpoints.some((e) => ownerOf(e) === containerId)) return undefined;
       const e = this.state.endpoints.find((x) => isSpare(x) && x.networkId === n.id && x.state === 'attached' && x.info);
@@ -764,7 +803,6 @@ export class NetworkManager {
       e.owner = containerId;
       e.names = [...new Set([opts.name, ...(opts.aliases ?? []), containerId.slice(0, 12)].filter((x): x is string => !!x))];
       (this.state.sandboxes ??= {})[containerId] = e.request.containerId;
-      await this.save(ENDPOINT_CHANGE);
       return { n, e };
     });
     this.schedulePoolRefill();
@@ -830,16 +868,15 @@ export class NetworkManager {
     const netnsPath = await this.netns.create(name);
     let endpoint: EndpointRecord | undefined;
     try {
-      const record = await this.serial(async () => {
+      const record = await this.commit(async () => {
         const n = await this.ensureDefaultNetworkLocked();
         endpoint = await this.reserveEndpointLocked(n, name, netnsPath, {}, true);
         return n;
       });
       const info = await this.driver.attach(record, endpoint!.request);
-      await this.serial(async () => {
+      await this.commit(() => {
         endpoint!.state = 'attached';
         endpoint!.info = info;
-        await this.save(ENDPOINT_CHANGE);
       });
     } catch (err) {
       await this.netns.remove(name).catch(() => undefined);
@@ -847,9 +884,8 @@ export class NetworkManager {
       if (e) {
         const n = this.state.networks.find((x) => x.id === e.networkId);
         if (n) await this.driver.detach(n, e.request, e.info).catch(() => undefined);
-        await this.serial(async () => {
+        await this.commit(() => {
           this.state.endpoints = this.state.endpoints.filter((x) => x.id !== e.id);
-          await this.save(ENDPOINT_CHANGE);
         });
       }
       throw err;

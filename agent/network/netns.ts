@@ -2,6 +2,7 @@ import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { invalidArgument, unavailable } from '../../common/errors';
 import { isMountPoint, unmount } from '../../common/mount';
+import { lookPath } from '../../common/process';
 import { execCapture, execOk } from './exec';
 
 /**
@@ -50,8 +51,15 @@ export class NetnsStore {
     const file = this.pathOf(id);
     await this.ensureSharedDir();
     if (await isMountPoint(file)) return file;
+    // `ip` by its path: unshare would try each PATH entry before it with an execve.
+    let ip: string;
+    try {
+      ip = lookPath('ip');
+    } catch {
+      throw unavailable(`network: cannot create network namespace ${id}: ip (iproute2) not found`);
+    }
     await (await open(file, 'a', 0o444)).close();
-    const r = await execCapture('unshare', [`--net=${file}`, 'ip', 'link', 'set', 'dev', 'lo', 'up']);
+    const r = await execCapture('unshare', [`--net=${file}`, ip, 'link', 'set', 'dev', 'lo', 'up']);
     if (r.code !== 0) {
       // unshare may have bound the namespace before `ip` failed.
       if (await isMountPoint(file)) await execCapture('umount', [file]);

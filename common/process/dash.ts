@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
-  accessSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync,
+  accessSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { unavailable } from '../errors';
-import { notInstalled, type InPipe, type LaunchOptions, type LaunchResult, type Launched, type ProcessLauncher } from './launcher';
+import { DEFAULT_SEARCH_PATH, forgetLookups, lookPath, type InPipe, type LaunchOptions, type LaunchResult, type Launched, type ProcessLauncher } from './launcher';
 import { NodeLauncher } from './node';
 
 /**
@@ -43,7 +43,6 @@ import { NodeLauncher } from './node';
 export class DashLauncher implements ProcessLauncher {
   private server: Server | undefined;
   private nextId = 1;
-  private readonly found = new Map<string, string>();
   private readonly fifos: string[] = [];
   private fifoFill: Promise<void> | undefined;
   private nextFifo = 1;
@@ -96,25 +95,9 @@ export class DashLauncher implements ProcessLauncher {
     return this.usable;
   }
 
-  /** PATH lookup once per name (every spawn by name tries each PATH entry in turn otherwise). */
   private resolve(file: string, options: LaunchOptions): string {
     if (file.includes('/')) return options.cwd ? path.resolve(options.cwd, file) : path.resolve(file);
-    const search = (options.env ? options.env['PATH'] : process.env['PATH']) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-    const key = `${search}\0${file}`;
-    const known = this.found.get(key);
-    if (known) return known;
-    for (const dir of search.split(':')) {
-      const p = path.join(dir || '.', file);
-      try {
-        accessSync(p, fsc.X_OK);
-        if (!statSync(p).isFile()) continue;
-      } catch {
-        continue;
-      }
-      this.found.set(key, p);
-      return p;
-    }
-    throw notInstalled(file);
+    return lookPath(file, options.env ? (options.env['PATH'] ?? DEFAULT_SEARCH_PATH) : undefined);
   }
 
   private async takeFifos(n: number): Promise<string[]> {
@@ -249,7 +232,7 @@ export class DashLauncher implements ProcessLauncher {
         }
         for (const p of files) unlinkQuietly(p);
         // Not found after all (removed since it was looked up): look again next time.
-        if (code === 127) this.found.clear();
+        if (code === 127) forgetLookups();
         // A pid waited for may be reused; never signal it again.
         request.pid = undefined;
         pidKnown(0);

@@ -6,6 +6,7 @@ import type { ProcessLauncher } from './launcher';
 import { NodeLauncher } from './node';
 
 export type { InPipe, LaunchOptions, LaunchResult, Launched, ProcessLauncher } from './launcher';
+export { lookPath } from './launcher';
 export { DashLauncher } from './dash';
 export { NodeLauncher } from './node';
 

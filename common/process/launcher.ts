@@ -1,3 +1,5 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 
 /**
@@ -71,4 +73,36 @@ export function notInstalled(file: string): NodeJS.ErrnoException {
   err.syscall = `spawn ${file}`;
   err.path = file;
   return err;
+}
+
+/** The search path of a program given an environment without PATH. */
+export const DEFAULT_SEARCH_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+const found = new Map<string, string>();
+
+/**
+ * Where `file` is on `search` (default: this process's PATH), looked up once per name: a start
+ * by bare name tries each PATH entry in turn, an execve per entry before the right one.
+ */
+export function lookPath(file: string, search = process.env['PATH'] ?? DEFAULT_SEARCH_PATH): string {
+  const key = `${search}\0${file}`;
+  const known = found.get(key);
+  if (known) return known;
+  for (const dir of search.split(':')) {
+    const p = path.join(dir || '.', file);
+    try {
+      accessSync(p, constants.X_OK);
+      if (!statSync(p).isFile()) continue;
+    } catch {
+      continue;
+    }
+    found.set(key, p);
+    return p;
+  }
+  throw notInstalled(file);
+}
+
+/** Drops what `lookPath` found (a program removed since, say). */
+export function forgetLookups(): void {
+  found.clear();
 }

@@ -253,6 +253,8 @@ export async function removeHostState(dataRoot: string): Promise<void> {
   for (let i = 0; i < 20 && ok('iptables', ['-t', 'nat', '-D', 'POSTROUTING', '-j', natChain]); i++);
   ok('iptables', ['-t', 'nat', '-F', natChain]);
   ok('iptables', ['-t', 'nat', '-X', natChain]);
+  // The daemon may have mounted a tmpfs on its runtime dir (where /run is on disk).
+  await unmountUnder(path.join('/run/tscompose', tag));
   await fsp.rm(path.join('/run/tscompose', tag), { recursive: true, force: true });
   const claims = '/run/tscompose/subnets';
   for (const f of await fsp.readdir(claims).catch(() => [] as string[])) {
