@@ -1,5 +1,6 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import * as path from 'node:path';
+import { readKernelFile } from './fsutil';
 import { launcher } from './process';
 
 /**
@@ -79,7 +80,7 @@ async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
 
 /** Mount points of this mount namespace (mountinfo's fifth field), one per mount. */
 export async function mountPoints(): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const text = readKernelFile('/proc/self/mountinfo') ?? '';
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const field = line.split(' ')[4];

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { internal } from '../../common/errors';
+import { mountPoints } from '../../common/mount';
 import { CNI_VERSION, CniRuntime, type CniAttachment, type CniNetworkList, type CniResult } from './cni';
 import type { AttachRequest, EndpointInfo, NetworkDriver, NetworkSpec } from './driver';
 import { execCapture, execOk } from './exec';
@@ -225,8 +226,7 @@ async function releaseLease(dir: string, containerId: string, ifName: string, ip
 /** A sandbox path still holds a namespace only while its bind mount exists. */
 async function isNamespaceFile(p: string): Promise<boolean> {
   if (!p) return false;
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info.split('\n').some((line) => line.split(' ')[4] === p);
+  return (await mountPoints()).includes(p);
 }
 
 function endpointFrom(result: CniResult, request: AttachRequest, network: NetworkSpec): EndpointInfo {
