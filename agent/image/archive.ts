@@ -37,7 +37,8 @@ const SMALL_FILE = 4 << 20;
 
 /** Peeks at the first bytes and gunzips when they are gzip's magic. */
 export function maybeGunzip(input: Readable): Readable {
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  // Object mode: the reader gets the chunks as they came, not joined (see STREAM_CHUNK).
+  const out = new PassThrough({ objectMode: true, highWaterMark: 8 });
   let gzip = false;
   (async () => {
     const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -368,7 +369,8 @@ function looksLikeLayer(chunk: Buffer): boolean {
  */
 function speculate(images: ImageService, name: string): Speculation {
   const tmp = path.join(images.snapshots.root, 'tmp', `load-${randomBytes(8).toString('hex')}`);
-  const pipe = new PassThrough({ highWaterMark: 4 << 20 });
+  // Object mode, as maybeGunzip's: some 4 MB of chunks, handed to the unpacker one by one.
+  const pipe = new PassThrough({ objectMode: true, highWaterMark: 32 });
   let failed = false;
   let discarded = false;
   const result = (async (): Promise<Unpacked | undefined> => {

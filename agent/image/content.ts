@@ -17,6 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
 import { fsyncDir } from '../../common/fsutil';
+import { STREAM_CHUNK } from '../../common/transient';
 
 export interface Descriptor {
   mediaType: string;
@@ -132,7 +133,7 @@ export class LocalContentStore implements ContentStore {
   }
 
   readStream(digest: string, start = 0): Readable {
-    return createReadStream(this.pathOf(digest), { start, highWaterMark: 1 << 20 });
+    return createReadStream(this.pathOf(digest), { start, highWaterMark: STREAM_CHUNK });
   }
 
   async readAll(digest: string): Promise<Buffer> {

@@ -187,7 +187,9 @@ export async function decompress(input: AsyncIterable<Uint8Array>, label: string
     head.push(chunk);
     headLength += chunk.length;
   }
-  const magic = Buffer.concat(head).subarray(0, 6);
+  const magic = Buffer.alloc(Math.min(6, headLength));
+  let filled = 0;
+  for (const chunk of head) filled += chunk.copy(magic, filled, 0, Math.min(chunk.length, magic.length - filled));
   const hash = createHash('sha256');
   let size = 0;
   // A plain tar's digest is its diffID, which the tar reader computes already.
