@@ -11,78 +11,42 @@
  * - the streams count the bytes of the Buffers they pass on (common/transient), and every few MB
  *   a young-generation collection (a scavenge: a fraction of a millisecond with the daemon's
  *   small new space) frees those already dropped;
- * - while requests are in flight, the same whenever V8's external memory (Buffers made anywhere
- *   else: a pull, a build) grew by YOUNG_GARBAGE since its low point, looked at every CHECK_MS;
- * - once no request is in flight and none came for QUIET_MS, one full, compacting collection,
- *   which gives the old generation's emptied pages back.
+ * - QUIET_MS after the last request began or ended, one full, compacting collection, which gives
+ *   the old generation's emptied pages back. A request that stays open (`events`, `logs -f`)
+ *   does not hold it off, and nothing runs while the daemon has nothing to do.
  *
  * The collections are V8's `gc()`, which bin/tscompose exposes for the daemon (`--expose-gc`, set
  * before this bundle loads): V8 then installs it in contexts created afterwards, so it is taken
  * from a new context. `gc(true)` is the young-generation collection.
  */
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { setTransientCollector } from '../common/transient';
 
-/** Quiet time after the last request before the full collection: longer than the gap between the commands of a script. */
+/** Quiet time after the last request began or ended: longer than the gap between the commands of a script. */
 const QUIET_MS = 1000;
-const CHECK_MS = 10;
-const YOUNG_GARBAGE = 4 << 20;
 
 type Gc = (minor?: boolean) => void;
 
 export interface Reclaimer {
-  /** A request started. */
-  begin(): void;
-  /** A request ended: the full collection follows once the daemon is quiet. */
-  end(): void;
-  /** The full collection, now unless a request is in flight (then once the daemon is quiet). */
+  /** A request began or ended: the full collection follows once QUIET_MS passed without another. */
+  activity(): void;
+  /** The full collection, now. */
   now(): void;
 }
 
 /** The daemon's reclaimer; one that does nothing when `gc()` is not exposed (the daemon run some other way than by bin/tscompose). */
 export function createReclaimer(quietMs = QUIET_MS): Reclaimer {
   const gc = exposedGc();
-  if (!gc) return { begin: () => undefined, end: () => undefined, now: () => undefined };
+  if (!gc) return { activity: () => undefined, now: () => undefined };
   setTransientCollector(() => gc(true));
-  let inFlight = 0;
   let quiet: NodeJS.Timeout | undefined;
-  let busy: NodeJS.Timeout | undefined;
-  let external = 0;
-  const full = (delayMs: number) => {
-    if (inFlight > 0) return;
+  const fullAfter = (delayMs: number) => {
     clearTimeout(quiet);
-    quiet = setTimeout(() => {
-      quiet = undefined;
-      if (inFlight === 0) compactingGc(gc);
-    }, delayMs);
+    quiet = setTimeout(() => compactingGc(gc), delayMs);
     quiet.unref();
   };
-  const young = () => {
-    const now = getHeapStatistics().external_memory;
-    // What a collection frees is subtracted later, as V8 sweeps: the low point is the base.
-    if (now < external) external = now;
-    if (now - external < YOUNG_GARBAGE) return;
-    gc(true);
-    external = getHeapStatistics().external_memory;
-  };
-  return {
-    begin() {
-      if (inFlight++ > 0) return;
-      clearTimeout(quiet);
-      quiet = undefined;
-      external = getHeapStatistics().external_memory;
-      busy = setInterval(young, CHECK_MS);
-      busy.unref();
-    },
-    end() {
-      if (inFlight === 0 || --inFlight > 0) return;
-      clearInterval(busy);
-      busy = undefined;
-      full(quietMs);
-    },
-    now: () => full(0),
-  };
+  return { activity: () => fullAfter(quietMs), now: () => fullAfter(0) };
 }
 
 /**

@@ -123,8 +123,8 @@ function widenFlowControlWindows(server: GrpcServer): void {
 }
 
 /**
- * Each connection gets the wide window, and each request (an HTTP/2 stream) is counted in flight
- * while it lasts: the reclaimer collects once none is.
+ * Each connection gets the wide window, and each request's start and end (an HTTP/2 stream's)
+ * tell the reclaimer the daemon is busy.
  */
 function watchSessions(server: GrpcServer, reclaimer: Reclaimer): void {
   const servers = (server as unknown as { http2Servers?: Map<import('node:events').EventEmitter, unknown> }).http2Servers;
@@ -138,8 +138,8 @@ function watchSessions(server: GrpcServer, reclaimer: Reclaimer): void {
       }
     });
     h2.on('stream', (stream: import('node:http2').ServerHttp2Stream) => {
-      reclaimer.begin();
-      stream.once('close', () => reclaimer.end());
+      reclaimer.activity();
+      stream.once('close', () => reclaimer.activity());
     });
   }
 }
