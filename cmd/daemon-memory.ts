@@ -11,6 +11,9 @@
  * - the streams count the bytes of the Buffers they pass on (common/transient), and every few MB
  *   a young-generation collection (a scavenge: a fraction of a millisecond with the daemon's
  *   small new space) frees those already dropped;
+ * - the same whenever V8's external memory (Buffers made anywhere else: a pull's downloads, a
+ *   push's compression) grew by YOUNG_GARBAGE since its low point, looked at every CHECK_MS from
+ *   a request's start or end until it has stayed still for QUIET_MS;
  * - QUIET_MS after the last request began or ended, one full, compacting collection, which gives
  *   the old generation's emptied pages back. A request that stays open (`events`, `logs -f`)
  *   does not hold it off, and nothing runs while the daemon has nothing to do.
@@ -19,12 +22,14 @@
  * before this bundle loads): V8 then installs it in contexts created afterwards, so it is taken
  * from a new context. `gc(true)` is the young-generation collection.
  */
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { setTransientCollector } from '../common/transient';
 
 /** Quiet time after the last request began or ended: longer than the gap between the commands of a script. */
 const QUIET_MS = 1000;
+const CHECK_MS = 10;
+const YOUNG_GARBAGE = 4 << 20;
 
 type Gc = (minor?: boolean) => void;
 
@@ -46,7 +51,39 @@ export function createReclaimer(quietMs = QUIET_MS): Reclaimer {
     quiet = setTimeout(() => compactingGc(gc), delayMs);
     quiet.unref();
   };
-  return { activity: () => fullAfter(quietMs), now: () => fullAfter(0) };
+  let poll: NodeJS.Timeout | undefined;
+  let low = 0;
+  let last = 0;
+  let stillSince = 0;
+  const watchExternal = () => {
+    if (poll) return;
+    low = last = getHeapStatistics().external_memory;
+    stillSince = Date.now();
+    poll = setInterval(() => {
+      const now = getHeapStatistics().external_memory;
+      if (now !== last) {
+        last = now;
+        stillSince = Date.now();
+      } else if (Date.now() - stillSince > quietMs) {
+        clearInterval(poll);
+        poll = undefined;
+        return;
+      }
+      // What a collection frees is subtracted later, as V8 sweeps: the low point is the base.
+      if (now < low) low = now;
+      if (now - low < YOUNG_GARBAGE) return;
+      gc(true);
+      low = getHeapStatistics().external_memory;
+    }, CHECK_MS);
+    poll.unref();
+  };
+  return {
+    activity: () => {
+      fullAfter(quietMs);
+      watchExternal();
+    },
+    now: () => fullAfter(0),
+  };
 }
 
 /**

@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import tar from 'tar-stream';
 import { invalidArgument, TsError, wrap } from '../../common/errors';
+import { STREAM_CHUNK } from '../../common/transient';
 import { putBlob, type ContentWriter } from './content';
 import {
   MediaType,
@@ -117,7 +118,7 @@ export async function loadArchive(images: ImageService, input: Readable): Promis
             info = { diffId, size: early.size };
             await images.snapshots.adoptLayer(path.join(early.tmp, 'diff'), info);
           } else {
-            info = await images.snapshots.applyLayer(images.content.readStream(blob.digest), diffId, blob.digest);
+            info = await images.snapshots.applyLayer(images.content.readStream(blob.digest, 0, STREAM_CHUNK), diffId, blob.digest);
           }
         } catch (err) {
           if (isNoSpace(err)) throw noSpace(images, err);
@@ -580,7 +581,7 @@ export async function saveArchive(images: ImageService, names: string[], out: Wr
       const entry = pack.entry({ name: `blobs/sha256/${digest.slice(7)}`, size: info.size, mode: 0o644, mtime: new Date(0) }, (err) =>
         err ? reject(err) : resolve(),
       );
-      pipeline(images.content.readStream(digest), entry).catch(reject);
+      pipeline(images.content.readStream(digest, 0, STREAM_CHUNK), entry).catch(reject);
     });
   };
   try {

@@ -17,7 +17,6 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
 import { fsyncDir } from '../../common/fsutil';
-import { STREAM_CHUNK } from '../../common/transient';
 
 export interface Descriptor {
   mediaType: string;
@@ -47,7 +46,8 @@ export interface ContentReader {
   info(digest: string): Promise<ContentInfo>;
   has(digest: string): Promise<boolean>;
   /** Streams a blob, from byte `start` on. */
-  readStream(digest: string, start?: number): Readable;
+  /** The blob's bytes from `start`, in chunks of `chunkSize` (1 MB by default). */
+  readStream(digest: string, start?: number, chunkSize?: number): Readable;
   readAll(digest: string): Promise<Buffer>;
   /** The blob's file, for callers that hand it to another process (e.g. a tar reader). */
   pathOf(digest: string): string;
@@ -132,8 +132,8 @@ export class LocalContentStore implements ContentStore {
     }
   }
 
-  readStream(digest: string, start = 0): Readable {
-    return createReadStream(this.pathOf(digest), { start, highWaterMark: STREAM_CHUNK });
+  readStream(digest: string, start = 0, chunkSize = 1 << 20): Readable {
+    return createReadStream(this.pathOf(digest), { start, highWaterMark: chunkSize });
   }
 
   async readAll(digest: string): Promise<Buffer> {
