@@ -6,6 +6,7 @@ import { promises as fsp, constants as fsc, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { failedPrecondition, invalidArgument, messageOf } from '../common/errors';
 import { loadGrpc, loadProtos } from '../common/rpc/proto';
+import { createReclaimer, type Reclaimer } from './daemon-memory';
 import { resolveDataRoot, resolveHost, socketPath } from './env';
 
 export interface DaemonFlags {
@@ -73,10 +74,13 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
-  listenWithWideConnectionWindow(server);
+  const reclaimer = createReclaimer();
+  watchSessions(server, reclaimer);
   await fsp.chmod(sock, 0o660).catch(() => undefined);
   agent.events.emit('daemon', 'start', dataRoot, { name: 'tscompose' });
   log(flags, `tscompose daemon listening on unix://${sock} (data root ${dataRoot}, pid ${process.pid})`);
+  // What starting up left behind (module loading, the containers' restore) goes before the first request.
+  reclaimer.now();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -118,7 +122,11 @@ function widenFlowControlWindows(server: GrpcServer): void {
   if (opts && typeof opts === 'object') opts.settings = { ...opts.settings, initialWindowSize: FLOW_WINDOW };
 }
 
-function listenWithWideConnectionWindow(server: GrpcServer): void {
+/**
+ * Each connection gets the wide window, and each request's start and end (an HTTP/2 stream's)
+ * tell the reclaimer the daemon is busy.
+ */
+function watchSessions(server: GrpcServer, reclaimer: Reclaimer): void {
   const servers = (server as unknown as { http2Servers?: Map<import('node:events').EventEmitter, unknown> }).http2Servers;
   if (!(servers instanceof Map)) return;
   for (const h2 of servers.keys()) {
@@ -128,6 +136,10 @@ function listenWithWideConnectionWindow(server: GrpcServer): void {
       } catch {
         // an old Node: the connection keeps its default window
       }
+    });
+    h2.on('stream', (stream: import('node:http2').ServerHttp2Stream) => {
+      reclaimer.activity();
+      stream.once('close', () => reclaimer.activity());
     });
   }
 }

@@ -2,3 +2,4 @@ export * from './errors';
 export * from './fsutil';
 export * from './mutex';
 export * from './statefile';
+export * from './transient';

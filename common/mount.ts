@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, realpath, statfs } from 'node:fs/promises';
+import { mkdir, realpath, statfs } from 'node:fs/promises';
 import * as path from 'node:path';
+import { readKernelFile } from './fsutil';
 import { launcher } from './process';
 
 /** A request waiting in a `batched` queue, settled by the batch that serves it. */
@@ -131,7 +132,7 @@ function octalEscaped(text: string): string {
 }
 
 async function mountedAmong(targets: string[]): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const text = readKernelFile('/proc/self/mountinfo') ?? '';
   // mountinfo shows resolved paths: a target under a symlink is looked up by its real path.
   const mounted = await Promise.all(targets.map(async (t) => isMountedIn(text, t) || isMountedIn(text, await realpath(t).catch(() => t))));
   return targets.filter((_t, i) => mounted[i]);
@@ -163,7 +164,7 @@ async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
 
 /** Mount points of this mount namespace (mountinfo's fifth field), one per mount. */
 export async function mountPoints(): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const text = readKernelFile('/proc/self/mountinfo') ?? '';
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const field = line.split(' ')[4];
@@ -174,7 +175,7 @@ export async function mountPoints(): Promise<string[]> {
 }
 
 export async function isMountPoint(p: string): Promise<boolean> {
-  return isMountedIn(await readFile('/proc/self/mountinfo', 'utf8'), path.resolve(p));
+  return isMountedIn(readKernelFile('/proc/self/mountinfo') ?? '', path.resolve(p));
 }
 
 /** statfs(2) f_type of file systems that live in memory. */

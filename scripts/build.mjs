@@ -112,6 +112,18 @@ await Promise.all([
   build({ ...options, keepNames: true, entryPoints: ['cmd/daemon.ts'], outfile: join(dist, 'daemon.cjs'), plugins: [generatedModules] }),
 ]);
 
+// esbuild's charset leaves regular expression literals as they are, and one non-ASCII character
+// there would be read as two latin1 ones by bin/tscompose, and make the daemon's whole source a
+// two-byte string (twice its size, for as long as the daemon runs). Write them as \u escapes.
+for (const bundle of ['tscompose.cjs', 'engine.cjs', 'daemon.cjs']) {
+  const bytes = readFileSync(join(dist, bundle));
+  const at = bytes.findIndex((b) => b > 0x7f);
+  if (at !== -1) {
+    const context = bytes.subarray(Math.max(0, at - 60), at + 20).toString('utf8');
+    throw new Error(`build: dist/${bundle} has a non-ASCII byte at ${at}, in: ${context}`);
+  }
+}
+
 // The top-level commands the engine bundle defines, for bin/tscompose (cmd/families.ts).
 const families = transformSync(readFileSync('cmd/families.ts', 'utf8'), { loader: 'ts', format: 'esm' }).code;
 const { FAMILY_OF } = await import(`data:text/javascript,${encodeURIComponent(families)}`);

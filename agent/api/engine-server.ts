@@ -9,6 +9,7 @@ import type { Agent } from '../agent';
 import type { EngineEvent } from '../events';
 import { bytesOf, clientStream, serverStream, unary, type Handlers } from './grpc-util';
 import { invalidArgument } from '../../common/errors';
+import { noteTransientBytes, STREAM_CHUNK } from '../../common/transient';
 import { VERSION, API_VERSION } from '../version';
 import { engineAreas } from './areas';
 
@@ -184,10 +185,10 @@ export function grpcByteSink(call: ServerWritableStream<unknown, { data: Buffer 
   return new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _enc, cb) {
-      // Large messages are split: gRPC's default message limit is 4 MB.
-      const max = 1 << 20;
+      noteTransientBytes(chunk.length);
+      // Large chunks are split: each message is serialized into a Buffer of its own.
       let ok = true;
-      for (let off = 0; off < chunk.length; off += max) ok = call.write({ data: chunk.subarray(off, off + max) });
+      for (let off = 0; off < chunk.length; off += STREAM_CHUNK) ok = call.write({ data: chunk.subarray(off, off + STREAM_CHUNK) });
       if (ok) cb();
       else call.once('drain', () => cb());
     },

@@ -10,6 +10,7 @@ import type {
 } from '@grpc/grpc-js';
 import { Readable } from 'node:stream';
 import { toServiceError } from '../../common/rpc/status';
+import { noteTransientBytes } from '../../common/transient';
 
 /** Handlers of one area of the Engine service, keyed by RPC name. */
 export type Handlers = Record<string, (...args: any[]) => void>;
@@ -53,7 +54,10 @@ export function bytesOf(call: Readable, pick: (msg: never) => Buffer | undefined
     (async function* () {
       for await (const msg of call) {
         const data = pick(msg as never);
-        if (data && data.length > 0) yield data;
+        if (data && data.length > 0) {
+          noteTransientBytes(data.length);
+          yield data;
+        }
       }
     })(),
     { objectMode: false },

@@ -16,6 +16,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { conflict, invalidArgument, notFound, TsError } from '../../common/errors';
+import { readKernelFile } from '../../common/fsutil';
 import type { EventLog } from '../events';
 import { putBlob } from '../image/content';
 import { diffDirectory, splitDev, tarDirectory, typeOf, writeLayer } from '../image/diff';
@@ -106,7 +107,7 @@ export async function containerPids(cgroupsPath: string, cgroupRoot = '/sys/fs/c
   const pids = new Set<number>();
   if (!dir) return pids;
   const visit = async (d: string): Promise<void> => {
-    const text = await fsp.readFile(path.join(d, 'cgroup.procs'), 'utf8').catch(() => '');
+    const text = readKernelFile(path.join(d, 'cgroup.procs')) ?? '';
     for (const line of text.split('\n')) if (/^\d+$/.test(line.trim())) pids.add(Number(line.trim()));
     const entries = await fsp.readdir(d, { withFileTypes: true }).catch(() => []);
     for (const e of entries) if (e.isDirectory()) await visit(path.join(d, e.name));
@@ -266,7 +267,7 @@ class StatsSampler {
   constructor(private readonly deps: ExtrasDeps) {}
 
   async sampleAll(containers: ContainerRecord[]): Promise<StatsEntry[]> {
-    const host = parseProcStat(await fsp.readFile('/proc/stat', 'utf8').catch(() => ''));
+    const host = parseProcStat(readKernelFile('/proc/stat') ?? '');
     const samples = await Promise.all(containers.map((c) => this.sample(c, host)));
     const live = new Set(containers.map((c) => c.id));
     for (const id of this.previous.keys()) if (!live.has(id)) this.previous.delete(id);
@@ -295,11 +296,11 @@ class StatsSampler {
     try {
       const [st, cgroupsPath] = await Promise.all([this.deps.runtime.stats(c.id), this.cgroupsPathOf(c)]);
       const memoryDir = await firstExistingDir(cgroupDirCandidates(cgroupsPath, ['memory']));
-      const memoryStat = parseKeyValues(memoryDir ? await fsp.readFile(path.join(memoryDir, 'memory.stat'), 'utf8').catch(() => '') : '');
+      const memoryStat = parseKeyValues((memoryDir && readKernelFile(path.join(memoryDir, 'memory.stat'))) ?? '');
       const net =
         c.networkMode === 'host' || c.state.pid <= 0
           ? { rx: 0, tx: 0 }
-          : parseNetDev(await fsp.readFile(`/proc/${c.state.pid}/net/dev`, 'utf8').catch(() => ''));
+          : parseNetDev(readKernelFile(`/proc/${c.state.pid}/net/dev`) ?? '');
       const usage = memoryUsageWithoutCache(st.memory.usage, memoryStat);
       const limit = Math.min(st.memory.limit ?? Infinity, os.totalmem());
       return {

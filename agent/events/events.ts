@@ -3,9 +3,12 @@
  * shows it. The last `capacity` events are kept in memory and in a journal file, so history
  * queries (`--since`) survive a daemon restart.
  */
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { EventEmitter } from 'node:events';
+
+/** Bytes read or written at a time by `load`. */
+const PIECE = 60 << 10;
 
 export interface EngineEvent {
   type: 'image' | 'container' | 'network' | 'volume' | 'daemon' | 'plugin' | 'builder';
@@ -38,24 +41,45 @@ export class EventLog {
 
   async load(): Promise<void> {
     await fsp.mkdir(path.dirname(this.file), { recursive: true });
-    let text = '';
+    // Read and written back in pieces of at most PIECE bytes: a Buffer of 128 kB or more, once
+    // freed, makes malloc keep more of what the daemon frees from then on (see bin/tscompose).
     try {
-      text = await fsp.readFile(this.file, 'utf8');
+      let rest = '';
+      for await (const chunk of createReadStream(this.file, { encoding: 'utf8', highWaterMark: PIECE })) {
+        const lines = (rest + (chunk as string)).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) this.restore(line);
+      }
+      this.restore(rest);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      try {
-        this.events.push(JSON.parse(line) as EngineEvent);
-      } catch {
-        // a line torn by a crash mid-append: skip it
-      }
     }
     this.events.splice(0, Math.max(0, this.events.length - this.capacity));
     this.lastNano = this.events.at(-1)?.timeNano ?? 0;
     // Compact at start so the file never grows without bound.
-    await fsp.writeFile(this.file, this.events.map((e) => JSON.stringify(e) + '\n').join(''));
+    const fh = await fsp.open(this.file, 'w');
+    try {
+      let piece = '';
+      for (const e of this.events) {
+        piece += JSON.stringify(e) + '\n';
+        if (piece.length < PIECE) continue;
+        await fh.write(piece);
+        piece = '';
+      }
+      if (piece) await fh.write(piece);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private restore(line: string): void {
+    if (!line) return;
+    try {
+      this.events.push(JSON.parse(line) as EngineEvent);
+    } catch {
+      // a line torn by a crash mid-append: skip it
+    }
+    if (this.events.length > 2 * this.capacity) this.events.splice(0, this.events.length - this.capacity);
   }
 
   emit(type: EngineEvent['type'], action: string, actorId: string, attributes: Record<string, string> = {}): void {

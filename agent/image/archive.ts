@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import tar from 'tar-stream';
 import { invalidArgument, TsError, wrap } from '../../common/errors';
+import { STREAM_CHUNK } from '../../common/transient';
 import { putBlob, type ContentWriter } from './content';
 import {
   MediaType,
@@ -37,7 +38,8 @@ const SMALL_FILE = 4 << 20;
 
 /** Peeks at the first bytes and gunzips when they are gzip's magic. */
 export function maybeGunzip(input: Readable): Readable {
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  // Object mode: the reader gets the chunks as they came, not joined (see STREAM_CHUNK).
+  const out = new PassThrough({ objectMode: true, highWaterMark: 8 });
   let gzip = false;
   (async () => {
     const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -116,7 +118,7 @@ export async function loadArchive(images: ImageService, input: Readable): Promis
             info = { diffId, size: early.size };
             await images.snapshots.adoptLayer(path.join(early.tmp, 'diff'), info);
           } else {
-            info = await images.snapshots.applyLayer(images.content.readStream(blob.digest), diffId, blob.digest);
+            info = await images.snapshots.applyLayer(images.content.readStream(blob.digest, 0, STREAM_CHUNK), diffId, blob.digest);
           }
         } catch (err) {
           if (isNoSpace(err)) throw noSpace(images, err);
@@ -368,7 +370,8 @@ function looksLikeLayer(chunk: Buffer): boolean {
  */
 function speculate(images: ImageService, name: string): Speculation {
   const tmp = path.join(images.snapshots.root, 'tmp', `load-${randomBytes(8).toString('hex')}`);
-  const pipe = new PassThrough({ highWaterMark: 4 << 20 });
+  // Object mode, as maybeGunzip's: some 4 MB of chunks, handed to the unpacker one by one.
+  const pipe = new PassThrough({ objectMode: true, highWaterMark: 32 });
   let failed = false;
   let discarded = false;
   const result = (async (): Promise<Unpacked | undefined> => {
@@ -578,7 +581,7 @@ export async function saveArchive(images: ImageService, names: string[], out: Wr
       const entry = pack.entry({ name: `blobs/sha256/${digest.slice(7)}`, size: info.size, mode: 0o644, mtime: new Date(0) }, (err) =>
         err ? reject(err) : resolve(),
       );
-      pipeline(images.content.readStream(digest), entry).catch(reject);
+      pipeline(images.content.readStream(digest, 0, STREAM_CHUNK), entry).catch(reject);
     });
   };
   try {

@@ -46,7 +46,8 @@ export interface ContentReader {
   info(digest: string): Promise<ContentInfo>;
   has(digest: string): Promise<boolean>;
   /** Streams a blob, from byte `start` on. */
-  readStream(digest: string, start?: number): Readable;
+  /** The blob's bytes from `start`, in chunks of `chunkSize` (1 MB by default). */
+  readStream(digest: string, start?: number, chunkSize?: number): Readable;
   readAll(digest: string): Promise<Buffer>;
   /** The blob's file, for callers that hand it to another process (e.g. a tar reader). */
   pathOf(digest: string): string;
@@ -146,8 +147,8 @@ export class LocalContentStore implements ContentStore {
     }
   }
 
-  readStream(digest: string, start = 0): Readable {
-    return createReadStream(this.pathOf(digest), { start, highWaterMark: 1 << 20 });
+  readStream(digest: string, start = 0, chunkSize = 1 << 20): Readable {
+    return createReadStream(this.pathOf(digest), { start, highWaterMark: chunkSize });
   }
 
   async readAll(digest: string): Promise<Buffer> {

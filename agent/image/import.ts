@@ -128,8 +128,10 @@ export async function importImage(images: ImageService, source: Readable, opts: 
     leased.push(d);
   };
   // One pass over the input feeds both the blob (as given, maybe gzip) and the unpacker.
-  const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
-  const toUnpack = new PassThrough({ highWaterMark: 1 << 20 });
+  // Object mode: their readers get the chunks as they came, where a byte stream would join what
+  // it holds into one new Buffer of up to its high-water mark (see STREAM_CHUNK).
+  const toBlob = new PassThrough({ objectMode: true, highWaterMark: 8 });
+  const toUnpack = new PassThrough({ objectMode: true, highWaterMark: 8 });
   input.on('data', (chunk: Buffer) => {
     const a = toBlob.write(chunk);
     const b = toUnpack.write(chunk);

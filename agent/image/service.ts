@@ -469,7 +469,7 @@ export function matchLabel(labels: Record<string, string>, expr: string): boolea
 
 /** `until` accepts a timestamp or a duration before now (`48h`). */
 export function parseUntil(v: string, now = Date.now()): number {
-  const dur = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(v);
+  const dur = /^(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)$/.exec(v);
   if (dur) {
     const mult: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
     return now - Number(dur[1]) * mult[dur[2]!]!;

@@ -6,6 +6,8 @@
  * diffID needs every byte, trailing padding included, to be hashed while the archive is read.
  */
 
+import { noteTransientBytes } from '../../common/transient';
+
 export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'directory' | 'fifo';
 
 export interface TarHeader {
@@ -74,6 +76,7 @@ export class ByteSource {
       }
       const view = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
       if (view.length === 0) continue;
+      noteTransientBytes(view.length);
       this.onBytes(view);
       this.chunk = view;
       this.offset = 0;

@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { readKernelFile } from '../../common/fsutil';
 import * as path from 'node:path';
 
 /**
@@ -73,17 +74,12 @@ export interface ContainerStats {
   io: { readBytes: number; writeBytes: number };
 }
 
-async function readText(file: string | undefined): Promise<string | undefined> {
-  if (!file) return undefined;
-  try {
-    return await fsp.readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
+function readText(file: string | undefined): string | undefined {
+  return file ? readKernelFile(file) : undefined;
 }
 
 async function readNumber(file: string | undefined): Promise<number | undefined> {
-  const t = (await readText(file))?.trim();
+  const t = readText(file)?.trim();
   if (t === undefined || t === '' || t === 'max') return undefined;
   const n = Number(t);
   return Number.isFinite(n) ? n : undefined;
@@ -110,14 +106,14 @@ async function readStatsV1(p: string): Promise<ContainerStats> {
   );
   const j = (dir: string | undefined, f: string) => (dir ? path.join(dir, f) : undefined);
   // cpuacct.stat counts USER_HZ ticks, which is 100 on every Linux ABI.
-  const ticks = keyValues(await readText(j(cpuacct, 'cpuacct.stat')));
-  const throttling = keyValues(await readText(j(cpu, 'cpu.stat')));
-  const memStat = keyValues(await readText(j(memory, 'memory.stat')));
+  const ticks = keyValues(readText(j(cpuacct, 'cpuacct.stat')));
+  const throttling = keyValues(readText(j(cpu, 'cpu.stat')));
+  const memStat = keyValues(readText(j(memory, 'memory.stat')));
   const limit = await readNumber(j(memory, 'memory.limit_in_bytes'));
   const pidsMax = await readNumber(j(pids, 'pids.max'));
   let readBytes = 0;
   let writeBytes = 0;
-  for (const line of ((await readText(j(blkio, 'blkio.throttle.io_service_bytes_recursive'))) ?? '').split('\n')) {
+  for (const line of (readText(j(blkio, 'blkio.throttle.io_service_bytes_recursive')) ?? '').split('\n')) {
     const [, op, v] = line.trim().split(/\s+/);
     if (op === 'Read') readBytes += Number(v);
     if (op === 'Write') writeBytes += Number(v);
@@ -146,12 +142,12 @@ async function readStatsV1(p: string): Promise<ContainerStats> {
 async function readStatsV2(p: string): Promise<ContainerStats> {
   const dir = path.join(CGROUP_ROOT, p);
   const f = (name: string) => path.join(dir, name);
-  const cpuStat = keyValues(await readText(f('cpu.stat')));
-  const memStat = keyValues(await readText(f('memory.stat')));
-  const events = keyValues(await readText(f('memory.events')));
+  const cpuStat = keyValues(readText(f('cpu.stat')));
+  const memStat = keyValues(readText(f('memory.stat')));
+  const events = keyValues(readText(f('memory.events')));
   let readBytes = 0;
   let writeBytes = 0;
-  for (const line of ((await readText(f('io.stat'))) ?? '').split('\n')) {
+  for (const line of (readText(f('io.stat')) ?? '').split('\n')) {
     for (const field of line.trim().split(/\s+/).slice(1)) {
       const [k, v] = field.split('=');
       if (k === 'rbytes') readBytes += Number(v);
@@ -182,10 +178,10 @@ async function readStatsV2(p: string): Promise<ContainerStats> {
 /** How many processes the kernel's OOM killer took from this cgroup (0 when unknown or gone). */
 export async function oomKillCount(cgroupsPath: string): Promise<number> {
   if ((await cgroupMode()) === 'v2') {
-    return keyValues(await readText(path.join(CGROUP_ROOT, cgroupsPath, 'memory.events'))).get('oom_kill') ?? 0;
+    return keyValues(readText(path.join(CGROUP_ROOT, cgroupsPath, 'memory.events'))).get('oom_kill') ?? 0;
   }
   const dir = await v1ControllerDir('memory', cgroupsPath);
-  return keyValues(await readText(dir && path.join(dir, 'memory.oom_control'))).get('oom_kill') ?? 0;
+  return keyValues(readText(dir && path.join(dir, 'memory.oom_control'))).get('oom_kill') ?? 0;
 }
 
 /**

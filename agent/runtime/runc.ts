@@ -1,9 +1,9 @@
-import { constants as fsc, existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { constants as fsc, existsSync, promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { conflict, failedPrecondition, internal, invalidArgument, notFound, TsError } from '../../common/errors';
-import { exists, readJsonIfExists, writeFileAtomic } from '../../common/fsutil';
+import { exists, readJsonIfExists, readKernelFile, writeFileAtomic } from '../../common/fsutil';
 import { isInMemory, mountTmpfs } from '../../common/mount';
 import { KeyedMutex } from '../../common/mutex';
 import { launcher } from '../../common/process';
@@ -317,7 +317,7 @@ export class RuncRuntime implements Runtime {
   private async initAlive(id: string): Promise<boolean> {
     const pid = Number.parseInt((await fsp.readFile(path.join(this.dir(id), 'pid'), 'utf8').catch(() => '')).trim(), 10);
     if (!Number.isInteger(pid) || pid <= 0) return false;
-    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const stat = readKernelFile(`/proc/${pid}/stat`) ?? '';
     // The state follows the parenthesised command name: Z is a zombie.
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     return state !== '' && state !== 'Z' && state !== 'X';
@@ -437,7 +437,7 @@ export class RuncRuntime implements Runtime {
     const text = await fsp.readFile(path.join(dir, 'conmon.pid'), 'utf8').catch(() => '');
     const pid = Number.parseInt(text.trim(), 10);
     if (!Number.isInteger(pid) || pid <= 0) return 0;
-    const cmdline = await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    const cmdline = readKernelFile(`/proc/${pid}/cmdline`) ?? '';
     const argv = cmdline.split('\0');
     return path.basename(argv[0] ?? '') === 'conmon' && argv.includes(id) ? pid : 0;
   }
@@ -482,10 +482,10 @@ export class RuncRuntime implements Runtime {
     let seen: { pid: number; start: number } | undefined;
     return waitUntil(
       async (polled) => {
-        if (polled && seen && processStartTimeSync(seen.pid) === seen.start) return undefined;
+        if (polled && seen && processStartTime(seen.pid) === seen.start) return undefined;
         seen = undefined;
         return this.exitOf(id, record, (pid) => {
-          const start = processStartTimeSync(pid);
+          const start = processStartTime(pid);
           if (start !== undefined) seen = { pid, start };
         });
       },
@@ -516,8 +516,8 @@ export class RuncRuntime implements Runtime {
     const st = await readJsonIfExists<RuncState>(path.join(this.runcRoot, id, 'state.json')).catch(() => undefined);
     const pid = st?.init_process_pid;
     if (!st || !pid || pid <= 0) return false;
-    if (!(await isThawed(st.cgroup_paths ?? {}))) return false;
-    if ((await processStartTime(pid)) !== st.init_process_start) return false;
+    if (!isThawed(st.cgroup_paths ?? {})) return false;
+    if (processStartTime(pid) !== st.init_process_start) return false;
     try {
       process.kill(pid, number);
       return true;
@@ -600,14 +600,10 @@ export class RuncRuntime implements Runtime {
     if ((st.config?.hooks?.poststop?.length ?? 0) > 0) return false;
     // One cgroup per hierarchy (a dozen on v1): looked at side by side.
     const dirs = Object.values(st.cgroup_paths ?? {});
-    const empty = await Promise.all(
-      dirs.map((dir) =>
-        fsp.readFile(path.join(dir, 'cgroup.procs'), 'utf8').then(
-          (procs) => procs.trim() === '',
-          (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
-        ),
-      ),
-    );
+    const empty = dirs.map((dir) => {
+      const procs = readKernelFile(path.join(dir, 'cgroup.procs'));
+      return procs === undefined ? !existsSync(dir) : procs.trim() === '';
+    });
     if (!empty.every(Boolean)) return false;
     const removed = await Promise.all(
       dirs.map((dir) =>
@@ -784,20 +780,9 @@ interface RuncState {
  * it, which tells a process from a later one that reused its pid; undefined when it is gone (or
  * a zombie).
  */
-async function processStartTime(pid: number): Promise<number | undefined> {
-  return startTimeIn(await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
-}
-
-/**
- * `processStartTime` with a synchronous read, for the wait's poll of every running container:
- * procfs answers from memory, and a trip through the thread pool costs more.
- */
-function processStartTimeSync(pid: number): number | undefined {
-  try {
-    return startTimeIn(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return undefined;
-  }
+function processStartTime(pid: number): number | undefined {
+  const stat = readKernelFile(`/proc/${pid}/stat`);
+  return stat === undefined ? undefined : startTimeIn(stat);
 }
 
 function startTimeIn(stat: string): number | undefined {
@@ -810,11 +795,11 @@ function startTimeIn(stat: string): number | undefined {
 }
 
 /** Whether the container's freezer lets signals through now (v1 freezer.state, else v2 cgroup.freeze). */
-async function isThawed(cgroupPaths: Record<string, string>): Promise<boolean> {
+function isThawed(cgroupPaths: Record<string, string>): boolean {
   const v1 = cgroupPaths['freezer'];
-  if (v1) return (await fsp.readFile(path.join(v1, 'freezer.state'), 'utf8').catch(() => '')).trim() === 'THAWED';
+  if (v1) return readKernelFile(path.join(v1, 'freezer.state'))?.trim() === 'THAWED';
   const v2 = cgroupPaths[''];
-  if (v2) return (await fsp.readFile(path.join(v2, 'cgroup.freeze'), 'utf8').catch(() => '')).trim() === '0';
+  if (v2) return readKernelFile(path.join(v2, 'cgroup.freeze'))?.trim() === '0';
   return false;
 }
 

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { engine, ExitError, out, parseFilters, println, eprintln } from '../cli';
 import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339 } from '../format';
 import { notFound } from '../../common/errors';
+import { STREAM_CHUNK } from '../../common/transient';
 
 interface ImageSummary {
   id: string;
@@ -211,7 +212,7 @@ export async function imageLoad(opts: { input?: string; quiet?: boolean }): Prom
     } catch {
       throw notFound(`open ${opts.input}: no such file or directory`);
     }
-    input = createReadStream(opts.input, { highWaterMark: 1 << 20 });
+    input = createReadStream(opts.input, { highWaterMark: STREAM_CHUNK });
   } else {
     if (process.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
     input = process.stdin;
@@ -257,7 +258,7 @@ export async function imageImport(
     } catch {
       throw notFound(`open ${file}: no such file or directory`);
     }
-    input = createReadStream(file, { highWaterMark: 1 << 20 });
+    input = createReadStream(file, { highWaterMark: STREAM_CHUNK });
   }
   const client = await engine();
   const reply = await client.clientStream<{ id: string }>('ImageImport', async (write) => {

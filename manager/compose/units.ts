@@ -25,7 +25,7 @@ export function parseDuration(v: unknown): number {
   if (typeof v !== 'string') throw new ValueError(`expected a duration like "30s" or "1m30s", got ${describe(v)}`);
   const s = v.trim();
   if (/^[+]?\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1e9);
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gy;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/gy;
   let total = 0;
   let i = 0;
   let neg = false;

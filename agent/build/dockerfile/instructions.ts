@@ -216,10 +216,10 @@ const DURATION_UNITS_NS: Record<string, number> = {
 /** Go's `time.ParseDuration` (`1m30s`, `1.5h`, `300ms`), in nanoseconds. */
 export function parseGoDuration(text: string): number {
   if (text === '0') return 0;
-  const match = /^([+-]?)((?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/u.exec(text);
+  const match = /^([+-]?)((?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$/u.exec(text);
   if (!match) throw new Error(`time: invalid duration "${text}"`);
   let total = 0;
-  for (const part of (match[2] as string).matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gu)) {
+  for (const part of (match[2] as string).matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/gu)) {
     total += Number(part[1]) * (DURATION_UNITS_NS[part[2] as string] as number);
   }
   return Math.round(match[1] === '-' ? -total : total);
