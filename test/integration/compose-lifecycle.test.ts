@@ -249,6 +249,8 @@ describe('compose lifecycle', () => {
     expectCode(await compose(['up', '-d']), 0);
     expectCode(await compose(['--profile', 'jobs', 'up', '-d', 'job']), 0);
     assert.doesNotMatch(expectCode(await compose(['up', '-d']), 0).stderr, /orphan/);
+    // The job (`sleep 0.5; exit 3`) has ended before the next test counts running containers.
+    expectCode(await compose(['--profile', 'jobs', 'wait', 'job']), 3);
   });
 
   test('two projects of one file live side by side', async () => {
