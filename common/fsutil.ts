@@ -1,4 +1,5 @@
 import { promises as fsp, constants, readFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -72,5 +73,25 @@ export function readKernelFile(file: string): string | undefined {
     return readFileSync(file, 'utf8');
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Writes every byte of `buffers` with writev, again from where a short write stopped. At
+ * `position` when given, else at the file's current position.
+ */
+export async function writevFully(fh: FileHandle, buffers: readonly Uint8Array[], position?: number): Promise<void> {
+  let pending = buffers;
+  let at = position;
+  for (;;) {
+    const { bytesWritten } = await fh.writev(pending as Uint8Array[], at);
+    if (at !== undefined) at += bytesWritten;
+    let skip = bytesWritten;
+    while (pending.length > 0 && skip >= pending[0]!.length) {
+      skip -= pending[0]!.length;
+      pending = pending.slice(1);
+    }
+    if (pending.length === 0) return;
+    pending = [pending[0]!.subarray(skip), ...pending.slice(1)];
   }
 }

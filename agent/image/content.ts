@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
-import { fsyncDir } from '../../common/fsutil';
+import { fsyncDir, writevFully } from '../../common/fsutil';
 
 export interface Descriptor {
   mediaType: string;
@@ -237,11 +237,7 @@ export class LocalContentStore implements ContentStore {
     // Linux reports a failed writeback to one fsync only: the commit must not miss it.
     let syncFailure: unknown;
     const writeOut = async (bufs: Uint8Array[], total: number) => {
-      let written = 0;
-      while (written < total) {
-        const { bytesWritten } = await fh.writev(written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)]);
-        written += bytesWritten;
-      }
+      await writevFully(fh, bufs);
       unsynced += total;
       if (unsynced >= SYNC_AHEAD && !syncingAhead) {
         unsynced = 0;

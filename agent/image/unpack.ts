@@ -38,6 +38,7 @@ import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { TsError, failedPrecondition, invalidArgument, kindOf, messageOf } from '../../common/errors';
+import { writevFully } from '../../common/fsutil';
 import { ByteSource, TarFormatError, TarReader } from './tar-format';
 import type { TarEntryType, TarHeader } from './tar-format';
 import {
@@ -365,14 +366,6 @@ class BackgroundTasks {
 const SMALL_FILE = 256 * 1024;
 const FILE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
 
-async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
-  let done = 0;
-  while (done < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, null);
-    done += bytesWritten;
-  }
-}
-
 /** Bytes of a large file gathered into one write. */
 const FILE_WRITE_BATCH = 1 << 20;
 
@@ -392,7 +385,7 @@ async function writeBody(fh: FileHandle, body: AsyncIterable<Buffer>): Promise<v
       batched += chunk.length;
       if (batched < FILE_WRITE_BATCH) continue;
       await inFlight;
-      inFlight = writevAll(fh, batch, position);
+      inFlight = writevFully(fh, batch, position);
       // Its failure is awaited below; until then it must not count as unhandled.
       inFlight.catch(() => undefined);
       position += batched;
@@ -404,22 +397,7 @@ async function writeBody(fh: FileHandle, body: AsyncIterable<Buffer>): Promise<v
     await inFlight.catch(() => undefined);
   }
   await inFlight;
-  if (batched > 0) await writevAll(fh, batch, position);
-}
-
-async function writevAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
-  let pending = buffers;
-  for (;;) {
-    const { bytesWritten } = await fh.writev(pending, position);
-    position += bytesWritten;
-    let skip = bytesWritten;
-    while (pending.length > 0 && skip >= pending[0]!.length) {
-      skip -= pending[0]!.length;
-      pending = pending.slice(1);
-    }
-    if (pending.length === 0) return;
-    pending = [pending[0]!.subarray(skip), ...pending.slice(1)];
-  }
+  if (batched > 0) await writevFully(fh, batch, position);
 }
 
 /** The state of one layer being written: what exists, and what must be done at the end. */
@@ -572,7 +550,7 @@ class LayerWriter {
           throw fail(err);
         }
         try {
-          if (content.length > 0) await writeAll(fh, content);
+          if (content.length > 0) await writevFully(fh, [content]);
         } catch (err) {
           await fh.close().catch(() => undefined);
           throw fail(err);

@@ -278,12 +278,13 @@ export async function directoryContext(dir: string, flags: { file?: string; inli
  */
 async function* tarContext(contextDir: string, patterns: readonly string[]): AsyncGenerator<Buffer> {
   const types: Record<ContextEntry['type'], TarEntryType> = { dir: 'directory', symlink: 'symlink', file: 'file' };
+  const label = JSON.stringify(path.relative(process.cwd(), contextDir) || '.');
   let total = 0;
   let warned = false;
   for await (const entry of walkContextSync(contextDir, patterns)) {
     const size = entry.type === 'file' ? entry.size : 0;
     total += size;
-    const warning = warned ? undefined : contextSizeWarning(JSON.stringify(path.relative(process.cwd(), contextDir) || '.'), total);
+    const warning = warned ? undefined : contextSizeWarning(label, total);
     if (warning !== undefined) {
       warned = true;
       process.stderr.write(warning + '\n');

@@ -23,8 +23,7 @@ export type RemoteContextKind = 'git' | 'url';
 export function remoteContextKind(value: string, baseDir = process.cwd()): RemoteContextKind | undefined {
   if (statSync(path.resolve(baseDir, value), { throwIfNoEntry: false })?.isDirectory() === true) return undefined;
   const isUrl = /^https?:\/\//i.test(value);
-  if (/^(git:\/\/|git@|github\.com\/)/.test(value) || (isUrl && /\.git(#.+)?$/.test(value))) return 'git';
-  if (/^ssh:\/\//.test(value)) return 'git';
+  if (/^(git:\/\/|git@|ssh:\/\/|github\.com\/)/.test(value) || (isUrl && /\.git(#.+)?$/.test(value))) return 'git';
   if (isUrl) return 'url';
   return undefined;
 }
