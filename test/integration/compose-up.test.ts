@@ -129,6 +129,24 @@ describe('compose up', () => {
     assert.match(await compose(['ls']), /^shop\s+running\(2\)\s+\S+compose\.yaml$/m);
   });
 
+  test('up --wait gives up after --wait-timeout on a service that never turns healthy; what started stays for down', async () => {
+    const stuckDir = path.join(d.dir, 'stuck');
+    await fsp.mkdir(stuckDir);
+    await fsp.writeFile(
+      path.join(stuckDir, 'compose.yaml'),
+      'services:\n  never:\n    image: busybox:latest\n    command: ["sleep", "1000"]\n    healthcheck:\n      test: ["CMD", "false"]\n      interval: 500ms\n      retries: 1000\n',
+    );
+    const bad = await d.run(['up', '-d', '--wait', '--wait-timeout', 'soon'], { cwd: stuckDir });
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim(), 'invalid --wait-timeout "soon"');
+    const r = await d.run(['up', '-d', '--wait', '--wait-timeout', '2'], { cwd: stuckDir });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^project stuck not running or healthy: timed out after 2s$/m);
+    assert.match(await d.ok(['ps'], { cwd: stuckDir }), /stuck-never-1 .*Up .*\(health: starting\)/);
+    await d.ok(['down', '-t', '0'], { cwd: stuckDir });
+    assert.equal((await d.ok(['ps', '-a', '-q'], { cwd: stuckDir })).trim(), '');
+  });
+
   test('down leaves no containers and no networks', async () => {
     const r = await d.run(['down', '-t', '1'], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
