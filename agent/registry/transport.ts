@@ -173,7 +173,7 @@ export class NodeHttpTransport implements HttpTransport {
       else {
         const stream = body();
         stream.on('error', (err) => cr.destroy(err));
-        stream.pipe(cr);
+        sendCorked(stream, cr);
       }
     });
   }
@@ -254,4 +254,41 @@ export async function readBody(res: HttpResponse, limit = 4 << 20): Promise<Buff
 export function drain(res: HttpResponse): void {
   res.body.resume();
   res.body.on('error', () => undefined);
+}
+
+/** Bytes of a streamed body gathered into one write. */
+const BODY_BATCH = 1 << 20;
+
+/**
+ * Sends a streamed body as `pipe` would, but what arrives in one turn of the event loop (up to
+ * BODY_BATCH) goes out in one writev: a pushed layer's gzip comes as 64 KB stored blocks and their
+ * 5-byte headers, and written one by one they cost a syscall each, ~3500 for 200 MB, every one
+ * waking the receiver.
+ */
+function sendCorked(stream: Readable, cr: http.ClientRequest): void {
+  let batched = 0;
+  let paused = false;
+  const flush = () => {
+    batched = 0;
+    cr.uncork();
+  };
+  stream.on('data', (chunk: Buffer) => {
+    if (batched === 0) {
+      cr.cork();
+      setImmediate(flush);
+    }
+    batched += chunk.length;
+    if (!cr.write(chunk) && batched >= BODY_BATCH && !paused) {
+      paused = true;
+      stream.pause();
+      cr.once('drain', () => {
+        paused = false;
+        stream.resume();
+      });
+    }
+  });
+  stream.once('end', () => cr.end());
+  cr.once('close', () => {
+    if (!stream.readableEnded) stream.destroy();
+  });
 }
