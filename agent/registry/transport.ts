@@ -256,29 +256,30 @@ export function drain(res: HttpResponse): void {
   res.body.on('error', () => undefined);
 }
 
-/** Bytes of a streamed body gathered into one write. */
+/** Bytes of a streamed body buffered before it waits for the socket. */
 const BODY_BATCH = 1 << 20;
 
 /**
- * Sends a streamed body as `pipe` would, but what arrives in one turn of the event loop (up to
- * BODY_BATCH) goes out in one writev: a pushed layer's gzip comes as 64 KB stored blocks and their
- * 5-byte headers, and written one by one they cost a syscall each, ~3500 for 200 MB, every one
- * waking the receiver.
+ * Sends a streamed body as `pipe` would, but what arrives in one turn of the event loop goes out
+ * in one writev: a pushed layer's gzip comes as 64 KB stored blocks and their 5-byte headers, and
+ * written one by one they cost a syscall each, ~3500 for 200 MB, every one waking the receiver.
+ * Corked, every write past the socket's small high-water mark says "wait"; the body waits only
+ * once BODY_BATCH is buffered, which keeps memory bounded on a slow link too.
  */
 function sendCorked(stream: Readable, cr: http.ClientRequest): void {
-  let batched = 0;
+  let corked = false;
   let paused = false;
   const flush = () => {
-    batched = 0;
+    corked = false;
     cr.uncork();
   };
   stream.on('data', (chunk: Buffer) => {
-    if (batched === 0) {
+    if (!corked) {
+      corked = true;
       cr.cork();
       setImmediate(flush);
     }
-    batched += chunk.length;
-    if (!cr.write(chunk) && batched >= BODY_BATCH && !paused) {
+    if (!cr.write(chunk) && cr.writableLength >= BODY_BATCH && !paused) {
       paused = true;
       stream.pause();
       cr.once('drain', () => {
