@@ -39,12 +39,17 @@ const build = (args: string[], opts: { cwd?: string; env?: Record<string, string
 
 /** Files under `dir` whose bytes contain `needle` (grep exits 1 when there are none). */
 function filesContaining(dir: string, needle: string): string[] {
+  const lines = (text: string) => text.trim().split('\n').filter(Boolean);
   try {
     // netns/ holds network namespaces' mount points (the daemon's spare ones among them), which
     // are not files to read: grep fails on them with EINVAL.
-    return execFileSync('grep', ['-rlaF', '--exclude-dir=netns', needle, dir], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    return lines(execFileSync('grep', ['-rlaF', '--exclude-dir=netns', needle, dir], { encoding: 'utf8' }));
   } catch (err) {
-    if ((err as { status?: number }).status === 1) return [];
+    const { status, stdout, stderr } = err as { status?: number; stdout?: string; stderr?: string };
+    if (status === 1) return [];
+    // The daemon keeps writing its state as the walk goes (an atomic write's temporary file, say):
+    // a file gone between listing and reading held nothing to find; any other error is real.
+    if (status === 2 && lines(stderr ?? '').every((l) => l.endsWith(': No such file or directory'))) return lines(stdout ?? '');
     throw err;
   }
 }
