@@ -200,14 +200,13 @@ export function linkExists(name) {
 }
 
 /**
- * The environment the CLI gives a daemon it starts (cmd/client.ts, daemonEnv): the bench measures
- * the daemon users get by default, though it starts it in the foreground to know its pid.
+ * The environment the CLI gives a daemon it starts (cmd/daemon-env.ts): the bench measures the
+ * daemon users get by default, though it starts it in the foreground to know its pid.
  */
-function autoStartedDaemonEnv(env) {
-  const tunables = env.GLIBC_TUNABLES;
-  if (tunables?.includes('glibc.malloc.') || Object.keys(env).some((k) => k.startsWith('MALLOC_'))) return env;
-  const fixed = 'glibc.malloc.mmap_threshold=131072';
-  return { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${fixed}` : fixed };
+async function autoStartedDaemonEnv(env) {
+  const { tsImport } = await import('tsx/esm/api');
+  const { daemonEnv } = await tsImport(path.join(REPO, 'cmd', 'daemon-env.ts'), import.meta.url);
+  return daemonEnv(env);
 }
 
 /**
@@ -224,7 +223,7 @@ export async function startOurs(dir, cleanups) {
   const child = spawn(NODE, [CLI, 'daemon', '--data-root', dataRoot, '--host', env.TSCOMPOSE_HOST], {
     stdio: ['ignore', logFd, logFd],
     detached: true,
-    env: autoStartedDaemonEnv(env),
+    env: await autoStartedDaemonEnv(env),
   });
   const tag = createHash('sha256').update(dataRoot).digest('hex').slice(0, 8);
   const runDir = path.join('/run/tscompose', tag);

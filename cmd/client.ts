@@ -14,6 +14,7 @@ import { TsError, unavailable } from '../common/errors';
 import { fromServiceError } from '../common/rpc/status';
 import { loadServiceMethods } from '../common/rpc/proto';
 import { H2Client } from '../common/rpc/h2-client';
+import { daemonEnv } from './daemon-env';
 import { resolveDataRoot, resolveHost, socketPath } from './env';
 
 export interface ConnectOptions {
@@ -212,20 +213,6 @@ function startDaemon(host: string, dataRoot: string): string {
   });
   child.unref();
   return logFile;
-}
-
-/**
- * The environment of a daemon started here: the CLI's, with glibc's mmap threshold fixed at its
- * default (128 kB) unless the caller chose malloc settings. A threshold that moves (glibc raises
- * it to the size of each large block freed) also raises the amount of freed memory malloc keeps
- * instead of returning it; the daemon avoids large blocks where it can (common/transient), and
- * this covers the rest: a daemon started in the foreground gets what its caller's environment says.
- */
-export function daemonEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const tunables = env['GLIBC_TUNABLES'];
-  if (tunables?.includes('glibc.malloc.') || Object.keys(env).some((k) => k.startsWith('MALLOC_'))) return env;
-  const fixed = 'glibc.malloc.mmap_threshold=131072';
-  return { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${fixed}` : fixed };
 }
 
 function tail(file: string): string {

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { daemonEnv } from '../../cmd/client';
+import { daemonEnv } from '../../cmd/daemon-env';
 import { noteTransientBytes, setTransientCollector, STREAM_CHUNK } from '../../common/transient';
 
 describe('daemon memory settings', () => {
