@@ -19,8 +19,9 @@
  *   last full collection against the old generation's limit, which with the daemon's ~9 MB heap
  *   is ~9 MB away: a 210 MB pull, whose in-flight Buffers swing by more than that, went through
  *   ~35 full collections, each marking the whole heap on the two cores the pull needed (a third
- *   of its CPU time). With the factor raised it takes a handful, for ~10 MB more peak RSS (the
- *   Buffers that were promoted before they died wait longer for their collection);
+ *   of its CPU time). With the factor raised it takes far fewer, for some more peak RSS (the
+ *   Buffers that were promoted before they died wait longer for their collection; figures at
+ *   STREAMING_GROWTH_PERCENT);
  * - QUIET_MS after the last request began or ended, the factor back to V8's own, then one full,
  *   compacting collection, which gives the old generation's emptied pages back. A request that
  *   stays open (`events`, `logs -f`) does not hold it off, and nothing runs while the daemon has

@@ -97,7 +97,9 @@ const mountBatched = batched<{ req: MountRequest; target: string }>(async (batch
   const byCwd = new Map<string, MountJob[]>();
   for (const job of batch) {
     const key = job.item.req.cwd ?? '';
-    byCwd.set(key, [...(byCwd.get(key) ?? []), job]);
+    const jobs = byCwd.get(key);
+    if (jobs) jobs.push(job);
+    else byCwd.set(key, [job]);
   }
   await Promise.all([...byCwd.values()].map((jobs) => mountTogether(jobs)));
 });
