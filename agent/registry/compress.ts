@@ -27,29 +27,36 @@ export function gzipLayerTypeFor(manifestMediaType: string): string {
 export const PUSH_GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
 
 /**
- * A tar stream gzip-compressed as it is read, pigz-style: each input chunk (~1 MB, as the store
- * reads) is deflated on its own in zlib's thread pool, several at once, and the pieces are joined
- * in order into one gzip member (each ends on a sync flush, so they concatenate). That uses every
- * core even for one layer.
+ * A tar stream gzip-compressed as it is read, pigz-style: the input is cut into pieces of
+ * ~PIECE bytes, each deflated on its own in zlib's thread pool, several at once, and the pieces
+ * are joined in order into one gzip member (each ends on a sync flush, so they concatenate). That
+ * uses every core even for one layer. A piece gathers as many input chunks as it takes: the store
+ * reads in chunks smaller than a piece (see push.ts), and only a piece that is deflated is copied
+ * into one Buffer.
  *
- * Data that does not shrink (already compressed, random) is sent as stored blocks, at the cost of
- * a copy: after a chunk failed to shrink, the chunks that follow are stored without trying for a
- * span that doubles (up to MAX_STORE_SPAN) while tries keep failing, and a try is first made on a
- * SAMPLE-byte slice of the chunk. Once a chunk shrinks, chunks are deflated without sampling.
+ * Data that does not shrink (already compressed, random) is sent as stored blocks, which refer to
+ * the input's bytes without copying them: after a piece failed to shrink, the pieces that follow
+ * are stored without trying for a span that doubles (up to MAX_STORE_SPAN) while tries keep
+ * failing, and a try is first made on a SAMPLE-byte slice of the piece. Once a piece shrinks,
+ * pieces are deflated without sampling.
  */
 export function gzipStream(source: Readable): Readable {
   return Readable.from(gzipPieces(source), { objectMode: false, highWaterMark: 1 << 20 });
 }
 
-/** Chunks deflated at once per stream. */
+/** Input bytes deflated (or stored) as one piece. */
+const PIECE = 1 << 20;
+/** Pieces deflated at once per stream. */
 const IN_FLIGHT = 3;
-/** Bytes stored without trying after a chunk that did not shrink: the first span, the longest. */
+/** Bytes stored without trying after a piece that did not shrink: the first span, the longest. */
 const MIN_STORE_SPAN = 1 << 20;
 const MAX_STORE_SPAN = 32 << 20;
-/** A chunk counts as shrinking when deflate saves more than this share of it. */
+/** A piece counts as shrinking when deflate saves more than this share of it. */
 const MIN_SAVING = 0.02;
-/** What a try deflates of a chunk before the whole of it. */
+/** What a try deflates of a piece before the whole of it. */
 const SAMPLE = 64 << 10;
+/** The longest stored block deflate allows. */
+const MAX_STORED_BLOCK = 0xffff;
 
 // ID1 ID2, deflate, no flags, no mtime, no extra flags, unknown OS (as Go writes it).
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
@@ -57,10 +64,12 @@ const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 
 interface Piece {
-  input: Buffer;
-  /** The chunk deflated, or undefined where it is to be stored. */
+  /** The input chunks the piece is made of, in order. */
+  parts: Buffer[];
+  length: number;
+  /** The piece deflated, or undefined where it is to be stored. */
   deflated: Promise<Buffer | undefined>;
-  /** False when the chunk is stored without a try. */
+  /** False when the piece is stored without a try. */
   tried: boolean;
 }
 
@@ -70,12 +79,12 @@ async function* gzipPieces(source: Readable): AsyncGenerator<Buffer> {
   let size = 0;
   let storeUntil = 0;
   let storeSpan = MIN_STORE_SPAN;
-  /** Whether the last chunk settled shrank: the next ones are deflated without a try. */
+  /** Whether the last piece settled shrank: the next ones are deflated without a try. */
   let shrinking = false;
   const queue: Piece[] = [];
   const settle = async (piece: Piece): Promise<Buffer[]> => {
     const out = await piece.deflated;
-    if (out && shrinks(out.length, piece.input.length)) {
+    if (out && shrinks(out.length, piece.length)) {
       shrinking = true;
       storeSpan = MIN_STORE_SPAN;
       return [out];
@@ -88,22 +97,33 @@ async function* gzipPieces(source: Readable): AsyncGenerator<Buffer> {
         storeSpan = Math.min(storeSpan * 2, MAX_STORE_SPAN);
       }
     }
-    return storedBlocks(piece.input);
+    return storedBlocks(piece.parts);
   };
+  const makePiece = (parts: Buffer[], length: number): Piece => {
+    const tried = size >= storeUntil;
+    let deflated: Promise<Buffer | undefined>;
+    if (!tried) deflated = Promise.resolve(undefined);
+    else if (shrinking) deflated = deflateChunk(joined(parts, length));
+    else deflated = tryDeflate(parts, length);
+    deflated.catch(() => undefined);
+    size += length;
+    return { parts, length, deflated, tried };
+  };
+  let parts: Buffer[] = [];
+  let gathered = 0;
   for await (const chunk of source) {
     const input = chunk as Buffer;
     if (input.length === 0) continue;
-    let deflated: Promise<Buffer | undefined>;
-    const tried = size >= storeUntil;
-    if (!tried) deflated = Promise.resolve(undefined);
-    else if (shrinking) deflated = deflateChunk(input);
-    else deflated = tryDeflate(input);
-    deflated.catch(() => undefined);
     crc = crc32(input, crc);
-    size += input.length;
-    queue.push({ input, deflated, tried });
+    parts.push(input);
+    gathered += input.length;
+    if (gathered < PIECE) continue;
+    queue.push(makePiece(parts, gathered));
+    parts = [];
+    gathered = 0;
     while (queue.length >= IN_FLIGHT) yield* await settle(queue.shift()!);
   }
+  if (gathered > 0) queue.push(makePiece(parts, gathered));
   while (queue.length > 0) yield* await settle(queue.shift()!);
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(crc >>> 0, 0);
@@ -115,14 +135,13 @@ function shrinks(outLength: number, inLength: number): boolean {
   return outLength < inLength * (1 - MIN_SAVING);
 }
 
-/** The chunk deflated if a slice of it shrinks, else undefined. */
-async function tryDeflate(input: Buffer): Promise<Buffer | undefined> {
-  if (input.length > 2 * SAMPLE) {
-    const at = (input.length - SAMPLE) >> 1;
-    const sample = await deflateChunk(input.subarray(at, at + SAMPLE));
+/** The piece deflated if a slice of it shrinks, else undefined. */
+async function tryDeflate(parts: Buffer[], length: number): Promise<Buffer | undefined> {
+  if (length > 2 * SAMPLE) {
+    const sample = await deflateChunk(bytesAt(parts, (length - SAMPLE) >> 1, SAMPLE));
     if (!shrinks(sample.length, SAMPLE)) return undefined;
   }
-  return deflateChunk(input);
+  return deflateChunk(joined(parts, length));
 }
 
 function deflateChunk(input: Buffer): Promise<Buffer> {
@@ -135,15 +154,54 @@ function deflateChunk(input: Buffer): Promise<Buffer> {
   );
 }
 
-/** `data` as deflate stored blocks (at most 65535 bytes each), none of them final. */
-function storedBlocks(data: Buffer): Buffer[] {
+/** The parts as one Buffer: the only one when there is one, else a copy. */
+function joined(parts: Buffer[], length: number): Buffer {
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+}
+
+/** `length` bytes from `offset` of the parts taken end to end: a view when one part holds them. */
+function bytesAt(parts: Buffer[], offset: number, length: number): Buffer {
+  const views: Buffer[] = [];
+  let skip = offset;
+  let left = length;
+  for (const p of parts) {
+    if (left === 0) break;
+    if (skip >= p.length) {
+      skip -= p.length;
+      continue;
+    }
+    const view = p.subarray(skip, skip + left);
+    views.push(view);
+    left -= view.length;
+    skip = 0;
+  }
+  return views.length === 1 ? views[0]! : Buffer.concat(views);
+}
+
+/**
+ * The parts, taken end to end, as deflate stored blocks of at most MAX_STORED_BLOCK bytes, none
+ * of them final: each block's 5-byte header, then views of the parts it spans.
+ */
+function storedBlocks(parts: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
-  for (let at = 0; at < data.length; at += 0xffff) {
-    const part = data.subarray(at, Math.min(at + 0xffff, data.length));
-    const header = Buffer.alloc(5);
-    header.writeUInt16LE(part.length, 1);
-    header.writeUInt16LE(~part.length & 0xffff, 3);
-    out.push(header, part);
+  let blockLeft = 0;
+  let total = 0;
+  for (const p of parts) total += p.length;
+  for (const p of parts) {
+    for (let at = 0; at < p.length; ) {
+      if (blockLeft === 0) {
+        blockLeft = Math.min(MAX_STORED_BLOCK, total);
+        total -= blockLeft;
+        const header = Buffer.alloc(5);
+        header.writeUInt16LE(blockLeft, 1);
+        header.writeUInt16LE(~blockLeft & 0xffff, 3);
+        out.push(header);
+      }
+      const n = Math.min(blockLeft, p.length - at);
+      out.push(p.subarray(at, at + n));
+      at += n;
+      blockLeft -= n;
+    }
   }
   return out;
 }

@@ -37,9 +37,10 @@ describe('registry: push compression', () => {
       // Compressible, then incompressible long enough to switch to stored blocks, then compressible again.
       ['mixed', Buffer.concat([text(3 << 20), randomBytes(24 << 20), text(6 << 20)])],
       ['odd chunks', Buffer.concat([randomBytes(70_001), text(300_000)])],
+      ['odd chunks, past a piece', Buffer.concat([randomBytes(1_500_001), text(1_300_000), randomBytes(9)])],
     ];
     for (const [name, data] of cases) {
-      const gz = await gzipOf(data, name === 'odd chunks' ? 65_537 : 1 << 20);
+      const gz = await gzipOf(data, name.startsWith('odd chunks') ? 65_537 : 1 << 20);
       assert.ok(gunzipSync(gz).equals(data), `${name}: gunzip gives the input back`);
       const viaGzip = execFileSync('gzip', ['-dc'], { input: gz, maxBuffer: 1 << 30 });
       assert.ok(viaGzip.equals(data), `${name}: gzip -d gives the input back`);
@@ -56,6 +57,15 @@ describe('registry: push compression', () => {
     // incompressible stretch before it.
     const mixed = Buffer.concat([random.subarray(0, 8 << 20), text(24 << 20)]);
     assert.ok((await gzipOf(mixed)).length < (8 << 20) + (12 << 20));
+  });
+
+  it('makes the same pieces of 64 KB reads as of 1 MB reads', async () => {
+    // A push reads 64 KB at a time; the pieces it deflates or stores are still 1 MB.
+    const data = Buffer.concat([text(3 << 20), randomBytes(6 << 20), text(2 << 20), randomBytes(100_000)]);
+    const big = await gzipOf(data, 1 << 20);
+    const small = await gzipOf(data, 64 << 10);
+    assert.ok(small.equals(big), `${small.length} bytes from 64 KB reads, ${big.length} from 1 MB reads`);
+    assert.ok(gunzipSync(small).equals(data));
   });
 
   it('names the gzip type of the manifest’s family, and knows the plain layer types', () => {
