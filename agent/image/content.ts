@@ -17,6 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { failedPrecondition, invalidArgument, notFound } from '../../common/errors';
 import { fsyncDir, writevFully } from '../../common/fsutil';
+import { STREAM_CHUNK } from '../../common/transient';
 
 export interface Descriptor {
   mediaType: string;
@@ -45,8 +46,11 @@ export interface ContentInfo {
 export interface ContentReader {
   info(digest: string): Promise<ContentInfo>;
   has(digest: string): Promise<boolean>;
-  /** Streams a blob, from byte `start` on. */
-  /** The blob's bytes from `start`, in chunks of `chunkSize` (1 MB by default). */
+  /**
+   * The blob's bytes from `start`, in chunks of `chunkSize`. By default STREAM_CHUNK, under
+   * malloc's mmap threshold: 1 MB chunks each got a fresh mapping, zero-filled a page at a time
+   * and unmapped once collected, about half of the daemon's CPU in a 210 MB push.
+   */
   readStream(digest: string, start?: number, chunkSize?: number): Readable;
   readAll(digest: string): Promise<Buffer>;
   /** The blob's file, for callers that hand it to another process (e.g. a tar reader). */
@@ -147,7 +151,7 @@ export class LocalContentStore implements ContentStore {
     }
   }
 
-  readStream(digest: string, start = 0, chunkSize = 1 << 20): Readable {
+  readStream(digest: string, start = 0, chunkSize = STREAM_CHUNK): Readable {
     return createReadStream(this.pathOf(digest), { start, highWaterMark: chunkSize });
   }
 

@@ -80,7 +80,7 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
         break;
       }
     }
-    const open = () => gzipStream(countingRead(store.readStream(desc.digest, 0, PUSH_READ_CHUNK), desc.size, onProgress));
+    const open = () => gzipStream(countingRead(store.readStream(desc.digest), desc.size, onProgress));
     const blob = await client.pushStream(ref, open, { signal, ...(session && { session }) });
     await compressed.rememberCompressed(desc.digest, { mediaType: MediaType.OciLayerGzip, ...blob });
     await sources.remember(blob.digest, ref);
@@ -177,16 +177,6 @@ function withCompressedLayers(img: LoadedManifest, replaced: Map<string, { diges
 }
 
 /** An index whose manifests changed on the way out, pointing at them as sent. */
-/**
- * Bytes per read of a layer a push compresses. Below glibc's mmap threshold (128 KB, which the
- * daemon sets so that malloc gives memory back), each read's Buffer comes from malloc's free
- * lists and reuses memory freed after the last scavenge. 1 MB reads each got a fresh mapping,
- * zero-filled a page at a time and unmapped once collected: on a 210 MB push that was about half
- * of the daemon's CPU, and its peak RSS was ~40 MB higher. gzipStream joins the reads into its
- * 1 MB pieces again.
- */
-const PUSH_READ_CHUNK = 64 << 10;
-
 function withReplacedManifests(index: LoadedManifest, sent: Map<string, LoadedManifest>): LoadedManifest {
   const parsed = index.parsed as ImageIndex;
   if (parsed.manifests.every((d) => sent.get(d.digest)?.digest === d.digest)) return index;
