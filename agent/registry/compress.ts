@@ -5,7 +5,7 @@
  * instead of compressing again.
  */
 import { crc32, deflateRaw, constants as zlibConstants } from 'node:zlib';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, pipeline } from 'node:stream';
 import type { Descriptor } from '../image/content';
 import { MediaType } from '../image/oci';
 
@@ -111,7 +111,7 @@ async function* gzipPieces(source: Readable): AsyncGenerator<Buffer> {
   };
   let parts: Buffer[] = [];
   let gathered = 0;
-  for await (const chunk of source) {
+  for await (const chunk of chunksOf(source)) {
     const input = chunk as Buffer;
     if (input.length === 0) continue;
     crc = crc32(input, crc);
@@ -129,6 +129,17 @@ async function* gzipPieces(source: Readable): AsyncGenerator<Buffer> {
   trailer.writeUInt32LE(crc >>> 0, 0);
   trailer.writeUInt32LE(size % 2 ** 32, 4);
   yield Buffer.concat([FINAL_BLOCK, trailer]);
+}
+
+/**
+ * The chunks of a byte stream one by one, as they were read. `for await` on the stream itself
+ * calls read(), which joins whatever is buffered into one new Buffer: a copy of most of a layer,
+ * in Buffers big enough for malloc to map each afresh.
+ */
+function chunksOf(source: Readable): Readable {
+  const chunks = new PassThrough({ readableObjectMode: true, writableHighWaterMark: PIECE });
+  pipeline(source, chunks, () => undefined);
+  return chunks;
 }
 
 function shrinks(outLength: number, inLength: number): boolean {

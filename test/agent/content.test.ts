@@ -5,7 +5,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Readable } from 'node:stream';
 import { LocalContentStore, sha256Of } from '../../agent/image/content';
+
+/** The chunks a stream emits, as it emits them (`for await` would join buffered ones). */
+function chunksOf(stream: Readable): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.once('end', () => resolve(parts));
+    stream.once('error', reject);
+  });
+}
 
 describe('content store writers', () => {
   let dir: string;
@@ -85,5 +96,21 @@ describe('content store writers', () => {
     const again = await store.writer('pull-bad');
     assert.equal(again.offset, 0);
     await again.abort();
+  });
+
+  it('reads a blob back in chunks of the asked size, from any offset, whole', async () => {
+    // Of a size no chunk divides.
+    const blob = randomBytes((3 << 20) + 12_345);
+    const w = await store.writer('read-back');
+    await w.write(blob);
+    const { digest } = await w.commit({ digest: sha256Of(blob), size: blob.length });
+    for (const [start, chunk] of [[0, 120 << 10], [1, 65_536], [(1 << 20) + 7, 1 << 20], [blob.length - 3, 4096], [blob.length, 4096]] as const) {
+      const parts = await chunksOf(store.readStream(digest, start, chunk));
+      assert.ok(parts.every((p) => p.length <= chunk), `chunks of at most ${chunk} bytes`);
+      assert.ok(Buffer.concat(parts).equals(blob.subarray(start)), `bytes from ${start}`);
+    }
+    const held = await chunksOf(store.readStream(digest));
+    assert.ok(Buffer.concat(held).equals(blob));
+    await assert.rejects(chunksOf(store.readStream(sha256Of(Buffer.from('absent')))), /ENOENT/);
   });
 });

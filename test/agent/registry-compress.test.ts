@@ -60,12 +60,24 @@ describe('registry: push compression', () => {
   });
 
   it('makes the same pieces of 64 KB reads as of 1 MB reads', async () => {
-    // A push reads 64 KB at a time; the pieces it deflates or stores are still 1 MB.
+    // A push reads in chunks smaller than a piece; the pieces it deflates or stores are still 1 MB.
     const data = Buffer.concat([text(3 << 20), randomBytes(6 << 20), text(2 << 20), randomBytes(100_000)]);
     const big = await gzipOf(data, 1 << 20);
     const small = await gzipOf(data, 64 << 10);
     assert.ok(small.equals(big), `${small.length} bytes from 64 KB reads, ${big.length} from 1 MB reads`);
     assert.ok(gunzipSync(small).equals(data));
+  });
+
+  it('fails with the error of its source', async () => {
+    const src = Readable.from(
+      (function* () {
+        yield randomBytes(3 << 20);
+        throw new Error('layer file truncated');
+      })(),
+    );
+    await assert.rejects(async () => {
+      for await (const c of gzipStream(src)) void c;
+    }, /layer file truncated/);
   });
 
   it('names the gzip type of the manifest’s family, and knows the plain layer types', () => {
