@@ -10,10 +10,9 @@
  */
 import { cancelled, failedPrecondition, invalidArgument, notFound, TsError } from '../../common/errors';
 import { sha256Of, type ContentStore, type Descriptor } from '../image/content';
-import { Transform, type Readable } from 'node:stream';
 import { MediaType, isIndexMediaType, type ImageIndex, type ImageManifest } from '../image/oci';
 import { decodeManifest, type PushBlobResult, type RegistryClient } from './client';
-import { gzipLayerTypeFor, gzipStream, isUncompressedLayer, processCompressedLayers, type CompressedLayers } from './compress';
+import { gzipFile, gzipLayerTypeFor, isUncompressedLayer, processCompressedLayers, type CompressedLayers } from './compress';
 import { createLimiter } from './limit';
 import { PushStatus, shortId, throttledProgress, type ProgressListener } from './progress';
 import { fullName, parseReference, withDefaultTag, type Reference } from './reference';
@@ -80,7 +79,7 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
         break;
       }
     }
-    const open = () => gzipStream(countingRead(store.readStream(desc.digest), desc.size, onProgress));
+    const open = () => gzipFile(store.pathOf(desc.digest), onProgress && ((read) => onProgress(Math.min(read, desc.size), desc.size)));
     const blob = await client.pushStream(ref, open, { signal, ...(session && { session }) });
     await compressed.rememberCompressed(desc.digest, { mediaType: MediaType.OciLayerGzip, ...blob });
     await sources.remember(blob.digest, ref);
@@ -190,22 +189,6 @@ function withReplacedManifests(index: LoadedManifest, sent: Map<string, LoadedMa
 function encoded(parsed: ImageManifest | ImageIndex, mediaType: string): LoadedManifest {
   const bytes = Buffer.from(JSON.stringify(parsed));
   return { digest: sha256Of(bytes), bytes, mediaType, parsed };
-}
-
-/** Reports the bytes read (before compression) as upload progress. */
-function countingRead(source: Readable, total: number, onProgress?: (current: number, total: number) => void): Readable {
-  if (!onProgress) return source;
-  let read = 0;
-  const counter = new Transform({
-    highWaterMark: 1 << 20,
-    transform(chunk: Buffer, _enc, cb) {
-      read += chunk.length;
-      onProgress(Math.min(read, total), total);
-      cb(null, chunk);
-    },
-  });
-  source.on('error', (err) => counter.destroy(err));
-  return source.pipe(counter);
 }
 
 async function loadTop(req: PushRequest): Promise<LoadedManifest> {

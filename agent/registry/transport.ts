@@ -259,6 +259,17 @@ export function drain(res: HttpResponse): void {
 /** Bytes of a streamed body buffered before it waits for the socket. */
 const BODY_BATCH = 1 << 20;
 
+const onceSent = new WeakMap<Buffer, () => void>();
+
+/**
+ * Asks for `release` to be called once `chunk`, sent as (part of) a streamed request body, was
+ * handed to the kernel: from then on nothing refers to its bytes, and the Buffer it views may be
+ * filled again. Not called when the request fails first; whoever recycles must not rely on it.
+ */
+export function releaseWhenSent(chunk: Buffer, release: () => void): void {
+  onceSent.set(chunk, release);
+}
+
 /**
  * Sends a streamed body as `pipe` would, but what arrives in one turn of the event loop goes out
  * in one writev: a pushed layer's gzip comes as 64 KB stored blocks and their 5-byte headers, and
@@ -279,7 +290,9 @@ function sendCorked(stream: Readable, cr: http.ClientRequest): void {
       cr.cork();
       setImmediate(flush);
     }
-    if (!cr.write(chunk) && cr.writableLength >= BODY_BATCH && !paused) {
+    const release = onceSent.get(chunk);
+    const accepted = release ? cr.write(chunk, release) : cr.write(chunk);
+    if (!accepted && cr.writableLength >= BODY_BATCH && !paused) {
       paused = true;
       stream.pause();
       cr.once('drain', () => {

@@ -2,11 +2,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { MediaType } from '../../agent/image/oci';
-import { gzipStream } from '../../agent/registry/compress';
+import { gzipFile, gzipStream } from '../../agent/registry/compress';
 import { MemoryCompressedLayers, gzipLayerTypeFor, isUncompressedLayer } from '../../agent/registry';
 
 async function gzipOf(data: Buffer, chunk = 1 << 20): Promise<Buffer> {
@@ -66,6 +69,25 @@ describe('registry: push compression', () => {
     const small = await gzipOf(data, 64 << 10);
     assert.ok(small.equals(big), `${small.length} bytes from 64 KB reads, ${big.length} from 1 MB reads`);
     assert.ok(gunzipSync(small).equals(data));
+  });
+
+  it('gzips a file as it gzips the same bytes streamed, whether or not its reads are given back', async () => {
+    // Nothing here sends the stored blocks, so no read Buffer comes back: each read takes a new one.
+    const dir = mkdtempSync(path.join(tmpdir(), 'tsc-gzip-'));
+    try {
+      const data = Buffer.concat([randomBytes(9 << 20), text(3 << 20), randomBytes(77_777)]);
+      const file = path.join(dir, 'layer.tar');
+      writeFileSync(file, data);
+      const reads: number[] = [];
+      const out: Buffer[] = [];
+      for await (const c of gzipFile(file, (n) => reads.push(n))) out.push(Buffer.from(c as Buffer));
+      const gz = Buffer.concat(out);
+      assert.ok(gz.equals(await gzipOf(data)), 'the same gzip as of 1 MB reads');
+      assert.ok(gunzipSync(gz).equals(data));
+      assert.equal(reads.at(-1), data.length, 'progress reaches the file size');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails with the error of its source', async () => {
