@@ -46,11 +46,7 @@ export interface ContentInfo {
 export interface ContentReader {
   info(digest: string): Promise<ContentInfo>;
   has(digest: string): Promise<boolean>;
-  /**
-   * The blob's bytes from `start`, in chunks of `chunkSize`. By default STREAM_CHUNK, under
-   * malloc's mmap threshold: 1 MB chunks each got a fresh mapping, zero-filled a page at a time
-   * and unmapped once collected, about half of the daemon's CPU in a 210 MB push.
-   */
+  /** The blob's bytes from `start`, in chunks of `chunkSize` (STREAM_CHUNK by default: see there). */
   readStream(digest: string, start?: number, chunkSize?: number): Readable;
   readAll(digest: string): Promise<Buffer>;
   /** The blob's file, for callers that hand it to another process (e.g. a tar reader). */
