@@ -302,6 +302,14 @@ export class RuncRuntime implements Runtime {
         if (n === 0 && got > 0) break;
         // Nothing yet: init is still opening its end, or it died (then it never will).
         if (n === 0 && !(await this.initAlive(id))) {
+          // Between that read and this look, init may have written its byte and exec'd a
+          // process that already exited (`sh -c 'exit 3'`): the byte is still in the pipe, and
+          // the container did start.
+          const late = await fh.read(buf, 0, buf.length, null).then(
+            (r) => r.bytesRead,
+            () => 0,
+          );
+          if (late > 0) break;
           throw failedPrecondition(`runtime: container ${short(id)}: runc start failed: container process is already dead`);
         }
         await sleep(pauseMs);
