@@ -53,7 +53,11 @@ export class Agent {
     this.registryLoad ??= import('./registry').then(({ CredentialStore, RegistryClient }) => {
       const credentials = new CredentialStore({ configDir: process.env['TSCOMPOSE_CONFIG'] ?? path.join(os.homedir(), '.tscompose') });
       const registry = new RegistryClient({
-        options: { mirrors: [...this.options.registryMirrors], insecureRegistries: [...this.options.insecureRegistries] },
+        options: {
+          mirrors: [...this.options.registryMirrors],
+          insecureRegistries: [...this.options.insecureRegistries],
+          certsDirs: [...this.options.certsDirs],
+        },
         credentials,
       });
       return { registry, credentials };

@@ -8,6 +8,8 @@ export interface AgentOptions {
   registryMirrors?: string[];
   /** Registries that may use plain HTTP besides localhost. */
   insecureRegistries?: string[];
+  /** Per-registry CAs and client certificates, laid out as Docker's certs.d, searched in order. */
+  certsDirs?: string[];
   /** Layers fetched at once per image. */
   maxConcurrentDownloads?: number;
   maxConcurrentUploads?: number;
@@ -18,11 +20,14 @@ export interface CompiledAgentOptions {
   readonly dataRoot: string;
   readonly registryMirrors: readonly string[];
   readonly insecureRegistries: readonly string[];
+  readonly certsDirs: readonly string[];
   readonly maxConcurrentDownloads: number;
   readonly maxConcurrentUploads: number;
 }
 
 export const DEFAULT_DATA_ROOT = '/var/lib/tscompose';
+/** Ours first; Docker's after it, so that registries set up for Docker work as they are. */
+export const DEFAULT_CERTS_DIRS: readonly string[] = ['/etc/tscompose/certs.d', '/etc/docker/certs.d'];
 
 export function withDefaults(o: AgentOptions): CompiledAgentOptions {
   const dataRoot = path.resolve(o.dataRoot ?? DEFAULT_DATA_ROOT);
@@ -38,6 +43,7 @@ export function withDefaults(o: AgentOptions): CompiledAgentOptions {
     dataRoot,
     registryMirrors: [...(o.registryMirrors ?? [])],
     insecureRegistries: [...(o.insecureRegistries ?? [])],
+    certsDirs: (o.certsDirs ?? DEFAULT_CERTS_DIRS).map((d) => path.resolve(d)),
     maxConcurrentDownloads: positive(o.maxConcurrentDownloads, 'max-concurrent-downloads', 3),
     maxConcurrentUploads: positive(o.maxConcurrentUploads, 'max-concurrent-uploads', 5),
   };

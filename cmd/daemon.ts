@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { failedPrecondition, invalidArgument, messageOf } from '../common/errors';
 import { loadGrpc, loadProtos } from '../common/rpc/proto';
 import { createReclaimer, type Reclaimer } from './daemon-memory';
-import { resolveDataRoot, resolveHost, socketPath } from './env';
+import { resolveCertsDirs, resolveDataRoot, resolveHost, socketPath } from './env';
 
 export interface DaemonFlags {
   dataRoot?: string;
@@ -38,6 +38,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       dataRoot,
       registryMirrors: config['registry-mirrors'],
       insecureRegistries: config['insecure-registries'],
+      certsDirs: resolveCertsDirs(),
       maxConcurrentDownloads: config['max-concurrent-downloads'],
       maxConcurrentUploads: config['max-concurrent-uploads'],
     }),

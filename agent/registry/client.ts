@@ -183,6 +183,8 @@ export class RegistryClient {
         res = await this.once(ep, x);
       } catch (err) {
         if (x.signal?.aborted) throw cancelled('context canceled', err);
+        const tlsFailure = tlsFailureOf(err, x.method, x.url ?? new URL(x.path ?? '', ep.base));
+        if (tlsFailure) throw tlsFailure;
         if (!isNetworkError(err)) throw err;
         if (++failures >= attempts) throw networkFailure(err, x.method, x.url ?? new URL(x.path ?? '', ep.base));
         await this.backoff(failures, undefined, x.signal);
@@ -769,6 +771,29 @@ function networkFailure(err: unknown, method: string, url: URL): TsError {
   const verb = method.charAt(0) + method.slice(1).toLowerCase();
   const msg = err instanceof Error ? err.message : String(err);
   return unavailable(`${verb} "${url.href}": ${msg}`, err);
+}
+
+/** Node's codes for a server certificate that does not verify (OpenSSL's names, and node's own). */
+const CERTIFICATE_ERROR = /^(UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|CERT_|ERR_TLS_CERT_)/;
+
+/**
+ * A TLS failure said as Docker says it, naming the URL: the certificate did not verify (a CA
+ * missing from certs.d, say), or the handshake failed (a client certificate the server wants).
+ * Undefined for any other error.
+ */
+function tlsFailureOf(err: unknown, method: string, url: URL): TsError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const verb = method.charAt(0) + method.slice(1).toLowerCase();
+  const msg = err instanceof Error ? err.message : String(err);
+  if (CERTIFICATE_ERROR.test(code)) return unavailable(`${verb} "${url.href}": tls: failed to verify certificate: ${msg}`, err);
+  if (code.startsWith('ERR_SSL_')) {
+    // OpenSSL's message is a colon-separated trace; its `reason` is the part a user can act on.
+    const reason = (err as { reason?: unknown }).reason;
+    const alert = typeof reason === 'string' ? /alert (.+)$/.exec(reason)?.[1] : undefined;
+    const said = alert ? `remote error: tls: ${alert}` : `tls: ${typeof reason === 'string' ? reason : msg}`;
+    return unavailable(`${verb} "${url.href}": ${said}`, err);
+  }
+  return undefined;
 }
 
 /** `Retry-After` in seconds or as an HTTP date, in ms. */

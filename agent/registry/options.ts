@@ -21,8 +21,11 @@ export interface RegistryOptions {
   mirrors?: string[];
   /** Docker's `insecure-registries`: `host[:port]` entries or CIDRs allowed to use plain HTTP. */
   insecureRegistries?: string[];
-  /** Docker's `certs.d` directory: `<certsDir>/<host[:port]>/{*.crt,client.cert,client.key}`. */
-  certsDir?: string;
+  /**
+   * Directories laid out as Docker's `certs.d`: `<dir>/<host[:port]>/{*.crt,*.cert,*.key}`. A
+   * registry's material comes from the first that has a directory for it.
+   */
+  certsDirs?: string[];
   userAgent?: string;
   retry?: Partial<RetryPolicy>;
   /** A socket silent for this long is treated as a network error (and retried). */
@@ -41,7 +44,7 @@ export interface CompiledRegistryOptions {
   mirrors: URL[];
   insecureHosts: Set<string>;
   insecureCidrs: Cidr[];
-  certsDir: string | undefined;
+  certsDirs: string[];
   userAgent: string;
   retry: RetryPolicy;
   idleTimeoutMs: number;
@@ -74,7 +77,7 @@ export function withDefaults(opts: RegistryOptions = {}): CompiledRegistryOption
     mirrors,
     insecureHosts,
     insecureCidrs,
-    certsDir: opts.certsDir,
+    certsDirs: [...(opts.certsDirs ?? [])],
     userAgent: opts.userAgent ?? `tscompose/0.1 node/${process.versions.node}`,
     retry: { ...DEFAULT_RETRY, ...opts.retry },
     idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,

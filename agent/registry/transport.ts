@@ -78,7 +78,7 @@ interface TlsMaterial {
 
 export class NodeHttpTransport implements HttpTransport {
   private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgents = new Map<string, https.Agent>();
+  private readonly httpsAgents = new Map<string, { key: string; agent: https.Agent }>();
   private readonly schemes = new Map<string, Promise<URL>>();
 
   constructor(private readonly opts: CompiledRegistryOptions) {}
@@ -178,33 +178,44 @@ export class NodeHttpTransport implements HttpTransport {
     });
   }
 
+  /** The pool of a registry's TLS connections, made again when its certs.d material changed. */
   private httpsAgentFor(hostPort: string): https.Agent {
-    let agent = this.httpsAgents.get(hostPort);
-    if (!agent) {
-      const material = this.tlsMaterial(hostPort);
-      agent = new https.Agent({
-        keepAlive: true,
-        // Docker skips verification for registries allowed plain HTTP.
-        rejectUnauthorized: !isInsecureHost(this.opts, hostPort),
-        ...(material.ca && { ca: [...tls.rootCertificates, ...material.ca] }),
-        ...(material.cert && { cert: material.cert }),
-        ...(material.key && { key: material.key }),
-      });
-      this.httpsAgents.set(hostPort, agent);
-    }
+    const material = this.tlsMaterial(hostPort);
+    const key = JSON.stringify(material);
+    const known = this.httpsAgents.get(hostPort);
+    if (known?.key === key) return known.agent;
+    known?.agent.destroy();
+    const agent = new https.Agent({
+      keepAlive: true,
+      // Docker skips verification for registries allowed plain HTTP.
+      rejectUnauthorized: !isInsecureHost(this.opts, hostPort),
+      ...(material.ca && { ca: [...tls.rootCertificates, ...material.ca] }),
+      ...(material.cert && { cert: material.cert }),
+      ...(material.key && { key: material.key }),
+    });
+    this.httpsAgents.set(hostPort, { key, agent });
     return agent;
   }
 
-  /** Docker's certs.d: `*.crt` are extra CAs, `<name>.cert` + `<name>.key` a client certificate. */
+  /**
+   * Docker's certs.d: `*.crt` are extra CAs, `<name>.cert` + `<name>.key` a client certificate.
+   * Read again at each request (a directory listing, and a few small files): a CA added for a
+   * registry counts from its next request, without a daemon restart.
+   */
   private tlsMaterial(hostPort: string): TlsMaterial {
-    if (!this.opts.certsDir) return {};
-    const dir = path.join(this.opts.certsDir, hostPort.replace(/[/\\]/g, '_'));
-    let names: string[];
-    try {
-      names = readdirSync(dir).sort();
-    } catch {
-      return {};
+    const hostDir = hostPort.replace(/[/\\]/g, '_');
+    let dir = '';
+    let names: string[] | undefined;
+    for (const root of this.opts.certsDirs) {
+      dir = path.join(root, hostDir);
+      try {
+        names = readdirSync(dir).sort();
+        break;
+      } catch {
+        // No material for this registry here: the next directory, or none.
+      }
     }
+    if (!names) return {};
     const out: TlsMaterial = {};
     const cas = names.filter((n) => n.endsWith('.crt')).map((n) => readFileSync(path.join(dir, n), 'utf8'));
     if (cas.length) out.ca = cas;
@@ -221,7 +232,7 @@ export class NodeHttpTransport implements HttpTransport {
 
   close(): void {
     this.httpAgent.destroy();
-    for (const a of this.httpsAgents.values()) a.destroy();
+    for (const { agent } of this.httpsAgents.values()) agent.destroy();
     this.httpsAgents.clear();
   }
 }

@@ -10,6 +10,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { freePort } from './http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,8 +32,16 @@ export interface TokenRequest {
   status: number;
 }
 
+/** Where the registry listens, and whether it speaks TLS (distribution's `http.tls`). */
+export interface RegistryListen {
+  /** An address of this host: 127.0.0.1 by default. */
+  address?: string;
+  /** PEM files: the server's certificate and key, and CAs whose client certificates it requires. */
+  tls?: { certificate: string; key: string; clientCas?: string[] };
+}
+
 export interface TestRegistry {
-  /** `127.0.0.1:<port>`, the domain of references to this registry. */
+  /** `<address>:<port>`, the domain of references to this registry. */
   host: string;
   url: string;
   dir: string;
@@ -42,7 +51,13 @@ export interface TestRegistry {
 }
 
 
-export async function startRegistry(auth: RegistryAuth = { mode: 'none' }): Promise<TestRegistry> {
+export async function startRegistry(auth: RegistryAuth = { mode: 'none' }, listen: RegistryListen = {}): Promise<TestRegistry> {
+  const address = listen.address ?? '127.0.0.1';
+  const tls = listen.tls;
+  const tlsYaml = tls
+    ? `  tls:\n    certificate: ${tls.certificate}\n    key: ${tls.key}\n` +
+      (tls.clientCas?.length ? `    clientcas:\n${tls.clientCas.map((c) => `      - ${c}\n`).join('')}` : '')
+    : '';
   const dir = mkdtempSync(path.join(tmpdir(), 'tscompose-registry-'));
   const tokenRequests: TokenRequest[] = [];
   let tokenServer: Server | undefined;
@@ -79,18 +94,19 @@ export async function startRegistry(auth: RegistryAuth = { mode: 'none' }): Prom
     writeFileSync(
       config,
       `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n` +
-        `  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: ${randomBytes(16).toString('hex')}\n` +
+        `  delete:\n    enabled: true\nhttp:\n  addr: ${address}:${port}\n  secret: ${randomBytes(16).toString('hex')}\n` +
+        tlsYaml +
         authYaml,
     );
     const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const up = await waitUp(port, child);
+    const up = await waitUp(address, port, tls !== undefined, child);
     if (up) {
-      const host = `127.0.0.1:${port}`;
+      const host = `${address}:${port}`;
       return {
         host,
-        url: `http://${host}`,
+        url: `${tls ? 'https' : 'http'}://${host}`,
         dir,
         tokenRequests,
         async stop() {
@@ -109,16 +125,18 @@ export async function startRegistry(auth: RegistryAuth = { mode: 'none' }): Prom
   throw new Error(`docker-registry did not start: ${lastErr}`);
 }
 
-async function waitUp(port: number, child: ChildProcess): Promise<boolean> {
+async function waitUp(host: string, port: number, secure: boolean, child: ChildProcess): Promise<boolean> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) return false;
     const ok = await new Promise<boolean>((resolve) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path: '/v2/', method: 'GET' }, (res) => {
+      // Any answer means it listens: over TLS, even a refused handshake (no client certificate).
+      const request = secure ? httpsRequest : httpRequest;
+      const req = request({ host, port, path: '/v2/', method: 'GET', rejectUnauthorized: false }, (res) => {
         res.resume();
         resolve(true);
       });
-      req.on('error', () => resolve(false));
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(secure && err.code !== 'ECONNREFUSED'));
       req.end();
     });
     if (ok) return true;
