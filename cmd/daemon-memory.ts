@@ -25,7 +25,9 @@
  * - QUIET_MS after the last request began or ended, the factor back to V8's own, then one full,
  *   compacting collection, which gives the old generation's emptied pages back. A request that
  *   stays open (`events`, `logs -f`) does not hold it off, and nothing runs while the daemon has
- *   nothing to do.
+ *   nothing to do. The agent's calls from the manager (in process: `up` makes hundreds, begun at
+ *   once and answered over seconds) hold it off until they are answered: given back mid-`up`, the
+ *   memory was soon taken again, a page fault at a time, on two cores `up` keeps busy.
  *
  * The collections are V8's `gc()`, which bin/tscompose exposes for the daemon (`--expose-gc`, set
  * before this bundle loads): V8 then installs it in contexts created afterwards, so it is taken
@@ -52,6 +54,11 @@ type Gc = (minor?: boolean) => void;
 export interface Reclaimer {
   /** A request began or ended: the full collection follows once QUIET_MS passed without another. */
   activity(): void;
+  /**
+   * A request began that counts as work until its `end` is called: no full collection runs
+   * meanwhile. For calls that answer when their work is done, not for those that wait on events.
+   */
+  begin(): () => void;
   /** The full collection, now. */
   now(): void;
 }
@@ -59,10 +66,12 @@ export interface Reclaimer {
 /** The daemon's reclaimer; one that does nothing when `gc()` is not exposed (the daemon run some other way than by bin/tscompose). */
 export function createReclaimer(quietMs = QUIET_MS): Reclaimer {
   const gc = exposedGc();
-  if (!gc) return { activity: () => undefined, now: () => undefined };
+  if (!gc) return { activity: () => undefined, begin: () => () => undefined, now: () => undefined };
   setTransientCollector(() => gc(true));
   let quiet: NodeJS.Timeout | undefined;
   let streaming = false;
+  /** Requests begun and not ended: their end is activity, which sets the timer again. */
+  let working = 0;
   const endStreaming = () => {
     if (!streaming) return;
     streaming = false;
@@ -71,6 +80,7 @@ export function createReclaimer(quietMs = QUIET_MS): Reclaimer {
   const fullAfter = (delayMs: number) => {
     clearTimeout(quiet);
     quiet = setTimeout(() => {
+      if (working > 0) return;
       // The limits V8 sets at this collection are its usual ones again.
       endStreaming();
       compactingGc(gc);
@@ -108,10 +118,22 @@ export function createReclaimer(quietMs = QUIET_MS): Reclaimer {
     }, CHECK_MS);
     poll.unref();
   };
+  const activity = () => {
+    fullAfter(quietMs);
+    watchExternal();
+  };
   return {
-    activity: () => {
-      fullAfter(quietMs);
-      watchExternal();
+    activity,
+    begin: () => {
+      working++;
+      activity();
+      let ended = false;
+      return () => {
+        if (ended) return;
+        ended = true;
+        working--;
+        activity();
+      };
     },
     now: () => fullAfter(0),
   };

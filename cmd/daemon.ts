@@ -54,6 +54,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   });
   widenFlowControlWindows(server);
   registerEngineService(server, engine.service, agent);
+  const reclaimer = createReclaimer();
 
   // ----- manager: Compose projects. It reaches this host's agent through the Engine API, never
   // through agent internals: the same handlers the socket serves, called in process (each message
@@ -66,7 +67,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     connectLocalAgent: async () => {
       const [{ InProcessCaller }, { loadServiceMethods }] = await Promise.all([import('../common/rpc/in-process'), import('../common/rpc/proto')]);
       const methods = (await loadServiceMethods('tscompose.engine.v1.Engine')) as unknown as Record<string, import('../common/rpc/in-process').CodecMethod>;
-      return new EngineAgentConnection(new InProcessCaller(methods, engineHandlers(agent)));
+      return new EngineAgentConnection(new InProcessCaller(methods, countedAsActivity(engineHandlers(agent), reclaimer)));
     },
   });
   // ----- end manager
@@ -75,7 +76,6 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
-  const reclaimer = createReclaimer();
   watchSessions(server, reclaimer);
   await fsp.chmod(sock, 0o660).catch(() => undefined);
   agent.events.emit('daemon', 'start', dataRoot, { name: 'tscompose' });
@@ -143,6 +143,38 @@ function watchSessions(server: GrpcServer, reclaimer: Reclaimer): void {
       stream.once('close', () => reclaimer.activity());
     });
   }
+}
+
+/** Unary calls of the agent's that answer when something happens, not when work is done. */
+const WAITING_CALLS = new Set(['ContainerWait']);
+
+/**
+ * The manager's calls to this host's agent count as requests, from their start to their answer:
+ * an `up` is one request of the CLI's but hundreds of the agent's, all begun at once and answered
+ * over seconds. Its memory must not be given back (then taken again, page by page) meanwhile.
+ */
+function countedAsActivity<H extends Record<string, (...args: never[]) => unknown>>(handlers: H, reclaimer: Reclaimer): H {
+  type Untyped = (call: unknown, callback?: (...result: unknown[]) => void) => unknown;
+  const counted: Record<string, Untyped> = {};
+  for (const [name, handler] of Object.entries(handlers) as [string, Untyped][]) {
+    counted[name] = (call, callback) => {
+      if (typeof callback !== 'function' || WAITING_CALLS.has(name)) {
+        reclaimer.activity();
+        return handler(call, callback);
+      }
+      const end = reclaimer.begin();
+      try {
+        return handler(call, (...result) => {
+          end();
+          callback(...result);
+        });
+      } catch (err) {
+        end();
+        throw err;
+      }
+    };
+  }
+  return counted as unknown as H;
 }
 
 function log(flags: DaemonFlags, msg: string): void {

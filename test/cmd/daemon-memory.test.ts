@@ -1,5 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { daemonEnv } from '../../cmd/daemon-env';
 import { noteTransientBytes, setTransientCollector, STREAM_CHUNK } from '../../common/transient';
 
@@ -27,5 +29,32 @@ describe('daemon memory settings', () => {
 
   test('stream chunks stay under glibc’s 128 kB mmap threshold', () => {
     assert.ok(STREAM_CHUNK + 64 < 128 << 10);
+  });
+
+  test('the quiet-time full collection waits for requests begun and not ended', () => {
+    // In a process of its own: the reclaimer needs V8's gc(), which only --expose-gc gives.
+    const module = path.resolve('cmd/daemon-memory.ts');
+    const script = `
+      const { PerformanceObserver, constants } = require('node:perf_hooks');
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      (async () => {
+        const { createReclaimer } = await import(${JSON.stringify(module)});
+        let majors = 0;
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+        }).observe({ entryTypes: ['gc'] });
+        const reclaimer = createReclaimer(50);
+        const end = reclaimer.begin();
+        await sleep(300);
+        const during = majors;
+        end();
+        await sleep(300);
+        console.log(JSON.stringify({ during, after: majors }));
+      })();`;
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const { during, after } = JSON.parse(r.stdout.trim()) as { during: number; after: number };
+    assert.equal(during, 0);
+    assert.ok(after >= 1, r.stdout);
   });
 });
