@@ -786,11 +786,15 @@ function tlsFailureOf(err: unknown, method: string, url: URL): TsError | undefin
   const verb = method.charAt(0) + method.slice(1).toLowerCase();
   const msg = err instanceof Error ? err.message : String(err);
   if (CERTIFICATE_ERROR.test(code)) return unavailable(`${verb} "${url.href}": tls: failed to verify certificate: ${msg}`, err);
-  if (code.startsWith('ERR_SSL_')) {
-    // OpenSSL's message is a colon-separated trace; its `reason` is the part a user can act on.
-    const reason = (err as { reason?: unknown }).reason;
-    const alert = typeof reason === 'string' ? /alert (.+)$/.exec(reason)?.[1] : undefined;
-    const said = alert ? `remote error: tls: ${alert}` : `tls: ${typeof reason === 'string' ? reason : msg}`;
+  if (code.startsWith('ERR_SSL_') || code === 'EPROTO') {
+    // OpenSSL's message is a colon-separated trace; its reason is the part a user can act on.
+    const given = (err as { reason?: unknown }).reason;
+    const reason = typeof given === 'string' ? given : /SSL routines:[^:]*:([^:]+):/.exec(msg)?.[1];
+    const alert = reason ? /alert (.+)$/.exec(reason)?.[1] : undefined;
+    let said = `tls: ${reason ?? msg}`;
+    if (alert) said = `remote error: tls: ${alert}`;
+    // What a TLS hello gets from a plain HTTP server (a registry missing from insecure-registries).
+    else if (reason === 'wrong version number') said = 'http: server gave HTTP response to HTTPS client';
     return unavailable(`${verb} "${url.href}": ${said}`, err);
   }
   return undefined;

@@ -1,6 +1,8 @@
 /**
  * Registries over TLS, through the CLI: a real `docker-registry` serving HTTPS with a certificate
- * of a CA made here, trusted only through a certs.d directory, as Docker's `/etc/docker/certs.d`.
+ * of a CA made here, trusted only through a certs.d directory, as Docker's `/etc/docker/certs.d`;
+ * one that wants a client certificate; and daemon.json's `insecure-registries` (plain HTTP, and
+ * TLS left unverified).
  *
  * The registry must not be on loopback: loopback registries are allowed plain HTTP, and (as with
  * Docker) skip verification. It listens on an address of a bridge the test makes (with no ports) and
@@ -13,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { TestDaemon, startTestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
 
@@ -28,8 +30,14 @@ const link = `tsctls${randomBytes(3).toString('hex')}`;
 const address = `10.254.${1 + (randomBytes(1)[0]! % 250)}.${1 + (randomBytes(1)[0]! % 250)}`;
 
 let daemon: TestDaemon;
+/** Has `insecure-registries: ["<address>/32"]` in its daemon.json. */
+let lenient: TestDaemon;
 let server: TestRegistry;
 let mutual: TestRegistry;
+/** Plain HTTP, on the same address. */
+let plain: TestRegistry;
+/** TLS with the test CA's certificate, whose CA certs.d never gets. */
+let unverified: TestRegistry;
 const files = {
   caKey: path.join(work, 'ca.key'),
   caCert: path.join(work, 'ca.crt'),
@@ -66,18 +74,26 @@ before(async () => {
   issue(files.serverKey, files.serverCert, `/CN=${address}`, `subjectAltName=IP:${address}\nextendedKeyUsage=serverAuth\n`);
   issue(files.clientKey, files.clientCert, '/CN=tscompose test client', 'extendedKeyUsage=clientAuth\n');
   const tls = { certificate: files.serverCert, key: files.serverKey };
-  [daemon, server, mutual] = await Promise.all([
+  lenient = new TestDaemon(mkdtempSync(path.join(os.tmpdir(), 'tsc-daemon-')));
+  await fsp.mkdir(lenient.dataRoot, { recursive: true });
+  writeFileSync(path.join(lenient.dataRoot, 'daemon.json'), JSON.stringify({ 'insecure-registries': [`${address}/32`] }));
+  [daemon, server, mutual, plain, unverified] = await Promise.all([
     startTestDaemon(),
     startRegistry({ mode: 'none' }, { address, tls }),
     startRegistry({ mode: 'none' }, { address, tls: { ...tls, clientCas: [files.caCert] } }),
+    startRegistry({ mode: 'none' }, { address }),
+    startRegistry({ mode: 'none' }, { address, tls }),
+    lenient.start(),
   ]);
   const tarball = await busyboxRootfsTar(path.join(daemon.dir, 'busybox.tar'));
   await daemon.ok(['image', 'import', tarball, `${server.host}/bb:1`]);
-  await daemon.ok(['image', 'tag', `${server.host}/bb:1`, `${mutual.host}/bb:1`]);
+  for (const reg of [mutual, plain]) await daemon.ok(['image', 'tag', `${server.host}/bb:1`, `${reg.host}/bb:1`]);
+  await lenient.ok(['image', 'import', tarball, `${plain.host}/bb:1`]);
+  await lenient.ok(['image', 'tag', `${plain.host}/bb:1`, `${unverified.host}/bb:1`]);
 });
 
 after(async () => {
-  await Promise.all([daemon?.destroy(), server?.stop(), mutual?.stop()]);
+  await Promise.all([daemon?.destroy(), lenient?.destroy(), server?.stop(), mutual?.stop(), plain?.stop(), unverified?.stop()]);
   try {
     execFileSync('ip', ['link', 'del', link], { stdio: 'ignore' });
   } catch {
@@ -128,5 +144,24 @@ describe('a registry that requires a client certificate', () => {
     await daemon.ok(['rmi', `${mutual.host}/bb:1`]);
     const pulled = await daemon.ok(['image', 'pull', `${mutual.host}/bb:1`]);
     assert.match(pulled, /^Status: Downloaded newer image for /m);
+  });
+});
+
+describe('insecure-registries in daemon.json', () => {
+  test('without it, a registry off loopback that speaks plain HTTP is refused, as Docker says it', async () => {
+    const res = await daemon.run(['image', 'push', `${plain.host}/bb:1`]);
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.equal(res.stderr.trimEnd().split('\n').length, 1, res.stderr);
+    const url = `https://${plain.host}/v2/`.replace(/\./g, '\\.');
+    assert.match(res.stderr, new RegExp(`^Error response from daemon: [A-Z][a-z]+ "${url}[^"]*": http: server gave HTTP response to HTTPS client\n$`));
+  });
+
+  test('with it (a CIDR), plain HTTP is used, and TLS is not verified', async () => {
+    for (const reg of [plain, unverified]) {
+      await lenient.ok(['image', 'push', `${reg.host}/bb:1`]);
+      await lenient.ok(['rmi', `${reg.host}/bb:1`]);
+      const pulled = await lenient.ok(['image', 'pull', `${reg.host}/bb:1`]);
+      assert.match(pulled, /^Status: Downloaded newer image for /m);
+    }
   });
 });
