@@ -175,10 +175,21 @@ async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<
     // The alias names the daemon that owns the bridge, so another daemon's clean-up of stray
     // bridges never takes it.
     if (owner) commands.push(['link', 'set', 'dev', n.bridge, 'alias', owner]);
-  } else if ((await readFile(`/sys/class/net/${n.bridge}/addr_assign_type`, 'utf8').catch(() => '3')).trim() !== NET_ADDR_SET) {
-    // Made by an older version, with a floating address: pin the one its containers know now.
-    const current = (await readFile(`/sys/class/net/${n.bridge}/address`, 'utf8')).trim();
-    commands.push(['link', 'set', 'dev', n.bridge, 'address', current]);
+  } else {
+    if ((await readFile(`/sys/class/net/${n.bridge}/addr_assign_type`, 'utf8').catch(() => '3')).trim() !== NET_ADDR_SET) {
+      // Made by an older version, with a floating address: pin the one its containers know now.
+      const current = (await readFile(`/sys/class/net/${n.bridge}/address`, 'utf8')).trim();
+      commands.push(['link', 'set', 'dev', n.bridge, 'address', current]);
+    }
+    // Ours, but from a state this daemon no longer has (its data root was removed by hand and
+    // used again): it keeps its old subnet's gateway, and the CNI bridge plugin refuses a bridge
+    // with any address but the network's gateway. A bridge someone else made keeps its addresses.
+    const alias = (await readFile(`/sys/class/net/${n.bridge}/ifalias`, 'utf8').catch(() => '')).trim();
+    if (owner && alias === owner) {
+      for (const cidr of await ipv4AddressesOf(n.bridge)) {
+        if (cidr !== `${n.gateway}/${prefix}`) commands.push(['addr', 'del', cidr, 'dev', n.bridge]);
+      }
+    }
   }
   commands.push(['addr', 'replace', `${n.gateway}/${prefix}`, 'dev', n.bridge], ['link', 'set', 'dev', n.bridge, 'up']);
   await ipAll(commands);
@@ -187,6 +198,13 @@ async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<
     // drops such packets unless route_localnet is on (portmap then masquerades them).
     await writeFile(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, '1');
   }
+}
+
+/** The IPv4 addresses of a device, as `address/prefix`. */
+async function ipv4AddressesOf(device: string): Promise<string[]> {
+  const r = await execCapture('ip', ['-4', '-o', 'addr', 'show', 'dev', device]);
+  if (r.code !== 0) return [];
+  return [...r.stdout.matchAll(/\binet (\S+)/g)].map((m) => m[1]!);
 }
 
 /**

@@ -914,6 +914,9 @@ export class NetworkManager {
       await this.driver.apply(this.state.networks);
       await this.firewall.promote();
       await this.removeStrayBridgesLocked();
+      // Claims of ours no network holds: a state lost (a data root removed by hand and used
+      // again) would otherwise keep its subnets from every daemon of the host for good.
+      await this.claims.releaseAllBut(this.state.networks.map((n) => n.subnet));
     });
     // Spare pool sandboxes are not kept: the pool is filled again when containers use it.
     for (const e of [...this.state.endpoints]) {
@@ -1078,5 +1081,15 @@ export class SubnetClaims {
   async release(cidr: string): Promise<void> {
     const holder = await fsp.readFile(this.file(cidr), 'utf8').catch(() => '');
     if (holder === this.owner) await fsp.rm(this.file(cidr), { force: true });
+  }
+
+  /** Releases every claim of ours but those of `kept`. */
+  async releaseAllBut(kept: readonly string[]): Promise<void> {
+    const keep = new Set(kept.map((c) => path.basename(this.file(c))));
+    for (const name of await fsp.readdir(SubnetClaims.DIR).catch(() => [] as string[])) {
+      if (keep.has(name)) continue;
+      const file = path.join(SubnetClaims.DIR, name);
+      if ((await fsp.readFile(file, 'utf8').catch(() => '')) === this.owner) await fsp.rm(file, { force: true });
+    }
   }
 }

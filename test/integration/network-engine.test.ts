@@ -2,19 +2,20 @@
  * Container networking through the CLI and a real daemon: embedded DNS on internal networks, a
  * gateway that keeps its MAC as containers come, internal networks (engine and compose: names
  * and traffic inside, nothing in or out), published ports and the default route of containers on
- * several networks, and connectivity of containers that kept running across a daemon crash.
+ * several networks, connectivity of containers that kept running across a daemon crash, and a
+ * data root removed by hand and used again.
  * Traffic goes only to 127.0.0.1 and to our own containers; the daemon's bridges, chains and any
  * rule added here are removed in `after`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import * as path from 'node:path';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { startTestDaemon, unmountUnder, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
 import { freePort } from '../helpers/http';
 
@@ -284,5 +285,33 @@ networks:
     await d.kill9();
     await d.start();
     await expectReply('rs-cli', 'rs-srv', 'pong');
+  });
+
+  test('a data root removed by hand and used again: the default bridge it left is set right', async () => {
+    await d.ok(['container', 'run', '--rm', 'busybox', 'true']);
+    const bridge = `tscb${daemonTag()}`;
+    const before = (await d.ok(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', 'bridge'])).trim();
+    // As a user resetting the engine would: stop it, delete its data root, start it again. The
+    // bridge stays on the host with its gateway address, whose route makes the new default
+    // network choose another subnet.
+    const ids = (await d.ok(['container', 'ls', '-aq'])).trim().split('\n').filter(Boolean);
+    if (ids.length > 0) await d.ok(['container', 'rm', '-f', ...ids]);
+    await d.stop();
+    await unmountUnder(d.dataRoot);
+    await rm(d.dataRoot, { recursive: true, force: true });
+    await d.start();
+    const tar = await busyboxRootfsTar(path.join(d.dir, 'busybox.tar'));
+    await d.ok(['image', 'import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+
+    assert.equal(await d.ok(['container', 'run', '--rm', 'busybox', 'echo', 'ok']), 'ok\n');
+    const after = (await d.ok(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', 'bridge'])).trim();
+    assert.notEqual(after, before, 'the new default network has a subnet of its own');
+    const addresses = [...sh('ip', ['-4', '-o', 'addr', 'show', 'dev', bridge]).out.matchAll(/\binet (\S+)/g)].map((m) => m[1]);
+    assert.deepEqual(addresses.map((a) => a?.split('/')[0]), [after]);
+    // The lost state's subnet is not kept from other daemons: its claim went at the start.
+    const owner = path.join(d.dataRoot, 'network');
+    const claims = readdirSync('/run/tscompose/subnets').filter((f) => readFileSync(path.join('/run/tscompose/subnets', f), 'utf8') === owner);
+    const subnet = (await d.ok(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', 'bridge'])).trim();
+    assert.deepEqual(claims, [subnet.replace('/', '_')]);
   });
 });
