@@ -26,8 +26,8 @@
  *   compacting collection, which gives the old generation's emptied pages back. A request that
  *   stays open (`events`, `logs -f`) does not hold it off, and nothing runs while the daemon has
  *   nothing to do. The agent's calls from the manager (in process: `up` makes hundreds, begun at
- *   once and answered over seconds) hold it off until they are answered: given back mid-`up`, the
- *   memory was soon taken again, a page fault at a time, on two cores `up` keeps busy.
+ *   once and answered over seconds) hold it off until they are answered: memory given back
+ *   mid-`up` would be taken again a page fault at a time, on cores `up` keeps busy.
  *
  * The collections are V8's `gc()`, which bin/tscompose exposes for the daemon (`--expose-gc`, set
  * before this bundle loads): V8 then installs it in contexts created afterwards, so it is taken
