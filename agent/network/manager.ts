@@ -905,7 +905,7 @@ export class NetworkManager {
    * Brings the host in line with the persisted state after a start: re-creates bridges, forward
    * rules and DNS listeners; detaches endpoints of containers not in `liveContainerIds` and
    * endpoints a crash left half attached; drops address leases and network namespaces nobody
-   * owns, and bridges of ours no network owns.
+   * owns, bridges of ours no network owns, and bridges of daemons whose data root is gone.
    */
   async recover(liveContainerIds: readonly string[]): Promise<void> {
     const live = new Set(liveContainerIds);
@@ -971,10 +971,14 @@ export class NetworkManager {
     const ours = new Set(this.state.networks.map((n) => n.bridge));
     for (const link of links) {
       const name = link.ifname;
-      if (!name || ours.has(name) || !name.startsWith(this.options.bridgePrefix)) continue;
-      // Only bridges this daemon made (its state dir is their alias); others belong to other daemons.
-      if (link.ifalias !== this.options.root) continue;
-      await execOk('ip', ['link', 'del', 'dev', name]).catch(() => undefined);
+      if (!name || ours.has(name)) continue;
+      // Bridges this daemon made (its state dir is their alias) and no network of its owns.
+      const stray = link.ifalias === this.options.root && name.startsWith(this.options.bridgePrefix);
+      // Bridges of a daemon whose data root is gone: nobody would ever remove them, and the
+      // route of each gateway keeps its subnet from every daemon of the host. Those of daemons
+      // that still have a data root are theirs, running or not.
+      const orphaned = link.ifalias !== undefined && link.ifalias !== this.options.root && (await isDeadOwner(link.ifalias));
+      if (stray || orphaned) await execOk('ip', ['link', 'del', 'dev', name]).catch(() => undefined);
     }
   }
 
@@ -1039,6 +1043,17 @@ export class NetworkManager {
       await rm(this.ipamDir, { recursive: true, force: true });
       await rm(this.stateFile, { force: true });
     });
+  }
+}
+
+/** Whether a bridge's alias names the network state dir of a daemon whose data root is gone. */
+async function isDeadOwner(alias: string): Promise<boolean> {
+  if (!path.isAbsolute(alias) || path.basename(alias) !== 'network') return false;
+  try {
+    await fsp.access(path.dirname(alias));
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

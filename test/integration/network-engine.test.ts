@@ -2,8 +2,8 @@
  * Container networking through the CLI and a real daemon: embedded DNS on internal networks, a
  * gateway that keeps its MAC as containers come, internal networks (engine and compose: names
  * and traffic inside, nothing in or out), published ports and the default route of containers on
- * several networks, connectivity of containers that kept running across a daemon crash, and a
- * data root removed by hand and used again.
+ * several networks, connectivity of containers that kept running across a daemon crash, a
+ * data root removed by hand and used again, and bridges left by daemons whose data root is gone.
  * Traffic goes only to 127.0.0.1 and to our own containers; the daemon's bridges, chains and any
  * rule added here are removed in `after`.
  */
@@ -11,8 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import * as path from 'node:path';
 import { startTestDaemon, unmountUnder, type TestDaemon } from '../helpers/daemon';
@@ -313,5 +314,28 @@ networks:
     const claims = readdirSync('/run/tscompose/subnets').filter((f) => readFileSync(path.join('/run/tscompose/subnets', f), 'utf8') === owner);
     const subnet = (await d.ok(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', 'bridge'])).trim();
     assert.deepEqual(claims, [subnet.replace('/', '_')]);
+  });
+
+  test('a start removes the bridges of daemons whose data root is gone, and only those', async () => {
+    const tag = randomBytes(3).toString('hex');
+    const keptRoot = await mkdtemp(path.join(os.tmpdir(), 'tsc-live-root-'));
+    const bridges = {
+      orphan: { name: `tscbo${tag}`, alias: `/tmp/tsc-gone-${tag}/root/network`, address: '10.254.251.1/24' },
+      kept: { name: `tscbk${tag}`, alias: path.join(keptRoot, 'network'), address: '10.254.252.1/24' },
+    };
+    try {
+      for (const b of Object.values(bridges)) {
+        execFileSync('ip', ['link', 'add', 'name', b.name, 'type', 'bridge']);
+        execFileSync('ip', ['link', 'set', 'dev', b.name, 'alias', b.alias]);
+        execFileSync('ip', ['addr', 'add', b.address, 'dev', b.name]);
+      }
+      await d.stop();
+      await d.start();
+      assert.notEqual(sh('ip', ['link', 'show', 'dev', bridges.orphan.name]).code, 0, 'the orphaned bridge is gone');
+      assert.equal(sh('ip', ['link', 'show', 'dev', bridges.kept.name]).code, 0, 'the bridge of a daemon that still has its data root stays');
+    } finally {
+      for (const b of Object.values(bridges)) sh('ip', ['link', 'del', 'dev', b.name]);
+      await rm(keptRoot, { recursive: true, force: true });
+    }
   });
 });
