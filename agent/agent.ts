@@ -9,7 +9,7 @@ import { ContainerService } from './container/service';
 import { installBuildCacheRoots } from './build/executor/cache';
 import { EventLog } from './events';
 import { ImageService } from './image/service';
-import { NetworkManager } from './network';
+import { NetworkManager, namesForDataRoot } from './network';
 import { closeLauncher, useSpawnDir } from '../common/process';
 import { DEFAULT_DATA_ROOT, type CompiledAgentOptions } from './options';
 import type { CredentialStore, RegistryClient } from './registry';
@@ -78,13 +78,12 @@ export class Agent {
     // Bridges and firewall chains are host-wide names: a daemon on another data root (tests,
     // several nodes on one machine) gets its own, derived from its data root.
     const own = this.options.dataRoot !== DEFAULT_DATA_ROOT;
-    const tag = createHash('sha256').update(this.options.dataRoot).digest('hex').slice(0, 8);
     this.networks = await NetworkManager.open({
       root: path.join(this.options.dataRoot, 'network'),
       // Two spares cover containers started one after another (each take refills in the
       // background); a burst of starts beyond that makes its own sandboxes meanwhile.
       sandboxPool: 2,
-      ...(own ? { defaultBridgeName: `tscb${tag}`, firewallChainPrefix: `TSC${tag.toUpperCase()}` } : {}),
+      ...(own ? namesForDataRoot(this.options.dataRoot) : {}),
     });
     this.containers = new ContainerService({
       root: path.join(this.options.dataRoot, 'containers'),

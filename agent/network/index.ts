@@ -5,6 +5,7 @@
  */
 export {
   NetworkManager,
+  namesForDataRoot,
   DEFAULT_NETWORK,
   HOST_NETWORK,
   NONE_NETWORK,

@@ -3,7 +3,7 @@
  * gateway that keeps its MAC as containers come, internal networks (engine and compose: names
  * and traffic inside, nothing in or out), published ports and the default route of containers on
  * several networks, connectivity of containers that kept running across a daemon crash, a
- * data root removed by hand and used again, and bridges left by daemons whose data root is gone.
+ * data root removed by hand and used again, and bridges and chains left by daemons whose data root is gone.
  * Traffic goes only to 127.0.0.1 and to our own containers; the daemon's bridges, chains and any
  * rule added here are removed in `after`.
  */
@@ -316,25 +316,48 @@ networks:
     assert.deepEqual(claims, [subnet.replace('/', '_')]);
   });
 
-  test('a start removes the bridges of daemons whose data root is gone, and only those', async () => {
-    const tag = randomBytes(3).toString('hex');
+  test('a start removes the bridges and firewall chains of daemons whose data root is gone, and only those', async () => {
     const keptRoot = await mkdtemp(path.join(os.tmpdir(), 'tsc-live-root-'));
-    const bridges = {
-      orphan: { name: `tscbo${tag}`, alias: `/tmp/tsc-gone-${tag}/root/network`, address: '10.254.251.1/24' },
-      kept: { name: `tscbk${tag}`, alias: path.join(keptRoot, 'network'), address: '10.254.252.1/24' },
+    // A default bridge (tscb + 8 hex digits) names its daemon's chains, as agent.ts derives both.
+    const daemons = {
+      orphan: { tag: randomBytes(4).toString('hex'), alias: `/tmp/tsc-gone-${randomBytes(3).toString('hex')}/root/network`, address: '10.254.251.1/24' },
+      kept: { tag: randomBytes(4).toString('hex'), alias: path.join(keptRoot, 'network'), address: '10.254.252.1/24' },
     };
+    const chainsOf = (tag: string) => {
+      const prefix = `TSC${tag.toUpperCase()}`;
+      return { forward: `${prefix}-FORWARD`, isolation: `${prefix}-ISOLATION`, nat: `${prefix}-POSTROUTING` };
+    };
+    const hasChain = (table: string, chain: string) => sh('iptables', ['-w', '-t', table, '-S', chain]).code === 0;
     try {
-      for (const b of Object.values(bridges)) {
-        execFileSync('ip', ['link', 'add', 'name', b.name, 'type', 'bridge']);
-        execFileSync('ip', ['link', 'set', 'dev', b.name, 'alias', b.alias]);
-        execFileSync('ip', ['addr', 'add', b.address, 'dev', b.name]);
+      for (const x of Object.values(daemons)) {
+        const bridge = `tscb${x.tag}`;
+        execFileSync('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
+        execFileSync('ip', ['link', 'set', 'dev', bridge, 'alias', x.alias]);
+        execFileSync('ip', ['addr', 'add', x.address, 'dev', bridge]);
+        const c = chainsOf(x.tag);
+        for (const chain of [c.forward, c.isolation]) execFileSync('iptables', ['-w', '-N', chain]);
+        execFileSync('iptables', ['-w', '-A', 'FORWARD', '-j', c.forward]);
+        execFileSync('iptables', ['-w', '-t', 'nat', '-N', c.nat]);
+        execFileSync('iptables', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-j', c.nat]);
       }
       await d.stop();
       await d.start();
-      assert.notEqual(sh('ip', ['link', 'show', 'dev', bridges.orphan.name]).code, 0, 'the orphaned bridge is gone');
-      assert.equal(sh('ip', ['link', 'show', 'dev', bridges.kept.name]).code, 0, 'the bridge of a daemon that still has its data root stays');
+      const orphan = chainsOf(daemons.orphan.tag);
+      assert.notEqual(sh('ip', ['link', 'show', 'dev', `tscb${daemons.orphan.tag}`]).code, 0, 'the orphaned bridge is gone');
+      assert.deepEqual([hasChain('filter', orphan.forward), hasChain('filter', orphan.isolation), hasChain('nat', orphan.nat)], [false, false, false]);
+      assert.doesNotMatch(sh('iptables', ['-w', '-S', 'FORWARD']).out, new RegExp(orphan.forward));
+      const kept = chainsOf(daemons.kept.tag);
+      assert.equal(sh('ip', ['link', 'show', 'dev', `tscb${daemons.kept.tag}`]).code, 0, 'the bridge of a daemon that still has its data root stays');
+      assert.deepEqual([hasChain('filter', kept.forward), hasChain('filter', kept.isolation), hasChain('nat', kept.nat)], [true, true, true]);
     } finally {
-      for (const b of Object.values(bridges)) sh('ip', ['link', 'del', 'dev', b.name]);
+      for (const x of Object.values(daemons)) {
+        sh('ip', ['link', 'del', 'dev', `tscb${x.tag}`]);
+        const c = chainsOf(x.tag);
+        sh('iptables', ['-w', '-D', 'FORWARD', '-j', c.forward]);
+        for (const chain of [c.forward, c.isolation]) sh('iptables', ['-w', '-X', chain]);
+        sh('iptables', ['-w', '-t', 'nat', '-D', 'POSTROUTING', '-j', c.nat]);
+        sh('iptables', ['-w', '-t', 'nat', '-X', c.nat]);
+      }
       await rm(keptRoot, { recursive: true, force: true });
     }
   });
