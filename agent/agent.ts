@@ -9,7 +9,7 @@ import { ContainerService } from './container/service';
 import { installBuildCacheRoots } from './build/executor/cache';
 import { EventLog } from './events';
 import { ImageService } from './image/service';
-import { NetworkManager, namesForDataRoot } from './network';
+import { NetworkManager, namesForTag } from './network';
 import { closeLauncher, useSpawnDir } from '../common/process';
 import { DEFAULT_DATA_ROOT, type CompiledAgentOptions } from './options';
 import type { CredentialStore, RegistryClient } from './registry';
@@ -26,6 +26,8 @@ export class Agent {
   readonly events: EventLog;
   readonly images: ImageService;
   readonly runtime: RuncRuntime;
+  /** The first 8 hex digits of the data root's sha256: names this daemon's host-wide things (/run dir, bridge, chains). */
+  private readonly tag: string;
   readonly volumes: VolumeService;
   networks!: NetworkManager;
   containers!: ContainerService;
@@ -37,8 +39,8 @@ export class Agent {
     // Runtime state lives under /run (gone at reboot, like the processes it describes), in a
     // directory per data root so daemons side by side never share it; short, because conmon's
     // attach socket paths must fit in 108 bytes.
-    const tag = createHash('sha256').update(options.dataRoot).digest('hex').slice(0, 8);
-    this.runtime = new RuncRuntime({ root: path.join('/run/tscompose', tag) });
+    this.tag = createHash('sha256').update(options.dataRoot).digest('hex').slice(0, 8);
+    this.runtime = new RuncRuntime({ root: path.join('/run/tscompose', this.tag) });
     this.volumes = new VolumeService({ root: path.join(options.dataRoot, 'volumes'), events: this.events });
   }
 
@@ -83,7 +85,7 @@ export class Agent {
       // Two spares cover containers started one after another (each take refills in the
       // background); a burst of starts beyond that makes its own sandboxes meanwhile.
       sandboxPool: 2,
-      ...(own ? namesForDataRoot(this.options.dataRoot) : {}),
+      ...(own ? namesForTag(this.tag) : {}),
     });
     this.containers = new ContainerService({
       root: path.join(this.options.dataRoot, 'containers'),

@@ -164,7 +164,9 @@ async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<
   const prefix = parseCidr(n.subnet)?.prefix;
   if (prefix === undefined) throw internal(`network: network ${n.name} has an invalid subnet ${n.subnet}`);
   const commands: string[][] = [];
-  if ((await execCapture('ip', ['link', 'show', 'dev', n.bridge])).code !== 0) {
+  // Whether the bridge exists, and its addresses, in one exec.
+  const shown = await execCapture('ip', ['-4', '-o', 'addr', 'show', 'dev', n.bridge]);
+  if (shown.code !== 0) {
     const mtu = n.mtu ? ['mtu', String(n.mtu)] : [];
     // A bridge without an address of its own takes the lowest MAC of its ports, so it changes
     // whenever a container's veth with a lower (random) MAC joins or the lowest one leaves.
@@ -186,8 +188,8 @@ async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<
     // with any address but the network's gateway. A bridge someone else made keeps its addresses.
     const alias = (await readFile(`/sys/class/net/${n.bridge}/ifalias`, 'utf8').catch(() => '')).trim();
     if (owner && alias === owner) {
-      for (const cidr of await ipv4AddressesOf(n.bridge)) {
-        if (cidr !== `${n.gateway}/${prefix}`) commands.push(['addr', 'del', cidr, 'dev', n.bridge]);
+      for (const [, cidr] of shown.stdout.matchAll(/\binet (\S+)/g)) {
+        if (cidr !== `${n.gateway}/${prefix}`) commands.push(['addr', 'del', cidr!, 'dev', n.bridge]);
       }
     }
   }
@@ -198,13 +200,6 @@ async function ensureBridge(n: NetworkSpec, owner: string | undefined): Promise<
     // drops such packets unless route_localnet is on (portmap then masquerades them).
     await writeFile(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, '1');
   }
-}
-
-/** The IPv4 addresses of a device, as `address/prefix`. */
-async function ipv4AddressesOf(device: string): Promise<string[]> {
-  const r = await execCapture('ip', ['-4', '-o', 'addr', 'show', 'dev', device]);
-  if (r.code !== 0) return [];
-  return [...r.stdout.matchAll(/\binet (\S+)/g)].map((m) => m[1]!);
 }
 
 /**

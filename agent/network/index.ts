@@ -5,7 +5,7 @@
  */
 export {
   NetworkManager,
-  namesForDataRoot,
+  namesForTag,
   DEFAULT_NETWORK,
   HOST_NETWORK,
   NONE_NETWORK,

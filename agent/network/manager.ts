@@ -1,7 +1,7 @@
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { alreadyExists, conflict, failedPrecondition, invalidArgument, notFound, unavailable } from '../../common/errors';
 import { readJsonIfExists, writeFileAtomic } from '../../common/fsutil';
 import { KeyedMutex } from '../../common/mutex';
@@ -979,7 +979,7 @@ export class NetworkManager {
       // that still have a data root are theirs, running or not.
       const orphaned = link.ifalias !== undefined && link.ifalias !== this.options.root && (await isDeadOwner(link.ifalias));
       if (stray || orphaned) await execOk('ip', ['link', 'del', 'dev', name]).catch(() => undefined);
-      // A dead daemon's default bridge names its firewall chains too (see namesForDataRoot):
+      // A dead daemon's default bridge names its firewall chains too (see namesForTag):
       // their jumps would stay at the top of FORWARD and POSTROUTING for every packet.
       const tag = orphaned ? DEFAULT_BRIDGE_OF_TAG.exec(name)?.[1] : undefined;
       if (tag) await new BridgeFirewall(namesForTag(tag).firewallChainPrefix).remove();
@@ -1051,14 +1051,11 @@ export class NetworkManager {
 }
 
 /**
- * The host-wide names of a daemon on a data root other than the default one: its default bridge
- * and the prefix of its firewall chains, after the first 8 hex digits of the data root's sha256.
+ * The host-wide names of a daemon on a data root other than the default one, after its tag (the
+ * first 8 hex digits of the data root's sha256, see agent.ts): its default bridge and the prefix
+ * of its firewall chains.
  */
-export function namesForDataRoot(dataRoot: string): { defaultBridgeName: string; firewallChainPrefix: string } {
-  return namesForTag(createHash('sha256').update(dataRoot).digest('hex').slice(0, 8));
-}
-
-function namesForTag(tag: string): { defaultBridgeName: string; firewallChainPrefix: string } {
+export function namesForTag(tag: string): { defaultBridgeName: string; firewallChainPrefix: string } {
   return { defaultBridgeName: `tscb${tag}`, firewallChainPrefix: `TSC${tag.toUpperCase()}` };
 }
 

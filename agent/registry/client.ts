@@ -183,10 +183,11 @@ export class RegistryClient {
         res = await this.once(ep, x);
       } catch (err) {
         if (x.signal?.aborted) throw cancelled('context canceled', err);
-        const tlsFailure = tlsFailureOf(err, x.method, x.url ?? new URL(x.path ?? '', ep.base));
-        if (tlsFailure) throw tlsFailure;
+        const url = x.url ?? new URL(x.path ?? '', ep.base);
+        const tlsFailure = tlsFailureText(err);
+        if (tlsFailure) throw networkFailure(err, x.method, url, tlsFailure);
         if (!isNetworkError(err)) throw err;
-        if (++failures >= attempts) throw networkFailure(err, x.method, x.url ?? new URL(x.path ?? '', ep.base));
+        if (++failures >= attempts) throw networkFailure(err, x.method, url);
         await this.backoff(failures, undefined, x.signal);
         continue;
       }
@@ -767,37 +768,32 @@ function internalNoEndpoint(domain: string): TsError {
   return unavailable(`registry: no endpoint for ${domain}`);
 }
 
-function networkFailure(err: unknown, method: string, url: URL): TsError {
+function networkFailure(err: unknown, method: string, url: URL, what = err instanceof Error ? err.message : String(err)): TsError {
   const verb = method.charAt(0) + method.slice(1).toLowerCase();
-  const msg = err instanceof Error ? err.message : String(err);
-  return unavailable(`${verb} "${url.href}": ${msg}`, err);
+  return unavailable(`${verb} "${url.href}": ${what}`, err);
 }
 
 /** Node's codes for a server certificate that does not verify (OpenSSL's names, and node's own). */
 const CERTIFICATE_ERROR = /^(UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|CERT_|ERR_TLS_CERT_)/;
 
 /**
- * A TLS failure said as Docker says it, naming the URL: the certificate did not verify (a CA
- * missing from certs.d, say), or the handshake failed (a client certificate the server wants).
- * Undefined for any other error.
+ * What a TLS failure says, in Docker's words: the certificate did not verify (a CA missing from
+ * certs.d, say), or the handshake failed (a client certificate the server wants, a plain HTTP
+ * server). Undefined for any other error.
  */
-function tlsFailureOf(err: unknown, method: string, url: URL): TsError | undefined {
+function tlsFailureText(err: unknown): string | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
-  const verb = method.charAt(0) + method.slice(1).toLowerCase();
   const msg = err instanceof Error ? err.message : String(err);
-  if (CERTIFICATE_ERROR.test(code)) return unavailable(`${verb} "${url.href}": tls: failed to verify certificate: ${msg}`, err);
-  if (code.startsWith('ERR_SSL_') || code === 'EPROTO') {
-    // OpenSSL's message is a colon-separated trace; its reason is the part a user can act on.
-    const given = (err as { reason?: unknown }).reason;
-    const reason = typeof given === 'string' ? given : /SSL routines:[^:]*:([^:]+):/.exec(msg)?.[1];
-    const alert = reason ? /alert (.+)$/.exec(reason)?.[1] : undefined;
-    let said = `tls: ${reason ?? msg}`;
-    if (alert) said = `remote error: tls: ${alert}`;
-    // What a TLS hello gets from a plain HTTP server (a registry missing from insecure-registries).
-    else if (reason === 'wrong version number') said = 'http: server gave HTTP response to HTTPS client';
-    return unavailable(`${verb} "${url.href}": ${said}`, err);
-  }
-  return undefined;
+  if (CERTIFICATE_ERROR.test(code)) return `tls: failed to verify certificate: ${msg}`;
+  if (!code.startsWith('ERR_SSL_') && code !== 'EPROTO') return undefined;
+  // OpenSSL's message is a colon-separated trace; its reason is the part a user can act on.
+  const given = (err as { reason?: unknown }).reason;
+  const reason = typeof given === 'string' ? given : /SSL routines:[^:]*:([^:]+):/.exec(msg)?.[1];
+  const alert = reason ? /alert (.+)$/.exec(reason)?.[1] : undefined;
+  if (alert) return `remote error: tls: ${alert}`;
+  // What a TLS hello gets from a plain HTTP server (a registry missing from insecure-registries).
+  if (reason === 'wrong version number') return 'http: server gave HTTP response to HTTPS client';
+  return `tls: ${reason ?? msg}`;
 }
 
 /** `Retry-After` in seconds or as an HTTP date, in ms. */
