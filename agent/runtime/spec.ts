@@ -184,8 +184,9 @@ export function buildSpec(o: ContainerSpecOptions): OciSpec {
   const allMounts = [...mounts.filter((m) => !userTargets.has(m.destination)), ...sortByDepth(userMounts)];
 
   const sysctl: Record<string, string> = {};
-  if (namespaces.some((n) => n.type === 'network' && !n.path)) {
-    // Docker's defaults for a private network namespace: ports below 1024 and ping need no capability.
+  if (namespaces.some((n) => n.type === 'network')) {
+    // Docker's defaults for every network mode but host: ports below 1024 and ping need no
+    // capability. A joined namespace (the CNI sandbox, another container's) gets them too.
     sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
     sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
   }

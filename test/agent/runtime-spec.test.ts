@@ -37,9 +37,10 @@ describe('buildSpec', () => {
   it('joins a given network namespace or the host one', () => {
     const joined = buildSpec({ ...base, network: { path: '/run/netns/x' } });
     assert.deepEqual(joined.linux.namespaces.find((n) => n.type === 'network'), { type: 'network', path: '/run/netns/x' });
-    assert.equal(joined.linux.sysctl?.['net.ipv4.ip_unprivileged_port_start'], undefined);
+    assert.equal(joined.linux.sysctl?.['net.ipv4.ip_unprivileged_port_start'], '0');
     const host = buildSpec({ ...base, network: 'host' });
     assert.equal(host.linux.namespaces.find((n) => n.type === 'network'), undefined);
+    assert.equal(host.linux.sysctl?.['net.ipv4.ip_unprivileged_port_start'], undefined);
   });
 
   it('turns --cpus, memory, pids and shm into OCI resources', () => {

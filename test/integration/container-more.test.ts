@@ -1,7 +1,8 @@
 /**
- * The rest of the container engine through the CLI: resource limits and OOM kills, health
- * status transitions, restart=always after the process is killed, pause, cp/commit/export,
- * top/stats, rename/wait, and an interactive -it session driven through tmux.
+ * The rest of the container engine through the CLI: resource limits and OOM kills, the network
+ * namespace's sysctl defaults, health status transitions, restart=always after the process is
+ * killed, pause, cp/commit/export, top/stats, rename/wait, and an interactive -it session driven
+ * through tmux.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,6 +68,18 @@ describe('limits', () => {
     const max = await fsp.readFile(path.join('/sys/fs/cgroup/pids', rel, 'pids.max'), 'utf8').catch(() => fsp.readFile(path.join('/sys/fs/cgroup', rel, 'pids.max'), 'utf8'));
     assert.equal(max.trim(), '20');
     await d.ok(['container', 'rm', '-f', id]);
+  });
+});
+
+describe('network defaults', () => {
+  test('a non-root process binds a port below 1024 and may ping, except on the host network', async () => {
+    const script = 'echo hi > /tmp/index.html && httpd -p 80 -h /tmp && wget -qO- http://127.0.0.1:80/ && cat /proc/sys/net/ipv4/ping_group_range';
+    for (const network of ['bridge', 'none']) {
+      const out = await d.ok(['container', 'run', '--rm', '-u', '1000', '--network', network, 'busybox', 'sh', '-c', script]);
+      assert.deepEqual(out.trim().split('\n'), ['hi', '0\t2147483647'], network);
+    }
+    const host = await d.ok(['container', 'run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start']);
+    assert.equal(host.trim(), (await fsp.readFile('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')).trim());
   });
 });
 
