@@ -61,8 +61,8 @@ export interface AgentConnection {
   /** Resolves with the exit code once the container is not running. */
   waitContainer(id: string, signal?: AbortSignal): Promise<number>;
 
-  /** Whether the image is in the node's store. */
-  hasImage(reference: string): Promise<boolean>;
+  /** The image's ID in the node's store (`sha256:…`), or undefined when it is not there. */
+  imageId(reference: string): Promise<string | undefined>;
   pullImage(reference: string, onProgress: (p: PullProgress) => void): Promise<void>;
   /** Untags/deletes; returns the lines (`Untagged: …`, `Deleted: …`) and per-name errors. */
   removeImage(reference: string): Promise<{ lines: string[]; errors: string[] }>;

@@ -79,9 +79,10 @@ export class EngineAgentConnection implements AgentConnection {
     return r.exit_code;
   }
 
-  async hasImage(reference: string): Promise<boolean> {
+  async imageId(reference: string): Promise<string | undefined> {
     const r = await this.engine.call<{ json: string[] }>('ImageInspect', { names: [reference], ignore_missing: true, size: false });
-    return r.json.length > 0;
+    const [found] = r.json;
+    return found === undefined ? undefined : (JSON.parse(found) as { Id: string }).Id;
   }
 
   async pullImage(reference: string, onProgress: (p: PullProgress) => void): Promise<void> {

@@ -122,28 +122,36 @@ export class Orchestrator {
     for (const nodeId of nodeIds) await checkExternals(await this.agent(nodeId), project, networkKeys, volumeKeys);
 
     // Plans, in dependency order: a service whose containers point at a recreated one follows it.
-    const plans = new Map<string, ServicePlan>();
-    const recreated = new Set<string>();
-    for (const name of levels.flat()) {
-      const want = tasks.get(name)!;
-      const hard = hardDependencies(project, name);
-      const plan = planService(
-        name,
-        want,
-        actual.filter((c) => serviceOf(c) === name),
-        // As Compose: --force-recreate applies to the services named, their dependencies are recreated only when they changed.
-        { forceRecreate: req.force_recreate && (req.services.length === 0 || req.services.includes(name)), noRecreate: req.no_recreate, dependencyRecreated: hard.some((d) => recreated.has(d)) },
-      );
-      if (plan.slots.some((s) => s.kind === 'recreate')) recreated.add(name);
-      plans.set(name, plan);
-    }
+    // They are made twice: for placement and ports first, then again once the images' IDs are
+    // known. Only kept containers can turn into recreated ones then, which changes no placement.
+    const planAll = (imageIds?: Map<string, Map<string, string>>) => {
+      const plans = new Map<string, ServicePlan>();
+      const recreated = new Set<string>();
+      for (const name of levels.flat()) {
+        const image = desired.get(name)!.image;
+        const hard = hardDependencies(project, name);
+        const plan = planService(name, tasks.get(name)!, actual.filter((c) => serviceOf(c) === name), {
+          // As Compose: --force-recreate applies to the services named, their dependencies are recreated only when they changed.
+          forceRecreate: req.force_recreate && (req.services.length === 0 || req.services.includes(name)),
+          noRecreate: req.no_recreate,
+          dependencyRecreated: hard.some((d) => recreated.has(d)),
+          imageIdOn: imageIds && ((nodeId) => imageIds.get(nodeId)?.get(image)),
+        });
+        if (plan.slots.some((s) => s.kind === 'recreate')) recreated.add(name);
+        plans.set(name, plan);
+      }
+      return { plans, recreated };
+    };
 
     // Whatever can refuse `up` (externals above, placement, ports, images) is settled before the
     // project's networks and volumes are made: a refused `up` leaves nothing to clean up. As in
     // Compose, images come first; what fails after (a container's create or start) stays for `down`.
-    const placement = await this.place(project.name, plans, desired, actual);
-    for (const plan of plans.values()) checkFixedPorts(plan, placement);
-    for (const nodeId of nodeIds) await ensureImages(await this.agent(nodeId), [...desired.values()], req.pull, emit);
+    const first = planAll();
+    const placement = await this.place(project.name, first.plans, desired, actual);
+    for (const plan of first.plans.values()) checkFixedPorts(plan, placement);
+    const imageIds = new Map<string, Map<string, string>>();
+    for (const nodeId of nodeIds) imageIds.set(nodeId, await ensureImages(await this.agent(nodeId), [...desired.values()], req.pull, emit));
+    const { plans, recreated } = planAll(imageIds);
     const networks: string[] = [];
     const volumes: string[] = [];
     for (const nodeId of nodeIds) {
@@ -476,7 +484,7 @@ export class Orchestrator {
     for (const c of candidates) if (req.rmi === 'all' || !c.custom) images.add(c.image);
     let n = 0;
     for (const image of [...images].sort()) {
-      if (!(await agent.hasImage(image))) continue;
+      if ((await agent.imageId(image)) === undefined) continue;
       emit(working('Image', image, 'Removing'));
       const r = await agent.removeImage(image);
       if (r.errors.length > 0) {

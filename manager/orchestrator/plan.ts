@@ -1,7 +1,7 @@
 /**
  * What `up` must do to one service's containers: a pure comparison of its desired tasks with the
- * containers that exist. A container is kept when its config hash matches (so an unchanged
- * project is left alone), recreated when it differs, and removed when its slot is beyond the
+ * containers that exist. A container is kept when its config hash and image match (so an unchanged
+ * project is left alone), recreated when either differs, and removed when its slot is beyond the
  * replica count or taken twice.
  */
 import type { ContainerSummary } from '../../common/rpc/engine-types';
@@ -15,7 +15,7 @@ export interface ActualContainer extends ContainerSummary {
 
 export type SlotAction =
   | { kind: 'create'; task: DesiredTask }
-  | { kind: 'recreate'; task: DesiredTask; container: ActualContainer; reason: 'config' | 'forced' | 'dependency' }
+  | { kind: 'recreate'; task: DesiredTask; container: ActualContainer; reason: 'config' | 'image' | 'forced' | 'dependency' }
   /** Exists, unchanged, not running: started by the start phase. */
   | { kind: 'start'; task: DesiredTask; container: ActualContainer }
   /** Exists, unchanged, running. */
@@ -33,6 +33,11 @@ export interface PlanOptions {
   noRecreate: boolean;
   /** A dependency this service's containers point at (network_mode, volumes_from) was recreated. */
   dependencyRecreated: boolean;
+  /**
+   * The ID the service's image has now on a node, once known: a container made from another one
+   * (the image was rebuilt or pulled since) is out of date, as with Compose's image digest label.
+   */
+  imageIdOn?: (nodeId: string) => string | undefined;
 }
 
 const isRunning = (c: ContainerSummary) => c.state === 'running' || c.state === 'restarting' || c.state === 'paused';
@@ -57,8 +62,10 @@ export function planService(service: string, tasks: readonly DesiredTask[], actu
       continue;
     }
     const changed = container.labels[LABEL.configHash] !== task.configHash;
-    if (!opts.noRecreate && (opts.forceRecreate || changed || opts.dependencyRecreated)) {
-      const reason = opts.forceRecreate ? 'forced' : changed ? 'config' : 'dependency';
+    const imageId = opts.imageIdOn?.(container.nodeId);
+    const imageChanged = imageId !== undefined && container.image_id !== imageId;
+    if (!opts.noRecreate && (opts.forceRecreate || changed || imageChanged || opts.dependencyRecreated)) {
+      const reason = opts.forceRecreate ? 'forced' : changed ? 'config' : imageChanged ? 'image' : 'dependency';
       plan.slots.push({ kind: 'recreate', task, container, reason });
     } else if (isRunning(container)) {
       plan.slots.push({ kind: 'keep', task, container });

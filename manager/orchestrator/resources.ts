@@ -112,20 +112,22 @@ export async function ensureVolumes(agent: AgentConnection, project: Project, ke
  * pulls, `missing` (the default) pulls what is absent, `never` refuses what is absent. A service
  * with `build:` has its image built (or pulled) by the CLI, where its context is, before `up`
  * reaches here: it is only checked. A missing image that cannot be had is a one-line error
- * naming the service.
+ * naming the service. Resolves with each image's ID on the node, by reference: a container made
+ * from another ID is out of date (rebuilt or pulled since), as Compose's image digest label says.
  */
-export async function ensureImages(agent: AgentConnection, services: DesiredService[], runPolicy: string, emit: Emit): Promise<void> {
-  const seen = new Map<string, Promise<void>>();
-  const one = async (s: DesiredService): Promise<void> => {
-    const present = await agent.hasImage(s.image);
+export async function ensureImages(agent: AgentConnection, services: DesiredService[], runPolicy: string, emit: Emit): Promise<Map<string, string>> {
+  const seen = new Map<string, Promise<string>>();
+  const one = async (s: DesiredService): Promise<string> => {
+    const id = await agent.imageId(s.image);
+    const present = id !== undefined;
     if (s.hasBuild) {
-      if (present) return;
+      if (present) return id;
       throw failedPrecondition(`service "${s.name}" has no image ${s.image} to run: build it with \`tscompose build ${s.name}\` (or \`up\` without --no-build)`);
     }
     const policy = normalizePullPolicy(runPolicy || s.pullPolicy || 'missing');
-    if (policy === 'missing' && present) return;
+    if (policy === 'missing' && present) return id;
     if (policy === 'never' || policy === 'build') {
-      if (present) return;
+      if (present) return id;
       throw notFound(`service "${s.name}": image ${s.image} not found, and pull_policy is ${policy}`);
     }
     emit(working('', s.name, 'Pulling'));
@@ -139,6 +141,9 @@ export async function ensureImages(agent: AgentConnection, services: DesiredServ
       }
     }
     emit(done('', s.name, 'Pulled'));
+    const pulled = await agent.imageId(s.image);
+    if (pulled === undefined) throw notFound(`service "${s.name}": image ${s.image} not found after its pull`);
+    return pulled;
   };
   await Promise.all(
     services.map((s) => {
@@ -150,8 +155,10 @@ export async function ensureImages(agent: AgentConnection, services: DesiredServ
       return p;
     }),
   );
+  const ids = new Map<string, string>();
+  for (const [image, p] of seen) ids.set(image, await p);
+  return ids;
 }
-
 
 export async function removeProjectNetworks(agent: AgentConnection, project: string, emit: Emit): Promise<number> {
   const nets = await agent.listNetworks([projectFilter(project)]);

@@ -2,8 +2,9 @@
  * Compose's images through the CLI against a real daemon and a loopback registry: `build` of
  * services with `build:` (a Dockerfile with RUN and COPY, args and labels; a `dockerfile_inline`),
  * `up -d --wait` building what is missing and pulling an `image:` service from the registry,
- * `pull`, `pull_policy: never` and an unpullable image failing with the service named, and
- * `push` of the built image to the registry.
+ * `pull`, containers recreated when their image was rebuilt or pulled anew, `pull_policy: never`
+ * and an unpullable image failing with the service named, and `push` of the built image to the
+ * registry.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -150,6 +151,29 @@ describe('compose build, pull, up and push', () => {
     const q = await compose(['pull', '-q', 'cache']);
     assert.equal(q.code, 0, q.stderr);
     assert.equal(q.stderr, '');
+  });
+
+  test('a container whose image was rebuilt or pulled anew is recreated by the next up, the others kept', async () => {
+    await fsp.writeFile(path.join(dir, 'web/page.html'), 'copied-page-2\n');
+    const built = await compose(['up', '-d', '--wait', '--build']);
+    assert.equal(built.code, 0, built.stderr);
+    assert.match(built.stderr, /✔ Container cb-web-1 {2}Recreated/);
+    assert.match(built.stderr, /✔ Container cb-inline-1 {2}Running/, 'a rebuild from cache gives the same image');
+    assert.equal((await ok(['exec', '-T', 'web', 'cat', '/www/page.html'])).trim(), 'copied-page-2');
+
+    // A new image under the cache service's tag: `pull` fetches it, and `up` moves to it.
+    await ok(['image', 'tag', 'cb-inline', `${reg.host}/cache:1`]);
+    await ok(['image', 'push', `${reg.host}/cache:1`]);
+    await ok(['image', 'tag', 'busybox:latest', `${reg.host}/cache:1`]);
+    await ok(['pull', 'cache']);
+    const pulled = await compose(['up', '-d', '--wait']);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stderr, /✔ Container cb-cache-1 {2}Recreated/);
+    assert.doesNotMatch(pulled.stderr, /cb-inline-1 {2}Recreated/);
+    assert.equal((await ok(['exec', '-T', 'cache', 'cat', '/inline'])).trim(), 'inline-built');
+    const again = await compose(['up', '-d', '--wait']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /Recreate/);
   });
 
   test('push sends the built image and its tags to the registry', async () => {

@@ -138,6 +138,18 @@ test('config hash: unchanged is kept, changed is recreated, scaling adds and rem
   assert.equal(stopped.slots[0]?.kind, 'start');
 });
 
+test('an image rebuilt or pulled since the container was made recreates it, on its own node', async () => {
+  const m = await model('services:\n  a: { image: busybox }\n');
+  const task = desiredTask(m, identity, m.services.a!, 1);
+  const made = [container(task, { image_id: 'sha256:old', nodeId: 'n1' })];
+  // Another node's copy of the image is not the one the container runs.
+  const plan = (n1: string | undefined) => planService('a', [task], made, { ...noForce, imageIdOn: (node) => (node === 'n1' ? n1 : 'sha256:other') });
+  assert.equal(plan('sha256:old').slots[0]?.kind, 'keep');
+  assert.deepEqual(plan('sha256:new').slots.map((s) => (s.kind === 'recreate' ? s.reason : s.kind)), ['image']);
+  assert.equal(plan(undefined).slots[0]?.kind, 'keep', 'an ID not known yet changes nothing');
+  assert.equal(planService('a', [task], made, { ...noForce, noRecreate: true, imageIdOn: () => 'sha256:new' }).slots[0]?.kind, 'keep');
+});
+
 test('the model from the wire is checked', () => {
   assert.throws(() => parseModel('{', 'p'), /not valid JSON/);
   assert.throws(() => parseModel('{"name":"q","services":{}}', 'p'), /project "q", not "p"/);
