@@ -86,7 +86,12 @@ test('COPY source globs follow filepath.Match: * does not cross /', async () => 
   const copyPaths = (sources: string[], opts = {}) => selectSources(index, sources, opts).map((s) => s.copyPath);
   assert.deepEqual(copyPaths(['*.txt']), ['a.txt', 'b.txt']);
   assert.deepEqual(copyPaths(['src/*/x.ts']), ['x.ts']);
-  assert.deepEqual(copyPaths(['src/']), ['main.ts', 'up', 'util', 'util/x.ts', 'util/y.txt']);
+  // A directory comes first as itself (''), its contents after.
+  assert.deepEqual(copyPaths(['src/']), ['', 'main.ts', 'up', 'util', 'util/x.ts', 'util/y.txt']);
+  const matches = (sources: string[]) => selectSources(index, sources).filter((s) => s.match).map((s) => s.entry.path);
+  assert.deepEqual(matches(['src']), ['src']);
+  assert.deepEqual(matches(['*.txt']), ['a.txt', 'b.txt']);
+  assert.deepEqual(matches(['sr*']), ['src']);
   assert.deepEqual(copyPaths(['/src/../a.txt']), ['a.txt']);
   assert.deepEqual(copyPaths(['nothing*']), []);
   assert.deepEqual(copyPaths(['x/y/?.txt']), ['a.txt', 'b.txt']);
@@ -103,7 +108,7 @@ test('COPY --parents keeps directories, honours ./ pivots and **', async () => {
 test('COPY --exclude drops matching entries', async () => {
   const index = await ContextIndex.build(dir);
   const selected = selectSources(index, ['src'], { excludes: ['**/*.txt', 'up'] }).map((s) => s.copyPath);
-  assert.deepEqual(selected, ['main.ts', 'util', 'util/x.ts']);
+  assert.deepEqual(selected, ['', 'main.ts', 'util', 'util/x.ts']);
 });
 
 test('symlinks: a top-level source is followed inside the context only', async () => {

@@ -1,7 +1,8 @@
 /**
  * `image build` against a real daemon: multi-stage builds with `COPY --from`, the build cache
  * (hits before an edited file, misses after it), `.dockerignore`, ARG/ENV scoping, a failing RUN,
- * ADD of a URL (a loopback server) and of a local tar, and a HEALTHCHECK a container then uses.
+ * ADD of a URL (a loopback server) and of a local tar, directory sources, and a HEALTHCHECK a
+ * container then uses.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -221,6 +222,31 @@ describe('image build', () => {
       'cat /downloads/data.txt /unpacked/sub/f.txt /etc/motd; stat -c "%a %u:%g" /owned.txt /downloads/data.txt',
     ]);
     assert.equal(out, 'downloaded\nin tar\nhello heredoc\n600 1000:50\n600 0:0\n');
+  });
+
+  test('a directory source makes a directory destination, however few files it holds', async () => {
+    const dir = await context('dirs', { 'flat/a.txt': 'a\n', 'flat/b.txt': 'b\n', 'one/only.txt': 'only\n' });
+    await fsp.mkdir(path.join(dir, 'empty'));
+    await fsp.writeFile(
+      path.join(dir, 'Dockerfile'),
+      [
+        'FROM busybox AS stage',
+        'RUN mkdir -p /made && echo m > /made/m.txt',
+        'FROM busybox',
+        'COPY flat /app/flat',
+        'COPY one /app/one',
+        'COPY fla* /app/glob',
+        'COPY empty /app/empty',
+        'COPY --from=stage /made /app/made',
+        '',
+      ].join('\n'),
+    );
+    const r = await build(['-t', 'dirs', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = await d.ok(['container', 'run', '--rm', 'dirs', 'sh', '-c', 'cd /app && find . -type d -o -type f | sort']);
+    assert.deepEqual(out.trim().split('\n'), [
+      '.', './empty', './flat', './flat/a.txt', './flat/b.txt', './glob', './glob/a.txt', './glob/b.txt', './made', './made/m.txt', './one', './one/only.txt',
+    ]);
   });
 
   test('a HEALTHCHECK from the Dockerfile is used by container run', async () => {

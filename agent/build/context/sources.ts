@@ -191,8 +191,10 @@ export interface SelectedEntry {
   source: string;
   /** The entry in the context (after following a top-level symlink). */
   entry: ContextEntry;
-  /** Where it lands, relative to the destination directory. */
+  /** Where it lands, relative to the destination directory; '' for a directory whose contents land there. */
   copyPath: string;
+  /** A source argument (or one of its wildcard's matches) itself, rather than something under it. */
+  match: boolean;
 }
 
 export interface ChecksumOptions {
@@ -243,16 +245,18 @@ function relativeTo(base: string, p: string): string {
 export function selectSources(index: ContextIndex, sources: readonly string[], opts: ChecksumOptions = {}): SelectedEntry[] {
   const selected: SelectedEntry[] = [];
   const excludes = opts.excludes && opts.excludes.length > 0 ? new PatternMatcher(opts.excludes) : undefined;
-  const push = (source: string, entry: ContextEntry, copyPath: string): void => {
+  const push = (source: string, entry: ContextEntry, copyPath: string, match = false): void => {
     if (excludes && copyPath !== '' && excludes.matches(copyPath)) return;
-    selected.push({ source, entry, copyPath });
+    selected.push({ source, entry, copyPath, match });
   };
   const addTree = (source: string, root: ContextEntry, rootCopyPath: string, realRoot: string): void => {
     if (root.type !== 'dir') {
-      push(source, root, rootCopyPath === '' ? path.posix.basename(root.path) : rootCopyPath);
+      push(source, root, rootCopyPath === '' ? path.posix.basename(root.path) : rootCopyPath, true);
       return;
     }
-    if (rootCopyPath !== '') push(source, root, rootCopyPath);
+    // Kept even when only its contents are copied: the destination is then a directory, however
+    // few (or no) entries it has.
+    push(source, root, rootCopyPath, true);
     for (const entry of index.descendants(realRoot)) {
       const below = relativeTo(realRoot, entry.path);
       push(source, entry, rootCopyPath === '' ? below : `${rootCopyPath}/${below}`);

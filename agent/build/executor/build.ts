@@ -689,7 +689,8 @@ function copySourceKind(index: ContextIndex, ins: CopyInstruction | AddInstructi
   const rel = cleanPath('/' + source).slice(1);
   if (!containsWildcards(rel)) return index.resolve(rel, true)?.type === 'dir' ? 'dir' : 'file';
   const selected = selectSources(index, [source], { dockerfile, line: ins.line });
-  return selected.length === 1 && selected[0]?.entry.type !== 'dir' ? 'file' : 'multi';
+  const matches = selected.filter((s) => s.match);
+  return matches.length === 1 && matches[0]?.entry.type !== 'dir' ? 'file' : 'multi';
 }
 
 /** A RUN's resolved `--mount`s, and the secrets it gets as environment variables (`env=`). */

@@ -100,8 +100,9 @@ export async function copyStep(rootfs: string, ins: CopyInstruction | AddInstruc
       })
     : [];
   const { abs, explicitDir } = destinationPath(opts.workdir, ins.destination);
-  const several = localSources.length + ins.inline.length + opts.downloads.length > 1 || (localSources.some(containsWildcards) && selected.length > 1);
-  const fromDirectory = selected.some((s) => s.entry.type === 'dir' || s.copyPath.includes('/'));
+  const matches = selected.filter((s) => s.match);
+  const several = localSources.length + ins.inline.length + opts.downloads.length > 1 || (localSources.some(containsWildcards) && matches.length > 1);
+  const fromDirectory = matches.some((s) => s.entry.type === 'dir' || s.copyPath.includes('/'));
   const existingDir = await isDirectoryInRoot(rootfs, abs);
   if (several && !explicitDir && !existingDir) {
     fail(`When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
