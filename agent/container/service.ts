@@ -323,6 +323,8 @@ export class ContainerService {
         this.health.stop(c.id);
         this.records.delete(c.id);
         ev('destroy');
+        // Docker's --rm takes the container's anonymous volumes along, when it exits by itself too.
+        if (c.spec.auto_remove) await this.removeAnonymousVolumes(c.anonymousVolumes);
         return;
       default:
         break;
@@ -600,9 +602,13 @@ export class ContainerService {
     // may bring the container back whatever was flushed here; a daemon crash finds it on disk.
     await this.save(c, RUN_STATE);
     await this.reconcile(c.id);
-    if (opts.volumes || c.spec.auto_remove) {
-      for (const v of anonymous) await this.deps.volumes.remove(v).catch(() => undefined);
-    }
+    // An --rm container's go with it in the removal step, however the removal came about.
+    if (opts.volumes && !c.spec.auto_remove) await this.removeAnonymousVolumes(anonymous);
+  }
+
+  /** Anonymous volumes still in use (another container's volumes_from) are left, as Docker does. */
+  private async removeAnonymousVolumes(names: readonly string[]): Promise<void> {
+    for (const v of names) await this.deps.volumes.remove(v).catch(() => undefined);
   }
 
   async rename(nameOrId: string, newName: string): Promise<void> {

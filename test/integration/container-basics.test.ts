@@ -127,6 +127,24 @@ describe('volumes', () => {
     assert.match(await d.ok(['volume', 'ls']), /local\s+data/);
     await d.ok(['volume', 'rm', 'data']);
   });
+
+  test('--rm takes the anonymous volumes along, however the container ends; named ones stay', async () => {
+    const volumes = async () => (await d.ok(['volume', 'ls', '-q'])).trim().split('\n').filter(Boolean).sort();
+    const before = await volumes();
+    await d.ok(['container', 'run', '--rm', '-v', '/anon', '-v', 'kept:/kept', 'busybox', 'true']);
+    const id = (await d.ok(['container', 'run', '-d', '--rm', '-v', '/anon', 'busybox', 'sleep', '60'])).trim();
+    assert.equal((await volumes()).length, before.length + 2, 'the named volume and the running one’s anonymous volume');
+    await d.ok(['container', 'stop', '-t', '0', id]);
+    await d.ok(['container', 'wait', id]).catch(() => undefined);
+    await retry(async () => assert.deepEqual(await volumes(), [...before, 'kept'].sort()));
+    // Without --rm, rm -v removes them and plain rm leaves them.
+    const kept = (await d.ok(['container', 'run', '-d', '-v', '/anon', 'busybox', 'true'])).trim();
+    await d.ok(['container', 'wait', kept]);
+    await d.ok(['container', 'rm', kept]);
+    const left = (await volumes()).filter((v) => !before.includes(v) && v !== 'kept');
+    assert.equal(left.length, 1);
+    await d.ok(['volume', 'rm', 'kept', ...left]);
+  });
 });
 
 describe('supervision', () => {
