@@ -90,6 +90,9 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   };
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
+  // The attached view shows this run's output only, as Compose's attach does, not the logs
+  // containers kept or restarted from an earlier `up` already have.
+  const upStartedMs = Date.now();
   try {
     try {
       await runWithProgress('ProjectUp', req, abort.signal);
@@ -101,7 +104,7 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
       return 130;
     }
     if (!graceful) return 0;
-    return await attach(project.projectName, scope, services, flags, graceful);
+    return await attach(project.projectName, scope, services, flags, graceful, upStartedMs);
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
@@ -178,9 +181,10 @@ async function projectAction(project: string, action: 'stop' | 'kill', timeout: 
 /**
  * The attached view: logs of the project's containers until they all stop, or Ctrl-C stops the
  * project. Every container `up` started is followed (its exit counts); only the attached ones are
- * shown. `--abort-on-container-exit` stops the project when any container stops.
+ * shown. `--abort-on-container-exit` stops the project when any container stops. Lines written
+ * before `sinceMs` are left out.
  */
-async function attach(project: string, scope: string[], services: string[], flags: UpFlags, graceful: GracefulStop): Promise<number> {
+async function attach(project: string, scope: string[], services: string[], flags: UpFlags, graceful: GracefulStop, sinceMs: number): Promise<number> {
   const containers = await projectContainers(project, { all: true, services: scope });
   const shown = flags.attach ?? (services.length > 0 && !flags.attachDependencies ? services : undefined);
   const hidden = new Set(containers.filter((c) => (shown !== undefined && !shown.includes(c.service)) || flags.noAttach?.includes(c.service)).map((c) => c.id));
@@ -194,7 +198,7 @@ async function attach(project: string, scope: string[], services: string[], flag
   await streamLogs(printer, project, containers, {
     follow: true,
     tail: -1,
-    since: 0,
+    since: sinceMs,
     until: 0,
     signal: graceful.stopped.signal,
     hidden,

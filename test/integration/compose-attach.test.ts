@@ -207,6 +207,10 @@ describe('attached up', () => {
     assert.match(r.stdout, /^job-1 {3}\| working$/m);
     assert.match(r.stdout, /^job-1 exited with code 3$/m);
     assert.match(r.stderr, /Aborting on container exit\.\.\./);
+    // Again, on the same containers: this run's output only, not the earlier runs' logs.
+    const again = await d.run(['up', '--exit-code-from', 'job', '-t', '0'], { cwd: job });
+    assert.equal(again.code, 3, again.stderr);
+    assert.equal(again.stdout.match(/^job-1 {3}\| working$/gm)?.length, 1, again.stdout);
     const down = await d.run(['down', '-t', '0'], { cwd: job });
     assert.equal(down.code, 0, down.stderr);
   });
