@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ContainerService } from './container/service';
-import { installBuildCacheRoots } from './build/executor/cache';
+import { BuildCache, installBuildCacheRoots } from './build/executor/cache';
 import { EventLog } from './events';
 import { ImageService } from './image/service';
 import { NetworkManager, namesForTag } from './network';
@@ -31,6 +31,7 @@ export class Agent {
   readonly volumes: VolumeService;
   networks!: NetworkManager;
   containers!: ContainerService;
+  buildCache!: BuildCache;
   readonly startedAt = Date.now();
 
   constructor(readonly options: CompiledAgentOptions) {
@@ -75,6 +76,7 @@ export class Agent {
     await this.events.load();
     // The build cache keeps layers no image uses; register it before the start-up GC runs.
     installBuildCacheRoots(this.images, this.options.dataRoot);
+    this.buildCache = new BuildCache(BuildCache.rootFor(this.options.dataRoot), this.images);
     await this.images.init();
     await this.volumes.init();
     // Bridges and firewall chains are host-wide names: a daemon on another data root (tests,

@@ -34,6 +34,7 @@ export const FAMILY_OF: Record<string, Family | undefined> = Object.assign(Objec
   volume: 'volume',
   version: 'system',
   system: 'system',
+  builder: 'system',
   info: 'system',
   events: 'system',
   inspect: 'system',

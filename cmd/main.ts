@@ -284,6 +284,15 @@ function registerSystemCommands(program: Command): void {
     .option('-f, --force', 'do not prompt for confirmation')
     .action(lazy(async () => (await load()).prune));
   program
+    .command('builder')
+    .description('manage builds')
+    .command('prune')
+    .description('remove build cache')
+    .option('-a, --all', 'remove all unused build cache, not just dangling ones')
+    .option('--filter <filter>', 'provide filter values (e.g. "until=24h")', collect)
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(lazy(async () => (await load()).builderPrune));
+  program
     .command('inspect')
     .description('return low-level information on tscompose objects')
     .argument('<names...>')

@@ -12,7 +12,7 @@ import { invalidArgument, TsError } from '../../common/errors';
 import type { BuildInput, BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
 import { toServiceError } from '../../common/rpc/status';
 import type { Agent } from '../agent';
-import { BuildCache, installBuildCacheRoots } from '../build/executor/cache';
+import { BuildCache } from '../build/executor/cache';
 import { buildImage, wantedContextFiles, type NamedContextSource, type SecretValue } from '../build/executor/build';
 import { ReceivedContext } from '../build/context/received';
 import { removeStaleBuildContainers, type RuncLocation } from '../build/executor/run';
@@ -22,8 +22,7 @@ import type { Handlers } from './grpc-util';
 
 export function buildHandlers(agent: Agent): Handlers {
   const cacheRoot = BuildCache.rootFor(agent.options.dataRoot);
-  installBuildCacheRoots(agent.images, agent.options.dataRoot);
-  const cache = new BuildCache(cacheRoot, agent.images);
+  const cache = agent.buildCache;
   const runc: RuncLocation = { path: agent.runtime.runcPath, root: path.join(agent.runtime.root, 'build-runc') };
   // Once per daemon, before its first build: later builds' containers are alive, not stale.
   let stale: Promise<void> | undefined;

@@ -9,6 +9,8 @@ import type { Agent } from '../agent';
 import type { EngineEvent } from '../events';
 import { bytesOf, clientStream, serverStream, unary, type Handlers } from './grpc-util';
 import { invalidArgument } from '../../common/errors';
+import { summarize } from '../container/views';
+import { parseUntil } from '../image/service';
 import { noteTransientBytes, STREAM_CHUNK } from '../../common/transient';
 import { VERSION, API_VERSION } from '../version';
 import { engineAreas } from './areas';
@@ -149,9 +151,19 @@ function imageAndSystemHandlers(agent: Agent): Handlers {
 
     SystemDf: unary(async () => ({ json: JSON.stringify(await dfDocument(agent)) })),
 
-    SystemPrune: unary(async (req: { all: boolean; volumes: boolean; filters: Filter[] }) => {
-      const r = await images.prune({ all: req.all, filters: req.filters });
-      return { deleted: r.deleted, space_reclaimed: r.reclaimed };
+    BuildCachePrune: unary(async (req: { all: boolean; filters: Filter[] }) => {
+      let until: number | undefined;
+      for (const f of req.filters) {
+        if (!['until', 'label', 'label!'].includes(f.key)) throw invalidArgument(`invalid filter '${f.key}'`);
+        if (f.key === 'until') for (const v of f.values) until = Math.min(until ?? Infinity, parseUntil(v));
+      }
+      // Records carry no labels: `label=` (as `system prune --filter label=…` passes it) selects none.
+      if (req.filters.some((f) => f.key === 'label' && f.values.length > 0)) return { deleted: [], space_reclaimed: 0 };
+      const before = await images.diskUsage();
+      const shared = layersOfImages(agent);
+      const keys = await agent.buildCache.prune({ all: req.all, sharedLayer: (diffId) => shared.has(diffId), ...(until !== undefined ? { until } : {}) });
+      if (keys.length > 0) await images.gc();
+      return { deleted: keys.map(cacheRecordId), space_reclaimed: Math.max(0, before - (await images.diskUsage())) };
     }),
 
     Events: serverStream(async (req: { since: number; until: number; filters: Filter[] }, call: ServerWritableStream<unknown, unknown>) => {
@@ -198,12 +210,13 @@ export function grpcByteSink(call: ServerWritableStream<unknown, { data: Buffer 
 async function infoDocument(agent: Agent): Promise<Record<string, unknown>> {
   const cgroupV2 = await import('node:fs').then((fs) => fs.existsSync('/sys/fs/cgroup/cgroup.controllers'));
   const images = agent.images.store.images();
+  const containers = agent.containers.list();
   return {
     ID: agent.options.dataRoot,
-    Containers: 0,
-    ContainersRunning: 0,
-    ContainersPaused: 0,
-    ContainersStopped: 0,
+    Containers: containers.length,
+    ContainersRunning: containers.filter((c) => c.state.status === 'running' || c.state.status === 'restarting').length,
+    ContainersPaused: containers.filter((c) => c.state.status === 'paused').length,
+    ContainersStopped: containers.filter((c) => !['running', 'restarting', 'paused'].includes(c.state.status)).length,
     Images: images.length,
     Driver: 'overlay2',
     DriverStatus: [['Backing Filesystem', 'extfs']],
@@ -229,7 +242,7 @@ async function infoDocument(agent: Agent): Promise<Record<string, unknown>> {
     Runtimes: { runc: { path: 'runc' } },
     RegistryConfig: {
       Mirrors: agent.options.registryMirrors,
-      InsecureRegistryCIDRs: ['127.0.0.0/8'],
+      InsecureRegistryCIDRs: ['127.0.0.0/8', ...agent.options.insecureRegistries],
       IndexConfigs: {},
     },
     Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false },
@@ -243,6 +256,7 @@ async function infoDocument(agent: Agent): Promise<Record<string, unknown>> {
 async function dfDocument(agent: Agent): Promise<Record<string, unknown>> {
   const list = await agent.images.list({ all: true });
   const layersSize = (await agent.images.snapshots.listLayers()).reduce((n, l) => n + l.size, 0);
+  const shared = layersOfImages(agent);
   return {
     LayersSize: layersSize,
     Images: list.map((i) => ({
@@ -258,8 +272,49 @@ async function dfDocument(agent: Agent): Promise<Record<string, unknown>> {
       Labels: i.labels,
       Containers: i.containers,
     })),
-    Containers: [],
-    Volumes: [],
-    BuildCache: [],
+    Containers: await Promise.all(
+      agent.containers.list().map(async (c) => {
+        const s = summarize(c);
+        return {
+          Id: c.id,
+          Names: [`/${c.name}`],
+          Image: c.image,
+          ImageID: c.imageId,
+          Command: s.command,
+          Created: Math.floor(c.created / 1000),
+          State: c.state.status,
+          // The client words the status ("Up 2 minutes") from these, as it does for `ps`.
+          StartedAt: c.state.startedAt,
+          FinishedAt: c.state.finishedAt,
+          ExitCode: c.state.exitCode,
+          SizeRw: await agent.containers.sizeRw(c),
+          SizeRootFs: agent.images.store.get(c.imageId)?.size ?? 0,
+          Labels: c.config.labels,
+          Mounts: c.mounts.map((m) => ({ Type: m.type, Name: m.type === 'volume' ? m.source : '', Source: m.type === 'volume' ? (m.hostPath ?? '') : m.source, Destination: m.target })),
+        };
+      }),
+    ),
+    Volumes: await Promise.all((await agent.volumes.list()).map((v) => agent.volumes.inspect(v.Name, { usage: true }))),
+    BuildCache: (await agent.buildCache.entries()).map(([key, record]) => ({
+      ID: cacheRecordId(key),
+      Type: 'regular',
+      Description: record.layer ? `layer ${record.layer.diffId}` : 'metadata',
+      InUse: false,
+      Shared: record.layer !== undefined && shared.has(record.layer.diffId),
+      Size: record.layer?.size ?? 0,
+      CreatedAt: record.created,
+      LastUsedAt: new Date(record.lastUsed).toISOString(),
+      UsageCount: 1,
+    })),
   };
+}
+
+/** The diffIDs of every image's layers: a build cache record's layer among them takes no space of its own. */
+function layersOfImages(agent: Agent): Set<string> {
+  return new Set(agent.images.store.images().flatMap((i) => i.layers.map((l) => l.diffId)));
+}
+
+/** A cache record's ID as `builder prune` and `system df -v` show it: 25 characters, as BuildKit's. */
+function cacheRecordId(key: string): string {
+  return key.replace(/^sha256:/, '').slice(0, 25);
 }

@@ -286,7 +286,7 @@ export async function imagePrune(opts: { all?: boolean; filter?: string[]; force
     for (const d of r.deleted) println(d);
     println();
   }
-  println(`Total reclaimed space: ${humanSize(r.space_reclaimed)}`);
+  println(`Total reclaimed space: ${humanSize(r.space_reclaimed, 4)}`);
   return 0;
 }
 

@@ -1,6 +1,8 @@
 /** `version`, `info`, `events`, `system df|prune` and the generic `inspect`. */
 import { engine, parseFilters, println, eprintln, ExitError } from '../cli';
-import { compileTemplate, renderList, humanSize, timeAgo, parseTimestamp, timestampToDate } from '../format';
+import { compileTemplate, containerStatus, quoteGo, renderList, humanSize, timeAgo, parseTimestamp, timestampToDate, type ContainerStateName } from '../format';
+import { printPruneReport } from './container-common';
+import { ellipsis } from './container-format';
 import { confirm, printInspect } from './image';
 
 const CLIENT_VERSION = process.env['TSCOMPOSE_VERSION'] ?? '0.1.0';
@@ -183,30 +185,63 @@ interface DfImage {
   Containers: number;
 }
 
+interface DfContainer {
+  Id: string;
+  Names: string[];
+  Image: string;
+  Command: string;
+  Created: number;
+  State: string;
+  StartedAt: number;
+  FinishedAt: number;
+  ExitCode: number;
+  SizeRw: number;
+  Mounts: Array<{ Type: string }>;
+}
+
+interface DfVolume {
+  Name: string;
+  UsageData?: { Size: number; RefCount: number };
+}
+
+interface DfBuildCache {
+  ID: string;
+  Type: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt: string;
+  UsageCount: number;
+}
+
 export async function df(opts: { verbose?: boolean; format?: string }): Promise<number> {
   const client = await engine();
   const doc = JSON.parse((await client.call<{ json: string }>('SystemDf')).json) as {
     Images: DfImage[];
-    Containers: Array<{ SizeRw?: number; State?: string }>;
-    Volumes: Array<{ UsageData?: { Size: number; RefCount: number } }>;
-    BuildCache: Array<{ Size: number; InUse: boolean }>;
+    Containers: DfContainer[];
+    Volumes: DfVolume[];
+    BuildCache: DfBuildCache[];
     LayersSize: number;
   };
   const activeImages = doc.Images.filter((i) => i.Containers > 0);
   const imageSize = doc.LayersSize;
   const reclaimImages = doc.Images.filter((i) => i.Containers === 0).reduce((n, i) => n + i.UniqueSize, 0);
-  const containerSize = doc.Containers.reduce((n, c) => n + (c.SizeRw ?? 0), 0);
+  const containerSize = doc.Containers.reduce((n, c) => n + c.SizeRw, 0);
   const runningContainers = doc.Containers.filter((c) => c.State === 'running');
+  const reclaimContainers = doc.Containers.filter((c) => c.State !== 'running').reduce((n, c) => n + c.SizeRw, 0);
   const volumeSize = doc.Volumes.reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0);
   const activeVolumes = doc.Volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0);
   const reclaimVolumes = doc.Volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0).reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0);
-  const cacheSize = doc.BuildCache.reduce((n, b) => n + b.Size, 0);
+  // As Docker: a record sharing its layer with an image takes no space of its own.
+  const cacheSize = doc.BuildCache.filter((b) => !b.Shared).reduce((n, b) => n + b.Size, 0);
+  const reclaimCache = doc.BuildCache.filter((b) => !b.Shared && !b.InUse).reduce((n, b) => n + b.Size, 0);
   const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.floor((part * 100) / whole)}%)` : '');
   const rows = [
     { Type: 'Images', TotalCount: String(doc.Images.length), Active: String(activeImages.length), Size: humanSize(imageSize), Reclaimable: humanSize(reclaimImages) + pct(reclaimImages, imageSize) },
-    { Type: 'Containers', TotalCount: String(doc.Containers.length), Active: String(runningContainers.length), Size: humanSize(containerSize), Reclaimable: humanSize(containerSize) + pct(containerSize, containerSize) },
+    { Type: 'Containers', TotalCount: String(doc.Containers.length), Active: String(runningContainers.length), Size: humanSize(containerSize), Reclaimable: humanSize(reclaimContainers) + pct(reclaimContainers, containerSize) },
     { Type: 'Local Volumes', TotalCount: String(doc.Volumes.length), Active: String(activeVolumes.length), Size: humanSize(volumeSize), Reclaimable: humanSize(reclaimVolumes) + pct(reclaimVolumes, volumeSize) },
-    { Type: 'Build Cache', TotalCount: String(doc.BuildCache.length), Active: String(doc.BuildCache.filter((b) => b.InUse).length), Size: humanSize(cacheSize), Reclaimable: humanSize(cacheSize) },
+    { Type: 'Build Cache', TotalCount: String(doc.BuildCache.length), Active: String(doc.BuildCache.filter((b) => b.InUse).length), Size: humanSize(cacheSize), Reclaimable: humanSize(reclaimCache) },
   ];
   if (!opts.verbose || opts.format) {
     process.stdout.write(
@@ -242,10 +277,51 @@ export async function df(opts: { verbose?: boolean; format?: string }): Promise<
     }),
   );
   println('\nContainers space usage:\n');
-  println('CONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES');
+  process.stdout.write(
+    renderList(
+      doc.Containers.map((c) => ({
+        ID: c.Id.slice(0, 12),
+        Image: c.Image,
+        Command: quoteGo(ellipsis(c.Command, 20)),
+        LocalVolumes: String(c.Mounts.filter((m) => m.Type === 'volume').length),
+        Size: humanSize(c.SizeRw),
+        CreatedSince: timeAgo(c.Created * 1000, now),
+        Status: containerStatus({ state: c.State as ContainerStateName, startedAt: c.StartedAt || null, finishedAt: c.FinishedAt || null, exitCode: c.ExitCode }, now),
+        Names: c.Names.map((n) => n.replace(/^\//, '')).join(','),
+      })),
+      {
+        defaultTable: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.CreatedSince}}\t{{.Status}}\t{{.Names}}',
+        headers: { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', LocalVolumes: 'LOCAL VOLUMES', Size: 'SIZE', CreatedSince: 'CREATED', Status: 'STATUS', Names: 'NAMES' },
+      },
+    ),
+  );
   println('\nLocal Volumes space usage:\n');
-  println('VOLUME NAME   LINKS     SIZE');
+  process.stdout.write(
+    renderList(
+      doc.Volumes.map((v) => ({ Name: v.Name, Links: String(v.UsageData?.RefCount ?? 0), Size: (v.UsageData?.Size ?? -1) < 0 ? 'N/A' : humanSize(v.UsageData?.Size ?? 0) })),
+      { defaultTable: 'table {{.Name}}\t{{.Links}}\t{{.Size}}', headers: { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' } },
+    ),
+  );
   println(`\nBuild cache usage: ${humanSize(cacheSize)}\n`);
+  if (doc.BuildCache.length > 0) {
+    process.stdout.write(
+      renderList(
+        doc.BuildCache.map((b) => ({
+          ID: b.ID,
+          CacheType: b.Type,
+          Size: humanSize(b.Size),
+          CreatedSince: timeAgo(Date.parse(b.CreatedAt), now),
+          LastUsedSince: timeAgo(Date.parse(b.LastUsedAt), now),
+          UsageCount: String(b.UsageCount),
+          Shared: String(b.Shared),
+        })),
+        {
+          defaultTable: 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}',
+          headers: { ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED' },
+        },
+      ),
+    );
+  }
   return 0;
 }
 
@@ -262,22 +338,37 @@ export async function prune(opts: { all?: boolean; volumes?: boolean; filter?: s
     ];
     if (!(await confirm(lines.join('\n')))) return 0;
   }
+  // Docker's CLI sequence of prunes, each with the same filters, and one total.
   const client = await engine();
-  const r = await client.call<{ deleted: string[]; space_reclaimed: number }>('SystemPrune', {
-    all: !!opts.all,
-    volumes: !!opts.volumes,
-    filters: parseFilters(opts.filter),
-  });
-  if (r.deleted.length > 0) {
-    println('Deleted Images:');
-    for (const d of r.deleted) println(d);
-    println();
+  const filters = parseFilters(opts.filter);
+  const steps: Array<[title: string, method: string, all: boolean]> = [
+    ['Deleted Containers', 'ContainerPrune', false],
+    ['Deleted Networks', 'NetworkPrune', false],
+    ...(opts.volumes ? [['Deleted Volumes', 'VolumePrune', false] as [string, string, boolean]] : []),
+    ['Deleted Images', 'ImagePrune', !!opts.all],
+    ['Deleted build cache objects', 'BuildCachePrune', !!opts.all],
+  ];
+  let reclaimed = 0;
+  for (const [title, method, all] of steps) {
+    const r = await client.call<{ deleted: string[]; space_reclaimed: number }>(method, { all, filters });
+    reclaimed += r.space_reclaimed;
+    printPruneReport(title, r, false);
   }
-  println(`Total reclaimed space: ${humanSize(r.space_reclaimed)}`);
+  println(`Total reclaimed space: ${humanSize(reclaimed, 4)}`);
   return 0;
 }
 
-/** `inspect` of any object: images now; containers, networks and volumes as they arrive. */
+export async function builderPrune(opts: { all?: boolean; filter?: string[]; force?: boolean }): Promise<number> {
+  if (!opts.force && process.stdin.isTTY) {
+    const warning = opts.all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all dangling build cache.';
+    if (!(await confirm(warning))) return 0;
+  }
+  const client = await engine();
+  printPruneReport('Deleted build cache objects', await client.call('BuildCachePrune', { all: !!opts.all, filters: parseFilters(opts.filter) }));
+  return 0;
+}
+
+/** `inspect` of any object: a container, image, network or volume, tried in that order as Docker does. */
 export async function inspect(names: string[], opts: { format?: string; type?: string; size?: boolean }): Promise<number> {
   const client = await engine();
   const docs: unknown[] = [];

@@ -43,6 +43,7 @@ export function cacheKey(...parts: readonly string[]): string {
 }
 
 const CACHE_FILE = 'cache.json';
+const LAST_USED_RESOLUTION_MS = 60 * 60 * 1000;
 
 export class BuildCache {
   private readonly doc: JsonStateFile<CacheDocument>;
@@ -75,6 +76,10 @@ export class BuildCache {
       const { diffId } = record.layer;
       if (!(await this.images.snapshots.hasLayer(diffId)) || !(await this.images.content.has(diffId))) return undefined;
     }
+    // A hit counts as a use (for `builder prune --filter until=`), written with the build's
+    // records; to the hour, so that a build made of hits rarely rewrites the file.
+    const now = Date.now();
+    if (now - record.lastUsed > LAST_USED_RESOLUTION_MS) this.pending.set(key, { ...record, lastUsed: now });
     return record;
   }
 
@@ -86,6 +91,31 @@ export class BuildCache {
   async store(key: string, record: Omit<CacheRecord, 'lastUsed'>): Promise<void> {
     await this.load();
     this.pending.set(key, { ...record, lastUsed: Date.now() });
+  }
+
+  /** The records written so far (a running build's are not yet), by key. */
+  async entries(): Promise<Array<[string, CacheRecord]>> {
+    await this.load();
+    return Object.entries(this.doc.state.records);
+  }
+
+  /**
+   * Forgets records, as `builder prune`: every one with `all`, else the dangling ones, whose layer
+   * no image shares (the only records holding space of their own). `until` spares records used
+   * since then. Returns the keys forgotten; the layers they held go at the image service's next GC.
+   */
+  async prune(opts: { all: boolean; sharedLayer: (diffId: string) => boolean; until?: number }): Promise<string[]> {
+    await this.load();
+    return this.doc.update((d) => {
+      const removed: string[] = [];
+      for (const [key, record] of Object.entries(d.records)) {
+        if (opts.until !== undefined && record.lastUsed >= opts.until) continue;
+        if (!opts.all && (!record.layer || opts.sharedLayer(record.layer.diffId))) continue;
+        delete d.records[key];
+        removed.push(key);
+      }
+      return removed;
+    });
   }
 
   /** Writes the records stored since the last flush (before the build releases its leases). */

@@ -1,0 +1,113 @@
+/**
+ * What the daemon holds and how it is reclaimed, through the CLI: `system df` (with -v) and
+ * `info` counting containers, volumes and build cache; `system prune` removing stopped
+ * containers, unused networks, dangling images and dangling build cache (anonymous volumes with
+ * --volumes); `builder prune` forgetting dangling records, or all of them with -a.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { busyboxRootfsTar } from '../helpers/images';
+
+let d: TestDaemon;
+let ctx: string;
+
+before(async () => {
+  d = await startTestDaemon();
+  const tar = await busyboxRootfsTar(path.join(d.dir, 'busybox.tar'));
+  await d.ok(['image', 'import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+  ctx = path.join(d.dir, 'ctx');
+  await fsp.mkdir(ctx, { recursive: true });
+  await fsp.writeFile(path.join(ctx, 'keep.Dockerfile'), 'FROM busybox\nRUN head -c 20000 /dev/zero > /kept\n');
+  await fsp.writeFile(path.join(ctx, 'gone.Dockerfile'), 'FROM busybox\nRUN head -c 30000 /dev/zero > /gone\n');
+});
+after(async () => {
+  await d?.destroy();
+});
+
+/** Builds, and returns the plain progress log. */
+async function build(file: string, tag: string): Promise<string> {
+  const r = await d.run(['image', 'build', '--progress', 'plain', '-f', path.join(ctx, file), '-t', tag, ctx]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stderr;
+}
+
+interface DfRow {
+  Type: string;
+  TotalCount: string;
+  Active: string;
+  Size: string;
+  Reclaimable: string;
+}
+
+async function dfRows(): Promise<Map<string, DfRow>> {
+  const out = await d.ok(['system', 'df', '--format', '{{json .}}']);
+  return new Map(out.trim().split('\n').map((l) => JSON.parse(l) as DfRow).map((r) => [r.Type, r]));
+}
+
+describe('system df, info, system prune, builder prune', () => {
+  test('df and info count containers, volumes and build cache', async () => {
+    await build('keep.Dockerfile', 'keep:1');
+    await build('gone.Dockerfile', 'gone:1');
+    await d.ok(['container', 'run', '-d', '--name', 'running', '-v', 'named:/data', 'busybox', 'sh', '-c', 'echo data > /data/f; exec sleep 600']);
+    await d.ok(['container', 'run', '--name', 'stopped', '-v', '/anon', 'busybox', 'sh', '-c', 'head -c 5000 /dev/zero > /written; echo x > /anon/f']);
+    await d.ok(['network', 'create', 'unused']);
+
+    const rows = await dfRows();
+    assert.deepEqual([rows.get('Containers')?.TotalCount, rows.get('Containers')?.Active], ['2', '1']);
+    assert.match(rows.get('Containers')?.Reclaimable ?? '', /^5(\.\d+)?kB \(100%\)$/, 'the stopped container’s writes');
+    // As Docker: a stopped container's volume is in use too.
+    assert.deepEqual([rows.get('Local Volumes')?.TotalCount, rows.get('Local Volumes')?.Active], ['2', '2']);
+    assert.notEqual(rows.get('Build Cache')?.TotalCount, '0');
+    // Every cache record's layer is an image's too: none takes space of its own yet.
+    assert.equal(rows.get('Build Cache')?.Size, '0B');
+
+    const verbose = await d.ok(['system', 'df', '-v']);
+    assert.match(verbose, /^[0-9a-f]{12}\s+busybox\s+"sh -c head -c 5000 …"\s+1\s+5(\.\d+)?kB\s+.*Exited \(0\).*\sstopped$/m);
+    assert.match(verbose, /^named\s+1\s+5B$/m);
+    assert.match(verbose, /^CACHE ID\s+CACHE TYPE\s+SIZE\s+CREATED\s+LAST USED\s+USAGE\s+SHARED$/m);
+
+    const info = JSON.parse(await d.ok(['info', '--format', '{{json .}}'])) as Record<string, number>;
+    assert.deepEqual([info.Containers, info.ContainersRunning, info.ContainersPaused, info.ContainersStopped], [2, 1, 0, 1]);
+  });
+
+  test('system prune removes what nothing uses, anonymous volumes only with --volumes', async () => {
+    await d.ok(['image', 'rm', 'gone:1']); // its build cache record is now dangling
+    assert.notEqual((await dfRows()).get('Build Cache')?.Size, '0B');
+
+    // A label filter applies to every kind: nothing here carries the label, so nothing goes.
+    const labelled = await d.ok(['system', 'prune', '-f', '--filter', 'label=nobody=here']);
+    assert.equal(labelled, 'Total reclaimed space: 0B\n');
+    const out = await d.ok(['system', 'prune', '-f']);
+    assert.match(out, /^Deleted Containers:\n[0-9a-f]{64}\n\nDeleted Networks:\nunused\n\nDeleted build cache objects:\n([0-9a-z]{25}\n)+\nTotal reclaimed space: \d/m);
+    assert.equal((await d.ok(['container', 'ls', '-a', '--format', '{{.Names}}'])).trim(), 'running');
+    assert.doesNotMatch(await d.ok(['network', 'ls']), /unused/);
+    assert.equal((await d.ok(['volume', 'ls', '-q'])).trim().split('\n').length, 2, 'volumes stay without --volumes');
+    assert.equal((await dfRows()).get('Build Cache')?.Size, '0B');
+
+    const withVolumes = await d.ok(['system', 'prune', '-f', '--volumes']);
+    assert.match(withVolumes, /^Deleted Volumes:\n[0-9a-f]{64}\n/m);
+    assert.equal((await d.ok(['volume', 'ls', '-q'])).trim(), 'named', 'a named volume is kept');
+    await d.ok(['container', 'rm', '-f', 'running']);
+    await d.ok(['volume', 'rm', 'named']);
+  });
+
+  test('builder prune forgets dangling records; -a forgets every one, and the next build runs again', async () => {
+    const kept = await build('keep.Dockerfile', 'keep:1');
+    assert.match(kept, /RUN head -c 20000[^\n]*\n#\d+ CACHED/, 'shared records survive system prune');
+    const dangling = await d.ok(['builder', 'prune', '-f']);
+    assert.match(dangling, /^Total reclaimed space: 0B$/m);
+    assert.match(await build('keep.Dockerfile', 'keep:1'), /#\d+ CACHED/);
+
+    const all = await d.ok(['builder', 'prune', '-a', '-f']);
+    assert.match(all, /^Deleted build cache objects:\n/);
+    assert.equal((await dfRows()).get('Build Cache')?.TotalCount, '0');
+    assert.doesNotMatch(await build('keep.Dockerfile', 'keep:1'), /CACHED/);
+
+    const bad = await d.run(['builder', 'prune', '-f', '--filter', 'colour=red']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid filter 'colour'/);
+  });
+});
