@@ -125,6 +125,16 @@ export async function followLog(file: string, opts: FollowOptions): Promise<numb
         }
       }
       if (opts.signal?.aborted) return offset;
+      if (!readAny && fh && (await rotated(file, fh, offset))) {
+        // conmon emptied a full log (max-size) by putting a new file in its place: go on there
+        // (the process may have written its last lines there and exited since).
+        await fh.close();
+        fh = undefined;
+        offset = 0;
+        watcher?.close();
+        watcher = undefined;
+        continue;
+      }
       if (!readAny && !wasLive) {
         const rest = parser.flush();
         if (rest.length > 0) opts.onLines(rest);
@@ -144,6 +154,18 @@ export async function followLog(file: string, opts: FollowOptions): Promise<numb
     watcher?.close();
     await fh?.close();
   }
+}
+
+/**
+ * Whether the log at `file` is no longer what `fh` reads up to `offset`: another file took its
+ * name (a rotation), or it was emptied in place. An unlinked log (a removed `--rm` container's)
+ * is not rotated: what is left is read through `fh`.
+ */
+async function rotated(file: string, fh: Awaited<ReturnType<typeof fsp.open>>, offset: number): Promise<boolean> {
+  const now = await fsp.stat(file).catch(() => undefined);
+  if (!now) return false;
+  const open = await fh.stat();
+  return now.ino !== open.ino || now.dev !== open.dev || now.size < offset;
 }
 
 export async function logSize(file: string): Promise<number> {

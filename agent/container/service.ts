@@ -23,6 +23,7 @@ import { checkName, nameConflict, resolveConfig, resolveMounts, resolveNetworkMo
 import { HealthMonitor } from './health';
 import { advance, type Step } from './machine';
 import { initialState, isActive, type ContainerRecord } from './record';
+import { logSizeLimit } from './log-config';
 import { restartsWithDaemon, validatePolicy } from './restart';
 import { traced, traceEnd, traceMark } from '../trace';
 import { containerDir, endpointRecord, HostEnv, mountRootfs, unmountRootfs, writeInjectedFiles, type HostDeps } from './setup';
@@ -390,6 +391,7 @@ export class ContainerService {
     const img = this.deps.images.resolve(spec.image);
     const imageConfig = await this.deps.images.config(img.id);
     validatePolicy(spec.restart_policy, spec.auto_remove);
+    logSizeLimit({ driver: spec.log_driver, options: spec.log_options });
     const config = resolveConfig(spec, imageConfig, id);
     if (config.entrypoint.length === 0 && config.cmd.length === 0) throw invalidArgument('No command specified');
     const net = resolveNetworkMode(spec);

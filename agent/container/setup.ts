@@ -19,6 +19,7 @@ import type { ExitInfo, MachineEnv } from './machine';
 import type { ContainerRecord, EndpointRecord } from './record';
 import type { FileInjection } from '../../common/rpc/engine-types';
 import { traced } from '../trace';
+import { logSizeLimit } from './log-config';
 
 export interface HostDeps {
   images: ImageService;
@@ -268,6 +269,7 @@ export class HostEnv implements MachineEnv {
         spec,
         name: c.name,
         logPath: c.logPath,
+        logSizeMax: logSizeLimit({ driver: c.spec.log_driver, options: c.spec.log_options }),
         stdin: c.spec.open_stdin,
         keepStdinOpen: !c.spec.stdin_once,
       }));

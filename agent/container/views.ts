@@ -95,7 +95,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       IpcMode: spec.ipc_mode || 'private',
       PidMode: spec.pid_mode,
       Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, ''])),
-      LogConfig: { Type: 'k8s-file', Config: {} },
+      LogConfig: { Type: spec.log_driver || 'json-file', Config: spec.log_options ?? {} },
     },
     GraphDriver: { Name: 'overlay2', Data: { MergedDir: dirs.rootfs, UpperDir: dirs.upperDir, WorkDir: path.join(path.dirname(dirs.upperDir), 'work') } },
     Mounts: c.mounts

@@ -76,6 +76,8 @@ export interface RunFlags {
   dnsOption?: string[];
   addHost?: string[];
   sysctl?: string[];
+  logDriver?: string;
+  logOpt?: string[];
   ulimit?: string[];
   volumesFrom?: string[];
   platform?: string;
@@ -208,6 +210,12 @@ export function parseRunFlags(
   spec.dns_search = (flags.dnsSearch ?? []).map(validateDnsSearch);
   spec.extra_hosts = (flags.addHost ?? []).map(parseExtraHost);
   spec.sysctls = parseSysctls(flags.sysctl ?? []);
+  spec.log_driver = flags.logDriver ?? '';
+  for (const v of flags.logOpt ?? []) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw flagError('--log-opt', v, `invalid key value pair format in log opts: ${v}`);
+    spec.log_options[v.slice(0, eq)] = v.slice(eq + 1);
+  }
   spec.ulimits = (flags.ulimit ?? []).map(parseUlimit);
   spec.security_opt = (flags.securityOpt ?? []).map(parseSecurityOpt);
   spec.devices = (flags.device ?? []).map(validateDevice);

@@ -121,6 +121,9 @@ export interface ContainerSpec {
   mac_address: string;
   devices: string[];
   files: FileInjection[];
+  /** Docker's LogConfig: `json-file` (""), `local` or `k8s-file`, with `max-size`/`max-file`. */
+  log_driver: string;
+  log_options: Record<string, string>;
 }
 
 /** A file written for the container and bind-mounted read-only (Compose secrets and configs). */
@@ -196,6 +199,8 @@ export function emptyContainerSpec(): ContainerSpec {
     mac_address: '',
     devices: [],
     files: [],
+    log_driver: '',
+    log_options: {},
   };
 }
 

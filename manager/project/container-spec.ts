@@ -84,6 +84,8 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.dns_options = s.dns_opt ?? [];
   spec.extra_hosts = Object.entries(s.extra_hosts ?? {}).flatMap(([host, ips]) => ips.map((ip) => `${host}:${ip}`));
   spec.sysctls = s.sysctls ?? {};
+  spec.log_driver = s.logging?.driver ?? '';
+  spec.log_options = { ...(s.logging?.options ?? {}) };
   spec.ulimits = Object.entries(s.ulimits ?? {}).map(([name, l]) => ({ name, soft: l.soft, hard: l.hard }));
   spec.volumes_from = (s.volumes_from ?? []).map((v) => volumesFromOf(project, v));
   spec.platform = s.platform ?? '';

@@ -3,7 +3,7 @@
  * daemon, checked from inside the containers (and with `inspect`): init, user, working_dir,
  * entrypoint/command, environment/env_file, labels, stop_signal/stop_grace_period, hostname,
  * domainname, extra_hosts, dns, dns_search, capabilities, privileged, ulimits, sysctls, shm_size,
- * tty, stdin_open, platform, pull_policy; restart policies, replicas/scale, and cgroup limits.
+ * logging, tty, stdin_open, platform, pull_policy; restart policies, replicas/scale, and cgroup limits.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,6 +54,9 @@ services:
     platform: linux/${HOST_ARCH}
     pull_policy: missing
     restart: unless-stopped
+    logging:
+      driver: json-file
+      options: { max-size: 1m, max-file: "3" }
   priv:
     image: busybox:latest
     command: ["sleep", "3600"]
@@ -180,6 +183,11 @@ describe('compose process settings', () => {
     assert.match(limits, /^Max processes\s+512\s+512\s+processes/m);
     assert.equal(await p.exec('app', 'cat', '/proc/sys/net/core/somaxconn'), '1024');
     assert.match(await p.exec('app', 'cat', '/proc/mounts'), /^\S+ \/dev\/shm tmpfs .*size=32768k/m);
+  });
+
+  test('logging options reach the container', async () => {
+    const doc = await inspectContainer(d, 'proc-app-1');
+    assert.deepEqual(doc.HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3' } });
   });
 
   test('tty and stdin_open', async () => {

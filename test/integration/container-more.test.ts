@@ -1,6 +1,6 @@
 /**
  * The rest of the container engine through the CLI: resource limits and OOM kills, the network
- * namespace's sysctl defaults, health status transitions, restart=always after the process is
+ * namespace's sysctl defaults, log options and rotation, health status transitions, restart=always after the process is
  * killed, pause, cp/commit/export, top/stats, rename/wait, and an interactive -it session driven
  * through tmux.
  */
@@ -80,6 +80,39 @@ describe('network defaults', () => {
     }
     const host = await d.ok(['container', 'run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start']);
     assert.equal(host.trim(), (await fsp.readFile('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')).trim());
+  });
+});
+
+describe('logs', () => {
+  test('--log-opt max-size bounds the log; logs -f goes on across its rotations', async () => {
+    const id = (
+      await d.ok([
+        'container', 'run', '-d', '--log-opt', 'max-size=10k', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c',
+        'i=0; while [ $i -lt 2000 ]; do echo line $i padding-padding; i=$((i+1)); [ $((i % 200)) = 0 ] && sleep 0.1; done; echo last',
+      ])
+    ).trim();
+    const followed = await d.ok(['container', 'logs', '-f', id], { timeoutMs: 30_000 });
+    // What was written before a rotation the follow had not reached yet is gone (one file is
+    // kept); from its first line on, nothing is missing, up to the last.
+    const lines = followed.trim().split('\n');
+    assert.equal(lines.pop(), 'last');
+    const numbers = lines.map((l) => Number(/^line (\d+) padding-padding$/.exec(l)?.[1]));
+    const first = numbers[0] ?? NaN;
+    assert.deepEqual(numbers, Array.from({ length: 2000 - first }, (_, i) => first + i));
+    const doc = await inspect(id);
+    assert.deepEqual(doc.HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '10k', 'max-file': '2' } });
+    assert.ok((await fsp.stat(doc.LogPath)).size <= 20_000, 'max-size × max-file bytes at most');
+    await d.ok(['container', 'rm', id]);
+  });
+
+  test('a driver or option the engine cannot honour is refused, naming it', async () => {
+    const before = await d.ok(['container', 'ls', '-aq']);
+    const driver = await d.run(['container', 'run', '--rm', '--log-driver', 'syslog', 'busybox', 'true']);
+    assert.equal(driver.code, 125);
+    assert.match(driver.stderr, /logging driver "syslog" is not supported/);
+    const opt = await d.run(['container', 'run', '--rm', '--log-opt', 'colour=red', 'busybox', 'true']);
+    assert.match(opt.stderr, /unknown log opt 'colour' for json-file log driver/);
+    assert.equal(await d.ok(['container', 'ls', '-aq']), before, 'nothing is created');
   });
 });
 
