@@ -49,7 +49,8 @@ export function buildProgram(only?: string): Command | undefined {
     .option('--project-directory <dir>', 'the project directory (default: the first compose file’s directory)')
     .addOption(new Option('--ansi <mode>', 'control characters: never|always|auto').default('auto'))
     .addOption(new Option('--progress <mode>', 'progress output: auto|tty|plain|quiet').default('auto'))
-    .version(process.env['TSCOMPOSE_VERSION'] ?? '0.1.0', '-v, --version', 'print version information and quit')
+    // As `docker -v` ("Docker version 24.0.5, build ced0996").
+    .version(`tscompose version ${process.env['TSCOMPOSE_VERSION'] ?? '0.1.0'}`, '-v, --version', 'print version information and quit')
     .showHelpAfterError(false)
     .hook('preAction', (thisCommand) => {
       setGlobals(thisCommand.optsWithGlobals<GlobalFlags>());

@@ -51,6 +51,7 @@ function imageAndSystemHandlers(agent: Agent): Handlers {
       started_at: agent.startedAt,
       pid: process.pid,
       data_root: agent.options.dataRoot,
+      components: await agent.runtime.componentVersions(),
     })),
 
     Info: unary(async () => ({ json: JSON.stringify(await infoDocument(agent)) })),

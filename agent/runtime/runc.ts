@@ -755,6 +755,30 @@ export class RuncRuntime implements Runtime {
     });
   }
 
+  /**
+   * runc's and conmon's versions (`runc version 1.1.5+ds1` / `commit: …`), as `version` shows its
+   * components; asked once. A helper that cannot say is reported with an empty version.
+   */
+  componentVersions(): Promise<Array<{ name: string; version: string; commit: string }>> {
+    this.versions ??= Promise.all(
+      [
+        ['runc', this.runcPath],
+        ['conmon', this.conmonPath],
+      ].map(async ([name = '', binary = '']) => {
+        const out = await launcher()
+          .run(binary, ['--version'])
+          .then((r) => (r.code === 0 ? r.stdout : ''))
+          .catch(() => '');
+        const version = new RegExp(`^${name} version (\\S+)`, 'm').exec(out)?.[1] ?? '';
+        const commit = /^commit: (\S+)/m.exec(out)?.[1] ?? '';
+        return { name, version, commit };
+      }),
+    );
+    return this.versions;
+  }
+
+  private versions?: Promise<Array<{ name: string; version: string; commit: string }>>;
+
   /** Runs runc with our state root; a failure becomes an error carrying runc's own last line. */
   private async runc(args: string[], id?: string, input?: string): Promise<string> {
     const full = ['--root', this.runcRoot];

@@ -29,7 +29,10 @@ export async function version(opts: { format?: string }): Promise<number> {
       KernelVersion: v.kernel_version,
       DataRoot: v.data_root,
       Pid: v.pid,
-      Components: [{ Name: 'Engine', Version: v.version }],
+      Components: [
+        { Name: 'Engine', Version: v.version },
+        ...(v.components ?? []).map((c: { name: string; version: string; commit: string }) => ({ Name: c.name, Version: c.version, Details: { GitCommit: c.commit } })),
+      ],
     };
   } catch (err) {
     serverError = (err as Error).message;
@@ -52,10 +55,11 @@ export async function version(opts: { format?: string }): Promise<number> {
       println(`  OS/Arch:          ${server['Os']}/${server['Arch']}`);
       println(`  Kernel version:   ${server['KernelVersion']}`);
       println(`  Data root:        ${server['DataRoot']}`);
-      println(' runc:');
-      println('  Version:          (Debian package)');
-      println(' conmon:');
-      println('  Version:          (Debian package)');
+      for (const c of (server['Components'] as Array<{ Name: string; Version: string; Details?: { GitCommit: string } }>).slice(1)) {
+        println(` ${c.Name}:`);
+        println(`  Version:          ${c.Version || 'unknown'}`);
+        if (c.Details?.GitCommit) println(`  GitCommit:        ${c.Details.GitCommit}`);
+      }
     }
   }
   if (serverError) {

@@ -182,6 +182,12 @@ describe('history, prune, df, info, version, events', () => {
     assert.equal(info.DockerRootDir, d.dataRoot);
     const v = await d.ok(['version']);
     assert.match(v, /Client:[\s\S]*Server:/);
+    // The helper programs' own versions, as Docker shows runc's and containerd's.
+    assert.match(v, /^ runc:\n {2}Version: {10}\d+\.\d+\.\d+\S*\n {2}GitCommit: {8}\S+$/m);
+    assert.match(v, /^ conmon:\n {2}Version: {10}\d+\.\d+\.\d+/m);
+    const components = JSON.parse(await d.ok(['version', '--format', '{{json .Server.Components}}'])) as Array<{ Name: string }>;
+    assert.deepEqual(components.map((c) => c.Name), ['Engine', 'runc', 'conmon']);
+    assert.equal(await d.ok(['-v']), 'tscompose version 0.1.0\n');
   });
 
   test('events: history with --since/--until and filters, as JSON', async () => {
