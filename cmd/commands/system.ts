@@ -1,4 +1,4 @@
-/** `version`, `info`, `events`, `system df|prune` and the generic `inspect`. */
+/** `version`, `info`, `events`, `system df|prune`, `builder prune` and the generic `inspect`. */
 import { engine, parseFilters, println, eprintln, ExitError } from '../cli';
 import { compileTemplate, containerStatus, quoteGo, renderList, humanSize, timeAgo, parseTimestamp, timestampToDate, type ContainerStateName } from '../format';
 import { printPruneReport } from './container-common';
