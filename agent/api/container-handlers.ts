@@ -10,7 +10,7 @@ import { inspectContainer, summarize } from '../container/views';
 import type { ContainerRecord } from '../container/record';
 import type { ContainerService } from '../container/service';
 import { resolveUser } from '../runtime/user';
-import { matchLabel, parseUntil } from '../image/service';
+import { matchLabel, pruneSelector } from '../image/service';
 import { serverStream, unary, type Handlers } from './grpc-util';
 
 interface Filter {
@@ -233,16 +233,11 @@ export function containerHandlers(agent: Agent): Handlers {
       return {};
     }),
     NetworkPrune: unary(async (req: { filters: Filter[] }) => {
-      for (const f of req.filters) if (!['until', 'label', 'label!'].includes(f.key)) throw invalidArgument(`invalid filter '${f.key}'`);
-      const values = (key: string) => req.filters.filter((f) => f.key === key).flatMap((f) => f.values);
-      const selected = (n: { created: string; labels: Record<string, string> }) =>
-        values('until').every((v) => Date.parse(n.created) < parseUntil(v)) &&
-        values('label').every((v) => matchLabel(n.labels, v)) &&
-        !values('label!').some((v) => matchLabel(n.labels, v));
+      const selected = pruneSelector(req.filters);
       const used = new Set(agent.containers.list().flatMap((c) => c.networks));
       const deleted: string[] = [];
       for (const n of await agent.networks.listNetworks()) {
-        if (['bridge', 'host', 'none'].includes(n.name) || used.has(n.name) || n.containers.length > 0 || !selected(n)) continue;
+        if (['bridge', 'host', 'none'].includes(n.name) || used.has(n.name) || n.containers.length > 0 || !selected(Date.parse(n.created), n.labels)) continue;
         await agent.networks.removeNetwork(n.id);
         agent.events.emit('network', 'destroy', n.id, { name: n.name, type: 'bridge' });
         deleted.push(n.name);

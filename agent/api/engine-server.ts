@@ -10,7 +10,7 @@ import type { EngineEvent } from '../events';
 import { bytesOf, clientStream, serverStream, unary, type Handlers } from './grpc-util';
 import { invalidArgument } from '../../common/errors';
 import { summarize } from '../container/views';
-import { parseUntil } from '../image/service';
+import { pruneSelector } from '../image/service';
 import { noteTransientBytes, STREAM_CHUNK } from '../../common/transient';
 import { VERSION, API_VERSION } from '../version';
 import { engineAreas } from './areas';
@@ -153,16 +153,11 @@ function imageAndSystemHandlers(agent: Agent): Handlers {
     SystemDf: unary(async () => ({ json: JSON.stringify(await dfDocument(agent)) })),
 
     BuildCachePrune: unary(async (req: { all: boolean; filters: Filter[] }) => {
-      let until: number | undefined;
-      for (const f of req.filters) {
-        if (!['until', 'label', 'label!'].includes(f.key)) throw invalidArgument(`invalid filter '${f.key}'`);
-        if (f.key === 'until') for (const v of f.values) until = Math.min(until ?? Infinity, parseUntil(v));
-      }
-      // Records carry no labels: `label=` (as `system prune --filter label=…` passes it) selects none.
-      if (req.filters.some((f) => f.key === 'label' && f.values.length > 0)) return { deleted: [], space_reclaimed: 0 };
+      // A record's time is its last use; records carry no labels, so `label=` selects none.
+      const selected = pruneSelector(req.filters);
       const before = await images.diskUsage();
       const shared = layersOfImages(agent);
-      const keys = await agent.buildCache.prune({ all: req.all, sharedLayer: (diffId) => shared.has(diffId), ...(until !== undefined ? { until } : {}) });
+      const keys = await agent.buildCache.prune({ all: req.all, sharedLayer: (diffId) => shared.has(diffId), selected: (record) => selected(record.lastUsed, {}) });
       if (keys.length > 0) await images.gc();
       return { deleted: keys.map(cacheRecordId), space_reclaimed: Math.max(0, before - (await images.diskUsage())) };
     }),

@@ -670,19 +670,12 @@ export class ContainerService {
   }
 
   async prune(filters: Array<{ key: string; values: string[] }>): Promise<{ deleted: string[]; reclaimed: number }> {
-    const { parseUntil, matchLabel } = await import('../image/service');
-    for (const f of filters) if (!['until', 'label', 'label!'].includes(f.key)) throw invalidArgument(`invalid filter '${f.key}'`);
+    const selected = (await import('../image/service')).pruneSelector(filters);
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const c of [...this.records.values()]) {
       if (c.state.status !== 'exited' && c.state.status !== 'created' && c.state.status !== 'dead') continue;
-      const until = filters.find((f) => f.key === 'until');
-      if (until && !until.values.every((v) => c.created < parseUntil(v))) continue;
-      const labels = c.config.labels;
-      const lf = filters.find((f) => f.key === 'label');
-      if (lf && !lf.values.every((v) => matchLabel(labels, v))) continue;
-      const ln = filters.find((f) => f.key === 'label!');
-      if (ln && ln.values.some((v) => matchLabel(labels, v))) continue;
+      if (!selected(c.created, c.config.labels)) continue;
       reclaimed += await this.sizeRw(c);
       await this.remove(c.id);
       deleted.push(c.id);

@@ -351,9 +351,7 @@ export class ImageService {
 
   async prune(opts: { all?: boolean; filters?: ImageFilter[] }): Promise<{ deleted: string[]; reclaimed: number }> {
     const filters = opts.filters ?? [];
-    for (const f of filters) {
-      if (!['until', 'label', 'label!', 'dangling'].includes(f.key)) throw invalidArgument(`invalid filter '${f.key}'`);
-    }
+    const selected = pruneSelector(filters, ['dangling']);
     const dangling = filters.find((f) => f.key === 'dangling');
     const all = opts.all || (dangling !== undefined && dangling.values.some((v) => !parseBool(v, 'dangling')));
     const usage = new Set(this.containerUsage().map((u) => u.imageId));
@@ -364,13 +362,7 @@ export class ImageService {
       const tags = this.store.tagsOf(img.id);
       if (!all && tags.length > 0) continue;
       const cfg = await this.config(img.id);
-      const labels = cfg.config?.Labels ?? {};
-      const until = filters.find((f) => f.key === 'until');
-      if (until && !until.values.every((v) => img.created < parseUntil(v))) continue;
-      const label = filters.find((f) => f.key === 'label');
-      if (label && !label.values.every((v) => matchLabel(labels, v))) continue;
-      const labelNot = filters.find((f) => f.key === 'label!');
-      if (labelNot && labelNot.values.some((v) => matchLabel(labels, v))) continue;
+      if (!selected(img.created, cfg.config?.Labels ?? {})) continue;
       if (this.store.images().some((i) => i.parent === img.id && this.store.get(i.id))) {
         if (!all) continue;
       }
@@ -465,6 +457,20 @@ export function matchLabel(labels: Record<string, string>, expr: string): boolea
   const i = expr.indexOf('=');
   if (i === -1) return expr in labels;
   return labels[expr.slice(0, i)] === expr.slice(i + 1);
+}
+
+/**
+ * Docker's prune filters, as containers, images, networks and the build cache share them: `until`
+ * (made before), `label` (each matches) and `label!` (none matches). Keys other than these and
+ * `extraKeys` are refused, and so is a malformed `until`, before anything is pruned.
+ */
+export function pruneSelector(filters: readonly ImageFilter[], extraKeys: readonly string[] = []): (createdMs: number, labels: Record<string, string>) => boolean {
+  for (const f of filters) if (!['until', 'label', 'label!', ...extraKeys].includes(f.key)) throw invalidArgument(`invalid filter '${f.key}'`);
+  const values = (key: string) => filters.filter((f) => f.key === key).flatMap((f) => f.values);
+  const until = values('until').map((v) => parseUntil(v));
+  const label = values('label');
+  const notLabel = values('label!');
+  return (createdMs, labels) => until.every((u) => createdMs < u) && label.every((v) => matchLabel(labels, v)) && !notLabel.some((v) => matchLabel(labels, v));
 }
 
 /** `until` accepts a timestamp or a duration before now (`48h`). */

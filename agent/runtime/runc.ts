@@ -762,9 +762,9 @@ export class RuncRuntime implements Runtime {
   componentVersions(): Promise<Array<{ name: string; version: string; commit: string }>> {
     this.versions ??= Promise.all(
       [
-        ['runc', this.runcPath],
-        ['conmon', this.conmonPath],
-      ].map(async ([name = '', binary = '']) => {
+        { name: 'runc', binary: this.runcPath },
+        { name: 'conmon', binary: this.conmonPath },
+      ].map(async ({ name, binary }) => {
         const out = await launcher()
           .run(binary, ['--version'])
           .then((r) => (r.code === 0 ? r.stdout : ''))

@@ -1,7 +1,7 @@
 /** `version`, `info`, `events`, `system df|prune`, `builder prune` and the generic `inspect`. */
 import { engine, parseFilters, println, eprintln, ExitError } from '../cli';
 import { compileTemplate, containerStatus, quoteGo, renderList, humanSize, timeAgo, parseTimestamp, timestampToDate, type ContainerStateName } from '../format';
-import { printPruneReport } from './container-common';
+import { confirmPrune, printPruneReport } from './container-common';
 import { ellipsis } from './container-format';
 import { confirm, printInspect } from './image';
 
@@ -302,7 +302,10 @@ export async function df(opts: { verbose?: boolean; format?: string }): Promise<
   println('\nLocal Volumes space usage:\n');
   process.stdout.write(
     renderList(
-      doc.Volumes.map((v) => ({ Name: v.Name, Links: String(v.UsageData?.RefCount ?? 0), Size: (v.UsageData?.Size ?? -1) < 0 ? 'N/A' : humanSize(v.UsageData?.Size ?? 0) })),
+      doc.Volumes.map((v) => {
+        const size = v.UsageData?.Size ?? -1;
+        return { Name: v.Name, Links: String(v.UsageData?.RefCount ?? 0), Size: size < 0 ? 'N/A' : humanSize(size) };
+      }),
       { defaultTable: 'table {{.Name}}\t{{.Links}}\t{{.Size}}', headers: { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' } },
     ),
   );
@@ -363,10 +366,8 @@ export async function prune(opts: { all?: boolean; volumes?: boolean; filter?: s
 }
 
 export async function builderPrune(opts: { all?: boolean; filter?: string[]; force?: boolean }): Promise<number> {
-  if (!opts.force && process.stdin.isTTY) {
-    const warning = opts.all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all dangling build cache.';
-    if (!(await confirm(warning))) return 0;
-  }
+  const warning = opts.all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all dangling build cache.';
+  if (!(await confirmPrune(warning, opts.force))) return 0;
   const client = await engine();
   printPruneReport('Deleted build cache objects', await client.call('BuildCachePrune', { all: !!opts.all, filters: parseFilters(opts.filter) }));
   return 0;

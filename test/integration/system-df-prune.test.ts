@@ -77,6 +77,12 @@ describe('system df, info, system prune, builder prune', () => {
     await d.ok(['image', 'rm', 'gone:1']); // its build cache record is now dangling
     assert.notEqual((await dfRows()).get('Build Cache')?.Size, '0B');
 
+    // Filters: nothing here is older than a day; an unknown key is refused before anything goes.
+    assert.equal(await d.ok(['container', 'prune', '-f', '--filter', 'until=24h']), 'Total reclaimed space: 0B\n');
+    const unknown = await d.run(['system', 'prune', '-f', '--filter', 'colour=red']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /invalid filter 'colour'/);
+    assert.match(await d.ok(['container', 'ls', '-a', '--format', '{{.Names}}']), /stopped/);
     // A label filter applies to every kind: nothing here carries the label, so nothing goes.
     const labelled = await d.ok(['system', 'prune', '-f', '--filter', 'label=nobody=here']);
     assert.equal(labelled, 'Total reclaimed space: 0B\n');

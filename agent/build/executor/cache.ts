@@ -100,16 +100,16 @@ export class BuildCache {
   }
 
   /**
-   * Forgets records, as `builder prune`: every one with `all`, else the dangling ones, whose layer
-   * no image shares (the only records holding space of their own). `until` spares records used
-   * since then. Returns the keys forgotten; the layers they held go at the image service's next GC.
+   * Forgets records, as `builder prune`: of those `selected` (its filters), every one with `all`,
+   * else the dangling ones, whose layer no image shares (the only records holding space of their
+   * own). Returns the keys forgotten; the layers they held go at the image service's next GC.
    */
-  async prune(opts: { all: boolean; sharedLayer: (diffId: string) => boolean; until?: number }): Promise<string[]> {
+  async prune(opts: { all: boolean; sharedLayer: (diffId: string) => boolean; selected: (record: CacheRecord) => boolean }): Promise<string[]> {
     await this.load();
     return this.doc.update((d) => {
       const removed: string[] = [];
       for (const [key, record] of Object.entries(d.records)) {
-        if (opts.until !== undefined && record.lastUsed >= opts.until) continue;
+        if (!opts.selected(record)) continue;
         if (!opts.all && (!record.layer || opts.sharedLayer(record.layer.diffId))) continue;
         delete d.records[key];
         removed.push(key);
