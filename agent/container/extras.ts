@@ -731,8 +731,9 @@ export function commitConfig(base: ContainerConfig | undefined, c: ContainerReco
     Cmd: rc.cmd.length > 0 ? rc.cmd : null,
     Volumes: rc.imageVolumes.length > 0 ? Object.fromEntries(rc.imageVolumes.map((v) => [v, {}])) : undefined,
     WorkingDir: rc.workingDir,
-    Labels: rc.labels,
-    StopSignal: rc.stopSignal,
+    Labels: Object.keys(rc.labels).length > 0 ? rc.labels : undefined,
+    // SIGTERM is every container's default, not a setting to bake into the image (Docker omits it).
+    StopSignal: rc.stopSignal !== 'SIGTERM' || base?.StopSignal ? rc.stopSignal : undefined,
     Healthcheck: rc.healthcheck
       ? {
           Test: rc.healthcheck.test,

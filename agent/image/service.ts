@@ -112,9 +112,14 @@ export class ImageService {
     for (const l of await this.snapshots.listLayers()) this.layerSizeCache.set(l.diffId, l.size);
   }
 
+  /** Imports, loads and commits add layers without telling this cache; a miss re-reads it. */
+  private async knowLayerSizes(images: readonly ImageRecord[]): Promise<void> {
+    if (images.some((img) => img.layers.some((l) => !this.layerSizeCache.has(l.diffId)))) await this.refreshLayerSizes();
+  }
+
   async list(opts: { all?: boolean; filters?: ImageFilter[]; reference?: string } = {}): Promise<ImageSummaryView[]> {
-    if (this.layerSizeCache.size === 0) await this.refreshLayerSizes();
     const images = this.store.images();
+    await this.knowLayerSizes(images);
     const counts = this.layerUseCounts();
     // Containers per image and tags per image, each in one pass (not one scan per image).
     const containersOf = new Map<string, number>();
@@ -242,6 +247,7 @@ export class ImageService {
   async history(name: string): Promise<HistoryView[]> {
     const img = this.resolve(name);
     const cfg = await this.config(img.id);
+    await this.knowLayerSizes([img]);
     const tags = this.store.familiarTagsOf(img.id);
     const entries: HistoryEntry[] = cfg.history && cfg.history.length > 0 ? cfg.history : img.layers.map(() => ({}));
     let layerIndex = 0;

@@ -208,13 +208,20 @@ async function copyFromContainer(
   let bytes = 0;
   let rootType: 'directory' | 'file' | undefined;
   let rootName = '';
+  // The daemon roots a `dir/.` archive at `./` (entries `./a`, `./sub/b`): the root has no name of
+  // its own and every entry lies below it.
+  let rootIsDot = false;
+  const relativeName = (entryName: string): string => {
+    const name = entryName.replace(/\/+$/, '').replace(/^(\.\/|\/)+/, '');
+    return name === '.' ? '' : name;
+  };
   const targetFor = (entryName: string): string => {
-    const name = entryName.replace(/^\.?\/+/, '').replace(/\/+$/, '');
-    const parts = name.split('/');
+    const name = relativeName(entryName);
+    const parts = name === '' ? [] : name.split('/');
     if (parts.some((p) => p === '..')) throw new ExitError(1, `invalid archive entry: ${entryName}`);
-    const rest = parts.slice(1).join('/');
+    const rest = rootIsDot ? name : parts.slice(1).join('/');
     let root: string;
-    if (dstStat?.isDirectory()) root = copyContents && rootType === 'directory' ? dstPath : path.join(dstPath, rootName);
+    if (dstStat?.isDirectory() && !rootIsDot) root = copyContents && rootType === 'directory' ? dstPath : path.join(dstPath, rootName);
     else root = dstPath;
     return rest ? path.join(root, rest) : root;
   };
@@ -223,7 +230,8 @@ async function copyFromContainer(
       const run = async () => {
         if (rootType === undefined) {
           rootType = header.type === 'directory' ? 'directory' : 'file';
-          rootName = header.name.replace(/^\.?\/+/, '').replace(/\/+$/, '').split('/')[0] ?? '';
+          rootName = relativeName(header.name).split('/')[0] ?? '';
+          rootIsDot = rootName === '';
           if (rootType === 'directory' && dstStat && !dstStat.isDirectory()) {
             throw new ExitError(1, `cannot copy a directory to a file: ${dstPath}`);
           }
@@ -322,6 +330,7 @@ async function copyToContainer(
     });
   try {
     if (srcPath === '-') {
+      if (dstKind === 'missing') throw new ExitError(1, `Error response from daemon: Could not find the file ${target} in container ${container}`);
       if (dstKind !== 'directory') throw new ExitError(1, `destination "${container}:${dstPath}" must be a directory`);
       await send(target, process.stdin as AsyncIterable<Buffer>);
     } else {

@@ -190,6 +190,63 @@ describe('files', () => {
     assert.match(stats.split('\n')[0]!, /CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT/);
     await d.ok(['container', 'rm', '-f', 'files']);
   });
+
+  test('cp of directories: dir, dir/. into a new and an existing directory, and a tar on stdin', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'dirs', 'busybox', 'sleep', '300']);
+    const src = path.join(d.dir, 'tree');
+    await fsp.mkdir(path.join(src, 'sub'), { recursive: true });
+    await fsp.writeFile(path.join(src, 'a'), 'a\n');
+    await fsp.writeFile(path.join(src, 'sub', 'b'), 'b\n');
+    const list = async (p: string) => (await d.ok(['container', 'exec', 'dirs', 'find', p])).trim().split('\n').sort();
+    await d.ok(['container', 'cp', src, 'dirs:/tmp/']);
+    assert.deepEqual(await list('/tmp/tree'), ['/tmp/tree', '/tmp/tree/a', '/tmp/tree/sub', '/tmp/tree/sub/b']);
+    await d.ok(['container', 'cp', `${src}/.`, 'dirs:/tmp/flat']);
+    assert.deepEqual(await list('/tmp/flat'), ['/tmp/flat', '/tmp/flat/a', '/tmp/flat/sub', '/tmp/flat/sub/b']);
+
+    // Out of the container: `dir/.` copies the contents, whether the destination exists or not.
+    const localList = async (p: string) =>
+      (await fsp.readdir(p, { recursive: true })).map((x) => x.toString()).sort();
+    const fresh = path.join(d.dir, 'fresh');
+    await d.ok(['container', 'cp', 'dirs:/tmp/tree/.', fresh]);
+    assert.deepEqual(await localList(fresh), ['a', 'sub', 'sub/b']);
+    assert.equal(await fsp.readFile(path.join(fresh, 'sub', 'b'), 'utf8'), 'b\n');
+    const existing = path.join(d.dir, 'existing');
+    await fsp.mkdir(existing);
+    await d.ok(['container', 'cp', 'dirs:/tmp/tree/.', existing]);
+    assert.deepEqual(await localList(existing), ['a', 'sub', 'sub/b']);
+    await d.ok(['container', 'cp', 'dirs:/tmp/tree', existing]);
+    assert.deepEqual(await localList(path.join(existing, 'tree')), ['a', 'sub', 'sub/b']);
+
+    // `cp - ctr:dir` unpacks a tar into an existing directory; a missing one is named.
+    const archive = (await d.run(['container', 'cp', 'dirs:/tmp/tree', '-'])).stdoutBuffer;
+    await d.ok(['container', 'exec', 'dirs', 'mkdir', '/tmp/unpacked']);
+    await d.ok(['container', 'cp', '-', 'dirs:/tmp/unpacked'], { input: archive });
+    assert.deepEqual(await list('/tmp/unpacked/tree'), ['/tmp/unpacked/tree', '/tmp/unpacked/tree/a', '/tmp/unpacked/tree/sub', '/tmp/unpacked/tree/sub/b']);
+    const missing = await d.run(['container', 'cp', '-', 'dirs:/nowhere'], { input: archive });
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr.trim(), 'Error response from daemon: Could not find the file /nowhere in container dirs');
+    await d.ok(['container', 'rm', '-f', 'dirs']);
+  });
+
+  test('import and commit: history shows each new layer with its size, commit bakes in no defaults', async () => {
+    const tree = path.join(d.dir, 'import-tree');
+    await fsp.mkdir(tree, { recursive: true });
+    await fsp.writeFile(path.join(tree, 'payload'), Buffer.alloc(50_000, 7));
+    const tarball = execFileSync('tar', ['cf', '-', '-C', tree, 'payload']);
+    await d.ok(['import', '-m', 'from a tarball', '-', 'imported:1'], { input: tarball });
+    const history = await d.ok(['image', 'history', '--format', '{{.Size}}|{{.Comment}}', 'imported:1']);
+    // The size of the layer just imported, read without a daemon restart (it was 0B).
+    assert.match(history.trim(), /^[56]\d(\.\d+)?kB\|from a tarball$/);
+
+    await d.ok(['container', 'run', '--name', 'tocommit', 'busybox', 'touch', '/made']);
+    await d.ok(['commit', 'tocommit', 'committed:2']);
+    const config = JSON.parse(await d.ok(['image', 'inspect', '--format', '{{json .Config}}', 'committed:2'])) as Record<string, unknown>;
+    assert.equal(config.StopSignal, '', 'SIGTERM, every container default, is not written into the image');
+    assert.equal(config.Labels, null);
+    assert.match(await d.ok(['image', 'history', '--format', '{{.Size}}', 'committed:2']), /^\d+(\.\d+)?[kM]?B\n/);
+    await d.ok(['container', 'rm', 'tocommit']);
+    await d.ok(['image', 'rm', 'imported:1', 'committed:2']);
+  });
 });
 
 describe('terminal', () => {
