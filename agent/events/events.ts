@@ -83,8 +83,11 @@ export class EventLog {
   }
 
   emit(type: EngineEvent['type'], action: string, actorId: string, attributes: Record<string, string> = {}): void {
-    // Strictly increasing times keep `--since`/`--until` boundaries exact.
-    const nowNano = Math.max(Date.now() * 1e6, this.lastNano + 1);
+    // Strictly increasing times keep `--since`/`--until` boundaries exact. Nanoseconds since 1970
+    // exceed a double's 53 bits (adjacent values are 256 ns apart, so `+ 1` changed nothing):
+    // the count is kept in whole microseconds, exact in a double, and stays distinct when scaled.
+    const nowMicros = Math.max(Date.now() * 1000, Math.round(this.lastNano / 1000) + 1);
+    const nowNano = nowMicros * 1000;
     this.lastNano = nowNano;
     const ev: EngineEvent = { type, action, actorId, attributes, scope: 'local', timeNano: nowNano };
     this.events.push(ev);

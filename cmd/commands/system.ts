@@ -140,10 +140,12 @@ interface EventMessage {
   time_nano: number;
 }
 
+/** Docker's `2006-01-02T15:04:05.999999999Z`. The daemon's times are whole microseconds, which
+ *  survive a double where nanoseconds don't: round to them before splitting off the seconds. */
 function formatEventTime(nano: number): string {
-  const ms = Math.floor(nano / 1e6);
-  const iso = new Date(ms).toISOString().slice(0, 19);
-  return `${iso}.${String(nano % 1e9).padStart(9, '0')}Z`;
+  const micros = Math.round(nano / 1000);
+  const iso = new Date(Math.floor(micros / 1000)).toISOString().slice(0, 19);
+  return `${iso}.${String((micros % 1_000_000) * 1000).padStart(9, '0')}Z`;
 }
 
 export async function events(opts: { filter?: string[]; format?: string; since?: string; until?: string }): Promise<number> {
@@ -155,19 +157,16 @@ export async function events(opts: { filter?: string[]; format?: string; since?:
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   for await (const e of client.stream<EventMessage>('Events', { since, until, filters: parseFilters(opts.filter) }, ac.signal)) {
-    const doc = {
-      status: e.action,
-      id: e.actor_id,
-      from: e.attributes['image'] ?? '',
-      Type: e.type,
-      Action: e.action,
-      Actor: { ID: e.actor_id, Attributes: e.attributes },
-      scope: e.scope,
-      time: Math.floor(e.time_nano / 1e9),
-      timeNano: e.time_nano,
-    };
-    if (opts.format === 'json') println(JSON.stringify(doc));
-    else if (tpl) println(tpl.execute(doc));
+    const time = Math.floor(e.time_nano / 1e9);
+    // The daemon's times are whole microseconds; a double holds them, not the nanoseconds.
+    const timeNano = BigInt(Math.round(e.time_nano / 1000)) * 1000n;
+    const actor = { ID: e.actor_id, Attributes: e.attributes };
+    const from = e.attributes['image'] ?? '';
+    // Docker's events.Message: templates see its Go field names, `json` its JSON tags.
+    const wire = { status: e.action, id: e.actor_id, from, Type: e.type, Action: e.action, Actor: actor, scope: e.scope, time, timeNano: e.time_nano };
+    const message = { Status: e.action, ID: e.actor_id, From: from, Type: e.type, Action: e.action, Actor: actor, Scope: e.scope, Time: time, TimeNano: timeNano, toJSON: () => wire };
+    if (opts.format === 'json') println(JSON.stringify(wire));
+    else if (tpl) println(tpl.execute(message));
     else {
       const attrs = Object.entries(e.attributes)
         .sort(([a], [b]) => a.localeCompare(b))

@@ -205,6 +205,17 @@ describe('history, prune, df, info, version, events', () => {
     const onlyUntag = await d.ok(['system', 'events', '--since', since, '--until', until, '--filter', 'event=untag']);
     assert.match(onlyUntag, /image untag sha256:[a-f0-9]{64} \(name=evt:1\)/);
     assert.equal(onlyUntag.trim().split('\n').length, 1);
+    // Templates see Docker's field names; times print as whole numbers without rounding noise.
+    const fields = await d.ok(['system', 'events', '--since', since, '--until', until, '--filter', 'type=image', '--format', '{{.Status}} {{.Time}} {{.TimeNano}}']);
+    const lines = fields.trim().split('\n');
+    assert.equal(lines.length, 2);
+    for (const line of lines) {
+      const [status, time, nano] = line.split(' ');
+      assert.match(status!, /^(tag|untag)$/);
+      assert.match(nano!, /^\d+000$/, `${nano} is whole microseconds`);
+      assert.equal(nano!.slice(0, -9), time);
+    }
+    assert.match(onlyUntag, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}000Z image untag/);
   });
 
   test('events: live stream sees a tag made after it started', async () => {
