@@ -34,7 +34,7 @@ export interface BuildRunOptions {
 }
 
 export async function composeBuild(services: string[], flags: ComposeBuildFlags): Promise<number> {
-  const project = await loadComposeProject();
+  const project = await loadComposeProject({ servicesEnabled: services });
   const names = selectServices(project.model, services, !!flags.withDependencies);
   const targets = names.filter((n) => project.model.services[n]?.build !== undefined);
   await buildServices(project, targets, {

@@ -5,7 +5,7 @@
  */
 import { isKind } from '../../common/errors';
 import type { ProgressEvent, ProjectContainer } from '../../common/rpc/manager-types';
-import { loadProject, normalizeProjectName, projectOptionsFromFlags } from '../../manager/compose/index';
+import { loadProject, NoConfigurationFileError, normalizeProjectName, projectOptionsFromFlags } from '../../manager/compose/index';
 import type { LoadedProject, ProjectOptions } from '../../manager/compose/index';
 import { engine, ExitError, getGlobals } from '../cli';
 import { connectManager, type EngineClient } from '../client';
@@ -45,16 +45,17 @@ export interface ProjectRef {
 
 /**
  * The project a verb acts on: from the Compose files when there are some, else from `-p` (or
- * COMPOSE_PROJECT_NAME), as Compose lets `down`, `ps`, `logs`… work without the files.
+ * COMPOSE_PROJECT_NAME), as Compose lets `down`, `ps`, `logs`… work without the files. The
+ * `services` named on the command line activate their profiles, as Compose's do.
  */
-export async function resolveProjectRef(): Promise<ProjectRef> {
+export async function resolveProjectRef(services: string[] = []): Promise<ProjectRef> {
   const g = getGlobals();
   try {
-    const loaded = await loadComposeProject();
+    const loaded = await loadComposeProject({ servicesEnabled: services });
     return { name: loaded.projectName, loaded };
   } catch (err) {
     const byName = g.projectName ?? process.env['COMPOSE_PROJECT_NAME'];
-    if (byName && isKind(err, 'NotFound') && !(g.file && g.file.length > 0)) return { name: normalizeProjectName(byName, '-p') };
+    if (byName && err instanceof NoConfigurationFileError && !(g.file && g.file.length > 0)) return { name: normalizeProjectName(byName, '-p') };
     throw err;
   }
 }

@@ -12,7 +12,7 @@ interface EventMessage {
 }
 
 export async function composeEvents(services: string[], flags: { json?: boolean; since?: string; until?: string }): Promise<number> {
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef(services);
   const now = Date.now();
   const since = flags.since ? timestampToDate(parseTimestamp(flags.since, now)).getTime() : 0;
   const until = flags.until ? timestampToDate(parseTimestamp(flags.until, now)).getTime() : 0;

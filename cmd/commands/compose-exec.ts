@@ -23,7 +23,7 @@ export interface ComposeExecFlags {
 }
 
 export async function composeExec(service: string, command: string[], flags: ComposeExecFlags): Promise<number> {
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef([service]);
   if (ref.loaded && !ref.loaded.model.services[service]) throw new ExitError(1, `no such service: ${service}`);
   const c = await serviceContainer(ref.name, service, flags.index ? Number(flags.index) : 1);
   if (command.length === 0) throw new ExitError(1, 'exec requires at least 1 argument: a command to run');
@@ -56,7 +56,7 @@ export interface ComposeRunFlags {
 }
 
 export async function composeRun(service: string, command: string[], flags: ComposeRunFlags): Promise<number> {
-  const loaded = await loadComposeProject();
+  const loaded = await loadComposeProject({ servicesEnabled: [service] });
   const project = loaded.model;
   const svc = project.services[service];
   if (!svc) throw new ExitError(1, `no such service: ${service}`);
@@ -162,7 +162,7 @@ export async function composeCp(source: string, destination: string, flags: Comp
   const service = src.container ?? dst.container;
   if (src.container && dst.container) throw new ExitError(1, 'copying between services is not supported');
   if (!service) throw new ExitError(1, 'must specify at least one service: SERVICE:PATH');
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef([service]);
   if (ref.loaded && !ref.loaded.model.services[service]) throw new ExitError(1, `no such service: ${service}`);
   const index = flags.index !== undefined ? Number(flags.index) : 0;
   if (!Number.isInteger(index) || index < 0) throw new ExitError(1, `invalid --index ${JSON.stringify(flags.index)}`);

@@ -38,7 +38,7 @@ export interface ActionFlags {
 }
 
 async function projectAction(action: ProjectActionName, services: string[], flags: ActionFlags, resolved?: ProjectRef): Promise<number> {
-  const ref = resolved ?? (await resolveProjectRef());
+  const ref = resolved ?? (await resolveProjectRef(services));
   if (ref.loaded) for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
   await runWithProgress('ProjectAction', {
     project_name: ref.name,
@@ -58,7 +58,7 @@ async function projectAction(action: ProjectActionName, services: string[], flag
  * container is an error naming it (the first in start-up order), and nothing is started.
  */
 export async function composeStart(services: string[]): Promise<number> {
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef(services);
   if (ref.loaded) {
     const model = ref.loaded.model;
     for (const s of services) if (!model.services[s]) throw new ExitError(1, `no such service: ${s}`);
@@ -79,7 +79,7 @@ export const composeUnpause = (services: string[]) => projectAction('unpause', s
 
 export async function composeRm(services: string[], flags: ActionFlags): Promise<number> {
   if (!flags.force && process.stdin.isTTY) {
-    const ref = await resolveProjectRef();
+    const ref = await resolveProjectRef(services);
     const stopped = (await projectContainers(ref.name, { all: true, services })).filter((c) => flags.stop || (c.state !== 'running' && c.state !== 'paused'));
     if (stopped.length === 0) {
       println('No stopped containers');
@@ -93,7 +93,7 @@ export async function composeRm(services: string[], flags: ActionFlags): Promise
 
 /** `wait`: blocks until the services' containers stop; exits with the first one's code. */
 export async function composeWait(services: string[], flags: { downProject?: boolean }): Promise<number> {
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef(services);
   const list = await projectContainers(ref.name, { all: true, services });
   if (list.length === 0) throw new ExitError(1, `no containers for services ${services.join(', ')}`);
   const client = await engine();

@@ -151,7 +151,7 @@ function timeFlag(value: string | undefined): number {
 }
 
 export async function composeLogs(services: string[], flags: LogsFlags): Promise<number> {
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef(services);
   let tail = -1;
   if (flags.tail !== undefined && flags.tail !== 'all') {
     if (!/^\d+$/.test(flags.tail)) throw new ExitError(1, `invalid value for "tail": "${flags.tail}"`);

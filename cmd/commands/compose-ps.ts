@@ -23,7 +23,7 @@ export interface PsFlags {
 const STATES = ['paused', 'restarting', 'removing', 'running', 'dead', 'created', 'exited'];
 
 export async function composePs(services: string[], flags: PsFlags): Promise<number> {
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef(services);
   const statuses = [...(flags.status ?? [])];
   for (const f of flags.filter ?? []) {
     const m = /^status=(.+)$/.exec(f);
@@ -126,7 +126,7 @@ export async function composeLs(flags: { all?: boolean; quiet?: boolean; format?
 }
 
 export async function composeImages(services: string[], flags: { quiet?: boolean; format?: string }): Promise<number> {
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef(services);
   const list = await projectContainers(ref.name, { all: true, services });
   const client = await engine();
   const rows = ['CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE'];
@@ -158,7 +158,7 @@ export async function composeImages(services: string[], flags: { quiet?: boolean
  * processes' columns with CMD last, containers in name order.
  */
 export async function composeTop(services: string[]): Promise<number> {
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef(services);
   const list = (await projectContainers(ref.name, { services })).sort((a, b) => a.name.localeCompare(b.name));
   const client = await engine();
   const titles = ['SERVICE', '#'];
@@ -177,7 +177,7 @@ export async function composeTop(services: string[]): Promise<number> {
 }
 
 export async function composePort(service: string, privatePort: string, flags: { protocol?: string; index?: string }): Promise<number> {
-  const ref = await resolveProjectRef();
+  const ref = await resolveProjectRef([service]);
   const c = await serviceContainer(ref.name, service, flags.index ? Number(flags.index) : 1);
   const protocol = flags.protocol ?? 'tcp';
   const p = c.ports.find((x) => String(x.target_port) === privatePort && x.protocol === protocol && x.published_port > 0);

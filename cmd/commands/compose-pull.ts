@@ -46,7 +46,7 @@ export async function composePull(services: string[], flags: PullFlags): Promise
   if (flags.policy !== undefined && !['missing', 'always'].includes(flags.policy)) {
     throw new ExitError(1, `invalid --policy option ${JSON.stringify(flags.policy)}: expected missing or always`);
   }
-  const project = await loadComposeProject();
+  const project = await loadComposeProject({ servicesEnabled: services });
   const names = selectServices(project.model, services, !!flags.includeDeps);
   const show = flags.quiet ? () => undefined : progressPrinter();
   const mustBuild: string[] = [];
@@ -120,7 +120,7 @@ export async function composePull(services: string[], flags: PullFlags): Promise
 }
 
 export async function composePush(services: string[], flags: PushFlags): Promise<number> {
-  const project = await loadComposeProject();
+  const project = await loadComposeProject({ servicesEnabled: services });
   const names = selectServices(project.model, services, false);
   const show = flags.quiet ? () => undefined : progressPrinter();
   const jobs: Array<{ name: string; tag: string }> = [];

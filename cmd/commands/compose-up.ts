@@ -57,7 +57,7 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   const waitTimeout = flags.waitTimeout !== undefined ? Number(flags.waitTimeout) : 0;
   if (!Number.isFinite(waitTimeout) || waitTimeout < 0) throw new ExitError(1, `invalid --wait-timeout ${JSON.stringify(flags.waitTimeout)}`);
 
-  const project = await loadComposeProject();
+  const project = await loadComposeProject({ servicesEnabled: services });
   for (const s of [flags.exitCodeFrom, ...(flags.attach ?? []), ...(flags.noAttach ?? [])]) {
     if (s !== undefined && !project.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
   }

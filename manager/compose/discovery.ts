@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
-import { ComposeError } from './errors';
+import { ComposeError, NoConfigurationFileError } from './errors';
 import { invalidArgument } from '../../common/errors';
 
 export const DEFAULT_FILENAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
@@ -46,7 +46,7 @@ export function findDefaultFiles(startDir: string): Discovered {
     if (parent === dir) break;
     dir = parent;
   }
-  throw new ComposeError('NotFound', `no configuration file provided: none of ${DEFAULT_FILENAMES.join(', ')} found in ${resolve(startDir)} or its parents`);
+  throw new NoConfigurationFileError(`no configuration file provided: none of ${DEFAULT_FILENAMES.join(', ')} found in ${resolve(startDir)} or its parents`);
 }
 
 /** `COMPOSE_FILE` split on COMPOSE_PATH_SEPARATOR (default `:`; `;` on Windows). */

@@ -44,6 +44,13 @@ export class ComposeError extends TsError {
   }
 }
 
+/** No Compose file was found: the verbs that can act on a project by name (`-p`) go on without one. */
+export class NoConfigurationFileError extends ComposeError {
+  constructor(detail: string) {
+    super('NotFound', detail);
+  }
+}
+
 export function isComposeFileError(err: unknown): err is ComposeError {
   return err instanceof ComposeError;
 }

@@ -9,7 +9,7 @@ export { toYaml, toJson, serviceConfigHash } from './output';
 export type { PrintOptions } from './output';
 export { projectOptionsFromFlags } from './options';
 export type { GlobalProjectFlags } from './options';
-export { ComposeError, isComposeFileError } from './errors';
+export { ComposeError, isComposeFileError, NoConfigurationFileError } from './errors';
 export { parseDotenv } from './dotenv';
 export { substitute } from './interpolation';
 export { normalizeProjectName, DEFAULT_FILENAMES } from './discovery';

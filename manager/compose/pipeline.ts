@@ -55,8 +55,10 @@ export interface ProjectOptions {
   normalize?: boolean;
   /** Default true: `--no-path-resolution` sets false. */
   resolvePaths?: boolean;
-  /** Services named on the command line: enabled with their dependencies, whatever their profiles. */
+  /** Services named to `config`: the model holds them and their dependencies, whatever their profiles. */
   servicesSelected?: string[];
+  /** Services named to a verb that acts on the project: their profiles become active. */
+  servicesEnabled?: string[];
 }
 
 export interface LoadedProject {
@@ -299,6 +301,7 @@ export async function loadProject(opts: ProjectOptions): Promise<LoadedProject> 
       ? opts.profiles
       : (environment.COMPOSE_PROFILES ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
 
+  const named = { selected: opts.servicesSelected, enabled: opts.servicesEnabled };
   let canonical: TreeMap;
   let disabled: string[];
   let activeProfiles: string[];
@@ -308,14 +311,14 @@ export async function loadProject(opts: ProjectOptions): Promise<LoadedProject> 
     // Phase 8
     if (opts.resolvePaths !== false) canonical = resolveTreePaths(canonical, { baseDir: projectDir, home: session.home });
     // Phase 9
-    ({ disabled, activeProfiles } = applyProfiles(canonical, profilesRequested, opts.servicesSelected ?? [], session.rep));
+    ({ disabled, activeProfiles } = applyProfiles(canonical, profilesRequested, named, session.rep));
     // Phase 10
     checkSemantics(canonical, session.rep);
   } else {
     // --no-normalize: the merged tree as written; profiles still select services.
     merged.name = projectName;
     delete merged.include;
-    ({ disabled, activeProfiles } = applyProfiles(merged, profilesRequested, opts.servicesSelected ?? [], session.rep));
+    ({ disabled, activeProfiles } = applyProfiles(merged, profilesRequested, named, session.rep));
     canonical = sortKeys(merged, true) as TreeMap;
   }
 

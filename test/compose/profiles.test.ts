@@ -47,3 +47,17 @@ describe('profiles', () => {
     assert.deepEqual((lp.canonical.services as any).a.depends_on, {});
   });
 });
+
+describe('services named to a project verb (up, exec, stop…)', () => {
+  test('activate their profiles and keep the rest of the project', async () => {
+    // `up zot`'s dependency bar is in an inactive profile: Compose's docs show this failing.
+    await rejects({ 'compose.yaml': spec }, [/service "zot" depends on service "bar", which is disabled by its profiles/], { servicesEnabled: ['zot'] });
+    const lp = await load({ 'compose.yaml': spec }, { servicesEnabled: ['baz'] });
+    assert.deepEqual(Object.keys(lp.canonical.services as object).sort(), ['bar', 'baz', 'foo']);
+    assert.deepEqual(lp.model.profiles, ['test']);
+    assert.deepEqual(lp.model.disabled_services, ['zot']);
+  });
+  test('an unknown name is left to the verb, which names it', async () => {
+    assert.deepEqual(await names({ servicesEnabled: ['nosuch'] }), ['foo']);
+  });
+});

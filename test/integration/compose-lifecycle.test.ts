@@ -140,6 +140,21 @@ describe('compose lifecycle', () => {
     expectCode(await compose(['--profile', 'slow', 'rm', '-f', 'stubborn']), 0);
   });
 
+  test('a service named on the command line activates its profiles, as Compose’s do', async () => {
+    // No --profile anywhere: naming `stubborn` is enough for every verb.
+    const up = expectCode(await compose(['up', '-d', 'stubborn']), 0);
+    assert.match(up.stderr, /✔ Container life-stubborn-1 {2}Started/);
+    assert.match(await ok(['ps', 'stubborn']), /life-stubborn-1 .* Up /);
+    assert.equal(await ok(['exec', 'stubborn', 'echo', 'in-stubborn']), 'in-stubborn\n');
+    assert.equal(await ok(['run', '--rm', '--no-deps', 'stubborn', 'echo', 'one-off']), 'one-off\n');
+    expectCode(await compose(['stop', '-t', '0', 'stubborn']), 0);
+    expectCode(await compose(['rm', '-f', 'stubborn']), 0);
+    assert.equal(await ok(['ps', '-a', '-q', 'stubborn']), '');
+    // An unknown name is still the verb's plain error.
+    const unknown = expectCode(await compose(['stop', 'stubbornn']), 1);
+    assert.equal(unknown.stderr.trim(), 'no such service: stubbornn');
+  });
+
   test('rm removes stopped containers, keeps volumes unless -v; -s stops first', async () => {
     const before = await volumes();
     assert.equal(before.length, 2, before.join(' ')); // life_data and /scratch's anonymous one

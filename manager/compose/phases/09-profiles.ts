@@ -1,8 +1,15 @@
 /**
  * Phase 9 — apply profiles. A service without `profiles` is always enabled; one with profiles
- * only when one of them is active (`*` activates all). Services named on the command line are
- * enabled whatever their profiles, their profiles become active, and everything they depend on
- * is enabled too; the model then holds just those services and their dependencies.
+ * only when one of them is active (`*` activates all).
+ *
+ * Services named on the command line come in two kinds:
+ * - `selected` (`config SERVICE…`): enabled whatever their profiles, their profiles become
+ *   active, and everything they depend on is enabled too; the model then holds just those
+ *   services and their dependencies (compose-go's WithSelectedServices).
+ * - `enabled` (the verbs that act on a project: `up worker`, `exec worker`, `stop worker`…):
+ *   their profiles become active and the project keeps every service those profiles and the
+ *   others enable (WithServicesEnabled). A dependency in a profile still inactive is the same
+ *   error as without them, as Compose's docs show for `up phpmyadmin`.
  */
 import type { Reporter } from '../errors';
 import { didYouMean } from '../errors';
@@ -21,13 +28,23 @@ function deps(svc: unknown): string[] {
   return isMap(svc.depends_on) ? Object.keys(svc.depends_on) : [];
 }
 
-export function applyProfiles(tree: TreeMap, profiles: string[], selected: string[], rep: Reporter): ProfileResult {
+export interface NamedServices {
+  selected?: string[];
+  enabled?: string[];
+}
+
+export function applyProfiles(tree: TreeMap, profiles: string[], named: NamedServices, rep: Reporter): ProfileResult {
   const services = isMap(tree.services) ? tree.services : {};
   const active = new Set(profiles.filter((p) => p !== ''));
+  const selected = named.selected ?? [];
   for (const name of selected) {
     const svc = services[name];
     if (!isMap(svc)) throw rep.notFound(['services'], `no such service: ${JSON.stringify(name)}${didYouMean(name, Object.keys(services))}`);
-    if (Array.isArray(svc.profiles)) for (const p of svc.profiles) active.add(String(p));
+  }
+  // An unknown name among `enabled` is the verb's to report, in its own words.
+  for (const name of [...selected, ...(named.enabled ?? [])]) {
+    const svc = services[name];
+    if (isMap(svc) && Array.isArray(svc.profiles)) for (const p of svc.profiles) active.add(String(p));
   }
   const all = active.has('*');
   const byProfile = (svc: unknown): boolean => {
