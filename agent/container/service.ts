@@ -18,11 +18,12 @@ import { formatPlatform, hostPlatform, parsePlatform, type ImageConfig } from '.
 import type { ImageService } from '../image/service';
 import type { NetworkManager } from '../network';
 import type { ExecSession, Runtime } from '../runtime/runtime';
+import { mappedDevices, parseDeviceRule } from '../runtime/spec';
 import type { VolumeService } from '../volume';
 import { checkName, nameConflict, resolveConfig, resolveMounts, resolveNetworkMode } from './create';
 import { HealthMonitor } from './health';
 import { advance, type Step } from './machine';
-import { initialState, isActive, type ContainerRecord } from './record';
+import { initialState, isActive, type ContainerRecord, type ResolvedConfig } from './record';
 import { logSizeLimit } from './log-config';
 import { restartsWithDaemon, validatePolicy } from './restart';
 import { traced, traceEnd, traceMark } from '../trace';
@@ -394,6 +395,7 @@ export class ContainerService {
     logSizeLimit({ driver: spec.log_driver, options: spec.log_options });
     const config = resolveConfig(spec, imageConfig, id);
     if (config.entrypoint.length === 0 && config.cmd.length === 0) throw invalidArgument('No command specified');
+    checkProcessSettings(spec, config);
     const net = resolveNetworkMode(spec);
     for (const n of net.networks) await this.deps.networks.inspectNetwork(n);
     if (net.networkMode === 'container') this.resolve(spec.network_mode.slice(10));
@@ -690,16 +692,39 @@ export class ContainerService {
   }
 }
 
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10,
-  SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20,
-  SIGWINCH: 28,
-};
+/**
+ * What Docker's daemon checks at create, so that a container that could never start is not
+ * made: the working directory, the stop signal, the devices and the device cgroup rules.
+ */
+function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void {
+  if (config.workingDir && !path.posix.isAbsolute(config.workingDir)) {
+    throw invalidArgument(`the working directory '${config.workingDir}' is invalid, it needs to be an absolute path`);
+  }
+  if (parseSignal(config.stopSignal) === undefined) throw invalidArgument(`invalid signal: ${config.stopSignal}`);
+  mappedDevices(spec.devices);
+  for (const rule of spec.device_cgroup_rules) parseDeviceRule(rule);
+}
+
+/**
+ * Docker's signal.ParseSignal: a number from 1 to 64, a name with or without `SIG`, or
+ * `RTMIN+n`/`RTMAX-n`. Undefined when it is none of those.
+ */
+export function parseSignal(sig: string): number | undefined {
+  if (/^\d+$/.test(sig)) {
+    const n = Number(sig);
+    return n >= 1 && n <= 64 ? n : undefined;
+  }
+  const name = sig.toUpperCase().replace(/^SIG/, '');
+  const rt = /^RT(MIN|MAX)([+-]\d+)?$/.exec(name);
+  if (rt) {
+    const n = (rt[1] === 'MIN' ? 34 : 64) + Number(rt[2] ?? 0);
+    return n >= 34 && n <= 64 ? n : undefined;
+  }
+  return (os.constants.signals as Record<string, number | undefined>)[`SIG${name}`];
+}
 
 export function signalNumber(sig: string): string {
-  if (/^\d+$/.test(sig)) return sig;
-  const s = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-  return String(SIGNALS[s] ?? sig);
+  return String(parseSignal(sig) ?? sig);
 }
 
 /**

@@ -261,6 +261,8 @@ export class HostEnv implements MachineEnv {
         shmSize: r.shm_size || undefined,
         mounts,
         init: c.spec.init,
+        devices: c.spec.devices,
+        deviceCgroupRules: c.spec.device_cgroup_rules,
         etcFiles: etc,
         annotations: { 'org.tscompose.container.name': c.name },
       });

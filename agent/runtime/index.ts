@@ -19,6 +19,7 @@ export {
   buildSpec,
   capabilitySet,
   hostDevices,
+  mappedDevices,
   ociResources,
   parseDeviceRule,
   writeEtcFiles,

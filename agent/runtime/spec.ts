@@ -133,6 +133,8 @@ export interface ContainerSpecOptions {
   mounts?: MountOptions[];
   /** Extra device cgroup rules in Docker's `c 1:3 rwm` / `b 8:* r` syntax. */
   deviceCgroupRules?: string[];
+  /** Host devices in Docker's `--device` syntax (see mappedDevices). */
+  devices?: string[];
   /** Run catatonit as PID 1 in front of the process, as `docker run --init` does with tini. */
   init?: boolean;
   initBinary?: string;
@@ -195,9 +197,12 @@ export function buildSpec(o: ContainerSpecOptions): OciSpec {
   if (privateUts && o.domainname) sysctl['kernel.domainname'] = o.domainname;
   Object.assign(sysctl, o.sysctls ?? {});
 
+  const mapped = mappedDevices(o.devices ?? []);
   const deviceRules = privileged
     ? [{ allow: true, access: 'rwm' } satisfies OciDeviceRule]
-    : [...DEFAULT_DEVICE_RULES, ...(o.deviceCgroupRules ?? []).map(parseDeviceRule)];
+    : [...DEFAULT_DEVICE_RULES, ...(o.deviceCgroupRules ?? []).map(parseDeviceRule), ...mapped.rules];
+  const devices = privileged ? hostDevices().filter((h) => !mapped.devices.some((m) => m.path === h.path)) : [];
+  devices.push(...mapped.devices);
 
   const spec: OciSpec = {
     ociVersion: '1.0.2-dev',
@@ -218,7 +223,7 @@ export function buildSpec(o: ContainerSpecOptions): OciSpec {
     ...(o.annotations ? { annotations: o.annotations } : {}),
     linux: {
       namespaces,
-      devices: privileged ? hostDevices() : [],
+      devices,
       resources: { devices: deviceRules, ...ociResources(o.resources) },
       ...(o.cgroupsPath ? { cgroupsPath: o.cgroupsPath } : {}),
       sysctl,
@@ -238,6 +243,11 @@ const DEFAULT_DEV_NODES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/
  * buildSpec; /dev is small and on a memory file system.
  */
 export function hostDevices(dir = '/dev'): OciDevice[] {
+  return devicesUnder(dir, dir, (p) => SKIPPED_DEV_DIRS.has(p) || DEFAULT_DEV_NODES.has(p));
+}
+
+/** The device nodes below `dir`, each at its path with `hostPrefix` replaced by `containerPrefix`. */
+function devicesUnder(dir: string, containerPrefix: string, skip: (hostPath: string) => boolean = () => false, hostPrefix = dir): OciDevice[] {
   const out: OciDevice[] = [];
   let entries: import('node:fs').Dirent[];
   try {
@@ -247,27 +257,79 @@ export function hostDevices(dir = '/dev'): OciDevice[] {
   }
   for (const e of entries) {
     const p = path.join(dir, e.name);
+    if (skip(p)) continue;
     if (e.isDirectory()) {
-      if (!SKIPPED_DEV_DIRS.has(p)) out.push(...hostDevices(p));
+      out.push(...devicesUnder(p, containerPrefix, skip, hostPrefix));
       continue;
     }
-    if ((!e.isCharacterDevice() && !e.isBlockDevice()) || DEFAULT_DEV_NODES.has(p)) continue;
-    try {
-      const st = statSync(p, { bigint: true });
-      out.push({
-        type: e.isBlockDevice() ? 'b' : 'c',
-        path: p,
-        major: Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn)),
-        minor: Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn)),
-        fileMode: Number(st.mode & 0o7777n),
-        uid: Number(st.uid),
-        gid: Number(st.gid),
-      });
-    } catch {
-      // a node that vanished while walking
-    }
+    if (!e.isCharacterDevice() && !e.isBlockDevice()) continue;
+    const node = deviceNode(p, path.join(containerPrefix, path.relative(hostPrefix, p)));
+    if (node) out.push(node);
   }
   return out;
+}
+
+/** The node at `hostPath` as the OCI spec describes it, at `containerPath`; undefined if it isn't one. */
+function deviceNode(hostPath: string, containerPath: string): OciDevice | undefined {
+  let st: import('node:fs').BigIntStats;
+  try {
+    st = statSync(hostPath, { bigint: true });
+  } catch {
+    return undefined; // a node that vanished while walking
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) return undefined;
+  return {
+    type: st.isBlockDevice() ? 'b' : 'c',
+    path: containerPath,
+    major: Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn)),
+    minor: Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn)),
+    fileMode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+  };
+}
+
+/**
+ * Docker's `--device HOST[:CONTAINER][:PERMISSIONS]` (Compose's `devices`): the node (or every
+ * node below a directory) appears at its container path, and the device cgroup allows it with
+ * the permissions, `rwm` by default. Errors name the device as Docker's do.
+ */
+export function mappedDevices(values: readonly string[]): { devices: OciDevice[]; rules: OciDeviceRule[] } {
+  const devices: OciDevice[] = [];
+  const rules: OciDeviceRule[] = [];
+  for (const value of values) {
+    if (!value.startsWith('/') && value.includes('=')) {
+      throw invalidArgument(`runtime: device ${JSON.stringify(value)}: CDI devices are not supported; give the device node's path`);
+    }
+    const parts = value.split(':');
+    const hostPath = parts[0] ?? '';
+    let containerPath = hostPath;
+    let access = 'rwm';
+    if (parts.length === 2) {
+      if (parts[1]!.startsWith('/')) containerPath = parts[1]!;
+      else access = parts[1]!;
+    } else if (parts.length === 3) {
+      containerPath = parts[1]!;
+      access = parts[2]!;
+    }
+    if (!path.isAbsolute(hostPath) || !path.isAbsolute(containerPath) || parts.length > 3 || !/^[rwm]{1,3}$/.test(access)) {
+      throw invalidArgument(`runtime: invalid device specification: ${value}`);
+    }
+    const gathering = `error gathering device information while adding custom device ${JSON.stringify(hostPath)}`;
+    let st: import('node:fs').Stats;
+    try {
+      st = statSync(hostPath);
+    } catch (err) {
+      throw invalidArgument(`${gathering}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    }
+    const found = st.isDirectory() ? devicesUnder(hostPath, containerPath) : [deviceNode(hostPath, containerPath)].filter((d): d is OciDevice => !!d);
+    if (found.length === 0 && !st.isDirectory()) throw invalidArgument(`${gathering}: not a device node`);
+    for (const d of found) {
+      devices.push(d);
+      rules.push({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major, minor: d.minor, access });
+    }
+  }
+  return { devices, rules };
 }
 
 function addNamespace(list: OciNamespace[], type: OciNamespaceType, mode: NamespaceMode): void {

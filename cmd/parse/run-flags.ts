@@ -88,6 +88,7 @@ export interface RunFlags {
   securityOpt?: string[];
   macAddress?: string;
   device?: string[];
+  deviceCgroupRule?: string[];
   pull?: string;
   detachKeys?: string;
   attach?: string[];
@@ -219,6 +220,7 @@ export function parseRunFlags(
   spec.ulimits = (flags.ulimit ?? []).map(parseUlimit);
   spec.security_opt = (flags.securityOpt ?? []).map(parseSecurityOpt);
   spec.devices = (flags.device ?? []).map(validateDevice);
+  spec.device_cgroup_rules = flags.deviceCgroupRule ?? [];
 
   spec.ipc_mode = flags.ipc ?? '';
   if (!validIpcMode(spec.ipc_mode)) throw runError('--ipc: invalid IPC mode');

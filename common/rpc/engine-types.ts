@@ -120,6 +120,7 @@ export interface ContainerSpec {
   security_opt: string[];
   mac_address: string;
   devices: string[];
+  device_cgroup_rules: string[];
   files: FileInjection[];
   /** Docker's LogConfig: `json-file` (""), `local` or `k8s-file`, with `max-size`/`max-file`. */
   log_driver: string;
@@ -198,6 +199,7 @@ export function emptyContainerSpec(): ContainerSpec {
     security_opt: [],
     mac_address: '',
     devices: [],
+    device_cgroup_rules: [],
     files: [],
     log_driver: '',
     log_options: {},

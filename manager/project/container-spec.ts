@@ -96,6 +96,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.security_opt = s.security_opt ?? [];
   spec.mac_address = s.mac_address ?? '';
   spec.devices = (s.devices ?? []).map((d) => `${d.source}:${d.target}:${d.permissions}`);
+  spec.device_cgroup_rules = s.device_cgroup_rules ?? [];
   return spec;
 }
 

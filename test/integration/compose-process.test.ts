@@ -67,6 +67,8 @@ services:
     image: busybox:latest
     command: ["sh", "-c", "trap 'echo got-usr1; exit 0' USR1; echo ready; while :; do sleep 0.1; done"]
     stop_signal: SIGUSR1
+    devices: ["/dev/loop0:/dev/l0:r"]
+    device_cgroup_rules: ["b 7:1 rwm"]
   stubborn:
     image: busybox:latest
     command: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done"]
@@ -173,6 +175,14 @@ describe('compose process settings', () => {
     assert.notEqual(r0.code, 0);
     const r = await p.run(['exec', '-T', 'priv', 'sh', '-c', 'ls /dev | wc -l']);
     assert.ok(Number(r.stdout.trim()) > 20, r.stdout);
+  });
+
+  test('devices and device_cgroup_rules', async () => {
+    assert.equal(await p.sh('trapper', 'ls -l /dev/l0 | cut -c1'), 'b');
+    // Read-only as given: a write is refused by the device cgroup. The rule lets mknod'd 7:1 be read.
+    const write = await p.run(['exec', '-T', 'trapper', 'sh', '-c', 'echo x > /dev/l0']);
+    assert.match(write.stderr, /Operation not permitted/);
+    assert.equal(await p.sh('trapper', 'mknod /tmp/l1 b 7 1 && head -c 1 /tmp/l1 >/dev/null && echo ok'), 'ok');
   });
 
   test('ulimits, sysctls and shm_size', async () => {

@@ -249,6 +249,46 @@ describe('files', () => {
   });
 });
 
+describe('devices', () => {
+  const allowed = (out: string) => out.trim().split('\n');
+  test('--device gives the node at its path with its permissions; --device-cgroup-rule allows more', async () => {
+    // /dev/loop0 (b 7:0) is outside Docker's default device cgroup: denied unless given.
+    const denied = await d.run(['container', 'run', '--rm', 'busybox', 'sh', '-c', 'mknod /tmp/l b 7 0 && head -c 1 /tmp/l']);
+    assert.match(denied.stderr, /Operation not permitted/);
+    const given = await d.ok(['container', 'run', '--rm', '--device', '/dev/loop0', '--device', '/dev/fuse:/dev/f:r', 'busybox', 'sh', '-c',
+      'ls -l /dev/loop0 /dev/f | cut -c1; head -c 1 /dev/loop0 >/dev/null && echo read-ok; cat /sys/fs/cgroup/devices/devices.list 2>/dev/null || true']);
+    const lines = allowed(given);
+    assert.deepEqual(lines.slice(0, 3), ['c', 'b', 'read-ok']); // ls sorts: /dev/f, then /dev/loop0
+    if (lines.length > 3) {
+      // cgroup v1 lists the rules: each device with its permissions.
+      assert.ok(lines.includes('b 7:0 rwm'), given);
+      assert.ok(lines.includes('c 10:229 r'), given);
+    }
+    const write = await d.run(['container', 'run', '--rm', '--device', '/dev/fuse:/dev/f:r', 'busybox', 'sh', '-c', 'echo x > /dev/f']);
+    assert.match(write.stderr, /Operation not permitted/);
+    const ruled = await d.ok(['container', 'run', '--rm', '--device-cgroup-rule', 'b 7:* rwm', 'busybox', 'sh', '-c', 'mknod /tmp/l b 7 0 && head -c 1 /tmp/l >/dev/null && echo ruled-ok']);
+    assert.equal(ruled, 'ruled-ok\n');
+  });
+
+  test('a device, rule, stop signal or working directory that could never start is refused at create', async () => {
+    const before = await d.ok(['container', 'ls', '-aq']);
+    const cases: Array<[string[], string]> = [
+      [['--device', '/dev/nosuch'], 'error gathering device information while adding custom device "/dev/nosuch": no such file or directory'],
+      [['--device', '/etc/hostname'], 'error gathering device information while adding custom device "/etc/hostname": not a device node'],
+      [['--device-cgroup-rule', 'x 1:2'], 'runtime: invalid device cgroup rule "x 1:2"'],
+      [['--stop-signal', 'SIGFOO'], 'invalid signal: SIGFOO'],
+      [['-w', 'relative'], "the working directory 'relative' is invalid, it needs to be an absolute path"],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await d.run(['container', 'run', ...flags, 'busybox', 'true']);
+      assert.equal(r.code, 125, `${flags.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.trim(), `tscompose: Error response from daemon: ${message}`);
+    }
+    assert.equal(await d.ok(['container', 'ls', '-aq']), before, 'nothing was created');
+    await d.ok(['container', 'run', '--rm', '--stop-signal', 'RTMIN+3', 'busybox', 'true']);
+  });
+});
+
 describe('terminal', () => {
   test('an interactive -it session under tmux', async () => {
     const session = `tsc-${process.pid}`;
