@@ -19,6 +19,7 @@ import type { ImageService } from '../image/service';
 import type { NetworkManager } from '../network';
 import type { ExecSession, Runtime } from '../runtime/runtime';
 import { mappedDevices, parseDeviceRule } from '../runtime/spec';
+import { parseSecurityOptions } from '../runtime/security';
 import type { VolumeService } from '../volume';
 import { checkName, nameConflict, resolveConfig, resolveMounts, resolveNetworkMode } from './create';
 import { HealthMonitor } from './health';
@@ -694,7 +695,8 @@ export class ContainerService {
 
 /**
  * What Docker's daemon checks at create, so that a container that could never start is not
- * made: the working directory, the stop signal, the devices and the device cgroup rules.
+ * made: the working directory, the stop signal, the devices, the device cgroup rules and the
+ * security options (a seccomp profile included).
  */
 function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void {
   if (config.workingDir && !path.posix.isAbsolute(config.workingDir)) {
@@ -703,6 +705,7 @@ function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void
   if (parseSignal(config.stopSignal) === undefined) throw invalidArgument(`invalid signal: ${config.stopSignal}`);
   mappedDevices(spec.devices);
   for (const rule of spec.device_cgroup_rules) parseDeviceRule(rule);
+  parseSecurityOptions(spec.security_opt);
 }
 
 /**

@@ -14,6 +14,7 @@ import type { PortProtocol, PortRequest } from '../network/ports';
 import type { Runtime } from '../runtime/runtime';
 import { buildSpec, writeEtcFiles, type MountOptions, type NamespaceMode } from '../runtime/spec';
 import { resolveUser } from '../runtime/user';
+import { parseSecurityOptions } from '../runtime/security';
 import type { VolumeService } from '../volume';
 import type { ExitInfo, MachineEnv } from './machine';
 import type { ContainerRecord, EndpointRecord } from './record';
@@ -228,6 +229,7 @@ export class HostEnv implements MachineEnv {
       if (args.length === 0) throw invalidArgument('no command specified');
       const user = await resolveUser(rootfs, c.config.user || undefined, c.spec.group_add);
       const r = c.spec.resources;
+      const security = parseSecurityOptions(c.spec.security_opt);
       const spec = buildSpec({
         rootfs,
         args,
@@ -247,6 +249,9 @@ export class HostEnv implements MachineEnv {
         ulimits: c.spec.ulimits,
         sysctls: c.spec.sysctls,
         oomScoreAdj: c.spec.oom_score_adj || undefined,
+        noNewPrivileges: security.noNewPrivileges,
+        seccompProfile: security.seccompProfile,
+        unmaskSystemPaths: security.unmaskSystemPaths,
         resources: {
           memory: r.memory || undefined,
           memorySwap: r.memory_swap || undefined,

@@ -2,6 +2,7 @@ import { promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { failedPrecondition, invalidArgument } from '../../common/errors';
 import { writeFileAtomic } from '../../common/fsutil';
+import { dockerSeccompToOci } from './security';
 import type { OciDevice, OciDeviceRule, OciMount, OciNamespace, OciNamespaceType, OciResources, OciSpec, OciUser } from './oci';
 
 /** Every capability Linux knows, by bit number; the privileged set is bounded by cap_last_cap. */
@@ -135,6 +136,10 @@ export interface ContainerSpecOptions {
   deviceCgroupRules?: string[];
   /** Host devices in Docker's `--device` syntax (see mappedDevices). */
   devices?: string[];
+  /** A Docker seccomp profile's JSON (see dockerSeccompToOci); none runs unfiltered. */
+  seccompProfile?: string;
+  /** `--security-opt systempaths=unconfined`: nothing of /proc and /sys masked or read-only. */
+  unmaskSystemPaths?: boolean;
   /** Run catatonit as PID 1 in front of the process, as `docker run --init` does with tini. */
   init?: boolean;
   initBinary?: string;
@@ -227,8 +232,10 @@ export function buildSpec(o: ContainerSpecOptions): OciSpec {
       resources: { devices: deviceRules, ...ociResources(o.resources) },
       ...(o.cgroupsPath ? { cgroupsPath: o.cgroupsPath } : {}),
       sysctl,
-      maskedPaths: privileged ? [] : [...DEFAULT_MASKED_PATHS],
-      readonlyPaths: privileged ? [] : [...DEFAULT_READONLY_PATHS],
+      maskedPaths: privileged || o.unmaskSystemPaths ? [] : [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: privileged || o.unmaskSystemPaths ? [] : [...DEFAULT_READONLY_PATHS],
+      // Docker runs a privileged container without a filter, whatever the profile.
+      ...(o.seccompProfile && !privileged ? { seccomp: dockerSeccompToOci(o.seccompProfile, { capabilities: caps, arch: process.arch }) } : {}),
     },
   };
   return spec;

@@ -93,7 +93,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.pid_mode = serviceReference(project, s.pid ?? '');
   spec.oom_score_adj = s.oom_score_adj ?? 0;
   spec.group_add = s.group_add ?? [];
-  spec.security_opt = s.security_opt ?? [];
+  spec.security_opt = (s.security_opt ?? []).map((opt) => withSeccompProfile(opt, project.working_dir, s.name));
   spec.mac_address = s.mac_address ?? '';
   spec.devices = (s.devices ?? []).map((d) => `${d.source}:${d.target}:${d.permissions}`);
   spec.device_cgroup_rules = s.device_cgroup_rules ?? [];
@@ -196,6 +196,21 @@ export function filesOf(project: Project, s: ServiceConfig): FileInjection[] {
       mode: ref.mode ?? 0o444,
     };
   });
+}
+
+/**
+ * `seccomp=FILE` (or `seccomp:FILE`) with the profile's JSON in place of its path, as Compose and
+ * Docker's CLI send it: the engine takes the profile itself. Relative paths are the project's.
+ */
+function withSeccompProfile(opt: string, projectDir: string, service: string): string {
+  const m = /^seccomp[=:](.*)$/s.exec(opt);
+  const file = m?.[1];
+  if (file === undefined || file === 'unconfined' || file === 'builtin' || file === '' || file.trimStart().startsWith('{')) return opt;
+  try {
+    return `seccomp=${readFileSync(path.resolve(projectDir, file), 'utf8')}`;
+  } catch (err) {
+    throw invalidArgument(`service "${service}": security_opt: opening seccomp profile (${file}) failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 function fileContent(what: string, def: SecretConfig | ConfigObjConfig, environment: Record<string, string>): Buffer {

@@ -69,6 +69,7 @@ services:
     stop_signal: SIGUSR1
     devices: ["/dev/loop0:/dev/l0:r"]
     device_cgroup_rules: ["b 7:1 rwm"]
+    security_opt: ["no-new-privileges:true", "seccomp:./no-mkdir.json"]
   stubborn:
     image: busybox:latest
     command: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done"]
@@ -114,7 +115,10 @@ const cap = (bit: number) => 1n << BigInt(bit);
 
 before(async () => {
   d = await startBusyboxDaemon();
-  p = await ComposeProject.create(d, 'proc', COMPOSE, { 'app.env': '# comment\nFROM_FILE=yes\nOVERRIDDEN=from-file\n' });
+  p = await ComposeProject.create(d, 'proc', COMPOSE, {
+    'app.env': '# comment\nFROM_FILE=yes\nOVERRIDDEN=from-file\n',
+    'no-mkdir.json': JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }),
+  });
   const r = await p.run(['up', '-d']);
   upOutput = r.stderr;
   assert.equal(r.code, 0, r.stderr);
@@ -183,6 +187,12 @@ describe('compose process settings', () => {
     const write = await p.run(['exec', '-T', 'trapper', 'sh', '-c', 'echo x > /dev/l0']);
     assert.match(write.stderr, /Operation not permitted/);
     assert.equal(await p.sh('trapper', 'mknod /tmp/l1 b 7 1 && head -c 1 /tmp/l1 >/dev/null && echo ok'), 'ok');
+  });
+
+  test('security_opt: no-new-privileges and a seccomp profile file of the project', async () => {
+    assert.equal(await p.sh('trapper', 'grep NoNewPrivs /proc/self/status'), 'NoNewPrivs:\t1');
+    const r = await p.run(['exec', '-T', 'trapper', 'mkdir', '/made']);
+    assert.match(r.stderr, /Operation not permitted/);
   });
 
   test('ulimits, sysctls and shm_size', async () => {

@@ -289,6 +289,29 @@ describe('devices', () => {
   });
 });
 
+describe('security options', () => {
+  test('no-new-privileges, a seccomp profile, systempaths=unconfined; a bad option is refused at create', async () => {
+    assert.equal(await d.ok(['container', 'run', '--rm', '--security-opt', 'no-new-privileges', 'busybox', 'sh', '-c', 'grep NoNewPrivs /proc/self/status']), 'NoNewPrivs:\t1\n');
+    const profile = path.join(d.dir, 'no-mkdir.json');
+    await fsp.writeFile(profile, JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+    }));
+    const filtered = await d.run(['container', 'run', '--rm', '--security-opt', `seccomp=${profile}`, 'busybox', 'sh', '-c', 'grep Seccomp: /proc/self/status; mkdir /made']);
+    assert.match(filtered.stdout, /^Seccomp:\t2$/m);
+    assert.match(filtered.stderr, /can't create directory '\/made': Operation not permitted/);
+    assert.equal(await d.ok(['container', 'run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox', 'sh', '-c', 'mkdir /made && echo made']), 'made\n');
+    // /proc/timer_list is masked (empty) unless systempaths=unconfined.
+    assert.equal(await d.ok(['container', 'run', '--rm', 'busybox', 'sh', '-c', 'wc -c < /proc/timer_list']), '0\n');
+    assert.notEqual(await d.ok(['container', 'run', '--rm', '--security-opt', 'systempaths=unconfined', 'busybox', 'sh', '-c', 'wc -c < /proc/timer_list']), '0\n');
+    const before = await d.ok(['container', 'ls', '-aq']);
+    const bad = await d.run(['container', 'run', '--security-opt', 'foo=bar', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.equal(bad.stderr.trim(), 'tscompose: Error response from daemon: invalid --security-opt 2: "foo=bar"');
+    assert.equal(await d.ok(['container', 'ls', '-aq']), before);
+  });
+});
+
 describe('terminal', () => {
   test('an interactive -it session under tmux', async () => {
     const session = `tsc-${process.pid}`;
