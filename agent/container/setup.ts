@@ -325,6 +325,7 @@ export class HostEnv implements MachineEnv {
           name: c.name,
           aliases: [...(att?.aliases ?? []), c.id.slice(0, 12)],
           ipv4Address: att?.ipv4_address || undefined,
+          macAddress: macAddressOn(c, 0),
           portMappings: portRequests,
         }));
         if (ready) {
@@ -347,7 +348,7 @@ export class HostEnv implements MachineEnv {
     let dns: { nameservers: string[]; search: string[]; options: string[] } | undefined;
     this.settingUp.add(c.id);
     try {
-      for (const net of c.networks) {
+      for (const [index, net] of c.networks.entries()) {
         const att = c.spec.networks.find((n) => n.network === net);
         // Every connect offers the ports: the network manager publishes them on the container's
         // gateway endpoint, its first network that is not internal, and on no other.
@@ -355,6 +356,7 @@ export class HostEnv implements MachineEnv {
           name: c.name,
           aliases: [...(att?.aliases ?? []), c.id.slice(0, 12)],
           ipv4Address: att?.ipv4_address || undefined,
+          macAddress: macAddressOn(c, index),
           portMappings: portRequests,
         }));
         const ep = endpointRecord(result, att?.aliases ?? []);
@@ -481,4 +483,14 @@ function portRequestsOf(c: ContainerRecord): PortRequest[] {
     }
   }
   return out;
+}
+
+/**
+ * The MAC address asked for the container's `index`th network: its own (`--network
+ * name=x,mac-address=…`, Compose's `networks.x.mac_address`), else for the first network the
+ * container's (`--mac-address`, Compose's service-level `mac_address`), as Docker's.
+ */
+function macAddressOn(c: ContainerRecord, index: number): string | undefined {
+  const att = c.spec.networks.find((n) => n.network === c.networks[index]);
+  return att?.mac_address || (index === 0 ? c.spec.mac_address : '') || undefined;
 }

@@ -57,7 +57,7 @@ export class CniBridgeDriver implements NetworkDriver {
       // network's one rule in our nat chain does the same job for every endpoint.
       ipMasq: !network.internal && !networkMasquerade,
       hairpinMode: true,
-      capabilities: { ips: true },
+      capabilities: { ips: true, mac: true },
       ipam: { type: 'host-local', dataDir: this.options.ipamDir, ranges: [[range]] },
     };
     if (network.mtu) bridge.mtu = network.mtu;
@@ -81,6 +81,7 @@ export class CniBridgeDriver implements NetworkDriver {
     if (request.ipv4Address) {
       capabilityArgs.ips = [`${request.ipv4Address}/${parseCidr(network.subnet)?.prefix ?? 32}`];
     }
+    if (request.macAddress) capabilityArgs.mac = request.macAddress;
     return { containerId: request.containerId, netnsPath, ifName: request.ifName, capabilityArgs };
   }
 

@@ -63,6 +63,8 @@ export interface AttachRequest {
   ifName: string;
   /** A fixed address (`--ip`) instead of the next free one. */
   ipv4Address?: string;
+  /** A fixed MAC address (`--mac-address`) instead of a random one. */
+  macAddress?: string;
   /** Already decided host sides (see `allocatePorts`). */
   portMappings: PortMapping[];
   /**

@@ -172,6 +172,7 @@ export interface ConnectOptions {
   name?: string;
   aliases?: string[];
   ipv4Address?: string;
+  macAddress?: string;
   portMappings?: PortRequest[];
   ifName?: string;
 }
@@ -699,6 +700,14 @@ export class NetworkManager {
       if (used || opts.ipv4Address === n.gateway) throw conflict(`network: Address already in use: ${opts.ipv4Address}`);
       request.ipv4Address = opts.ipv4Address;
     }
+    if (opts.macAddress) {
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(opts.macAddress)) throw invalidArgument(`network: invalid MAC address ${opts.macAddress}`);
+      const mac = opts.macAddress.toLowerCase();
+      if (this.state.endpoints.some((e) => e.networkId === n.id && (e.request.macAddress === mac || e.info?.macAddress === mac))) {
+        throw conflict(`network: MAC address already in use on ${n.name}: ${mac}`);
+      }
+      request.macAddress = mac;
+    }
     // One endpoint per sandbox gives the default route and carries the published ports: the
     // first on a network that is not internal (Docker's gateway endpoint). Two default routes
     // would send replies out of whichever network the kernel picks, not the one the DNAT'ed
@@ -794,7 +803,7 @@ export class NetworkManager {
    * from then on the sandbox is the container's, for removal and recovery alike.
    */
   async takeSandbox(containerId: string, network: string, opts: ConnectOptions = {}): Promise<{ netnsPath: string; result: ConnectResult } | undefined> {
-    if (this.options.sandboxPool <= 0 || network !== DEFAULT_NETWORK || opts.portMappings?.length || opts.ipv4Address || opts.ifName) return undefined;
+    if (this.options.sandboxPool <= 0 || network !== DEFAULT_NETWORK || opts.portMappings?.length || opts.ipv4Address || opts.macAddress || opts.ifName) return undefined;
     const taken = await this.commit(() => {
       const n = this.state.networks.find((x) => x.name === DEFAULT_NETWORK);
       if (!n || this.state.endpoints.some((e) => ownerOf(e) === containerId)) return undefined;

@@ -162,6 +162,21 @@ describe('network engine', () => {
     for (const c of ['dns-c2', 'dns-web']) await expectReply(c, 'dns-web2', 'web-here');
   });
 
+  test('--mac-address and a network’s mac-address set the interface’s address; a taken one is refused', async () => {
+    const macOf = async (c: string, ifName = 'eth0') => (await d.ok(['container', 'exec', c, 'cat', `/sys/class/net/${ifName}/address`])).trim();
+    await d.ok(['network', 'create', 'mac-net']);
+    await d.ok(['container', 'run', '-d', '--name', 'mac-1', '--mac-address', '02:42:ac:11:00:99', 'busybox', 'sleep', '600']);
+    assert.equal(await macOf('mac-1'), '02:42:ac:11:00:99');
+    await d.ok(['container', 'run', '-d', '--name', 'mac-2', '--network', 'name=mac-net,mac-address=02:00:00:aa:00:01', 'busybox', 'sleep', '600']);
+    assert.equal(await macOf('mac-2'), '02:00:00:aa:00:01');
+    assert.equal((await d.ok(['container', 'inspect', '-f', '{{(index .NetworkSettings.Networks "mac-net").MacAddress}}', 'mac-2'])).trim(), '02:00:00:aa:00:01');
+    const taken = await d.run(['container', 'run', '--rm', '--network', 'mac-net', '--mac-address', '02:00:00:AA:00:01', 'busybox', 'true']);
+    assert.equal(taken.code, 125);
+    assert.match(taken.stderr, /MAC address already in use on mac-net: 02:00:00:aa:00:01/);
+    await d.ok(['container', 'rm', '-f', 'mac-1', 'mac-2']);
+    await d.ok(['network', 'rm', 'mac-net']);
+  });
+
   test('an internal network: its containers reach each other by name and nothing outside it', async () => {
     await d.ok(['network', 'create', '--internal', 'in-vault']);
     await d.ok(['network', 'create', 'in-open']);
