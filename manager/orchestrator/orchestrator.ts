@@ -26,6 +26,7 @@ import type { ProjectRecord, Store, TaskRecord } from '../store/index';
 import { waitCompleted, waitHealthy, waitRunningOrHealthy, withTimeout } from './conditions';
 import { parseModel } from './model';
 import { planService, type ActualContainer, type ServicePlan, type SlotAction } from './plan';
+import { unsupportedAttributes } from '../project/unsupported';
 import { done, failed, warning, working, type Emit } from './progress';
 import {
   checkExternals,
@@ -108,10 +109,14 @@ export class Orchestrator {
     // Every container's spec first: a bad one (e.g. a secret that can't be read) fails `up`
     // before anything is created.
     const tasks = new Map<string, DesiredTask[]>();
+    const notApplied: string[] = [];
     for (const name of levels.flat()) {
       const svc = project.services[name]!;
+      notApplied.push(...unsupportedAttributes(svc));
       tasks.set(name, Array.from({ length: desired.get(name)!.replicas }, (_, i) => desiredTask(project, identity, svc, i + 1)));
     }
+
+    for (const w of notApplied) emit(warning(w));
 
     const actual = (await this.containersOf(project.name)).filter((c) => !isOneoff(c.labels));
     await this.handleOrphans(project, actual, req.remove_orphans, req.timeout_seconds, emit);

@@ -107,6 +107,7 @@ services:
     cpus: 1.5
     pids_limit: 40
     mem_reservation: 16m
+    mem_swappiness: 10
 `;
 
 // The bounding set: app's user is not root, so its effective set is empty whatever was added.
@@ -193,6 +194,11 @@ describe('compose process settings', () => {
     assert.equal(await p.sh('trapper', 'grep NoNewPrivs /proc/self/status'), 'NoNewPrivs:\t1');
     const r = await p.run(['exec', '-T', 'trapper', 'mkdir', '/made']);
     assert.match(r.stderr, /Operation not permitted/);
+  });
+
+  test('an attribute the engine does not apply is named by up, once per service', async () => {
+    const named = upOutput.split('\n').filter((l) => l.includes('mem_swappiness'));
+    assert.deepEqual(named, ['WARN[0000] service "legacy": mem_swappiness is ignored: the kernel’s swappiness applies']);
   });
 
   test('ulimits, sysctls and shm_size', async () => {

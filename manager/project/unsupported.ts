@@ -1,0 +1,47 @@
+/**
+ * Service attributes of the Compose Specification that the loader accepts and this engine does
+ * not apply. `up` (and `run`, `create`) names each one a service sets, so that a file is never
+ * half-honoured in silence. An attribute without which the service cannot be what the file says
+ * (a GPU) is refused instead.
+ */
+import { invalidArgument } from '../../common/errors';
+import type { ServiceConfig } from '../compose/model';
+
+/** Attribute → what the user should know; keyed by the attribute as written in the file. */
+const NOT_APPLIED: Readonly<Record<string, string>> = {
+  blkio_config: 'block I/O weights and rate limits are not applied',
+  cgroup_parent: 'containers are placed under the engine’s own cgroup parent',
+  cpu_count: 'a Windows-only setting',
+  cpu_rt_period: 'real-time CPU scheduling is not applied',
+  cpu_rt_runtime: 'real-time CPU scheduling is not applied',
+  credential_spec: 'a Windows-only setting',
+  external_links: 'legacy links to containers outside the project are not made; use a shared network',
+  mem_swappiness: 'the kernel’s swappiness applies',
+  models: 'model runners are not provided',
+  post_start: 'lifecycle hooks are not run',
+  pre_stop: 'lifecycle hooks are not run',
+  provider: 'provider services are not run',
+  pull_refresh_after: 'images are pulled by pull_policy alone',
+  storage_opt: 'the writable layer has no size limit',
+  use_api_socket: 'no engine API socket is mounted',
+};
+
+/** One warning per attribute the service sets and this engine doesn't apply. Throws for a GPU. */
+export function unsupportedAttributes(service: ServiceConfig): string[] {
+  const gpuRequest = (service.gpus?.length ?? 0) > 0 || (service.deploy?.resources?.reservations?.devices?.length ?? 0) > 0;
+  if (gpuRequest) throw invalidArgument(`service "${service.name}": GPU devices were requested, and this engine has no device driver for them`);
+  const warnings: string[] = [];
+  const set = service as unknown as Record<string, unknown>;
+  for (const [attribute, why] of Object.entries(NOT_APPLIED)) {
+    const value = set[attribute];
+    if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
+    warnings.push(`service "${service.name}": ${attribute} is ignored: ${why}`);
+  }
+  if (service.cgroup === 'private') {
+    warnings.push(`service "${service.name}": cgroup is ignored: containers share the host's cgroup namespace`);
+  }
+  if (service.userns_mode !== undefined && service.userns_mode !== 'host') {
+    warnings.push(`service "${service.name}": userns_mode is ignored: user namespaces are not remapped`);
+  }
+  return warnings;
+}

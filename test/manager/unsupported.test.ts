@@ -1,0 +1,35 @@
+/** Attributes the loader accepts and the engine doesn't apply: named by `up`, never dropped in silence. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { unsupportedAttributes } from '../../manager/project/unsupported';
+import { model } from './helpers';
+
+async function warningsOf(service: string) {
+  const m = await model(`services:\n  s:\n    image: busybox\n${service}`);
+  return unsupportedAttributes(m.services.s!);
+}
+
+test('a service using only what the engine applies gets no warning', async () => {
+  assert.deepEqual(await warningsOf('    mem_limit: 64m\n    cgroup: host\n    userns_mode: host\n'), []);
+});
+
+test('each attribute not applied is named with the reason', async () => {
+  assert.deepEqual(await warningsOf('    mem_swappiness: 10\n    cgroup_parent: /mine\n    cgroup: private\n    storage_opt: { size: 1G }\n'), [
+    'service "s": cgroup_parent is ignored: containers are placed under the engine’s own cgroup parent',
+    'service "s": mem_swappiness is ignored: the kernel’s swappiness applies',
+    'service "s": storage_opt is ignored: the writable layer has no size limit',
+    `service "s": cgroup is ignored: containers share the host's cgroup namespace`,
+  ]);
+  assert.deepEqual(await warningsOf('    blkio_config: { weight: 300 }\n    external_links: [other]\n'), [
+    'service "s": blkio_config is ignored: block I/O weights and rate limits are not applied',
+    'service "s": external_links is ignored: legacy links to containers outside the project are not made; use a shared network',
+  ]);
+});
+
+test('a GPU request is refused: the service could not be what the file says', async () => {
+  await assert.rejects(warningsOf('    gpus: all\n'), /service "s": GPU devices were requested, and this engine has no device driver for them/);
+  await assert.rejects(
+    warningsOf('    deploy:\n      resources:\n        reservations:\n          devices: [{ driver: nvidia, count: 1, capabilities: [gpu] }]\n'),
+    /GPU devices were requested/,
+  );
+});
