@@ -101,6 +101,7 @@ export function containerHandlers(agent: Agent): Handlers {
     ),
     ContainerAttach: (call: ServerDuplexStream<any, any>) => void attach(agent, call),
     ContainerExec: (call: ServerDuplexStream<any, any>) => void exec(agent, call),
+    ContainerExecRun: unary((req: { id: string; exec: ExecSpec }) => execRun(agent, req.id, req.exec)),
     ContainerWait: unary(async (req: { id: string; condition: string }, call) => {
       const ac = new AbortController();
       call.on('cancelled', () => ac.abort());
@@ -420,33 +421,62 @@ async function attach(agent: Agent, call: ServerDuplexStream<any, any>): Promise
   }
 }
 
+/** A new process in a running container, registered and announced as Docker's exec_start. */
+async function startExec(agent: Agent, id: string, spec: ExecSpec) {
+  const c = agent.containers.resolve(id);
+  if (c.state.status !== 'running') throw conflict(`container ${c.id} is not running`);
+  if (spec.cmd.length === 0) throw invalidArgument('No exec command specified');
+  const rootfs = `/proc/${c.state.pid}/root`;
+  // The container's --group-add holds for its execs too, as in Docker.
+  const user = await resolveUser(rootfs, spec.user || c.config.user || undefined, c.spec.group_add);
+  const env = [...c.config.env, ...spec.env];
+  const session = await agent.runtime.exec(c.id, {
+    args: spec.cmd,
+    env,
+    cwd: spec.working_dir || c.config.workingDir || undefined,
+    user,
+    tty: spec.tty,
+    stdin: spec.stdin,
+    detach: spec.detach,
+    privileged: spec.privileged,
+    consoleSize: spec.height && spec.width ? { height: spec.height, width: spec.width } : undefined,
+  });
+  agent.containers.registerExec(session);
+  agent.events.emit('container', `exec_start: ${spec.cmd.join(' ')}`, c.id, { name: c.name, image: c.image, execID: session.id });
+  return { c, session };
+}
+
+/** Output kept of a process run to its end: its last 64 KiB. */
+const EXEC_RUN_OUTPUT = 64 << 10;
+
+/** `ContainerExecRun`: the process to its end, no stdin, no terminal; exit code and output tail. */
+async function execRun(agent: Agent, id: string, spec: ExecSpec): Promise<{ exit_code: number; output: Buffer }> {
+  const { c, session } = await startExec(agent, id, { ...spec, tty: false, stdin: false, detach: false });
+  let output = Buffer.alloc(0);
+  const keep = (b: Buffer) => {
+    output = Buffer.concat([output, b]);
+    if (output.length > EXEC_RUN_OUTPUT) output = output.subarray(output.length - EXEC_RUN_OUTPUT);
+  };
+  session.streams?.stdout.on('data', keep);
+  session.streams?.stderr.on('data', keep);
+  try {
+    const code = await session.exitCode;
+    await session.streams?.closed.catch(() => undefined);
+    agent.events.emit('container', 'exec_die', c.id, { name: c.name, image: c.image, execID: session.id, exitCode: String(code) });
+    return { exit_code: code, output };
+  } finally {
+    agent.containers.unregisterExec(session.id);
+  }
+}
+
 async function exec(agent: Agent, call: ServerDuplexStream<any, any>): Promise<void> {
   try {
     const first = await nextMessage(call);
     const open = first?.open as AttachOpen | undefined;
     const spec = open?.exec as ExecSpec | undefined;
     if (!open || !spec) throw invalidArgument('exec: the first message must carry the exec spec');
-    const c = agent.containers.resolve(open.id);
     call.sendMetadata(new Metadata());
-    if (c.state.status !== 'running') throw conflict(`container ${c.id} is not running`);
-    if (spec.cmd.length === 0) throw invalidArgument('No exec command specified');
-    const rootfs = `/proc/${c.state.pid}/root`;
-    // The container's --group-add holds for its execs too, as in Docker.
-    const user = await resolveUser(rootfs, spec.user || c.config.user || undefined, c.spec.group_add);
-    const env = [...c.config.env, ...spec.env];
-    const session = await agent.runtime.exec(c.id, {
-      args: spec.cmd,
-      env,
-      cwd: spec.working_dir || c.config.workingDir || undefined,
-      user,
-      tty: spec.tty,
-      stdin: spec.stdin,
-      detach: spec.detach,
-      privileged: spec.privileged,
-      consoleSize: spec.height && spec.width ? { height: spec.height, width: spec.width } : undefined,
-    });
-    agent.containers.registerExec(session);
-    agent.events.emit('container', `exec_start: ${spec.cmd.join(' ')}`, c.id, { name: c.name, image: c.image, execID: session.id });
+    const { c, session } = await startExec(agent, open.id, spec);
     call.write({ exec_id: session.id });
     if (spec.detach) {
       call.end();

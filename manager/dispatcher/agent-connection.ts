@@ -42,6 +42,15 @@ export interface PullProgress {
   status: string;
 }
 
+/** A process to run in a container: Compose's hook, as an exec. */
+export interface ProcessSpec {
+  cmd: string[];
+  env: string[];
+  user: string;
+  workingDir: string;
+  privileged: boolean;
+}
+
 export interface AgentConnection {
   info(): Promise<NodeInfo>;
 
@@ -60,6 +69,8 @@ export interface AgentConnection {
   containerVolumes(id: string): Promise<Array<{ name: string; destination: string }>>;
   /** Resolves with the exit code once the container is not running. */
   waitContainer(id: string, signal?: AbortSignal): Promise<number>;
+  /** Runs a process in the running container to its end (Compose's lifecycle hooks). */
+  runInContainer(id: string, process: ProcessSpec): Promise<{ exitCode: number; output: Buffer }>;
 
   /** The image's ID in the node's store (`sha256:…`), or undefined when it is not there. */
   imageId(reference: string): Promise<string | undefined>;

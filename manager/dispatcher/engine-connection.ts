@@ -5,7 +5,7 @@
  */
 import { failedPrecondition } from '../../common/errors';
 import type { ContainerSpec, ContainerSummary, NetworkSummary, VolumeSummary } from '../../common/rpc/engine-types';
-import type { AgentConnection, EngineFilter, NetworkRequest, NodeInfo, PullProgress, VolumeRequest } from './agent-connection';
+import type { AgentConnection, EngineFilter, NetworkRequest, NodeInfo, ProcessSpec, PullProgress, VolumeRequest } from './agent-connection';
 
 /** The part of an Engine client this needs (cmd/client.ts's EngineClient has it). */
 export interface EngineCaller {
@@ -77,6 +77,12 @@ export class EngineAgentConnection implements AgentConnection {
     const r = await this.engine.call<{ exit_code: number; error: string }>('ContainerWait', { id, condition: 'not-running' });
     if (r.error) throw failedPrecondition(`container ${id}: ${r.error}`);
     return r.exit_code;
+  }
+
+  async runInContainer(id: string, p: ProcessSpec): Promise<{ exitCode: number; output: Buffer }> {
+    const exec = { cmd: p.cmd, env: p.env, user: p.user, working_dir: p.workingDir, privileged: p.privileged, tty: false, stdin: false, detach: false, height: 0, width: 0 };
+    const r = await this.engine.call<{ exit_code: number; output: Buffer }>('ContainerExecRun', { id, exec });
+    return { exitCode: r.exit_code, output: r.output };
   }
 
   async imageId(reference: string): Promise<string | undefined> {

@@ -26,6 +26,7 @@ import type { ProjectRecord, Store, TaskRecord } from '../store/index';
 import { waitCompleted, waitHealthy, waitRunningOrHealthy, withTimeout } from './conditions';
 import { parseModel } from './model';
 import { planService, type ActualContainer, type ServicePlan, type SlotAction } from './plan';
+import { hooksOf, serviceHooks, type HookProcess } from '../project/hooks';
 import { unsupportedAttributes } from '../project/unsupported';
 import { done, failed, warning, working, type Emit } from './progress';
 import {
@@ -290,7 +291,9 @@ export class Orchestrator {
   }
 
   private async converge(plan: ServicePlan, placement: Map<string, string>, timeout: number, emit: Emit): Promise<Placed[]> {
-    await Promise.all(plan.remove.map((c) => this.stopAndRemove(c, timeout, false, emit)));
+    const [someSlot] = plan.slots;
+    const preStopNow = someSlot ? hooksOf(someSlot.task.spec.labels).preStop : undefined;
+    await Promise.all(plan.remove.map((c) => this.stopAndRemove(c, timeout, false, emit, preStopNow)));
     return Promise.all(
       plan.slots.map(async (action): Promise<Placed> => {
         const name = action.task.containerName;
@@ -313,7 +316,7 @@ export class Orchestrator {
             const agent = await this.agent(nodeId);
             emit(working('Container', name, 'Recreate'));
             const spec = inheritAnonymousVolumes(action.task.spec, await agent.containerVolumes(action.container.id));
-            if (isRunning(action.container)) await agent.stopContainer(action.container.id, timeout);
+            if (isRunning(action.container)) await this.stopWithHooks(agent, action.container, timeout, emit, hooksOf(action.task.spec.labels).preStop);
             await agent.removeContainer(action.container.id, { force: true, volumes: false });
             const id = await this.create(agent, { ...action.task, spec }, emit);
             emit(done('Container', name, 'Recreated'));
@@ -335,21 +338,48 @@ export class Orchestrator {
 
   private async startSlot(p: Placed, restart: boolean, timeout: number, emit: Emit): Promise<void> {
     const agent = await this.agent(p.nodeId);
+    const postStart = hooksOf(p.action.task.spec.labels).postStart;
     if (p.action.kind === 'keep') {
       if (!restart) return;
       emit(working('Container', p.name, 'Restarting'));
       await agent.restartContainer(p.containerId, timeout);
+      await this.runHooks(agent, p.containerId, p.name, p.action.task.service, postStart, emit);
       emit(done('Container', p.name, 'Restarted'));
       return;
     }
     emit(working('Container', p.name, 'Starting'));
     try {
       await agent.startContainer(p.containerId);
+      await this.runHooks(agent, p.containerId, p.name, p.action.task.service, postStart, emit);
     } catch (err) {
       emit(failed('Container', p.name, 'Error'));
       throw serviceError(p.action.task.service, `container ${p.name} failed to start`, err);
     }
     emit(done('Container', p.name, 'Started'));
+  }
+
+  /**
+   * Compose's lifecycle hooks of one container, in order, each as an exec run to its end; the
+   * first that fails stops the sequence with Compose's words ("web hook exited with status 3").
+   */
+  private async runHooks(agent: AgentConnection, containerId: string, name: string, service: string, hooks: HookProcess[], emit: Emit): Promise<void> {
+    for (const hook of hooks) {
+      const r = await agent.runInContainer(containerId, hook);
+      if (r.exitCode !== 0) {
+        const said = r.output.toString('utf8').trim().split('\n').at(-1);
+        if (said) emit(warning(`${name} hook: ${said}`));
+        throw failedPrecondition(`${service} hook exited with status ${r.exitCode}`);
+      }
+    }
+  }
+
+  /**
+   * Stops a running container, its pre_stop hooks first (a failing one stops nothing, as
+   * Compose). The hooks are the service's as loaded now when known, else the container's own.
+   */
+  private async stopWithHooks(agent: AgentConnection, c: ActualContainer, timeout: number, emit: Emit, preStop = hooksOf(c.labels).preStop): Promise<void> {
+    if (c.state === 'running') await this.runHooks(agent, c.id, nameOf(c), serviceOf(c), preStop, emit);
+    await agent.stopContainer(c.id, timeout);
   }
 
   private async waitCondition(dep: Dependency, containers: Placed[], started: Promise<void> | undefined, emit: Emit, signal?: AbortSignal): Promise<void> {
@@ -421,12 +451,12 @@ export class Orchestrator {
     });
   }
 
-  private async stopAndRemove(c: ActualContainer, timeout: number, volumes: boolean, emit: Emit): Promise<void> {
+  private async stopAndRemove(c: ActualContainer, timeout: number, volumes: boolean, emit: Emit, preStop?: HookProcess[]): Promise<void> {
     const agent = await this.agent(c.nodeId);
     const name = nameOf(c);
     if (isRunning(c)) {
       emit(working('Container', name, 'Stopping'));
-      await agent.stopContainer(c.id, timeout);
+      await this.stopWithHooks(agent, c, timeout, emit, preStop);
       emit(done('Container', name, 'Stopped'));
     }
     emit(working('Container', name, 'Removing'));
@@ -462,7 +492,14 @@ export class Orchestrator {
     await Promise.all(oneoffs.map((c) => this.stopAndRemove(c, req.timeout_seconds, true, emit)));
     const services = targets.filter((c) => !isOneoff(c.labels));
     for (const level of shutdownLevels(graphFromLabels(services))) {
-      await Promise.all(services.filter((c) => level.includes(serviceOf(c))).map((c) => this.stopAndRemove(c, req.timeout_seconds, req.remove_volumes, emit)));
+      await Promise.all(
+        services
+          .filter((c) => level.includes(serviceOf(c)))
+          .map((c) => {
+            const written = model?.services[serviceOf(c)];
+            return this.stopAndRemove(c, req.timeout_seconds, req.remove_volumes, emit, written ? serviceHooks(written).preStop : undefined);
+          }),
+      );
     }
     let removed = targets.length;
     for (const nodeId of this.deps.dispatcher.nodeIds()) {
@@ -539,14 +576,24 @@ export class Orchestrator {
     switch (req.action) {
       case 'start':
         return byLevel(startupLevels(graph), async (c) => {
-          if (!isRunning(c)) await step(c, 'Starting', 'Started', (a) => a.startContainer(c.id));
+          if (!isRunning(c)) {
+            await step(c, 'Starting', 'Started', async (a) => {
+              await a.startContainer(c.id);
+              await this.runHooks(a, c.id, nameOf(c), serviceOf(c), hooksOf(c.labels).postStart, emit);
+            });
+          }
         });
       case 'stop':
         return byLevel(shutdownLevels(graph), async (c) => {
-          if (isRunning(c)) await step(c, 'Stopping', 'Stopped', (a) => a.stopContainer(c.id, req.timeout_seconds));
+          if (isRunning(c)) await step(c, 'Stopping', 'Stopped', (a) => this.stopWithHooks(a, c, req.timeout_seconds, emit));
         });
       case 'restart':
-        return byLevel(startupLevels(graph), (c) => step(c, 'Restarting', 'Started', (a) => a.restartContainer(c.id, req.timeout_seconds)));
+        return byLevel(startupLevels(graph), (c) =>
+          step(c, 'Restarting', 'Started', async (a) => {
+            await a.restartContainer(c.id, req.timeout_seconds);
+            await this.runHooks(a, c.id, nameOf(c), serviceOf(c), hooksOf(c.labels).postStart, emit);
+          }),
+        );
       case 'kill': {
         const running = chosen.filter(isRunning);
         if (running.length === 0) throw failedPrecondition('no running containers to kill');

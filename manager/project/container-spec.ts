@@ -11,6 +11,7 @@ import type { ContainerSpec, FileInjection, MountSpec, NetworkAttachment, PortBi
 import { parseBytes } from '../compose/index';
 import type { ConfigObjConfig, Project, SecretConfig, ServiceConfig } from '../compose/index';
 import { containerName } from './naming';
+import { hooksLabel } from './hooks';
 
 export interface ReplicaContext {
   project: Project;
@@ -51,7 +52,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.user = s.user ?? '';
   spec.hostname = s.hostname ?? '';
   spec.domainname = s.domainname ?? '';
-  spec.labels = { ...(s.labels ?? {}), ...ctx.labels };
+  spec.labels = { ...(s.labels ?? {}), ...hooksLabel(s), ...ctx.labels };
   spec.tty = s.tty ?? false;
   spec.open_stdin = s.stdin_open ?? false;
   spec.ports = portsOf(s);

@@ -18,8 +18,6 @@ const NOT_APPLIED: Readonly<Record<string, string>> = {
   external_links: 'legacy links to containers outside the project are not made; use a shared network',
   mem_swappiness: 'the kernel’s swappiness applies',
   models: 'model runners are not provided',
-  post_start: 'lifecycle hooks are not run',
-  pre_stop: 'lifecycle hooks are not run',
   provider: 'provider services are not run',
   pull_refresh_after: 'images are pulled by pull_policy alone',
   storage_opt: 'the writable layer has no size limit',
