@@ -262,6 +262,8 @@ export class HostEnv implements MachineEnv {
           cpuPeriod: r.cpu_period || undefined,
           cpusetCpus: r.cpuset_cpus || undefined,
           pidsLimit: r.pids_limit || undefined,
+          memorySwappiness: r.memory_swappiness >= 0 ? r.memory_swappiness : undefined,
+          oomKillDisable: r.oom_kill_disable || undefined,
         },
         shmSize: r.shm_size || undefined,
         mounts,

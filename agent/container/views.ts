@@ -88,6 +88,9 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       CpuPeriod: spec.resources.cpu_period,
       CpusetCpus: spec.resources.cpuset_cpus,
       PidsLimit: spec.resources.pids_limit || null,
+      // Records made before the field existed have none: not set.
+      MemorySwappiness: (spec.resources.memory_swappiness ?? -1) >= 0 ? spec.resources.memory_swappiness : null,
+      OomKillDisable: spec.resources.oom_kill_disable,
       ShmSize: spec.resources.shm_size || 64 * 1024 * 1024,
       Sysctls: spec.sysctls,
       Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),

@@ -97,6 +97,10 @@ export interface ResourceOptions {
   /** Maximum number of processes; 0 or negative means unlimited. */
   pidsLimit?: number;
   blkioWeight?: number;
+  /** 0 to 100; unset leaves the kernel's. */
+  memorySwappiness?: number;
+  /** The OOM killer spares the container's processes (cgroup v1 only). */
+  oomKillDisable?: boolean;
 }
 
 /** Files generated per container and bound over the image's own. */
@@ -469,7 +473,7 @@ const CFS_PERIOD_US = 100_000;
 export function ociResources(r: ResourceOptions | undefined): Omit<OciResources, 'devices'> {
   if (!r) return {};
   const out: Omit<OciResources, 'devices'> = {};
-  if (r.memory !== undefined || r.memoryReservation !== undefined) {
+  if (r.memory !== undefined || r.memoryReservation !== undefined || r.memorySwappiness !== undefined || r.oomKillDisable) {
     const memory: NonNullable<typeof out.memory> = {};
     if (r.memory !== undefined && r.memory > 0) {
       if (r.memory < 6 * 1024 * 1024) throw invalidArgument('runtime: minimum memory limit allowed is 6MB');
@@ -479,6 +483,8 @@ export function ociResources(r: ResourceOptions | undefined): Omit<OciResources,
       memory.swap = swap;
     }
     if (r.memoryReservation !== undefined) memory.reservation = r.memoryReservation;
+    if (r.memorySwappiness !== undefined) memory.swappiness = r.memorySwappiness;
+    if (r.oomKillDisable) memory.disableOOMKiller = true;
     out.memory = memory;
   }
   if (r.cpus !== undefined || r.cpuShares !== undefined || r.cpuQuota !== undefined || r.cpusetCpus !== undefined) {

@@ -44,6 +44,7 @@ function addContainerFlags(cmd: Command): Command {
     .option('--log-opt <opt>', 'log driver options (max-size=10m, max-file=3)', collect)
     .option('-m, --memory <bytes>', 'memory limit')
     .option('--memory-swap <bytes>', "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option('--memory-swappiness <int>', 'tune container memory swappiness (0 to 100)')
     .option('--memory-reservation <bytes>', 'memory soft limit')
     .option('--cpus <number>', 'number of CPUs')
     .option('-c, --cpu-shares <shares>', 'CPU shares (relative weight)')

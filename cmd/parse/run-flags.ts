@@ -57,6 +57,7 @@ export interface RunFlags {
   pidsLimit?: string;
   shmSize?: string;
   oomKillDisable?: boolean;
+  memorySwappiness?: string;
   init?: boolean;
   capAdd?: string[];
   capDrop?: string[];
@@ -197,6 +198,11 @@ export function parseRunFlags(
   resources.cpuset_cpus = flags.cpusetCpus ?? '';
   resources.pids_limit = intFlag('--pids-limit', flags.pidsLimit);
   resources.oom_kill_disable = !!flags.oomKillDisable;
+  if (flags.memorySwappiness !== undefined) {
+    const v = Number(flags.memorySwappiness);
+    if (!Number.isInteger(v) || v < -1 || v > 100) throw flagError('--memory-swappiness', flags.memorySwappiness, `invalid memory swappiness: ${flags.memorySwappiness} (its range is from 0 to 100)`);
+    resources.memory_swappiness = v;
+  }
 
   if (flags.stopTimeout !== undefined) spec.stop_timeout = intFlag('--stop-timeout', flags.stopTimeout);
   const oomScoreAdj = intFlag('--oom-score-adj', flags.oomScoreAdj);

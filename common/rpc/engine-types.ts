@@ -55,6 +55,8 @@ export interface Resources {
   pids_limit: number;
   shm_size: number;
   oom_kill_disable: boolean;
+  /** -1: not set (the kernel's). */
+  memory_swappiness: number;
 }
 
 export interface HealthcheckSpec {
@@ -176,6 +178,7 @@ export function emptyContainerSpec(): ContainerSpec {
       pids_limit: 0,
       shm_size: 0,
       oom_kill_disable: false,
+      memory_swappiness: -1,
     },
     init: false,
     cap_add: [],

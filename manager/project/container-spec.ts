@@ -325,4 +325,5 @@ function applyResources(spec: ContainerSpec, s: ServiceConfig): void {
   r.pids_limit = s.pids_limit ?? limits?.pids ?? 0;
   r.shm_size = s.shm_size ?? 0;
   r.oom_kill_disable = s.oom_kill_disable ?? false;
+  r.memory_swappiness = s.mem_swappiness ?? -1;
 }

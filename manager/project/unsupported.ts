@@ -16,7 +16,6 @@ const NOT_APPLIED: Readonly<Record<string, string>> = {
   cpu_rt_runtime: 'real-time CPU scheduling is not applied',
   credential_spec: 'a Windows-only setting',
   external_links: 'legacy links to containers outside the project are not made; use a shared network',
-  mem_swappiness: 'the kernel’s swappiness applies',
   models: 'model runners are not provided',
   provider: 'provider services are not run',
   pull_refresh_after: 'images are pulled by pull_policy alone',

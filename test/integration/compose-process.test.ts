@@ -108,6 +108,8 @@ services:
     pids_limit: 40
     mem_reservation: 16m
     mem_swappiness: 10
+    oom_kill_disable: true
+    blkio_config: { weight: 300 }
 `;
 
 // The bounding set: app's user is not root, so its effective set is empty whatever was added.
@@ -197,8 +199,8 @@ describe('compose process settings', () => {
   });
 
   test('an attribute the engine does not apply is named by up, once per service', async () => {
-    const named = upOutput.split('\n').filter((l) => l.includes('mem_swappiness'));
-    assert.deepEqual(named, ['WARN[0000] service "legacy": mem_swappiness is ignored: the kernel’s swappiness applies']);
+    const named = upOutput.split('\n').filter((l) => l.includes('blkio_config'));
+    assert.deepEqual(named, ['WARN[0000] service "legacy": blkio_config is ignored: block I/O weights and rate limits are not applied']);
   });
 
   test('ulimits, sysctls and shm_size', async () => {
@@ -311,6 +313,12 @@ describe('compose restarts and resources', () => {
       'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.soft_limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max',
     );
     assert.deepEqual(out.split('\n'), [String(48 * 1024 * 1024), String(16 * 1024 * 1024), '150000', '40']);
+    // mem_swappiness and oom_kill_disable reach the memory cgroup (v1) and inspect.
+    assert.equal(await p.sh('legacy', 'cat /sys/fs/cgroup/memory/memory.swappiness'), '10');
+    assert.match(await p.sh('legacy', 'cat /sys/fs/cgroup/memory/memory.oom_control'), /^oom_kill_disable 1$/m);
+    const legacy = await inspectContainer(d, 'proc-legacy-1');
+    assert.equal(legacy.HostConfig.MemorySwappiness, 10);
+    assert.equal(legacy.HostConfig.OomKillDisable, true);
     // The pids limit holds: 60 more processes can't all start.
     const r = await p.run(['exec', '-T', 'legacy', 'sh', '-c', 'for i in $(seq 60); do sleep 5 & done 2>/dev/null; wait']);
     assert.notEqual(r.code + r.stderr.length, 0);

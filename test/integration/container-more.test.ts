@@ -294,6 +294,17 @@ describe('devices', () => {
   });
 });
 
+describe('memory settings', () => {
+  test('--memory-swappiness and --oom-kill-disable reach the memory cgroup; a bad swappiness is refused', async () => {
+    const out = await d.ok(['container', 'run', '--rm', '-m', '64m', '--memory-swappiness', '7', '--oom-kill-disable', 'busybox', 'sh', '-c',
+      'cat /sys/fs/cgroup/memory/memory.swappiness; grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control']);
+    assert.equal(out, '7\noom_kill_disable 1\n');
+    const bad = await d.run(['container', 'run', '--rm', '--memory-swappiness', '101', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid memory swappiness: 101 \(its range is from 0 to 100\)/);
+  });
+});
+
 describe('security options', () => {
   test('no-new-privileges, a seccomp profile, systempaths=unconfined; a bad option is refused at create', async () => {
     assert.equal(await d.ok(['container', 'run', '--rm', '--security-opt', 'no-new-privileges', 'busybox', 'sh', '-c', 'grep NoNewPrivs /proc/self/status']), 'NoNewPrivs:\t1\n');

@@ -16,7 +16,6 @@ test('a service using only what the engine applies gets no warning', async () =>
 test('each attribute not applied is named with the reason', async () => {
   assert.deepEqual(await warningsOf('    mem_swappiness: 10\n    cgroup_parent: /mine\n    cgroup: private\n    storage_opt: { size: 1G }\n'), [
     'service "s": cgroup_parent is ignored: containers are placed under the engine’s own cgroup parent',
-    'service "s": mem_swappiness is ignored: the kernel’s swappiness applies',
     'service "s": storage_opt is ignored: the writable layer has no size limit',
     `service "s": cgroup is ignored: containers share the host's cgroup namespace`,
   ]);
