@@ -706,6 +706,7 @@ function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void
   mappedDevices(spec.devices);
   for (const rule of spec.device_cgroup_rules) parseDeviceRule(rule);
   parseSecurityOptions(spec.security_opt);
+  if (!['', 'host', 'private'].includes(spec.cgroupns_mode ?? '')) throw invalidArgument(`invalid cgroup namespace mode: ${spec.cgroupns_mode}`);
 }
 
 /**

@@ -243,6 +243,7 @@ export class HostEnv implements MachineEnv {
         network: network.mode,
         pid: namespaceOf(c.spec.pid_mode, d, 'pid'),
         ipc: namespaceOf(c.spec.ipc_mode, d, 'ipc'),
+        cgroupns: c.spec.cgroupns_mode === 'private' ? 'private' : 'host',
         capAdd: c.spec.cap_add,
         capDrop: c.spec.cap_drop,
         privileged: c.spec.privileged,

@@ -124,6 +124,8 @@ export interface ContainerSpecOptions {
   network?: NamespaceMode;
   pid?: NamespaceMode;
   ipc?: NamespaceMode;
+  /** Docker's --cgroupns: `private` gives the container a cgroup namespace (its cgroup is its root). */
+  cgroupns?: 'host' | 'private';
   uts?: NamespaceMode;
   capAdd?: string[];
   capDrop?: string[];
@@ -165,6 +167,7 @@ export function buildSpec(o: ContainerSpecOptions): OciSpec {
   addNamespace(namespaces, 'uts', o.uts ?? 'private');
   addNamespace(namespaces, 'pid', o.pid ?? 'private');
   addNamespace(namespaces, 'ipc', o.ipc ?? 'private');
+  if (o.cgroupns === 'private') namespaces.push({ type: 'cgroup' });
   const privateUts = namespaces.some((n) => n.type === 'uts' && !n.path);
   if (!privateUts && (o.hostname || o.domainname)) {
     throw invalidArgument('runtime: hostname cannot be set when the UTS namespace is shared');

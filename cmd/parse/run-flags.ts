@@ -90,6 +90,7 @@ export interface RunFlags {
   macAddress?: string;
   device?: string[];
   deviceCgroupRule?: string[];
+  cgroupns?: string;
   pull?: string;
   detachKeys?: string;
   attach?: string[];
@@ -227,6 +228,8 @@ export function parseRunFlags(
   spec.security_opt = (flags.securityOpt ?? []).map(parseSecurityOpt);
   spec.devices = (flags.device ?? []).map(validateDevice);
   spec.device_cgroup_rules = flags.deviceCgroupRule ?? [];
+  spec.cgroupns_mode = flags.cgroupns ?? '';
+  if (!['', 'host', 'private'].includes(spec.cgroupns_mode)) throw flagError('--cgroupns', spec.cgroupns_mode, `invalid cgroup namespace mode: ${spec.cgroupns_mode}`);
 
   spec.ipc_mode = flags.ipc ?? '';
   if (!validIpcMode(spec.ipc_mode)) throw runError('--ipc: invalid IPC mode');

@@ -123,6 +123,7 @@ export interface ContainerSpec {
   mac_address: string;
   devices: string[];
   device_cgroup_rules: string[];
+  cgroupns_mode: string;
   files: FileInjection[];
   /** Docker's LogConfig: `json-file` (""), `local` or `k8s-file`, with `max-size`/`max-file`. */
   log_driver: string;
@@ -203,6 +204,7 @@ export function emptyContainerSpec(): ContainerSpec {
     mac_address: '',
     devices: [],
     device_cgroup_rules: [],
+    cgroupns_mode: '',
     files: [],
     log_driver: '',
     log_options: {},

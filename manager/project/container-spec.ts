@@ -98,6 +98,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.mac_address = s.mac_address ?? '';
   spec.devices = (s.devices ?? []).map((d) => `${d.source}:${d.target}:${d.permissions}`);
   spec.device_cgroup_rules = s.device_cgroup_rules ?? [];
+  spec.cgroupns_mode = s.cgroup ?? '';
   return spec;
 }
 

@@ -34,9 +34,6 @@ export function unsupportedAttributes(service: ServiceConfig): string[] {
     if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
     warnings.push(`service "${service.name}": ${attribute} is ignored: ${why}`);
   }
-  if (service.cgroup === 'private') {
-    warnings.push(`service "${service.name}": cgroup is ignored: containers share the host's cgroup namespace`);
-  }
   if (service.userns_mode !== undefined && service.userns_mode !== 'host') {
     warnings.push(`service "${service.name}": userns_mode is ignored: user namespaces are not remapped`);
   }

@@ -70,6 +70,7 @@ services:
     devices: ["/dev/loop0:/dev/l0:r"]
     device_cgroup_rules: ["b 7:1 rwm"]
     security_opt: ["no-new-privileges:true", "seccomp:./no-mkdir.json"]
+    cgroup: private
   stubborn:
     image: busybox:latest
     command: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done"]
@@ -190,6 +191,12 @@ describe('compose process settings', () => {
     const write = await p.run(['exec', '-T', 'trapper', 'sh', '-c', 'echo x > /dev/l0']);
     assert.match(write.stderr, /Operation not permitted/);
     assert.equal(await p.sh('trapper', 'mknod /tmp/l1 b 7 1 && head -c 1 /tmp/l1 >/dev/null && echo ok'), 'ok');
+  });
+
+  test('cgroup: private gives the service a cgroup namespace of its own', async () => {
+    assert.match(await p.sh('trapper', 'cat /proc/self/cgroup'), /^\d+:pids:\/$/m);
+    assert.match(await p.sh('app', 'cat /proc/self/cgroup'), /^\d+:pids:\/.+$/m, 'the host’s namespace by default');
+    assert.equal((await inspectContainer(d, 'proc-trapper-1')).HostConfig.CgroupnsMode, 'private');
   });
 
   test('security_opt: no-new-privileges and a seccomp profile file of the project', async () => {

@@ -299,6 +299,8 @@ describe('memory settings', () => {
     const out = await d.ok(['container', 'run', '--rm', '-m', '64m', '--memory-swappiness', '7', '--oom-kill-disable', 'busybox', 'sh', '-c',
       'cat /sys/fs/cgroup/memory/memory.swappiness; grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control']);
     assert.equal(out, '7\noom_kill_disable 1\n');
+    // --cgroupns private: the container's cgroup is its root.
+    assert.match(await d.ok(['container', 'run', '--rm', '--cgroupns', 'private', 'busybox', 'cat', '/proc/self/cgroup']), /^\d+:memory:\/$/m);
     const bad = await d.run(['container', 'run', '--rm', '--memory-swappiness', '101', 'busybox', 'true']);
     assert.equal(bad.code, 125);
     assert.match(bad.stderr, /invalid memory swappiness: 101 \(its range is from 0 to 100\)/);
