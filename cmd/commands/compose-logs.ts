@@ -157,6 +157,8 @@ export async function composeLogs(services: string[], flags: LogsFlags): Promise
     if (!/^\d+$/.test(flags.tail)) throw new ExitError(1, `invalid value for "tail": "${flags.tail}"`);
     tail = Number(flags.tail);
   }
+  // Taken before the containers are listed: a start between the two is in the event history.
+  const listedAt = Date.now();
   let containers = await projectContainers(ref.name, { all: true, services, oneoff: false });
   if (flags.index !== undefined) containers = containers.filter((c) => c.number === Number(flags.index));
   const printer = new LogPrinter({
@@ -167,16 +169,56 @@ export async function composeLogs(services: string[], flags: LogsFlags): Promise
   const abort = new AbortController();
   const onInterrupt = () => abort.abort();
   process.once('SIGINT', onInterrupt);
+  const opts = { follow: !!flags.follow, tail, since: timeFlag(flags.since), until: timeFlag(flags.until), signal: abort.signal };
   try {
-    await streamLogs(printer, ref.name, containers, {
-      follow: !!flags.follow,
-      tail,
-      since: timeFlag(flags.since),
-      until: timeFlag(flags.until),
-      signal: abort.signal,
-    });
+    if (!opts.follow || flags.index !== undefined) await streamLogs(printer, ref.name, containers, opts);
+    else await followProject(printer, ref.name, services, containers, listedAt, opts);
   } finally {
     process.off('SIGINT', onInterrupt);
   }
   return 0;
+}
+
+/**
+ * `logs -f`, as Compose follows a project: the containers there are, and each one that starts
+ * later (a new replica, a recreated or restarted container) from its start, until every log
+ * followed has ended.
+ */
+async function followProject(printer: LogPrinter, project: string, services: string[], containers: ProjectContainer[], listedAt: number, opts: FollowOptions): Promise<void> {
+  const client = await engine();
+  const watching = new AbortController();
+  opts.signal.addEventListener('abort', () => watching.abort(), { once: true });
+  const active = new Set<string>();
+  const follows: Array<Promise<void>> = [];
+  let settled: () => void = () => undefined;
+  const allEnded = new Promise<void>((resolve) => (settled = resolve));
+  const follow = (list: ProjectContainer[], from: FollowOptions) => {
+    for (const c of list) active.add(c.id);
+    follows.push(
+      streamLogs(printer, project, list, from).finally(() => {
+        for (const c of list) active.delete(c.id);
+        if (active.size === 0) settled();
+      }),
+    );
+  };
+  const watch = (async () => {
+    const filters = [
+      { key: 'type', values: ['container'] },
+      { key: 'event', values: ['start'] },
+      { key: 'label', values: [`com.docker.compose.project=${project}`] },
+    ];
+    for await (const e of client.stream<{ actor_id: string; attributes: Record<string, string>; time_nano: number }>('Events', { since: listedAt, until: 0, filters }, watching.signal)) {
+      if (active.has(e.actor_id) || e.attributes['com.docker.compose.oneoff'] === 'True') continue;
+      if (services.length > 0 && !services.includes(e.attributes['com.docker.compose.service'] ?? '')) continue;
+      const started = (await projectContainers(project, { all: true, services, oneoff: false })).find((c) => c.id === e.actor_id);
+      if (started && !active.has(started.id)) follow([started], { ...opts, tail: -1, since: Math.floor(e.time_nano / 1e6) });
+    }
+  })().catch((err: unknown) => {
+    if (!watching.signal.aborted) throw err;
+  });
+  follow(containers, opts);
+  if (containers.length === 0) settled();
+  await Promise.race([allEnded, opts.signal.aborted ? Promise.resolve() : new Promise<void>((r) => opts.signal.addEventListener('abort', () => r(), { once: true }))]);
+  watching.abort();
+  await Promise.all([watch, ...follows]);
 }
