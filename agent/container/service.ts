@@ -707,6 +707,9 @@ function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void
   for (const rule of spec.device_cgroup_rules) parseDeviceRule(rule);
   parseSecurityOptions(spec.security_opt);
   if (!['', 'host', 'private'].includes(spec.cgroupns_mode ?? '')) throw invalidArgument(`invalid cgroup namespace mode: ${spec.cgroupns_mode}`);
+  if (spec.cgroup_parent && (spec.cgroup_parent.split('/').includes('..') || /[\s:]/.test(spec.cgroup_parent))) {
+    throw invalidArgument(`invalid cgroup parent: ${JSON.stringify(spec.cgroup_parent)}`);
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import type { Runtime } from '../runtime/runtime';
 import { buildSpec, writeEtcFiles, type MountOptions, type NamespaceMode } from '../runtime/spec';
 import { resolveUser } from '../runtime/user';
 import { parseSecurityOptions } from '../runtime/security';
+import { cgroupsPathFor } from '../runtime/cgroups';
 import type { VolumeService } from '../volume';
 import type { ExitInfo, MachineEnv } from './machine';
 import type { ContainerRecord, EndpointRecord } from './record';
@@ -244,6 +245,7 @@ export class HostEnv implements MachineEnv {
         pid: namespaceOf(c.spec.pid_mode, d, 'pid'),
         ipc: namespaceOf(c.spec.ipc_mode, d, 'ipc'),
         cgroupns: c.spec.cgroupns_mode === 'private' ? 'private' : 'host',
+        cgroupsPath: c.spec.cgroup_parent ? cgroupsPathFor(c.id, c.spec.cgroup_parent) : undefined,
         capAdd: c.spec.cap_add,
         capDrop: c.spec.cap_drop,
         privileged: c.spec.privileged,

@@ -97,6 +97,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       OomScoreAdj: spec.oom_score_adj,
       IpcMode: spec.ipc_mode || 'private',
       CgroupnsMode: spec.cgroupns_mode || 'host',
+      CgroupParent: spec.cgroup_parent ?? '',
       PidMode: spec.pid_mode,
       Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, ''])),
       LogConfig: { Type: spec.log_driver || 'json-file', Config: spec.log_options ?? {} },

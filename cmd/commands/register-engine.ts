@@ -83,6 +83,7 @@ function addContainerFlags(cmd: Command): Command {
     .option('--mac-address <address>', 'container MAC address (e.g., 92:d0:c6:0a:29:33)')
     .option('--device <device>', 'add a host device to the container', collect)
     .option('--device-cgroup-rule <rule>', 'add a rule to the cgroup allowed devices list', collect)
+    .option('--cgroup-parent <path>', 'optional parent cgroup for the container')
     .option('--cgroupns <mode>', "cgroup namespace to use (host|private): 'host' the host's, 'private' its own")
     .option('--pull <policy>', 'pull image before running: always, missing, never (default missing)')
     .option('-q, --quiet', 'suppress the pull output')

@@ -91,6 +91,7 @@ export interface RunFlags {
   device?: string[];
   deviceCgroupRule?: string[];
   cgroupns?: string;
+  cgroupParent?: string;
   pull?: string;
   detachKeys?: string;
   attach?: string[];
@@ -229,6 +230,7 @@ export function parseRunFlags(
   spec.devices = (flags.device ?? []).map(validateDevice);
   spec.device_cgroup_rules = flags.deviceCgroupRule ?? [];
   spec.cgroupns_mode = flags.cgroupns ?? '';
+  spec.cgroup_parent = flags.cgroupParent ?? '';
   if (!['', 'host', 'private'].includes(spec.cgroupns_mode)) throw flagError('--cgroupns', spec.cgroupns_mode, `invalid cgroup namespace mode: ${spec.cgroupns_mode}`);
 
   spec.ipc_mode = flags.ipc ?? '';

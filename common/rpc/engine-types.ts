@@ -124,6 +124,7 @@ export interface ContainerSpec {
   devices: string[];
   device_cgroup_rules: string[];
   cgroupns_mode: string;
+  cgroup_parent: string;
   files: FileInjection[];
   /** Docker's LogConfig: `json-file` (""), `local` or `k8s-file`, with `max-size`/`max-file`. */
   log_driver: string;
@@ -205,6 +206,7 @@ export function emptyContainerSpec(): ContainerSpec {
     devices: [],
     device_cgroup_rules: [],
     cgroupns_mode: '',
+    cgroup_parent: '',
     files: [],
     log_driver: '',
     log_options: {},

@@ -99,6 +99,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.devices = (s.devices ?? []).map((d) => `${d.source}:${d.target}:${d.permissions}`);
   spec.device_cgroup_rules = s.device_cgroup_rules ?? [];
   spec.cgroupns_mode = s.cgroup ?? '';
+  spec.cgroup_parent = s.cgroup_parent ?? '';
   return spec;
 }
 

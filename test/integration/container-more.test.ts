@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CLI, mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
@@ -299,6 +300,25 @@ describe('memory settings', () => {
     const out = await d.ok(['container', 'run', '--rm', '-m', '64m', '--memory-swappiness', '7', '--oom-kill-disable', 'busybox', 'sh', '-c',
       'cat /sys/fs/cgroup/memory/memory.swappiness; grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control']);
     assert.equal(out, '7\noom_kill_disable 1\n');
+    // --cgroup-parent: the container's cgroup goes under it, and is removed with the container
+    // (the parent stays, as Docker leaves it); inspect shows it.
+    const parent = `tsc-parent-${process.pid}`;
+    try {
+      await d.ok(['container', 'run', '-d', '--name', 'parented', '--cgroup-parent', `/${parent}`, 'busybox', 'sleep', '300']);
+      const id = (await d.ok(['container', 'inspect', '-f', '{{.Id}}', 'parented'])).trim();
+      assert.match(await d.ok(['container', 'exec', 'parented', 'cat', '/proc/self/cgroup']), new RegExp(`^\\d+:pids:/${parent}/${id}$`, 'm'));
+      assert.equal((await d.ok(['container', 'inspect', '-f', '{{.HostConfig.CgroupParent}}', 'parented'])).trim(), `/${parent}`);
+      await d.ok(['container', 'rm', '-f', 'parented']);
+      assert.ok(!existsSync(`/sys/fs/cgroup/pids/${parent}/${id}`), 'the container’s cgroup went with it');
+    } finally {
+      for (const h of readdirSync('/sys/fs/cgroup')) {
+        try {
+          rmdirSync(`/sys/fs/cgroup/${h}/${parent}`);
+        } catch {
+          // not in this hierarchy
+        }
+      }
+    }
     // --cgroupns private: the container's cgroup is its root.
     assert.match(await d.ok(['container', 'run', '--rm', '--cgroupns', 'private', 'busybox', 'cat', '/proc/self/cgroup']), /^\d+:memory:\/$/m);
     const bad = await d.run(['container', 'run', '--rm', '--memory-swappiness', '101', 'busybox', 'true']);

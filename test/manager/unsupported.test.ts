@@ -15,7 +15,6 @@ test('a service using only what the engine applies gets no warning', async () =>
 
 test('each attribute not applied is named with the reason', async () => {
   assert.deepEqual(await warningsOf('    mem_swappiness: 10\n    cgroup_parent: /mine\n    cgroup: private\n    storage_opt: { size: 1G }\n'), [
-    'service "s": cgroup_parent is ignored: containers are placed under the engine’s own cgroup parent',
     'service "s": storage_opt is ignored: the writable layer has no size limit',
   ]);
   assert.deepEqual(await warningsOf('    blkio_config: { weight: 300 }\n    external_links: [other]\n'), [
@@ -30,4 +29,15 @@ test('a GPU request is refused: the service could not be what the file says', as
     warningsOf('    deploy:\n      resources:\n        reservations:\n          devices: [{ driver: nvidia, count: 1, capabilities: [gpu] }]\n'),
     /GPU devices were requested/,
   );
+});
+
+test('cgroup, cgroup_parent and mem_swappiness reach the container spec', async () => {
+  const { containerSpecOf } = await import('../../manager/project/container-spec');
+  const m = await model('services:\n  s:\n    image: busybox\n    cgroup: private\n    cgroup_parent: /mine\n    mem_swappiness: 0\n  d:\n    image: busybox\n');
+  const spec = containerSpecOf({ project: m, service: m.services.s!, number: 1, labels: {} });
+  assert.equal(spec.cgroupns_mode, 'private');
+  assert.equal(spec.cgroup_parent, '/mine');
+  assert.equal(spec.resources.memory_swappiness, 0);
+  const plain = containerSpecOf({ project: m, service: m.services.d!, number: 1, labels: {} });
+  assert.deepEqual([plain.cgroupns_mode, plain.cgroup_parent, plain.resources.memory_swappiness], ['', '', -1]);
 });
