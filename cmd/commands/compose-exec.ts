@@ -6,8 +6,10 @@ import { emptyMountSpec, type MountSpec } from '../../common/rpc/engine-types';
 import { containerSpecOf } from '../../manager/project/container-spec';
 import { dependenciesOf, dependsOnLabel } from '../../manager/project/graph';
 import { containerLabels, oneoffContainerName } from '../../manager/project/naming';
+import { hooksOf, type HookProcess } from '../../manager/project/hooks';
 import { serviceConfigHash } from '../../manager/compose/index';
 import { engine, ExitError, println } from '../cli';
+import type { EngineClient } from '../client';
 import { containerExec, containerStart } from './container-run';
 import { containerCp, splitCopyArg } from './container-io';
 import { loadComposeProject, projectContainers, resolveProjectRef, runWithProgress, serviceContainer } from './compose-common';
@@ -114,12 +116,67 @@ export async function composeRun(service: string, command: string[], flags: Comp
 
   const client = await engine();
   const { id } = await client.call<{ id: string }>('ContainerCreate', spec);
+  const postStart = hooksOf(spec.labels).postStart;
   if (flags.detach) {
     await client.call('ContainerStart', { id });
+    await runPostStartHooks(client, id, service, postStart);
     println(id);
     return 0;
   }
-  return containerStart([id], { attach: true, interactive: true });
+  if (postStart.length === 0) return containerStart([id], { attach: true, interactive: true });
+  // As Compose: start and attach are one step, so the hooks run once the start is seen.
+  const watching = new AbortController();
+  const hooks = (async () => {
+    const filters = [
+      { key: 'type', values: ['container'] },
+      { key: 'container', values: [id] },
+      { key: 'event', values: ['start'] },
+    ];
+    for await (const _started of client.stream('Events', { since: Date.now() - 1000, until: 0, filters }, watching.signal)) {
+      await runPostStartHooks(client, id, service, postStart);
+      return;
+    }
+  })().catch((err: unknown) => (watching.signal.aborted ? undefined : err));
+  const code = await containerStart([id], { attach: true, interactive: true });
+  watching.abort();
+  const failure = await hooks;
+  if (failure) throw failure;
+  return code;
+}
+
+/**
+ * Compose's post_start hooks of a one-off container, in order; the first failure is the error.
+ * A one-off command may be done before its hooks get their turn (`run --rm app cat x`): with no
+ * process left to hook into, the hooks are skipped. (Compose fails the run then, at random.)
+ */
+async function runPostStartHooks(client: EngineClient, id: string, service: string, hooks: HookProcess[]): Promise<void> {
+  const runningNow = async () => {
+    const [doc] = (await client.call<{ json: string[] }>('ContainerInspect', { names: [id], ignore_missing: true, size: false })).json;
+    return doc !== undefined && (JSON.parse(doc) as { State?: { Running?: boolean } }).State?.Running === true;
+  };
+  // A hook that failed because the process just ended fails before the engine has seen the end:
+  // give it a moment to.
+  const running = async () => {
+    for (let i = 0; i < 10; i++) {
+      if (!(await runningNow())) return false;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return true;
+  };
+  for (const h of hooks) {
+    const exec = { cmd: h.cmd, env: h.env, user: h.user, working_dir: h.workingDir, privileged: h.privileged, tty: false, stdin: false, detach: false, height: 0, width: 0 };
+    let exitCode: number;
+    try {
+      exitCode = (await client.call<{ exit_code: number }>('ContainerExecRun', { id, exec })).exit_code;
+    } catch (err) {
+      if (!(await running())) return;
+      throw err;
+    }
+    if (exitCode !== 0) {
+      if (!(await running())) return;
+      throw new ExitError(1, `${service} hook exited with status ${exitCode}`);
+    }
+  }
 }
 
 function parsePublish(p: string): { container_port: number; protocol: string; host_ip: string; host_port: number } {

@@ -32,7 +32,8 @@ volumes:
   data: {}
 `;
 
-const read = (file: string) => p.ok(['run', '--rm', '--no-deps', '-u', 'root', '--entrypoint', 'cat', 'app', `/data/${file}`]);
+// Read through the engine, not `run`: a one-off of app would run its post_start hook too.
+const read = (file: string) => d.ok(['container', 'run', '--rm', '-v', 'hooks_data:/data', 'busybox:latest', 'cat', `/data/${file}`]);
 
 before(async () => {
   d = await startBusyboxDaemon();
@@ -56,6 +57,16 @@ describe('lifecycle hooks', () => {
     await p.ok(['start', 'app']);
     await p.ok(['restart', 'app']);
     assert.equal(await read('started'), 'started /tmp 0\n'.repeat(3));
+  });
+
+  test('run: a one-off container runs its post_start hooks too, attached or detached', async () => {
+    await p.ok(['run', '--rm', '--no-deps', 'app', 'sh', '-c', 'sleep 1']);
+    const id = (await p.ok(['run', '-d', '--no-deps', 'app', 'sleep', '30'])).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    assert.equal(await read('started'), 'started /tmp 0\n'.repeat(5));
+    await d.ok(['container', 'rm', '-f', id]);
+    // A command done before its hook's turn is not failed for it.
+    assert.equal(await p.ok(['run', '--rm', '--no-deps', 'app', 'true']), '');
   });
 
   test('pre_stop runs before stop and down; a hook that fails is Compose’s error', async () => {
