@@ -415,7 +415,8 @@ export async function resolveSourcePath(root: string, userPath: string, containe
   }
   let stat: Stats;
   try {
-    stat = await fsp.lstat(hostPath);
+    // The root may be reached through a link (/proc/<pid>/root of a running container).
+    stat = clean === '/' ? await fsp.stat(hostPath) : await fsp.lstat(hostPath);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw fileNotFound(userPath, container);
@@ -549,6 +550,8 @@ export async function extractInto(root: string, destDir: string, input: Readable
   const parentDir = async (containerDir: string): Promise<string> => {
     const known = parents.get(containerDir);
     if (known) return known;
+    // The root itself may be reached through a link (/proc/<pid>/root): it is a directory.
+    if (containerDir === '/') return root;
     const resolved = await resolveInRoot(root, containerDir);
     const st = await fsp.lstat(resolved).catch(() => undefined);
     if (!st) {

@@ -96,14 +96,30 @@ interface WalkState {
   xattrs: Map<string, Map<string, Buffer>>;
   /** dev:ino → the first path written for a multiply-linked file. */
   links: Map<string, string>;
+  /** The root's device: a directory on another one is a mount point, maybe of a kernel fs. */
+  rootDev: number;
+}
+
+/**
+ * statfs(2) magic numbers of the file systems the kernel fills (proc, sysfs, cgroup v1 and v2,
+ * devpts, mqueue): a running container's root, reached through /proc/<pid>/root, has them
+ * mounted, and their content is no file of the container's. Their mount point is kept, empty.
+ */
+const KERNEL_FILE_SYSTEMS = new Set([0x9fa0, 0x62656572, 0x27e0eb, 0x63677270, 0x1cd1, 0x19800202]);
+
+async function onKernelFileSystem(abs: string): Promise<boolean> {
+  const fs = await fsp.statfs(abs).catch(() => undefined);
+  return fs !== undefined && KERNEL_FILE_SYSTEMS.has(fs.type);
 }
 
 async function* generateTar(rootDir: string, mode: Mode): AsyncGenerator<Buffer> {
   const root = rootDir.replace(/\/+$/, '') || '/';
   try {
-    const st = await fsp.lstat(root);
+    // The root may be a link to a directory (/proc/<pid>/root of a running container); what is
+    // below it is read without following links.
+    const st = await fsp.stat(root);
     if (!st.isDirectory()) throw failedPrecondition(`image store: diff ${root}: not a directory`);
-    const state: WalkState = { root, mode, xattrs: await readXattrsRecursive(root), links: new Map() };
+    const state: WalkState = { root, mode, xattrs: await readXattrsRecursive(root), links: new Map(), rootDev: st.dev };
     yield* walk(state, '');
     yield endOfArchive();
   } catch (err) {
@@ -143,7 +159,7 @@ async function* walk(state: WalkState, relDir: string): AsyncGenerator<Buffer> {
     const content = ahead.get(i);
     ahead.delete(i);
     yield* entry(state, rel, st, content);
-    if (st.isDirectory()) yield* walk(state, rel);
+    if (st.isDirectory() && !(st.dev !== state.rootDev && (await onKernelFileSystem(`${absDir}/${names[i]!}`)))) yield* walk(state, rel);
   }
 }
 

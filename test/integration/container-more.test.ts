@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CLI, mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
+import { until } from '../helpers/until';
 
 let d: TestDaemon;
 
@@ -27,20 +28,6 @@ after(async () => {
     await d.destroy();
   }
 });
-
-async function until<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      return await fn();
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  }
-  throw last;
-}
 
 const inspect = async (name: string) => JSON.parse(await d.ok(['container', 'inspect', name]))[0];
 
@@ -228,6 +215,13 @@ describe('files', () => {
     await d.ok(['container', 'exec', 'dirs', 'mkdir', '/tmp/unpacked']);
     await d.ok(['container', 'cp', '-', 'dirs:/tmp/unpacked'], { input: archive });
     assert.deepEqual(await list('/tmp/unpacked/tree'), ['/tmp/unpacked/tree', '/tmp/unpacked/tree/a', '/tmp/unpacked/tree/sub', '/tmp/unpacked/tree/sub/b']);
+    // The root of a running container, both ways: into it (it was 'not a directory', reached
+    // through /proc/<pid>/root), and out of it without the kernel's file systems' content.
+    await d.ok(['container', 'cp', '-', 'dirs:/'], { input: archive });
+    assert.deepEqual(await list('/tree'), ['/tree', '/tree/a', '/tree/sub', '/tree/sub/b']);
+    const whole = execFileSync('tar', ['tf', '-'], { input: (await d.run(['container', 'cp', 'dirs:/', '-'])).stdoutBuffer }).toString().split('\n');
+    assert.ok(whole.includes('./tree/sub/b') && whole.includes('./bin/sh'), whole.slice(0, 5).join(' '));
+    assert.ok(whole.includes('./proc/') && !whole.some((e) => e.startsWith('./proc/self') || e.startsWith('./sys/kernel')), 'proc and sys are mount points only');
     const missing = await d.run(['container', 'cp', '-', 'dirs:/nowhere'], { input: archive });
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr.trim(), 'Error response from daemon: Could not find the file /nowhere in container dirs');
