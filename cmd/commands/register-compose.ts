@@ -221,6 +221,14 @@ function registerProjectCommands(program: Command): void {
     .action(lazy(async () => (await life()).composeScale));
 
   program
+    .command('watch')
+    .description("watch the build context of services and rebuild, sync or restart them when files change (develop.watch)")
+    .argument('[services...]')
+    .option('--no-up', 'do not build and start the services before watching')
+    .option('--quiet', 'hide build output')
+    .action(lazy(async () => (await import('./compose-watch')).composeWatch));
+
+  program
     .command('events')
     .description('receive real time events from containers')
     .argument('[services...]')
