@@ -6,6 +6,7 @@
 import type { LogEntry } from '../../common/rpc/engine-types';
 import type { ProjectContainer } from '../../common/rpc/manager-types';
 import { engine, ExitError, getGlobals } from '../cli';
+import type { EngineClient } from '../client';
 import { parseTimestamp } from '../format';
 import { logTimestamp } from './container-io';
 import { projectContainers, resolveProjectRef } from './compose-common';
@@ -179,6 +180,13 @@ export async function composeLogs(services: string[], flags: LogsFlags): Promise
   return 0;
 }
 
+/** When the container's current run started, in ms since 1970 (0 if unknown: from the start). */
+async function startedAtMs(client: EngineClient, id: string): Promise<number> {
+  const [doc] = (await client.call<{ json: string[] }>('ContainerInspect', { names: [id], ignore_missing: true, size: false })).json;
+  const at = doc ? Date.parse((JSON.parse(doc) as { State?: { StartedAt?: string } }).State?.StartedAt ?? '') : NaN;
+  return Number.isFinite(at) ? at : 0;
+}
+
 /**
  * `logs -f`, as Compose follows a project: the containers there are, and each one that starts
  * later (a new replica, a recreated or restarted container) from its start, until every log
@@ -189,6 +197,7 @@ async function followProject(printer: LogPrinter, project: string, services: str
   const watching = new AbortController();
   opts.signal.addEventListener('abort', () => watching.abort(), { once: true });
   const active = new Set<string>();
+  const known = new Set(containers.map((c) => c.id));
   const follows: Array<Promise<void>> = [];
   let settled: () => void = () => undefined;
   const allEnded = new Promise<void>((resolve) => (settled = resolve));
@@ -211,7 +220,11 @@ async function followProject(printer: LogPrinter, project: string, services: str
       if (active.has(e.actor_id) || e.attributes['com.docker.compose.oneoff'] === 'True') continue;
       if (services.length > 0 && !services.includes(e.attributes['com.docker.compose.service'] ?? '')) continue;
       const started = (await projectContainers(project, { all: true, services, oneoff: false })).find((c) => c.id === e.actor_id);
-      if (started && !active.has(started.id)) follow([started], { ...opts, tail: -1, since: Math.floor(e.time_nano / 1e6) });
+      if (!started || active.has(started.id)) continue;
+      // A container new since the listing is followed from its first line (the start event comes
+      // after the process may have written some); one listed before, from this run's start.
+      const since = known.has(started.id) ? await startedAtMs(client, started.id) : opts.since;
+      follow([started], { ...opts, tail: -1, since });
     }
   })().catch((err: unknown) => {
     if (!watching.signal.aborted) throw err;
