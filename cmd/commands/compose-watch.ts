@@ -9,8 +9,10 @@
  * - `rebuild`: the service's image is built again and the service recreated (`up --build`).
  * `ignore` (and, for rebuild, the build context's .dockerignore) holds patterns in .dockerignore
  * syntax relative to the rule's path; `.git` and editors' temporary files are always ignored.
+ * With `include`, only files its patterns match count. `initial_sync` syncs the whole path once
+ * when watching begins.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { PatternMatcher, readDockerignoreSync } from '../../agent/build/context/ignore';
 import type { LoadedProject } from '../../manager/compose/index';
@@ -52,6 +54,8 @@ export async function composeWatch(services: string[], flags: WatchFlags): Promi
   for (const service of names) {
     for (const rule of model.services[service]!.develop!.watch!) {
       const ignored = ignoreMatcher(loaded, service, rule);
+      const included = rule.include?.length ? new PatternMatcher(rule.include) : undefined;
+      const counts = (rel: string) => rel === '' || (!ignored.matches(rel) && (included === undefined || included.matches(rel)));
       const batch = new Map<string, 'changed' | 'removed'>();
       let timer: NodeJS.Timeout | undefined;
       let applying = Promise.resolve();
@@ -64,7 +68,8 @@ export async function composeWatch(services: string[], flags: WatchFlags): Promi
       };
       const note = (kind: 'changed' | 'removed') => (file: string) => {
         const rel = path.relative(rule.path, file).split(path.sep).join('/');
-        if (rel !== '' && ignored.matches(rel)) return;
+        // A directory of its own never counts under include patterns: the files in it do.
+        if (!counts(rel) || (kind === 'changed' && included !== undefined && isDirectory(file))) return;
         batch.set(file, kind);
         clearTimeout(timer);
         timer = setTimeout(flush, WATCH_QUIET_MS);
@@ -81,6 +86,11 @@ export async function composeWatch(services: string[], flags: WatchFlags): Promi
       w.on('error', (err: unknown) => eprintln(`watch: ${rule.path}: ${err instanceof Error ? err.message : String(err)}`));
       await new Promise<void>((resolve) => w.once('ready', () => resolve()));
       watchers.push(w);
+      if (rule.initial_sync && rule.action.startsWith('sync')) {
+        const all = new Map<string, 'changed'>();
+        for (const rel of await filesUnder(rule.path)) if (counts(rel)) all.set(path.join(rule.path, rel), 'changed');
+        await applyRule(client, loaded, service, { ...rule, action: 'sync' }, all, !!flags.quiet);
+      }
     }
   }
   eprintln('Watch enabled');
@@ -90,6 +100,22 @@ export async function composeWatch(services: string[], flags: WatchFlags): Promi
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   await Promise.all(watchers.map((w) => w.close()));
   return 0;
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Every file and directory below `dir`, as slash-separated relative paths; a file gives itself. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const st = await fsp.stat(dir).catch(() => undefined);
+  if (!st) return [];
+  if (!st.isDirectory()) return [''];
+  return (await fsp.readdir(dir, { recursive: true })).map((rel) => rel.toString().split(path.sep).join('/'));
 }
 
 function ignoreMatcher(loaded: LoadedProject, service: string, rule: WatchRule): PatternMatcher {

@@ -1,7 +1,8 @@
 /**
  * `watch` (Compose's develop mode) through the CLI against a real daemon: sync of new, changed
- * and removed files (ignore patterns honoured), restart, sync+exec, and rebuild with the build
- * context's .dockerignore; Ctrl-C ends it with the containers left running.
+ * and removed files (ignore and include patterns honoured, initial_sync), restart, sync+exec,
+ * and rebuild with the build context's .dockerignore; Ctrl-C ends it with the containers left
+ * running.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,6 +32,11 @@ services:
         - path: ./conf
           target: /conf
           action: sync+restart
+        - path: ./seed
+          target: /seed
+          action: sync
+          initial_sync: true
+          include: ["*.txt"]
         - path: ./hook
           target: /hook
           action: sync+exec
@@ -53,6 +59,8 @@ before(async () => {
   await file('src/a.txt', 'v1\n');
   await file('conf/c', 'c1\n');
   await file('hook/h', 'h1\n');
+  await file('seed/one.txt', '1\n');
+  await file('seed/skip.md', 'no\n');
   await file('ctx/Dockerfile', 'FROM busybox:latest\nCOPY v.txt /v.txt\n');
   await file('ctx/v.txt', 'one\n');
   await file('ctx/.dockerignore', 'notes.md\n');
@@ -83,6 +91,13 @@ describe('watch', () => {
     await fsp.rm(path.join(p.dir, 'src/a.txt'));
     await until(async () => assert.equal(await p.sh('web', 'ls /app'), 'sub'));
     assert.match(output, /Syncing service "web" after \d+ changes were detected/);
+  });
+
+  test('initial_sync copies what matches include at once; later changes follow the same rule', async () => {
+    assert.equal(await p.sh('web', 'ls /seed'), 'one.txt');
+    await file('seed/two.txt', '2\n');
+    await file('seed/three.md', 'no\n');
+    await until(async () => assert.equal(await p.sh('web', 'ls /seed'), 'one.txt\ntwo.txt'));
   });
 
   test('sync+restart and sync+exec', async () => {
