@@ -11,7 +11,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CLI, type TestDaemon } from '../helpers/daemon';
 import { ComposeProject, startBusyboxDaemon } from '../helpers/compose';
-import { until } from '../helpers/until';
+import { retry } from '../helpers/http';
 
 let d: TestDaemon;
 let p: ComposeProject;
@@ -78,7 +78,7 @@ describe('watch', () => {
     watcher = spawn(process.execPath, [CLI, 'watch'], { cwd: p.dir, env: { ...process.env, ...d.env } });
     watcher.stdout!.on('data', (b: Buffer) => (output += b.toString()));
     watcher.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-    await until(async () => assert.match(output, /^Watch enabled$/m), 60_000);
+    await retry(async () => assert.match(output, /^Watch enabled$/m), 400);
     assert.equal(await p.exec('built', 'cat', '/v.txt'), 'one');
   });
 
@@ -86,10 +86,10 @@ describe('watch', () => {
     await file('src/a.txt', 'v2\n');
     await file('src/sub/b.txt', 'deep\n');
     await file('src/skip.tmp', 'no\n');
-    await until(async () => assert.equal(await p.sh('web', 'cat /app/a.txt /app/sub/b.txt'), 'v2\ndeep'));
+    await retry(async () => assert.equal(await p.sh('web', 'cat /app/a.txt /app/sub/b.txt'), 'v2\ndeep'));
     assert.equal(await p.sh('web', 'ls /app'), 'a.txt\nsub');
     await fsp.rm(path.join(p.dir, 'src/a.txt'));
-    await until(async () => assert.equal(await p.sh('web', 'ls /app'), 'sub'));
+    await retry(async () => assert.equal(await p.sh('web', 'ls /app'), 'sub'));
     assert.match(output, /Syncing service "web" after \d+ changes were detected/);
   });
 
@@ -97,22 +97,22 @@ describe('watch', () => {
     assert.equal(await p.sh('web', 'ls /seed'), 'one.txt');
     await file('seed/two.txt', '2\n');
     await file('seed/three.md', 'no\n');
-    await until(async () => assert.equal(await p.sh('web', 'ls /seed'), 'one.txt\ntwo.txt'));
+    await retry(async () => assert.equal(await p.sh('web', 'ls /seed'), 'one.txt\ntwo.txt'));
   });
 
   test('sync+restart and sync+exec', async () => {
     const startedAt = async () => (await d.ok(['container', 'inspect', '-f', '{{.State.StartedAt}}', 'dev-web-1'])).trim();
     const before = await startedAt();
     await file('conf/c', 'c2\n');
-    await until(async () => assert.notEqual(await startedAt(), before));
+    await retry(async () => assert.notEqual(await startedAt(), before));
     assert.equal(await p.exec('web', 'cat', '/conf/c'), 'c2');
     await file('hook/h', 'h2\n');
-    await until(async () => assert.equal(await p.exec('web', 'cat', '/tmp/exec-saw'), 'h2'));
+    await retry(async () => assert.equal(await p.exec('web', 'cat', '/tmp/exec-saw'), 'h2'));
   });
 
   test('rebuild: a change in the context rebuilds and recreates; one the .dockerignore names does not', async () => {
     await file('ctx/v.txt', 'two\n');
-    await until(async () => assert.equal(await p.exec('built', 'cat', '/v.txt'), 'two'), 60_000);
+    await retry(async () => assert.equal(await p.exec('built', 'cat', '/v.txt'), 'two'), 400);
     const rebuilds = () => output.match(/Rebuilding service\(s\) \["built"\]/g)?.length ?? 0;
     const count = rebuilds();
     await file('ctx/notes.md', 'ignored\n');

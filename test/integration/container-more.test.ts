@@ -12,7 +12,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CLI, mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
-import { until } from '../helpers/until';
+import { retry } from '../helpers/http';
 
 let d: TestDaemon;
 
@@ -117,10 +117,10 @@ describe('health', () => {
       'busybox', 'sleep', '300',
     ]);
     assert.match(await d.ok(['container', 'ls', '--filter', 'name=hc', '--format', '{{.Status}}']), /health: starting|healthy/);
-    await until(async () => assert.equal((await inspect('hc')).State.Health.Status, 'healthy'));
+    await retry(async () => assert.equal((await inspect('hc')).State.Health.Status, 'healthy'));
     assert.match(await d.ok(['container', 'ls', '--filter', 'name=hc', '--format', '{{.Status}}']), /\(healthy\)/);
     await d.ok(['container', 'exec', 'hc', 'touch', '/tmp/sick']);
-    await until(async () => assert.equal((await inspect('hc')).State.Health.Status, 'unhealthy'));
+    await retry(async () => assert.equal((await inspect('hc')).State.Health.Status, 'unhealthy'));
     assert.equal((await d.ok(['container', 'ls', '-q', '--filter', 'health=unhealthy'])).trim().length, 12);
     await d.ok(['container', 'rm', '-f', 'hc']);
   });
@@ -131,7 +131,7 @@ describe('supervision', () => {
     await d.ok(['container', 'run', '-d', '--name', 'phoenix', '--restart', 'always', 'busybox', 'sleep', '300']);
     const first = await inspect('phoenix');
     process.kill(first.State.Pid, 'SIGKILL');
-    await until(async () => {
+    await retry(async () => {
       const s = await inspect('phoenix');
       assert.equal(s.State.Status, 'running');
       assert.notEqual(s.State.Pid, first.State.Pid);
@@ -351,11 +351,11 @@ describe('terminal', () => {
     execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '120', '-y', '30', `env ${env} ${process.execPath} ${CLI} container run -it --rm --name tty busybox sh`]);
     try {
       const screen = () => execFileSync('tmux', ['capture-pane', '-p', '-t', session]).toString();
-      await until(async () => assert.match(screen(), /^\/ #/m));
+      await retry(async () => assert.match(screen(), /^\/ #/m));
       execFileSync('tmux', ['send-keys', '-t', session, 'echo tty-ok $(tty)', 'Enter']);
-      await until(async () => assert.match(screen(), /tty-ok \/dev\/pts\/\d+/));
+      await retry(async () => assert.match(screen(), /tty-ok \/dev\/pts\/\d+/));
       execFileSync('tmux', ['send-keys', '-t', session, 'exit 0', 'Enter']);
-      await until(async () => assert.equal((await d.ok(['container', 'ls', '-aq', '--filter', 'name=tty'])).trim(), ''));
+      await retry(async () => assert.equal((await d.ok(['container', 'ls', '-aq', '--filter', 'name=tty'])).trim(), ''));
     } finally {
       try {
         execFileSync('tmux', ['kill-session', '-t', session]);
