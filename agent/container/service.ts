@@ -18,7 +18,8 @@ import { formatPlatform, hostPlatform, parsePlatform, type ImageConfig } from '.
 import type { ImageService } from '../image/service';
 import type { NetworkManager } from '../network';
 import type { ExecSession, Runtime } from '../runtime/runtime';
-import { mappedDevices, parseDeviceRule } from '../runtime/spec';
+import { blockDeviceRates, mappedDevices, parseDeviceRule } from '../runtime/spec';
+import { blockIOWeightSupported } from '../runtime/cgroups';
 import { parseSecurityOptions } from '../runtime/security';
 import type { VolumeService } from '../volume';
 import { checkName, nameConflict, resolveConfig, resolveMounts, resolveNetworkMode } from './create';
@@ -406,7 +407,7 @@ export class ContainerService {
       return other.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({ ...m, readOnly: mode === 'ro' ? true : m.readOnly }));
     });
     const { mounts, anonymous, named } = await resolveMounts(spec, config, fromMounts);
-    const warnings = platformWarnings(spec, imageConfig);
+    const warnings = [...platformWarnings(spec, imageConfig), ...blockIOWarnings(spec)];
     if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
       throw invalidArgument('Minimum memory limit allowed is 6MB');
     checkNanoCpus(spec.resources.nano_cpus);
@@ -706,10 +707,20 @@ function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void
   mappedDevices(spec.devices);
   for (const rule of spec.device_cgroup_rules) parseDeviceRule(rule);
   parseSecurityOptions(spec.security_opt);
+  const r = spec.resources;
+  if (r.blkio_weight && (r.blkio_weight < 10 || r.blkio_weight > 1000)) throw invalidArgument('Range of blkio weight is from 10 to 1000');
+  for (const list of [r.blkio_weight_device, r.device_read_bps, r.device_write_bps, r.device_read_iops, r.device_write_iops]) blockDeviceRates(list ?? []);
   if (!['', 'host', 'private'].includes(spec.cgroupns_mode ?? '')) throw invalidArgument(`invalid cgroup namespace mode: ${spec.cgroupns_mode}`);
   if (spec.cgroup_parent && (spec.cgroup_parent.split('/').includes('..') || /[\s:]/.test(spec.cgroup_parent))) {
     throw invalidArgument(`invalid cgroup parent: ${JSON.stringify(spec.cgroup_parent)}`);
   }
+}
+
+/** Docker's warning for a block I/O weight the kernel can't apply (no BFQ or CFQ scheduler). */
+function blockIOWarnings(spec: ContainerSpec): string[] {
+  const r = spec.resources;
+  if (!(r.blkio_weight || r.blkio_weight_device?.length) || blockIOWeightSupported()) return [];
+  return ['Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.'];
 }
 
 /**

@@ -15,7 +15,7 @@ import type { Runtime } from '../runtime/runtime';
 import { buildSpec, writeEtcFiles, type MountOptions, type NamespaceMode } from '../runtime/spec';
 import { resolveUser } from '../runtime/user';
 import { parseSecurityOptions } from '../runtime/security';
-import { cgroupsPathFor } from '../runtime/cgroups';
+import { blockIOWeightSupported, cgroupsPathFor } from '../runtime/cgroups';
 import type { VolumeService } from '../volume';
 import type { ExitInfo, MachineEnv } from './machine';
 import type { ContainerRecord, EndpointRecord } from './record';
@@ -266,6 +266,13 @@ export class HostEnv implements MachineEnv {
           cpusetCpus: r.cpuset_cpus || undefined,
           pidsLimit: r.pids_limit || undefined,
           memorySwappiness: r.memory_swappiness >= 0 ? r.memory_swappiness : undefined,
+          // A weight the kernel can't apply was dropped with a warning at create.
+          blkioWeight: r.blkio_weight && blockIOWeightSupported() ? r.blkio_weight : undefined,
+          blkioWeightDevice: blockIOWeightSupported() ? r.blkio_weight_device : undefined,
+          deviceReadBps: r.device_read_bps,
+          deviceWriteBps: r.device_write_bps,
+          deviceReadIops: r.device_read_iops,
+          deviceWriteIops: r.device_write_iops,
           oomKillDisable: r.oom_kill_disable || undefined,
         },
         shmSize: r.shm_size || undefined,

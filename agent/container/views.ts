@@ -91,6 +91,12 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       // Records made before the field existed have none: not set.
       MemorySwappiness: (spec.resources.memory_swappiness ?? -1) >= 0 ? spec.resources.memory_swappiness : null,
       OomKillDisable: spec.resources.oom_kill_disable,
+      BlkioWeight: spec.resources.blkio_weight ?? 0,
+      BlkioWeightDevice: (spec.resources.blkio_weight_device ?? []).map((d) => ({ Path: d.path, Weight: d.rate })),
+      BlkioDeviceReadBps: (spec.resources.device_read_bps ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
+      BlkioDeviceWriteBps: (spec.resources.device_write_bps ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
+      BlkioDeviceReadIOps: (spec.resources.device_read_iops ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
+      BlkioDeviceWriteIOps: (spec.resources.device_write_iops ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
       ShmSize: spec.resources.shm_size || 64 * 1024 * 1024,
       Sysctls: spec.sysctls,
       Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),

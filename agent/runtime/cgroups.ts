@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { readKernelFile } from '../../common/fsutil';
 import * as path from 'node:path';
 
@@ -21,6 +21,16 @@ export async function cgroupMode(): Promise<CgroupMode> {
     detectedMode = st.type === CGROUP2_SUPER_MAGIC ? 'v2' : 'v1';
   }
   return detectedMode;
+}
+
+/**
+ * Whether the kernel can weigh block I/O between cgroups: v1's blkio.weight (CFQ) or
+ * blkio.bfq.weight, v2's io.weight or io.bfq.weight. Without BFQ or CFQ (mq-deadline, none), it
+ * can't, and Docker drops the weight with a warning.
+ */
+export function blockIOWeightSupported(): boolean {
+  const candidates = ['blkio/blkio.weight', 'blkio/blkio.bfq.weight', 'io.weight', 'io.bfq.weight', 'unified/io.weight', 'unified/io.bfq.weight'];
+  return candidates.some((c) => existsSync(path.join(CGROUP_ROOT, c)));
 }
 
 /**

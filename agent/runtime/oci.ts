@@ -86,7 +86,7 @@ export interface OciResources {
   memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   pids?: { limit: number };
-  blockIO?: { weight?: number };
+  blockIO?: OciBlockIO;
 }
 
 export interface OciLinux {
@@ -121,4 +121,19 @@ export interface OciSeccomp {
   architectures?: string[];
   flags?: string[];
   syscalls?: OciSeccompRule[];
+}
+
+export interface OciDeviceRate {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+export interface OciBlockIO {
+  weight?: number;
+  weightDevice?: Array<{ major: number; minor: number; weight: number }>;
+  throttleReadBpsDevice?: OciDeviceRate[];
+  throttleWriteBpsDevice?: OciDeviceRate[];
+  throttleReadIOPSDevice?: OciDeviceRate[];
+  throttleWriteIOPSDevice?: OciDeviceRate[];
 }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { failedPrecondition, invalidArgument } from '../../common/errors';
 import { writeFileAtomic } from '../../common/fsutil';
 import { dockerSeccompToOci } from './security';
-import type { OciDevice, OciDeviceRule, OciMount, OciNamespace, OciNamespaceType, OciResources, OciSpec, OciUser } from './oci';
+import type { OciBlockIO, OciDevice, OciDeviceRate, OciDeviceRule, OciMount, OciNamespace, OciNamespaceType, OciResources, OciSpec, OciUser } from './oci';
 
 /** Every capability Linux knows, by bit number; the privileged set is bounded by cap_last_cap. */
 export const ALL_CAPABILITIES = [
@@ -82,6 +82,12 @@ export interface Ulimit {
   hard: number;
 }
 
+/** A block device on the host and a rate (or a weight) for it. */
+export interface DeviceRateOption {
+  path: string;
+  rate: number;
+}
+
 export interface ResourceOptions {
   /** Memory limit in bytes. */
   memory?: number;
@@ -99,6 +105,12 @@ export interface ResourceOptions {
   blkioWeight?: number;
   /** 0 to 100; unset leaves the kernel's. */
   memorySwappiness?: number;
+  /** Per-device weights and limits, each device named by its host path (see blockDeviceRates). */
+  blkioWeightDevice?: DeviceRateOption[];
+  deviceReadBps?: DeviceRateOption[];
+  deviceWriteBps?: DeviceRateOption[];
+  deviceReadIops?: DeviceRateOption[];
+  deviceWriteIops?: DeviceRateOption[];
   /** The OOM killer spares the container's processes (cgroup v1 only). */
   oomKillDisable?: boolean;
 }
@@ -303,6 +315,16 @@ function deviceNode(hostPath: string, containerPath: string): OciDevice | undefi
   };
 }
 
+/** Rates per block device, each named by its host path, as the major:minor the kernel takes. */
+export function blockDeviceRates(rates: readonly DeviceRateOption[]): OciDeviceRate[] {
+  return rates.map(({ path: p, rate }) => {
+    const node = deviceNode(p, p);
+    if (!node || node.type !== 'b') throw invalidArgument(`runtime: ${p} is not a block device`);
+    if (!Number.isInteger(rate) || rate < 0) throw invalidArgument(`runtime: invalid rate ${rate} for ${p}`);
+    return { major: node.major, minor: node.minor, rate };
+  });
+}
+
 /**
  * Docker's `--device HOST[:CONTAINER][:PERMISSIONS]` (Compose's `devices`): the node (or every
  * node below a directory) appears at its container path, and the device cgroup allows it with
@@ -505,7 +527,14 @@ export function ociResources(r: ResourceOptions | undefined): Omit<OciResources,
     out.cpu = cpu;
   }
   if (r.pidsLimit !== undefined) out.pids = { limit: r.pidsLimit > 0 ? r.pidsLimit : -1 };
-  if (r.blkioWeight !== undefined) out.blockIO = { weight: r.blkioWeight };
+  const blockIO: OciBlockIO = {};
+  if (r.blkioWeight !== undefined) blockIO.weight = r.blkioWeight;
+  if (r.blkioWeightDevice?.length) blockIO.weightDevice = blockDeviceRates(r.blkioWeightDevice).map(({ major, minor, rate }) => ({ major, minor, weight: rate }));
+  if (r.deviceReadBps?.length) blockIO.throttleReadBpsDevice = blockDeviceRates(r.deviceReadBps);
+  if (r.deviceWriteBps?.length) blockIO.throttleWriteBpsDevice = blockDeviceRates(r.deviceWriteBps);
+  if (r.deviceReadIops?.length) blockIO.throttleReadIOPSDevice = blockDeviceRates(r.deviceReadIops);
+  if (r.deviceWriteIops?.length) blockIO.throttleWriteIOPSDevice = blockDeviceRates(r.deviceWriteIops);
+  if (Object.keys(blockIO).length > 0) out.blockIO = blockIO;
   return out;
 }
 

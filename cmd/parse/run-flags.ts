@@ -58,6 +58,12 @@ export interface RunFlags {
   shmSize?: string;
   oomKillDisable?: boolean;
   memorySwappiness?: string;
+  blkioWeight?: string;
+  blkioWeightDevice?: string[];
+  deviceReadBps?: string[];
+  deviceWriteBps?: string[];
+  deviceReadIops?: string[];
+  deviceWriteIops?: string[];
   init?: boolean;
   capAdd?: string[];
   capDrop?: string[];
@@ -200,6 +206,12 @@ export function parseRunFlags(
   resources.cpuset_cpus = flags.cpusetCpus ?? '';
   resources.pids_limit = intFlag('--pids-limit', flags.pidsLimit);
   resources.oom_kill_disable = !!flags.oomKillDisable;
+  resources.blkio_weight = intFlag('--blkio-weight', flags.blkioWeight);
+  resources.blkio_weight_device = (flags.blkioWeightDevice ?? []).map((v) => deviceRate('--blkio-weight-device', v, 'int'));
+  resources.device_read_bps = (flags.deviceReadBps ?? []).map((v) => deviceRate('--device-read-bps', v, 'bytes'));
+  resources.device_write_bps = (flags.deviceWriteBps ?? []).map((v) => deviceRate('--device-write-bps', v, 'bytes'));
+  resources.device_read_iops = (flags.deviceReadIops ?? []).map((v) => deviceRate('--device-read-iops', v, 'int'));
+  resources.device_write_iops = (flags.deviceWriteIops ?? []).map((v) => deviceRate('--device-write-iops', v, 'int'));
   if (flags.memorySwappiness !== undefined) {
     const v = Number(flags.memorySwappiness);
     if (!Number.isInteger(v) || v < -1 || v > 100) throw flagError('--memory-swappiness', flags.memorySwappiness, `invalid memory swappiness: ${flags.memorySwappiness} (its range is from 0 to 100)`);
@@ -666,6 +678,17 @@ export function parseRestartPolicy(value: string): ContainerSpec['restart_policy
     throw runError("invalid restart policy: maximum retry count can only be used with 'on-failure'");
   }
   return { name, max_retries: maxRetries };
+}
+
+/** Docker's `DEVICE:RATE` (`/dev/sda:1mb`, `/dev/sda:1000`). */
+function deviceRate(flag: string, value: string, unit: 'bytes' | 'int'): { path: string; rate: number } {
+  const at = value.lastIndexOf(':');
+  const devicePath = value.slice(0, at);
+  const rate = value.slice(at + 1);
+  if (at <= 0 || !devicePath.startsWith('/dev/')) throw flagError(flag, value, `bad format: ${value}`);
+  if (unit === 'bytes') return { path: devicePath, rate: bytesFlag(flag, rate) };
+  if (!/^\d+$/.test(rate)) throw flagError(flag, value, `invalid rate for device: ${value}. The correct format is <device-path>:<number>. Number must be a positive integer`);
+  return { path: devicePath, rate: Number(rate) };
 }
 
 function bytesFlag(flag: string, value: string | undefined): number {

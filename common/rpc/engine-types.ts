@@ -57,6 +57,18 @@ export interface Resources {
   oom_kill_disable: boolean;
   /** -1: not set (the kernel's). */
   memory_swappiness: number;
+  blkio_weight: number;
+  blkio_weight_device: DeviceRate[];
+  device_read_bps: DeviceRate[];
+  device_write_bps: DeviceRate[];
+  device_read_iops: DeviceRate[];
+  device_write_iops: DeviceRate[];
+}
+
+/** A block device on the host and a rate (or weight) for it. */
+export interface DeviceRate {
+  path: string;
+  rate: number;
 }
 
 export interface HealthcheckSpec {
@@ -181,6 +193,12 @@ export function emptyContainerSpec(): ContainerSpec {
       shm_size: 0,
       oom_kill_disable: false,
       memory_swappiness: -1,
+      blkio_weight: 0,
+      blkio_weight_device: [],
+      device_read_bps: [],
+      device_write_bps: [],
+      device_read_iops: [],
+      device_write_iops: [],
     },
     init: false,
     cap_add: [],

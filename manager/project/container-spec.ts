@@ -328,4 +328,11 @@ function applyResources(spec: ContainerSpec, s: ServiceConfig): void {
   r.shm_size = s.shm_size ?? 0;
   r.oom_kill_disable = s.oom_kill_disable ?? false;
   r.memory_swappiness = s.mem_swappiness ?? -1;
+  const b = s.blkio_config;
+  r.blkio_weight = b?.weight ?? 0;
+  r.blkio_weight_device = (b?.weight_device ?? []).map((d) => ({ path: d.path, rate: d.weight }));
+  r.device_read_bps = (b?.device_read_bps ?? []).map((d) => ({ path: d.path, rate: Number(d.rate) }));
+  r.device_write_bps = (b?.device_write_bps ?? []).map((d) => ({ path: d.path, rate: Number(d.rate) }));
+  r.device_read_iops = (b?.device_read_iops ?? []).map((d) => ({ path: d.path, rate: d.rate }));
+  r.device_write_iops = (b?.device_write_iops ?? []).map((d) => ({ path: d.path, rate: d.rate }));
 }

@@ -9,7 +9,6 @@ import type { ServiceConfig } from '../compose/model';
 
 /** Attribute → what the user should know; keyed by the attribute as written in the file. */
 const NOT_APPLIED: Readonly<Record<string, string>> = {
-  blkio_config: 'block I/O weights and rate limits are not applied',
   cpu_count: 'a Windows-only setting',
   cpu_rt_period: 'real-time CPU scheduling is not applied',
   cpu_rt_runtime: 'real-time CPU scheduling is not applied',

@@ -294,6 +294,16 @@ describe('memory settings', () => {
     const out = await d.ok(['container', 'run', '--rm', '-m', '64m', '--memory-swappiness', '7', '--oom-kill-disable', 'busybox', 'sh', '-c',
       'cat /sys/fs/cgroup/memory/memory.swappiness; grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control']);
     assert.equal(out, '7\noom_kill_disable 1\n');
+    // Block I/O: per-device rates reach the blkio cgroup; a bad device is refused at create.
+    const io = await d.run(['container', 'run', '--rm', '--device-read-bps', '/dev/loop0:2mb', '--device-write-iops', '/dev/loop0:50', '--blkio-weight', '300', 'busybox', 'sh', '-c',
+      'cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device']);
+    assert.equal(io.stdout, '7:0 2097152\n7:0 50\n', io.stderr);
+    if (!existsSync('/sys/fs/cgroup/blkio/blkio.weight') && !existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight')) {
+      assert.match(io.stderr, /Your kernel does not support Block I\/O weight or the cgroup is not mounted\. Weight discarded\./);
+    }
+    const notBlock = await d.run(['container', 'run', '--rm', '--device-read-bps', '/dev/null:1mb', 'busybox', 'true']);
+    assert.equal(notBlock.code, 125);
+    assert.match(notBlock.stderr, /\/dev\/null is not a block device/);
     // --cgroup-parent: the container's cgroup goes under it, and is removed with the container
     // (the parent stays, as Docker leaves it); inspect shows it.
     const parent = `tsc-parent-${process.pid}`;

@@ -18,7 +18,6 @@ test('each attribute not applied is named with the reason', async () => {
     'service "s": storage_opt is ignored: the writable layer has no size limit',
   ]);
   assert.deepEqual(await warningsOf('    blkio_config: { weight: 300 }\n    external_links: [other]\n'), [
-    'service "s": blkio_config is ignored: block I/O weights and rate limits are not applied',
     'service "s": external_links is ignored: legacy links to containers outside the project are not made; use a shared network',
   ]);
 });
