@@ -28,6 +28,7 @@ export const FAMILY_OF: Record<string, Family | undefined> = Object.assign(Objec
   attach: 'container',
   commit: 'container',
   export: 'container',
+  diff: 'container',
   stats: 'container',
   rename: 'container',
   network: 'network',

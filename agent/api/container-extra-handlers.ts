@@ -5,7 +5,7 @@
 import type { ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
 import { invalidArgument } from '../../common/errors';
 import type { Agent } from '../agent';
-import { commitContainer, containerStats, containerTop, copyFromContainer, copyToContainer, exportContainer, type StatsEntry } from '../container/extras';
+import { commitContainer, containerChanges, containerStats, containerTop, copyFromContainer, copyToContainer, exportContainer, type StatsEntry } from '../container/extras';
 import { grpcByteSink } from './engine-server';
 import { bytesOf, clientStream, serverStream, unary, type Handlers } from './grpc-util';
 
@@ -80,6 +80,7 @@ export function containerExtraHandlers(agent: Agent): Handlers {
       }),
     })),
 
+    ContainerDiff: unary(async (req: { id: string }) => ({ changes: await containerChanges(agent, req.id) })),
     ContainerExport: serverStream(async (req: { id: string }, call: ServerWritableStream<unknown, { data: Buffer }>) => {
       await exportContainer(agent, req.id, grpcByteSink(call), cancellation(call as ServerWritableStream<unknown, unknown>));
     }),

@@ -709,6 +709,69 @@ export async function exportContainer(deps: ExtrasDeps, nameOrId: string, out: W
   await withFilesystem(deps, c, (root) => pipeline(tarDirectory(root), out, signal ? { signal } : {}));
 }
 
+// ================================================================= diff
+
+/** Docker's change kinds, as `docker diff` prints them: C, A, D. */
+export const enum ChangeKind {
+  Modified = 0,
+  Added = 1,
+  Deleted = 2,
+}
+
+export interface FileChange {
+  path: string;
+  kind: ChangeKind;
+}
+
+/** Paths the engine makes in every container to mount over: never the container's own changes. */
+const ENGINE_MOUNT_POINTS = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/run/.containerenv'];
+/** Kernel and device file systems mounted over: nothing below them is the container's layer. */
+const MOUNTED_TREES = new Set(['/dev', '/proc', '/sys']);
+
+/**
+ * `docker diff`: the container's writable layer read against its image's layers. A whiteout
+ * is a deletion; a path the image has is modified, one it hasn't is added. Mount points the
+ * engine or the container's mounts made are left out, with the directories changed only to hold
+ * them (Docker keeps those in a hidden init layer).
+ */
+export async function containerChanges(deps: ExtrasDeps, nameOrId: string): Promise<FileChange[]> {
+  const c = deps.containers.resolve(nameOrId);
+  const img = deps.images.store.get(c.imageId);
+  if (!img) throw notFound(`container ${c.name}: its image ${c.imageId} is gone`);
+  const snapshots = deps.images.snapshots;
+  const m = snapshots.mountsFor(c.id, img.layers.map((l) => l.diffId));
+  const lowers = (m.options.find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length) ?? '').split(':').filter((l) => l !== '' && l !== 'empty').map((l) => path.resolve(m.cwd, l));
+  const upper = snapshots.upperPath(c.id);
+  const mountPoints = new Set([...ENGINE_MOUNT_POINTS, ...c.mounts.map((x) => path.posix.normalize(x.target))]);
+  const inImage = async (rel: string) => {
+    for (const lower of lowers) if (await fsp.lstat(path.join(lower, rel)).catch(() => undefined)) return true;
+    return false;
+  };
+  const changes: FileChange[] = [];
+  const walk = async (relDir: string): Promise<void> => {
+    const entries = await fsp.readdir(path.join(upper, relDir), { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const rel = path.posix.join(relDir, e.name);
+      if (MOUNTED_TREES.has(rel)) continue;
+      if (e.isCharacterDevice()) {
+        const st = await fsp.lstat(path.join(upper, rel));
+        if (st.rdev === 0) {
+          changes.push({ path: rel, kind: ChangeKind.Deleted });
+          continue;
+        }
+      }
+      const below = await inImage(rel);
+      if (!below && mountPoints.has(rel)) continue;
+      changes.push({ path: rel, kind: below ? ChangeKind.Modified : ChangeKind.Added });
+      if (e.isDirectory()) await walk(rel);
+    }
+  };
+  await walk('/');
+  // A directory of the image that is in the writable layer only to hold a mount point is no change.
+  const real = changes.filter((ch) => !(ch.kind === ChangeKind.Modified && [...mountPoints].some((mp) => mp.startsWith(`${ch.path}/`)) && !changes.some((o) => o !== ch && o.path.startsWith(`${ch.path}/`))));
+  return real.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
 // ================================================================= commit
 
 export interface CommitOptions {

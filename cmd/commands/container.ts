@@ -194,6 +194,18 @@ export async function containerCommit(
   return 0;
 }
 
+/** `docker diff`: one line per change, `C`, `A` or `D` and the path. */
+export async function containerDiff(id: string): Promise<number> {
+  const client = await engine();
+  try {
+    const reply = await client.call<{ changes: Array<{ path: string; kind: number }> }>('ContainerDiff', { id });
+    for (const ch of reply.changes) println(`${['C', 'A', 'D'][ch.kind] ?? '?'} ${ch.path}`);
+  } catch (err) {
+    throw fromDaemon(err);
+  }
+  return 0;
+}
+
 export async function containerPrune(opts: { force?: boolean; filter?: string[] }): Promise<number> {
   const filters = parseFilters(opts.filter);
   if (!(await confirmPrune('WARNING! This will remove all stopped containers.', opts.force))) return 0;

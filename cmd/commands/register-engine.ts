@@ -281,6 +281,12 @@ function registerTopLevelForms(parent: Command): void {
     .action(lazy(async () => (await containerModule()).containerCommit));
 
   parent
+    .command('diff')
+    .description("inspect changes to files or directories on a container's filesystem")
+    .argument('<container>')
+    .action(lazy(async () => (await containerModule()).containerDiff));
+
+  parent
     .command('export')
     .description("export a container's filesystem as a tar archive")
     .argument('<container>')

@@ -228,6 +228,20 @@ describe('files', () => {
     await d.ok(['container', 'rm', '-f', 'dirs']);
   });
 
+  test('diff: the container’s changes against its image, without mount points or volumes', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'changes', '-v', '/anon', 'busybox', 'sleep', '300']);
+    assert.equal(await d.ok(['diff', 'changes']), '', 'a fresh container changed nothing (its /etc/hosts and the like are mounts)');
+    await d.ok(['container', 'exec', 'changes', 'sh', '-c', 'touch /new; rm /bin/vi; echo x >> /etc/passwd; mkdir -p /a/b; touch /a/b/c /anon/in-volume']);
+    const expected = 'A /a\nA /a/b\nA /a/b/c\nC /bin\nD /bin/vi\nC /etc\nC /etc/passwd\nA /new\n';
+    assert.equal(await d.ok(['container', 'diff', 'changes']), expected);
+    await d.ok(['container', 'stop', '-t', '0', 'changes']);
+    assert.equal(await d.ok(['diff', 'changes']), expected, 'the same once stopped');
+    const missing = await d.run(['diff', 'nosuch']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /No such container: nosuch/);
+    await d.ok(['container', 'rm', '-v', 'changes']);
+  });
+
   test('import and commit: history shows each new layer with its size, commit bakes in no defaults', async () => {
     const tree = path.join(d.dir, 'import-tree');
     await fsp.mkdir(tree, { recursive: true });
