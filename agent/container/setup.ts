@@ -267,8 +267,7 @@ export class HostEnv implements MachineEnv {
           pidsLimit: r.pids_limit || undefined,
           memorySwappiness: r.memory_swappiness >= 0 ? r.memory_swappiness : undefined,
           // A weight the kernel can't apply was dropped with a warning at create.
-          blkioWeight: r.blkio_weight && blockIOWeightSupported() ? r.blkio_weight : undefined,
-          blkioWeightDevice: blockIOWeightSupported() ? r.blkio_weight_device : undefined,
+          ...(blockIOWeightSupported() ? { blkioWeight: r.blkio_weight || undefined, blkioWeightDevice: r.blkio_weight_device } : {}),
           deviceReadBps: r.device_read_bps,
           deviceWriteBps: r.device_write_bps,
           deviceReadIops: r.device_read_iops,

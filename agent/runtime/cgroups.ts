@@ -23,14 +23,19 @@ export async function cgroupMode(): Promise<CgroupMode> {
   return detectedMode;
 }
 
+let weightSupported: boolean | undefined;
+
 /**
  * Whether the kernel can weigh block I/O between cgroups: v1's blkio.weight (CFQ) or
  * blkio.bfq.weight, v2's io.weight or io.bfq.weight. Without BFQ or CFQ (mq-deadline, none), it
  * can't, and Docker drops the weight with a warning.
  */
 export function blockIOWeightSupported(): boolean {
-  const candidates = ['blkio/blkio.weight', 'blkio/blkio.bfq.weight', 'io.weight', 'io.bfq.weight', 'unified/io.weight', 'unified/io.bfq.weight'];
-  return candidates.some((c) => existsSync(path.join(CGROUP_ROOT, c)));
+  // Asked at every create and start; the I/O schedulers don't change while the daemon runs.
+  weightSupported ??= ['blkio/blkio.weight', 'blkio/blkio.bfq.weight', 'io.weight', 'io.bfq.weight', 'unified/io.weight', 'unified/io.bfq.weight'].some((c) =>
+    existsSync(path.join(CGROUP_ROOT, c)),
+  );
+  return weightSupported;
 }
 
 /**

@@ -2,11 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { emptyProjectUpRequest } from '../../common/rpc/manager-types';
-import { emptyMountSpec, type MountSpec } from '../../common/rpc/engine-types';
+import { emptyMountSpec, runToEndExecSpec, type MountSpec, type ProcessSpec } from '../../common/rpc/engine-types';
 import { containerSpecOf } from '../../manager/project/container-spec';
 import { dependenciesOf, dependsOnLabel } from '../../manager/project/graph';
 import { containerLabels, oneoffContainerName } from '../../manager/project/naming';
-import { hooksOf, type HookProcess } from '../../manager/project/hooks';
+import { hooksOf } from '../../manager/project/hooks';
 import { serviceConfigHash } from '../../manager/compose/index';
 import { engine, ExitError, println } from '../cli';
 import type { EngineClient } from '../client';
@@ -149,7 +149,7 @@ export async function composeRun(service: string, command: string[], flags: Comp
  * A one-off command may be done before its hooks get their turn (`run --rm app cat x`): with no
  * process left to hook into, the hooks are skipped. (Compose fails the run then, at random.)
  */
-async function runPostStartHooks(client: EngineClient, id: string, service: string, hooks: HookProcess[]): Promise<void> {
+async function runPostStartHooks(client: EngineClient, id: string, service: string, hooks: ProcessSpec[]): Promise<void> {
   const runningNow = async () => {
     const [doc] = (await client.call<{ json: string[] }>('ContainerInspect', { names: [id], ignore_missing: true, size: false })).json;
     return doc !== undefined && (JSON.parse(doc) as { State?: { Running?: boolean } }).State?.Running === true;
@@ -164,10 +164,9 @@ async function runPostStartHooks(client: EngineClient, id: string, service: stri
     return true;
   };
   for (const h of hooks) {
-    const exec = { cmd: h.cmd, env: h.env, user: h.user, working_dir: h.workingDir, privileged: h.privileged, tty: false, stdin: false, detach: false, height: 0, width: 0 };
     let exitCode: number;
     try {
-      exitCode = (await client.call<{ exit_code: number }>('ContainerExecRun', { id, exec })).exit_code;
+      exitCode = (await client.call<{ exit_code: number }>('ContainerExecRun', { id, exec: runToEndExecSpec(h) })).exit_code;
     } catch (err) {
       if (!(await running())) return;
       throw err;

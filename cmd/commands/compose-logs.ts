@@ -216,7 +216,7 @@ async function followProject(printer: LogPrinter, project: string, services: str
       { key: 'event', values: ['start'] },
       { key: 'label', values: [`com.docker.compose.project=${project}`] },
     ];
-    for await (const e of client.stream<{ actor_id: string; attributes: Record<string, string>; time_nano: number }>('Events', { since: listedAt, until: 0, filters }, watching.signal)) {
+    for await (const e of client.stream<{ actor_id: string; attributes: Record<string, string> }>('Events', { since: listedAt, until: 0, filters }, watching.signal)) {
       if (active.has(e.actor_id) || e.attributes['com.docker.compose.oneoff'] === 'True') continue;
       if (services.length > 0 && !services.includes(e.attributes['com.docker.compose.service'] ?? '')) continue;
       const started = (await projectContainers(project, { all: true, services, oneoff: false })).find((c) => c.id === e.actor_id);
@@ -231,7 +231,8 @@ async function followProject(printer: LogPrinter, project: string, services: str
   });
   follow(containers, opts);
   if (containers.length === 0) settled();
-  await Promise.race([allEnded, opts.signal.aborted ? Promise.resolve() : new Promise<void>((r) => opts.signal.addEventListener('abort', () => r(), { once: true }))]);
+  // Ctrl-C (opts.signal) ends every follow, and so this wait too.
+  await allEnded;
   watching.abort();
   await Promise.all([watch, ...follows]);
 }

@@ -12,11 +12,13 @@
  * With `include`, only files its patterns match count. `initial_sync` syncs the whole path once
  * when watching begins.
  */
-import { promises as fsp, statSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PatternMatcher, readDockerignoreSync } from '../../agent/build/context/ignore';
 import type { LoadedProject } from '../../manager/compose/index';
 import type { DevelopConfig } from '../../manager/compose/model';
+import { processOf } from '../../manager/project/hooks';
+import { runToEndExecSpec } from '../../common/rpc/engine-types';
 import { engine, eprintln, ExitError } from '../cli';
 import type { EngineClient } from '../client';
 import { loadComposeProject, projectContainers } from './compose-common';
@@ -49,7 +51,6 @@ export async function composeWatch(services: string[], flags: WatchFlags): Promi
   }
   const { watch } = await import('chokidar');
   const client = await engine();
-  const stop = new AbortController();
   const watchers: Array<{ close(): Promise<void> }> = [];
   for (const service of names) {
     for (const rule of model.services[service]!.develop!.watch!) {
@@ -66,10 +67,9 @@ export async function composeWatch(services: string[], flags: WatchFlags): Promi
           .then(() => applyRule(client, loaded, service, rule, changes, !!flags.quiet))
           .catch((err: unknown) => eprintln(`watch: service "${service}": ${err instanceof Error ? err.message : String(err)}`));
       };
-      const note = (kind: 'changed' | 'removed') => (file: string) => {
-        const rel = path.relative(rule.path, file).split(path.sep).join('/');
+      const note = (kind: 'changed' | 'removed', directory = false) => (file: string) => {
         // A directory of its own never counts under include patterns: the files in it do.
-        if (!counts(rel) || (kind === 'changed' && included !== undefined && isDirectory(file))) return;
+        if (!counts(relativeTo(rule.path, file)) || (kind === 'changed' && directory && included !== undefined)) return;
         batch.set(file, kind);
         clearTimeout(timer);
         timer = setTimeout(flush, WATCH_QUIET_MS);
@@ -77,11 +77,11 @@ export async function composeWatch(services: string[], flags: WatchFlags): Promi
       const w = watch(rule.path, {
         ignoreInitial: true,
         ignored: (file: string) => {
-          const rel = path.relative(rule.path, file).split(path.sep).join('/');
+          const rel = relativeTo(rule.path, file);
           return rel !== '' && !rel.startsWith('..') && ignored.matches(rel);
         },
       });
-      w.on('add', note('changed')).on('change', note('changed')).on('addDir', note('changed'));
+      w.on('add', note('changed')).on('change', note('changed')).on('addDir', note('changed', true));
       w.on('unlink', note('removed')).on('unlinkDir', note('removed'));
       w.on('error', (err: unknown) => eprintln(`watch: ${rule.path}: ${err instanceof Error ? err.message : String(err)}`));
       await new Promise<void>((resolve) => w.once('ready', () => resolve()));
@@ -94,20 +94,17 @@ export async function composeWatch(services: string[], flags: WatchFlags): Promi
     }
   }
   eprintln('Watch enabled');
-  const onInterrupt = () => stop.abort();
-  process.once('SIGINT', onInterrupt);
-  process.once('SIGTERM', onInterrupt);
-  await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   await Promise.all(watchers.map((w) => w.close()));
   return 0;
 }
 
-function isDirectory(file: string): boolean {
-  try {
-    return statSync(file).isDirectory();
-  } catch {
-    return false;
-  }
+/** `file` relative to `root`, slash-separated, as the patterns are written. */
+function relativeTo(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join('/');
 }
 
 /** Every file and directory below `dir`, as slash-separated relative paths; a file gives itself. */
@@ -150,11 +147,9 @@ async function applyRule(client: EngineClient, loaded: LoadedProject, service: s
     for (const c of containers) await client.call('ContainerRestart', { id: c.id, timeout_seconds: -1, signal: '' });
   }
   if (rule.action === 'sync+exec' && rule.exec?.command) {
-    const h = rule.exec;
-    const env = Object.entries(h.environment ?? {}).map(([k, v]) => (v === null ? k : `${k}=${v}`));
+    const exec = runToEndExecSpec(processOf(rule.exec));
     for (const c of containers) {
-      const exec = { cmd: h.command, env, user: h.user ?? '', working_dir: h.working_dir ?? '', privileged: !!h.privileged, tty: false, stdin: false, detach: false, height: 0, width: 0 };
-      const r = await client.call<{ exit_code: number; output: Buffer }>('ContainerExecRun', { id: c.id, exec });
+      const r = await client.call<{ exit_code: number }>('ContainerExecRun', { id: c.id, exec });
       if (r.exit_code !== 0) throw new Error(`exec of the sync+exec rule exited with status ${r.exit_code}`);
     }
   }
@@ -163,10 +158,10 @@ async function applyRule(client: EngineClient, loaded: LoadedProject, service: s
 /** Copies the changed files of a batch into a container at the rule's target; removes the removed. */
 async function syncInto(client: EngineClient, id: string, rule: WatchRule, changes: Map<string, 'changed' | 'removed'>): Promise<void> {
   const target = rule.target!;
-  const inContainer = (file: string) => path.posix.join(target, path.relative(rule.path, file).split(path.sep).join('/'));
+  const inContainer = (file: string) => path.posix.join(target, relativeTo(rule.path, file));
   const removed = [...changes].filter(([, kind]) => kind === 'removed').map(([file]) => inContainer(file));
   if (removed.length > 0) {
-    const exec = { cmd: ['rm', '-rf', '--', ...removed], env: [], user: '', working_dir: '', privileged: false, tty: false, stdin: false, detach: false, height: 0, width: 0 };
+    const exec = runToEndExecSpec({ cmd: ['rm', '-rf', '--', ...removed], env: [], user: '', workingDir: '', privileged: false });
     await client.call('ContainerExecRun', { id, exec });
   }
   const changed: Array<{ file: string; name: string; dir: boolean; mode: number; mtime: Date; size: number }> = [];

@@ -301,6 +301,20 @@ export interface ExecSpec {
   width: number;
 }
 
+/** A process run in a container to its end (ContainerExecRun): Compose's hooks, watch's exec. */
+export interface ProcessSpec {
+  cmd: string[];
+  env: string[];
+  user: string;
+  workingDir: string;
+  privileged: boolean;
+}
+
+/** The ExecSpec of such a process: no terminal, no stdin, not detached. */
+export function runToEndExecSpec(p: ProcessSpec): ExecSpec {
+  return { cmd: p.cmd, env: p.env, user: p.user, working_dir: p.workingDir, privileged: p.privileged, tty: false, stdin: false, detach: false, height: 0, width: 0 };
+}
+
 export interface AttachOpen {
   id: string;
   exec?: ExecSpec;

@@ -3,7 +3,7 @@
  * depends on this contract only; how it reaches the agent (in-process on one host through the
  * Engine API, over the network in a cluster) is the wiring's business.
  */
-import type { ContainerSpec, ContainerSummary, NetworkSummary, VolumeSummary } from '../../common/rpc/engine-types';
+import type { ContainerSpec, ContainerSummary, NetworkSummary, ProcessSpec, VolumeSummary } from '../../common/rpc/engine-types';
 
 export interface EngineFilter {
   key: string;
@@ -40,15 +40,6 @@ export interface VolumeRequest {
 export interface PullProgress {
   id: string;
   status: string;
-}
-
-/** A process to run in a container: Compose's hook, as an exec. */
-export interface ProcessSpec {
-  cmd: string[];
-  env: string[];
-  user: string;
-  workingDir: string;
-  privileged: boolean;
 }
 
 export interface AgentConnection {

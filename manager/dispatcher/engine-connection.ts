@@ -4,8 +4,8 @@
  * does and never touches agent internals.
  */
 import { failedPrecondition } from '../../common/errors';
-import type { ContainerSpec, ContainerSummary, NetworkSummary, VolumeSummary } from '../../common/rpc/engine-types';
-import type { AgentConnection, EngineFilter, NetworkRequest, NodeInfo, ProcessSpec, PullProgress, VolumeRequest } from './agent-connection';
+import { runToEndExecSpec, type ContainerSpec, type ContainerSummary, type NetworkSummary, type ProcessSpec, type VolumeSummary } from '../../common/rpc/engine-types';
+import type { AgentConnection, EngineFilter, NetworkRequest, NodeInfo, PullProgress, VolumeRequest } from './agent-connection';
 
 /** The part of an Engine client this needs (cmd/client.ts's EngineClient has it). */
 export interface EngineCaller {
@@ -80,8 +80,7 @@ export class EngineAgentConnection implements AgentConnection {
   }
 
   async runInContainer(id: string, p: ProcessSpec): Promise<{ exitCode: number; output: Buffer }> {
-    const exec = { cmd: p.cmd, env: p.env, user: p.user, working_dir: p.workingDir, privileged: p.privileged, tty: false, stdin: false, detach: false, height: 0, width: 0 };
-    const r = await this.engine.call<{ exit_code: number; output: Buffer }>('ContainerExecRun', { id, exec });
+    const r = await this.engine.call<{ exit_code: number; output: Buffer }>('ContainerExecRun', { id, exec: runToEndExecSpec(p) });
     return { exitCode: r.exit_code, output: r.output };
   }
 

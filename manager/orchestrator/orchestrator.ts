@@ -7,7 +7,7 @@
  */
 import { cancelled, failedPrecondition, invalidArgument, kindOf, messageOf, notFound, TsError } from '../../common/errors';
 import { KeyedMutex } from '../../common/mutex';
-import { emptyMountSpec, type ContainerSpec } from '../../common/rpc/engine-types';
+import { emptyMountSpec, type ContainerSpec, type ProcessSpec } from '../../common/rpc/engine-types';
 import type {
   ProjectActionRequest,
   ProjectContainer,
@@ -26,7 +26,7 @@ import type { ProjectRecord, Store, TaskRecord } from '../store/index';
 import { waitCompleted, waitHealthy, waitRunningOrHealthy, withTimeout } from './conditions';
 import { parseModel } from './model';
 import { planService, type ActualContainer, type ServicePlan, type SlotAction } from './plan';
-import { hooksOf, serviceHooks, type HookProcess } from '../project/hooks';
+import { hooksOf, serviceHooks } from '../project/hooks';
 import { unsupportedAttributes } from '../project/unsupported';
 import { done, failed, warning, working, type Emit } from './progress';
 import {
@@ -362,7 +362,7 @@ export class Orchestrator {
    * Compose's lifecycle hooks of one container, in order, each as an exec run to its end; the
    * first that fails stops the sequence with Compose's words ("web hook exited with status 3").
    */
-  private async runHooks(agent: AgentConnection, containerId: string, name: string, service: string, hooks: HookProcess[], emit: Emit): Promise<void> {
+  private async runHooks(agent: AgentConnection, containerId: string, name: string, service: string, hooks: ProcessSpec[], emit: Emit): Promise<void> {
     for (const hook of hooks) {
       const r = await agent.runInContainer(containerId, hook);
       if (r.exitCode !== 0) {
@@ -451,7 +451,7 @@ export class Orchestrator {
     });
   }
 
-  private async stopAndRemove(c: ActualContainer, timeout: number, volumes: boolean, emit: Emit, preStop?: HookProcess[]): Promise<void> {
+  private async stopAndRemove(c: ActualContainer, timeout: number, volumes: boolean, emit: Emit, preStop?: ProcessSpec[]): Promise<void> {
     const agent = await this.agent(c.nodeId);
     const name = nameOf(c);
     if (isRunning(c)) {

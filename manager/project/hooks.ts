@@ -5,25 +5,18 @@
  * loaded (`up`, `down`), the service's hooks as written now win, as in Compose: a fixed file
  * fixes a failing pre_stop hook.
  */
+import type { ProcessSpec } from '../../common/rpc/engine-types';
 import type { ServiceConfig, ServiceHook } from '../compose/model';
 
 export const HOOKS_LABEL = 'org.tscompose.hooks';
 
-/** One hook as the process an exec runs (the shape of the dispatcher's ProcessSpec). */
-export interface HookProcess {
-  cmd: string[];
-  env: string[];
-  user: string;
-  workingDir: string;
-  privileged: boolean;
-}
-
 export interface ContainerHooks {
-  postStart: HookProcess[];
-  preStop: HookProcess[];
+  postStart: ProcessSpec[];
+  preStop: ProcessSpec[];
 }
 
-function processOf(hook: ServiceHook): HookProcess {
+/** A hook (or a watch rule's `exec`) as the process an exec runs. */
+export function processOf(hook: ServiceHook): ProcessSpec {
   return {
     cmd: hook.command ?? [],
     env: Object.entries(hook.environment ?? {}).map(([k, v]) => (v === null ? k : `${k}=${v}`)),
