@@ -75,11 +75,24 @@ function rowData(row: object): object {
   return Object.fromEntries(Object.entries(row).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/**
+ * The title of a `{{.Label "com.example.some-key"}}` column, as Docker's SubHeaderContext.Label:
+ * the key's last dotted part, `-` and `_` as spaces (`some key`), not upper-cased.
+ */
+function labelHeader(name: unknown): string {
+  const last = String(name).split('.').pop() ?? '';
+  return last.replace(/[-_]/g, ' ');
+}
+
 function headerData(headers: Record<string, string>): object {
   return new Proxy(
     { ...headers },
     {
-      get: (target, key) => (typeof key === 'string' ? (target[key] ?? defaultHeader(key)) : undefined),
+      get: (target, key) => {
+        if (typeof key !== 'string') return undefined;
+        if (key === 'Label' && !('Label' in target)) return labelHeader;
+        return target[key] ?? defaultHeader(key);
+      },
       has: (_target, key) => typeof key === 'string',
     },
   );

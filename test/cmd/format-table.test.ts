@@ -58,6 +58,25 @@ test('fields without a header name get an upper-cased one', () => {
   );
 });
 
+test('a {{.Label "key"}} column is titled as Docker does: the last dotted part, - and _ as spaces', () => {
+  class Row {
+    constructor(
+      readonly Name: string,
+      private readonly labels: Record<string, string>,
+    ) {}
+    Label(name: string): string {
+      return this.labels[name] ?? '';
+    }
+  }
+  const out = renderList([new Row('web', { a: '1', 'com.example.some_key-x': 'v' })], {
+    format: 'table {{.Name}}\\t{{.Label "a"}}\\t{{.Label "com.example.some_key-x"}}\\t{{.Name}}',
+    defaultTable: '',
+    headers: { Name: 'NAME' },
+  });
+  // The columns after it are titled too (the header used to stop at the first Label).
+  assert.equal(out, 'NAME      a         some key x   NAME\nweb       1         v            web\n');
+});
+
 test('a table with no rows still prints its header', () => {
   assert.equal(renderList([], { defaultTable: PS_TABLE, headers: PS_HEADERS }), 'CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n');
 });
