@@ -284,9 +284,10 @@ export function containerHandlers(agent: Agent): Handlers {
       }
       return { removed, errors };
     }),
-    VolumePrune: unary(async (req: { filters: Filter[] }) => {
-      const all = req.filters.some((f) => f.key === 'all' && f.values.includes('true'));
-      const r = await agent.volumes.prune({ filters: req.filters.filter((f) => f.key !== 'all'), all });
+    VolumePrune: unary(async (req: { all: boolean; filters: Filter[] }) => {
+      // `all` comes as the request's flag (our CLI) or as Docker's API filter `all=true`; the
+      // service reads the filter itself.
+      const r = await agent.volumes.prune({ filters: req.filters, all: req.all });
       return { deleted: r.deleted, space_reclaimed: r.reclaimed };
     }),
   };

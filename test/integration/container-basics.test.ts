@@ -145,6 +145,21 @@ describe('volumes', () => {
     assert.equal(left.length, 1);
     await d.ok(['volume', 'rm', 'kept', ...left]);
   });
+
+  test('volume prune takes unused anonymous volumes; with -a, unused named ones too', async () => {
+    const volumes = async () => (await d.ok(['volume', 'ls', '-q'])).trim().split('\n').filter(Boolean).sort();
+    const before = await volumes();
+    await d.ok(['volume', 'create', 'unused']);
+    await d.ok(['volume', 'create', 'used']);
+    const anon = (await d.ok(['volume', 'create'])).trim();
+    await d.ok(['container', 'create', '--name', 'holder', '-v', 'used:/u', 'busybox', 'true']);
+    assert.match(await d.ok(['volume', 'prune', '-f']), new RegExp(`Deleted Volumes:\\n${anon}\\n`));
+    assert.deepEqual(await volumes(), [...before, 'unused', 'used'].sort());
+    assert.match(await d.ok(['volume', 'prune', '-a', '-f']), /Deleted Volumes:\nunused\n/);
+    assert.deepEqual(await volumes(), [...before, 'used'].sort(), 'a volume a container names stays');
+    await d.ok(['container', 'rm', 'holder']);
+    await d.ok(['volume', 'rm', 'used']);
+  });
 });
 
 describe('supervision', () => {
