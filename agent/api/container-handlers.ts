@@ -27,7 +27,10 @@ export function containerHandlers(agent: Agent): Handlers {
       await svc().stop(req.id, req.timeout_seconds, req.signal || undefined);
       return {};
     }),
-    ContainerRestart: unary(async (req: { id: string; timeout_seconds: number }) => (await svc().restart(req.id, req.timeout_seconds), {})),
+    ContainerRestart: unary(async (req: { id: string; timeout_seconds: number; signal: string }) => {
+      await svc().restart(req.id, req.timeout_seconds, req.signal || undefined);
+      return {};
+    }),
     ContainerKill: unary(async (req: { id: string; signal: string }) => (await svc().kill(req.id, req.signal || 'SIGKILL'), {})),
     ContainerPause: unary(async (req: { id: string }) => (await svc().pause(req.id), {})),
     ContainerUnpause: unary(async (req: { id: string }) => (await svc().unpause(req.id), {})),

@@ -522,6 +522,9 @@ export class ContainerService {
   /** The stop signal, then SIGKILL after the timeout, as `docker stop`. */
   async stop(nameOrId: string, timeoutSeconds = -1, signal?: string): Promise<void> {
     const c = this.resolve(nameOrId);
+    // Checked before anything changes: a signal that cannot be sent would stop nothing and
+    // leave the container marked as stopped by its user.
+    if (signal && parseSignal(signal) === undefined) throw invalidArgument(`Invalid signal: ${signal}`);
     c.state.stoppedByUser = true;
     if (c.desired !== 'removed') c.desired = 'stopped';
     await this.save(c);
@@ -556,9 +559,10 @@ export class ContainerService {
     }
   }
 
-  async restart(nameOrId: string, timeoutSeconds = -1): Promise<void> {
+  /** `signal` replaces the container's stop signal for the stop half (`restart -s`). */
+  async restart(nameOrId: string, timeoutSeconds = -1, signal?: string): Promise<void> {
     const c = this.resolve(nameOrId);
-    await this.stop(c.id, timeoutSeconds);
+    await this.stop(c.id, timeoutSeconds, signal);
     await this.start(c.id);
     this.deps.events.emit('container', 'restart', c.id, { image: c.image, name: c.name });
   }

@@ -143,6 +143,22 @@ describe('supervision', () => {
     await d.ok(['container', 'rm', 'phoenix']);
   });
 
+  test('stop -s and restart -s send the signal given, not the stop signal', async () => {
+    // The script says which signal reached it, then ends; its stop signal (TERM) would say TERM.
+    const script = 'trap "echo got USR1; exit 0" USR1; trap "echo got TERM; exit 0" TERM; while :; do sleep 0.1; done';
+    await d.ok(['container', 'run', '-d', '--name', 'sig', 'busybox', 'sh', '-c', script]);
+    await d.ok(['container', 'stop', '-s', 'USR1', '-t', '5', 'sig']);
+    await d.ok(['container', 'start', 'sig']);
+    await d.ok(['container', 'restart', '-s', 'SIGUSR1', '-t', '5', 'sig']);
+    await retry(async () => assert.equal((await inspect('sig')).State.Status, 'running'));
+    const bad = await d.run(['container', 'stop', '-s', 'BOGUS', 'sig']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Invalid signal: BOGUS/);
+    await d.ok(['container', 'stop', 'sig']);
+    assert.equal(await d.ok(['container', 'logs', 'sig']), 'got USR1\ngot USR1\ngot TERM\n');
+    await d.ok(['container', 'rm', 'sig']);
+  });
+
   test('pause, unpause, rename, wait', async () => {
     await d.ok(['container', 'run', '-d', '--name', 'p1', 'busybox', 'sleep', '300']);
     await d.ok(['container', 'pause', 'p1']);
