@@ -118,8 +118,9 @@ export async function resolveMounts(
     } else if (m.type === 'volume') {
       if (m.source) {
         named.push({ name: m.source, labels: m.volume_labels, driver: m.volume_driver, options: m.volume_options });
-        mounts.push({ type: 'volume', source: m.source, target, readOnly: m.read_only });
+        mounts.push({ type: 'volume', source: m.source, target, readOnly: m.read_only, ...(m.subpath && { subpath: volumeSubpath(m.subpath) }) });
       } else {
+        if (m.subpath) throw invalidArgument(`invalid mount config for type "volume": a subpath needs a named volume (${target})`);
         anonymous.push(target);
         mounts.push({ type: 'volume', source: '', target, readOnly: m.read_only });
       }
@@ -142,6 +143,15 @@ export async function resolveMounts(
     mounts.push({ type: 'volume', source: '', target: t, readOnly: false });
   }
   return { mounts, anonymous, named };
+}
+
+/** A subpath must stay inside its volume: relative, without `..` (Docker's own check). */
+function volumeSubpath(subpath: string): string {
+  const clean = path.posix.normalize(subpath);
+  if (path.posix.isAbsolute(clean) || clean === '..' || clean.startsWith('../')) {
+    throw invalidArgument(`invalid mount config for type "volume": subpath must be a relative path within the volume: ${subpath}`);
+  }
+  return clean;
 }
 
 export function imageRef(img: ImageRecord): string {

@@ -69,6 +69,8 @@ export interface ResolvedMount {
   readOnly: boolean;
   /** For volumes: where the volume's data is on the host while the container runs. */
   hostPath?: string;
+  /** For volumes: the directory inside the volume mounted instead of its root (`volume-subpath`). */
+  subpath?: string;
   propagation?: string;
   tmpfsSize?: number;
   tmpfsMode?: number;

@@ -436,7 +436,8 @@ export class ContainerService {
           const specMount = spec.mounts.find((x) => x.source === n.name);
           // Not only volumes made here: Compose creates a project's volumes before its containers,
           // and Docker seeds any volume still empty when a container first mounts it.
-          if (m) newVolumes.push({ name: n.name, target: m.target, noCopy: !!specMount?.no_copy });
+          // A subpath mount shows part of the volume: the image's content is not copied into it.
+          if (m) newVolumes.push({ name: n.name, target: m.target, noCopy: !!specMount?.no_copy || !!m.subpath });
         }
       });
       for (const target of anonymous) {

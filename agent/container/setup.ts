@@ -13,7 +13,7 @@ import type { ConnectResult, NetworkManager } from '../network';
 import type { PortProtocol, PortRequest } from '../network/ports';
 import type { Runtime } from '../runtime/runtime';
 import { buildSpec, writeEtcFiles, type MountOptions, type NamespaceMode } from '../runtime/spec';
-import { resolveUser } from '../runtime/user';
+import { resolveInRoot, resolveUser } from '../runtime/user';
 import { parseSecurityOptions } from '../runtime/security';
 import { blockIOWeightSupported, cgroupsPathFor } from '../runtime/cgroups';
 import type { VolumeService } from '../volume';
@@ -393,7 +393,8 @@ export class HostEnv implements MachineEnv {
         const hostPath = await d.volumes.acquire(m.source, c.id);
         undo.push(() => d.volumes.release(m.source, c.id));
         m.hostPath = hostPath;
-        out.push({ type: 'bind', source: hostPath, target: m.target, readonly: m.readOnly });
+        const source = m.subpath ? await volumeSubdirectory(m.source, hostPath, m.subpath) : hostPath;
+        out.push({ type: 'bind', source, target: m.target, readonly: m.readOnly });
       }
     }
     // After the volumes, so a secret may sit inside a mounted directory.
@@ -504,4 +505,19 @@ function portRequestsOf(c: ContainerRecord): PortRequest[] {
 function macAddressOn(c: ContainerRecord, index: number): string | undefined {
   const att = c.spec.networks.find((n) => n.network === c.networks[index]);
   return att?.mac_address || (index === 0 ? c.spec.mac_address : '') || undefined;
+}
+
+/**
+ * Where a volume's subpath is on the host. Symlinks in the volume resolve inside it, as if it
+ * were the root, so that a container cannot point one at the host's files; the subpath must
+ * exist, as Docker requires (it is not created).
+ */
+async function volumeSubdirectory(volume: string, hostPath: string, subpath: string): Promise<string> {
+  const resolved = await resolveInRoot(hostPath, subpath);
+  try {
+    await fsp.stat(resolved);
+  } catch (err) {
+    throw invalidArgument(`volume ${volume}: cannot access subpath ${subpath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return resolved;
 }

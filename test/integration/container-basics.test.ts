@@ -146,6 +146,20 @@ describe('volumes', () => {
     await d.ok(['volume', 'rm', 'kept', ...left]);
   });
 
+  test('--mount volume-subpath mounts that directory of the volume; a missing or escaping one is refused', async () => {
+    await d.ok(['container', 'run', '--rm', '-v', 'subvol:/v', 'busybox', 'sh', '-c', 'mkdir /v/sub && echo inner > /v/sub/f && echo top > /v/top && ln -s /etc /v/esc']);
+    const sub = 'type=volume,src=subvol,dst=/d,volume-subpath=';
+    assert.equal(await d.ok(['container', 'run', '--rm', '--mount', `${sub}sub`, 'busybox', 'sh', '-c', 'ls /d; cat /d/f']), 'f\ninner\n');
+    const missing = await d.run(['container', 'run', '--rm', '--mount', `${sub}missing`, 'busybox', 'true']);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /volume subvol: cannot access subpath missing/);
+    // The link resolves inside the volume (to its own /etc, which does not exist), never to the host's.
+    const escaping = await d.run(['container', 'run', '--rm', '--mount', `${sub}esc`, 'busybox', 'ls', '/d']);
+    assert.equal(escaping.code, 125);
+    assert.doesNotMatch(escaping.stdout, /passwd/);
+    await d.ok(['volume', 'rm', 'subvol']);
+  });
+
   test('volume prune takes unused anonymous volumes; with -a, unused named ones too', async () => {
     const volumes = async () => (await d.ok(['volume', 'ls', '-q'])).trim().split('\n').filter(Boolean).sort();
     const before = await volumes();
