@@ -279,7 +279,7 @@ export async function prepareUpImages(project: LoadedProject, scope: Iterable<st
       if (s.image !== undefined && (policy === 'always' || (policy === 'missing' && !present))) {
         if (!flags.quietPull) show({ resource: '', name, status: 'Pulling', state: 'working', warning: '' });
         try {
-          await pullImage(image);
+          await pullImage(image, s.platform);
           present = true;
           if (!flags.quietPull) show({ resource: '', name, status: 'Pulled', state: 'done', warning: '' });
         } catch (err) {

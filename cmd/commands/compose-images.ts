@@ -28,10 +28,10 @@ export async function hasImage(reference: string): Promise<boolean> {
   return r.json.length > 0;
 }
 
-/** Pulls one image to its end; a failure throws with the daemon's message. */
-export async function pullImage(reference: string, signal?: AbortSignal): Promise<void> {
+/** Pulls one image (for the service's `platform`, else this host's) to its end; a failure throws with the daemon's message. */
+export async function pullImage(reference: string, platform: string | undefined, signal?: AbortSignal): Promise<void> {
   const client = await engine();
-  for await (const _m of client.stream<unknown>('ImagePull', { reference, all_tags: false, platform: '' }, signal)) {
+  for await (const _m of client.stream<unknown>('ImagePull', { reference, all_tags: false, platform: platform ?? '' }, signal)) {
     // Layer progress is not shown: Compose's per-service lines are.
   }
 }

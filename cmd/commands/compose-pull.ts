@@ -89,7 +89,7 @@ export async function composePull(services: string[], flags: PullFlags): Promise
         }
         show(event(name, 'Pulling', 'working'));
         try {
-          await pullImage(image, signal);
+          await pullImage(image, service.platform, signal);
         } catch (err) {
           if (signal.aborted) return;
           const msg = (err as Error).message;

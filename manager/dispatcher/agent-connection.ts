@@ -65,7 +65,8 @@ export interface AgentConnection {
 
   /** The image's ID in the node's store (`sha256:…`), or undefined when it is not there. */
   imageId(reference: string): Promise<string | undefined>;
-  pullImage(reference: string, onProgress: (p: PullProgress) => void): Promise<void>;
+  /** `platform` (`os/arch[/variant]`, a service's) picks from a multi-platform image; '' is the node's own. */
+  pullImage(reference: string, platform: string, onProgress: (p: PullProgress) => void): Promise<void>;
   /** Untags/deletes; returns the lines (`Untagged: …`, `Deleted: …`) and per-name errors. */
   removeImage(reference: string): Promise<{ lines: string[]; errors: string[] }>;
 

@@ -90,8 +90,8 @@ export class EngineAgentConnection implements AgentConnection {
     return found === undefined ? undefined : (JSON.parse(found) as { Id: string }).Id;
   }
 
-  async pullImage(reference: string, onProgress: (p: PullProgress) => void): Promise<void> {
-    for await (const m of this.engine.stream<{ id: string; status: string }>('ImagePull', { reference, all_tags: false, platform: '' })) {
+  async pullImage(reference: string, platform: string, onProgress: (p: PullProgress) => void): Promise<void> {
+    for await (const m of this.engine.stream<{ id: string; status: string }>('ImagePull', { reference, all_tags: false, platform })) {
       onProgress({ id: m.id, status: m.status });
     }
   }

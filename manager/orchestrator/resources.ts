@@ -132,7 +132,7 @@ export async function ensureImages(agent: AgentConnection, services: DesiredServ
     }
     emit(working('', s.name, 'Pulling'));
     try {
-      await agent.pullImage(s.image, () => undefined);
+      await agent.pullImage(s.image, s.platform, () => undefined);
     } catch (err) {
       // A present image that could not be refreshed still runs, as Compose's `--pull always` offline.
       if (!present) {

@@ -16,6 +16,8 @@ export interface DesiredService {
   configHash: string;
   image: string;
   pullPolicy: string;
+  /** The service's `platform` (`os/arch[/variant]`), '' for the node's own: what its image is pulled for. */
+  platform: string;
   /** Whether the image comes from `build` (built by the CLI before `up` converges). */
   hasBuild: boolean;
   hasHealthcheck: boolean;
@@ -52,6 +54,7 @@ export function desiredService(project: Project, service: ServiceConfig, scale: 
     configHash: serviceConfigHash(service),
     image: serviceImage(project, service),
     pullPolicy: service.pull_policy ?? '',
+    platform: service.platform ?? '',
     hasBuild: service.build !== undefined,
     hasHealthcheck: service.healthcheck !== undefined && service.healthcheck.disable !== true && (service.healthcheck.test?.[0] ?? '') !== 'NONE',
     dependencies: dependenciesOf(service),

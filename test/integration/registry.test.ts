@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { CLI } from '../helpers/daemon';
 import { FaultProxy, buildTestImage, skopeoCopy, startRegistry, writeOciLayout, type TestRegistry } from '../helpers/registry';
 import { ProgressDisplay, progressText } from '../../cmd/progress';
+import { ComposeProject } from '../helpers/compose';
 
 // The daemons keep credentials in (and read Docker's from) private dirs, never the user's.
 const configRoot = mkdtempSync(path.join(os.tmpdir(), 'tsc-registry-config-'));
@@ -185,6 +186,30 @@ describe('push, then pull into another daemon', () => {
     assert.equal(pulled.Id, img.config.digest);
     assert.deepEqual(pulled.RepoDigests, [`${reg.host}/layered@${img.manifestDigest}`]);
     assert.ok((await layerDirs(puller)).length >= 2);
+  });
+});
+
+describe('compose services and their platform', () => {
+  test('compose pull takes the platform a service names from a multi-platform image', async () => {
+    const amd = await buildTestImage({ architecture: 'amd64' });
+    const arm = await buildTestImage({ architecture: 'arm64' });
+    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
+    try {
+      writeOciLayout(layout, 'multi', [amd, arm]);
+      skopeoCopy(layout, 'multi', reg, 'multi/app:1', { all: true });
+    } finally {
+      await fsp.rm(layout, { recursive: true, force: true });
+    }
+    const ref = `${reg.host}/multi/app:1`;
+    const q = await ComposeProject.create(puller, 'plat', `services:\n  armed:\n    image: ${ref}\n    platform: linux/arm64\n  native:\n    image: ${ref}\n    profiles: [native]\n`);
+    try {
+      await q.ok(['pull', 'armed']);
+      assert.equal((await inspect(puller, ref)).Id, arm.config.digest);
+      await q.ok(['--profile', 'native', 'pull', '--policy', 'always', 'native']);
+      assert.equal((await inspect(puller, ref)).Id, amd.config.digest, 'without a platform, the host’s');
+    } finally {
+      await q.down();
+    }
   });
 });
 
