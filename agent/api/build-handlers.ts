@@ -17,6 +17,7 @@ import { buildImage, wantedContextFiles, type NamedContextSource, type SecretVal
 import { ReceivedContext } from '../build/context/received';
 import { removeStaleBuildContainers, type RuncLocation } from '../build/executor/run';
 import type { ProgressEvent } from '../build/executor/progress';
+import { formatPlatform, hostPlatform, parsePlatform } from '../image/oci';
 import { pullIntoStore } from '../image/pull';
 import type { Handlers } from './grpc-util';
 
@@ -50,6 +51,7 @@ async function build(agent: Agent, env: BuildEnvironment, call: ServerDuplexStre
     const first = await it.next();
     const options = first.done ? undefined : (first.value as { options?: BuildOptions }).options;
     if (!options) throw invalidArgument('build: the stream must start with the build options');
+    checkBuildPlatform(options.platform);
     const contextDir = path.join(workDir, 'context');
     await fsp.mkdir(workDir, { recursive: true });
     const namedContexts = namedContextSources(options.named_contexts ?? {}, workDir);
@@ -175,4 +177,17 @@ async function receiveContexts(messages: AsyncIterable<BuildInput>, main: Receiv
   if (!received.has('')) main.destroy();
   for (const [name, dir] of dirs) if (!received.has(name)) await fsp.mkdir(dir, { recursive: true });
   return received;
+}
+
+/**
+ * The builder runs RUN steps natively, with no emulation, and takes its bases for this host:
+ * a build for another platform (`--platform`, Compose's `platform`/`build.platforms`) is refused
+ * rather than quietly made for this one.
+ */
+function checkBuildPlatform(platform: string | undefined): void {
+  if (!platform) return;
+  const want = parsePlatform(platform);
+  const host = hostPlatform();
+  if (want.os === host.os && want.architecture === host.architecture) return;
+  throw invalidArgument(`build: platform ${formatPlatform(want)} is not supported: this engine builds for ${formatPlatform(host)} only`);
 }

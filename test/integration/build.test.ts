@@ -199,6 +199,18 @@ describe('image build', () => {
     assert.notEqual(ls.code, 0, 'no image is tagged');
   });
 
+  test('--platform: this host’s builds, another is refused rather than built for this host', async () => {
+    const dir = await context('platform', { Dockerfile: 'FROM busybox\nRUN echo built\n' });
+    const host = process.arch === 'arm64' ? 'arm64' : 'amd64';
+    const other = host === 'arm64' ? 'amd64' : 'arm64';
+    const ok = await build(['--platform', `linux/${host}`, '-t', 'plat:host', dir]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const r = await build(['--platform', `linux/${other}`, '-t', 'plat:other', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`ERROR: failed to solve: build: platform linux/${other} is not supported: this engine builds for linux/${host} only`));
+    assert.notEqual((await d.run(['image', 'inspect', 'plat:other'])).code, 0, 'no image is tagged');
+  });
+
   test('ADD of a URL and of a local tar, COPY --chown/--chmod and heredocs', async () => {
     const dir = await context('add', { 'tree/sub/f.txt': 'in tar\n', 'plain.txt': 'plain\n' });
     execFileSync('tar', ['-czf', path.join(dir, 'tree.tar.gz'), '-C', path.join(dir, 'tree'), 'sub']);
