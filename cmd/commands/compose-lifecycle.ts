@@ -35,6 +35,8 @@ export interface ActionFlags {
   force?: boolean;
   stop?: boolean;
   volumes?: boolean;
+  /** kill: orphans (containers of services the files no longer have) are killed too. */
+  removeOrphans?: boolean;
 }
 
 async function projectAction(action: ProjectActionName, services: string[], flags: ActionFlags, resolved?: ProjectRef): Promise<number> {
@@ -49,6 +51,7 @@ async function projectAction(action: ProjectActionName, services: string[], flag
     force: action === 'rm' && !!flags.stop,
     volumes: !!flags.volumes,
     all: false,
+    known_services: ref.loaded && !flags.removeOrphans ? [...Object.keys(ref.loaded.model.services), ...ref.loaded.model.disabled_services] : [],
   });
   return 0;
 }

@@ -52,6 +52,7 @@ export interface ProjectActionRequest {
   force: boolean;
   volumes: boolean;
   all: boolean;
+  known_services: string[];
 }
 
 export interface ProjectListRequest {

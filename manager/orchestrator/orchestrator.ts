@@ -550,7 +550,8 @@ export class Orchestrator {
   }
 
   private async actionLocked(req: ProjectActionRequest, emit: Emit): Promise<void> {
-    const all = await this.containersOf(req.project_name);
+    const known = new Set(req.known_services);
+    const all = (await this.containersOf(req.project_name)).filter((c) => known.size === 0 || isOneoff(c.labels) || known.has(serviceOf(c)));
     // Compose's words when the project is known by name only (the CLI checks a loaded one's services).
     if (all.length === 0 && req.action !== 'rm') throw notFound(`no container found for project ${JSON.stringify(req.project_name)}: not found`);
     const present = new Set(all.map(serviceOf));

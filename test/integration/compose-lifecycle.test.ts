@@ -256,6 +256,15 @@ describe('compose lifecycle', () => {
       /WARN\[0000\] Found orphan containers \(\[life-db-1\]\) for this project\. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up\./,
     );
     assert.deepEqual(await states(), ['life-db-1=running', 'life-web-1=running']);
+    // Other verbs act on the files' services and leave the orphan alone; kill --remove-orphans
+    // kills it too (Compose's meaning of that flag for kill).
+    expectCode(await compose(['-f', 'web-only.yaml', '-p', 'life', 'stop', '-t', '1']), 0);
+    assert.deepEqual(await states(), ['life-db-1=running', 'life-web-1=exited']);
+    expectCode(await compose(['-f', 'web-only.yaml', '-p', 'life', 'start']), 0);
+    expectCode(await compose(['-f', 'web-only.yaml', '-p', 'life', 'kill']), 0);
+    assert.deepEqual(await states(), ['life-db-1=running', 'life-web-1=exited']);
+    expectCode(await compose(['-f', 'web-only.yaml', '-p', 'life', 'kill', '--remove-orphans']), 0);
+    assert.deepEqual(await states(), ['life-db-1=exited', 'life-web-1=exited']);
     const removed = expectCode(await compose(['-f', 'web-only.yaml', '-p', 'life', 'up', '-d', '--remove-orphans']), 0);
     assert.match(removed.stderr, /✔ Container life-db-1 {2}Removed/);
     assert.doesNotMatch(removed.stderr, /orphan/);
