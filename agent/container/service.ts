@@ -407,7 +407,7 @@ export class ContainerService {
       return other.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({ ...m, readOnly: mode === 'ro' ? true : m.readOnly }));
     });
     const { mounts, anonymous, named } = await resolveMounts(spec, config, fromMounts);
-    const warnings = [...platformWarnings(spec, imageConfig), ...blockIOWarnings(spec)];
+    const warnings = [...platformWarnings(spec, imageConfig), ...blockIOWarnings(spec), ...endpointOptionWarnings(spec)];
     if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
       throw invalidArgument('Minimum memory limit allowed is 6MB');
     checkNanoCpus(spec.resources.nano_cpus);
@@ -722,6 +722,16 @@ function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void
 }
 
 /** Docker's warning for a block I/O weight the kernel can't apply (no BFQ or CFQ scheduler). */
+/**
+ * Per-endpoint driver options (`--network name=N,driver-opt=K=V`, Compose's
+ * `networks.N.driver_opts`) have no effect with the CNI bridge: said, never dropped in silence.
+ */
+function endpointOptionWarnings(spec: ContainerSpec): string[] {
+  return spec.networks
+    .filter((n) => Object.keys(n.driver_opts ?? {}).length > 0)
+    .map((n) => `network ${n.network}: endpoint driver options are not applied: ${Object.keys(n.driver_opts).sort().join(', ')}`);
+}
+
 function blockIOWarnings(spec: ContainerSpec): string[] {
   const r = spec.resources;
   if (!(r.blkio_weight || r.blkio_weight_device?.length) || blockIOWeightSupported()) return [];

@@ -117,6 +117,14 @@ describe('networking', () => {
     await d.ok(['container', 'rm', '-f', 'server']);
     await d.ok(['network', 'rm', 'appnet']);
   });
+  test('endpoint driver options, which the bridge cannot apply, are named in a warning', async () => {
+    await d.ok(['network', 'create', 'optnet']);
+    const r = await d.run(['container', 'create', '--name', 'opts', '--network', 'name=optnet,driver-opt=com.example.b=1,driver-opt=com.example.a=2', 'busybox', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^WARNING: network optnet: endpoint driver options are not applied: com\.example\.a, com\.example\.b$/m);
+    await d.ok(['container', 'rm', 'opts']);
+    await d.ok(['network', 'rm', 'optnet']);
+  });
 });
 
 describe('volumes', () => {
