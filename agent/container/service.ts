@@ -721,7 +721,6 @@ function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void
   }
 }
 
-/** Docker's warning for a block I/O weight the kernel can't apply (no BFQ or CFQ scheduler). */
 /**
  * Per-endpoint driver options (`--network name=N,driver-opt=K=V`, Compose's
  * `networks.N.driver_opts`) have no effect with the CNI bridge: said, never dropped in silence.
@@ -732,6 +731,7 @@ function endpointOptionWarnings(spec: ContainerSpec): string[] {
     .map((n) => `network ${n.network}: endpoint driver options are not applied: ${Object.keys(n.driver_opts).sort().join(', ')}`);
 }
 
+/** Docker's warning for a block I/O weight the kernel can't apply (no BFQ or CFQ scheduler). */
 function blockIOWarnings(spec: ContainerSpec): string[] {
   const r = spec.resources;
   if (!(r.blkio_weight || r.blkio_weight_device?.length) || blockIOWeightSupported()) return [];
