@@ -1,6 +1,6 @@
 /** Engine RPCs for containers, networks and volumes: translation only, the logic is in the services. */
 import { Metadata, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
-import { conflict, invalidArgument, notFound, TsError } from '../../common/errors';
+import { conflict, invalidArgument, isKind, notFound, TsError } from '../../common/errors';
 import { toServiceError } from '../../common/rpc/status';
 import type { AttachOpen, ContainerSpec, ExecSpec } from '../../common/rpc/engine-types';
 import type { Agent } from '../agent';
@@ -211,7 +211,7 @@ export function containerHandlers(agent: Agent): Handlers {
       }
       return { json };
     }),
-    NetworkRemove: unary(async (req: { names: string[] }) => {
+    NetworkRemove: unary(async (req: { names: string[]; force: boolean }) => {
       const removed: string[] = [];
       const errors: string[] = [];
       for (const name of req.names) {
@@ -223,6 +223,8 @@ export function containerHandlers(agent: Agent): Handlers {
           agent.events.emit('network', 'destroy', n.id, { name: n.name, type: 'bridge' });
           removed.push(name);
         } catch (err) {
+          // `network rm -f`: a network that does not exist is no error.
+          if (req.force && isKind(err, 'NotFound')) continue;
           errors.push((err as Error).message);
         }
       }

@@ -117,9 +117,9 @@ export async function networkInspect(names: string[], opts: { format?: string })
   return inspectEach(client, 'NetworkInspect', 'network', names, opts);
 }
 
-export async function networkRm(names: string[]): Promise<number> {
+export async function networkRm(names: string[], opts: { force?: boolean }): Promise<number> {
   const client = await engine();
-  return forEachNameReply(() => client.call('NetworkRemove', { names, force: false }));
+  return forEachNameReply(() => client.call('NetworkRemove', { names, force: !!opts.force }));
 }
 
 export async function networkConnect(network: string, container: string, opts: { alias?: string[]; ip?: string }): Promise<number> {

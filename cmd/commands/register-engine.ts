@@ -347,6 +347,7 @@ export function registerNetworkCommands(program: Command): void {
     .alias('remove')
     .description('remove one or more networks')
     .argument('<networks...>')
+    .option('-f, --force', 'do not error if the network does not exist')
     .action(lazy(async () => (await load()).networkRm));
   network
     .command('connect')

@@ -125,6 +125,14 @@ describe('networking', () => {
     await d.ok(['container', 'rm', 'opts']);
     await d.ok(['network', 'rm', 'optnet']);
   });
+
+  test('network rm of a missing network fails, and with -f is no error', async () => {
+    const missing = await d.run(['network', 'rm', 'optnet']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^Error response from daemon: .*optnet.*not found/m);
+    const forced = await d.run(['network', 'rm', '-f', 'optnet']);
+    assert.deepEqual([forced.code, forced.stdout, forced.stderr], [0, '', '']);
+  });
 });
 
 describe('volumes', () => {
