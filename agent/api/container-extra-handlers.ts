@@ -56,8 +56,11 @@ export function containerExtraHandlers(agent: Agent): Handlers {
       }
     }),
 
-    ContainerCopyFrom: serverStream(async (req: { id: string; path: string }, call: ServerWritableStream<unknown, { data: Buffer }>) => {
-      await copyFromContainer(agent, req.id, req.path, grpcByteSink(call), cancellation(call as ServerWritableStream<unknown, unknown>));
+    ContainerCopyFrom: serverStream(async (req: { id: string; path: string; follow_link: boolean }, call: ServerWritableStream<unknown, { data: Buffer }>) => {
+      await copyFromContainer(agent, req.id, req.path, grpcByteSink(call), {
+        followLink: req.follow_link,
+        signal: cancellation(call as ServerWritableStream<unknown, unknown>),
+      });
     }),
 
     ContainerCopyTo: clientStream(async (call: ServerReadableStream<unknown, unknown>) => {

@@ -394,10 +394,11 @@ export interface SourcePath {
 /**
  * Resolves the source of `cp` as Docker does: the directory part is resolved with symlinks
  * followed inside the root; the last element is taken as it is (a symlink is copied as a
- * symlink) unless the path ends in `/` or `/.`, which follow it. `/.` asks for the directory's
- * contents without the directory itself.
+ * symlink) unless the path ends in `/` or `/.`, which follow it, or `followLink` (`cp -L`) is
+ * set, which follows it under the link's name. `/.` asks for the directory's contents without
+ * the directory itself.
  */
-export async function resolveSourcePath(root: string, userPath: string, container: string): Promise<SourcePath> {
+export async function resolveSourcePath(root: string, userPath: string, container: string, followLink = false): Promise<SourcePath> {
   const clean = path.posix.resolve('/', userPath);
   const contentsOnly = /(^|\/)\.$/.test(userPath);
   const mustBeDir = contentsOnly || userPath.endsWith('/');
@@ -406,7 +407,7 @@ export async function resolveSourcePath(root: string, userPath: string, containe
   if (clean === '/') {
     hostPath = await resolveInRoot(root, '/');
     archiveName = '.';
-  } else if (mustBeDir) {
+  } else if (mustBeDir || followLink) {
     hostPath = await resolveInRoot(root, clean);
     archiveName = contentsOnly ? '.' : path.posix.basename(clean);
   } else {
@@ -511,10 +512,17 @@ async function* renamed(tar: Readable, prefix: string): AsyncGenerator<Buffer> {
 }
 
 /** `docker cp CONTAINER:PATH -`: writes the tar of `userPath` to `out`. */
-export async function copyFromContainer(deps: ExtrasDeps, nameOrId: string, userPath: string, out: Writable, signal?: AbortSignal): Promise<void> {
+export async function copyFromContainer(
+  deps: ExtrasDeps,
+  nameOrId: string,
+  userPath: string,
+  out: Writable,
+  opts: { followLink?: boolean; signal?: AbortSignal } = {},
+): Promise<void> {
+  const { signal } = opts;
   const c = deps.containers.resolve(nameOrId);
   await deps.containers.withRootfs(c, async (root) => {
-    const src = await resolveSourcePath(root, userPath, nameOrId);
+    const src = await resolveSourcePath(root, userPath, nameOrId, opts.followLink);
     await pipeline(archiveSource(src), out, signal ? { signal } : {});
   });
 }

@@ -171,7 +171,7 @@ export async function containerCp(source: string, destination: string, opts: { q
   const client = await engine();
   if (src.container) {
     if (src.path === '') throw new ExitError(1, 'filepath cannot be empty');
-    return copyFromContainer(client, src.container, src.path, dst.path, !!opts.quiet);
+    return copyFromContainer(client, src.container, src.path, dst.path, !!opts.quiet, !!opts.followLink);
   }
   if (dst.path === '') throw new ExitError(1, 'filepath cannot be empty');
   return copyToContainer(client, src.path, dst.container!, dst.path, destination, opts);
@@ -188,8 +188,9 @@ async function copyFromContainer(
   srcPath: string,
   dstPath: string,
   quiet: boolean,
+  followLink: boolean,
 ): Promise<number> {
-  const request = { id: container, path: containerPath(srcPath) };
+  const request = { id: container, path: containerPath(srcPath), follow_link: followLink };
   if (dstPath === '-') {
     await streamTo(client, 'ContainerCopyFrom', request, undefined);
     return 0;

@@ -193,6 +193,17 @@ describe('cp', () => {
     assert.equal(followed.archiveName, 'abs');
   });
 
+  it('with followLink (cp -L) follows a final symlink, inside the root, under the link’s name', async () => {
+    const followed = await resolveSourcePath(root, '/etc/conf-link', 'ctr', true);
+    assert.ok(followed.stat.isFile());
+    assert.equal(followed.hostPath, path.join(root, 'etc/app/conf'));
+    assert.equal(followed.archiveName, 'conf-link');
+    // An absolute link resolves in the container's root, never on the host.
+    const abs = await resolveSourcePath(root, '/abs', 'ctr', true);
+    assert.equal(abs.hostPath, path.join(root, outside));
+    assert.equal(abs.archiveName, 'abs');
+  });
+
   it('reports a missing path in Docker words', async () => {
     await assert.rejects(resolveSourcePath(root, '/nope', 'x'), (e: TsError) => e.kind === 'NotFound' && e.message === 'Could not find the file /nope in container x');
     await assert.rejects(resolveSourcePath(root, '/etc/app/conf/', 'x'), /not a directory/);

@@ -186,6 +186,14 @@ describe('files', () => {
     const back = path.join(d.dir, 'back.txt');
     await d.ok(['container', 'cp', 'files:/root/back.txt', back]);
     assert.equal(await fsp.readFile(back, 'utf8'), 'from container\n');
+    // A symlink comes out as a link; with -L, as what it points to, under the link's name.
+    await d.ok(['container', 'exec', 'files', 'ln', '-s', '/root/back.txt', '/root/link']);
+    const asLink = path.join(d.dir, 'as-link');
+    await d.ok(['container', 'cp', 'files:/root/link', asLink]);
+    assert.equal(await fsp.readlink(asLink), '/root/back.txt');
+    const followed = path.join(d.dir, 'followed');
+    await d.ok(['container', 'cp', '-L', 'files:/root/link', followed]);
+    assert.equal(await fsp.readFile(followed, 'utf8'), 'from container\n');
     const imageId = (await d.ok(['commit', '-c', 'ENV COMMITTED=yes', 'files', 'committed:1'])).trim();
     assert.match(imageId, /^sha256:[a-f0-9]{64}$/);
     const out = await d.ok(['container', 'run', '--rm', 'committed:1', 'sh', '-c', 'cat /root/back.txt; echo $COMMITTED']);
