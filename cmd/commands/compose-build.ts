@@ -251,6 +251,8 @@ export interface UpImageFlags {
   /** `--pull`, when given. */
   pull?: string;
   quietPull?: boolean;
+  /** No build output (`watch --quiet`). */
+  quietBuild?: boolean;
 }
 
 /**
@@ -289,5 +291,5 @@ export async function prepareUpImages(project: LoadedProject, scope: Iterable<st
       if (!present) toBuild.push(name);
     }),
   );
-  await buildServices(project, toBuild.sort(), {});
+  await buildServices(project, toBuild.sort(), { quiet: !!flags.quietBuild });
 }

@@ -34,6 +34,8 @@ export interface UpFlags {
   attach?: string[];
   noAttach?: string[];
   quietPull?: boolean;
+  /** Not a flag of `up`: `watch --quiet` hides the output of the builds it runs. */
+  quietBuild?: boolean;
 }
 
 export function parseScale(values: string[] | undefined): Record<string, number> {
@@ -63,7 +65,7 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   }
   // Builds (and the pulls of services that build) happen here, where the contexts are.
   const scope = selectServices(project.model, services, flags.deps !== false);
-  await prepareUpImages(project, scope, { build: flags.build, pull: flags.pull === 'policy' ? undefined : flags.pull, quietPull: flags.quietPull });
+  await prepareUpImages(project, scope, { build: flags.build, pull: flags.pull === 'policy' ? undefined : flags.pull, quietPull: flags.quietPull, quietBuild: flags.quietBuild });
 
   const req = emptyProjectUpRequest(project.projectName, JSON.stringify(project.model));
   req.services = services;

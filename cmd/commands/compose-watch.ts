@@ -46,7 +46,7 @@ export async function composeWatch(services: string[], flags: WatchFlags): Promi
   }
   if (flags.up !== false) {
     const { composeUp } = await import('./compose-up');
-    const code = await composeUp(services, { detach: true });
+    const code = await composeUp(services, { detach: true, quietBuild: !!flags.quiet });
     if (code !== 0) return code;
   }
   const { watch } = await import('chokidar');
@@ -132,7 +132,7 @@ async function applyRule(client: EngineClient, loaded: LoadedProject, service: s
   if (rule.action === 'rebuild') {
     say(`Rebuilding service(s) ["${service}"] after changes were detected...`);
     const { composeUp } = await import('./compose-up');
-    await composeUp([service], { detach: true, build: true, deps: false });
+    await composeUp([service], { detach: true, build: true, deps: false, quietBuild: quiet });
     say(`service(s) ["${service}"] successfully built`);
     return;
   }

@@ -128,6 +128,23 @@ describe('watch', () => {
     assert.match(await p.ok(['ps', '--format', '{{.Service}} {{.State}}']), /^web running$/m);
   });
 
+  test('--quiet hides the rebuild lines and the build output', async () => {
+    let quiet = '';
+    const w = spawn(process.execPath, [CLI, 'watch', '--no-up', '--quiet'], { cwd: p.dir, env: { ...process.env, ...d.env } });
+    const exited = new Promise<number | null>((resolve) => w.once('exit', (code) => resolve(code)));
+    w.stdout!.on('data', (b: Buffer) => (quiet += b.toString()));
+    w.stderr!.on('data', (b: Buffer) => (quiet += b.toString()));
+    try {
+      await retry(async () => assert.match(quiet, /^Watch enabled$/m), 400);
+      await file('ctx/v.txt', 'three\n');
+      await retry(async () => assert.equal(await p.exec('built', 'cat', '/v.txt'), 'three'), 400);
+    } finally {
+      w.kill('SIGINT');
+      await exited;
+    }
+    assert.doesNotMatch(quiet, /Rebuilding|COPY v\.txt|^#\d+ /m);
+  });
+
   test('a project without develop.watch is refused with Compose’s words', async () => {
     const q = await ComposeProject.create(d, 'plain', 'services:\n  s:\n    image: busybox:latest\n    command: ["true"]\n');
     const r = await q.run(['watch', '--no-up']);
