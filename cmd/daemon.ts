@@ -76,10 +76,10 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
-  watchSessions(server, reclaimer);
+  watchSessions(server, reclaimer, !!flags.debug);
   await fsp.chmod(sock, 0o660).catch(() => undefined);
   agent.events.emit('daemon', 'start', dataRoot, { name: 'tscompose' });
-  log(flags, `tscompose daemon listening on unix://${sock} (data root ${dataRoot}, pid ${process.pid})`);
+  log(`tscompose daemon listening on unix://${sock} (data root ${dataRoot}, pid ${process.pid})`);
   // What starting up left behind (module loading, the containers' restore) goes before the first request.
   reclaimer.now();
 
@@ -87,7 +87,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log(flags, `received ${signal}, shutting down`);
+    log(`received ${signal}, shutting down`);
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         server.forceShutdown();
@@ -125,9 +125,10 @@ function widenFlowControlWindows(server: GrpcServer): void {
 
 /**
  * Each connection gets the wide window, and each request's start and end (an HTTP/2 stream's)
- * tell the reclaimer the daemon is busy.
+ * tell the reclaimer the daemon is busy. With `--debug`, each request is logged as it begins and
+ * ends, with its gRPC status and duration (as dockerd's debug log names each API call).
  */
-function watchSessions(server: GrpcServer, reclaimer: Reclaimer): void {
+function watchSessions(server: GrpcServer, reclaimer: Reclaimer, debug: boolean): void {
   const servers = (server as unknown as { http2Servers?: Map<import('node:events').EventEmitter, unknown> }).http2Servers;
   if (!(servers instanceof Map)) return;
   for (const h2 of servers.keys()) {
@@ -138,9 +139,17 @@ function watchSessions(server: GrpcServer, reclaimer: Reclaimer): void {
         // an old Node: the connection keeps its default window
       }
     });
-    h2.on('stream', (stream: import('node:http2').ServerHttp2Stream) => {
+    h2.on('stream', (stream: import('node:http2').ServerHttp2Stream, headers: import('node:http2').IncomingHttpHeaders) => {
       reclaimer.activity();
-      stream.once('close', () => reclaimer.activity());
+      const method = String(headers[':path'] ?? '');
+      const began = Date.now();
+      if (debug) log(`debug: calling ${method}`);
+      stream.once('close', () => {
+        reclaimer.activity();
+        // An error without a body comes as a trailers-only response: its status is in the headers.
+        const status = stream.sentTrailers?.['grpc-status'] ?? stream.sentHeaders['grpc-status'] ?? '?';
+        if (debug) log(`debug: ${method} ended with status ${String(status)} after ${Date.now() - began} ms`);
+      });
     });
   }
 }
@@ -177,9 +186,8 @@ function countedAsActivity<H extends Record<string, (...args: never[]) => unknow
   return counted as unknown as H;
 }
 
-function log(flags: DaemonFlags, msg: string): void {
+function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
-  void flags;
 }
 
 async function readDaemonJson(file: string, required: boolean): Promise<DaemonJson> {

@@ -159,8 +159,9 @@ function registerDaemonCommand(program: Command): void {
     .action(
       lazy(async () => {
         const { runDaemon } = await import('./daemon');
-        return async (opts: { dataRoot?: string; host?: string; configFile?: string; debug?: boolean }) => {
-          await runDaemon(opts);
+        return async (opts: { dataRoot?: string; host?: string; configFile?: string; debug?: boolean }, cmd: Command) => {
+          // `tscompose -D daemon` (the program's flag) as well as `tscompose daemon -D`.
+          await runDaemon({ ...opts, debug: !!opts.debug || !!cmd.parent?.opts<{ debug?: boolean }>().debug });
           return undefined;
         };
       }),

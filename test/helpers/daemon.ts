@@ -40,11 +40,12 @@ export class TestDaemon {
     return { TSCOMPOSE_HOST: this.host, TSCOMPOSE_DATA_ROOT: this.dataRoot };
   }
 
-  async start(): Promise<void> {
+  /** `args`: more options of `tscompose daemon` (`--debug`, …). */
+  async start(args: string[] = []): Promise<void> {
     ensureBuilt();
     await fsp.rm(this.sock, { force: true });
     const log = openSync(path.join(this.dir, 'daemon.log'), 'a');
-    this.child = spawn(process.execPath, [CLI, 'daemon', '--data-root', this.dataRoot, '--host', this.host], {
+    this.child = spawn(process.execPath, [CLI, 'daemon', '--data-root', this.dataRoot, '--host', this.host, ...args], {
       stdio: ['ignore', log, log],
       detached: true,
     });
@@ -178,11 +179,11 @@ export function isSpareSandbox(name: string): boolean {
   return name.startsWith('pool-');
 }
 
-export async function startTestDaemon(): Promise<TestDaemon> {
+export async function startTestDaemon(args: string[] = []): Promise<TestDaemon> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tsc-daemon-'));
   const d = new TestDaemon(dir);
   try {
-    await d.start();
+    await d.start(args);
   } catch (err) {
     await d.destroy();
     throw err;
