@@ -4,6 +4,7 @@
  * created (and seeded from the image) so a later start only has to run things.
  */
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { alreadyExists, conflict, invalidArgument, notFound } from '../../common/errors';
 import type { ContainerSpec } from '../../common/rpc/engine-types';
@@ -64,7 +65,8 @@ export function resolveConfig(spec: ContainerSpec, image: ImageConfig, id: strin
     exposedPorts: [...exposed],
     imageVolumes: Object.keys(ic.Volumes ?? {}),
     labels: { ...(ic.Labels ?? {}), ...spec.labels },
-    hostname: spec.hostname || id.slice(0, 12),
+    // In the host's UTS or network namespace, the host's name (Docker's initializeNetworking).
+    hostname: spec.hostname || (spec.uts_mode === 'host' || spec.network_mode === 'host' ? os.hostname() : id.slice(0, 12)),
   };
 }
 

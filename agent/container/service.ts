@@ -716,6 +716,8 @@ function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void
   if (r.blkio_weight && (r.blkio_weight < 10 || r.blkio_weight > 1000)) throw invalidArgument('Range of blkio weight is from 10 to 1000');
   for (const list of [r.blkio_weight_device, r.device_read_bps, r.device_write_bps, r.device_read_iops, r.device_write_iops]) blockDeviceRates(list ?? []);
   if (!['', 'host', 'private'].includes(spec.cgroupns_mode ?? '')) throw invalidArgument(`invalid cgroup namespace mode: ${spec.cgroupns_mode}`);
+  if (!['', 'host'].includes(spec.uts_mode ?? '')) throw invalidArgument(`invalid UTS mode: ${spec.uts_mode}`);
+  if (spec.uts_mode === 'host' && (spec.hostname || spec.domainname)) throw invalidArgument('conflicting options: hostname and the UTS mode');
   if (spec.cgroup_parent && (spec.cgroup_parent.split('/').includes('..') || /[\s:]/.test(spec.cgroup_parent))) {
     throw invalidArgument(`invalid cgroup parent: ${JSON.stringify(spec.cgroup_parent)}`);
   }

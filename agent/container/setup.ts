@@ -237,8 +237,10 @@ export class HostEnv implements MachineEnv {
         env: processEnv(c),
         cwd: c.config.workingDir || '/',
         user,
-        hostname: c.config.hostname,
-        domainname: c.spec.domainname || undefined,
+        // The host's UTS namespace keeps the host's names.
+        hostname: c.spec.uts_mode === 'host' ? undefined : c.config.hostname,
+        domainname: (c.spec.uts_mode !== 'host' && c.spec.domainname) || undefined,
+        uts: c.spec.uts_mode === 'host' ? 'host' : undefined,
         terminal: c.spec.tty,
         readonlyRootfs: c.spec.read_only,
         network: network.mode,

@@ -105,6 +105,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       CgroupnsMode: spec.cgroupns_mode || 'host',
       CgroupParent: spec.cgroup_parent ?? '',
       PidMode: spec.pid_mode,
+      UTSMode: spec.uts_mode ?? '',
       Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, ''])),
       LogConfig: { Type: spec.log_driver || 'json-file', Config: spec.log_options ?? {} },
     },

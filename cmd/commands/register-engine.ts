@@ -91,6 +91,7 @@ function addContainerFlags(cmd: Command): Command {
     .option('--device-cgroup-rule <rule>', 'add a rule to the cgroup allowed devices list', collect)
     .option('--cgroup-parent <path>', 'optional parent cgroup for the container')
     .option('--cgroupns <mode>', "cgroup namespace to use (host|private): 'host' the host's, 'private' its own")
+    .option('--uts <mode>', 'UTS namespace to use (host)')
     .option('--pull <policy>', 'pull image before running: always, missing, never (default missing)')
     .option('-q, --quiet', 'suppress the pull output')
     .option('--cidfile <file>', 'write the container ID to the file')

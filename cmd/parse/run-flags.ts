@@ -98,6 +98,7 @@ export interface RunFlags {
   deviceCgroupRule?: string[];
   cgroupns?: string;
   cgroupParent?: string;
+  uts?: string;
   pull?: string;
   detachKeys?: string;
   attach?: string[];
@@ -249,6 +250,9 @@ export function parseRunFlags(
   if (!validIpcMode(spec.ipc_mode)) throw runError('--ipc: invalid IPC mode');
   spec.pid_mode = flags.pid ?? '';
   if (!validPidMode(spec.pid_mode)) throw runError('--pid: invalid PID mode');
+  spec.uts_mode = flags.uts ?? '';
+  if (!['', 'host'].includes(spec.uts_mode)) throw runError('--uts: invalid UTS mode');
+  if (spec.uts_mode === 'host' && spec.hostname) throw runError('Conflicting options: hostname and the UTS mode');
 
   if (flags.macAddress !== undefined && flags.macAddress !== '') {
     if (!/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(flags.macAddress)) {

@@ -137,6 +137,7 @@ export interface ContainerSpec {
   device_cgroup_rules: string[];
   cgroupns_mode: string;
   cgroup_parent: string;
+  uts_mode: string;
   files: FileInjection[];
   /** Docker's LogConfig: `json-file` (""), `local` or `k8s-file`, with `max-size`/`max-file`. */
   log_driver: string;
@@ -225,6 +226,7 @@ export function emptyContainerSpec(): ContainerSpec {
     device_cgroup_rules: [],
     cgroupns_mode: '',
     cgroup_parent: '',
+    uts_mode: '',
     files: [],
     log_driver: '',
     log_options: {},

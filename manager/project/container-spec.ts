@@ -100,6 +100,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.device_cgroup_rules = s.device_cgroup_rules ?? [];
   spec.cgroupns_mode = s.cgroup ?? '';
   spec.cgroup_parent = s.cgroup_parent ?? '';
+  spec.uts_mode = s.uts ?? '';
   return spec;
 }
 

@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
 import { retry } from '../helpers/http';
+import { ComposeProject } from '../helpers/compose';
 
 let d: TestDaemon;
 
@@ -324,6 +326,27 @@ describe('devices', () => {
     }
     assert.equal(await d.ok(['container', 'ls', '-aq']), before, 'nothing was created');
     await d.ok(['container', 'run', '--rm', '--stop-signal', 'RTMIN+3', 'busybox', 'true']);
+  });
+});
+
+describe('UTS namespace', () => {
+  test('--uts host and Compose’s uts: host give the host’s name; a hostname with it is refused', async () => {
+    const host = os.hostname();
+    assert.equal(await d.ok(['container', 'run', '--rm', '--uts', 'host', 'busybox', 'sh', '-c', 'hostname; cat /etc/hostname']), `${host}\n${host}\n`);
+    // As Docker, the host network without a hostname also takes the host's name.
+    assert.equal(await d.ok(['container', 'run', '--rm', '--network', 'host', 'busybox', 'hostname']), `${host}\n`);
+    const conflict = await d.run(['container', 'run', '--rm', '--uts', 'host', '--hostname', 'x', 'busybox', 'true']);
+    assert.equal(conflict.code, 125);
+    assert.match(conflict.stderr, /Conflicting options: hostname and the UTS mode/);
+    assert.equal((await d.run(['container', 'run', '--rm', '--uts', 'bogus', 'busybox', 'true'])).code, 125);
+    const q = await ComposeProject.create(d, 'uts', 'services:\n  a:\n    image: busybox\n    command: ["sleep", "300"]\n    uts: host\n');
+    try {
+      await q.ok(['up', '-d']);
+      assert.equal(await q.exec('a', 'hostname'), host);
+      assert.equal((await inspect('uts-a-1')).HostConfig.UTSMode, 'host');
+    } finally {
+      await q.down();
+    }
   });
 });
 
