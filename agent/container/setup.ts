@@ -282,7 +282,7 @@ export class HostEnv implements MachineEnv {
         devices: c.spec.devices,
         deviceCgroupRules: c.spec.device_cgroup_rules,
         etcFiles: etc,
-        annotations: { 'org.tscompose.container.name': c.name },
+        annotations: { ...(c.spec.annotations ?? {}), 'org.tscompose.container.name': c.name },
       });
       const created = await traced(c.id, 'runtime create', () => d.runtime.create({
         id: c.id,

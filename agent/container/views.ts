@@ -106,6 +106,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       CgroupParent: spec.cgroup_parent ?? '',
       PidMode: spec.pid_mode,
       UTSMode: spec.uts_mode ?? '',
+      Annotations: spec.annotations ?? {},
       Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, ''])),
       LogConfig: { Type: spec.log_driver || 'json-file', Config: spec.log_options ?? {} },
     },

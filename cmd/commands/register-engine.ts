@@ -28,6 +28,7 @@ function addContainerFlags(cmd: Command): Command {
     .option('--domainname <name>', 'container NIS domain name')
     .option('-l, --label <label>', 'set meta data on a container', collect)
     .option('--label-file <file>', 'read in a line delimited file of labels', collect)
+    .option('--annotation <annotation>', 'add an annotation to the container (passed through to the OCI runtime)', collect)
     .option('-p, --publish <port>', "publish a container's port(s) to the host", collect)
     .option('-P, --publish-all', 'publish all exposed ports to random ports')
     .option('--expose <port>', 'expose a port or a range of ports', collect)

@@ -34,6 +34,7 @@ export interface RunFlags {
   domainname?: string;
   label?: string[];
   labelFile?: string[];
+  annotation?: string[];
   publish?: string[];
   publishAll?: boolean;
   expose?: string[];
@@ -182,6 +183,7 @@ export function parseRunFlags(
   }
   spec.env = parseEnv(flags.envFile ?? [], flags.env ?? [], lookupEnv);
   spec.labels = parseLabels(flags.labelFile ?? [], flags.label ?? []);
+  spec.annotations = parseAnnotations(flags.annotation ?? []);
 
   const { ports, expose } = parsePorts(flags.publish ?? [], flags.expose ?? []);
   spec.ports = ports;
@@ -412,6 +414,17 @@ export function parseLabels(files: string[], values: string[]): Record<string, s
     add(v);
   }
   return labels;
+}
+
+/** `--annotation KEY=VALUE`, as Docker's: a key and a value, the value possibly empty. */
+function parseAnnotations(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw flagError('--annotation', v, `invalid annotation '${v}': expected KEY=VALUE`);
+    out[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return out;
 }
 
 // ----- ports -----

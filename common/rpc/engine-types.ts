@@ -138,6 +138,7 @@ export interface ContainerSpec {
   cgroupns_mode: string;
   cgroup_parent: string;
   uts_mode: string;
+  annotations: Record<string, string>;
   files: FileInjection[];
   /** Docker's LogConfig: `json-file` (""), `local` or `k8s-file`, with `max-size`/`max-file`. */
   log_driver: string;
@@ -227,6 +228,7 @@ export function emptyContainerSpec(): ContainerSpec {
     cgroupns_mode: '',
     cgroup_parent: '',
     uts_mode: '',
+    annotations: {},
     files: [],
     log_driver: '',
     log_options: {},

@@ -101,6 +101,7 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.cgroupns_mode = s.cgroup ?? '';
   spec.cgroup_parent = s.cgroup_parent ?? '';
   spec.uts_mode = s.uts ?? '';
+  spec.annotations = s.annotations ?? {};
   return spec;
 }
 

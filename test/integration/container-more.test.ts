@@ -350,6 +350,29 @@ describe('UTS namespace', () => {
   });
 });
 
+describe('annotations', () => {
+  test('--annotation and Compose’s annotations reach the OCI runtime config and inspect', async () => {
+    const { createHash } = await import('node:crypto');
+    const runtimeDir = path.join('/run/tscompose', createHash('sha256').update(d.dataRoot).digest('hex').slice(0, 8), 'containers');
+    const config = async (id: string) => JSON.parse(await fsp.readFile(path.join(runtimeDir, id, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
+    const id = (await d.ok(['container', 'run', '-d', '--annotation', 'com.example.a=1', '--annotation', 'b=', 'busybox', 'sleep', '300'])).trim();
+    assert.deepEqual((await config(id)).annotations, { 'com.example.a': '1', b: '', 'org.tscompose.container.name': (await inspect(id)).Name.slice(1) });
+    assert.deepEqual((await inspect(id)).HostConfig.Annotations, { 'com.example.a': '1', b: '' });
+    await d.ok(['container', 'rm', '-f', id]);
+    const bad = await d.run(['container', 'create', '--annotation', 'novalue', 'busybox']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid annotation 'novalue'/);
+    const q = await ComposeProject.create(d, 'annotated', 'services:\n  a:\n    image: busybox\n    command: ["sleep", "300"]\n    annotations:\n      com.example.c: "3"\n');
+    try {
+      await q.ok(['up', '-d']);
+      const c = await inspect('annotated-a-1');
+      assert.equal((await config(c.Id)).annotations?.['com.example.c'], '3');
+    } finally {
+      await q.down();
+    }
+  });
+});
+
 describe('memory settings', () => {
   test('--memory-swappiness and --oom-kill-disable reach the memory cgroup; a bad swappiness is refused', async () => {
     const out = await d.ok(['container', 'run', '--rm', '-m', '64m', '--memory-swappiness', '7', '--oom-kill-disable', 'busybox', 'sh', '-c',
