@@ -7,6 +7,7 @@ import { containerSpecOf } from '../../manager/project/container-spec';
 import { dependenciesOf, dependsOnLabel } from '../../manager/project/graph';
 import { containerLabels, oneoffContainerName } from '../../manager/project/naming';
 import { hooksOf } from '../../manager/project/hooks';
+import { unsupportedAttributes } from '../../manager/project/unsupported';
 import { serviceConfigHash } from '../../manager/compose/index';
 import { engine, ExitError, println } from '../cli';
 import type { EngineClient } from '../client';
@@ -62,6 +63,8 @@ export async function composeRun(service: string, command: string[], flags: Comp
   const project = loaded.model;
   const svc = project.services[service];
   if (!svc) throw new ExitError(1, `no such service: ${service}`);
+  // As `up` does for the services it runs (the manager names those of the dependencies).
+  for (const w of unsupportedAttributes(svc)) process.stderr.write(`WARN[0000] ${w}\n`);
 
   // The service's networks, volumes, image and (unless --no-deps) dependencies, by the manager.
   const req = emptyProjectUpRequest(project.name, JSON.stringify(project));

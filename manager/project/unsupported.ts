@@ -10,10 +10,12 @@ import type { ServiceConfig } from '../compose/model';
 /** Attribute → what the user should know; keyed by the attribute as written in the file. */
 const NOT_APPLIED: Readonly<Record<string, string>> = {
   cpu_count: 'a Windows-only setting',
+  cpu_percent: 'a Windows-only setting',
   cpu_rt_period: 'real-time CPU scheduling is not applied',
   cpu_rt_runtime: 'real-time CPU scheduling is not applied',
   credential_spec: 'a Windows-only setting',
   external_links: 'legacy links to containers outside the project are not made; use a shared network',
+  isolation: 'a Windows-only setting',
   models: 'model runners are not provided',
   provider: 'provider services are not run',
   pull_refresh_after: 'images are pulled by pull_policy alone',
@@ -21,16 +23,39 @@ const NOT_APPLIED: Readonly<Record<string, string>> = {
   use_api_socket: 'no engine API socket is mounted',
 };
 
-/** One warning per attribute the service sets and this engine doesn't apply. Throws for a GPU. */
+/** Per-network attachment settings the engine does not apply (it has no IPv6 and one interface name scheme). */
+const NETWORK_NOT_APPLIED: Readonly<Record<string, string>> = {
+  gw_priority: 'the gateway is the first network that is not internal',
+  interface_name: 'interfaces are named eth0, eth1, … in attachment order',
+  ipv6_address: 'networks have no IPv6',
+  link_local_ips: 'link-local addresses are not assigned',
+};
+
+/**
+ * One warning per attribute the service sets and this engine doesn't apply. Throws for what it
+ * cannot run as asked without losing what the file requires: a GPU, or an OCI runtime other than
+ * runc (a sandboxing runtime such as runsc or kata is not quietly replaced by runc).
+ */
 export function unsupportedAttributes(service: ServiceConfig): string[] {
   const gpuRequest = (service.gpus?.length ?? 0) > 0 || (service.deploy?.resources?.reservations?.devices?.length ?? 0) > 0;
   if (gpuRequest) throw invalidArgument(`service "${service.name}": GPU devices were requested, and this engine has no device driver for them`);
+  if (service.runtime !== undefined && service.runtime !== 'runc') {
+    throw invalidArgument(`service "${service.name}": runtime ${JSON.stringify(service.runtime)} is not available: this engine runs containers with runc only`);
+  }
   const warnings: string[] = [];
   const set = service as unknown as Record<string, unknown>;
   for (const [attribute, why] of Object.entries(NOT_APPLIED)) {
     const value = set[attribute];
     if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
     warnings.push(`service "${service.name}": ${attribute} is ignored: ${why}`);
+  }
+  for (const [network, attachment] of Object.entries(service.networks ?? {})) {
+    const set = (attachment ?? {}) as Record<string, unknown>;
+    for (const [attribute, why] of Object.entries(NETWORK_NOT_APPLIED)) {
+      const value = set[attribute];
+      if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
+      warnings.push(`service "${service.name}": networks.${network}.${attribute} is ignored: ${why}`);
+    }
   }
   if (service.userns_mode !== undefined && service.userns_mode !== 'host') {
     warnings.push(`service "${service.name}": userns_mode is ignored: user namespaces are not remapped`);

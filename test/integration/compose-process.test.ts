@@ -213,6 +213,10 @@ describe('compose process settings', () => {
   test('an attribute the engine does not apply is named by up, once per service', async () => {
     const named = upOutput.split('\n').filter((l) => l.includes('storage_opt'));
     assert.deepEqual(named, ['WARN[0000] service "legacy": storage_opt is ignored: the writable layer has no size limit']);
+    // `run` names them too, for the service it runs itself.
+    const r = await p.run(['run', '--rm', '--no-deps', 'legacy', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^WARN\[0000\] service "legacy": storage_opt is ignored: the writable layer has no size limit$/m);
   });
 
   test('ulimits, sysctls and shm_size', async () => {

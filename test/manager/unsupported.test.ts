@@ -30,6 +30,24 @@ test('a GPU request is refused: the service could not be what the file says', as
   );
 });
 
+test('a runtime other than runc is refused; runc itself is fine', async () => {
+  await assert.rejects(warningsOf('    runtime: runsc\n'), /service "s": runtime "runsc" is not available: this engine runs containers with runc only/);
+  assert.deepEqual(await warningsOf('    runtime: runc\n'), []);
+});
+
+test('Windows-only settings and per-network attributes not applied are named', async () => {
+  assert.deepEqual(await warningsOf('    cpu_percent: 50\n    isolation: hyperv\n'), [
+    'service "s": cpu_percent is ignored: a Windows-only setting',
+    'service "s": isolation is ignored: a Windows-only setting',
+  ]);
+  const networks = '    networks:\n      n:\n        ipv6_address: "fd00::5"\n        interface_name: lan0\n        aliases: [x]\n';
+  const m = await model(`services:\n  s:\n    image: busybox\n${networks}networks:\n  n: {}\n`);
+  assert.deepEqual(unsupportedAttributes(m.services.s!), [
+    'service "s": networks.n.interface_name is ignored: interfaces are named eth0, eth1, … in attachment order',
+    'service "s": networks.n.ipv6_address is ignored: networks have no IPv6',
+  ]);
+});
+
 test('cgroup, cgroup_parent and mem_swappiness reach the container spec', async () => {
   const { containerSpecOf } = await import('../../manager/project/container-spec');
   const m = await model('services:\n  s:\n    image: busybox\n    cgroup: private\n    cgroup_parent: /mine\n    mem_swappiness: 0\n  d:\n    image: busybox\n');
