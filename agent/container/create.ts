@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { alreadyExists, conflict, invalidArgument, notFound } from '../../common/errors';
+import { isTmpfsOption } from '../../common/tmpfs-options';
 import type { ContainerSpec } from '../../common/rpc/engine-types';
 import type { ImageConfig } from '../image/oci';
 import type { ImageRecord } from '../image/store';
@@ -127,7 +128,17 @@ export async function resolveMounts(
         mounts.push({ type: 'volume', source: '', target, readOnly: m.read_only });
       }
     } else if (m.type === 'tmpfs') {
-      mounts.push({ type: 'tmpfs', source: '', target, readOnly: m.read_only, tmpfsSize: m.tmpfs_size || undefined, tmpfsMode: m.tmpfs_mode || undefined });
+      const bad = (m.tmpfs_options ?? []).find((o) => !isTmpfsOption(o));
+      if (bad !== undefined) throw invalidArgument(`invalid mount config for type "tmpfs": invalid option ${JSON.stringify(bad)} (${target})`);
+      mounts.push({
+        type: 'tmpfs',
+        source: '',
+        target,
+        readOnly: m.read_only,
+        tmpfsSize: m.tmpfs_size || undefined,
+        tmpfsMode: m.tmpfs_mode || undefined,
+        ...(m.tmpfs_options?.length ? { tmpfsOptions: [...m.tmpfs_options] } : {}),
+      });
     } else {
       throw invalidArgument(`invalid mount type: ${m.type}`);
     }

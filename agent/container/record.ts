@@ -74,6 +74,8 @@ export interface ResolvedMount {
   propagation?: string;
   tmpfsSize?: number;
   tmpfsMode?: number;
+  /** Mount options of a tmpfs over the defaults (`exec`, `uid=1000`, …). */
+  tmpfsOptions?: string[];
 }
 
 export interface ContainerState {

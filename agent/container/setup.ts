@@ -388,7 +388,7 @@ export class HostEnv implements MachineEnv {
     const out: MountOptions[] = [];
     for (const m of c.mounts) {
       if (m.type === 'tmpfs') {
-        out.push({ type: 'tmpfs', target: m.target, readonly: m.readOnly, tmpfsSize: m.tmpfsSize, tmpfsMode: m.tmpfsMode });
+        out.push({ type: 'tmpfs', target: m.target, readonly: m.readOnly, tmpfsSize: m.tmpfsSize, tmpfsMode: m.tmpfsMode, options: m.tmpfsOptions });
       } else if (m.type === 'bind') {
         out.push({ type: 'bind', source: m.source, target: m.target, readonly: m.readOnly, propagation: m.propagation });
       } else {

@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path';
 import { invalidArgument, type TsError } from '../../common/errors';
+import { TMPFS_DATA_KEYS, TMPFS_FLAGS } from '../../common/tmpfs-options';
 import { parseBytes } from '../format';
 
 export type MountType = 'bind' | 'volume' | 'tmpfs';
@@ -397,14 +398,6 @@ function parseCsvRecord(line: string): string[] {
 
 // ---------------------------------------------------------------------------------------------
 // --tmpfs
-
-const TMPFS_FLAGS: ReadonlySet<string> = new Set([
-  'defaults', 'ro', 'rw', 'suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec', 'sync', 'async', 'dirsync',
-  'remount', 'mand', 'nomand', 'atime', 'noatime', 'diratime', 'nodiratime', 'bind', 'rbind', 'unbindable',
-  'runbindable', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'relatime', 'norelatime',
-  'strictatime', 'nostrictatime',
-]);
-const TMPFS_DATA_KEYS: ReadonlySet<string> = new Set(['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol']);
 
 /** `--tmpfs /run[:rw,noexec,size=64m,mode=1770,uid=1000]`. */
 export function parseTmpfsFlag(value: string): MountRequest {

@@ -633,6 +633,7 @@ export function mountRequestToSpec(request: MountRequest): MountSpec {
     tmpfs_size: request.tmpfsOptions?.sizeBytes ?? 0,
     tmpfs_mode: request.tmpfsOptions?.mode ?? 0,
     selinux: request.bindOptions?.selinux ?? '',
+    tmpfs_options: [...(request.tmpfsOptions?.options ?? [])],
   };
 }
 

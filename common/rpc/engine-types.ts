@@ -36,6 +36,7 @@ export interface MountSpec {
   tmpfs_size: number;
   tmpfs_mode: number;
   selinux: string;
+  tmpfs_options: string[];
 }
 
 export interface RestartPolicy {
@@ -252,6 +253,7 @@ export function emptyMountSpec(type: MountSpec['type'], target: string): MountSp
     tmpfs_size: 0,
     tmpfs_mode: 0,
     selinux: '',
+    tmpfs_options: [],
   };
 }
 

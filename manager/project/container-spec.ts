@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { invalidArgument } from '../../common/errors';
+import { isTmpfsOption } from '../../common/tmpfs-options';
 import { emptyContainerSpec, emptyMountSpec } from '../../common/rpc/engine-types';
 import type { ContainerSpec, FileInjection, MountSpec, NetworkAttachment, PortBinding } from '../../common/rpc/engine-types';
 import { parseBytes } from '../compose/index';
@@ -273,9 +274,13 @@ function mountsOf(project: Project, s: ServiceConfig): MountSpec[] {
     const [target, ...opts] = t.split(':');
     const m = emptyMountSpec('tmpfs', target ?? t);
     for (const o of (opts.join(':') || '').split(',')) {
+      if (o === '') continue;
       const [k, val] = o.split('=');
       if (k === 'size' && val) m.tmpfs_size = tmpfsSize(s, t, val);
-      if (k === 'mode' && val) m.tmpfs_mode = parseInt(val, 8) || 0;
+      else if (k === 'mode' && val) m.tmpfs_mode = parseInt(val, 8) || 0;
+      else if (k === 'ro' || k === 'rw') m.read_only = k === 'ro';
+      else if (isTmpfsOption(o)) m.tmpfs_options.push(o);
+      else throw invalidArgument(`service "${s.name}": tmpfs ${JSON.stringify(t)}: invalid option ${JSON.stringify(o)}`);
     }
     mounts.push(m);
   }

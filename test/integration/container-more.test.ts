@@ -350,6 +350,30 @@ describe('UTS namespace', () => {
   });
 });
 
+describe('tmpfs options', () => {
+  test('--tmpfs and Compose’s tmpfs take exec, uid and the like over Docker’s noexec default', async () => {
+    const probe = 'grep " /t " /proc/mounts; cp /bin/busybox /t/true && /t/true && echo ran';
+    const plain = await d.run(['container', 'run', '--rm', '--tmpfs', '/t', 'busybox', 'sh', '-c', probe]);
+    assert.match(plain.stdout, /\/t tmpfs rw,nosuid,nodev,noexec/);
+    assert.doesNotMatch(plain.stdout, /^ran$/m, 'noexec by default');
+    const exec = await d.ok(['container', 'run', '--rm', '--tmpfs', '/t:exec,uid=1000', 'busybox', 'sh', '-c', `${probe}; stat -c %u /t`]);
+    assert.doesNotMatch(exec, /noexec/);
+    assert.match(exec, /uid=1000/);
+    assert.match(exec, /^ran\n1000$/m);
+    const q = await ComposeProject.create(d, 'tmpfsopts', 'services:\n  a:\n    image: busybox\n    command: ["sleep", "300"]\n    tmpfs:\n      - /t:exec,mode=1770\n');
+    try {
+      await q.ok(['up', '-d']);
+      assert.equal(await q.sh('a', 'cp /bin/busybox /t/true && /t/true && echo ran; stat -c %a /t'), 'ran\n1770');
+      await q.write('services:\n  a:\n    image: busybox\n    tmpfs:\n      - /t:bogus\n');
+      const bad = await q.run(['up', '-d']);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /service "a": tmpfs "\/t:bogus": invalid option "bogus"/);
+    } finally {
+      await q.down();
+    }
+  });
+});
+
 describe('annotations', () => {
   test('--annotation and Compose’s annotations reach the OCI runtime config and inspect', async () => {
     const { createHash } = await import('node:crypto');
