@@ -259,7 +259,8 @@ function mountsOf(project: Project, s: ServiceConfig): MountSpec[] {
       }
     } else if (v.type === 'bind') {
       m.source = v.source ?? '';
-      m.create_host_path = v.bind?.create_host_path ?? true;
+      // Only the short syntax implies create_host_path (the loader writes it there); the long one does not.
+      m.create_host_path = v.bind?.create_host_path ?? false;
       m.propagation = v.bind?.propagation ?? '';
       m.selinux = v.bind?.selinux ?? '';
     } else if (v.type === 'tmpfs') {

@@ -211,6 +211,11 @@ services:
       assert.match(r.stderr, /bind source path does not exist: .*\/absent/);
       assert.equal(r.stderr.includes('    at '), false, r.stderr);
       assert.ok(!existsSync(path.join(hostDir, 'absent')));
+      await q.write(`services:\n  strict:\n    image: busybox:latest\n    volumes:\n      - type: bind\n        source: ${hostDir}/absent-too\n        target: /absent-too\n`);
+      const long = await q.run(['up', '-d']);
+      assert.notEqual(long.code, 0);
+      assert.match(long.stderr, /bind source path does not exist: .*\/absent-too/);
+      assert.ok(!existsSync(path.join(hostDir, 'absent-too')));
     } finally {
       await q.down();
     }
