@@ -411,6 +411,7 @@ export class ContainerService {
     if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
       throw invalidArgument('Minimum memory limit allowed is 6MB');
     checkNanoCpus(spec.resources.nano_cpus);
+    checkResourceConflicts(spec.resources);
 
     const dir = containerDir(this.deps.root, id);
     const createdVolumes: string[] = [];
@@ -780,6 +781,13 @@ function platformWarnings(spec: ContainerSpec, image: ImageConfig): string[] {
 }
 
 /** Docker's range for `--cpus`: from 0.01 to the number of CPUs this host has. */
+/** Combinations Docker's daemon refuses (verifyPlatformContainerResources), in its words. */
+function checkResourceConflicts(r: ContainerSpec['resources']): void {
+  if (r.nano_cpus > 0 && r.cpu_period > 0) throw invalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (r.nano_cpus > 0 && r.cpu_quota > 0) throw invalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (r.memory_swap > 0 && !(r.memory > 0)) throw invalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+}
+
 function checkNanoCpus(nanoCpus: number): void {
   const count = os.availableParallelism();
   if (nanoCpus < 0 || (nanoCpus > 0 && nanoCpus < 1e7) || nanoCpus > count * 1e9) {

@@ -512,7 +512,7 @@ export function ociResources(r: ResourceOptions | undefined): Omit<OciResources,
     if (r.oomKillDisable) memory.disableOOMKiller = true;
     out.memory = memory;
   }
-  if (r.cpus !== undefined || r.cpuShares !== undefined || r.cpuQuota !== undefined || r.cpusetCpus !== undefined) {
+  if (r.cpus !== undefined || r.cpuShares !== undefined || r.cpuQuota !== undefined || r.cpuPeriod !== undefined || r.cpusetCpus !== undefined) {
     const cpu: NonNullable<typeof out.cpu> = {};
     if (r.cpus !== undefined) {
       if (r.cpus <= 0) throw invalidArgument(`runtime: invalid cpus ${r.cpus}`);
@@ -521,6 +521,9 @@ export function ociResources(r: ResourceOptions | undefined): Omit<OciResources,
     } else if (r.cpuQuota !== undefined) {
       cpu.quota = r.cpuQuota;
       cpu.period = r.cpuPeriod ?? CFS_PERIOD_US;
+    } else if (r.cpuPeriod !== undefined) {
+      // A period alone, as Docker applies --cpu-period without a quota.
+      cpu.period = r.cpuPeriod;
     }
     if (r.cpuShares !== undefined) cpu.shares = r.cpuShares;
     if (r.cpusetCpus !== undefined) cpu.cpus = r.cpusetCpus;

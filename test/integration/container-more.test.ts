@@ -59,6 +59,27 @@ describe('limits', () => {
     assert.equal(max.trim(), '20');
     await d.ok(['container', 'rm', '-f', id]);
   });
+
+  test('--cpu-period alone reaches the cgroup; Docker’s conflicting limits are refused in its words', async () => {
+    const id = (await d.ok(['container', 'run', '-d', '--cpu-period', '50000', 'busybox', 'sleep', '30'])).trim();
+    const pid = (await inspect(id)).State.Pid as number;
+    const cpuLine = (await fsp.readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n').find((l) => /:cpu[,:]|:cpu,cpuacct:/.test(l));
+    assert.ok(cpuLine, 'the container is in a cpu cgroup');
+    const rel = cpuLine.split(':').slice(2).join(':');
+    const dirs = ['/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/cpu'];
+    const period = await Promise.any(dirs.map((dir) => fsp.readFile(path.join(dir, rel, 'cpu.cfs_period_us'), 'utf8')));
+    assert.equal(period.trim(), '50000');
+    await d.ok(['container', 'rm', '-f', id]);
+    for (const [flags, message] of [
+      [['--cpus', '1', '--cpu-period', '50000'], 'Conflicting options: Nano CPUs and CPU Period cannot both be set'],
+      [['--cpus', '1', '--cpu-quota', '50000'], 'Conflicting options: Nano CPUs and CPU Quota cannot both be set'],
+      [['--memory-swap', '100m'], 'You should always set the Memory limit when using Memoryswap limit, see usage'],
+    ] as const) {
+      const r = await d.run(['container', 'create', ...flags, 'busybox', 'true']);
+      assert.equal(r.code, 125, flags.join(' '));
+      assert.ok(r.stderr.includes(message), r.stderr);
+    }
+  });
 });
 
 describe('network defaults', () => {
