@@ -106,7 +106,8 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
       return 130;
     }
     if (!graceful) return 0;
-    return await attach(project.projectName, scope, services, flags, graceful, upStartedMs);
+    const unattached = Object.values(project.model.services).filter((s) => s.attach === false).map((s) => s.name);
+    return await attach(project.projectName, scope, services, flags, graceful, upStartedMs, unattached);
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
@@ -184,12 +185,24 @@ async function projectAction(project: string, action: 'stop' | 'kill', timeout: 
  * The attached view: logs of the project's containers until they all stop, or Ctrl-C stops the
  * project. Every container `up` started is followed (its exit counts); only the attached ones are
  * shown. `--abort-on-container-exit` stops the project when any container stops. Lines written
- * before `sinceMs` are left out.
+ * before `sinceMs` are left out. Services with `attach: false` (`unattached`) are not shown
+ * unless `--attach` names them.
  */
-async function attach(project: string, scope: string[], services: string[], flags: UpFlags, graceful: GracefulStop, sinceMs: number): Promise<number> {
+async function attach(
+  project: string,
+  scope: string[],
+  services: string[],
+  flags: UpFlags,
+  graceful: GracefulStop,
+  sinceMs: number,
+  unattached: string[],
+): Promise<number> {
   const containers = await projectContainers(project, { all: true, services: scope });
   const shown = flags.attach ?? (services.length > 0 && !flags.attachDependencies ? services : undefined);
-  const hidden = new Set(containers.filter((c) => (shown !== undefined && !shown.includes(c.service)) || flags.noAttach?.includes(c.service)).map((c) => c.id));
+  const notAttached = (service: string) => flags.attach === undefined && unattached.includes(service);
+  const hidden = new Set(
+    containers.filter((c) => (shown !== undefined && !shown.includes(c.service)) || flags.noAttach?.includes(c.service) || notAttached(c.service)).map((c) => c.id),
+  );
   const printer = new LogPrinter({ prefix: flags.logPrefix !== false, color: logColor(flags.color), timestamps: !!flags.timestamps });
   process.stdout.write(`Attaching to ${containers.filter((c) => !hidden.has(c.id)).map((c) => displayName(c, project)).join(', ')}\n`);
 

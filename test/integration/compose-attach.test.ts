@@ -215,6 +215,28 @@ describe('attached up', () => {
     assert.equal(down.code, 0, down.stderr);
   });
 
+  test('a service with attach: false is not shown unless --attach names it', async () => {
+    const quiet = await projectDir(d, 'quietsvc', {
+      'compose.yaml': `services:
+  job:
+    image: busybox:latest
+    command: ["sh", "-c", "sleep 0.5; echo job-line; exit 0"]
+  noisy:
+    image: busybox:latest
+    attach: false
+    command: ["sh", "-c", "echo noisy-line; sleep 1000"]
+`,
+    });
+    const r = await d.run(['up', '--abort-on-container-exit', '-t', '0'], { cwd: quiet });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Attaching to job-1$/m);
+    assert.match(r.stdout, /^job-1 +\| job-line$/m);
+    assert.doesNotMatch(r.stdout, /noisy-line/);
+    const named = await d.run(['up', '--abort-on-container-exit', '--attach', 'noisy', '--attach', 'job', '-t', '0'], { cwd: quiet });
+    assert.match(named.stdout, /noisy-1 {1,}\| noisy-line$/m);
+    assert.equal((await d.run(['down', '-t', '0'], { cwd: quiet })).code, 0);
+  });
+
   test('a container restarted by its policy stays in the view: each run noted, the next run streamed', async () => {
     const flap = await projectDir(d, 'flap', {
       'compose.yaml': `services:
