@@ -151,7 +151,7 @@ function applyNetworks(spec: ContainerSpec, project: Project, s: ServiceConfig):
     return {
       network: engineName,
       // Containers find each other by service name, as on Compose's networks.
-      aliases: [...new Set([s.name, ...(cfg?.aliases ?? [])])],
+      aliases: [...new Set([s.name, ...(cfg?.aliases ?? []), ...linkAliasesOf(project, s.name, key)])],
       ipv4_address: cfg?.ipv4_address ?? '',
       mac_address: cfg?.mac_address ?? '',
       driver_opts: cfg?.driver_opts ?? {},
@@ -159,6 +159,23 @@ function applyNetworks(spec: ContainerSpec, project: Project, s: ServiceConfig):
   });
   spec.network_mode = attachments[0]?.network ?? 'none';
   spec.networks = attachments;
+}
+
+/**
+ * The names other services give this one with `links: ["db:database"]`, on a network they share.
+ * Docker scopes such a name to the linking container; here the linked service answers to it on
+ * that network, which the linking service finds the same way.
+ */
+function linkAliasesOf(project: Project, service: string, network: string): string[] {
+  const out: string[] = [];
+  for (const other of Object.values(project.services)) {
+    if (other.name === service || !orderedNetworks(project, other).includes(network)) continue;
+    for (const link of other.links ?? []) {
+      const [target, alias] = link.split(':');
+      if (target === service && alias && alias !== service) out.push(alias);
+    }
+  }
+  return out;
 }
 
 /** `service:db` → `container:proj-db-1`; other modes pass through. */

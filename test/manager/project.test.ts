@@ -165,3 +165,23 @@ test('a host port range goes to the engine whole, for every replica', async () =
     ]);
   }
 });
+
+test('links: a linked service answers to the link’s alias on the networks it shares with the linker', async () => {
+  const m = await model(`
+services:
+  db:
+    image: busybox
+    networks: [back, other]
+  app:
+    image: busybox
+    networks: [back]
+    links: ["db:database", "db"]
+networks:
+  back: {}
+  other: {}
+`);
+  const db = desiredTask(m, identity, m.services.db!, 1);
+  const aliases = Object.fromEntries(db.spec.networks.map((n) => [n.network, n.aliases]));
+  assert.deepEqual(aliases, { proj_back: ['db', 'database'], proj_other: ['db'] });
+  assert.deepEqual(desiredTask(m, identity, m.services.app!, 1).spec.networks[0]?.aliases, ['app']);
+});
