@@ -27,7 +27,7 @@ import { waitCompleted, waitHealthy, waitRunningOrHealthy, withTimeout } from '.
 import { parseModel } from './model';
 import { planService, type ActualContainer, type ServicePlan, type SlotAction } from './plan';
 import { hooksOf, serviceHooks } from '../project/hooks';
-import { unsupportedAttributes } from '../project/unsupported';
+import { unsupportedAttributes, unsupportedProjectAttributes } from '../project/unsupported';
 import { done, failed, warning, working, type Emit } from './progress';
 import {
   checkExternals,
@@ -110,7 +110,7 @@ export class Orchestrator {
     // Every container's spec first: a bad one (e.g. a secret that can't be read) fails `up`
     // before anything is created.
     const tasks = new Map<string, DesiredTask[]>();
-    const notApplied: string[] = [];
+    const notApplied: string[] = unsupportedProjectAttributes(project);
     for (const name of levels.flat()) {
       const svc = project.services[name]!;
       notApplied.push(...unsupportedAttributes(svc));

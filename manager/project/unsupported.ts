@@ -5,7 +5,7 @@
  * (a GPU) is refused instead.
  */
 import { invalidArgument } from '../../common/errors';
-import type { ServiceConfig } from '../compose/model';
+import type { Project, ServiceConfig } from '../compose/model';
 
 /** Attribute → what the user should know; keyed by the attribute as written in the file. */
 const NOT_APPLIED: Readonly<Record<string, string>> = {
@@ -59,6 +59,36 @@ export function unsupportedAttributes(service: ServiceConfig): string[] {
   }
   if (service.userns_mode !== undefined && service.userns_mode !== 'host') {
     warnings.push(`service "${service.name}": userns_mode is ignored: user namespaces are not remapped`);
+  }
+  return warnings;
+}
+
+/** Docker bridge options with an effect Docker gives them and this engine's CNI bridge does not. */
+const BRIDGE_OPTIONS_NOT_APPLIED: ReadonlySet<string> = new Set([
+  'com.docker.network.bridge.enable_icc',
+  'com.docker.network.bridge.enable_ip_masquerade',
+  'com.docker.network.bridge.host_binding_ipv4',
+  'com.docker.network.bridge.gateway_mode_ipv4',
+  'com.docker.network.bridge.inhibit_ipv4',
+]);
+
+/** One warning per project-level attribute (networks, configs, secrets) the engine doesn't apply. */
+export function unsupportedProjectAttributes(project: Project): string[] {
+  const warnings: string[] = [];
+  for (const [key, net] of Object.entries(project.networks)) {
+    if (net.external) continue;
+    if (net.enable_ipv6) warnings.push(`network "${key}": enable_ipv6 is ignored: networks have no IPv6`);
+    if ((net.ipam?.config?.length ?? 0) > 1) warnings.push(`network "${key}": ipam.config is used up to its first entry: a network has one subnet`);
+    if (net.ipam?.config?.some((c) => Object.keys(c.aux_addresses ?? {}).length > 0)) warnings.push(`network "${key}": ipam.config.aux_addresses is ignored: addresses are not reserved`);
+    if (net.ipam?.driver !== undefined && net.ipam.driver !== 'default') warnings.push(`network "${key}": ipam.driver is ignored: addresses come from the engine's own IPAM`);
+    for (const option of Object.keys(net.driver_opts ?? {}).sort()) {
+      if (BRIDGE_OPTIONS_NOT_APPLIED.has(option)) warnings.push(`network "${key}": driver_opts ${option} is ignored by this engine's bridge`);
+    }
+  }
+  for (const [kind, objects] of [['config', project.configs], ['secret', project.secrets]] as const) {
+    for (const [key, object] of Object.entries(objects)) {
+      if (object.template_driver !== undefined) warnings.push(`${kind} "${key}": template_driver is ignored: the content is used as it is`);
+    }
   }
   return warnings;
 }

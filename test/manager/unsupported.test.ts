@@ -58,3 +58,35 @@ test('cgroup, cgroup_parent and mem_swappiness reach the container spec', async 
   const plain = containerSpecOf({ project: m, service: m.services.d!, number: 1, labels: {} });
   assert.deepEqual([plain.cgroupns_mode, plain.cgroup_parent, plain.resources.memory_swappiness], ['', '', -1]);
 });
+
+test('project-level attributes not applied are named: IPv6, further subnets, bridge options, templates', async () => {
+  const { unsupportedProjectAttributes } = await import('../../manager/project/unsupported');
+  const m = await model(`
+services:
+  s:
+    image: busybox
+    networks: [n]
+    configs: [c]
+networks:
+  n:
+    enable_ipv6: true
+    driver_opts:
+      com.docker.network.bridge.enable_icc: "false"
+      com.docker.network.driver.mtu: "1400"
+    ipam:
+      config:
+        - subnet: 10.77.0.0/24
+        - subnet: 10.78.0.0/24
+configs:
+  c:
+    content: hello
+    template_driver: golang
+`);
+  assert.deepEqual(unsupportedProjectAttributes(m), [
+    'network "n": enable_ipv6 is ignored: networks have no IPv6',
+    'network "n": ipam.config is used up to its first entry: a network has one subnet',
+    'network "n": driver_opts com.docker.network.bridge.enable_icc is ignored by this engine\'s bridge',
+    'config "c": template_driver is ignored: the content is used as it is',
+  ]);
+  assert.deepEqual(unsupportedProjectAttributes(await model('services:\n  s:\n    image: busybox\n')), []);
+});
