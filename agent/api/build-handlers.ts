@@ -98,6 +98,8 @@ async function build(agent: Agent, env: BuildEnvironment, call: ServerDuplexStre
         labels: options.labels ?? {},
         secrets,
         namedContexts,
+        network: buildNetwork(options.network),
+        extraHosts: options.extra_hosts ?? [],
       },
       send,
       controller.signal,
@@ -190,4 +192,11 @@ function checkBuildPlatform(platform: string | undefined): void {
   const host = hostPlatform();
   if (want.os === host.os && want.architecture === host.architecture) return;
   throw invalidArgument(`build: platform ${formatPlatform(want)} is not supported: this engine builds for ${formatPlatform(host)} only`);
+}
+
+/** `--network` of a build: RUN steps' network unless they say. */
+function buildNetwork(network: string | undefined): 'default' | 'host' | 'none' {
+  if (!network || network === 'default') return 'default';
+  if (network === 'host' || network === 'none') return network;
+  throw invalidArgument(`build: network mode ${JSON.stringify(network)} not supported: default, host or none`);
 }

@@ -13,6 +13,7 @@ import { contextSizeWarning, detectStdinContext, walkContextSync, type ContextEn
 import { CompactRenderer, plainLine, type ProgressStatus } from '../../agent/build/executor/progress';
 import { encodeHeader, endOfArchive, padding, type TarEntryType } from '../../agent/image/tar-format';
 import type { BuildOptions, BuildProgress, BuildSecret } from '../../common/rpc/engine-types';
+import { parseExtraHost } from '../parse/run-flags';
 
 export interface BuildFlags {
   tag?: string[];
@@ -27,6 +28,8 @@ export interface BuildFlags {
   platform?: string;
   secret?: string[];
   buildContext?: string[];
+  network?: string;
+  addHost?: string[];
 }
 
 const CHUNK = 1 << 20;
@@ -364,6 +367,8 @@ async function buildFromPlan(mainPlan: ContextPlan, flags: BuildFlags): Promise<
     progress: mode,
     platform: flags.platform ?? '',
     secrets,
+    network: flags.network ?? '',
+    extra_hosts: (flags.addHost ?? []).map(parseExtraHost),
   };
   const abort = new AbortController();
   const interrupt = () => abort.abort();

@@ -241,6 +241,8 @@ async function buildRequest(project: LoadedProject, service: ServiceConfig, opts
       quiet: false,
       progress: 'plain',
       platform: b.platforms?.[0] ?? service.platform ?? '',
+      network: b.network ?? '',
+      extra_hosts: Object.entries(b.extra_hosts ?? {}).flatMap(([host, ips]) => ips.map((ip) => `${host}:${ip}`)),
     },
   };
 }

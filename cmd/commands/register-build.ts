@@ -22,5 +22,7 @@ export function registerBuildCommands(_program: Command, imageCommand: Command):
     .option('--platform <platform>', 'set target platform for build (only this host\'s is built)')
     .option('--secret <spec>', 'secret to expose to RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VAR; repeatable', collect)
     .option('--build-context <name=value>', 'additional build context: name=DIR or name=docker-image://REF; repeatable', collect)
+    .option('--network <mode>', 'networking mode for the RUN instructions: default, host or none')
+    .option('--add-host <host:ip>', 'add a custom host-to-IP mapping (host:ip) for the RUN instructions', collect)
     .action(lazy(async () => (await import('./build')).imageBuild));
 }

@@ -395,6 +395,10 @@ export interface BuildOptions {
   secrets: BuildSecret[];
   /** name → `docker-image://ref`, or `local:` for a directory uploaded after the main context. */
   named_contexts: Record<string, string>;
+  /** RUN's network unless the step says: '' | 'default' | 'host' | 'none'. */
+  network: string;
+  /** `host:ip` lines for RUN's /etc/hosts. */
+  extra_hosts: string[];
 }
 
 export interface BuildSecret {

@@ -211,6 +211,20 @@ describe('image build', () => {
     assert.notEqual((await d.run(['image', 'inspect', 'plat:other'])).code, 0, 'no image is tagged');
   });
 
+  test('--network none and --add-host reach RUN (and its cache key)', async () => {
+    const dir = await context('runnet', { Dockerfile: 'FROM busybox\nRUN ls /sys/class/net > /nets; grep foo /etc/hosts > /foo || true\n' });
+    const plain = await build(['-t', 'runnet:host', dir]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.notEqual(await d.ok(['container', 'run', '--rm', 'runnet:host', 'cat', '/nets']), 'lo\n', 'the host network by default');
+    const none = await build(['--network', 'none', '--add-host', 'foo:10.1.2.3', '-t', 'runnet:none', dir]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.doesNotMatch(none.stderr, /CACHED/, 'not the host-network step from the cache');
+    assert.equal(await d.ok(['container', 'run', '--rm', 'runnet:none', 'cat', '/nets', '/foo']), 'lo\n10.1.2.3\tfoo\n');
+    const bad = await build(['--network', 'bogus', dir]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /network mode "bogus" not supported/);
+  });
+
   test('ADD of a URL and of a local tar, COPY --chown/--chmod and heredocs', async () => {
     const dir = await context('add', { 'tree/sub/f.txt': 'in tar\n', 'plain.txt': 'plain\n' });
     execFileSync('tar', ['-czf', path.join(dir, 'tree.tar.gz'), '-C', path.join(dir, 'tree'), 'sub']);

@@ -208,6 +208,26 @@ services:
     assert.equal((await compose(['ps', '-aq'], other)).stdout.trim(), '');
   });
 
+  test('build.network and build.extra_hosts reach the RUN steps', async () => {
+    const other = path.join(d.dir, 'runnet');
+    await write(other, {
+      'compose.yaml': `name: rn
+services:
+  app:
+    image: rn/app:1
+    build:
+      context: .
+      network: none
+      extra_hosts:
+        - "mirror=10.9.8.7"
+`,
+      Dockerfile: 'FROM busybox:latest\nRUN ls /sys/class/net > /nets; grep mirror /etc/hosts > /mirror\n',
+    });
+    const built = await compose(['build'], other);
+    assert.equal(built.code, 0, built.stderr);
+    assert.equal(await ok(['container', 'run', '--rm', 'rn/app:1', 'cat', '/nets', '/mirror'], other), 'lo\n10.9.8.7\tmirror\n');
+  });
+
   test('image build pulls a missing base, uses the local one after, and --pull fetches a newer one', async () => {
     const base = `${reg.host}/base:1`;
     const labelOf = async (image: string) => (await labelsOf(image)).v;

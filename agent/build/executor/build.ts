@@ -65,6 +65,10 @@ export interface BuildRequest {
   secrets?: ReadonlyMap<string, SecretValue>;
   /** Named contexts: a directory already on disk, or an image reference. */
   namedContexts?: Readonly<Record<string, NamedContextSource>>;
+  /** RUN's network when the step does not say (`--network`); the host's by default. */
+  network?: 'default' | 'host' | 'none';
+  /** `host:ip` entries of RUN's /etc/hosts (`--add-host`). */
+  extraHosts?: readonly string[];
 }
 
 export interface SecretValue {
@@ -467,8 +471,13 @@ class StageRunner {
     const config = state.image.config ?? {};
     const base = [state.key, step.text];
     switch (ins.kind) {
-      case 'RUN':
-        return cacheKey(...base, JSON.stringify(step.args), JSON.stringify(config.Shell ?? DEFAULT_SHELL), config.User ?? '', config.WorkingDir ?? '');
+      case 'RUN': {
+        // What the build gives RUN besides the step (as buildkit's ExecOp meta): only when set,
+        // so that the keys of builds without them stay as they were.
+        const network = ins.network === undefined && this.req.network !== undefined && this.req.network !== 'default' ? [`network=${this.req.network}`] : [];
+        const hosts = this.req.extraHosts?.length ? [`hosts=${this.req.extraHosts.join(',')}`] : [];
+        return cacheKey(...base, JSON.stringify(step.args), JSON.stringify(config.Shell ?? DEFAULT_SHELL), config.User ?? '', config.WorkingDir ?? '', ...network, ...hosts);
+      }
       case 'WORKDIR':
         return cacheKey(...base, config.WorkingDir ?? '', config.User ?? '');
       case 'COPY':
@@ -608,7 +617,8 @@ class StageRunner {
               env: { ...env, ...secretEnv },
               user: config.User ?? '',
               workdir: config.WorkingDir ?? '/',
-              network: ins.network ?? 'default',
+              network: ins.network ?? this.req.network ?? 'default',
+              extraHosts: this.req.extraHosts ?? [],
               mounts,
               dockerfile: this.plan.file,
               line: ins.line,

@@ -37,6 +37,8 @@ export interface RunRequest {
   user: string;
   workdir: string;
   network: 'default' | 'none' | 'host';
+  /** `host:ip` entries added to /etc/hosts; `host-gateway` is the host (loopback on its network). */
+  extraHosts?: readonly string[];
   /** `RUN --mount`s already resolved to host directories (bind, cache) or tmpfs. */
   mounts: MountOptions[];
   dockerfile: string;
@@ -66,7 +68,7 @@ export async function runCommand(deps: RunDeps, req: RunRequest, vertex: Vertex,
   await fsp.mkdir(dir, { recursive: true });
   const hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   const etc = await writeEtcFiles(path.join(dir, 'etc'), {
-    hosts: `127.0.0.1\tlocalhost ${HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+    hosts: `127.0.0.1\tlocalhost ${HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n${extraHostLines(req.extraHosts ?? [])}`,
     hostname: `${HOSTNAME}\n`,
     resolvConf: hostResolv,
   });
@@ -237,4 +239,15 @@ export function checkMountSupported(mount: MountSpec, dockerfile: string, line: 
   if (mount.type === 'ssh') {
     throw dockerfileError(dockerfile, line, `RUN --mount=type=${mount.type} is not supported by this builder`);
   }
+}
+
+/** `host:ip` entries as /etc/hosts lines; a build's RUN shares the host's network, so `host-gateway` is loopback. */
+function extraHostLines(entries: readonly string[]): string {
+  return entries
+    .map((entry) => {
+      const i = entry.indexOf(':');
+      const ip = entry.slice(i + 1);
+      return `${ip === 'host-gateway' ? '127.0.0.1' : ip}\t${entry.slice(0, i)}\n`;
+    })
+    .join('');
 }
