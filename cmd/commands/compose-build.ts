@@ -16,6 +16,7 @@ import { remoteContextKind } from './remote-context';
 import { loadComposeProject, progressPrinter } from './compose-common';
 import { normalizePullPolicy, type PullPolicy } from '../../manager/project/pull-policy';
 import { buildTags, hasImage, pullImage, selectServices } from './compose-images';
+import { unsupportedBuildAttributes } from '../../manager/project/unsupported';
 
 export interface ComposeBuildFlags {
   cache?: boolean; // --no-cache → false
@@ -68,6 +69,7 @@ export async function buildServices(project: LoadedProject, requested: string[],
 
   const mode = (getGlobals() as { progress?: string }).progress ?? 'auto';
   const silent = !!opts.quiet || mode === 'quiet';
+  if (!silent) for (const name of names) for (const w of unsupportedBuildAttributes(model.services[name] as ServiceConfig)) process.stderr.write(`WARN[0000] ${w}\n`);
   const tty = mode === 'tty' || (mode === 'auto' && process.stderr.isTTY === true);
   const writeErr = (line: string) => process.stderr.write(line + '\n');
   const status = progressPrinter();

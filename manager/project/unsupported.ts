@@ -23,6 +23,29 @@ const NOT_APPLIED: Readonly<Record<string, string>> = {
   use_api_socket: 'no engine API socket is mounted',
 };
 
+/** `build` settings the builder does not apply. */
+const BUILD_NOT_APPLIED: Readonly<Record<string, string>> = {
+  cache_from: 'no cache is imported; the local build cache is used',
+  cache_to: 'no cache is exported',
+  entitlements: 'no entitlements are granted',
+  isolation: 'a Windows-only setting',
+  privileged: 'RUN steps are never privileged',
+  shm_size: 'RUN steps get the default /dev/shm',
+  ulimits: 'RUN steps get the default limits',
+};
+
+/** One warning per `build` setting of the service the builder does not apply (`build` prints them too). */
+export function unsupportedBuildAttributes(service: ServiceConfig): string[] {
+  const build = (service.build ?? {}) as unknown as Record<string, unknown>;
+  const warnings: string[] = [];
+  for (const [attribute, why] of Object.entries(BUILD_NOT_APPLIED)) {
+    const value = build[attribute];
+    if (value === undefined || value === null || value === false || (Array.isArray(value) && value.length === 0)) continue;
+    warnings.push(`service "${service.name}": build.${attribute} is ignored: ${why}`);
+  }
+  return warnings;
+}
+
 /** Per-network attachment settings the engine does not apply (it has no IPv6 and one interface name scheme). */
 const NETWORK_NOT_APPLIED: Readonly<Record<string, string>> = {
   gw_priority: 'the gateway is the first network that is not internal',
@@ -49,6 +72,7 @@ export function unsupportedAttributes(service: ServiceConfig): string[] {
     if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
     warnings.push(`service "${service.name}": ${attribute} is ignored: ${why}`);
   }
+  warnings.push(...unsupportedBuildAttributes(service));
   for (const [network, attachment] of Object.entries(service.networks ?? {})) {
     const set = (attachment ?? {}) as Record<string, unknown>;
     for (const [attribute, why] of Object.entries(NETWORK_NOT_APPLIED)) {

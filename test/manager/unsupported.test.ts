@@ -90,3 +90,10 @@ configs:
   ]);
   assert.deepEqual(unsupportedProjectAttributes(await model('services:\n  s:\n    image: busybox\n')), []);
 });
+
+test('build settings the builder does not apply are named', async () => {
+  assert.deepEqual(await warningsOf('    build:\n      context: .\n      cache_from: [x/cache]\n      shm_size: 1g\n      privileged: false\n      network: none\n'), [
+    'service "s": build.cache_from is ignored: no cache is imported; the local build cache is used',
+    'service "s": build.shm_size is ignored: RUN steps get the default /dev/shm',
+  ]);
+});
