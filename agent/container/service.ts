@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { conflict, failedPrecondition, invalidArgument, notFound, TsError } from '../../common/errors';
-import { writeFileAtomic } from '../../common/fsutil';
+import { readKernelFile, writeFileAtomic } from '../../common/fsutil';
 import { KeyedMutex } from '../../common/mutex';
 import { emptyContainerSpec, type ContainerSpec } from '../../common/rpc/engine-types';
 import type { EventLog } from '../events';
@@ -786,6 +786,29 @@ function checkResourceConflicts(r: ContainerSpec['resources']): void {
   if (r.nano_cpus > 0 && r.cpu_period > 0) throw invalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (r.nano_cpus > 0 && r.cpu_quota > 0) throw invalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
   if (r.memory_swap > 0 && !(r.memory > 0)) throw invalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (r.cpuset_mems) {
+    const online = readKernelFile('/sys/devices/system/node/online')?.trim();
+    const available = online === undefined ? undefined : new Set(cpuList(online));
+    const requested = cpuList(r.cpuset_mems);
+    if (requested === undefined) throw invalidArgument(`Invalid value ${r.cpuset_mems} for cpuset mems`);
+    if (available && !requested.every((n) => available.has(n))) {
+      throw invalidArgument(`Requested memory nodes are not available - requested ${r.cpuset_mems}, available: ${online}`);
+    }
+  }
+}
+
+/** A kernel list (`0-3,5`) as its numbers; undefined when it is not one. */
+function cpuList(text: string): number[] | undefined {
+  const out: number[] = [];
+  for (const part of text.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return undefined;
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from || to - from > 4096) return undefined;
+    for (let n = from; n <= to; n++) out.push(n);
+  }
+  return out;
 }
 
 function checkNanoCpus(nanoCpus: number): void {

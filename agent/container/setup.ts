@@ -266,6 +266,7 @@ export class HostEnv implements MachineEnv {
           cpuQuota: r.cpu_quota || undefined,
           cpuPeriod: r.cpu_period || undefined,
           cpusetCpus: r.cpuset_cpus || undefined,
+          cpusetMems: r.cpuset_mems || undefined,
           pidsLimit: r.pids_limit || undefined,
           memorySwappiness: r.memory_swappiness >= 0 ? r.memory_swappiness : undefined,
           // A weight the kernel can't apply was dropped with a warning at create.

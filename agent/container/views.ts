@@ -87,6 +87,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       CpuQuota: spec.resources.cpu_quota,
       CpuPeriod: spec.resources.cpu_period,
       CpusetCpus: spec.resources.cpuset_cpus,
+      CpusetMems: spec.resources.cpuset_mems ?? '',
       PidsLimit: spec.resources.pids_limit || null,
       // Records made before the field existed have none: not set.
       MemorySwappiness: (spec.resources.memory_swappiness ?? -1) >= 0 ? spec.resources.memory_swappiness : null,

@@ -100,6 +100,7 @@ export interface ResourceOptions {
   cpuQuota?: number;
   cpuPeriod?: number;
   cpusetCpus?: string;
+  cpusetMems?: string;
   /** Maximum number of processes; 0 or negative means unlimited. */
   pidsLimit?: number;
   blkioWeight?: number;
@@ -512,7 +513,7 @@ export function ociResources(r: ResourceOptions | undefined): Omit<OciResources,
     if (r.oomKillDisable) memory.disableOOMKiller = true;
     out.memory = memory;
   }
-  if (r.cpus !== undefined || r.cpuShares !== undefined || r.cpuQuota !== undefined || r.cpuPeriod !== undefined || r.cpusetCpus !== undefined) {
+  if (r.cpus !== undefined || r.cpuShares !== undefined || r.cpuQuota !== undefined || r.cpuPeriod !== undefined || r.cpusetCpus !== undefined || r.cpusetMems !== undefined) {
     const cpu: NonNullable<typeof out.cpu> = {};
     if (r.cpus !== undefined) {
       if (r.cpus <= 0) throw invalidArgument(`runtime: invalid cpus ${r.cpus}`);
@@ -527,6 +528,7 @@ export function ociResources(r: ResourceOptions | undefined): Omit<OciResources,
     }
     if (r.cpuShares !== undefined) cpu.shares = r.cpuShares;
     if (r.cpusetCpus !== undefined) cpu.cpus = r.cpusetCpus;
+    if (r.cpusetMems !== undefined) cpu.mems = r.cpusetMems;
     out.cpu = cpu;
   }
   if (r.pidsLimit !== undefined) out.pids = { limit: r.pidsLimit > 0 ? r.pidsLimit : -1 };

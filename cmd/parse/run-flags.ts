@@ -55,6 +55,11 @@ export interface RunFlags {
   cpuQuota?: string;
   cpuPeriod?: string;
   cpusetCpus?: string;
+  cpusetMems?: string;
+  runtime?: string;
+  userns?: string;
+  volumeDriver?: string;
+  gpus?: string;
   pidsLimit?: string;
   shmSize?: string;
   oomKillDisable?: boolean;
@@ -190,6 +195,8 @@ export function parseRunFlags(
   spec.expose = expose;
   Object.assign(spec, parseNetworks([...(flags.network ?? []), ...(flags.net ?? [])], flags.networkAlias ?? [], flags.ip));
   spec.mounts = parseMounts(flags.volume ?? [], flags.mount ?? [], flags.tmpfs ?? []);
+  // --volume-driver: the driver of the named and anonymous volumes that name none.
+  if (flags.volumeDriver) for (const m of spec.mounts) if (m.type === 'volume' && !m.volume_driver) m.volume_driver = flags.volumeDriver;
 
   spec.restart_policy = parseRestartPolicy(flags.restart ?? '');
   if (spec.auto_remove && spec.restart_policy.name !== '' && spec.restart_policy.name !== 'no') {
@@ -207,6 +214,10 @@ export function parseRunFlags(
   resources.cpu_quota = intFlag('--cpu-quota', flags.cpuQuota);
   resources.cpu_period = intFlag('--cpu-period', flags.cpuPeriod);
   resources.cpuset_cpus = flags.cpusetCpus ?? '';
+  resources.cpuset_mems = flags.cpusetMems ?? '';
+  if (resources.cpuset_mems && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(resources.cpuset_mems)) {
+    throw flagError('--cpuset-mems', resources.cpuset_mems, 'invalid list of memory nodes');
+  }
   resources.pids_limit = intFlag('--pids-limit', flags.pidsLimit);
   resources.oom_kill_disable = !!flags.oomKillDisable;
   resources.blkio_weight = intFlag('--blkio-weight', flags.blkioWeight);
@@ -252,6 +263,10 @@ export function parseRunFlags(
   if (!validIpcMode(spec.ipc_mode)) throw runError('--ipc: invalid IPC mode');
   spec.pid_mode = flags.pid ?? '';
   if (!validPidMode(spec.pid_mode)) throw runError('--pid: invalid PID mode');
+  // Only what this engine is: runc, no user-namespace remapping, no GPU driver.
+  if (flags.runtime !== undefined && flags.runtime !== 'runc') throw runError(`Error response from daemon: unknown or invalid runtime name: ${flags.runtime}`);
+  if (flags.userns !== undefined && !['', 'host'].includes(flags.userns)) throw runError('--userns: invalid USER mode');
+  if (flags.gpus !== undefined) throw runError('Error response from daemon: could not select device driver "" with capabilities: [[gpu]]');
   spec.uts_mode = flags.uts ?? '';
   if (!['', 'host'].includes(spec.uts_mode)) throw runError('--uts: invalid UTS mode');
   if (spec.uts_mode === 'host' && spec.hostname) throw runError('Conflicting options: hostname and the UTS mode');

@@ -64,6 +64,7 @@ export interface Resources {
   device_write_bps: DeviceRate[];
   device_read_iops: DeviceRate[];
   device_write_iops: DeviceRate[];
+  cpuset_mems: string;
 }
 
 /** A block device on the host and a rate (or weight) for it. */
@@ -202,6 +203,7 @@ export function emptyContainerSpec(): ContainerSpec {
       device_write_bps: [],
       device_read_iops: [],
       device_write_iops: [],
+      cpuset_mems: '',
     },
     init: false,
     cap_add: [],

@@ -82,6 +82,30 @@ describe('limits', () => {
   });
 });
 
+describe('flags for what this engine is', () => {
+  test('--cpuset-mems reaches the cgroup; --runtime runc, --userns host and --volume-driver work; the rest is refused', async () => {
+    const id = (await d.ok(['container', 'run', '-d', '--cpuset-mems', '0', 'busybox', 'sleep', '300'])).trim();
+    const s = await inspect(id);
+    assert.equal(s.HostConfig.CpusetMems, '0');
+    assert.match(await fsp.readFile(`/proc/${s.State.Pid}/status`, 'utf8'), /^Mems_allowed_list:\s+0$/m);
+    await d.ok(['container', 'rm', '-f', id]);
+    assert.equal(await d.ok(['container', 'run', '--rm', '--runtime', 'runc', '--userns', 'host', '--volume-driver', 'local', '-v', 'vdrv:/v', 'busybox', 'echo', 'ok']), 'ok\n');
+    assert.match(await d.ok(['volume', 'inspect', '-f', '{{.Driver}}', 'vdrv']), /^local$/m);
+    await d.ok(['volume', 'rm', 'vdrv']);
+    for (const [flags, message] of [
+      [['--cpuset-mems', '4095'], 'Requested memory nodes are not available - requested 4095'],
+      [['--runtime', 'runsc'], 'unknown or invalid runtime name: runsc'],
+      [['--userns', 'remap'], '--userns: invalid USER mode'],
+      [['--gpus', 'all'], 'could not select device driver "" with capabilities: [[gpu]]'],
+      [['--volume-driver', 'nosuch', '-v', 'vdrv2:/v'], 'plugin "nosuch" not found'],
+    ] as const) {
+      const r = await d.run(['container', 'run', '--rm', ...flags, 'busybox', 'true']);
+      assert.equal(r.code, 125, flags.join(' '));
+      assert.ok(r.stderr.includes(message), r.stderr);
+    }
+  });
+});
+
 describe('network defaults', () => {
   test('a non-root process binds a port below 1024 and may ping, except on the host network', async () => {
     const script = 'echo hi > /tmp/index.html && httpd -p 80 -h /tmp && wget -qO- http://127.0.0.1:80/ && cat /proc/sys/net/ipv4/ping_group_range';
