@@ -397,8 +397,15 @@ export async function containerStart(
   try {
     const result = await session.done;
     if (result.detached) return 0;
-    if (result.exitCode !== undefined) return result.exitCode;
-    return (await exited).exit_code;
+    // An auto-removed container (`run --rm`) is waited for until it is gone, as Docker's CLI
+    // does: the command's end must not race the removal.
+    if (result.exitCode !== undefined && !doc.HostConfig?.AutoRemove) return result.exitCode;
+    try {
+      return (await exited).exit_code;
+    } catch (err) {
+      if (result.exitCode !== undefined) return result.exitCode;
+      throw err;
+    }
   } catch (err) {
     throw fromDaemon(err);
   } finally {
