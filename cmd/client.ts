@@ -174,7 +174,11 @@ export async function connect(opts: ConnectOptions = {}): Promise<EngineClient> 
   let client = make();
   if (existsSync(sock) && (await client.ready(2000))) return new EngineClient(client);
   client.close();
-  if (opts.autoStart === false) throw unavailable(`Cannot connect to the tscompose daemon at unix://${sock}. Is the daemon running?`);
+  // TSCOMPOSE_NO_AUTOSTART=1: a caller that runs its own daemon (a test, a CI job) never gets a
+  // second one started behind its back, e.g. by a command still running after it stopped its own.
+  if (opts.autoStart === false || process.env['TSCOMPOSE_NO_AUTOSTART'] === '1') {
+    throw unavailable(`Cannot connect to the tscompose daemon at unix://${sock}. Is the daemon running?`);
+  }
   const logFile = startDaemon(host, resolveDataRoot(opts.dataRoot));
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {

@@ -36,8 +36,13 @@ export class TestDaemon {
     this.host = `unix://${this.sock}`;
   }
 
+  /**
+   * The CLI's environment. No auto-start: a CLI still running when the test stopped this daemon
+   * (a follower, a watcher) would otherwise start one of its own on the removed data root, and
+   * that one would outlive the test run.
+   */
   get env(): Record<string, string> {
-    return { TSCOMPOSE_HOST: this.host, TSCOMPOSE_DATA_ROOT: this.dataRoot };
+    return { TSCOMPOSE_HOST: this.host, TSCOMPOSE_DATA_ROOT: this.dataRoot, TSCOMPOSE_NO_AUTOSTART: '1' };
   }
 
   /** `args`: more options of `tscompose daemon` (`--debug`, …). */
