@@ -146,9 +146,12 @@ function watchSessions(server: GrpcServer, reclaimer: Reclaimer, debug: boolean)
       if (debug) log(`debug: calling ${method}`);
       stream.once('close', () => {
         reclaimer.activity();
+        if (!debug) return;
         // An error without a body comes as a trailers-only response: its status is in the headers.
-        const status = stream.sentTrailers?.['grpc-status'] ?? stream.sentHeaders['grpc-status'] ?? '?';
-        if (debug) log(`debug: ${method} ended with status ${String(status)} after ${Date.now() - began} ms`);
+        // A stream the client cancelled first has sent neither (its fields are then undefined).
+        const sent = stream as { sentTrailers?: Record<string, unknown>; sentHeaders?: Record<string, unknown> };
+        const status = sent.sentTrailers?.['grpc-status'] ?? sent.sentHeaders?.['grpc-status'] ?? 'none (cancelled)';
+        log(`debug: ${method} ended with status ${String(status)} after ${Date.now() - began} ms`);
       });
     });
   }
