@@ -250,7 +250,9 @@ describe('compose reliability', () => {
   test('two ups racing to start the daemon end with one daemon and one set of containers', async () => {
     const dir = path.join(d.dir, 'race');
     await d.stop();
-    const [one, two] = await Promise.all([d.run(['up', '-d'], { cwd: dir }), d.run(['up', '-d'], { cwd: dir })]);
+    // Auto-start is what this test is about: on for these two (the helper turns it off).
+    const autoStart = { cwd: dir, env: { TSCOMPOSE_NO_AUTOSTART: '' } };
+    const [one, two] = await Promise.all([d.run(['up', '-d'], autoStart), d.run(['up', '-d'], autoStart)]);
     // The CLI started the daemon this time: stop that one, and carry on with the test's own.
     const pid = Number((await fsp.readFile(path.join(d.dataRoot, 'tscompose.pid'), 'utf8')).trim());
     try {
