@@ -141,12 +141,15 @@ function watchSessions(server: GrpcServer, reclaimer: Reclaimer, debug: boolean)
     });
     h2.on('stream', (stream: import('node:http2').ServerHttp2Stream, headers: import('node:http2').IncomingHttpHeaders) => {
       reclaimer.activity();
+      if (!debug) {
+        stream.once('close', () => reclaimer.activity());
+        return;
+      }
       const method = String(headers[':path'] ?? '');
       const began = Date.now();
-      if (debug) log(`debug: calling ${method}`);
+      log(`debug: calling ${method}`);
       stream.once('close', () => {
         reclaimer.activity();
-        if (!debug) return;
         // An error without a body comes as a trailers-only response: its status is in the headers.
         // A stream the client cancelled first has sent neither (its fields are then undefined).
         const sent = stream as { sentTrailers?: Record<string, unknown>; sentHeaders?: Record<string, unknown> };

@@ -169,8 +169,8 @@ function applyNetworks(spec: ContainerSpec, project: Project, s: ServiceConfig):
 function linkAliasesOf(project: Project, service: string, network: string): string[] {
   const out: string[] = [];
   for (const other of Object.values(project.services)) {
-    if (other.name === service || !orderedNetworks(project, other).includes(network)) continue;
-    for (const link of other.links ?? []) {
+    if (!other.links?.length || other.name === service || !orderedNetworks(project, other).includes(network)) continue;
+    for (const link of other.links) {
       const [target, alias] = link.split(':');
       if (target === service && alias && alias !== service) out.push(alias);
     }

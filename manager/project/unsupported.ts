@@ -40,7 +40,7 @@ export function unsupportedBuildAttributes(service: ServiceConfig): string[] {
   const warnings: string[] = [];
   for (const [attribute, why] of Object.entries(BUILD_NOT_APPLIED)) {
     const value = build[attribute];
-    if (value === undefined || value === null || value === false || (Array.isArray(value) && value.length === 0)) continue;
+    if (!isSet(value)) continue;
     warnings.push(`service "${service.name}": build.${attribute} is ignored: ${why}`);
   }
   return warnings;
@@ -53,6 +53,11 @@ const NETWORK_NOT_APPLIED: Readonly<Record<string, string>> = {
   ipv6_address: 'networks have no IPv6',
   link_local_ips: 'link-local addresses are not assigned',
 };
+
+/** Whether the file sets an attribute: not absent, null, false or an empty list. */
+function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== false && !(Array.isArray(value) && value.length === 0);
+}
 
 /**
  * One warning per attribute the service sets and this engine doesn't apply. Throws for what it
@@ -69,7 +74,7 @@ export function unsupportedAttributes(service: ServiceConfig): string[] {
   const set = service as unknown as Record<string, unknown>;
   for (const [attribute, why] of Object.entries(NOT_APPLIED)) {
     const value = set[attribute];
-    if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
+    if (!isSet(value)) continue;
     warnings.push(`service "${service.name}": ${attribute} is ignored: ${why}`);
   }
   warnings.push(...unsupportedBuildAttributes(service));
@@ -77,7 +82,7 @@ export function unsupportedAttributes(service: ServiceConfig): string[] {
     const set = (attachment ?? {}) as Record<string, unknown>;
     for (const [attribute, why] of Object.entries(NETWORK_NOT_APPLIED)) {
       const value = set[attribute];
-      if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
+      if (!isSet(value)) continue;
       warnings.push(`service "${service.name}": networks.${network}.${attribute} is ignored: ${why}`);
     }
   }
