@@ -21,7 +21,7 @@ import type { AgentConnection, Dispatcher } from '../dispatcher/index';
 import { desiredService, desiredTask, type DesiredService, type DesiredTask } from '../project/desired';
 import { buildGraph, shutdownLevels, startupLevels, withDependencies, type Dependency, type DependencyGraph } from '../project/graph';
 import { isOneoff, LABEL, numberOf, projectFilter } from '../project/naming';
-import { refusalMessage, schedule, type PendingTask, type PlacedTask } from '../scheduler/index';
+import { nodesForGlobal, refusalMessage, schedule, type PendingTask, type PlacedTask } from '../scheduler/index';
 import type { ProjectRecord, Store, TaskRecord } from '../store/index';
 import { waitCompleted, waitHealthy, waitRunningOrHealthy, withTimeout } from './conditions';
 import { parseModel } from './model';
@@ -102,6 +102,7 @@ export class Orchestrator {
     const scope = req.no_deps ? new Set(selected) : withDependencies(graph, selected);
     const desired = new Map<string, DesiredService>();
     for (const name of scope) desired.set(name, desiredService(project, project.services[name]!, req.scale));
+    await this.countGlobalReplicas(desired);
     // `run` prepares the named services' surroundings and dependencies, and runs them itself.
     if (req.dependencies_only) for (const name of req.services) if (![...scope].some((s) => graph.get(s)?.some((d) => d.service === name))) scope.delete(name);
     const scopeGraph: DependencyGraph = new Map([...graph].filter(([name]) => scope.has(name)));
@@ -288,6 +289,16 @@ export class Orchestrator {
     if (refused) throw failedPrecondition(refusalMessage(names.get(refused.taskId) ?? refused.taskId, refused.reasons));
     for (const a of plan.assignments) out.set(a.taskId, a.nodeId);
     return out;
+  }
+
+  /** A global service gets one replica per node that accepts it (none: it runs nowhere, as in Swarm). */
+  private async countGlobalReplicas(desired: Map<string, DesiredService>): Promise<void> {
+    const globals = [...desired.values()].filter((d) => d.mode === 'global');
+    if (globals.length === 0) return;
+    const nodes = await this.deps.dispatcher.describeNodes();
+    for (const d of globals) {
+      d.replicas = nodesForGlobal(nodes, { id: d.name, serviceKey: d.name, constraints: d.constraints, maxReplicasPerNode: 1, reservations: d.reservations, platform: d.platform }).length;
+    }
   }
 
   private async converge(plan: ServicePlan, placement: Map<string, string>, timeout: number, emit: Emit): Promise<Placed[]> {

@@ -54,6 +54,15 @@ const NETWORK_NOT_APPLIED: Readonly<Record<string, string>> = {
   link_local_ips: 'link-local addresses are not assigned',
 };
 
+/** `deploy` settings, Swarm's, that a one-host engine without service objects does not apply. */
+const DEPLOY_NOT_APPLIED: Readonly<Record<string, string>> = {
+  labels: 'there is no service object to carry them; use labels, which go on the containers',
+  'placement.preferences': 'replicas are spread by their count alone',
+  'resources.reservations.generic_resources': 'generic resources are not tracked',
+  rollback_config: 'there are no automatic rollbacks',
+  update_config: 'a changed service is recreated at once, as Compose does, not rolled one batch at a time',
+};
+
 /** Whether the file sets an attribute: not absent, null, false or an empty list. */
 function isSet(value: unknown): boolean {
   return value !== undefined && value !== null && value !== false && !(Array.isArray(value) && value.length === 0);
@@ -85,6 +94,18 @@ export function unsupportedAttributes(service: ServiceConfig): string[] {
       if (!isSet(value)) continue;
       warnings.push(`service "${service.name}": networks.${network}.${attribute} is ignored: ${why}`);
     }
+  }
+  const deploy = (service.deploy ?? {}) as Record<string, unknown>;
+  for (const [attribute, why] of Object.entries(DEPLOY_NOT_APPLIED)) {
+    const value = attribute.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), deploy);
+    if (!isSet(value) || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0)) continue;
+    warnings.push(`service "${service.name}": deploy.${attribute} is ignored: ${why}`);
+  }
+  if (service.deploy?.endpoint_mode === 'vip') {
+    warnings.push(`service "${service.name}": deploy.endpoint_mode vip is ignored: the service name resolves to its containers' addresses (dnsrr)`);
+  }
+  if (service.deploy?.mode === 'replicated-job' || service.deploy?.mode === 'global-job') {
+    warnings.push(`service "${service.name}": deploy.mode ${service.deploy.mode} runs as ${service.deploy.mode.slice(0, -4)}: its containers start once, under the service's restart policy, with no completion count`);
   }
   if (service.userns_mode !== undefined && service.userns_mode !== 'host') {
     warnings.push(`service "${service.name}": userns_mode is ignored: user namespaces are not remapped`);

@@ -4,8 +4,8 @@
  * Strategy (Swarm's spread): among the nodes every filter accepts, the one with the fewest
  * replicas of the task's service, then the fewest tasks, then the lowest id (deterministic).
  */
-import { DEFAULT_FILTERS, type Filter, type NodeLoad } from './filters';
-import type { ClusterSnapshot, PendingTask, SchedulePlan } from './types';
+import { constraintFilter, DEFAULT_FILTERS, platformFilter, readyFilter, type Filter, type NodeLoad } from './filters';
+import type { ClusterSnapshot, NodeDescription, PendingTask, SchedulePlan } from './types';
 
 export function schedule(snapshot: ClusterSnapshot, pending: readonly PendingTask[], now: number, filters: readonly Filter[] = DEFAULT_FILTERS): SchedulePlan {
   const loads = new Map<string, NodeLoad>();
@@ -42,6 +42,16 @@ export function schedule(snapshot: ClusterSnapshot, pending: readonly PendingTas
     add(best.id, task.serviceKey, task.reservations);
   }
   return plan;
+}
+
+/**
+ * The nodes a global service runs on (one task each, as Swarm's global mode): those that are
+ * ready and match its platform and constraints. Resources are not asked here: a node without
+ * room for the task refuses it when it is scheduled, and says why.
+ */
+export function nodesForGlobal(nodes: readonly NodeDescription[], task: PendingTask): NodeDescription[] {
+  const empty: NodeLoad = { nanoCpus: 0, memoryBytes: 0, tasksOfService: new Map(), tasks: 0 };
+  return [...nodes].sort((a, b) => a.id.localeCompare(b.id)).filter((n) => firstRefusal([readyFilter, platformFilter, constraintFilter], n, task, empty) === undefined);
 }
 
 function firstRefusal(filters: readonly Filter[], ...args: Parameters<Filter['check']>): string | undefined {

@@ -49,6 +49,17 @@ describe('deploy and resources', () => {
     assert.equal(m?.stop_grace_period, 60e9);
     assert.equal(m?.deploy?.restart_policy?.window, 120e9);
   });
+  test('deploy.mode: Swarm\'s four modes; replicas with a global mode and unknown modes are errors', async () => {
+    for (const mode of ['replicated', 'global', 'replicated-job', 'global-job']) {
+      const lp = await load({ 'compose.yaml': `services:\n  web:\n    image: x\n    deploy:\n      mode: ${mode}\n` });
+      assert.equal((lp.canonical.services as any).web.deploy.mode, mode);
+    }
+    await rejects({ 'compose.yaml': 'services:\n  web:\n    image: x\n    deploy:\n      mode: global\n      replicas: 2\n' }, [
+      /services\.web\.deploy\.replicas: service "web": replicas can only be used with replicated or replicated-job mode/,
+    ]);
+    await rejects({ 'compose.yaml': 'services:\n  web:\n    image: x\n    scale: 2\n    deploy:\n      mode: global-job\n' }, [/services\.web\.scale: .*replicas can only be used with replicated/]);
+    await rejects({ 'compose.yaml': 'services:\n  web:\n    image: x\n    deploy:\n      mode: daemonset\n' }, [/services\.web\.deploy\.mode: service "web": unknown deploy mode "daemonset"; use replicated, global, replicated-job, global-job/]);
+  });
   test('container_name with several replicas is an error', async () => {
     await rejects({ 'compose.yaml': 'services:\n  web:\n    image: x\n    container_name: web\n    deploy:\n      replicas: 2\n' }, [/services\.web\.container_name: .*2 replicas/]);
   });

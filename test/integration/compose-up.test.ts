@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
 import { freePort, get } from '../helpers/http';
+import { ComposeProject } from '../helpers/compose';
 
 let d: TestDaemon;
 let dir: string;
@@ -155,5 +156,33 @@ describe('compose up', () => {
     assert.equal((await d.ok(['container', 'ls', '-aq'])).trim(), '');
     assert.doesNotMatch(await d.ok(['network', 'ls']), /shop_default/);
     assert.equal((await compose(['ps', '-a', '-q'])).trim(), '');
+  });
+});
+
+describe('deploy.mode: global', () => {
+  test('one container on this host, none where the constraints exclude it, and no --scale', async () => {
+    const p = await ComposeProject.create(d, 'glob', `services:
+  agent:
+    image: busybox:latest
+    command: ["sleep", "1000"]
+    init: true
+    deploy: { mode: global }
+  workers-only:
+    image: busybox:latest
+    command: ["sleep", "1000"]
+    deploy: { mode: global, placement: { constraints: [node.role==worker] } }
+`);
+    try {
+      const up = await p.run(['up', '-d']);
+      assert.equal(up.code, 0, up.stderr);
+      assert.deepEqual((await p.ps(['-a'])).map((e) => e.Name), ['glob-agent-1']);
+      const scaled = await p.run(['up', '-d', '--scale', 'agent=2']);
+      assert.notEqual(scaled.code, 0);
+      assert.match(scaled.stderr, /service "agent": scale can only be used with replicated or replicated-job mode/);
+      assert.equal(scaled.stderr.trim().split('\n').length, 1, scaled.stderr);
+      assert.deepEqual((await p.ps(['-a'])).map((e) => e.Name), ['glob-agent-1']);
+    } finally {
+      await p.down();
+    }
   });
 });

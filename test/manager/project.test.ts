@@ -83,6 +83,15 @@ test('replicas: --scale over deploy.replicas over scale', async () => {
   assert.equal(desiredService(m, m.services.b!, {}).replicas, 3);
   assert.equal(desiredService(m, m.services.b!, { b: 1 }).replicas, 1);
 });
+test('a global service is not scaled; its one-per-node cap is the scheduler\'s max replicas', async () => {
+  const m = await model('services:\n  g: { image: busybox, deploy: { mode: global, placement: { constraints: [node.role==manager] } } }\n');
+  const d = desiredService(m, m.services.g!, {});
+  assert.equal(d.mode, 'global');
+  assert.equal(d.maxReplicasPerNode, 1);
+  assert.deepEqual(d.constraints, ['node.role==manager']);
+  assert.throws(() => desiredService(m, m.services.g!, { g: 3 }), /service "g": scale can only be used with replicated or replicated-job mode/);
+});
+
 
 function container(task: ReturnType<typeof desiredTask>, over: Partial<ActualContainer> = {}): ActualContainer {
   return {

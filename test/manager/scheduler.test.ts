@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { schedule } from '../../manager/scheduler/index';
+import { nodesForGlobal, schedule } from '../../manager/scheduler/index';
 import type { NodeDescription, PendingTask } from '../../manager/scheduler/index';
 
 const node = (id: string, over: Partial<NodeDescription> = {}): NodeDescription => ({
@@ -73,4 +73,14 @@ test('platform and role constraints', () => {
   ]);
   const wrong = schedule({ nodes, tasks: [] }, [task('1', { platform: 'linux/arm64' })], 0);
   assert.match(wrong.unplaced[0]?.reasons[0] ?? '', /platform linux\/arm64 not supported/);
+});
+
+test('a global service: one task per node that is ready and matches its platform and constraints', () => {
+  const nodes = [node('c', { labels: { zone: 'a' } }), node('down', { status: 'down', labels: { zone: 'a' } }), node('arm', { platform: { os: 'linux', arch: 'arm64' }, labels: { zone: 'a' } }), node('a', { labels: { zone: 'a' } }), node('b', { labels: { zone: 'b' } })];
+  const g = task('g', { constraints: ['node.labels.zone==a'], platform: 'linux/amd64', maxReplicasPerNode: 1 });
+  assert.deepEqual(nodesForGlobal(nodes, g).map((n) => n.id), ['a', 'c']);
+  // Scheduled with one task per chosen node and the cap of one, each node gets exactly one.
+  const plan = schedule({ nodes, tasks: [] }, [task('1', g), task('2', g)].map((t, i) => ({ ...t, id: String(i) })), 0);
+  assert.deepEqual(plan.assignments.map((a) => a.nodeId).sort(), ['a', 'c']);
+  assert.deepEqual(nodesForGlobal([node('w', { status: 'down' })], g), []);
 });

@@ -97,3 +97,17 @@ test('build settings the builder does not apply are named', async () => {
     'service "s": build.shm_size is ignored: RUN steps get the default /dev/shm',
   ]);
 });
+
+test('Swarm deploy settings without an effect here are named; the job modes say how they run', async () => {
+  assert.deepEqual(
+    await warningsOf('    deploy:\n      mode: replicated-job\n      endpoint_mode: vip\n      labels: { a: b }\n      update_config: { parallelism: 1, order: start-first }\n      rollback_config: {}\n      placement: { preferences: [{ spread: node.labels.zone }] }\n'),
+    [
+      'service "s": deploy.labels is ignored: there is no service object to carry them; use labels, which go on the containers',
+      'service "s": deploy.placement.preferences is ignored: replicas are spread by their count alone',
+      'service "s": deploy.update_config is ignored: a changed service is recreated at once, as Compose does, not rolled one batch at a time',
+      'service "s": deploy.endpoint_mode vip is ignored: the service name resolves to its containers\' addresses (dnsrr)',
+      'service "s": deploy.mode replicated-job runs as replicated: its containers start once, under the service\'s restart policy, with no completion count',
+    ],
+  );
+  assert.deepEqual(await warningsOf('    deploy:\n      mode: global\n      endpoint_mode: dnsrr\n      placement: { constraints: [node.role==manager] }\n'), []);
+});

@@ -1,7 +1,8 @@
 /**
  * Phase 10 — semantic checks the schema cannot express: references to undefined networks,
  * volumes, secrets, configs and services; dependency cycles (the message prints the cycle);
- * `container_name` with several replicas; one host port published twice on the same address.
+ * `container_name` with several replicas; one host port published twice on the same address;
+ * an unknown `deploy.mode`, and replicas asked of a global one.
  */
 import type { Reporter } from '../errors';
 import { didYouMean } from '../errors';
@@ -10,6 +11,8 @@ import type { Tree, TreeMap } from '../tree';
 
 const keys = (v: Tree | undefined): string[] => (isMap(v) ? Object.keys(v) : []);
 const WILDCARD = new Set(['', '0.0.0.0', '::']);
+/** Swarm's service modes; the job modes run here as the modes they extend. */
+const DEPLOY_MODES = ['replicated', 'global', 'replicated-job', 'global-job'];
 
 export function checkSemantics(tree: TreeMap, rep: Reporter): void {
   const services = isMap(tree.services) ? tree.services : {};
@@ -51,6 +54,15 @@ export function checkSemantics(tree: TreeMap, rep: Reporter): void {
     for (const d of keys(svc.depends_on)) {
       if (d === name) throw rep.invalid([...at, 'depends_on', d], `service ${JSON.stringify(name)} depends on itself`);
       if (!isMap(services[d])) throw rep.invalid([...at, 'depends_on', d], `service ${JSON.stringify(name)} depends on undefined service ${JSON.stringify(d)}${didYouMean(d, names)}`);
+    }
+    const mode = isMap(svc.deploy) ? svc.deploy.mode : undefined;
+    if (mode !== undefined && !DEPLOY_MODES.includes(String(mode))) {
+      throw rep.invalid([...at, 'deploy', 'mode'], `service ${JSON.stringify(name)}: unknown deploy mode ${JSON.stringify(mode)}; use ${DEPLOY_MODES.join(', ')}`);
+    }
+    if ((mode === 'global' || mode === 'global-job') && ((isMap(svc.deploy) && svc.deploy.replicas !== undefined) || svc.scale !== undefined)) {
+      // Swarm's rule and words: a global service runs one task per node.
+      const where = isMap(svc.deploy) && svc.deploy.replicas !== undefined ? [...at, 'deploy', 'replicas'] : [...at, 'scale'];
+      throw rep.invalid(where, `service ${JSON.stringify(name)}: replicas can only be used with replicated or replicated-job mode`);
     }
     const replicas = isMap(svc.deploy) && typeof svc.deploy.replicas === 'number' ? svc.deploy.replicas : typeof svc.scale === 'number' ? svc.scale : 1;
     if (svc.container_name !== undefined && replicas > 1) {
