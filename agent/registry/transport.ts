@@ -9,11 +9,11 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as tls from 'node:tls';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { unavailable } from '../../common/errors';
+import { secureContextFor } from '../../common/tls-trust';
 import { isInsecureHost, type CompiledRegistryOptions } from './options';
 
 export interface HttpRequest {
@@ -189,9 +189,8 @@ export class NodeHttpTransport implements HttpTransport {
       keepAlive: true,
       // Docker skips verification for registries allowed plain HTTP.
       rejectUnauthorized: !isInsecureHost(this.opts, hostPort),
-      ...(material.ca && { ca: [...tls.rootCertificates, ...material.ca] }),
-      ...(material.cert && { cert: material.cert }),
-      ...(material.key && { key: material.key }),
+      // The system's CAs (not only node's own list) and the registry's certs.d material.
+      secureContext: secureContextFor(material),
     });
     this.httpsAgents.set(hostPort, { key, agent });
     return agent;

@@ -129,16 +129,19 @@ async function runGit(cwd: string, args: string[], value: string): Promise<void>
 
 /** Downloads an http(s) context whole: Docker's CLI reads it into memory too. */
 export async function downloadContext(url: string): Promise<Buffer> {
-  let response: Response;
+  // Loaded here: node's http, https and tls modules cost every other command their start-up.
+  const { httpGet } = await import('../../common/http-get');
+  let response: Awaited<ReturnType<typeof httpGet>>;
   try {
-    response = await fetch(url, { redirect: 'follow' });
+    response = await httpGet(url);
   } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-    throw new ExitError(1, `unable to prepare context: unable to download remote context ${url}: ${cause}`);
+    throw new ExitError(1, `unable to prepare context: unable to download remote context ${url}: ${(err as Error).message}`);
   }
-  if (!response.ok) {
-    await response.body?.cancel();
+  if (response.status < 200 || response.status > 299) {
+    response.body.resume();
     throw new ExitError(1, `unable to prepare context: unable to download remote context ${url}: failed to GET ${url} with status ${response.status} ${response.statusText}`);
   }
-  return Buffer.from(await response.arrayBuffer());
+  const chunks: Buffer[] = [];
+  for await (const chunk of response.body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

@@ -45,14 +45,20 @@ export class TestDaemon {
     return { TSCOMPOSE_HOST: this.host, TSCOMPOSE_DATA_ROOT: this.dataRoot, TSCOMPOSE_NO_AUTOSTART: '1' };
   }
 
-  /** `args`: more options of `tscompose daemon` (`--debug`, …). */
-  async start(args: string[] = []): Promise<void> {
+  /**
+   * `args`: more options of `tscompose daemon` (`--debug`, …). `launcher`: started as a user's
+   * shell does, through bin/tscompose's first line, not as `node bin/tscompose`; `env`: added to
+   * the daemon's environment.
+   */
+  async start(args: string[] = [], options: { env?: Record<string, string>; launcher?: boolean } = {}): Promise<void> {
     ensureBuilt();
     await fsp.rm(this.sock, { force: true });
     const log = openSync(path.join(this.dir, 'daemon.log'), 'a');
-    this.child = spawn(process.execPath, [CLI, 'daemon', '--data-root', this.dataRoot, '--host', this.host, ...args], {
+    const argv = [CLI, 'daemon', '--data-root', this.dataRoot, '--host', this.host, ...args];
+    this.child = spawn(options.launcher ? CLI : process.execPath, options.launcher ? argv.slice(1) : argv, {
       stdio: ['ignore', log, log],
       detached: true,
+      env: { ...process.env, ...(options.env ?? {}) },
     });
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
@@ -184,11 +190,11 @@ export function isSpareSandbox(name: string): boolean {
   return name.startsWith('pool-');
 }
 
-export async function startTestDaemon(args: string[] = []): Promise<TestDaemon> {
+export async function startTestDaemon(args: string[] = [], options: Parameters<TestDaemon['start']>[1] = {}): Promise<TestDaemon> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tsc-daemon-'));
   const d = new TestDaemon(dir);
   try {
-    await d.start(args);
+    await d.start(args, options);
   } catch (err) {
     await d.destroy();
     throw err;

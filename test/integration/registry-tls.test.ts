@@ -126,6 +126,40 @@ describe('a registry with a certificate of a private CA', () => {
   });
 });
 
+describe('a registry whose CA the host trusts, with no certs.d', () => {
+  // Each daemon trusts the test CA one way, and pushes to `unverified`, whose certs.d stays empty.
+  const trustedBy = async (d: TestDaemon, tag: string) => {
+    await d.ok(['image', 'import', path.join(daemon.dir, 'busybox.tar'), `${unverified.host}/${tag}:1`]);
+    const pushed = await d.ok(['image', 'push', `${unverified.host}/${tag}:1`]);
+    assert.match(pushed, /^1: digest: sha256:[a-f0-9]{64} size: \d+$/m);
+    await d.ok(['rmi', `${unverified.host}/${tag}:1`]);
+    assert.match(await d.ok(['image', 'pull', `${unverified.host}/${tag}:1`]), /^Status: Downloaded newer image for /m);
+  };
+
+  test('the system store (SSL_CERT_FILE here) is trusted, not only node\'s own CA list', async () => {
+    const bundle = path.join(work, 'system-bundle.crt');
+    writeFileSync(bundle, `${await fsp.readFile(files.caCert, 'utf8')}`);
+    const d = await startTestDaemon([], { env: { SSL_CERT_FILE: bundle } });
+    try {
+      await trustedBy(d, 'sys');
+    } finally {
+      await d.destroy();
+    }
+  });
+
+  test('NODE_EXTRA_CA_CERTS still counts when bin/tscompose starts node without it', async () => {
+    const d = await startTestDaemon([], { env: { NODE_EXTRA_CA_CERTS: files.caCert }, launcher: true });
+    try {
+      const environ = (await fsp.readFile(`/proc/${d.child!.pid}/environ`, 'utf8')).split('\0');
+      assert.ok(!environ.some((e) => e.startsWith('NODE_EXTRA_CA_CERTS=')), 'node started without NODE_EXTRA_CA_CERTS');
+      assert.ok(environ.includes(`TSCOMPOSE_EXTRA_CA_CERTS=${files.caCert}`));
+      await trustedBy(d, 'extra');
+    } finally {
+      await d.destroy();
+    }
+  });
+});
+
 describe('a registry that requires a client certificate', () => {
   test('is refused without one', async () => {
     await fsp.copyFile(files.caCert, path.join(await hostDir(mutual), 'ca.crt'));

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { cancelled, invalidArgument, notFound, TsError } from '../../../common/errors';
+import { httpGet, type HttpGetResponse } from '../../../common/http-get';
 import { putBlob } from '../../image/content';
 import { MediaType, hostPlatform, type ContainerConfig, type HistoryEntry, type ImageConfig, type ImageManifest } from '../../image/oci';
 import type { ImageService } from '../../image/service';
@@ -729,16 +730,19 @@ function familiarOrSelf(ref: string): string {
 }
 
 async function download(url: string, workDir: string, dockerfile: string, line: number, checksum?: string): Promise<Download & { digest: string }> {
-  let response: Response;
+  let response: HttpGetResponse;
   try {
-    response = await fetch(url, { redirect: 'follow' });
+    response = await httpGet(url);
   } catch (err) {
     throw dockerfileError(dockerfile, line, `failed to download ${url}: ${(err as Error).message}`, 'Unavailable');
   }
-  if (!response.ok || !response.body) throw dockerfileError(dockerfile, line, `failed to download ${url}: ${response.status} ${response.statusText}`, 'Unavailable');
+  if (response.status < 200 || response.status > 299) {
+    response.body.resume();
+    throw dockerfileError(dockerfile, line, `failed to download ${url}: ${response.status} ${response.statusText}`, 'Unavailable');
+  }
   const file = path.join(workDir, `download-${randomBytes(8).toString('hex')}`);
   const hash = createHash('sha256');
-  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  const body = response.body;
   body.on('data', (chunk: Buffer) => hash.update(chunk));
   await pipeline(body, createWriteStream(file, { mode: 0o600 }));
   const digest = `sha256:${hash.digest('hex')}`;
@@ -747,7 +751,7 @@ async function download(url: string, workDir: string, dockerfile: string, line: 
   }
   const pathname = new URL(url).pathname;
   const name = path.posix.basename(pathname) || 'index.html';
-  const lastModified = response.headers.get('last-modified');
+  const lastModified = response.headers['last-modified'];
   const mtimeMs = lastModified ? Date.parse(lastModified) : undefined;
   return { url, file, name, digest, ...(mtimeMs !== undefined && !Number.isNaN(mtimeMs) ? { mtimeMs } : {}) };
 }
