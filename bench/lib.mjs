@@ -28,6 +28,15 @@ export function snapshotCli(dir) {
   return CLI;
 }
 export const NODE = process.execPath;
+/**
+ * `env` as bin/tscompose starts node with it: without NODE_EXTRA_CA_CERTS (its first line), which
+ * node would parse at each start. The `node -e 0` floors are measured with it, to compare alike.
+ */
+export function launcherEnv(env) {
+  const out = { ...env };
+  delete out.NODE_EXTRA_CA_CERTS;
+  return out;
+}
 export const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 
 export function hasCmd(cmd) {
@@ -151,6 +160,36 @@ export async function waitUntil(pred, what, ms = 60_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** CPU time counters of the whole machine (/proc/stat's first line): [idle incl. iowait, total]. */
+function cpuTimes() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  return [(f[3] ?? 0) + (f[4] ?? 0), f.reduce((a, b) => a + b, 0)];
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Waits (blocking) until the machine is quiet: at least `idleShare` of the CPU idle over a
+ * `windowMs` window, for at most `maxMs`; with `sync`, dirty pages are written back first. A
+ * command's background work after it returned (dockerd removing layers, shims and supervisors
+ * exiting, writeback of a pull's 400 MB) would otherwise be charged to the next timed command,
+ * whichever tool's it is. Called before every timed sample of both sides alike. Returns the ms
+ * waited.
+ */
+export function settle({ idleShare = 0.85, windowMs = 250, maxMs = 15_000, sync = false } = {}) {
+  const t0 = Date.now();
+  if (sync) spawnSync('sync');
+  let [idle, total] = cpuTimes();
+  while (Date.now() - t0 < maxMs) {
+    Atomics.wait(sleeper, 0, 0, windowMs);
+    const [i2, t2] = cpuTimes();
+    const quiet = t2 > total && (i2 - idle) / (t2 - total) >= idleShare;
+    [idle, total] = [i2, t2];
+    if (quiet) break;
+  }
+  return Date.now() - t0;
+}
+
 export async function stopChild(child, graceMs = 20_000) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -220,7 +259,7 @@ export async function startOurs(dir, cleanups) {
   const dataRoot = path.join(dir, 'root');
   const env = { ...process.env, TSCOMPOSE_HOST: `unix://${sock}`, TSCOMPOSE_DATA_ROOT: dataRoot };
   const logFd = openSync(path.join(dir, 'daemon.log'), 'a');
-  const child = spawn(NODE, [CLI, 'daemon', '--data-root', dataRoot, '--host', env.TSCOMPOSE_HOST], {
+  const child = spawn(CLI, ['daemon', '--data-root', dataRoot, '--host', env.TSCOMPOSE_HOST], {
     stdio: ['ignore', logFd, logFd],
     detached: true,
     env: await autoStartedDaemonEnv(env),
@@ -229,9 +268,9 @@ export async function startOurs(dir, cleanups) {
   const runDir = path.join('/run/tscompose', tag);
   cleanups.push(async () => {
     if (child.exitCode === null) {
-      const ids = spawnSync(NODE, [CLI, 'container', 'ls', '-aq', '--no-trunc'], { env, encoding: 'utf8' }).stdout?.split(/\s+/).filter(Boolean) ?? [];
-      for (let i = 0; i < ids.length; i += 100) spawnSync(NODE, [CLI, 'container', 'rm', '-f', ...ids.slice(i, i + 100)], { env, stdio: 'ignore' });
-      spawnSync(NODE, [CLI, 'network', 'prune', '-f'], { env, stdio: 'ignore' });
+      const ids = spawnSync(CLI, ['container', 'ls', '-aq', '--no-trunc'], { env, encoding: 'utf8' }).stdout?.split(/\s+/).filter(Boolean) ?? [];
+      for (let i = 0; i < ids.length; i += 100) spawnSync(CLI, ['container', 'rm', '-f', ...ids.slice(i, i + 100)], { env, stdio: 'ignore' });
+      spawnSync(CLI, ['network', 'prune', '-f'], { env, stdio: 'ignore' });
     }
     await stopChild(child, 10_000);
     // Whatever is still running (daemon crashed, rm failed): by runc directly.
@@ -262,7 +301,7 @@ export async function startOurs(dir, cleanups) {
       /* no claims */
     }
   });
-  await waitUntil(() => existsSync(sock) && spawnSync(NODE, [CLI, 'version'], { env }).status === 0, 'the tscompose daemon');
+  await waitUntil(() => existsSync(sock) && spawnSync(CLI, ['version'], { env }).status === 0, 'the tscompose daemon');
   return { child, env, dir, dataRoot, runDir, tag };
 }
 

@@ -21,6 +21,9 @@
  * its default network, docker-registry on a free loopback port. All are stopped and their traces
  * (containers, mounts, bridges, chains, temp dirs) removed at the end, on failure too.
  *
+ * The compose and registry cases wait for the machine to go quiet (lib's `settle`) before each
+ * timed sample, of either tool: the previous command's background work is not charged to the next.
+ *
  * Env: BENCH_N (repetitions, default 5), BENCH_MB (size of the images case's image, default 100),
  * BENCH_COMPOSE_N (compose rounds, default 3), BENCH_NO_DOCKER=1 to leave Docker out.
  */
@@ -58,7 +61,7 @@ function makeContext() {
     withDocker,
     registryPort: undefined,
     idle: {},
-    T: (...args) => [CLI, ...args],
+    T: (...args) => args,
     async ours() {
       if (!ours) {
         ours = startOurs(path.join(work, 'ours'), cleanups).then(async (o) => {
@@ -91,7 +94,7 @@ function makeContext() {
     async oursBusybox() {
       const o = await ctx.ours();
       if (!ourBusybox) {
-        out(NODE, ctx.T('image', 'import', '-c', 'CMD ["sh"]', ctx.busyboxTar(), 'bench/busybox:1'), o.env);
+        out(CLI, ctx.T('image', 'import', '-c', 'CMD ["sh"]', ctx.busyboxTar(), 'bench/busybox:1'), o.env);
         ourBusybox = true;
       }
       return o;

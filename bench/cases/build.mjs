@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { NODE, median, printTable, timed } from '../lib.mjs';
+import { CLI, NODE, launcherEnv, median, printTable, timed } from '../lib.mjs';
 
 const DOCKERFILE = `FROM bench/busybox:1 AS build
 COPY src/ /src/
@@ -25,7 +25,7 @@ export async function run(ctx) {
   mkdirSync(path.join(dir, 'src'), { recursive: true });
   writeFileSync(path.join(dir, 'Dockerfile'), DOCKERFILE);
   for (let i = 0; i < 20; i++) writeFileSync(path.join(dir, 'src', `f${i}.txt`), `file ${i}\n`.repeat(50));
-  const builders = [['ours', (extra) => [NODE, T('image', 'build', '-q', ...extra, '-t', 'bench/built:1', dir), ours.env]]];
+  const builders = [['ours', (extra) => [CLI, T('image', 'build', '-q', ...extra, '-t', 'bench/built:1', dir), ours.env]]];
   let buildkitNote = '';
   if (docker) {
     builders.push(['legacy', (extra) => ['docker', ['build', '-q', ...extra, '-t', 'bench/built:1', dir], { ...docker.env, DOCKER_BUILDKIT: '0' }]]);
@@ -40,7 +40,7 @@ export async function run(ctx) {
     for (const [k, cmd] of builders) {
       res[k].cold.push(timed(...cmd(['--no-cache'])));
       res[k].same.push(timed(...cmd([])));
-      floor.push(timed(NODE, ['-e', '0'], process.env));
+      floor.push(timed(NODE, ['-e', '0'], launcherEnv(process.env)));
     }
     for (const [k, cmd] of builders) {
       appendFileSync(path.join(dir, 'src', 'f7.txt'), `change ${k} ${r}\n`);

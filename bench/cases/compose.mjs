@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { NODE, hasCmd, median, out, printTable, timed } from '../lib.mjs';
+import { CLI, hasCmd, median, out, printTable, settle, timed } from '../lib.mjs';
 
 function project(n) {
   const lines = ['services:'];
@@ -23,7 +23,7 @@ export async function run(ctx) {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'compose.yaml');
   writeFileSync(file, project(50));
-  const ourCmd = (...a) => [NODE, T('-f', file, '-p', 'bench50', ...a), ours.env, { cwd: dir }];
+  const ourCmd = (...a) => [CLI, T('-f', file, '-p', 'bench50', ...a), ours.env, { cwd: dir }];
   const dcCmd = (...a) => ['docker-compose', ['--no-ansi', '-f', file, '-p', 'bench50', ...a], docker?.env, { cwd: dir }];
   const phases = ['up', 'up2', 'ps', 'down'];
   const res = { ours: {}, dc: {} };
@@ -36,7 +36,10 @@ export async function run(ctx) {
   for (let r = 0; r < rounds; r++) {
     for (const [k, mk] of [['ours', ourCmd], ['dc', docker ? dcCmd : undefined]]) {
       if (!mk) continue;
-      const run1 = (p, ...a) => res[k][p].push(timed(...mk(...a)));
+      const run1 = (p, ...a) => {
+        settle();
+        res[k][p].push(timed(...mk(...a)));
+      };
       try {
         run1('up', 'up', '-d');
         const n = count(mk()).split('\n').filter(Boolean).length;
@@ -70,9 +73,11 @@ export async function run(ctx) {
   let n200;
   let err200;
   try {
-    up200 = timed(NODE, T('-f', file2, '-p', 'bench200', 'up', '-d'), ours.env, { cwd: dir2 });
-    n200 = out(NODE, T('-f', file2, '-p', 'bench200', 'ps', '-q'), ours.env, { cwd: dir2 }).split('\n').filter(Boolean).length;
-    down200 = timed(NODE, T('-f', file2, '-p', 'bench200', 'down'), ours.env, { cwd: dir2 });
+    settle();
+    up200 = timed(CLI, T('-f', file2, '-p', 'bench200', 'up', '-d'), ours.env, { cwd: dir2 });
+    n200 = out(CLI, T('-f', file2, '-p', 'bench200', 'ps', '-q'), ours.env, { cwd: dir2 }).split('\n').filter(Boolean).length;
+    settle();
+    down200 = timed(CLI, T('-f', file2, '-p', 'bench200', 'down'), ours.env, { cwd: dir2 });
   } catch (e) {
     err200 = String(e.message).split('\n').slice(0, 3).join(' | ');
   }

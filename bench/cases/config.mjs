@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { NODE, hasCmd, median, out, printTable, timed } from '../lib.mjs';
+import { CLI, NODE, launcherEnv, hasCmd, median, out, printTable, timed } from '../lib.mjs';
 
 /**
  * Copy of `generateLargeCompose` of test/compose/performance.test.ts (bench does not import tests),
@@ -46,18 +46,18 @@ export async function run(ctx) {
   delete env.TSCOMPOSE_HOST;
   const R = Math.max(N, 10);
   const args = T('-f', file, '-p', 'big', 'config');
-  const services = out(NODE, T('-f', file, '-p', 'big', 'config', '--services'), env).split('\n').filter(Boolean).length;
+  const services = out(CLI, T('-f', file, '-p', 'big', 'config', '--services'), env).split('\n').filter(Boolean).length;
   const dc = hasCmd('docker-compose') && ctx.withDocker;
   if (dc) out('docker-compose', ['-f', file, '-p', 'big', 'config', '--services'], env);
   const ours = [];
   const theirs = [];
   const floor = [];
   for (let i = 0; i < R; i++) {
-    floor.push(timed(NODE, ['-e', '0'], env));
-    ours.push(timed(NODE, args, env, { cwd: dir }));
+    floor.push(timed(NODE, ['-e', '0'], launcherEnv(env)));
+    ours.push(timed(CLI, args, env, { cwd: dir }));
     if (dc) theirs.push(timed('docker-compose', ['-f', file, '-p', 'big', 'config'], env, { cwd: dir }));
   }
-  const bytes = out(NODE, args, env, { cwd: dir }).length;
+  const bytes = out(CLI, args, env, { cwd: dir }).length;
   printTable(`compose config (median of ${R}; reference = docker-compose 1.29)`, [
     { name: `config, ${services} services (${(bytes / 1024).toFixed(0)} kB out)`, ours: median(ours), ref: median(theirs), target: { max: 300 } },
     { name: '  node -e 0 (start-up floor)', ours: median(floor) },

@@ -8,7 +8,7 @@
  *   start: earlier cases (loading a 100 MB image) leave memory that no container adds;
  * - 200 containers running at once (started 8 at a time): `container ls -a` median of 5 (≤ 200 ms).
  */
-import { CommandTimeout, NODE, median, out, pidsWhere, pool, printTable, rssKb, timed, timedAsync } from '../lib.mjs';
+import { CLI, CommandTimeout, median, out, pidsWhere, pool, printTable, rssKb, timed, timedAsync } from '../lib.mjs';
 
 const MANY = 50;
 const LOTS = 200;
@@ -32,7 +32,7 @@ export async function run(ctx) {
   let hangs = 0;
   const runRm = () => {
     try {
-      return timed(NODE, T('container', 'run', '--rm', 'bench/busybox:1', 'true'), ours.env, { timeout: 30_000 });
+      return timed(CLI, T('container', 'run', '--rm', 'bench/busybox:1', 'true'), ours.env, { timeout: 30_000 });
     } catch (e) {
       if (!(e instanceof CommandTimeout)) throw e;
       hangs++;
@@ -48,7 +48,7 @@ export async function run(ctx) {
   }
   rows.push({ name: 'run --rm busybox true', ours: median(runOurs), ref: median(runDocker), target: { ratio: 1 / 3, label: '1/3' } });
   rows.push({ name: `  run --rm that hung (killed after 30 s), of ${R + 1}`, ours: hangs, unit: '', target: { ok: hangs === 0, text: 'none' } });
-  if (ids(out(NODE, T('container', 'ls', '-aq'), ours.env)).length) rows.push({ name: 'containers left after run --rm', ours: ids(out(NODE, T('container', 'ls', '-aq'), ours.env)).length, unit: '', target: { ok: false, text: 'none' } });
+  if (ids(out(CLI, T('container', 'ls', '-aq'), ours.env)).length) rows.push({ name: 'containers left after run --rm', ours: ids(out(CLI, T('container', 'ls', '-aq'), ours.env)).length, unit: '', target: { ok: false, text: 'none' } });
 
   // 50 × run -d, then rm -f of all, with memory sampled in between.
   const fifty = async (label, cli, env, memory) => {
@@ -63,7 +63,7 @@ export async function run(ctx) {
     const rmMs = timed(cli[0], [...cli.slice(1), 'rm', '-f', ...started], env);
     return { runMs, rmMs, mem, label };
   };
-  const oursCli = [NODE, ...T('container')];
+  const oursCli = [CLI, ...T('container')];
   const o50 = await fifty('ours', oursCli, ours.env, () => {
     const daemon = rssKb(ours.child.pid);
     const conmons = pidsWhere((c) => c.startsWith('/usr/bin/conmon ') && c.includes(`${ours.runDir}/`));
@@ -115,7 +115,7 @@ export async function run(ctx) {
     return { startMs, running, ls: median(xs), rmMs };
   };
   const empty = [];
-  for (let i = 0; i < 5; i++) empty.push(timed(NODE, T('container', 'ls', '-a'), ours.env));
+  for (let i = 0; i < 5; i++) empty.push(timed(CLI, T('container', 'ls', '-a'), ours.env));
   const oL = await lots(oursCli, ours.env, ['ls', '-a']);
   const dL = docker ? await lots(['docker'], docker.env, ['ps', '-a']) : undefined;
   rows.push({ name: `container ls -a, ${oL.running} running (docker: ${dL?.running ?? '—'})`, ours: oL.ls, ref: dL?.ls, target: { max: 200 } });

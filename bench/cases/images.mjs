@@ -9,7 +9,7 @@ import { promises as fsp, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import tarStream from 'tar-stream';
-import { NODE, median, out, printTable, timed } from '../lib.mjs';
+import { CLI, NODE, launcherEnv, median, out, printTable, timed } from '../lib.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 100);
 const ROWS = 200;
@@ -74,17 +74,17 @@ export async function run(ctx) {
   const rows = [];
 
   const rootfs = makeRootfs(work, path.join(work, 'rootfs.tar'), MB);
-  out(NODE, T('image', 'import', rootfs, 'bench/big:1'), ours.env);
+  out(CLI, T('image', 'import', rootfs, 'bench/big:1'), ours.env);
   const bigArchive = path.join(work, 'big.tar');
-  out(NODE, T('image', 'save', '-o', bigArchive, 'bench/big:1'), ours.env);
-  out(NODE, T('rmi', 'bench/big:1'), ours.env);
+  out(CLI, T('image', 'save', '-o', bigArchive, 'bench/big:1'), ours.env);
+  out(CLI, T('rmi', 'bench/big:1'), ours.env);
   const sizeMB = (await fsp.stat(bigArchive)).size / 1e6;
 
   const loadOurs = [];
   const loadDocker = [];
   for (let i = 0; i < N; i++) {
-    loadOurs.push(timed(NODE, T('image', 'load', '-i', bigArchive), ours.env));
-    out(NODE, T('rmi', 'bench/big:1'), ours.env);
+    loadOurs.push(timed(CLI, T('image', 'load', '-i', bigArchive), ours.env));
+    out(CLI, T('rmi', 'bench/big:1'), ours.env);
     if (docker) {
       loadDocker.push(timed('docker', ['load', '-i', bigArchive], docker.env));
       out('docker', ['rmi', 'bench/big:1'], docker.env);
@@ -95,8 +95,8 @@ export async function run(ctx) {
   const impOurs = [];
   const impDocker = [];
   for (let i = 0; i < N; i++) {
-    impOurs.push(timed(NODE, T('image', 'import', rootfs, 'bench/imp:1'), ours.env));
-    out(NODE, T('rmi', 'bench/imp:1'), ours.env);
+    impOurs.push(timed(CLI, T('image', 'import', rootfs, 'bench/imp:1'), ours.env));
+    out(CLI, T('rmi', 'bench/imp:1'), ours.env);
     if (docker) {
       impDocker.push(timed('docker', ['import', rootfs, 'bench/imp:1'], docker.env));
       out('docker', ['rmi', 'bench/imp:1'], docker.env);
@@ -108,20 +108,20 @@ export async function run(ctx) {
 
   const many = path.join(work, 'many.tar');
   await manyImagesArchive(many, ROWS);
-  out(NODE, T('image', 'load', '-i', many), ours.env);
+  out(CLI, T('image', 'load', '-i', many), ours.env);
   if (docker) out('docker', ['load', '-i', many], docker.env);
-  const ourRows = out(NODE, T('image', 'ls', '-q'), ours.env).split('\n').filter(Boolean).length;
+  const ourRows = out(CLI, T('image', 'ls', '-q'), ours.env).split('\n').filter(Boolean).length;
   const dockerRows = docker ? out('docker', ['images', '-q'], docker.env).split('\n').filter(Boolean).length : undefined;
   const lsOurs = [];
   const lsDocker = [];
   const floor = [];
   const ver = [];
   const verDocker = [];
-  timed(NODE, T('image', 'ls'), ours.env); // warm the daemon's caches once, as any later call finds them
+  timed(CLI, T('image', 'ls'), ours.env); // warm the daemon's caches once, as any later call finds them
   for (let i = 0; i < Math.max(N, 10); i++) {
-    floor.push(timed(NODE, ['-e', '0'], process.env));
-    lsOurs.push(timed(NODE, T('image', 'ls'), ours.env));
-    ver.push(timed(NODE, T('version'), ours.env));
+    floor.push(timed(NODE, ['-e', '0'], launcherEnv(process.env)));
+    lsOurs.push(timed(CLI, T('image', 'ls'), ours.env));
+    ver.push(timed(CLI, T('version'), ours.env));
     if (docker) {
       lsDocker.push(timed('docker', ['images'], docker.env));
       verDocker.push(timed('docker', ['version'], docker.env));
@@ -129,7 +129,7 @@ export async function run(ctx) {
   }
   // Leave the 200 images out of later cases' way.
   const refs = Array.from({ length: ROWS }, (_, i) => `bench/many-${i}:latest`);
-  out(NODE, T('rmi', ...refs), ours.env);
+  out(CLI, T('rmi', ...refs), ours.env);
   if (docker) out('docker', ['rmi', ...refs], docker.env);
   const lsMed = median(lsOurs);
   const floorMed = median(floor);

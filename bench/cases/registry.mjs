@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { NODE, hasCmd, hwmKb, median, out, printTable, resetHwm, rssKb, startRegistry, timedAsync, unmountUnder } from '../lib.mjs';
+import { CLI, hasCmd, hwmKb, median, out, printTable, resetHwm, rssKb, startRegistry, timedAsync, unmountUnder, settle } from '../lib.mjs';
 
 const LAYERS = 5;
 const LAYER_MB = 40;
@@ -67,25 +67,28 @@ export async function run(ctx) {
   const ref = `${reg.host}/bench/big5:1`;
   const archive = await bigArchive(work, ref);
   const sizeMB = (await fsp.stat(archive)).size / 1e6;
-  out(NODE, T('image', 'load', '-i', archive), ours.env);
+  out(CLI, T('image', 'load', '-i', archive), ours.env);
   if (docker) out('docker', ['load', '-i', archive], docker.env);
 
   const push = { ours: [], docker: [], skopeo: [] };
   for (let i = 0; i < R; i++) {
     await reg.wipe();
-    push.ours.push(await timedAsync(NODE, T('image', 'push', ref), ours.env));
+    settle({ sync: true });
+    push.ours.push(await timedAsync(CLI, T('image', 'push', ref), ours.env));
     if (docker) {
       await reg.wipe();
+      settle({ sync: true });
       push.docker.push(await timedAsync('docker', ['push', ref], docker.env));
     }
     if (skopeo) {
       await reg.wipe();
+      settle({ sync: true });
       push.skopeo.push(await timedAsync('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${archive}`, `docker://${ref}`], process.env));
     }
   }
   // The registry now holds the image (as the last pusher wrote it); pull it back.
   await reg.wipe();
-  await timedAsync(NODE, T('image', 'push', ref), ours.env);
+  await timedAsync(CLI, T('image', 'push', ref), ours.env);
   await fsp.rm(archive, { force: true });
   const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
   const manifest = await (await fetch(`http://${reg.host}/v2/bench/big5/manifests/1`, { headers: { Accept: accept } })).json();
@@ -95,14 +98,15 @@ export async function run(ctx) {
   const peaks = [];
   const sampled = [];
   for (let i = 0; i < R; i++) {
-    out(NODE, T('rmi', ref), ours.env);
+    out(CLI, T('rmi', ref), ours.env);
+    settle({ sync: true });
     const pid = ours.child.pid;
     const canReset = resetHwm(pid);
     const before = rssKb(pid);
     let maxRss = before;
     const timer = setInterval(() => (maxRss = Math.max(maxRss, rssKb(pid))), 10);
     try {
-      pull.ours.push(await timedAsync(NODE, T('image', 'pull', ref), ours.env));
+      pull.ours.push(await timedAsync(CLI, T('image', 'pull', ref), ours.env));
     } finally {
       clearInterval(timer);
     }
@@ -110,10 +114,12 @@ export async function run(ctx) {
     if (canReset) peaks.push(hwmKb(pid));
     if (docker) {
       out('docker', ['rmi', ref], docker.env);
+      settle({ sync: true });
       pull.docker.push(await timedAsync('docker', ['pull', ref], docker.env));
     }
     if (skopeo) {
       const dest = path.join(work, `skopeo-pull-${i}`);
+      settle({ sync: true });
       pull.skopeo.push(await timedAsync('skopeo', ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `dir:${dest}`], process.env));
       await fsp.rm(dest, { recursive: true, force: true });
       // The like-for-like pull: into containers/storage's overlay driver (private root and run
@@ -121,6 +127,7 @@ export async function run(ctx) {
       const store = path.join(work, `skopeo-store-${i}`);
       const storeRef = `containers-storage:[overlay@${store}/root+${store}/run]${ref}`;
       try {
+        settle({ sync: true });
         pull.skopeoStore.push(await timedAsync('skopeo', ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, storeRef], process.env));
       } finally {
         // The overlay driver bind-mounts its home onto itself.
@@ -129,9 +136,9 @@ export async function run(ctx) {
       }
     }
   }
-  const inspect = JSON.parse(out(NODE, T('image', 'inspect', ref), ours.env));
+  const inspect = JSON.parse(out(CLI, T('image', 'inspect', ref), ours.env));
   const layersOk = inspect[0]?.RootFS?.Layers?.length === LAYERS;
-  out(NODE, T('rmi', ref), ours.env);
+  out(CLI, T('rmi', ref), ours.env);
   if (docker) out('docker', ['rmi', ref], docker.env);
 
   const rows = [];
