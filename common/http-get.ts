@@ -20,9 +20,9 @@ export async function httpGet(url: string, redirects = 20): Promise<HttpGetRespo
   const secure = target.protocol === 'https:';
   if (!secure && target.protocol !== 'http:') throw new Error(`unsupported protocol ${target.protocol}`);
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-    // `secureContext` reaches tls.connect, as https.Agent's options do; RequestOptions' type omits it.
-    const options = { secureContext: secureContextFor() } as https.RequestOptions;
-    const req = secure ? https.get(target, options, resolve) : http.get(target, resolve);
+    // `secureContext` reaches tls.connect, as https.Agent's options do; RequestOptions' type omits
+    // it. Made only for https: it reads and parses the CA bundle.
+    const req = secure ? https.get(target, { secureContext: secureContextFor() } as https.RequestOptions, resolve) : http.get(target, resolve);
     req.on('error', reject);
   });
   const status = res.statusCode ?? 0;

@@ -48,8 +48,8 @@ export function trustedCertificates(): string[] {
 }
 
 /**
- * A secure context trusting the CAs above and `extraCas` (a registry's certs.d), with a client
- * certificate when given. Parsing a bundle costs milliseconds, so contexts are made once per
+ * A secure context trusting the CAs above and `material.ca` (a registry's certs.d), with the
+ * client certificate `material.cert`/`material.key` when given. Parsing a bundle costs milliseconds, so contexts are made once per
  * distinct material and shared by every connection that uses it.
  */
 export function secureContextFor(material: { ca?: string[]; cert?: string; key?: string } = {}): tls.SecureContext {

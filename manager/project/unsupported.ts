@@ -63,6 +63,13 @@ const DEPLOY_NOT_APPLIED: Readonly<Record<string, string>> = {
   update_config: 'a changed service is recreated at once, as Compose does, not rolled one batch at a time',
 };
 
+/** The value at a dotted path (`placement.preferences`) of a map, if every step is a map. */
+function valueAt(map: unknown, dotted: string): unknown {
+  let value = map;
+  for (const key of dotted.split('.')) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  return value;
+}
+
 /** Whether the file sets an attribute: not absent, null, false or an empty list. */
 function isSet(value: unknown): boolean {
   return value !== undefined && value !== null && value !== false && !(Array.isArray(value) && value.length === 0);
@@ -95,10 +102,10 @@ export function unsupportedAttributes(service: ServiceConfig): string[] {
       warnings.push(`service "${service.name}": networks.${network}.${attribute} is ignored: ${why}`);
     }
   }
-  const deploy = (service.deploy ?? {}) as Record<string, unknown>;
   for (const [attribute, why] of Object.entries(DEPLOY_NOT_APPLIED)) {
-    const value = attribute.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), deploy);
-    if (!isSet(value) || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0)) continue;
+    const value = valueAt(service.deploy, attribute);
+    // An empty map (`rollback_config: {}`) asks for nothing either.
+    if (!isSet(value) || (typeof value === 'object' && Object.keys(value as object).length === 0)) continue;
     warnings.push(`service "${service.name}": deploy.${attribute} is ignored: ${why}`);
   }
   if (service.deploy?.endpoint_mode === 'vip') {

@@ -55,16 +55,16 @@ export function checkSemantics(tree: TreeMap, rep: Reporter): void {
       if (d === name) throw rep.invalid([...at, 'depends_on', d], `service ${JSON.stringify(name)} depends on itself`);
       if (!isMap(services[d])) throw rep.invalid([...at, 'depends_on', d], `service ${JSON.stringify(name)} depends on undefined service ${JSON.stringify(d)}${didYouMean(d, names)}`);
     }
-    const mode = isMap(svc.deploy) ? svc.deploy.mode : undefined;
-    if (mode !== undefined && !DEPLOY_MODES.includes(String(mode))) {
-      throw rep.invalid([...at, 'deploy', 'mode'], `service ${JSON.stringify(name)}: unknown deploy mode ${JSON.stringify(mode)}; use ${DEPLOY_MODES.join(', ')}`);
+    const deploy = isMap(svc.deploy) ? svc.deploy : {};
+    if (deploy.mode !== undefined && !DEPLOY_MODES.includes(String(deploy.mode))) {
+      throw rep.invalid([...at, 'deploy', 'mode'], `service ${JSON.stringify(name)}: unknown deploy mode ${JSON.stringify(deploy.mode)}; use ${DEPLOY_MODES.join(', ')}`);
     }
-    if ((mode === 'global' || mode === 'global-job') && ((isMap(svc.deploy) && svc.deploy.replicas !== undefined) || svc.scale !== undefined)) {
+    if ((deploy.mode === 'global' || deploy.mode === 'global-job') && (deploy.replicas !== undefined || svc.scale !== undefined)) {
       // Swarm's rule and words: a global service runs one task per node.
-      const where = isMap(svc.deploy) && svc.deploy.replicas !== undefined ? [...at, 'deploy', 'replicas'] : [...at, 'scale'];
+      const where = deploy.replicas !== undefined ? [...at, 'deploy', 'replicas'] : [...at, 'scale'];
       throw rep.invalid(where, `service ${JSON.stringify(name)}: replicas can only be used with replicated or replicated-job mode`);
     }
-    const replicas = isMap(svc.deploy) && typeof svc.deploy.replicas === 'number' ? svc.deploy.replicas : typeof svc.scale === 'number' ? svc.scale : 1;
+    const replicas = typeof deploy.replicas === 'number' ? deploy.replicas : typeof svc.scale === 'number' ? svc.scale : 1;
     if (svc.container_name !== undefined && replicas > 1) {
       throw rep.invalid([...at, 'container_name'], `service ${JSON.stringify(name)} sets container_name but asks for ${replicas} replicas; container names must be unique, so remove container_name or use one replica`);
     }
