@@ -235,6 +235,12 @@ export function containerHandlers(agent: Agent): Handlers {
       return {};
     }),
     NetworkDisconnect: unary(async (req: { network: string; container: string; force: boolean }) => {
+      // `-f` for a container that is gone: Docker's ForceEndpointDelete, the endpoint it left.
+      if (req.force && !agent.containers.tryResolve(req.container)) {
+        const removed = await agent.networks.removeStaleEndpoints(req.network, req.container, (id) => agent.containers.tryResolve(id) !== undefined);
+        if (removed === 0) throw notFound(`endpoint ${req.container} not found`);
+        return {};
+      }
       await agent.containers.disconnectNetwork(req.container, req.network);
       return {};
     }),

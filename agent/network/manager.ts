@@ -744,6 +744,34 @@ export class NetworkManager {
     await this.detachEndpoint(record, endpoint);
   }
 
+  /**
+   * `network disconnect -f` for a container the daemon no longer knows: removes the endpoints on
+   * `network` still held in its name (a DNS name of the endpoint) or its ID (whole, or a prefix of
+   * at least 12 characters), unless `isLive` says their owner is a container that exists. The
+   * endpoint goes even when the driver cannot undo it (its namespace gone with the container), and
+   * its address lease with it. Returns how many were removed.
+   */
+  async removeStaleEndpoints(network: string, nameOrId: string, isLive: (containerId: string) => boolean): Promise<number> {
+    const { record, stale } = await this.serial(async () => {
+      const n = this.mustFind(network);
+      const owned = (e: EndpointRecord) => {
+        const owner = ownerOf(e);
+        if (isLive(owner)) return false;
+        return owner === nameOrId || (nameOrId.length >= 12 && owner.startsWith(nameOrId)) || e.names.includes(nameOrId);
+      };
+      return { record: n, stale: this.state.endpoints.filter((e) => e.networkId === n.id && !isSpare(e) && owned(e)) };
+    });
+    for (const e of stale) {
+      this.dns.removeEndpoint(record.id, e.id);
+      await this.driver.detach(record, e.request, e.info).catch(() => undefined);
+      await this.commit(async () => {
+        this.state.endpoints = this.state.endpoints.filter((x) => x.id !== e.id);
+        await this.removeStrayLeasesLocked();
+      });
+    }
+    return stale.length;
+  }
+
   /** Takes a container off every network (container removal). */
   async disconnectAll(containerId: string): Promise<void> {
     const mine = this.state.endpoints.filter((e) => ownerOf(e) === containerId);

@@ -486,6 +486,30 @@ describe('agent/network', { skip: skipReason }, () => {
     await manager.removeNetwork('pinned');
   });
 
+  test('a forced disconnect removes the endpoint a vanished container left, with its lease and DNS name', async () => {
+    const none = () => false;
+    const made = await manager.createNetwork({ name: 'stale' });
+    const box = await sandbox();
+    const r = await manager.connect(box.id, box.netns, 'stale', { name: 'ghost-web', aliases: ['web'] });
+    const leaseDir = path.join(options.root, 'ipam', made.id);
+    assert.ok((await readdir(leaseDir)).includes(r.ipAddress!));
+    // The container and its namespace are gone; the network still holds its endpoint.
+    await manager.netns.remove(box.id);
+    assert.equal(await manager.removeStaleEndpoints('stale', 'nobody-of-that-name', none), 0);
+    assert.equal(await manager.removeStaleEndpoints('stale', 'ghost-web', (id) => id === box.id), 0, 'a live container keeps its endpoint');
+    assert.equal(await manager.removeStaleEndpoints('stale', box.id.slice(0, 11), none), 0, 'a prefix under 12 characters is not an ID');
+    assert.equal(await manager.removeStaleEndpoints('stale', 'web', none), 1);
+    assert.deepEqual((await manager.inspectNetwork('stale')).containers, []);
+    assert.ok(!(await readdir(leaseDir)).includes(r.ipAddress!), 'the address lease is released');
+    // By ID prefix, on a second endpoint.
+    const box2 = await sandbox();
+    await manager.connect(box2.id, box2.netns, 'stale');
+    await manager.netns.remove(box2.id);
+    assert.equal(await manager.removeStaleEndpoints('stale', box2.id.slice(0, 12), none), 1);
+    await assert.rejects(manager.removeStaleEndpoints('no-such-net', 'x', none), (err: unknown) => isKind(err, 'NotFound'));
+    await manager.removeNetwork('stale');
+  });
+
   test('disconnect and remove leave no veth, namespace, lease or rule behind', async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     const networks = (await manager.listNetworks()).filter((n) => n.driver === 'bridge');

@@ -177,6 +177,38 @@ describe('network engine', () => {
     await d.ok(['network', 'rm', 'mac-net']);
   });
 
+  test('network disconnect takes a running container off a network: interface, name and address go', async () => {
+    await d.ok(['network', 'create', '--subnet', '10.214.61.0/24', 'dis-net']);
+    await server('dis-api', 'api-here', ['--network', 'dis-net']);
+    await d.ok(['container', 'run', '-d', '--name', 'dis-c', '--network', 'dis-net', 'busybox', 'sleep', '600']);
+    await d.ok(['network', 'connect', 'bridge', 'dis-api']);
+    await expectReply('dis-c', 'dis-api', 'api-here');
+    const address = await ipOn('dis-api', 'dis-net');
+
+    await d.ok(['network', 'disconnect', 'dis-net', 'dis-api']);
+    const nets = JSON.parse(await d.ok(['container', 'inspect', '-f', '{{json .NetworkSettings.Networks}}', 'dis-api'])) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(nets), ['bridge']);
+    const ifaces = await d.ok(['container', 'exec', 'dis-api', 'ls', '/sys/class/net']);
+    assert.deepEqual(ifaces.split(/\s+/).filter(Boolean).sort(), ['eth1', 'lo']);
+    assert.match(await ncFrom('dis-c', 'dis-api'), /bad address/);
+    // Its address is free again: a fixed one can take it.
+    await d.ok(['container', 'run', '-d', '--name', 'dis-again', '--network', 'dis-net', '--ip', address, 'busybox', 'sleep', '600']);
+
+    const twice = await d.run(['network', 'disconnect', 'dis-net', 'dis-api']);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /container [0-9a-f]{64} is not connected to network dis-net/);
+    // -f names an endpoint a vanished container left; there is none here.
+    const ghost = await d.run(['network', 'disconnect', '-f', 'dis-net', 'dis-ghost']);
+    assert.equal(ghost.code, 1);
+    assert.match(ghost.stderr, /endpoint dis-ghost not found/);
+    assert.equal(ghost.stderr.trim().split('\n').length, 1);
+    // -f on a container that exists is a plain disconnect.
+    await d.ok(['network', 'disconnect', '-f', 'dis-net', 'dis-c']);
+    assert.equal((await d.ok(['network', 'inspect', '-f', '{{len .Containers}}', 'dis-net'])).trim(), '1');
+    await d.ok(['container', 'rm', '-f', 'dis-api', 'dis-c', 'dis-again']);
+    await d.ok(['network', 'rm', 'dis-net']);
+  });
+
   test('an internal network: its containers reach each other by name and nothing outside it', async () => {
     await d.ok(['network', 'create', '--internal', 'in-vault']);
     await d.ok(['network', 'create', 'in-open']);
