@@ -23,6 +23,7 @@ import { blockIOWeightSupported } from '../runtime/cgroups';
 import { parseSecurityOptions } from '../runtime/security';
 import type { VolumeService } from '../volume';
 import { checkName, nameConflict, resolveConfig, resolveMounts, resolveNetworkMode } from './create';
+import { checkLinks } from './links';
 import { HealthMonitor } from './health';
 import { advance, type Step } from './machine';
 import { initialState, isActive, type ContainerRecord, type ResolvedConfig } from './record';
@@ -401,6 +402,7 @@ export class ContainerService {
     const net = resolveNetworkMode(spec);
     for (const n of net.networks) await this.deps.networks.inspectNetwork(n);
     if (net.networkMode === 'container') this.resolve(spec.network_mode.slice(10));
+    checkLinks(spec, net.networkMode, (n) => this.tryResolve(n));
     const fromMounts = spec.volumes_from.flatMap((v) => {
       const [src, mode] = v.split(':');
       const other = this.resolve(src ?? '');

@@ -22,6 +22,7 @@ import type { ContainerRecord, EndpointRecord } from './record';
 import type { FileInjection } from '../../common/rpc/engine-types';
 import { traced } from '../trace';
 import { logSizeLimit } from './log-config';
+import { resolveLinks, type ResolvedLink } from './links';
 
 export interface HostDeps {
   images: ImageService;
@@ -80,8 +81,8 @@ export async function unmountRootfs(deps: HostDeps, c: ContainerRecord): Promise
   await unmount(rootfsPath(deps.root, c.id));
 }
 
-/** /etc/hosts as Docker writes it. */
-export function hostsFile(c: ContainerRecord): string {
+/** /etc/hosts as Docker writes it: its defaults, `--add-host`s, links, then the container's own address. */
+export function hostsFile(c: ContainerRecord, links: readonly ResolvedLink[] = []): string {
   const lines = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -94,6 +95,7 @@ export function hostsFile(c: ContainerRecord): string {
     const i = h.indexOf(':');
     if (i > 0) lines.push(`${h.slice(i + 1) === 'host-gateway' ? firstGateway(c) : h.slice(i + 1)}\t${h.slice(0, i)}`);
   }
+  for (const l of links) lines.push(`${l.ipAddress}\t${l.names.join(' ')}`);
   const primary = Object.values(c.endpoints)[0];
   // As Docker: the FQDN (hostname, plus the domain name when set), then the bare host name.
   const fqdn = c.spec.domainname ? `${c.config.hostname}.${c.spec.domainname}` : c.config.hostname;
@@ -137,13 +139,17 @@ export function resolvConf(
   return out.join('\n') + '\n';
 }
 
-/** The process's environment: the image's, overridden by the container's, plus Docker's extras. */
-export function processEnv(c: ContainerRecord): string[] {
+/**
+ * The process's environment: the image's, overridden by the container's, plus Docker's extras.
+ * Link variables come first: the container's own values replace them, as in Docker.
+ */
+export function processEnv(c: ContainerRecord, linkEnv: readonly string[] = []): string[] {
   const env = new Map<string, string>();
   const put = (kv: string) => {
     const i = kv.indexOf('=');
     if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1));
   };
+  linkEnv.forEach(put);
   c.config.env.forEach(put);
   if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   env.set('HOSTNAME', c.config.hostname);
@@ -220,9 +226,10 @@ export class HostEnv implements MachineEnv {
         traced(c.id, 'delete leftover', () => d.runtime.delete(c.id, { force: true }).catch(() => undefined)),
       ] as const);
       const mounts = await this.setupMounts(c, rootfs, undo);
+      const links = resolveLinks(c, d.lookup);
       const dir = containerDir(d.root, c.id);
       const etc = await writeEtcFiles(path.join(dir, 'etc'), {
-        hosts: hostsFile(c),
+        hosts: hostsFile(c, links),
         hostname: c.config.hostname + '\n',
         resolvConf: resolvConf(c, network.dns, hostResolv),
       });
@@ -234,7 +241,7 @@ export class HostEnv implements MachineEnv {
       const spec = buildSpec({
         rootfs,
         args,
-        env: processEnv(c),
+        env: processEnv(c, links.flatMap((l) => l.env)),
         cwd: c.config.workingDir || '/',
         user,
         // The host's UTS namespace keeps the host's names.

@@ -87,6 +87,7 @@ function addContainerFlags(cmd: Command): Command {
     .option('--sysctl <sysctl>', 'sysctl options', collect)
     .option('--ulimit <ulimit>', 'ulimit options', collect)
     .option('--volumes-from <container>', 'mount volumes from the specified container(s)', collect)
+    .option('--link <container[:alias]>', 'add a link to another container (a hosts entry under the alias)', collect)
     .option('--platform <platform>', 'set platform if server is multi-platform capable')
     .option('--ipc <mode>', 'IPC mode to use')
     .option('--pid <mode>', 'PID namespace to use')

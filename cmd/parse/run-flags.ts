@@ -93,6 +93,7 @@ export interface RunFlags {
   logOpt?: string[];
   ulimit?: string[];
   volumesFrom?: string[];
+  link?: string[];
   platform?: string;
   ipc?: string;
   pid?: string;
@@ -179,6 +180,7 @@ export function parseRunFlags(
   spec.cap_add = flags.capAdd ?? [];
   spec.cap_drop = flags.capDrop ?? [];
   spec.volumes_from = flags.volumesFrom ?? [];
+  spec.links = (flags.link ?? []).map(parseLink);
   spec.group_add = flags.groupAdd ?? [];
   spec.dns_options = flags.dnsOption ?? [];
 
@@ -813,6 +815,15 @@ function validateDnsSearch(value: string): string {
   const domain = value.endsWith('.') ? value.slice(0, -1) : value;
   if (!DOMAIN.test(domain) || domain.length > 255) throw flagError('--dns-search', value, `${value} is not a valid domain`);
   return value;
+}
+
+/** `--link container[:alias]` → `container:alias`, as Docker parses it. */
+export function parseLink(value: string): string {
+  if (value === '') throw flagError('--link', value, 'empty string specified for links');
+  const parts = value.split(':');
+  if (parts.length > 2 || parts.some((p) => p === '')) throw flagError('--link', value, `bad format for links: ${value}`);
+  const [name, alias] = parts as [string, string | undefined];
+  return `${name.replace(/^\//, '')}:${alias ?? name}`;
 }
 
 /** `host:ip` or `host=ip` (IPv6 possibly in brackets, or `host-gateway`) → `host:ip`. */

@@ -141,6 +141,8 @@ export interface ContainerSpec {
   cgroup_parent: string;
   uts_mode: string;
   annotations: Record<string, string>;
+  /** Docker's legacy links, "container:alias". */
+  links: string[];
   files: FileInjection[];
   /** Docker's LogConfig: `json-file` (""), `local` or `k8s-file`, with `max-size`/`max-file`. */
   log_driver: string;
@@ -219,6 +221,7 @@ export function emptyContainerSpec(): ContainerSpec {
     sysctls: {},
     ulimits: [],
     volumes_from: [],
+    links: [],
     platform: '',
     ipc_mode: '',
     pid_mode: '',

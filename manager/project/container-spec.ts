@@ -90,6 +90,8 @@ export function containerSpecOf(ctx: ReplicaContext): ContainerSpec {
   spec.log_options = { ...(s.logging?.options ?? {}) };
   spec.ulimits = Object.entries(s.ulimits ?? {}).map(([name, l]) => ({ name, soft: l.soft, hard: l.hard }));
   spec.volumes_from = (s.volumes_from ?? []).map((v) => volumesFromOf(project, v));
+  // Containers outside the project, by their own names, as Docker's --link.
+  spec.links = (s.external_links ?? []).map((l) => (l.includes(':') ? l : `${l}:${l}`));
   spec.platform = s.platform ?? '';
   spec.ipc_mode = serviceReference(project, s.ipc ?? '');
   spec.pid_mode = serviceReference(project, s.pid ?? '');

@@ -14,7 +14,6 @@ const NOT_APPLIED: Readonly<Record<string, string>> = {
   cpu_rt_period: 'real-time CPU scheduling is not applied',
   cpu_rt_runtime: 'real-time CPU scheduling is not applied',
   credential_spec: 'a Windows-only setting',
-  external_links: 'legacy links to containers outside the project are not made; use a shared network',
   isolation: 'a Windows-only setting',
   models: 'model runners are not provided',
   provider: 'provider services are not run',

@@ -177,6 +177,49 @@ describe('network engine', () => {
     await d.ok(['network', 'rm', 'mac-net']);
   });
 
+  test('--link: the alias reaches the linked container; Docker’s variables on the default bridge', async () => {
+    await server('lk-db', 'db-here', ['--expose', '80', '-e', 'SECRET=s3']);
+    const dbAddress = await ipOn('lk-db', 'bridge');
+    // The default bridge has no embedded DNS: the alias can only come from /etc/hosts.
+    const app = await d.ok(['container', 'run', '--name', 'lk-app', '--link', 'lk-db:db', 'busybox', 'sh', '-c', 'cat /etc/hosts; env; nc -w 3 db 80 </dev/null']);
+    const hostname = (await d.ok(['container', 'inspect', '-f', '{{.Config.Hostname}}', 'lk-db'])).trim();
+    assert.match(app, new RegExp(`^${dbAddress.replace(/\./g, '\\.')}\\tdb ${hostname} lk-db$`, 'm'));
+    for (const line of ['DB_NAME=/lk-app/db', `DB_PORT=tcp://${dbAddress}:80`, `DB_PORT_80_TCP=tcp://${dbAddress}:80`, `DB_PORT_80_TCP_ADDR=${dbAddress}`, 'DB_PORT_80_TCP_PORT=80', 'DB_PORT_80_TCP_PROTO=tcp', 'DB_ENV_SECRET=s3']) {
+      assert.ok(app.split('\n').includes(line), `${line} in\n${app}`);
+    }
+    assert.ok(!/^DB_ENV_PATH=/m.test(app));
+    assert.match(app, /^db-here$/m);
+    assert.deepEqual(JSON.parse(await d.ok(['container', 'inspect', '-f', '{{json .HostConfig.Links}}', 'lk-app'])), ['/lk-db:/lk-app/db']);
+
+    // On a user network: the hosts line, no variables.
+    await d.ok(['network', 'create', 'lk-net']);
+    await server('lk-api', 'api-here', ['--network', 'lk-net']);
+    const onNet = await d.ok(['container', 'run', '--rm', '--network', 'lk-net', '--link', 'lk-api:backend', 'busybox', 'sh', '-c', 'env; nc -w 3 backend 80 </dev/null']);
+    assert.match(onNet, /^api-here$/m);
+    assert.ok(!/^BACKEND_/m.test(onNet), onNet);
+
+    const refused = async (args: string[], message: RegExp) => {
+      const r = await d.run(['container', 'run', '--rm', ...args, 'busybox', 'true']);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    };
+    await refused(['--link', 'lk-nosuch'], /could not get container for lk-nosuch: No such container: lk-nosuch/);
+    await refused(['--link', 'a:b:c'], /invalid argument "a:b:c" for "--link" flag: bad format for links: a:b:c/);
+    await refused(['--network', 'host', '--link', 'lk-db'], /conflicting options: host type networking can't be used with links/);
+    // A linked container that is not running: the start fails, the container stays created.
+    await d.ok(['container', 'create', '--name', 'lk-stopped', 'busybox', 'sleep', '600']);
+    const stopped = await d.run(['container', 'run', '-d', '--name', 'lk-x', '--link', 'lk-stopped:s', 'busybox', 'sleep', '600']);
+    assert.notEqual(stopped.code, 0);
+    assert.match(stopped.stderr, /Cannot link to a non running container: \/lk-stopped AS \/lk-x\/s/);
+    assert.equal((await d.ok(['container', 'inspect', '-f', '{{.State.Status}}', 'lk-x'])).trim(), 'created');
+    await d.ok(['container', 'start', 'lk-stopped']);
+    await d.ok(['container', 'start', 'lk-x']);
+    assert.match(await d.ok(['container', 'exec', 'lk-x', 'cat', '/etc/hosts']), /\ts [0-9a-f]{12} lk-stopped$/m);
+    await d.ok(['container', 'rm', '-f', 'lk-db', 'lk-app', 'lk-api', 'lk-stopped', 'lk-x']);
+    await d.ok(['network', 'rm', 'lk-net']);
+  });
+
   test('network disconnect takes a running container off a network: interface, name and address go', async () => {
     await d.ok(['network', 'create', '--subnet', '10.214.61.0/24', 'dis-net']);
     await server('dis-api', 'api-here', ['--network', 'dis-net']);

@@ -17,8 +17,8 @@ test('each attribute not applied is named with the reason', async () => {
   assert.deepEqual(await warningsOf('    mem_swappiness: 10\n    cgroup_parent: /mine\n    cgroup: private\n    storage_opt: { size: 1G }\n'), [
     'service "s": storage_opt is ignored: the writable layer has no size limit',
   ]);
-  assert.deepEqual(await warningsOf('    blkio_config: { weight: 300 }\n    external_links: [other]\n'), [
-    'service "s": external_links is ignored: legacy links to containers outside the project are not made; use a shared network',
+  assert.deepEqual(await warningsOf('    blkio_config: { weight: 300 }\n    external_links: [other]\n    cpu_rt_runtime: 950000\n'), [
+    'service "s": cpu_rt_runtime is ignored: real-time CPU scheduling is not applied',
   ]);
 });
 
