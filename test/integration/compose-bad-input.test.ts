@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
+import { execFile } from 'node:child_process';
+import { CLI, startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
 import { get } from '../helpers/http';
 
@@ -192,6 +193,23 @@ volumes:
     assert.equal(two.code, 1, two.stderr);
     assert.match(errorLine(two.stderr), /^service "web": 2 replicas cannot all publish host port \d+ \(bad-web-1 and bad-web-2 would both bind it\)/);
     assert.deepEqual(await psStates(), ['bad-ok-1 running', 'bad-web-1 running']);
+    await downLeavesNothing();
+  });
+
+  test('an --env-file among the arguments is tscompose’s, through the launcher too', async () => {
+    // Node 20 reads `--env-file` anywhere on its command line, after the script too, unless `--`
+    // ends its own options first: bin/tscompose's first line does.
+    await writeCompose(`services:\n${SLEEPER}`);
+    const viaLauncher = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(CLI, args, { cwd: dir, env: { ...process.env, ...d.env } }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+      });
+    const missing = await viaLauncher(['--env-file', 'nope.env', 'ps']);
+    assert.equal(missing.code, 15, missing.stderr);
+    assert.match(errorLine(missing.stderr), /env file .*nope\.env not found/);
+    const echoed = await viaLauncher(['run', '--rm', 'ok', 'echo', '--env-file', '/only/in/the/container']);
+    assert.equal(echoed.code, 0, echoed.stderr);
+    assert.equal(echoed.stdout.trim(), '--env-file /only/in/the/container');
     await downLeavesNothing();
   });
 
