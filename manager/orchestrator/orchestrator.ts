@@ -155,7 +155,7 @@ export class Orchestrator {
     // Compose, images come first; what fails after (a container's create or start) stays for `down`.
     const first = planAll();
     const placement = await this.place(project.name, first.plans, desired, actual);
-    for (const plan of first.plans.values()) checkFixedPorts(plan, placement);
+    checkFixedPorts([...first.plans.values()], placement);
     const imageIds = new Map<string, Map<string, string>>();
     for (const nodeId of nodeIds) imageIds.set(nodeId, await ensureImages(await this.agent(nodeId), [...desired.values()], req.pull, emit));
     const { plans, recreated } = planAll(imageIds);
@@ -692,27 +692,44 @@ export class Orchestrator {
 }
 
 /**
- * A fixed host port binds once per host, so two replicas of a service on one node cannot both
- * publish it. Docker Compose starts the first and fails on the second ("port is already
- * allocated"); we refuse before touching anything and say what to write instead.
+ * A fixed host port binds once per host, so two containers of the project on one node cannot
+ * both publish it: two replicas of a service, or two services. Docker Compose starts the first
+ * and fails on the second ("port is already allocated"); we refuse before touching anything and
+ * say what to write instead. Checked here, for what `up` is about to run, rather than when the
+ * file is loaded: a file edited into a clash must still let `ps` and `down` act on the project.
  */
-function checkFixedPorts(plan: ServicePlan, placement: Map<string, string>): void {
+function checkFixedPorts(plans: readonly ServicePlan[], placement: Map<string, string>): void {
   const nodeOf = (a: SlotAction) => (a.kind === 'create' ? (placement.get(a.task.id) ?? '') : a.container.nodeId);
-  const seen = new Map<string, string>();
-  for (const slot of plan.slots) {
-    if (slot.task.spec.network_mode === 'host') continue;
-    for (const p of slot.task.spec.ports) {
-      if (p.host_port === 0 || (p.host_port_end ?? 0) > p.host_port) continue;
-      const key = `${nodeOf(slot)}\0${p.host_ip || '0.0.0.0'}\0${p.host_port}/${p.protocol || 'tcp'}`;
-      const other = seen.get(key);
-      if (other !== undefined) {
-        const replicas = plan.slots.length;
-        throw failedPrecondition(
-          `service "${plan.service}": ${replicas} replicas cannot all publish host port ${p.host_port} (${other} and ${slot.task.containerName} would both bind it); ` +
-            `publish a range such as "${p.host_port}-${p.host_port + replicas - 1}:${p.container_port}", or let the engine choose with "${p.container_port}"`,
-        );
+  /** Node and port → who binds it, on which address; a wildcard address clashes with every other. */
+  const seen = new Map<string, { hostIp: string; service: string; container: string }[]>();
+  const wildcard = (ip: string) => ip === '0.0.0.0' || ip === '::';
+  // Containers that exist come first: a clash then names the service being added, not the one running.
+  const slots = plans.flatMap((plan) => plan.slots.map((slot) => ({ plan, slot })));
+  slots.sort((a, b) => Number(a.slot.kind === 'create') - Number(b.slot.kind === 'create'));
+  for (const { plan, slot } of slots) {
+    {
+      if (slot.task.spec.network_mode === 'host') continue;
+      for (const p of slot.task.spec.ports) {
+        if (p.host_port === 0 || (p.host_port_end ?? 0) > p.host_port) continue;
+        const hostIp = p.host_ip || '0.0.0.0';
+        const port = `${p.host_port}/${p.protocol || 'tcp'}`;
+        const key = `${nodeOf(slot)}\0${port}`;
+        const binders = seen.get(key) ?? [];
+        const other = binders.find((b) => b.hostIp === hostIp || wildcard(b.hostIp) || wildcard(hostIp));
+        if (other?.container === slot.task.containerName) {
+          throw failedPrecondition(`service "${plan.service}": host port ${port} on ${hostIp} is published twice`);
+        }
+        if (other?.service === plan.service) {
+          const replicas = plan.slots.length;
+          throw failedPrecondition(
+            `service "${plan.service}": ${replicas} replicas cannot all publish host port ${p.host_port} (${other.container} and ${slot.task.containerName} would both bind it); ` +
+              `publish a range such as "${p.host_port}-${p.host_port + replicas - 1}:${p.container_port}", or let the engine choose with "${p.container_port}"`,
+          );
+        }
+        if (other) throw failedPrecondition(`service "${plan.service}": host port ${port} on ${hostIp} is already published by service "${other.service}"`);
+        binders.push({ hostIp, service: plan.service, container: slot.task.containerName });
+        seen.set(key, binders);
       }
-      seen.set(key, slot.task.containerName);
     }
   }
 }

@@ -196,6 +196,20 @@ volumes:
     await downLeavesNothing();
   });
 
+  test('two services on one fixed host port: up refuses before anything starts; ps and down of a running project still work', async () => {
+    const port = await freePorts(1);
+    const web = `  web:\n    image: busybox:latest\n    command: ["sleep", "1000"]\n    ports: ["${port}:80"]\n`;
+    await writeCompose(`services:\n${web}`);
+    assert.equal((await compose(['up', '-d'])).code, 0);
+    // The file is edited into a clash while the project runs.
+    await writeCompose(`services:\n${web}  admin:\n    image: busybox:latest\n    command: ["sleep", "1000"]\n    ports: ["127.0.0.1:${port}:81"]\n`);
+    const r = await compose(['up', '-d']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(errorLine(r.stderr), `service "admin": host port ${port}/tcp on 127.0.0.1 is already published by service "web"`);
+    assert.deepEqual(await psStates(), ['bad-web-1 running']);
+    await downLeavesNothing();
+  });
+
   test('an --env-file among the arguments is tscompose’s, through the launcher too', async () => {
     // Node 20 reads `--env-file` anywhere on its command line, after the script too, unless `--`
     // ends its own options first: bin/tscompose's first line does.

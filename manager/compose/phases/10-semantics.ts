@@ -1,8 +1,9 @@
 /**
  * Phase 10 — semantic checks the schema cannot express: references to undefined networks,
  * volumes, secrets, configs and services; dependency cycles (the message prints the cycle);
- * `container_name` with several replicas; one host port published twice on the same address;
- * an unknown `deploy.mode`, and replicas asked of a global one.
+ * `container_name` with several replicas; an unknown `deploy.mode`, and replicas asked of a
+ * global one. A host port published twice is `up`'s to refuse: the file must still load for
+ * `ps` and `down` of a project that runs.
  */
 import type { Reporter } from '../errors';
 import { didYouMean } from '../errors';
@@ -10,7 +11,6 @@ import { isMap } from '../tree';
 import type { Tree, TreeMap } from '../tree';
 
 const keys = (v: Tree | undefined): string[] => (isMap(v) ? Object.keys(v) : []);
-const WILDCARD = new Set(['', '0.0.0.0', '::']);
 /** Swarm's service modes; the job modes run here as the modes they extend. */
 const DEPLOY_MODES = ['replicated', 'global', 'replicated-job', 'global-job'];
 
@@ -23,7 +23,6 @@ export function checkSemantics(tree: TreeMap, rep: Reporter): void {
     secrets: new Set(keys(tree.secrets)),
     configs: new Set(keys(tree.configs)),
   };
-  const published = new Map<string, { ip: string; where: string }[]>();
 
   for (const name of names) {
     const svc = services[name];
@@ -67,19 +66,6 @@ export function checkSemantics(tree: TreeMap, rep: Reporter): void {
     const replicas = typeof deploy.replicas === 'number' ? deploy.replicas : typeof svc.scale === 'number' ? svc.scale : 1;
     if (svc.container_name !== undefined && replicas > 1) {
       throw rep.invalid([...at, 'container_name'], `service ${JSON.stringify(name)} sets container_name but asks for ${replicas} replicas; container names must be unique, so remove container_name or use one replica`);
-    }
-    if (Array.isArray(svc.ports)) {
-      svc.ports.forEach((p, i) => {
-        if (!isMap(p) || typeof p.published !== 'string' || p.published.includes('-')) return;
-        const ip = String(p.host_ip ?? '');
-        const key = `${p.published}/${String(p.protocol ?? 'tcp')}`;
-        const where = `services.${name}.ports[${i}]`;
-        const seen = published.get(key) ?? [];
-        const clash = seen.find((s) => s.ip === ip || WILDCARD.has(s.ip) || WILDCARD.has(ip));
-        if (clash) throw rep.invalid([...at, 'ports', i], `host port ${key} on ${ip === '' ? '0.0.0.0' : ip} is already published by ${clash.where}`);
-        seen.push({ ip, where });
-        published.set(key, seen);
-      });
     }
   }
   checkDependencyCycles(services, rep);
