@@ -180,7 +180,12 @@ export class ContainerService {
       c.networks.push(info.name);
       c.spec.networks.push({ network: info.name, aliases, ipv4_address: ipv4Address, mac_address: '', driver_opts: {} });
       if (c.state.status === 'running' && c.netnsPath) {
-        const r = await this.deps.networks.connect(c.id, c.netnsPath, info.name, { name: c.name, aliases: [...aliases, c.id.slice(0, 12)], ipv4Address: ipv4Address || undefined });
+        const r = await this.deps.networks.connect(c.id, c.netnsPath, info.name, {
+          name: c.name,
+          aliases: [...aliases, c.id.slice(0, 12)],
+          ipv4Address: ipv4Address || undefined,
+          dnsServers: c.spec.dns,
+        });
         c.endpoints[info.name] = endpointRecord(r, aliases);
       }
       await this.save(c);
@@ -401,7 +406,10 @@ export class ContainerService {
     checkProcessSettings(spec, config);
     const net = resolveNetworkMode(spec);
     for (const n of net.networks) await this.deps.networks.inspectNetwork(n);
-    if (net.networkMode === 'container') this.resolve(spec.network_mode.slice(10));
+    if (net.networkMode === 'container') {
+      this.resolve(spec.network_mode.slice(10));
+      checkSharedNetworkSettings(spec);
+    }
     checkLinks(spec, net.networkMode, (n) => this.tryResolve(n));
     const fromMounts = spec.volumes_from.flatMap((v) => {
       const [src, mode] = v.split(':');
@@ -818,4 +826,18 @@ function checkNanoCpus(nanoCpus: number): void {
   if (nanoCpus < 0 || (nanoCpus > 0 && nanoCpus < 1e7) || nanoCpus > count * 1e9) {
     throw invalidArgument(`Range of CPUs is from 0.01 to ${count}.00, as there are only ${count} CPUs available`);
   }
+}
+
+/**
+ * A container on another's network namespace has that one's addresses, ports and names: what
+ * would set its own is refused at create, in Docker's words.
+ */
+function checkSharedNetworkSettings(spec: ContainerSpec): void {
+  const conflict = (what: string) => invalidArgument(`conflicting options: ${what}`);
+  if (spec.hostname) throw conflict('hostname and the network mode');
+  if (spec.dns.length > 0) throw conflict('dns and the network mode');
+  if (spec.extra_hosts.length > 0) throw conflict('custom host-to-IP mapping and the network mode');
+  if (spec.mac_address) throw conflict('mac-address and the network mode');
+  if (spec.ports.length > 0 || spec.publish_all) throw conflict('port publishing and the container type network mode');
+  if (spec.expose.length > 0) throw conflict('port exposing and the container type network mode');
 }

@@ -12,7 +12,7 @@ import type { ImageService } from '../image/service';
 import type { ConnectResult, NetworkManager } from '../network';
 import type { PortProtocol, PortRequest } from '../network/ports';
 import type { Runtime } from '../runtime/runtime';
-import { buildSpec, writeEtcFiles, type MountOptions, type NamespaceMode } from '../runtime/spec';
+import { buildSpec, writeEtcFiles, type EtcFiles, type MountOptions, type NamespaceMode } from '../runtime/spec';
 import { resolveInRoot, resolveUser } from '../runtime/user';
 import { parseSecurityOptions } from '../runtime/security';
 import { blockIOWeightSupported, cgroupsPathFor } from '../runtime/cgroups';
@@ -39,6 +39,11 @@ export interface HostDeps {
 
 export function containerDir(root: string, id: string): string {
   return path.join(root, id);
+}
+
+/** The hosts, hostname and resolv.conf files `writeEtcFiles` made in `dir`. */
+function etcFilesOf(dir: string): EtcFiles {
+  return { hosts: path.join(dir, 'hosts'), hostname: path.join(dir, 'hostname'), resolvConf: path.join(dir, 'resolv.conf') };
 }
 
 /** Where a container's secrets and configs (spec.files) live on the host, one file each. */
@@ -108,7 +113,12 @@ function firstGateway(c: ContainerRecord): string {
   return Object.values(c.endpoints).find((e) => e.gateway)?.gateway ?? '127.0.0.1';
 }
 
-/** resolv.conf: the network's embedded DNS, or the host's minus loopback resolvers; flags win. */
+/**
+ * resolv.conf: the network's embedded DNS, or the host's minus loopback resolvers. `--dns`
+ * replaces the host's resolvers; behind the embedded DNS it does not (Docker's rule: the
+ * container's names must still resolve), the embedded DNS forwards to them instead.
+ * `--dns-search` and `--dns-option` always apply.
+ */
 export function resolvConf(
   c: ContainerRecord,
   fromNetwork: { nameservers: string[]; search: string[]; options: string[] } | undefined,
@@ -128,9 +138,13 @@ export function resolvConf(
       else if (key === 'options') options = rest;
     }
   }
-  if (c.spec.dns.length > 0) nameservers = c.spec.dns;
+  if (c.spec.dns.length > 0 && !fromNetwork) nameservers = c.spec.dns;
   if (c.spec.dns_search.length > 0) search = c.spec.dns_search;
-  if (c.spec.dns_options.length > 0) options = c.spec.dns_options;
+  if (c.spec.dns_options.length > 0) {
+    // The embedded DNS's ndots:0 stays unless the container sets its own.
+    const keep = fromNetwork && !c.spec.dns_options.some((o) => o.startsWith('ndots:')) ? options.filter((o) => o.startsWith('ndots:')) : [];
+    options = [...keep, ...c.spec.dns_options];
+  }
   const out = [
     ...(search.length > 0 ? [`search ${search.join(' ')}`] : []),
     ...nameservers.map((n) => `nameserver ${n}`),
@@ -201,7 +215,7 @@ export class HostEnv implements MachineEnv {
     if (result.ports.length > 0 && c.ports.length === 0) {
       c.ports = result.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort }));
     }
-    if (!result.dns || c.spec.dns.length > 0) return;
+    if (!result.dns) return;
     const file = path.join(containerDir(this.deps.root, c.id), 'etc', 'resolv.conf');
     const current = await fsp.readFile(file, 'utf8').catch(() => undefined);
     if (current === undefined || current.includes('options ndots:0')) return;
@@ -228,11 +242,15 @@ export class HostEnv implements MachineEnv {
       const mounts = await this.setupMounts(c, rootfs, undo);
       const links = resolveLinks(c, d.lookup);
       const dir = containerDir(d.root, c.id);
-      const etc = await writeEtcFiles(path.join(dir, 'etc'), {
-        hosts: hostsFile(c, links),
-        hostname: c.config.hostname + '\n',
-        resolvConf: resolvConf(c, network.dns, hostResolv),
-      });
+      // A container on another's network namespace sees that one's names too (Docker's
+      // initializeNetworking): its hosts, resolv.conf and hostname files, bound as they are.
+      const etc = network.shareEtcOf
+        ? etcFilesOf(path.join(containerDir(d.root, network.shareEtcOf), 'etc'))
+        : await writeEtcFiles(path.join(dir, 'etc'), {
+            hosts: hostsFile(c, links),
+            hostname: c.config.hostname + '\n',
+            resolvConf: resolvConf(c, network.dns, hostResolv),
+          });
       const args = [...c.config.entrypoint, ...c.config.cmd];
       if (args.length === 0) throw invalidArgument('no command specified');
       const user = await resolveUser(rootfs, c.config.user || undefined, c.spec.group_add);
@@ -314,7 +332,7 @@ export class HostEnv implements MachineEnv {
   private async setupNetwork(
     c: ContainerRecord,
     undo: Array<() => Promise<void>>,
-  ): Promise<{ mode: NamespaceMode; dns?: { nameservers: string[]; search: string[]; options: string[] } }> {
+  ): Promise<{ mode: NamespaceMode; dns?: { nameservers: string[]; search: string[]; options: string[] }; shareEtcOf?: string }> {
     const d = this.deps;
     c.endpoints = {};
     c.ports = [];
@@ -325,7 +343,9 @@ export class HostEnv implements MachineEnv {
       if (!other || other.state.status !== 'running' || !other.netnsPath)
         throw failedPrecondition(`cannot join network of a non running container: ${otherName}`);
       c.netnsPath = other.netnsPath;
-      return { mode: { path: other.netnsPath } };
+      // Its host names are the other's, as in Docker; its UTS namespace stays its own.
+      c.config.hostname = other.config.hostname;
+      return { mode: { path: other.netnsPath }, shareEtcOf: other.id };
     }
     // A detach that failed when the last attempt ended (its error is not fatal there) left an
     // endpoint behind: it is retried here, else the connect below refuses the same name.
@@ -379,6 +399,7 @@ export class HostEnv implements MachineEnv {
           ipv4Address: att?.ipv4_address || undefined,
           macAddress: macAddressOn(c, index),
           portMappings: portRequests,
+          dnsServers: c.spec.dns,
         }));
         const ep = endpointRecord(result, att?.aliases ?? []);
         c.endpoints[net] = ep;

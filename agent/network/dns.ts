@@ -27,6 +27,8 @@ interface Endpoint {
   ip: string;
   /** The container (sandbox) owning the endpoint: its queries see every network it is on. */
   container?: string;
+  /** The container's own resolvers (`--dns`), for what it asks that no network owns. */
+  upstreams?: string[];
 }
 
 interface Zone {
@@ -180,9 +182,10 @@ export class EmbeddedDns {
    * With `container`, a query from that container on any of its networks also sees the names of
    * every other network it is on, as Docker's resolver does.
    */
-  addEndpoint(network: string, owner: string, names: readonly string[], ip: string, container?: string): void {
+  addEndpoint(network: string, owner: string, names: readonly string[], ip: string, container?: string, upstreams?: readonly string[]): void {
     const e: Endpoint = { names: [...new Set(names.map(normalise))], ip };
     if (container) e.container = container;
+    if (upstreams?.length) e.upstreams = upstreams.map((u) => (isIPv6(u) ? `[${u}]` : u));
     this.zone(network).endpoints.set(owner, e);
   }
 
@@ -216,8 +219,12 @@ export class EmbeddedDns {
 
   /** The container that owns address `client` on the network of `z`, when it is one of ours. */
   private containerOf(z: Zone, client: string | undefined): string | undefined {
+    return this.endpointOf(z, client)?.container;
+  }
+
+  private endpointOf(z: Zone, client: string | undefined): Endpoint | undefined {
     const ip = (client ?? '').replace(/^::ffff:/, '');
-    return [...z.endpoints.values()].find((e) => e.ip === ip && e.container)?.container;
+    return [...z.endpoints.values()].find((e) => e.ip === ip && e.container);
   }
 
   private reverse(zones: readonly Zone[], name: string): string | undefined {
@@ -244,7 +251,7 @@ export class EmbeddedDns {
     const local = this.localAnswer(this.zonesFor(z, client), question);
     if (local) return this.reply(query, question, local, transport);
     if (!this.mayForward(z.network, this.containerOf(z, client))) return this.reply(query, question, [], transport, RCODE_SERVFAIL);
-    return this.forward(raw, transport, query, question);
+    return this.forward(raw, transport, query, question, this.endpointOf(z, client)?.upstreams);
   }
 
   private localAnswer(zones: readonly Zone[], q: Question): Answer[] | undefined {
@@ -294,7 +301,8 @@ export class EmbeddedDns {
     return packet;
   }
 
-  private async upstreams(): Promise<Upstream[]> {
+  /** `containerResolvers`: a container's own (`--dns`), which replace the default ones for its queries. */
+  private async upstreams(containerResolvers?: readonly string[]): Promise<Upstream[]> {
     const own = new Set([...this.zones.values()].map((z) => z.address));
     const parse = (spec: string): Upstream | undefined => {
       const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec);
@@ -303,7 +311,7 @@ export class EmbeddedDns {
       const [host, port] = spec.split(':');
       return host ? { host, port: Number(port ?? 53) } : undefined;
     };
-    let specs = this.options.upstreams;
+    let specs = containerResolvers ?? this.options.upstreams;
     if (!specs) {
       try {
         const text = await readFile(this.options.resolvConfPath ?? '/etc/resolv.conf', 'utf8');
@@ -320,8 +328,8 @@ export class EmbeddedDns {
     return specs.map(parse).filter((u): u is Upstream => !!u && !(own.has(u.host) && u.port === this.port));
   }
 
-  private async forward(raw: Buffer, transport: 'udp' | 'tcp', query: DecodedPacket, q: Question): Promise<Buffer> {
-    for (const upstream of await this.upstreams()) {
+  private async forward(raw: Buffer, transport: 'udp' | 'tcp', query: DecodedPacket, q: Question, containerResolvers?: readonly string[]): Promise<Buffer> {
+    for (const upstream of await this.upstreams(containerResolvers)) {
       try {
         return transport === 'udp' ? await this.forwardUdp(raw, upstream) : await this.forwardTcp(raw, upstream);
       } catch {

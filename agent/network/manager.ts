@@ -106,6 +106,8 @@ interface EndpointRecord {
   pooled?: boolean;
   /** The container a pooled endpoint was handed to (CNI and the lease still know the pool name). */
   owner?: string;
+  /** The container's own resolvers, for the embedded DNS (ConnectOptions.dnsServers). */
+  dnsServers?: string[];
 }
 
 /** The container an endpoint belongs to: a pooled one's taker, else the one it was made for. */
@@ -175,6 +177,11 @@ export interface ConnectOptions {
   macAddress?: string;
   portMappings?: PortRequest[];
   ifName?: string;
+  /**
+   * The container's own resolvers (`--dns`): the embedded DNS forwards its queries for names the
+   * network does not own to them, not to the host's.
+   */
+  dnsServers?: string[];
 }
 
 /** What the container runtime needs to finish a container's network setup. */
@@ -626,7 +633,7 @@ export class NetworkManager {
       endpoint.state = 'attached';
       endpoint.info = info;
     });
-    if (record.dns) this.dns.addEndpoint(record.id, endpoint.id, endpoint.names, info.ipAddress, containerId);
+    if (record.dns) this.dns.addEndpoint(record.id, endpoint.id, endpoint.names, info.ipAddress, containerId, endpoint.dnsServers);
 
     const result: ConnectResult = {
       mode: 'bridge',
@@ -726,6 +733,7 @@ export class NetworkManager {
     );
     const endpoint: EndpointRecord = { id: newId(), networkId: n.id, state: 'attaching', request, names: pooled ? [] : [...new Set(names)] };
     if (pooled) endpoint.pooled = true;
+    if (opts.dnsServers?.length) endpoint.dnsServers = [...opts.dnsServers];
     if (pendingPorts) endpoint.pendingPorts = pendingPorts;
     if (request.portMappings.length > 0) for (const e of mine) delete e.pendingPorts;
     this.state.endpoints.push(endpoint);
@@ -987,7 +995,7 @@ export class NetworkManager {
         if (!n.dns) continue;
         await this.dns.listen(n.id, n.name, n.gateway, n.subnet);
         for (const e of this.state.endpoints) {
-          if (e.networkId === n.id && e.info) this.dns.addEndpoint(n.id, e.id, e.names, e.info.ipAddress, ownerOf(e));
+          if (e.networkId === n.id && e.info) this.dns.addEndpoint(n.id, e.id, e.names, e.info.ipAddress, ownerOf(e), e.dnsServers);
         }
       }
       await this.removeStrayLeasesLocked();

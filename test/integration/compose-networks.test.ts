@@ -196,6 +196,11 @@ describe('compose networks', () => {
     assert.match(sidecar.HostConfig.NetworkMode, /^container:/);
     const dbAddrs = await p.sh('db', "ip -4 -o addr show | awk '{print $4}' | sort");
     assert.equal(await p.sh('byname', "ip -4 -o addr show | awk '{print $4}' | sort"), dbAddrs);
+    // Its names are the other's too, as in Docker: resolv.conf (the embedded DNS), hosts, hostname.
+    for (const file of ['/etc/resolv.conf', '/etc/hosts']) assert.equal(await p.sh('sidecar', `cat ${file}`), await p.sh('api', `cat ${file}`));
+    assert.equal(await p.sh('sidecar', 'hostname'), await p.sh('api', 'hostname'));
+    assert.equal(await p.sh('sidecar', 'ping -c1 -W2 netsem-database >/dev/null && echo ok'), 'ok');
+    assert.equal(await p.sh('byname', 'hostname'), await p.sh('db', 'hostname'));
   });
 
   test('a container sharing another’s network follows it when it is recreated', async () => {

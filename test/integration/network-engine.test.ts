@@ -15,6 +15,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import { createSocket } from 'node:dgram';
+import dnsPacket from 'dns-packet';
 import * as path from 'node:path';
 import { startTestDaemon, unmountUnder, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
@@ -218,6 +220,57 @@ describe('network engine', () => {
     assert.match(await d.ok(['container', 'exec', 'lk-x', 'cat', '/etc/hosts']), /\ts [0-9a-f]{12} lk-stopped$/m);
     await d.ok(['container', 'rm', '-f', 'lk-db', 'lk-app', 'lk-api', 'lk-stopped', 'lk-x']);
     await d.ok(['network', 'rm', 'lk-net']);
+  });
+
+  test('--dns behind the embedded DNS: the network’s names still resolve, other names go to the container’s resolvers', async () => {
+    // A resolver of our own on loopback, where the daemon (on the host) forwards to.
+    const upstream = createSocket('udp4');
+    upstream.on('message', (msg, rinfo) => {
+      const query = dnsPacket.decode(msg);
+      const question = query.questions?.[0];
+      if (!question) return;
+      const answers = question.name === 'upstream.test' && question.type === 'A' ? [{ type: 'A' as const, name: question.name, ttl: 60, data: '10.9.8.7' }] : [];
+      // NXDOMAIN for the rest, as a real resolver: a client then tries its next search domain.
+      const flags = dnsPacket.RECURSION_AVAILABLE | (answers.length === 0 && question.name !== 'upstream.test' ? 3 : 0);
+      upstream.send(dnsPacket.encode({ type: 'response', id: query.id ?? 0, flags, questions: [question], answers }), rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((resolve) => upstream.bind(53, '127.0.0.79', resolve));
+    try {
+      await d.ok(['network', 'create', 'dnsfw-net']);
+      await d.ok(['container', 'run', '-d', '--name', 'dnsfw-web', '--network', 'dnsfw-net', 'busybox', 'sleep', '600']);
+      const webIp = await ipOn('dnsfw-web', 'dnsfw-net');
+      const conf = await d.ok(['container', 'run', '--rm', '--network', 'dnsfw-net', '--dns', '127.0.0.79', '--dns-search', 'corp.test', 'busybox', 'cat', '/etc/resolv.conf']);
+      assert.doesNotMatch(conf, /nameserver 127\.0\.0\.79/);
+      assert.match(conf, /^search corp\.test$/m);
+      assert.match(conf, /^options ndots:0$/m);
+      const out = await d.ok(['container', 'run', '--rm', '--network', 'dnsfw-net', '--dns', '127.0.0.79', 'busybox', 'sh', '-c', 'nslookup upstream.test; nslookup dnsfw-web']);
+      assert.match(out, /Address: 10\.9\.8\.7/);
+      assert.match(out, new RegExp(`Address: ${webIp.replace(/\./g, '\\.')}`));
+      // Without --dns the same name is not the container's resolver's to answer.
+      const plain = await d.run(['container', 'run', '--rm', '--network', 'dnsfw-net', 'busybox', 'nslookup', 'upstream.test']);
+      assert.doesNotMatch(plain.stdout, /10\.9\.8\.7/);
+    } finally {
+      upstream.close();
+      await d.run(['container', 'rm', '-f', 'dnsfw-web']);
+      await d.run(['network', 'rm', 'dnsfw-net']);
+    }
+  });
+
+  test('a container on another’s network namespace cannot set its own names, resolvers or ports', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'ns-owner', 'busybox', 'sleep', '600']);
+    const cases: [string[], string][] = [
+      [['--hostname', 'mine'], 'hostname and the network mode'],
+      [['--dns', '192.0.2.1'], 'dns and the network mode'],
+      [['--add-host', 'a:192.0.2.2'], 'custom host-to-IP mapping and the network mode'],
+      [['-p', '127.0.0.1::80'], 'port publishing and the container type network mode'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await d.run(['container', 'run', '--rm', '--network', 'container:ns-owner', ...args, 'busybox', 'true']);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, new RegExp(`conflicting options: ${message}`));
+    }
+    assert.equal((await d.ok(['container', 'ls', '-aq', '--filter', 'status=created'])).trim(), '');
+    await d.ok(['container', 'rm', '-f', 'ns-owner']);
   });
 
   test('network disconnect takes a running container off a network: interface, name and address go', async () => {
