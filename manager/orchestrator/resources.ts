@@ -2,7 +2,7 @@
  * A project's networks, volumes and images on a node, made to exist before its containers:
  * created when missing, checked when external, and found again by their Compose labels.
  */
-import { failedPrecondition, notFound } from '../../common/errors';
+import { failedPrecondition, kindOf, notFound, TsError } from '../../common/errors';
 import type { NetworkConfig, Project, VolumeConfig } from '../compose/index';
 import type { AgentConnection } from '../dispatcher/index';
 import type { DesiredService } from '../project/desired';
@@ -134,11 +134,12 @@ export async function ensureImages(agent: AgentConnection, services: DesiredServ
     try {
       await agent.pullImage(s.image, s.platform, () => undefined);
     } catch (err) {
-      // A present image that could not be refreshed still runs, as Compose's `--pull always` offline.
-      if (!present) {
-        emit(failed('', s.name, 'Error'));
-        throw notFound(`service "${s.name}": image ${s.image} not found and could not be pulled: ${err instanceof Error ? err.message : String(err)}`, err);
-      }
+      // As Compose: a pull the policy asks for must succeed, even with the image already here
+      // (`pull_policy: always` must not run a stale image unnoticed).
+      emit(failed('', s.name, 'Error'));
+      const why = err instanceof Error ? err.message : String(err);
+      if (!present) throw notFound(`service "${s.name}": image ${s.image} not found and could not be pulled: ${why}`, err);
+      throw new TsError(kindOf(err), `service "${s.name}": image ${s.image} could not be pulled (pull_policy ${policy}): ${why}`, { cause: err });
     }
     emit(done('', s.name, 'Pulled'));
     const pulled = await agent.imageId(s.image);
