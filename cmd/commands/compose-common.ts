@@ -5,7 +5,7 @@
  */
 import { isKind } from '../../common/errors';
 import type { ProgressEvent, ProjectContainer } from '../../common/rpc/manager-types';
-import { loadProject, NoConfigurationFileError, normalizeProjectName, projectOptionsFromFlags } from '../../manager/compose/index';
+import { loadProject, NoConfigurationFileError, checkProjectName, projectOptionsFromFlags } from '../../manager/compose/index';
 import type { LoadedProject, ProjectOptions } from '../../manager/compose/index';
 import { engine, ExitError, getGlobals } from '../cli';
 import { connectManager, type EngineClient } from '../client';
@@ -55,7 +55,7 @@ export async function resolveProjectRef(services: string[] = []): Promise<Projec
     return { name: loaded.projectName, loaded };
   } catch (err) {
     const byName = g.projectName ?? process.env['COMPOSE_PROJECT_NAME'];
-    if (byName && err instanceof NoConfigurationFileError && !(g.file && g.file.length > 0)) return { name: normalizeProjectName(byName, '-p') };
+    if (byName && err instanceof NoConfigurationFileError && !(g.file && g.file.length > 0)) return { name: checkProjectName(byName) };
     throw err;
   }
 }

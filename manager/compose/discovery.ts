@@ -67,15 +67,25 @@ export function checkFilesExist(files: string[]): void {
 }
 
 /**
- * Compose project names: lowercase letters, digits, `-` and `_`, starting with a letter or digit.
- * Other characters are dropped; a name that is still invalid is an error.
+ * Compose's normalisation of a derived project name (the directory's, the top-level `name`):
+ * lower-cased, characters other than letters, digits, `-` and `_` dropped, then leading `-`/`_`.
+ * The result may be empty.
  */
-export function normalizeProjectName(raw: string, source: string): string {
-  const name = raw.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[_-]+/, '');
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) {
-    throw invalidArgument(`compose: invalid project name ${JSON.stringify(raw)} (from ${source}); it must contain a lowercase letter or digit and only letters, digits, "-" and "_"`);
+export function normalizeProjectName(raw: string): string {
+  return raw.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[_-]+/, '');
+}
+
+/**
+ * A name the user gave (`-p`, COMPOSE_PROJECT_NAME): as compose-go, it must already be normal,
+ * since silently using another name would act on a project the user did not name.
+ */
+export function checkProjectName(raw: string): string {
+  if (raw === '' || normalizeProjectName(raw) !== raw) {
+    throw invalidArgument(
+      `invalid project name ${JSON.stringify(raw)}: must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number`,
+    );
   }
-  return name;
+  return raw;
 }
 
 export function directoryName(dir: string): string {

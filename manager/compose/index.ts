@@ -12,7 +12,7 @@ export type { GlobalProjectFlags } from './options';
 export { ComposeError, isComposeFileError, NoConfigurationFileError } from './errors';
 export { parseDotenv } from './dotenv';
 export { substitute } from './interpolation';
-export { normalizeProjectName, DEFAULT_FILENAMES } from './discovery';
+export { checkProjectName, normalizeProjectName, DEFAULT_FILENAMES } from './discovery';
 export { formatDuration, parseDuration, parseBytes } from './units';
 export type * from './model';
 export type { Tree, TreeMap } from './tree';

@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { ComposeError, Reporter } from './errors';
+import { invalidArgument } from '../../common/errors';
 import type { Locator, SourcePosition } from './errors';
 import { DotenvError, parseDotenv } from './dotenv';
 import type { Lookup } from './interpolation';
-import { checkFilesExist, directoryName, findDefaultFiles, normalizeProjectName, resolveAgainst, splitComposeFileVar } from './discovery';
+import { checkFilesExist, checkProjectName, directoryName, findDefaultFiles, normalizeProjectName, resolveAgainst, splitComposeFileVar } from './discovery';
 import { parseComposeYaml } from './phases/01-parse';
 import type { ParsedFile } from './phases/01-parse';
 import { interpolateTree } from './phases/02-interpolate';
@@ -341,10 +342,16 @@ export async function loadProject(opts: ProjectOptions): Promise<LoadedProject> 
 }
 
 function chooseProjectName(opts: ProjectOptions, env: Record<string, string>, tree: TreeMap, projectDir: string): string {
-  if (opts.projectName !== undefined && opts.projectName !== '') return normalizeProjectName(opts.projectName, '-p');
+  if (opts.projectName !== undefined && opts.projectName !== '') return checkProjectName(opts.projectName);
   const fromEnv = env.COMPOSE_PROJECT_NAME;
-  if (fromEnv !== undefined && fromEnv !== '') return normalizeProjectName(fromEnv, 'COMPOSE_PROJECT_NAME');
-  if (typeof tree.name === 'string' && tree.name !== '') return normalizeProjectName(tree.name, 'the top-level name');
-  return normalizeProjectName(directoryName(projectDir), `the directory name of ${projectDir}`);
+  if (fromEnv !== undefined && fromEnv !== '') return checkProjectName(fromEnv);
+  // As compose-go: the file's name is normalised, and one that normalises to nothing is ignored.
+  const fromFile = typeof tree.name === 'string' ? normalizeProjectName(tree.name) : '';
+  if (fromFile !== '') return fromFile;
+  const fromDir = normalizeProjectName(directoryName(projectDir));
+  if (fromDir === '') {
+    throw invalidArgument(`compose: no project name: the directory name of ${projectDir} has no lowercase letter or digit; use -p or a top-level name`);
+  }
+  return fromDir;
 }
 

@@ -340,4 +340,21 @@ describe('compose lifecycle', () => {
     expectCode(await withEnv(['down']), 0);
     assert.equal((await d.ok(['container', 'ls', '-aq'])).trim(), '');
   });
+
+  test('a project name the user gives is refused unless normal, as compose-go; derived names are normalised', async () => {
+    const refusal = (name: string) =>
+      `Error: invalid project name "${name}": must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number`;
+    const byFlag = expectCode(await compose(['-p', 'ABC', 'up', '-d']), 1);
+    assert.equal(byFlag.stderr.trim(), refusal('ABC'));
+    const byEnv = expectCode(await d.run(['ps'], { cwd: dir, env: { COMPOSE_PROJECT_NAME: 'Bad' } }), 1);
+    assert.equal(byEnv.stderr.trim(), refusal('Bad'));
+    // Without files -p names the project alone: the same rule.
+    assert.equal(expectCode(await d.run(['-p', 'Life', 'down']), 1).stderr.trim(), refusal('Life'));
+    // A top-level name and a directory's name are the project's own: normalised silently.
+    const upper = await projectDir(d, 'Upper.Dir', { 'compose.yaml': 'services:\n  one:\n    image: busybox:latest\n' });
+    assert.match(await d.ok(['config'], { cwd: upper }), /^name: upperdir$/m);
+    await fsp.writeFile(path.join(upper, 'compose.yaml'), 'name: My_App\nservices:\n  one:\n    image: busybox:latest\n');
+    assert.match(await d.ok(['config'], { cwd: upper }), /^name: my_app$/m);
+    assert.doesNotMatch(await ok(['ls', '-a']), /^abc\s/m);
+  });
 });
