@@ -81,17 +81,39 @@ export const composePause = (services: string[]) => projectAction('pause', servi
 export const composeUnpause = (services: string[]) => projectAction('unpause', services, {});
 
 export async function composeRm(services: string[], flags: ActionFlags): Promise<number> {
-  if (!flags.force && process.stdin.isTTY) {
-    const ref = await resolveProjectRef(services);
-    const stopped = (await projectContainers(ref.name, { all: true, services })).filter((c) => flags.stop || (c.state !== 'running' && c.state !== 'paused'));
-    if (stopped.length === 0) {
-      println('No stopped containers');
-      return 0;
-    }
-    const { confirm } = await import('./image');
-    if (!(await confirm(`Going to remove ${stopped.map((c) => c.name).join(', ')}`))) return 0;
+  const ref = await resolveProjectRef(services);
+  if (ref.loaded) for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
+  const stopped = (await projectContainers(ref.name, { all: true, services })).filter((c) => flags.stop || (c.state !== 'running' && c.state !== 'paused'));
+  if (stopped.length === 0) {
+    println('No stopped containers');
+    return 0;
   }
-  return projectAction('rm', services, flags);
+  const message = `Going to remove ${stopped.map((c) => c.name).join(', ')}`;
+  if (flags.force) println(message);
+  else if (process.stdin.isTTY) {
+    const { confirm } = await import('./image');
+    if (!(await confirm(message))) return 0;
+  } else if (!(await confirmFromPipe(message))) return 0;
+  return projectAction('rm', services, flags, ref);
+}
+
+/**
+ * Compose's prompt when stdin is not a terminal: the message, then one line of stdin decides.
+ * Only a yes removes anything, so a script that gives no answer (or an empty stdin) removes
+ * nothing: without -f, rm never deletes unasked.
+ */
+async function confirmFromPipe(message: string): Promise<boolean> {
+  println(message);
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input: process.stdin });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  // Compose's answer parsing: strconv.ParseBool of the trimmed, lower-cased word, and "y"/"yes".
+  const word = answer.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  return ['y', 'yes', 'true', 't', '1'].includes(word);
 }
 
 /** `wait`: blocks until the services' containers stop; exits with the first one's code. */

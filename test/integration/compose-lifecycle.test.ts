@@ -176,8 +176,37 @@ describe('compose lifecycle', () => {
     const after = await volumes();
     assert.ok(!after.includes(anon[0]!), after.join(' '));
     assert.ok(after.includes('life_data'));
-    // Without a TTY, rm needs no -f (nothing to confirm); with nothing stopped it removes nothing.
-    expectCode(await compose(['rm']), 0);
+    // With nothing stopped there is nothing to confirm.
+    assert.equal(expectCode(await compose(['rm']), 0).stdout, 'No stopped containers\n');
+    assert.deepEqual(await states(), ['life-web-1=running']);
+  });
+
+  test('rm without -f and without a TTY asks on stdout and reads the answer from stdin, as Compose', async () => {
+    expectCode(await compose(['up', '-d', 'db']), 0);
+    expectCode(await compose(['stop', '-t', '1', 'db']), 0);
+    const rmWith = (input: string | undefined) => d.run(['rm', 'db'], { cwd: dir, input });
+    // No answer (an empty stdin), a no or anything else: the question, and nothing removed.
+    for (const input of [undefined, '', 'n\n', 'no\n', 'maybe\n', '\n']) {
+      const r = expectCode(await rmWith(input), 0);
+      assert.equal(r.stdout, 'Going to remove life-db-1\n', JSON.stringify(input));
+      assert.doesNotMatch(r.stderr, /Removed/);
+      assert.deepEqual(await states(), ['life-db-1=exited', 'life-web-1=running'], JSON.stringify(input));
+    }
+    const yes = expectCode(await rmWith('Y\n'), 0);
+    assert.equal(yes.stdout, 'Going to remove life-db-1\n');
+    assert.match(yes.stderr, /✔ Container life-db-1 {2}Removed/);
+    assert.deepEqual(await states(), ['life-web-1=running']);
+    // The other yeses Compose takes, without a final newline too; -f tells and never asks.
+    for (const input of ['yes', 'TRUE\n', '1\n']) {
+      expectCode(await compose(['up', '-d', 'db']), 0);
+      expectCode(await compose(['stop', '-t', '1', 'db']), 0);
+      expectCode(await rmWith(input), 0);
+      assert.deepEqual(await states(), ['life-web-1=running'], input);
+    }
+    expectCode(await compose(['up', '-d', 'db']), 0);
+    expectCode(await compose(['stop', '-t', '1', 'db']), 0);
+    const forced = expectCode(await d.run(['rm', '-f', 'db'], { cwd: dir, input: 'n\n' }), 0);
+    assert.equal(forced.stdout, 'Going to remove life-db-1\n');
     assert.deepEqual(await states(), ['life-web-1=running']);
   });
 
