@@ -78,12 +78,18 @@ export function progressPrinter(out: NodeJS.WritableStream = process.stderr): (e
   };
 }
 
-/** Runs a progress-streaming Manager call to its end; a failure becomes exit 1 with its message. */
-export async function runWithProgress(method: string, req: unknown, signal?: AbortSignal): Promise<void> {
+/** A service's pull lines (`Pulling`, `Pulled`), which `--quiet-pull` hides. */
+export const isPullLine = (e: ProgressEvent): boolean => e.resource === '' && (e.status === 'Pulling' || e.status === 'Pulled');
+
+/**
+ * Runs a progress-streaming Manager call to its end; a failure becomes exit 1 with its message.
+ * `hide` leaves out the lines a verb's flags ask to (warnings are always shown).
+ */
+export async function runWithProgress(method: string, req: unknown, signal?: AbortSignal, hide?: (e: ProgressEvent) => boolean): Promise<void> {
   const client = await manager();
   const show = progressPrinter();
   try {
-    for await (const e of client.stream<ProgressEvent>(method, req, signal)) show(e);
+    for await (const e of client.stream<ProgressEvent>(method, req, signal)) if (e.warning || !hide?.(e)) show(e);
   } catch (err) {
     throw new ExitError(1, connectionLost(err) ?? (err instanceof Error ? err.message : String(err)));
   }

@@ -13,7 +13,9 @@ import { engine, ExitError, println } from '../cli';
 import type { EngineClient } from '../client';
 import { containerExec, containerStart } from './container-run';
 import { containerCp, splitCopyArg } from './container-io';
-import { loadComposeProject, projectContainers, resolveProjectRef, runWithProgress, serviceContainer } from './compose-common';
+import { isPullLine, loadComposeProject, projectContainers, resolveProjectRef, runWithProgress, serviceContainer } from './compose-common';
+import { prepareUpImages } from './compose-build';
+import { selectServices } from './compose-images';
 
 export interface ComposeExecFlags {
   detach?: boolean;
@@ -56,9 +58,22 @@ export interface ComposeRunFlags {
   user?: string;
   workdir?: string;
   label?: string[];
+  capAdd?: string[];
+  capDrop?: string[];
+  /** -i: accepted as Compose's; a one-off container's stdin is open unless detached. */
+  interactive?: boolean;
+  useAliases?: boolean;
+  removeOrphans?: boolean;
+  quiet?: boolean;
+  quietPull?: boolean;
+  build?: boolean;
+  pull?: string;
 }
 
 export async function composeRun(service: string, command: string[], flags: ComposeRunFlags): Promise<number> {
+  if (flags.pull !== undefined && !['always', 'missing', 'never'].includes(flags.pull)) {
+    throw new ExitError(1, `invalid --pull option ${JSON.stringify(flags.pull)}: expected always, missing, never`);
+  }
   const loaded = await loadComposeProject({ servicesEnabled: [service] });
   const project = loaded.model;
   const svc = project.services[service];
@@ -66,14 +81,23 @@ export async function composeRun(service: string, command: string[], flags: Comp
   // As `up` does for the services it runs (the manager names those of the dependencies).
   for (const w of unsupportedAttributes(svc)) process.stderr.write(`WARN[0000] ${w}\n`);
 
+  // Images to build (and pulls of services that build) first, here where the contexts are, as
+  // `up` does: the service's own and, unless --no-deps, its dependencies'.
+  const quietPull = !!flags.quiet || !!flags.quietPull;
+  const scope = selectServices(project, [service], flags.deps !== false);
+  await prepareUpImages(loaded, scope, { build: flags.build, pull: flags.pull, quietPull, quietBuild: !!flags.quiet });
+
   // The service's networks, volumes, image and (unless --no-deps) dependencies, by the manager.
   const req = emptyProjectUpRequest(project.name, JSON.stringify(project));
   req.services = [service];
   req.dependencies_only = true;
   req.no_deps = flags.deps === false;
+  req.remove_orphans = !!flags.removeOrphans;
+  req.pull = flags.pull ?? '';
   req.config_files = loaded.files;
   req.working_dir = loaded.projectDir;
-  await runWithProgress('ProjectUp', req);
+  // -q silences Compose's progress (the command's own output is untouched); --quiet-pull the pulls.
+  await runWithProgress('ProjectUp', req, undefined, flags.quiet ? () => true : quietPull ? isPullLine : undefined);
 
   const name = flags.name ?? oneoffContainerName(project.name, service, randomBytes(6).toString('hex'));
   const labels = containerLabels({
@@ -104,6 +128,11 @@ export async function composeRun(service: string, command: string[], flags: Comp
       spec.cmd_set = true;
     }
   }
+  spec.cap_add = [...spec.cap_add, ...(flags.capAdd ?? [])];
+  spec.cap_drop = [...spec.cap_drop, ...(flags.capDrop ?? [])];
+  // As Compose: a one-off container answers to the service's names only with --use-aliases, so
+  // that by default the service's traffic never reaches it.
+  if (!flags.useAliases) for (const n of spec.networks) n.aliases = [];
   for (const e of flags.env ?? []) spec.env.push(e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
   if (flags.user !== undefined) spec.user = flags.user;
   if (flags.workdir !== undefined) spec.working_dir = flags.workdir;

@@ -188,6 +188,15 @@ function registerProjectCommands(program: Command): void {
     .option('-u, --user <user>', 'run as specified username or uid')
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-l, --label <label>', 'add or override a label', collect)
+    .option('--cap-add <capability>', 'add Linux capabilities', collect)
+    .option('--cap-drop <capability>', 'drop Linux capabilities', collect)
+    .option('-i, --interactive', 'keep STDIN open even if not attached (the default)')
+    .option('--use-aliases', "use the service's network aliases in the network(s) the container connects to")
+    .option('--remove-orphans', 'remove containers for services not defined in the Compose file')
+    .option('-q, --quiet', "don't print Compose's progress (pulls, builds, created networks…)")
+    .option('--quiet-pull', 'pull without printing progress information')
+    .option('--build', 'build the image before starting the container')
+    .option('--pull <policy>', 'pull image before running ("always"|"missing"|"never")')
     .action(lazy(async () => (await exec()).composeRun));
 
   const lifecycle = (name: string, description: string, pick: (m: Awaited<ReturnType<typeof life>>) => (...a: any[]) => Promise<number>) =>

@@ -1,6 +1,7 @@
 /**
  * `exec` (-T, -e, -u and the groups it gives, -w, --index, -d) and `run` (--rm, -e, --entrypoint, --no-deps, -p,
- * --service-ports, -v, -w, -u, -d, --name) through the CLI against a real daemon, exit codes
+ * --service-ports, -v, -w, -u, -d, --name, --cap-add, --cap-drop, -i, --use-aliases, --build,
+ * --pull, --quiet-pull, -q, --remove-orphans) through the CLI against a real daemon, exit codes
  * propagated; and attached `up` in a child process on projects that end by themselves:
  * `--abort-on-container-exit`, `--exit-code-from`, `--attach`, `--no-attach`, `--timestamps`.
  */
@@ -59,8 +60,23 @@ before(async () => {
     ports: ["127.0.0.1:${servicePort}:8080"]
     stop_signal: SIGKILL
     profiles: [web]
+  capped:
+    image: busybox:latest
+    cap_add: [SYS_TIME]
+    profiles: [extra]
+  built:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM busybox:latest
+        COPY stamp.txt /stamp
+    profiles: [extra]
+  far:
+    image: 127.0.0.1:9/none:1
+    profiles: [extra]
 `,
     'shared.txt': 'from-the-host\n',
+    'stamp.txt': 'one\n',
   });
   attachedDir = await projectDir(d, 'att', {
     'compose.yaml': `services:
@@ -199,6 +215,67 @@ describe('compose run', () => {
     const withPorts = expectCode(await compose(['--profile', 'web', 'run', '-d', '--service-ports', 'web']), 0).stdout.trim();
     assert.equal(await getWhenUp(`http://127.0.0.1:${servicePort}/`), 'served\n');
     await d.ok(['container', 'rm', '-f', withPorts]);
+  });
+
+  const extra = (args: string[]) => compose(['--profile', 'extra', ...args]);
+  /** The effective capability set of a one-off's process, as a bit mask. */
+  const capEff = (out: string) => BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(out)?.[1] ?? 'x'}`);
+
+  test('--cap-add and --cap-drop add to the service’s own; -i is accepted', async () => {
+    const CHOWN = 1n << 0n;
+    const NET_ADMIN = 1n << 12n;
+    const SYS_TIME = 1n << 25n;
+    const plain = capEff(expectCode(await extra(['run', '--rm', '-T', 'capped', 'cat', '/proc/self/status']), 0).stdout);
+    assert.equal(plain & SYS_TIME, SYS_TIME);
+    assert.equal(plain & NET_ADMIN, 0n);
+    assert.equal(plain & CHOWN, CHOWN);
+    const r = expectCode(await extra(['run', '--rm', '-T', '-i', '--cap-add', 'NET_ADMIN', '--cap-drop', 'CHOWN', 'capped', 'cat', '/proc/self/status']), 0);
+    const caps = capEff(r.stdout);
+    assert.equal(caps & SYS_TIME, SYS_TIME);
+    assert.equal(caps & NET_ADMIN, NET_ADMIN);
+    assert.equal(caps & CHOWN, 0n);
+  });
+
+  test('a one-off answers to the service’s name only with --use-aliases', async () => {
+    const resolves = async () => (await compose(['exec', '-T', 'dep', 'nslookup', 'web'])).code === 0;
+    const bare = expectCode(await compose(['--profile', 'web', 'run', '-d', 'web']), 0).stdout.trim();
+    assert.equal(await resolves(), false);
+    await d.ok(['container', 'rm', '-f', bare]);
+    const aliased = expectCode(await compose(['--profile', 'web', 'run', '-d', '--use-aliases', 'web']), 0).stdout.trim();
+    assert.equal(await resolves(), true);
+    await d.ok(['container', 'rm', '-f', aliased]);
+  });
+
+  test('the service’s image is built when missing, rebuilt with --build', async () => {
+    assert.equal(expectCode(await extra(['run', '--rm', '-T', 'built', 'cat', '/stamp']), 0).stdout, 'one\n');
+    await fsp.writeFile(path.join(dir, 'stamp.txt'), 'two\n');
+    assert.equal(expectCode(await extra(['run', '--rm', '-T', 'built', 'cat', '/stamp']), 0).stdout, 'one\n');
+    assert.equal(expectCode(await extra(['run', '--rm', '-T', '--build', 'built', 'cat', '/stamp']), 0).stdout, 'two\n');
+  });
+
+  test('--pull decides the pull; --quiet-pull and -q hide the progress', async () => {
+    assert.equal(expectCode(await extra(['run', '--rm', '-T', '--pull', 'sometimes', 'capped', 'true']), 1).stderr.trim(), 'invalid --pull option "sometimes": expected always, missing, never');
+    const never = expectCode(await extra(['run', '--rm', '-T', '--pull', 'never', 'far', 'true']), 1);
+    assert.match(never.stderr, /image 127\.0\.0\.1:9\/none:1 not found/);
+    assert.doesNotMatch(never.stderr, /Pulling/);
+    assert.match(expectCode(await extra(['run', '--rm', '-T', 'far', 'true']), 1).stderr, /far {2}Pulling/);
+    assert.doesNotMatch(expectCode(await extra(['run', '--rm', '-T', '--quiet-pull', 'far', 'true']), 1).stderr, /Pulling/);
+    // -q: no progress at all, the dependency still started; the command's output is kept.
+    expectCode(await compose(['stop', '-t', '1', 'dep']), 0);
+    const quiet = expectCode(await compose(['run', '--rm', '-T', '-q', 'app', 'echo', 'said']), 0);
+    assert.equal(quiet.stdout, 'said\n');
+    assert.equal(quiet.stderr, '');
+    assert.match(await ok(['ps', 'dep']), /xr-dep-1 .*Up/);
+  });
+
+  test('--remove-orphans removes the containers of services the file lacks', async () => {
+    expectCode(await d.run(['-p', 'xr', '-f', '-', 'up', '-d'], { cwd: dir, input: 'services:\n  ghost:\n    image: busybox:latest\n    command: ["sleep", "600"]\n    stop_signal: SIGKILL\n' }), 0);
+    const warned = expectCode(await compose(['run', '--rm', '-T', '--no-deps', 'app', 'true']), 0);
+    assert.match(warned.stderr, /Found orphan containers \(\[xr-ghost-1\]\)/);
+    assert.ok((await names()).includes('xr-ghost-1'));
+    const r = expectCode(await compose(['run', '--rm', '-T', '--no-deps', '--remove-orphans', 'app', 'true']), 0);
+    assert.match(r.stderr, /Container xr-ghost-1 {2}Removed/);
+    assert.ok(!(await names()).includes('xr-ghost-1'), (await names()).join(' '));
   });
 });
 
