@@ -153,6 +153,9 @@ function timeFlag(value: string | undefined): number {
 
 export async function composeLogs(services: string[], flags: LogsFlags): Promise<number> {
   const ref = await resolveProjectRef(services);
+  // As Compose, which selects the services when it loads the files: only a project known by
+  // name alone lets an unknown service through, with nothing to show.
+  if (ref.loaded) for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
   let tail = -1;
   if (flags.tail !== undefined && flags.tail !== 'all') {
     if (!/^\d+$/.test(flags.tail)) throw new ExitError(1, `invalid value for "tail": "${flags.tail}"`);

@@ -153,6 +153,14 @@ describe('compose logs', () => {
     assert.equal((await compose(['logs', '--tail', 'x'])).code, 1);
   });
 
+  test('an unknown service is an error, as for every other verb', async () => {
+    const r = await compose(['logs', 'nosuch']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /no such service: nosuch/);
+    assert.equal((await compose(['logs', '-f', 'web', 'nosuch'])).code, 1);
+  });
+
   test('-f follows until the container stops', async () => {
     // say prints for 4.5 s once restarted: logs -f starts while it runs and ends when it exits.
     expectCode(await compose(['restart', 'say']), 0);
