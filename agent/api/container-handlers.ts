@@ -7,7 +7,7 @@ import type { Agent } from '../agent';
 import { containerDir, rootfsPath } from '../container/setup';
 import { followLog, logSize, type LogLine } from '../container/logs';
 import { inspectContainer, summarize } from '../container/views';
-import type { ContainerRecord } from '../container/record';
+import { eventAttributes, type ContainerRecord } from '../container/record';
 import type { ContainerService } from '../container/service';
 import { resolveUser } from '../runtime/user';
 import { matchLabel, pruneSelector } from '../image/service';
@@ -454,7 +454,7 @@ async function startExec(agent: Agent, id: string, spec: ExecSpec) {
     consoleSize: spec.height && spec.width ? { height: spec.height, width: spec.width } : undefined,
   });
   agent.containers.registerExec(session);
-  agent.events.emit('container', `exec_start: ${spec.cmd.join(' ')}`, c.id, { name: c.name, image: c.image, execID: session.id });
+  agent.events.emit('container', `exec_start: ${spec.cmd.join(' ')}`, c.id, eventAttributes(c, { execID: session.id }));
   return { c, session };
 }
 
@@ -474,7 +474,7 @@ async function execRun(agent: Agent, id: string, spec: ExecSpec): Promise<{ exit
   try {
     const code = await session.exitCode;
     await session.streams?.closed.catch(() => undefined);
-    agent.events.emit('container', 'exec_die', c.id, { name: c.name, image: c.image, execID: session.id, exitCode: String(code) });
+    agent.events.emit('container', 'exec_die', c.id, eventAttributes(c, { execID: session.id, exitCode: String(code) }));
     return { exit_code: code, output };
   } finally {
     agent.containers.unregisterExec(session.id);
@@ -508,7 +508,7 @@ async function exec(agent: Agent, call: ServerDuplexStream<any, any>): Promise<v
     const code = await session.exitCode;
     await s?.closed.catch(() => undefined);
     agent.containers.unregisterExec(session.id);
-    agent.events.emit('container', 'exec_die', c.id, { name: c.name, image: c.image, execID: session.id, exitCode: String(code) });
+    agent.events.emit('container', 'exec_die', c.id, eventAttributes(c, { execID: session.id, exitCode: String(code) }));
     call.write({ exit_code: code });
     call.end();
   } catch (err) {

@@ -29,7 +29,7 @@ import { familiarString, normalizeTag, parseReference, type ImageRecord, type La
 import { ByteSource, encodeHeader, endOfArchive, padding, TarReader, type TarEntryType, type TarHeader } from '../image/tar-format';
 import type { Runtime } from '../runtime/runtime';
 import { resolveInRoot, resolveUser } from '../runtime/user';
-import { isActive, type ContainerRecord } from './record';
+import { eventAttributes, isActive, type ContainerRecord } from './record';
 import type { ContainerService } from './service';
 
 const execFileAsync = promisify(execFile);
@@ -899,13 +899,12 @@ export async function commitContainer(deps: ExtrasDeps, nameOrId: string, opts: 
     };
     await images.store.put(record, tag ? [tag] : []);
     await images.refreshLayerSizes();
-    deps.events.emit('container', 'commit', c.id, {
-      comment: opts.message ?? '',
-      imageID: record.id,
-      imageRef: tag ? familiarString(parseReference(tag)) : '',
-      image: c.image,
-      name: c.name,
-    });
+    deps.events.emit(
+      'container',
+      'commit',
+      c.id,
+      eventAttributes(c, { comment: opts.message ?? '', imageID: record.id, imageRef: tag ? familiarString(parseReference(tag)) : '' }),
+    );
     return record.id;
   } catch (err) {
     for (const d of leased) images.leases.delete(d);

@@ -6,7 +6,7 @@
  */
 import type { EventLog } from '../events';
 import type { Runtime } from '../runtime/runtime';
-import type { ContainerRecord, HealthProbeResult } from './record';
+import { eventAttributes, type ContainerRecord, type HealthProbeResult } from './record';
 
 export interface HealthDeps {
   runtime: Runtime;
@@ -115,9 +115,9 @@ export class HealthMonitor {
     }
     cur.state.health = h;
     await this.deps.save(cur);
-    this.deps.events.emit('container', `exec_die`, id, { name: cur.name, image: cur.image, exitCode: String(exitCode) });
+    this.deps.events.emit('container', `exec_die`, id, eventAttributes(cur, { exitCode: String(exitCode) }));
     if (h.status !== before) {
-      this.deps.events.emit('container', `health_status: ${h.status}`, id, { name: cur.name, image: cur.image });
+      this.deps.events.emit('container', `health_status: ${h.status}`, id, eventAttributes(cur));
     }
     this.deps.notify();
   }

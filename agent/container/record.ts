@@ -139,3 +139,12 @@ export function initialState(): ContainerState {
 export function isActive(status: ContainerStatusName): boolean {
   return status === 'running' || status === 'paused';
 }
+
+/**
+ * A container event's attributes as Docker sends them: every label of the container, its image
+ * and name, then what the action adds. Filters by label (Compose's project events) see every
+ * action only because each one carries the labels.
+ */
+export function eventAttributes(c: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...c.config.labels, image: c.image, name: c.name, ...extra };
+}

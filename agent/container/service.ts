@@ -26,7 +26,7 @@ import { checkName, nameConflict, resolveConfig, resolveMounts, resolveNetworkMo
 import { checkLinks } from './links';
 import { HealthMonitor } from './health';
 import { advance, type Step } from './machine';
-import { initialState, isActive, type ContainerRecord, type ResolvedConfig } from './record';
+import { eventAttributes, initialState, isActive, type ContainerRecord, type ResolvedConfig } from './record';
 import { logSizeLimit } from './log-config';
 import { restartsWithDaemon, validatePolicy } from './restart';
 import { traced, traceEnd, traceMark } from '../trace';
@@ -305,7 +305,7 @@ export class ContainerService {
 
   private async afterStep(c: ContainerRecord, step: Step): Promise<void> {
     const ev = (action: string, extra: Record<string, string> = {}) =>
-      this.deps.events.emit('container', action, c.id, { ...c.config.labels, image: c.image, name: c.name, ...extra });
+      this.deps.events.emit('container', action, c.id, eventAttributes(c, extra));
     switch (step.kind) {
       case 'started':
         ev('start');
@@ -545,17 +545,17 @@ export class ContainerService {
     if (c.state.status === 'running' || c.state.status === 'paused') {
       const timeout = timeoutSeconds >= 0 ? timeoutSeconds : c.spec.stop_timeout >= 0 ? c.spec.stop_timeout : 10;
       const sig = signal || c.config.stopSignal;
-      this.deps.events.emit('container', 'kill', c.id, { image: c.image, name: c.name, signal: signalNumber(sig) });
+      this.deps.events.emit('container', 'kill', c.id, eventAttributes(c, { signal: signalNumber(sig) }));
       await this.deps.runtime.kill(c.id, sig).catch(() => undefined);
       const exited = await this.waitExit(c.id, timeout * 1000);
       if (!exited) {
-        this.deps.events.emit('container', 'kill', c.id, { image: c.image, name: c.name, signal: '9' });
+        this.deps.events.emit('container', 'kill', c.id, eventAttributes(c, { signal: '9' }));
         await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
         await this.waitExit(c.id, 10_000);
       }
     }
     await this.reconcile(c.id);
-    this.deps.events.emit('container', 'stop', c.id, { image: c.image, name: c.name });
+    this.deps.events.emit('container', 'stop', c.id, eventAttributes(c));
   }
 
   private async waitExit(id: string, ms: number): Promise<boolean> {
@@ -576,7 +576,7 @@ export class ContainerService {
     const c = this.resolve(nameOrId);
     await this.stop(c.id, timeoutSeconds, signal);
     await this.start(c.id);
-    this.deps.events.emit('container', 'restart', c.id, { image: c.image, name: c.name });
+    this.deps.events.emit('container', 'restart', c.id, eventAttributes(c));
   }
 
   async kill(nameOrId: string, signal = 'SIGKILL'): Promise<void> {
@@ -588,7 +588,7 @@ export class ContainerService {
       c.state.stoppedByUser = true;
       await this.save(c);
     }
-    this.deps.events.emit('container', 'kill', c.id, { image: c.image, name: c.name, signal: signalNumber(sig) });
+    this.deps.events.emit('container', 'kill', c.id, eventAttributes(c, { signal: signalNumber(sig) }));
     try {
       await this.deps.runtime.kill(c.id, sig);
     } catch (err) {
@@ -643,7 +643,7 @@ export class ContainerService {
       const old = c.name;
       c.name = n;
       await this.save(c);
-      this.deps.events.emit('container', 'rename', c.id, { image: c.image, name: n, oldName: `/${old}` });
+      this.deps.events.emit('container', 'rename', c.id, eventAttributes(c, { oldName: `/${old}` }));
     });
   }
 

@@ -264,6 +264,89 @@ describe('compose events', () => {
   });
 });
 
+describe('compose events: every action of a container', () => {
+  let evDir: string;
+  before(async () => {
+    evDir = await projectDir(d, 'evs', {
+      'compose.yaml': `services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "600"]
+    stop_signal: SIGKILL
+    labels: { tier: front }
+  hc:
+    image: busybox:latest
+    command: ["sleep", "600"]
+    stop_signal: SIGKILL
+    healthcheck: { test: ["CMD", "true"], interval: 1s }
+`,
+    });
+    expectCode(await d.run(['up', '-d'], { cwd: evDir }), 0);
+  });
+  after(async () => {
+    await d.run(['down', '-t', '0'], { cwd: evDir });
+  });
+
+  test('kill, stop, restart, exec, health and down, with the labels Compose filters on', async () => {
+    const run = async (args: string[]) => expectCode(await d.run(args, { cwd: evDir }), 0);
+    const child = spawn(process.execPath, [CLI, 'events', '--json'], { cwd: evDir, env: { ...process.env, ...d.env } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise((r) => child.once('exit', r));
+    let mark = 0;
+    try {
+      // The stream is open once a first event can arrive: start hc again until one shows (bounded).
+      for (let i = 0; i < 20 && !/"action":"start"/.test(out); i++) {
+        await run(['restart', 'hc']);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      mark = lines(out).length;
+      await run(['kill', 'app']);
+      await run(['start', 'app']);
+      await run(['stop', 'app']);
+      await run(['start', 'app']);
+      await run(['exec', '-T', 'app', 'true']);
+      await run(['restart', 'app']);
+      // hc's probe runs every second: its events are in by now.
+      await new Promise((r) => setTimeout(r, 1500));
+      // Not -t 0: that sends a second SIGKILL (a second kill event), as Docker does.
+      await run(['down']);
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      child.kill('SIGINT');
+      await exited;
+    }
+    const events = lines(out).map((l) => JSON.parse(l) as { service: string; action: string; attributes: Record<string, string> });
+    const app = events.slice(mark).filter((e) => e.service === 'app');
+    // Docker's order for each verb.
+    assert.deepEqual(
+      app.map((e) => e.action.replace(/^exec_start: .*/, 'exec_start')),
+      [
+        ...['kill', 'die'],
+        'start',
+        ...['kill', 'die', 'stop'],
+        'start',
+        ...['exec_start', 'exec_die'],
+        ...['kill', 'die', 'stop', 'start', 'restart'],
+        ...['kill', 'die', 'stop', 'destroy'],
+      ],
+      out,
+    );
+    for (const e of app) {
+      assert.equal(e.attributes['name'], 'evs-app-1');
+      assert.equal(e.attributes['tier'], 'front', JSON.stringify(e));
+    }
+    assert.equal(app[0]!.attributes['signal'], '9');
+    assert.equal(app.find((e) => e.action === 'exec_die')!.attributes['exitCode'], '0');
+    assert.ok(events.some((e) => e.service === 'hc' && e.action === 'health_status: healthy'), out);
+    assert.ok(events.some((e) => e.service === 'hc' && e.action === 'exec_die'), out);
+    // The engine's own stream carries the labels too.
+    const sys = await d.ok(['system', 'events', '--since', '10m', '--until', '0s', '--filter', 'event=restart', '--filter', 'label=tier=front', '--format', '{{.Actor.Attributes.name}}']);
+    assert.equal(sys, 'evs-app-1\n');
+  });
+});
+
 describe('compose cp', () => {
   test('into every replica, out of one, and through a tar stream', async () => {
     const local = path.join(d.dir, 'note.txt');
