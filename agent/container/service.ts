@@ -8,10 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { conflict, failedPrecondition, invalidArgument, notFound, TsError } from '../../common/errors';
+import { conflict, failedPrecondition, invalidArgument, kindOf, messageOf, notFound, TsError } from '../../common/errors';
 import { readKernelFile, writeFileAtomic } from '../../common/fsutil';
 import { KeyedMutex } from '../../common/mutex';
 import { emptyContainerSpec, type ContainerSpec } from '../../common/rpc/engine-types';
+import { parseSignal, signalNumber } from '../../common/signals';
 import type { EventLog } from '../events';
 import { ANONYMOUS_LABEL } from '../volume/names';
 import { formatPlatform, hostPlatform, parsePlatform, type ImageConfig } from '../image/oci';
@@ -580,6 +581,9 @@ export class ContainerService {
   }
 
   async kill(nameOrId: string, signal = 'SIGKILL'): Promise<void> {
+    // As Docker's daemon, before the container is even looked up: a signal that cannot be sent
+    // is the user's mistake, not the runtime's.
+    if (parseSignal(signal) === undefined) throw invalidArgument(`Invalid signal: ${signal}`);
     const c = this.resolve(nameOrId);
     if (c.state.status !== 'running' && c.state.status !== 'paused')
       throw conflict(`cannot kill container: ${nameOrId}: container ${c.id} is not running`);
@@ -592,7 +596,8 @@ export class ContainerService {
     try {
       await this.deps.runtime.kill(c.id, sig);
     } catch (err) {
-      throw invalidArgument(`Invalid signal: ${signal}: ${(err as Error).message}`);
+      // The signal was checked above: what is left is the runtime's failure, in Docker's words.
+      throw new TsError(kindOf(err), `Cannot kill container ${c.id}: ${messageOf(err)}`, { cause: err });
     }
   }
 
@@ -749,28 +754,6 @@ function blockIOWarnings(spec: ContainerSpec): string[] {
   const r = spec.resources;
   if (!(r.blkio_weight || r.blkio_weight_device?.length) || blockIOWeightSupported()) return [];
   return ['Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.'];
-}
-
-/**
- * Docker's signal.ParseSignal: a number from 1 to 64, a name with or without `SIG`, or
- * `RTMIN+n`/`RTMAX-n`. Undefined when it is none of those.
- */
-export function parseSignal(sig: string): number | undefined {
-  if (/^\d+$/.test(sig)) {
-    const n = Number(sig);
-    return n >= 1 && n <= 64 ? n : undefined;
-  }
-  const name = sig.toUpperCase().replace(/^SIG/, '');
-  const rt = /^RT(MIN|MAX)([+-]\d+)?$/.exec(name);
-  if (rt) {
-    const n = (rt[1] === 'MIN' ? 34 : 64) + Number(rt[2] ?? 0);
-    return n >= 34 && n <= 64 ? n : undefined;
-  }
-  return (os.constants.signals as Record<string, number | undefined>)[`SIG${name}`];
-}
-
-export function signalNumber(sig: string): string {
-  return String(parseSignal(sig) ?? sig);
 }
 
 /**

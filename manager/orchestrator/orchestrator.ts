@@ -8,6 +8,7 @@
 import { cancelled, failedPrecondition, invalidArgument, kindOf, messageOf, notFound, TsError } from '../../common/errors';
 import { KeyedMutex } from '../../common/mutex';
 import { emptyMountSpec, type ContainerSpec, type ProcessSpec } from '../../common/rpc/engine-types';
+import { parseSignal } from '../../common/signals';
 import type {
   ProjectActionRequest,
   ProjectContainer,
@@ -609,6 +610,8 @@ export class Orchestrator {
       case 'kill': {
         const running = chosen.filter(isRunning);
         if (running.length === 0) throw failedPrecondition('no running containers to kill');
+        // Checked once, before any container is told anything: the daemon's words, as Compose prints them.
+        if (req.signal && parseSignal(req.signal) === undefined) throw invalidArgument(`Invalid signal: ${req.signal}`);
         await Promise.all(running.map((c) => step(c, 'Killing', 'Killed', (a) => a.killContainer(c.id, req.signal || 'SIGKILL'))));
         return;
       }

@@ -105,6 +105,9 @@ describe('compose lifecycle', () => {
   });
 
   test('kill -s sends the signal', async () => {
+    // A signal that is none is refused before any container is told anything.
+    const bogus = expectCode(await compose(['kill', '-s', 'BOGUS', 'db']), 1);
+    assert.equal(bogus.stderr, 'Invalid signal: BOGUS\n');
     const r = expectCode(await compose(['kill', '-s', 'SIGTERM', 'db']), 0);
     assert.match(r.stderr, /✔ Container life-db-1 {2}Killed/);
     await ok(['wait', 'db']);

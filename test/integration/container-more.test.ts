@@ -215,6 +215,13 @@ describe('supervision', () => {
     assert.equal((await inspect('p2')).Name, '/p2');
     const waiter = d.run(['container', 'wait', 'p2']);
     // PID 1 ignores SIGTERM without a handler (as in Docker), so KILL it.
+    // A signal that is none is refused before anything is sent, in the daemon's words.
+    for (const target of ['p2', 'nosuch']) {
+      const bogus = await d.run(['container', 'kill', '-s', 'BOGUS', target]);
+      assert.equal(bogus.code, 1);
+      assert.equal(bogus.stderr, 'Error response from daemon: Invalid signal: BOGUS\n');
+    }
+    assert.equal((await inspect('p2')).State.Status, 'running');
     await d.ok(['container', 'kill', '-s', 'KILL', 'p2']);
     const w = await waiter;
     assert.equal(w.stdout.trim(), '137');
