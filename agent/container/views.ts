@@ -1,6 +1,6 @@
 /** Docker's JSON shapes of a container: `inspect` documents and `ps` summaries. */
 import * as path from 'node:path';
-import type { ContainerSummary } from '../../common/rpc/engine-types';
+import type { ContainerSummary, PortBinding } from '../../common/rpc/engine-types';
 import type { ContainerRecord } from './record';
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
@@ -11,6 +11,16 @@ export function portMap(c: ContainerRecord): Record<string, Array<{ HostIp: stri
   for (const p of c.ports) {
     const key = `${p.containerPort}/${p.protocol}`;
     (out[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+  }
+  return out;
+}
+
+/** HostConfig.PortBindings: every binding asked for, a port's several in the order given. */
+function portBindings(ports: PortBinding[]): Record<string, Array<{ HostIp: string; HostPort: string }>> {
+  const out: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of ports) {
+    const hostPort = p.host_port ? ((p.host_port_end ?? 0) > p.host_port ? `${p.host_port}-${p.host_port_end}` : String(p.host_port)) : '';
+    (out[`${p.container_port}/${p.protocol || 'tcp'}`] ??= []).push({ HostIp: p.host_ip, HostPort: hostPort });
   }
   return out;
 }
@@ -63,9 +73,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
     HostConfig: {
       Binds: c.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
       NetworkMode: spec.network_mode || 'bridge',
-      PortBindings: Object.fromEntries(
-        spec.ports.map((p) => [`${p.container_port}/${p.protocol || 'tcp'}`, [{ HostIp: p.host_ip, HostPort: p.host_port ? (p.host_port_end ?? 0) > p.host_port ? `${p.host_port}-${p.host_port_end}` : String(p.host_port) : '' }]]),
-      ),
+      PortBindings: portBindings(spec.ports),
       RestartPolicy: { Name: spec.restart_policy.name || 'no', MaximumRetryCount: spec.restart_policy.max_retries },
       AutoRemove: spec.auto_remove,
       VolumesFrom: spec.volumes_from.length > 0 ? spec.volumes_from : null,

@@ -118,6 +118,21 @@ describe('network defaults', () => {
   });
 });
 
+describe('published ports', () => {
+  test('inspect lists every binding of a port in HostConfig.PortBindings', async () => {
+    await d.ok(['container', 'create', '--name', 'binds', '-p', '18000:80', '-p', '127.0.0.1:18080:80', '-p', '53:53/udp', 'busybox', 'true']);
+    const bindings = JSON.parse(await d.ok(['container', 'inspect', '-f', '{{json .HostConfig.PortBindings}}', 'binds'])) as unknown;
+    assert.deepEqual(bindings, {
+      '80/tcp': [
+        { HostIp: '', HostPort: '18000' },
+        { HostIp: '127.0.0.1', HostPort: '18080' },
+      ],
+      '53/udp': [{ HostIp: '', HostPort: '53' }],
+    });
+    await d.ok(['container', 'rm', 'binds']);
+  });
+});
+
 describe('logs', () => {
   test('--log-opt max-size bounds the log; logs -f goes on across its rotations', async () => {
     const id = (
