@@ -19,7 +19,7 @@ import { formatPlatform, hostPlatform, parsePlatform, type ImageConfig } from '.
 import type { ImageService } from '../image/service';
 import type { NetworkManager } from '../network';
 import type { ExecSession, Runtime } from '../runtime/runtime';
-import { blockDeviceRates, mappedDevices, parseDeviceRule } from '../runtime/spec';
+import { blockDeviceRates, capabilitySet, mappedDevices, parseDeviceRule } from '../runtime/spec';
 import { blockIOWeightSupported } from '../runtime/cgroups';
 import { parseSecurityOptions } from '../runtime/security';
 import type { VolumeService } from '../volume';
@@ -407,6 +407,7 @@ export class ContainerService {
     checkProcessSettings(spec, config);
     const net = resolveNetworkMode(spec);
     for (const n of net.networks) await this.deps.networks.inspectNetwork(n);
+    for (const n of spec.networks) if (n.ipv4_address && net.networks.includes(n.network)) await this.deps.networks.checkAddress(n.network, n.ipv4_address);
     if (net.networkMode === 'container') {
       this.resolve(spec.network_mode.slice(10));
       checkSharedNetworkSettings(spec);
@@ -728,6 +729,7 @@ function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void
   mappedDevices(spec.devices);
   for (const rule of spec.device_cgroup_rules) parseDeviceRule(rule);
   parseSecurityOptions(spec.security_opt);
+  capabilitySet(spec.cap_add, spec.cap_drop);
   const r = spec.resources;
   if (r.blkio_weight && (r.blkio_weight < 10 || r.blkio_weight > 1000)) throw invalidArgument('Range of blkio weight is from 10 to 1000');
   for (const list of [r.blkio_weight_device, r.device_read_bps, r.device_write_bps, r.device_read_iops, r.device_write_iops]) blockDeviceRates(list ?? []);

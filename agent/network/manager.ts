@@ -693,14 +693,7 @@ export class NetworkManager {
 
     const request: AttachRequest = { containerId, netnsPath, ifName, portMappings: [], networkMasquerade: true };
     if (opts.ipv4Address) {
-      if (!n.userSubnet) {
-        throw invalidArgument('network: user specified IP address is supported only when connecting to networks with user configured subnets');
-      }
-      const ip = parseIpv4(opts.ipv4Address);
-      const subnet = parseCidr(n.subnet)!;
-      if (ip === undefined || !cidrContains(subnet, ip) || ip === subnet.network || ip === lastAddress(subnet)) {
-        throw invalidArgument(`network: no configured subnet or ip-range contain the IP address ${opts.ipv4Address}`);
-      }
+      checkFixedAddress(n, opts.ipv4Address);
       const used = this.state.endpoints.some(
         (e) => e.networkId === n.id && (e.request.ipv4Address === opts.ipv4Address || e.info?.ipAddress === opts.ipv4Address),
       );
@@ -738,6 +731,15 @@ export class NetworkManager {
     if (request.portMappings.length > 0) for (const e of mine) delete e.pendingPorts;
     this.state.endpoints.push(endpoint);
     return endpoint;
+  }
+
+  /**
+   * Whether `ipv4Address` could be a fixed address on `network` (a subnet the user chose, and in
+   * it): asked at create, as Docker does, so that no container is made that could never start.
+   * Whether it is free is known only when the container connects.
+   */
+  async checkAddress(network: string, ipv4Address: string): Promise<void> {
+    await this.serial(async () => checkFixedAddress(this.mustFind(network), ipv4Address));
   }
 
   /** Takes a container off a network, releasing its address and published ports. */
@@ -1166,5 +1168,17 @@ export class SubnetClaims {
       const file = path.join(SubnetClaims.DIR, name);
       if ((await fsp.readFile(file, 'utf8').catch(() => '')) === this.owner) await fsp.rm(file, { force: true });
     }
+  }
+}
+
+/** A fixed address (`--ip`, Compose's `ipv4_address`) is for a subnet the user chose, and must lie in it. */
+function checkFixedAddress(n: NetworkRecord, ipv4Address: string): void {
+  if (!n.userSubnet) {
+    throw invalidArgument('network: user specified IP address is supported only when connecting to networks with user configured subnets');
+  }
+  const ip = parseIpv4(ipv4Address);
+  const subnet = parseCidr(n.subnet)!;
+  if (ip === undefined || !cidrContains(subnet, ip) || ip === subnet.network || ip === lastAddress(subnet)) {
+    throw invalidArgument(`network: no configured subnet or ip-range contain the IP address ${ipv4Address}`);
   }
 }

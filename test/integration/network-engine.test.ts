@@ -273,6 +273,25 @@ describe('network engine', () => {
     await d.ok(['container', 'rm', '-f', 'ns-owner']);
   });
 
+  test('a fixed address a network cannot give, or an unknown capability, is refused at create: no container is left', async () => {
+    await d.ok(['network', 'create', 'fixed-auto']);
+    await d.ok(['network', 'create', '--subnet', '10.214.63.0/24', 'fixed-own']);
+    const cases: [string[], RegExp][] = [
+      [['--network', 'fixed-auto', '--ip', '10.214.63.9'], /user specified IP address is supported only when connecting to networks with user configured subnets/],
+      [['--network', 'fixed-own', '--ip', '10.214.64.9'], /no configured subnet or ip-range contain the IP address 10\.214\.64\.9/],
+      [['--cap-add', 'NOT_A_CAP'], /unknown capability "CAP_NOT_A_CAP"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await d.run(['container', 'create', '--name', 'refused-at-create', ...args, 'busybox', 'true']);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal((await d.run(['container', 'inspect', 'refused-at-create'])).code, 1, 'no container is left');
+    }
+    await d.ok(['container', 'create', '--name', 'fixed-ok', '--network', 'fixed-own', '--ip', '10.214.63.9', 'busybox', 'true']);
+    await d.ok(['container', 'rm', 'fixed-ok']);
+    await d.ok(['network', 'rm', 'fixed-auto', 'fixed-own']);
+  });
+
   test('network disconnect takes a running container off a network: interface, name and address go', async () => {
     await d.ok(['network', 'create', '--subnet', '10.214.61.0/24', 'dis-net']);
     await server('dis-api', 'api-here', ['--network', 'dis-net']);
