@@ -436,6 +436,9 @@ async function attach(agent: Agent, call: ServerDuplexStream<any, any>): Promise
 /** A new process in a running container, registered and announced as Docker's exec_start. */
 async function startExec(agent: Agent, id: string, spec: ExecSpec) {
   const c = agent.containers.resolve(id);
+  // Docker's three refusals, each saying what to do.
+  if (c.state.status === 'paused') throw conflict(`Container ${c.id} is paused, unpause the container before exec`);
+  if (c.state.status === 'restarting') throw conflict(`Container ${c.id} is restarting, wait until the container is running`);
   if (c.state.status !== 'running') throw conflict(`container ${c.id} is not running`);
   if (spec.cmd.length === 0) throw invalidArgument('No exec command specified');
   const rootfs = `/proc/${c.state.pid}/root`;

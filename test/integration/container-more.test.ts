@@ -225,6 +225,9 @@ describe('supervision', () => {
     await d.ok(['container', 'run', '-d', '--name', 'p1', 'busybox', 'sleep', '300']);
     await d.ok(['container', 'pause', 'p1']);
     assert.match(await d.ok(['container', 'ls', '--filter', 'name=p1', '--format', '{{.Status}}']), /\(Paused\)/);
+    const paused = await d.run(['container', 'exec', 'p1', 'true']);
+    assert.equal(paused.code, 1);
+    assert.match(paused.stderr, /^Error response from daemon: Container [0-9a-f]{64} is paused, unpause the container before exec$/m);
     await d.ok(['container', 'unpause', 'p1']);
     await d.ok(['rename', 'p1', 'p2']);
     assert.equal((await inspect('p2')).Name, '/p2');
