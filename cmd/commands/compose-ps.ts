@@ -36,6 +36,9 @@ export async function composePs(services: string[], flags: PsFlags): Promise<num
   }
   let list = await projectContainers(ref.name, { all: !!flags.all || statuses.length > 0, services, oneoff: true });
   if (statuses.length > 0) list = list.filter((c) => statuses.includes(c.state));
+  // Orphans (containers of services the files no longer have) are shown unless --orphans=false.
+  const model = ref.loaded?.model;
+  if (flags.orphans === false && model) list = list.filter((c) => model.services[c.service] !== undefined);
   if (flags.services) {
     for (const s of [...new Set(list.map((c) => c.service))].sort()) println(s);
     return 0;

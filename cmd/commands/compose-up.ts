@@ -19,6 +19,7 @@ export interface UpFlags {
   scale?: string[];
   deps?: boolean; // --no-deps → false
   forceRecreate?: boolean;
+  renewAnonVolumes?: boolean;
   recreate?: boolean; // --no-recreate → false
   removeOrphans?: boolean;
   start?: boolean; // --no-start → false
@@ -73,6 +74,7 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   req.no_deps = flags.deps === false;
   req.force_recreate = !!flags.forceRecreate;
   req.no_recreate = flags.recreate === false;
+  req.renew_anon_volumes = !!flags.renewAnonVolumes;
   req.remove_orphans = !!flags.removeOrphans || isTruthy(process.env['COMPOSE_REMOVE_ORPHANS']);
   req.no_start = flags.start === false;
   req.wait = !!flags.wait;

@@ -2,7 +2,7 @@
  * Registration of Compose's project verbs. Kept free of the loader's imports: each action loads
  * its implementation when it runs.
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { collect, getGlobals, lazy } from '../cli';
 
 export function registerComposeCommands(program: Command): void {
@@ -87,6 +87,7 @@ function registerProjectCommands(program: Command): void {
     .option('--no-deps', "don't start linked services")
     .option('--force-recreate', "recreate containers even if their configuration and image haven't changed")
     .option('--no-recreate', "if containers already exist, don't recreate them")
+    .option('-V, --renew-anon-volumes', 'recreate anonymous volumes instead of retrieving data from the previous containers')
     .option('--remove-orphans', 'remove containers for services not defined in the compose file')
     .option('--no-start', "don't start the services after creating them")
     .option('--abort-on-container-exit', 'stop all containers if any container was stopped')
@@ -111,6 +112,7 @@ function registerProjectCommands(program: Command): void {
     .option('--scale <service=num>', 'scale SERVICE to NUM instances; overrides the `scale` setting in the compose file', collect)
     .option('--force-recreate', "recreate containers even if their configuration and image haven't changed")
     .option('--no-recreate', "if containers already exist, don't recreate them")
+    .option('-V, --renew-anon-volumes', 'recreate anonymous volumes instead of retrieving data from the previous containers')
     .option('--remove-orphans', 'remove containers for services not defined in the compose file')
     .option('--pull <policy>', 'pull image before running ("always"|"missing"|"never")')
     .option('--build', 'build images before starting containers')
@@ -138,6 +140,7 @@ function registerProjectCommands(program: Command): void {
     .option('--filter <filter>', 'filter services by a property (status=…)', collect)
     .option('--format <format>', 'format the output: table or json', 'table')
     .option('--no-trunc', "don't truncate output")
+    .option('--orphans [bool]', 'include orphaned services (not declared by project); --orphans=false leaves them out', parseBoolValue('--orphans'), true)
     .action(lazy(async () => (await ps()).composePs));
 
   program
@@ -298,4 +301,14 @@ function valuedNoOption(flags: string, description: string): Option {
   const option = new Option(flags, description).argParser(collect);
   option.negate = false;
   return option;
+}
+
+/** A Go-style boolean flag value (`--orphans=false`), as Compose's flags take them; alone, the flag is true. */
+function parseBoolValue(flag: string): (value: string | boolean) => boolean {
+  return (value) => {
+    if (typeof value === 'boolean') return value;
+    if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+    if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+    throw new InvalidArgumentError(`invalid argument ${JSON.stringify(value)} for "${flag}" flag: strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
+  };
 }

@@ -11,6 +11,7 @@ export interface ProjectUpRequest {
   no_deps: boolean;
   force_recreate: boolean;
   no_recreate: boolean;
+  renew_anon_volumes: boolean;
   remove_orphans: boolean;
   no_start: boolean;
   wait: boolean;
@@ -116,6 +117,7 @@ export function emptyProjectUpRequest(projectName: string, modelJson: string): P
     no_deps: false,
     force_recreate: false,
     no_recreate: false,
+    renew_anon_volumes: false,
     remove_orphans: false,
     no_start: false,
     wait: false,

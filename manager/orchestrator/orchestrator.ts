@@ -172,7 +172,7 @@ export class Orchestrator {
     const placed = new Map<string, Placed[]>();
     for (const level of levels) {
       stopIfCancelled(signal);
-      await Promise.all(level.map(async (name) => placed.set(name, await this.converge(plans.get(name)!, placement, req.timeout_seconds, emit))));
+      await Promise.all(level.map(async (name) => placed.set(name, await this.converge(plans.get(name)!, placement, req.timeout_seconds, req.renew_anon_volumes, emit))));
     }
     await this.record(project, identity, new Map([...desired].filter(([name]) => scope.has(name))), placed, networks, volumes, req.no_start);
     if (req.no_start) return;
@@ -302,7 +302,8 @@ export class Orchestrator {
     }
   }
 
-  private async converge(plan: ServicePlan, placement: Map<string, string>, timeout: number, emit: Emit): Promise<Placed[]> {
+  /** `renewAnonymous`: `up -V`, a recreated container's anonymous volumes go with it instead of being handed on. */
+  private async converge(plan: ServicePlan, placement: Map<string, string>, timeout: number, renewAnonymous: boolean, emit: Emit): Promise<Placed[]> {
     const [someSlot] = plan.slots;
     const preStopNow = someSlot ? hooksOf(someSlot.task.spec.labels).preStop : undefined;
     await Promise.all(plan.remove.map((c) => this.stopAndRemove(c, timeout, false, emit, preStopNow)));
@@ -327,9 +328,9 @@ export class Orchestrator {
             const nodeId = action.container.nodeId;
             const agent = await this.agent(nodeId);
             emit(working('Container', name, 'Recreate'));
-            const spec = inheritAnonymousVolumes(action.task.spec, await agent.containerVolumes(action.container.id));
+            const spec = renewAnonymous ? action.task.spec : inheritAnonymousVolumes(action.task.spec, await agent.containerVolumes(action.container.id));
             if (isRunning(action.container)) await this.stopWithHooks(agent, action.container, timeout, emit, hooksOf(action.task.spec.labels).preStop);
-            await agent.removeContainer(action.container.id, { force: true, volumes: false });
+            await agent.removeContainer(action.container.id, { force: true, volumes: renewAnonymous });
             const id = await this.create(agent, { ...action.task, spec }, emit);
             emit(done('Container', name, 'Recreated'));
             return { action, nodeId, containerId: id, name };

@@ -252,6 +252,13 @@ describe('compose lifecycle', () => {
     assert.notEqual(await idOf('db'), db);
     assert.equal((await ok(['exec', '-T', 'db', 'cat', '/scratch/f'])).trim(), 'kept');
     assert.deepEqual(await volumes(), volumesBefore);
+    // -V: the recreated container starts on a new anonymous volume; the old one goes with its container.
+    const renewed = expectCode(await compose(['up', '-d', '-t', '1', '--force-recreate', '-V', 'db']), 0);
+    assert.match(renewed.stderr, /✔ Container life-db-1 {2}Recreated/);
+    assert.equal((await compose(['exec', '-T', 'db', 'cat', '/scratch/f'])).code, 1);
+    const volumesAfter = await volumes();
+    assert.equal(volumesAfter.length, volumesBefore.length);
+    assert.notDeepEqual(volumesAfter, volumesBefore);
     expectCode(await compose(['up', '-d', '--force-recreate', '--no-recreate']), 1);
   });
 
@@ -288,6 +295,11 @@ describe('compose lifecycle', () => {
       /WARN\[0000\] Found orphan containers \(\[life-db-1\]\) for this project\. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up\./,
     );
     assert.deepEqual(await states(), ['life-db-1=running', 'life-web-1=running']);
+    // ps shows the orphan unless --orphans=false.
+    const psNames = async (...args: string[]) => lines((await ok(['-f', 'web-only.yaml', '-p', 'life', 'ps', '--format', '{{.Name}}', ...args])).trim()).sort();
+    assert.deepEqual(await psNames(), ['life-db-1', 'life-web-1']);
+    assert.deepEqual(await psNames('--orphans=false'), ['life-web-1']);
+    assert.deepEqual(await psNames('--orphans=true'), ['life-db-1', 'life-web-1']);
     // Other verbs act on the files' services and leave the orphan alone; kill --remove-orphans
     // kills it too (Compose's meaning of that flag for kill).
     expectCode(await compose(['-f', 'web-only.yaml', '-p', 'life', 'stop', '-t', '1']), 0);
