@@ -88,7 +88,7 @@ function render(project: LoadedProject, flags: ConfigFlags, format: string, sele
     return lines(
       wanted.map((name) => {
         const svc = model.services[name];
-        if (!svc) throw invalidArgument(`config: no such service: ${JSON.stringify(name)}`);
+        if (!svc) throw invalidArgument(`no such service: ${name}`);
         return `${name} ${serviceConfigHash(svc)}`;
       }),
     );

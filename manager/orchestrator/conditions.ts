@@ -74,8 +74,8 @@ export async function waitRunningOrHealthy(t: WaitTarget, mayExit: boolean, sign
   }
 }
 
-/** Runs `work` with a deadline; `seconds` 0 means none. */
-export async function withTimeout<T>(seconds: number, what: string, work: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
+/** Runs `work` with a deadline; `seconds` 0 means none. `timedOut` is the error's message. */
+export async function withTimeout<T>(seconds: number, timedOut: string, work: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
   const ac = new AbortController();
   const onOuter = () => ac.abort();
   outer?.addEventListener('abort', onOuter, { once: true });
@@ -85,7 +85,7 @@ export async function withTimeout<T>(seconds: number, what: string, work: (signa
       ? new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             ac.abort();
-            reject(unavailable(`${what}: timed out after ${seconds}s`));
+            reject(unavailable(timedOut));
           }, seconds * 1000);
         })
       : undefined;

@@ -96,7 +96,7 @@ export class Orchestrator {
     };
     const graph = buildGraph(project.services);
     for (const name of [...req.services, ...Object.keys(req.scale)]) {
-      if (!project.services[name]) throw notFound(`no such service: ${JSON.stringify(name)}`);
+      if (!project.services[name]) throw notFound(`no such service: ${name}`);
     }
     if (req.force_recreate && req.no_recreate) throw invalidArgument('--force-recreate and --no-recreate are incompatible');
     const selected = req.services.length > 0 ? req.services : Object.keys(project.services);
@@ -219,7 +219,8 @@ export class Orchestrator {
       const mayExit = completedByOthers(project);
       await withTimeout(
         req.wait_timeout_seconds,
-        `project ${project.name} not running or healthy`,
+        // Compose's words.
+        `application not healthy after ${req.wait_timeout_seconds}s`,
         async (waitSignal) => {
           const all = [...placed.entries()].flatMap(([service, list]) => list.map((p) => ({ service, p })));
           await Promise.all(
@@ -568,7 +569,7 @@ export class Orchestrator {
     // Compose's words when the project is known by name only (the CLI checks a loaded one's services).
     if (all.length === 0 && req.action !== 'rm') throw notFound(`no container found for project ${JSON.stringify(req.project_name)}: not found`);
     const present = new Set(all.map(serviceOf));
-    for (const s of req.services) if (!present.has(s)) throw notFound(`no such service: ${JSON.stringify(s)}`);
+    for (const s of req.services) if (!present.has(s)) throw notFound(`no such service: ${s}`);
     // Restarting a service restarts the services that depend on it with `restart: true`, as Compose does.
     const services = req.action === 'restart' ? withRestartDependents(graphFromLabels(all.filter((c) => !isOneoff(c.labels))), req.services) : req.services;
     const chosen = all.filter((c) => (services.length === 0 || services.includes(serviceOf(c))) && (req.all || !isOneoff(c.labels)));

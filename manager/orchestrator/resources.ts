@@ -93,14 +93,16 @@ export async function ensureVolumes(agent: AgentConnection, project: Project, ke
       continue;
     }
     if (!found) {
-      emit(working('Volume', vol.name, 'Creating'));
+      // Compose quotes the name of a volume it creates (`Volume "app_data"  Created`), not of one it removes.
+      const quoted = JSON.stringify(vol.name);
+      emit(working('Volume', quoted, 'Creating'));
       await agent.createVolume({
         name: vol.name,
         driver: vol.driver ?? 'local',
         labels: { ...(vol.labels ?? {}), ...volumeLabels(project.name, key) },
         options: vol.driver_opts ?? {},
       });
-      emit(done('Volume', vol.name, 'Created'));
+      emit(done('Volume', quoted, 'Created'));
     }
     created.push(vol.name);
   }

@@ -142,7 +142,7 @@ describe('compose up', () => {
     assert.equal(bad.stderr.trim(), 'invalid --wait-timeout "soon"');
     const r = await d.run(['up', '-d', '--wait', '--wait-timeout', '2'], { cwd: stuckDir });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^project stuck not running or healthy: timed out after 2s$/m);
+    assert.match(r.stderr, /^application not healthy after 2s$/m);
     assert.match(await d.ok(['ps'], { cwd: stuckDir }), /stuck-never-1 .*Up .*\(health: starting\)/);
     await d.ok(['down', '-t', '0'], { cwd: stuckDir });
     assert.equal((await d.ok(['ps', '-a', '-q'], { cwd: stuckDir })).trim(), '');

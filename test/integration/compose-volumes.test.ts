@@ -112,9 +112,9 @@ describe('compose volumes', () => {
     await d.ok(['volume', 'create', 'volsem-outside']);
     const up = await p.run(['up', '-d']);
     assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stderr, /✔ Volume volsem_data {2}Created/);
+    assert.match(up.stderr, /✔ Volume "volsem_data" {2}Created/);
     assert.match(up.stderr, /✔ Network volsem_default {2}Created/);
-    assert.match(up.stderr, /✔ Volume volsem-custom-name {2}Created/);
+    assert.match(up.stderr, /✔ Volume "volsem-custom-name" {2}Created/);
   });
 
   test('named volumes carry the project’s labels and their name:', async () => {

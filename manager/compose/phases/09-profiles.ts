@@ -39,7 +39,7 @@ export function applyProfiles(tree: TreeMap, profiles: string[], named: NamedSer
   const selected = named.selected ?? [];
   for (const name of selected) {
     const svc = services[name];
-    if (!isMap(svc)) throw rep.notFound(['services'], `no such service: ${JSON.stringify(name)}${didYouMean(name, Object.keys(services))}`);
+    if (!isMap(svc)) throw rep.notFound(['services'], `no such service: ${name}${didYouMean(name, Object.keys(services))}`);
   }
   // An unknown name among `enabled` is the verb's to report, in its own words.
   for (const name of [...selected, ...(named.enabled ?? [])]) {
