@@ -37,6 +37,8 @@ export interface ActionFlags {
   volumes?: boolean;
   /** kill: orphans (containers of services the files no longer have) are killed too. */
   removeOrphans?: boolean;
+  /** restart --no-deps: commander's negation of `deps`. */
+  deps?: boolean;
 }
 
 async function projectAction(action: ProjectActionName, services: string[], flags: ActionFlags, resolved?: ProjectRef): Promise<number> {
@@ -52,6 +54,7 @@ async function projectAction(action: ProjectActionName, services: string[], flag
     volumes: !!flags.volumes,
     all: false,
     known_services: ref.loaded && !flags.removeOrphans ? [...Object.keys(ref.loaded.model.services), ...ref.loaded.model.disabled_services] : [],
+    no_deps: flags.deps === false,
   });
   return 0;
 }

@@ -210,7 +210,9 @@ function registerProjectCommands(program: Command): void {
       .action(lazy(async () => pick(await life())));
   lifecycle('start', 'start services', (m) => m.composeStart);
   lifecycle('stop', 'stop services', (m) => m.composeStop).option('-t, --timeout <seconds>', 'specify a shutdown timeout in seconds');
-  lifecycle('restart', 'restart service containers', (m) => m.composeRestart).option('-t, --timeout <seconds>', 'specify a shutdown timeout in seconds');
+  lifecycle('restart', 'restart service containers', (m) => m.composeRestart)
+    .option('-t, --timeout <seconds>', 'specify a shutdown timeout in seconds')
+    .option('--no-deps', "don't restart dependent services");
   lifecycle('kill', 'force stop service containers', (m) => m.composeKill)
     .option('-s, --signal <signal>', 'SIGNAL to send to the container', 'SIGKILL')
     .option('--remove-orphans', 'remove containers for services not defined in the Compose file');

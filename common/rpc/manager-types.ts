@@ -54,6 +54,8 @@ export interface ProjectActionRequest {
   volumes: boolean;
   all: boolean;
   known_services: string[];
+  /** restart: only the named services, not their `restart: true` dependents. */
+  no_deps?: boolean;
 }
 
 export interface ProjectListRequest {

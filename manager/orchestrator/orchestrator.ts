@@ -571,7 +571,7 @@ export class Orchestrator {
     const present = new Set(all.map(serviceOf));
     for (const s of req.services) if (!present.has(s)) throw notFound(`no such service: ${s}`);
     // Restarting a service restarts the services that depend on it with `restart: true`, as Compose does.
-    const services = req.action === 'restart' ? withRestartDependents(graphFromLabels(all.filter((c) => !isOneoff(c.labels))), req.services) : req.services;
+    const services = req.action === 'restart' && !req.no_deps ? withRestartDependents(graphFromLabels(all.filter((c) => !isOneoff(c.labels))), req.services) : req.services;
     const chosen = all.filter((c) => (services.length === 0 || services.includes(serviceOf(c))) && (req.all || !isOneoff(c.labels)));
     const graph = graphFromLabels(chosen);
     const byLevel = async (levels: string[][], op: (c: ActualContainer) => Promise<void>) => {

@@ -189,6 +189,12 @@ describe('compose depends_on and healthchecks', () => {
     const frontAfter = (await inspectContainer(d, 'deps-front-1')) as unknown as { State: { StartedAt: string } };
     assert.equal(frontAfter.State.StartedAt, frontBefore.State.StartedAt);
     assert.ok(lineOf(r.stderr, 'deps-db-1  Started') < lineOf(r.stderr, 'deps-api-1  Restarting'), r.stderr);
+    // --no-deps: the named service alone.
+    const noDeps = await p.run(['restart', '-t', '1', '--no-deps', 'db']);
+    assert.equal(noDeps.code, 0, noDeps.stderr);
+    assert.match(noDeps.stderr, /Container deps-db-1 {2}Started/);
+    assert.doesNotMatch(noDeps.stderr, /deps-api-1/);
+    assert.equal(((await inspectContainer(d, 'deps-api-1')) as unknown as { State: { StartedAt: string } }).State.StartedAt, after.State.StartedAt);
   });
 
   test('restart: true restarts the dependent when up recreates its dependency', async () => {
