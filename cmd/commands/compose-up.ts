@@ -20,6 +20,7 @@ export interface UpFlags {
   deps?: boolean; // --no-deps → false
   forceRecreate?: boolean;
   renewAnonVolumes?: boolean;
+  alwaysRecreateDeps?: boolean;
   recreate?: boolean; // --no-recreate → false
   removeOrphans?: boolean;
   start?: boolean; // --no-start → false
@@ -54,6 +55,7 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   if (flags.exitCodeFrom !== undefined) flags.abortOnContainerExit = true;
   if (detach && flags.abortOnContainerExit) throw new ExitError(1, '--abort-on-container-exit and --detach are incompatible options');
   if (flags.forceRecreate && flags.recreate === false) throw new ExitError(1, '--force-recreate and --no-recreate are incompatible');
+  if (flags.alwaysRecreateDeps && flags.recreate === false) throw new ExitError(1, '--always-recreate-deps and --no-recreate are incompatible');
   if (flags.pull !== undefined && !['always', 'missing', 'never', 'policy'].includes(flags.pull)) {
     throw new ExitError(1, `invalid --pull option ${JSON.stringify(flags.pull)}: expected always, missing, never`);
   }
@@ -75,6 +77,7 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   req.force_recreate = !!flags.forceRecreate;
   req.no_recreate = flags.recreate === false;
   req.renew_anon_volumes = !!flags.renewAnonVolumes;
+  req.always_recreate_deps = !!flags.alwaysRecreateDeps;
   req.remove_orphans = !!flags.removeOrphans || isTruthy(process.env['COMPOSE_REMOVE_ORPHANS']);
   req.no_start = flags.start === false;
   req.wait = !!flags.wait;

@@ -12,6 +12,7 @@ export interface ProjectUpRequest {
   force_recreate: boolean;
   no_recreate: boolean;
   renew_anon_volumes: boolean;
+  always_recreate_deps: boolean;
   remove_orphans: boolean;
   no_start: boolean;
   wait: boolean;
@@ -120,6 +121,7 @@ export function emptyProjectUpRequest(projectName: string, modelJson: string): P
     force_recreate: false,
     no_recreate: false,
     renew_anon_volumes: false,
+    always_recreate_deps: false,
     remove_orphans: false,
     no_start: false,
     wait: false,

@@ -99,6 +99,7 @@ export class Orchestrator {
       if (!project.services[name]) throw notFound(`no such service: ${name}`);
     }
     if (req.force_recreate && req.no_recreate) throw invalidArgument('--force-recreate and --no-recreate are incompatible');
+    if (req.always_recreate_deps && req.no_recreate) throw invalidArgument('--always-recreate-deps and --no-recreate are incompatible');
     const selected = req.services.length > 0 ? req.services : Object.keys(project.services);
     const scope = req.no_deps ? new Set(selected) : withDependencies(graph, selected);
     const desired = new Map<string, DesiredService>();
@@ -139,8 +140,9 @@ export class Orchestrator {
         const image = desired.get(name)!.image;
         const hard = hardDependencies(project, name);
         const plan = planService(name, tasks.get(name)!, actual.filter((c) => serviceOf(c) === name), {
-          // As Compose: --force-recreate applies to the services named, their dependencies are recreated only when they changed.
-          forceRecreate: req.force_recreate && (req.services.length === 0 || req.services.includes(name)),
+          // As Compose: --force-recreate applies to the services named; their dependencies are
+          // recreated only when they changed, or always with --always-recreate-deps.
+          forceRecreate: req.services.length === 0 || req.services.includes(name) ? req.force_recreate : req.always_recreate_deps,
           noRecreate: req.no_recreate,
           dependencyRecreated: hard.some((d) => recreated.has(d)),
           imageIdOn: imageIds && ((nodeId) => imageIds.get(nodeId)?.get(image)),

@@ -245,11 +245,17 @@ describe('compose lifecycle', () => {
     assert.match(r.stderr, /✔ Container life-db-1 {2}Running/);
     assert.notEqual(await idOf('web'), web);
     assert.equal(await idOf('db'), db);
+    // --always-recreate-deps: the dependency too, though unchanged.
+    const withDeps = expectCode(await compose(['up', '-d', '-t', '1', '--always-recreate-deps', 'web']), 0);
+    assert.match(withDeps.stderr, /✔ Container life-db-1 {2}Recreated/);
+    assert.notEqual(await idOf('db'), db);
+    expectCode(await compose(['up', '-d', '--always-recreate-deps', '--no-recreate']), 1);
     // Without services, every one is recreated; db's anonymous volume goes with it to the new container.
     await ok(['exec', '-T', 'db', 'sh', '-c', 'echo kept > /scratch/f']);
     const volumesBefore = await volumes();
+    const dbNow = await idOf('db');
     expectCode(await compose(['up', '-d', '-t', '1', '--force-recreate']), 0);
-    assert.notEqual(await idOf('db'), db);
+    assert.notEqual(await idOf('db'), dbNow);
     assert.equal((await ok(['exec', '-T', 'db', 'cat', '/scratch/f'])).trim(), 'kept');
     assert.deepEqual(await volumes(), volumesBefore);
     // -V: the recreated container starts on a new anonymous volume; the old one goes with its container.
