@@ -6,7 +6,7 @@
 import { isKind } from '../../common/errors';
 import { emptyProjectUpRequest } from '../../common/rpc/manager-types';
 import { ExitError, eprintln } from '../cli';
-import { loadComposeProject, manager, progressPrinter, projectContainers, runWithProgress, timeoutOf } from './compose-common';
+import { isPullLine, loadComposeProject, manager, progressPrinter, projectContainers, runWithProgress, timeoutOf } from './compose-common';
 import { displayName, logColor, LogPrinter, streamLogs } from './compose-logs';
 import { prepareUpImages } from './compose-build';
 import { selectServices } from './compose-images';
@@ -102,7 +102,7 @@ export async function composeUp(services: string[], flags: UpFlags): Promise<num
   const upStartedMs = Date.now();
   try {
     try {
-      await runWithProgress('ProjectUp', req, abort.signal);
+      await runWithProgress('ProjectUp', req, abort.signal, flags.quietPull ? isPullLine : undefined);
     } catch (err) {
       if (!abort.signal.aborted) throw err;
     }

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestDaemon } from '../helpers/daemon';
 import { ComposeProject, inspectContainer, startBusyboxDaemon } from '../helpers/compose';
+import { freePort } from '../helpers/http';
 
 let d: TestDaemon;
 let p: ComposeProject;
@@ -381,6 +382,34 @@ services:
       assert.equal((await q.ps(['-a'])).length, 0);
     } finally {
       await q.down();
+    }
+  });
+
+  test('pull_policy: always fails when the pull does, even with the image here, naming the service', async () => {
+    // A registry on loopback that nobody serves: the pull is refused at once.
+    const image = `127.0.0.1:${await freePort()}/stale:1`;
+    await d.ok(['image', 'tag', 'busybox:latest', image]);
+    const q = await ComposeProject.create(d, 'stale', `services:\n  app:\n    image: ${image}\n    pull_policy: always\n    command: ["sleep", "1000"]\n`);
+    try {
+      const r = await q.run(['up', '-d']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /app {2}Pulling/);
+      assert.match(r.stderr, /app {2}Error/);
+      assert.doesNotMatch(r.stderr, /Pulled/);
+      const last = r.stderr.trim().split('\n').at(-1) ?? '';
+      assert.ok(last.startsWith(`service "app": image ${image} could not be pulled (pull_policy always): `), last);
+      assert.equal((await q.ps(['-a'])).length, 0);
+      // --quiet-pull hides the pull's progress, not its failure.
+      const quiet = await q.run(['up', '-d', '--quiet-pull']);
+      assert.equal(quiet.code, 1, quiet.stderr);
+      assert.doesNotMatch(quiet.stderr, /Pulling/);
+      assert.match(quiet.stderr, /could not be pulled/);
+      // The default policy runs the image that is here.
+      await q.write(`services:\n  app:\n    image: ${image}\n    command: ["sleep", "1000"]\n`);
+      assert.equal((await q.run(['up', '-d'])).code, 0);
+    } finally {
+      await q.down();
+      await d.run(['image', 'rm', image]);
     }
   });
 
