@@ -317,7 +317,9 @@ export class HostEnv implements MachineEnv {
         logPath: c.logPath,
         logSizeMax: logSizeLimit({ driver: c.spec.log_driver, options: c.spec.log_options }),
         stdin: c.spec.open_stdin,
-        keepStdinOpen: !c.spec.stdin_once,
+        // As Docker, stdin closes with the first attach only without a terminal: `run -it`, then
+        // Ctrl-P Ctrl-Q, then `attach` must find the shell still reading.
+        keepStdinOpen: !c.spec.stdin_once || c.spec.tty,
       }));
       undo.push(() => d.runtime.delete(c.id, { force: true }));
       await traced(c.id, 'runtime start', () => d.runtime.start(c.id));

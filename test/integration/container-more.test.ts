@@ -554,6 +554,41 @@ describe('terminal', () => {
   });
 });
 
+describe('terminal detach', () => {
+  test('run -it, Ctrl-P Ctrl-Q, then attach: the same shell reads again', async () => {
+    const session = `tsc-detach-${process.pid}`;
+    const env = Object.entries(d.env).map(([k, v]) => `${k}=${v}`).join(' ');
+    const screen = () => execFileSync('tmux', ['capture-pane', '-p', '-t', session]).toString();
+    execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '120', '-y', '30', `env ${env} ${process.execPath} ${CLI} container run -it --name detach-me busybox sh; exec sh`]);
+    try {
+      await retry(async () => assert.match(screen(), /^\/ #/m));
+      execFileSync('tmux', ['send-keys', '-t', session, 'echo first-$((1+1))', 'Enter']);
+      await retry(async () => assert.match(screen(), /first-2/));
+      execFileSync('tmux', ['send-keys', '-t', session, 'C-p', 'C-q']);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await d.ok(['container', 'inspect', '-f', '{{.State.Status}}', 'detach-me'])).trim(), 'running');
+      // Twice: a detach must leave the container's input open for every later attach.
+      for (const round of [1, 2]) {
+        execFileSync('tmux', ['send-keys', '-t', session, 'clear', 'Enter']);
+        execFileSync('tmux', ['send-keys', '-t', session, `env ${env} ${process.execPath} ${CLI} attach detach-me`, 'Enter']);
+        await new Promise((r) => setTimeout(r, 1500));
+        execFileSync('tmux', ['send-keys', '-t', session, `echo again-$((${round}*10))`, 'Enter']);
+        await retry(async () => assert.match(screen(), new RegExp(`again-${round * 10}`)));
+        execFileSync('tmux', ['send-keys', '-t', session, 'C-p', 'C-q']);
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      assert.equal((await d.ok(['container', 'inspect', '-f', '{{.State.Status}}', 'detach-me'])).trim(), 'running');
+    } finally {
+      try {
+        execFileSync('tmux', ['kill-session', '-t', session]);
+      } catch {
+        // already gone
+      }
+      await d.run(['container', 'rm', '-f', 'detach-me']);
+    }
+  });
+});
+
 describe('cleanup', () => {
   test('no mounts, network namespaces or leases are left', async () => {
     const ids = (await d.ok(['container', 'ls', '-aq'])).trim().split('\n').filter(Boolean);
