@@ -49,9 +49,12 @@ export async function forEachNameReply(remove: () => Promise<{ removed: string[]
   return reply.errors.length > 0 ? 1 : 0;
 }
 
-/** The prune prompt; only asked on a terminal, so scripts proceed as with `-f`. */
+/**
+ * The prune prompt, as Docker's: asked whatever stdin is, so that a script without `-f` (or with
+ * nothing to answer) deletes nothing; a `y` read from a pipe proceeds.
+ */
 export async function confirmPrune(warning: string, force: boolean | undefined): Promise<boolean> {
-  if (force || !process.stdin.isTTY) return true;
+  if (force) return true;
   return confirm(warning);
 }
 

@@ -270,7 +270,7 @@ export async function imageImport(
 }
 
 export async function imagePrune(opts: { all?: boolean; filter?: string[]; force?: boolean }): Promise<number> {
-  if (!opts.force && process.stdin.isTTY) {
+  if (!opts.force) {
     const warning = opts.all
       ? 'WARNING! This will remove all images without at least one container associated to them.'
       : 'WARNING! This will remove all dangling images.';
@@ -294,7 +294,11 @@ export async function confirm(warning: string): Promise<boolean> {
   process.stdout.write(`${warning}\nAre you sure you want to continue? [y/N] `);
   const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: process.stdin });
-  const answer = await new Promise<string>((resolve) => rl.once('line', resolve));
+  // The end of stdin (a pipe with nothing in it) is a no.
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
   rl.close();
   return /^y(es)?$/i.test(answer.trim());
 }

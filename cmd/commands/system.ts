@@ -332,7 +332,7 @@ export async function df(opts: { verbose?: boolean; format?: string }): Promise<
 }
 
 export async function prune(opts: { all?: boolean; volumes?: boolean; filter?: string[]; force?: boolean }): Promise<number> {
-  if (!opts.force && process.stdin.isTTY) {
+  if (!opts.force) {
     const lines = [
       'WARNING! This will remove:',
       '  - all stopped containers',

@@ -86,8 +86,15 @@ describe('system df, info, system prune, builder prune', () => {
     // A label filter applies to every kind: nothing here carries the label, so nothing goes.
     const labelled = await d.ok(['system', 'prune', '-f', '--filter', 'label=nobody=here']);
     assert.equal(labelled, 'Total reclaimed space: 0B\n');
-    const out = await d.ok(['system', 'prune', '-f']);
-    assert.match(out, /^Deleted Containers:\n[0-9a-f]{64}\n\nDeleted Networks:\nunused\n\nDeleted build cache objects:\n([0-9a-z]{25}\n)+\nTotal reclaimed space: \d/m);
+    // Without -f the question is asked whatever stdin is: no answer, or n, deletes nothing.
+    for (const [args, input] of [[['system', 'prune'], ''], [['container', 'prune'], 'n\n'], [['image', 'prune', '-a'], 'no\n']] as const) {
+      const asked = await d.run([...args], { input });
+      assert.equal(asked.code, 0, asked.stderr);
+      assert.match(asked.stdout, /^WARNING! This will remove[\s\S]*Are you sure you want to continue\? \[y\/N\] $/);
+      assert.match(await d.ok(['container', 'ls', '-a', '--format', '{{.Names}}']), /stopped/);
+    }
+    const out = await d.ok(['system', 'prune'], { input: 'y\n' });
+    assert.match(out, /Deleted Containers:\n[0-9a-f]{64}\n\nDeleted Networks:\nunused\n\nDeleted build cache objects:\n([0-9a-z]{25}\n)+\nTotal reclaimed space: \d/m);
     assert.equal((await d.ok(['container', 'ls', '-a', '--format', '{{.Names}}'])).trim(), 'running');
     assert.doesNotMatch(await d.ok(['network', 'ls']), /unused/);
     assert.equal((await d.ok(['volume', 'ls', '-q'])).trim().split('\n').length, 2, 'volumes stay without --volumes');
