@@ -230,6 +230,8 @@ async function infoDocument(agent: Agent): Promise<Record<string, unknown>> {
     NCPU: os.cpus().length,
     MemTotal: os.totalmem(),
     DockerRootDir: agent.options.dataRoot,
+    // Where login and pull go for names without a registry, as Docker reports it.
+    IndexServerAddress: 'https://index.docker.io/v1/',
     Name: os.hostname(),
     ServerVersion: VERSION,
     CgroupDriver: 'cgroupfs',

@@ -110,6 +110,7 @@ export async function info(opts: { format?: string }): Promise<number> {
     ` ID: ${doc['ID']}`,
     ` Docker Root Dir: ${doc['DockerRootDir']}`,
     ` Debug Mode: false`,
+    ` Registry: ${doc['IndexServerAddress'] ?? 'https://index.docker.io/v1/'}`,
     ` Experimental: false`,
     ` Insecure Registries:`,
     ...((doc['RegistryConfig']?.InsecureRegistryCIDRs ?? []) as string[]).map((c) => `  ${c}`),

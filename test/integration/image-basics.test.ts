@@ -180,6 +180,8 @@ describe('history, prune, df, info, version, events', () => {
     const info = JSON.parse(await d.ok(['info', '--format', '{{json .}}']));
     assert.equal(info.Driver, 'overlay2');
     assert.equal(info.DockerRootDir, d.dataRoot);
+    assert.equal(info.IndexServerAddress, 'https://index.docker.io/v1/');
+    assert.match(await d.ok(['info']), /^ Registry: https:\/\/index\.docker\.io\/v1\/$/m);
     const v = await d.ok(['version']);
     assert.match(v, /Client:[\s\S]*Server:/);
     // The helper programs' own versions, as Docker shows runc's and containerd's.
