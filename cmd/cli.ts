@@ -3,7 +3,9 @@
  * error reporting. Kept free of heavy imports: every command pays for what this file loads.
  */
 import { fstatSync, writeSync } from 'node:fs';
+import type { Command } from 'commander';
 import type { EngineClient } from './client';
+import { parseGoBool } from './parse/go-bool';
 
 export interface GlobalFlags {
   debug?: boolean;
@@ -100,6 +102,28 @@ export function parseFilters(values: string[] | undefined): Array<{ key: string;
 
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/**
+ * Boolean flags that also take a value the Go way, `--orphans=false`, as Docker's and Compose's
+ * do, and never the next word (`pull --disable-content-trust debian` names the image). Each flag
+ * is registered as `--x` and `--no-x`; `--x=<bool>` becomes one of them before commander parses
+ * the command's arguments. For commands without a container command line among their operands.
+ */
+export function acceptGoBoolValues(command: Command, flags: string[]): Command {
+  const parse = command.parseOptions.bind(command);
+  command.parseOptions = (argv: string[]) => {
+    const end = argv.indexOf('--');
+    const rewritten = argv.map((arg, i) => {
+      const m = /^(--[a-z][a-z0-9-]*)=(.*)$/.exec(arg);
+      if (!m || (end !== -1 && i > end) || !flags.includes(m[1]!)) return arg;
+      const value = parseGoBool(m[2]!);
+      if (value === undefined) command.error(`invalid argument ${JSON.stringify(m[2])} for "${m[1]}" flag: strconv.ParseBool: parsing ${JSON.stringify(m[2])}: invalid syntax`);
+      return value ? m[1]! : `--no-${m[1]!.slice(2)}`;
+    });
+    return parse(rewritten);
+  };
+  return command;
 }
 
 /** Reads all of stdin into a buffer (for `-f -` and the like). */

@@ -125,14 +125,19 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
       return p;
     };
 
+    const configHere = await store.has(manifest.config.digest);
     const configDone = track(fetchInto(manifest.config));
     const layers = manifest.layers;
     const present = await Promise.all(
       layers.map(async (l, i) => (await store.has(l.digest)) || (await req.layerHeld?.(l, i, manifest)) === true),
     );
-    layers.forEach((l, i) =>
-      emit({ id: shortId(l.digest), status: present[i] ? PullStatus.AlreadyExists : PullStatus.PullingFsLayer }),
-    );
+    // An image that is all here already gets no line per layer, as in Docker: only its digest
+    // and "Image is up to date". Layers shared with another image do say "Already exists".
+    if (!configHere || !present.every(Boolean)) {
+      layers.forEach((l, i) =>
+        emit({ id: shortId(l.digest), status: present[i] ? PullStatus.AlreadyExists : PullStatus.PullingFsLayer }),
+      );
+    }
 
     const limiter = createLimiter(req.concurrency ?? DEFAULT_PULL_CONCURRENCY);
     const streaming = req.streamLayers === true && req.unpack !== undefined;

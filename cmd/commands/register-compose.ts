@@ -2,8 +2,8 @@
  * Registration of Compose's project verbs. Kept free of the loader's imports: each action loads
  * its implementation when it runs.
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { collect, getGlobals, lazy } from '../cli';
+import { Option, type Command } from 'commander';
+import { acceptGoBoolValues, collect, getGlobals, lazy } from '../cli';
 
 export function registerComposeCommands(program: Command): void {
   program
@@ -131,7 +131,7 @@ function registerProjectCommands(program: Command): void {
     .option('-t, --timeout <seconds>', 'specify a shutdown timeout in seconds')
     .action(lazy(async () => (await life()).composeDown));
 
-  program
+  const psCommand = program
     .command('ps')
     .description('list containers')
     .argument('[services...]')
@@ -142,8 +142,10 @@ function registerProjectCommands(program: Command): void {
     .option('--filter <filter>', 'filter services by a property (status=…)', collect)
     .option('--format <format>', 'format the output: table or json', 'table')
     .option('--no-trunc', "don't truncate output")
-    .option('--orphans [bool]', 'include orphaned services (not declared by project); --orphans=false leaves them out', parseBoolValue('--orphans'), true)
+    .option('--orphans', 'include orphaned services (not declared by project) (default true)')
+    .option('--no-orphans', 'leave out orphaned services (also --orphans=false)')
     .action(lazy(async () => (await ps()).composePs));
+  acceptGoBoolValues(psCommand, ['--orphans']);
 
   program
     .command('logs')
@@ -305,14 +307,4 @@ function valuedNoOption(flags: string, description: string): Option {
   const option = new Option(flags, description).argParser(collect);
   option.negate = false;
   return option;
-}
-
-/** A Go-style boolean flag value (`--orphans=false`), as Compose's flags take them; alone, the flag is true. */
-function parseBoolValue(flag: string): (value: string | boolean) => boolean {
-  return (value) => {
-    if (typeof value === 'boolean') return value;
-    if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
-    if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
-    throw new InvalidArgumentError(`invalid argument ${JSON.stringify(value)} for "${flag}" flag: strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
-  };
 }

@@ -4,25 +4,31 @@
  * implementation when it runs.
  */
 import { Option, type Command } from 'commander';
-import { lazy } from '../cli';
+import { acceptGoBoolValues, lazy } from '../cli';
 
 export function registerRegistryCommands(program: Command, imageCommand: Command): void {
   const load = () => import('./registry');
-  imageCommand
+  const pull = imageCommand
     .command('pull')
     .description('download an image from a registry')
     .argument('<name>', 'NAME[:TAG|@DIGEST]')
     .option('-a, --all-tags', 'download all tagged images in the repository')
     .option('-q, --quiet', 'suppress verbose output')
     .addOption(new Option('--platform <platform>', 'set platform if server is multi-platform capable').env('DOCKER_DEFAULT_PLATFORM'))
+    .option('--disable-content-trust', 'skip image verification (default true: signatures are never verified)')
+    .option('--no-disable-content-trust', 'verify image signatures: not supported (also --disable-content-trust=false)')
     .action(lazy(async () => (await load()).imagePull));
-  imageCommand
+  acceptGoBoolValues(pull, ['--disable-content-trust']);
+  const push = imageCommand
     .command('push')
     .description('upload an image to a registry')
     .argument('<name>', 'NAME[:TAG]')
     .option('-a, --all-tags', 'push all tags of an image to the repository')
     .option('-q, --quiet', 'suppress verbose output')
+    .option('--disable-content-trust', 'skip image signing (default true: images are never signed)')
+    .option('--no-disable-content-trust', 'sign the image: not supported (also --disable-content-trust=false)')
     .action(lazy(async () => (await load()).imagePush));
+  acceptGoBoolValues(push, ['--disable-content-trust']);
   program
     .command('login')
     .description('log in to a registry (Docker Hub when no server is given)')

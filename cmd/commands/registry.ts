@@ -36,10 +36,16 @@ async function streamProgress(method: string, request: unknown, quiet: boolean):
   return !controller.signal.aborted;
 }
 
+/** `--disable-content-trust=false` asks for signatures, which are neither made nor checked here: refused, not ignored. */
+function refuseContentTrust(opts: { disableContentTrust?: boolean }): void {
+  if (opts.disableContentTrust === false) throw new ExitError(1, 'content trust (image signing and verification) is not supported');
+}
+
 export async function imagePull(
   name: string,
-  opts: { allTags?: boolean; quiet?: boolean; platform?: string },
+  opts: { allTags?: boolean; quiet?: boolean; platform?: string; disableContentTrust?: boolean },
 ): Promise<number> {
+  refuseContentTrust(opts);
   const parsed = parseOrExit(name);
   const quiet = !!opts.quiet;
   if (opts.allTags && (parsed.tag !== undefined || parsed.digest !== undefined))
@@ -53,7 +59,8 @@ export async function imagePull(
   return 0;
 }
 
-export async function imagePush(name: string, opts: { allTags?: boolean; quiet?: boolean }): Promise<number> {
+export async function imagePush(name: string, opts: { allTags?: boolean; quiet?: boolean; disableContentTrust?: boolean }): Promise<number> {
+  refuseContentTrust(opts);
   const parsed = parseOrExit(name);
   const quiet = !!opts.quiet;
   if (opts.allTags && parsed.tag !== undefined) throw new ExitError(1, "tag can't be used with --all-tags/-a");

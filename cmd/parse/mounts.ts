@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { invalidArgument, type TsError } from '../../common/errors';
 import { TMPFS_DATA_KEYS, TMPFS_FLAGS } from '../../common/tmpfs-options';
 import { parseBytes } from '../format';
+import { parseGoBool } from './go-bool';
 
 export type MountType = 'bind' | 'volume' | 'tmpfs';
 export type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
@@ -502,13 +503,6 @@ function splitN(s: string, sep: string, n: number): string[] {
   }
   out.push(rest);
   return out;
-}
-
-/** Go's strconv.ParseBool. */
-function parseGoBool(v: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  return undefined;
 }
 
 function tryParseBytes(v: string): number | undefined {

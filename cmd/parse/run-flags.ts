@@ -17,6 +17,7 @@ import {
   type Ulimit,
 } from '../../common/rpc/engine-types';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, type MountRequest } from './mounts';
+import { parseGoBool } from './go-bool';
 
 /** The flags as commander hands them over (repeatable flags collected into arrays). */
 export interface RunFlags {
@@ -325,12 +326,6 @@ function parseRunOptions(flags: RunFlags): RunOptions {
   };
 }
 
-/** strconv.ParseBool. */
-export function parseGoBool(text: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
-  return undefined;
-}
 
 // ----- detach keys -----
 

@@ -306,6 +306,8 @@ describe('compose lifecycle', () => {
     assert.deepEqual(await psNames(), ['life-db-1', 'life-web-1']);
     assert.deepEqual(await psNames('--orphans=false'), ['life-web-1']);
     assert.deepEqual(await psNames('--orphans=true'), ['life-db-1', 'life-web-1']);
+    // The flag never takes the next word: it is no value, but a service.
+    assert.deepEqual(await psNames('--orphans', 'web'), ['life-web-1']);
     // Other verbs act on the files' services and leave the orphan alone; kill --remove-orphans
     // kills it too (Compose's meaning of that flag for kill).
     expectCode(await compose(['-f', 'web-only.yaml', '-p', 'life', 'stop', '-t', '1']), 0);
