@@ -87,6 +87,7 @@ export function registryHandlers(agent: Agent): Handlers {
           password: req.password,
           ...(req.server && { server: req.server }),
         }),
+        credentials_file: credentials.file,
       };
     }),
 

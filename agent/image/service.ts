@@ -287,7 +287,8 @@ export class ImageService {
    */
   async remove(name: string, opts: { force?: boolean; noPrune?: boolean } = {}): Promise<string[]> {
     return this.locks.run('images', async () => {
-      const img = this.resolve(name);
+      const img = this.store.tryResolve(name);
+      if (!img) throw notFound(`No such image: ${asTaggedName(name)}`);
       const tags = this.store.tagsOf(img.id);
       const asTag = this.tagNamed(name, img.id);
       const byDigest = !asTag && /@sha256:/.test(name);
@@ -514,4 +515,15 @@ function globMatch(pattern: string, s: string): boolean {
       '$',
   );
   return re.test(s);
+}
+
+/** A name as Docker's daemon repeats it in "No such image": with its implied tag (`ubuntu:latest`). */
+function asTaggedName(name: string): string {
+  try {
+    const ref = parseReference(name);
+    if (ref.tag === undefined && ref.digest === undefined && !/^(sha256:)?[0-9a-f]{1,64}$/.test(name)) return `${name}:latest`;
+  } catch {
+    // Not a reference (an ID prefix, a malformed name): as given.
+  }
+  return name;
 }

@@ -95,7 +95,14 @@ export async function login(
   }
   const client = await engine();
   try {
-    const reply = await client.call<{ status: string }>('Login', { server: server ?? '', username, password });
+    const reply = await client.call<{ status: string; credentials_file?: string }>('Login', { server: server ?? '', username, password });
+    // Docker's warning, word for word but for the file, which is the daemon's.
+    if (reply.credentials_file) {
+      eprintln(`WARNING! Your password will be stored unencrypted in ${reply.credentials_file}.`);
+      eprintln('Configure a credential helper to remove this warning. See');
+      eprintln('https://docs.docker.com/engine/reference/commandline/login/#credentials-store');
+      eprintln('');
+    }
     println(reply.status);
   } catch (err) {
     throw new ExitError(1, `Error response from daemon: ${(err as Error).message}`);

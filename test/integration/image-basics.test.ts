@@ -126,6 +126,9 @@ describe('tag and rmi', () => {
     const r = await d.run(['rmi', 'rm-me:2']);
     assert.equal(r.code, 1);
     assert.equal(r.stderr.trim(), 'Error response from daemon: No such image: rm-me:2');
+    // A name without a tag is repeated with the one it implies, as Docker's daemon does.
+    const untagged = await d.run(['rmi', 'rm-me']);
+    assert.equal(untagged.stderr.trim(), 'Error response from daemon: No such image: rm-me:latest');
   });
 
   test('an ID referenced by several repositories needs -f', async () => {

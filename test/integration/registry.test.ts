@@ -368,9 +368,11 @@ describe('login and logout', () => {
     const withFlag = await pusher.run(['login', '-u', 'alice', '-p', 's3cret', secured.host]);
     assert.equal(withFlag.code, 0, withFlag.stderr);
     assert.match(withFlag.stderr, /Using --password via the CLI is insecure/);
-    const ok = await pusher.ok(['login', '-u', 'alice', '--password-stdin', secured.host], { input: 's3cret\n' });
-    assert.equal(ok, 'Login Succeeded\n');
-    const saved = JSON.parse(await fsp.readFile(path.join(process.env['TSCOMPOSE_CONFIG']!, 'config.json'), 'utf8'));
+    const ok = await pusher.run(['login', '-u', 'alice', '--password-stdin', secured.host], { input: 's3cret\n' });
+    assert.equal(ok.stdout, 'Login Succeeded\n');
+    const credentialsFile = path.join(process.env['TSCOMPOSE_CONFIG']!, 'config.json');
+    assert.equal(ok.stderr.split('\n')[0], `WARNING! Your password will be stored unencrypted in ${credentialsFile}.`);
+    const saved = JSON.parse(await fsp.readFile(credentialsFile, 'utf8'));
     assert.ok(saved.auths[secured.host], JSON.stringify(saved));
 
     await pusher.ok(['image', 'push', ref]);
