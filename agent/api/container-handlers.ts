@@ -47,7 +47,11 @@ export function containerHandlers(agent: Agent): Handlers {
       const out = [];
       for (const c of list) {
         const sizes = req.size ? { rw: await svc().sizeRw(c), rootFs: agent.images.store.get(c.imageId)?.size ?? 0 } : undefined;
-        out.push(summarize(c, sizes));
+        const row = summarize(c, sizes);
+        // As Docker: the name the container was made from, while it still names that image;
+        // once it names another image, or none, the image's ID.
+        if (agent.images.store.tryResolve(c.image)?.id !== c.imageId) row.image = c.imageId;
+        out.push(row);
       }
       return { containers: out };
     }),

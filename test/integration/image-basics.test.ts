@@ -126,6 +126,15 @@ describe('tag and rmi', () => {
     const r = await d.run(['rmi', 'rm-me:2']);
     assert.equal(r.code, 1);
     assert.equal(r.stderr.trim(), 'Error response from daemon: No such image: rm-me:2');
+    // ps shows the name a container was made from while it names that image, then the image's ID.
+    await d.ok(['tag', 'bb:1', 'ps-name:1']);
+    const ctr = (await d.ok(['container', 'create', 'ps-name:1', 'true'])).trim();
+    const shown = async () => (await d.ok(['container', 'ls', '-a', '--filter', `id=${ctr}`, '--format', '{{.Image}}'])).trim();
+    assert.equal(await shown(), 'ps-name:1');
+    await d.ok(['rmi', 'ps-name:1']);
+    const busyboxId = (await d.ok(['image', 'inspect', '-f', '{{.Id}}', 'bb:1'])).trim();
+    assert.equal(await shown(), busyboxId.slice(7, 19));
+    await d.ok(['container', 'rm', ctr]);
     // A name without a tag is repeated with the one it implies, as Docker's daemon does.
     const untagged = await d.run(['rmi', 'rm-me']);
     assert.equal(untagged.stderr.trim(), 'Error response from daemon: No such image: rm-me:latest');
