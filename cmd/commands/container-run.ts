@@ -95,6 +95,9 @@ function checkTty(attachStdin: boolean, tty: boolean): void {
 
 export async function containerCreate(image: string, command: string[], flags: RunFlags): Promise<number> {
   const { spec, options } = parseRunFlags(image, command, { ...flags, detach: true });
+  // As Docker's create: -i means a later `start -a`/`attach` owns stdin, and its end is the
+  // container's (a container without a terminal then reads to end of input and exits).
+  spec.stdin_once = !!flags.interactive;
   const client = await engine();
   println(await createWithCidfile(client, spec, options));
   return 0;

@@ -554,6 +554,18 @@ describe('terminal', () => {
   });
 });
 
+describe('stdin', () => {
+  test('create -i, then start -ai with piped input: the end of input reaches the container', async () => {
+    const id = (await d.ok(['container', 'create', '-i', 'busybox', 'cat'])).trim();
+    assert.equal((await d.ok(['container', 'inspect', '-f', '{{.Config.StdinOnce}}', id])).trim(), 'true');
+    const r = await d.run(['container', 'start', '-ai', id], { input: 'piped\n', timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'piped\n');
+    assert.equal((await d.ok(['container', 'inspect', '-f', '{{.State.Status}}', id])).trim(), 'exited');
+    await d.ok(['container', 'rm', id]);
+  });
+});
+
 describe('terminal detach', () => {
   test('run -it, Ctrl-P Ctrl-Q, then attach: the same shell reads again', async () => {
     const session = `tsc-detach-${process.pid}`;
