@@ -307,7 +307,8 @@ export class ImageService {
       }
       const running = users.find((u) => u.running);
       const remainingTags = tags.filter((t) => !untag.includes(t));
-      const willDelete = remainingTags.length === 0;
+      // `rmi -f NAME` of an image a container uses: Docker removes the name and keeps the image.
+      const willDelete = remainingTags.length === 0 && !(opts.force && !byId && users.length > 0);
       if (willDelete && running) {
         throw conflict(
           byId

@@ -135,6 +135,16 @@ describe('tag and rmi', () => {
     const busyboxId = (await d.ok(['image', 'inspect', '-f', '{{.Id}}', 'bb:1'])).trim();
     assert.equal(await shown(), busyboxId.slice(7, 19));
     await d.ok(['container', 'rm', ctr]);
+    // The only name of an image a running container uses: refused, then with -f untagged, the image kept.
+    const inUseId = (await d.ok(['image', 'import', '-c', 'LABEL only=in-use', tarball, 'in-use:1'])).trim();
+    const runner = (await d.ok(['container', 'run', '-d', 'in-use:1', 'sleep', '600'])).trim();
+    const refused = await d.run(['rmi', 'in-use:1']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /conflict: unable to remove repository reference "in-use:1" \(must force\) - container [0-9a-f]{12} is using its referenced image [0-9a-f]{12}/);
+    assert.equal((await d.ok(['rmi', '-f', 'in-use:1'])).trim(), 'Untagged: in-use:1');
+    assert.equal((await d.ok(['image', 'inspect', '-f', '{{.Id}}', inUseId])).trim(), inUseId);
+    await d.ok(['container', 'rm', '-f', runner]);
+    await d.ok(['rmi', inUseId]);
     // A name without a tag is repeated with the one it implies, as Docker's daemon does.
     const untagged = await d.run(['rmi', 'rm-me']);
     assert.equal(untagged.stderr.trim(), 'Error response from daemon: No such image: rm-me:latest');
