@@ -304,6 +304,24 @@ function registerSystemCommands(program: Command): void {
     .action(lazy(async () => (await load()).inspect));
 }
 
+/**
+ * Every command, not only the top one (commander copies these settings only to commands added
+ * after them): a command line that does not parse throws instead of exiting 1, so that it exits
+ * 125 as Docker's do, and an unknown flag is said in Docker's words with the command's help.
+ */
+function handleParseErrors(command: Command, path: string[] = []): void {
+  command.exitOverride();
+  const where = ['tscompose', ...path].join(' ');
+  command.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => {
+      const unknown = /^error: unknown option '([^']+)'/.exec(s);
+      write(unknown ? `unknown flag: ${unknown[1]}\nSee '${where} --help'.\n` : s);
+    },
+  });
+  for (const sub of command.commands) handleParseErrors(sub, [...path, sub.name()]);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram(topLevelCommand(argv.slice(2)));
   if (program === undefined) {
@@ -312,11 +330,7 @@ export async function main(argv: string[]): Promise<void> {
     await import('./full-program');
     return;
   }
-  program.exitOverride();
-  program.configureOutput({
-    writeErr: (s) => process.stderr.write(s),
-    outputError: (s, write) => write(s),
-  });
+  handleParseErrors(program);
   const debug = argv.includes('--debug') || argv.includes('-D');
   try {
     await program.parseAsync(argv);

@@ -554,6 +554,17 @@ describe('terminal', () => {
   });
 });
 
+describe('command lines', () => {
+  test('an unknown flag exits 125 with Docker’s words and the command’s help, at every depth', async () => {
+    for (const args of [['container', 'run', '--bogus', 'busybox', 'true'], ['image', 'ls', '--bogus'], ['ps', '--bogus']]) {
+      const r = await d.run(args);
+      assert.equal(r.code, 125, args.join(' '));
+      const command = args.slice(0, args.indexOf('--bogus')).join(' ');
+      assert.equal(r.stderr, `unknown flag: --bogus\nSee 'tscompose ${command} --help'.\n`);
+    }
+  });
+});
+
 describe('stdin', () => {
   test('create -i, then start -ai with piped input: the end of input reaches the container', async () => {
     const id = (await d.ok(['container', 'create', '-i', 'busybox', 'cat'])).trim();
