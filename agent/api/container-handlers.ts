@@ -312,6 +312,9 @@ function filterContainers(agent: Agent, list: ContainerRecord[], filters: Filter
   const hasStatus = filters.some((f) => f.key === 'status');
   const known = ['status', 'name', 'label', 'ancestor', 'health', 'id', 'exited', 'network', 'volume', 'before', 'since', 'publish', 'expose', 'label!'];
   for (const f of filters) if (!known.includes(f.key)) throw invalidArgument(`invalid filter '${f.key}'`);
+  // Docker's states; a status that is none of them is refused rather than matching nothing.
+  const states = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+  for (const f of filters) for (const v of f.key === 'status' ? f.values : []) if (!states.includes(v)) throw invalidArgument(`invalid filter 'status=${v}'`);
   const byRef = (v: string) => agent.containers.resolve(v).created;
   return list.filter((c) => {
     if (!all && !hasStatus && c.state.status !== 'running' && c.state.status !== 'paused' && c.state.status !== 'restarting') return false;

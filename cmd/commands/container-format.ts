@@ -236,7 +236,7 @@ export function portLines(ports: PortMap, container: string, privatePort?: strin
       throw new Error(`Error: invalid port (${port}): strconv.ParseUint: parsing "${port}": invalid syntax`);
     }
     const frontends = ports[`${port}/${proto}`];
-    if (!frontends || frontends.length === 0) throw new Error(`Error: No public port '${privatePort}' published for ${container}`);
+    if (!frontends || frontends.length === 0) throw new Error(`Error: No public port '${port}/${proto}' published for ${container}`);
     for (const f of frontends) out.push(joinHostPort(f.HostIp ?? '', f.HostPort ?? ''));
   } else {
     for (const [from, frontends] of Object.entries(ports)) {

@@ -38,7 +38,8 @@ export async function version(opts: { format?: string }): Promise<number> {
     serverError = (err as Error).message;
   }
   if (opts.format) {
-    println(compileTemplate(opts.format).execute({ Client: clientInfo, Server: server }));
+    // `--format json` is Docker's `{{json .}}`.
+    println(opts.format === 'json' ? JSON.stringify({ Client: clientInfo, Server: server }) : compileTemplate(opts.format).execute({ Client: clientInfo, Server: server }));
   } else {
     println('Client:');
     println(` Version:           ${clientInfo.Version}`);
@@ -73,7 +74,7 @@ export async function info(opts: { format?: string }): Promise<number> {
   const client = await engine();
   const doc = JSON.parse((await client.call<{ json: string }>('Info')).json) as Record<string, any>;
   if (opts.format) {
-    println(compileTemplate(opts.format).execute(doc));
+    println(opts.format === 'json' ? JSON.stringify(doc) : compileTemplate(opts.format).execute(doc));
     return 0;
   }
   const lines = [

@@ -148,7 +148,7 @@ test('port lines: all bindings sorted naturally, or one port', () => {
   ]);
   assert.deepEqual(portLines(ports, 'web', '80'), ['0.0.0.0:8080', '[::]:8080']);
   assert.deepEqual(portLines(ports, 'web', '9000/udp'), ['127.0.0.1:9000']);
-  assert.throws(() => portLines(ports, 'web', '443'), /Error: No public port '443' published for web/);
+  assert.throws(() => portLines(ports, 'web', '443'), /Error: No public port '443\/tcp' published for web/);
   assert.throws(() => portLines(ports, 'web', 'x'), /Error: invalid port \(x\)/);
 });
 

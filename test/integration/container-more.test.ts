@@ -563,6 +563,14 @@ describe('command lines', () => {
       assert.equal(r.stderr, `unknown flag: --bogus\nSee 'tscompose ${command} --help'.\n`);
     }
   });
+
+  test('--format json on info and version; a status filter that is no state is refused', async () => {
+    assert.equal(JSON.parse(await d.ok(['info', '--format', 'json'])).DockerRootDir, d.dataRoot);
+    assert.ok(JSON.parse(await d.ok(['version', '--format', 'json'])).Server.Version);
+    const bad = await d.run(['container', 'ls', '--filter', 'status=bogus']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid filter 'status=bogus'/);
+  });
 });
 
 describe('stdin', () => {
