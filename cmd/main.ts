@@ -228,7 +228,7 @@ function registerImageCommands(parent: Command, topLevel: boolean): void {
     .command('load')
     .description('load an image from a tar archive or STDIN')
     .option('-i, --input <file>', 'read from tar archive file, instead of STDIN')
-    .option('-q, --quiet', 'suppress the load output')
+    .option('-q, --quiet', 'suppress the progress output (the "Loaded image" lines stay, as in Docker)')
     .action(lazy(async () => (await load()).imageLoad));
   parent
     .command('save')

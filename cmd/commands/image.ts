@@ -204,7 +204,7 @@ export async function imageHistory(
   return 0;
 }
 
-export async function imageLoad(opts: { input?: string; quiet?: boolean }): Promise<number> {
+export async function imageLoad(opts: { input?: string }): Promise<number> {
   let input: NodeJS.ReadableStream;
   if (opts.input) {
     try {
@@ -221,7 +221,8 @@ export async function imageLoad(opts: { input?: string; quiet?: boolean }): Prom
   const reply = await client.clientStream<{ lines: string[] }>('ImageLoad', async (write) => {
     for await (const chunk of input) await write({ data: chunk });
   });
-  if (!opts.quiet) for (const l of reply.lines) println(l);
+  // -q quiets progress, of which there is none here; the "Loaded image" lines stay, as in Docker.
+  for (const l of reply.lines) println(l);
   return 0;
 }
 

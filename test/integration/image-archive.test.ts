@@ -87,7 +87,7 @@ describe('save and load', () => {
     const onDisk = await fsp.readFile(file);
     assert.equal(sha256(viaStdout.stdoutBuffer), sha256(onDisk), 'save is deterministic, file or pipe');
 
-    const out = await d2.ok(['image', 'load', '-i', file]);
+    const out = await d2.ok(['image', 'load', '-q', '-i', file]);
     assert.match(out, /Loaded image: arch\/a:1/);
     assert.match(out, /Loaded image: arch\/a:2/);
     assert.match(out, /Loaded image: arch\/b:latest/);
