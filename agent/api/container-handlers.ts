@@ -222,7 +222,8 @@ export function containerHandlers(agent: Agent): Handlers {
         try {
           const n = await agent.networks.inspectNetwork(name);
           const users = agent.containers.list().filter((c) => c.networks.includes(n.name));
-          if (users.length > 0) throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+          // A pre-defined network is refused as such, in use or not (the network manager's words).
+          if (users.length > 0 && !['bridge', 'host', 'none'].includes(n.name)) throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
           await agent.networks.removeNetwork(name);
           agent.events.emit('network', 'destroy', n.id, { name: n.name, type: 'bridge' });
           removed.push(name);

@@ -309,6 +309,10 @@ describe('network engine', () => {
     // Its address is free again: a fixed one can take it.
     await d.ok(['container', 'run', '-d', '--name', 'dis-again', '--network', 'dis-net', '--ip', address, 'busybox', 'sleep', '600']);
 
+    // dis-api is on the default bridge too: still it is refused as the pre-defined network it is.
+    const predefined = await d.run(['network', 'rm', 'bridge']);
+    assert.equal(predefined.code, 1);
+    assert.match(predefined.stderr, /bridge is a pre-defined network and cannot be removed/);
     const twice = await d.run(['network', 'disconnect', 'dis-net', 'dis-api']);
     assert.equal(twice.code, 1);
     assert.match(twice.stderr, /container [0-9a-f]{64} is not connected to network dis-net/);
