@@ -120,8 +120,9 @@ export class ImageStore {
         if (id && state.images[id]) return state.images[id];
       }
     }
-    // Docker accepts any unique prefix of the hex ID.
-    if (/^[a-f0-9]{1,64}$/.test(hex) && !(ref && ref.tag)) {
+    // Docker accepts any unique prefix of the hex ID, also after `sha256:` (which otherwise reads
+    // as a name and a tag).
+    if (/^[a-f0-9]{1,64}$/.test(hex) && (hex !== name || !(ref && ref.tag))) {
       const matches = Object.keys(state.images).filter((id) => id.startsWith(`sha256:${hex}`));
       if (matches.length === 1) return state.images[matches[0]!];
       if (matches.length > 1) throw invalidArgument(`image ID prefix ${hex} is ambiguous: it matches ${matches.length} images`);

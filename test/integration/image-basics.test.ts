@@ -120,6 +120,8 @@ describe('tag and rmi', () => {
     await d.ok(['tag', 'rm-me:1', 'rm-me:2']);
     let out = await d.ok(['rmi', 'rm-me:1']);
     assert.equal(out.trim(), 'Untagged: rm-me:1');
+    // sha256:<prefix> is an ID prefix too.
+    assert.equal((await d.ok(['image', 'inspect', '-f', '{{.Id}}', id.slice(0, 13)])).trim(), id);
     out = await d.ok(['image', 'rm', id.slice(7, 17)]);
     assert.match(out, /Untagged: rm-me:2/);
     assert.match(out, new RegExp(`Deleted: ${id}`));
