@@ -81,3 +81,15 @@ export class DetachKeyScanner {
     return { forward: Buffer.from(out), detached: false };
   }
 }
+
+/** One line of the user's answer on stdin, terminal or pipe; the end of input is an empty answer (a no). */
+export async function readAnswer(): Promise<string> {
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input: process.stdin });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  return answer.trim();
+}

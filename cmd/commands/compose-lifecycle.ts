@@ -5,6 +5,7 @@ import { composeUp } from './compose-up';
 import { buildGraph, startupLevels } from '../../manager/project/graph';
 import { replicasOf } from '../../manager/project/desired';
 import { projectContainers, resolveProjectRef, runWithProgress, timeoutOf, type ProjectRef } from './compose-common';
+import { readAnswer } from '../terminal';
 
 export interface DownFlags {
   volumes?: boolean;
@@ -107,15 +108,8 @@ export async function composeRm(services: string[], flags: ActionFlags): Promise
  */
 async function confirmFromPipe(message: string): Promise<boolean> {
   println(message);
-  const { createInterface } = await import('node:readline');
-  const rl = createInterface({ input: process.stdin });
-  const answer = await new Promise<string>((resolve) => {
-    rl.once('line', resolve);
-    rl.once('close', () => resolve(''));
-  });
-  rl.close();
   // Compose's answer parsing: strconv.ParseBool of the trimmed, lower-cased word, and "y"/"yes".
-  const word = answer.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  const word = (await readAnswer()).split(/\s+/)[0]?.toLowerCase() ?? '';
   return ['y', 'yes', 'true', 't', '1'].includes(word);
 }
 

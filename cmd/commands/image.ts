@@ -5,6 +5,7 @@ import { engine, ExitError, out, parseFilters, println, eprintln } from '../cli'
 import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339 } from '../format';
 import { notFound } from '../../common/errors';
 import { STREAM_CHUNK } from '../../common/transient';
+import { readAnswer } from '../terminal';
 
 interface ImageSummary {
   id: string;
@@ -293,13 +294,5 @@ export async function imagePrune(opts: { all?: boolean; filter?: string[]; force
 
 export async function confirm(warning: string): Promise<boolean> {
   process.stdout.write(`${warning}\nAre you sure you want to continue? [y/N] `);
-  const { createInterface } = await import('node:readline');
-  const rl = createInterface({ input: process.stdin });
-  // The end of stdin (a pipe with nothing in it) is a no.
-  const answer = await new Promise<string>((resolve) => {
-    rl.once('line', resolve);
-    rl.once('close', () => resolve(''));
-  });
-  rl.close();
-  return /^y(es)?$/i.test(answer.trim());
+  return /^y(es)?$/i.test(await readAnswer());
 }
