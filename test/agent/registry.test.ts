@@ -172,10 +172,15 @@ describe('registry: against docker-registry', () => {
         assert.ok(seq.includes(s), `${s} in ${seq.join(', ')}`);
       assert.ok(seq.indexOf('Download complete') < seq.indexOf('Pull complete'));
 
-      // A second pull finds every layer in the store.
+      // A second pull finds the whole image in the store: no line per layer, as in Docker.
       const again: ProgressEvent[] = [];
       await pullImage({ ref: `${reg.host}/round/${format}:v1`, store: dst, client, onProgress: (e) => again.push(e) });
-      assert.deepEqual(statusesOf(again, id), ['Already exists']);
+      assert.deepEqual(statusesOf(again, id), []);
+      // Its layers without its config (another image sharing them): each one "Already exists".
+      await dst.delete(img.config.digest);
+      const shared: ProgressEvent[] = [];
+      await pullImage({ ref: `${reg.host}/round/${format}:v1`, store: dst, client, onProgress: (e) => shared.push(e) });
+      assert.deepEqual(statusesOf(shared, id), ['Already exists']);
     });
 
   it('reports existing layers on re-push and mounts them across repositories', async () => {
