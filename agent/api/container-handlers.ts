@@ -50,7 +50,7 @@ export function containerHandlers(agent: Agent): Handlers {
         const row = summarize(c, sizes);
         // As Docker: the name the container was made from, while it still names that image;
         // once it names another image, or none, the image's ID.
-        if (agent.images.store.tryResolve(c.image)?.id !== c.imageId) row.image = c.imageId;
+        if (imageNamedBy(agent, c.image) !== c.imageId) row.image = c.imageId;
         out.push(row);
       }
       return { containers: out };
@@ -611,5 +611,14 @@ async function followAttempts(
       await followLog(file, { offset, live: () => false, signal, onLines });
       return;
     }
+  }
+}
+
+/** The image a name leads to now, if any: an ID prefix that has become ambiguous leads nowhere. */
+function imageNamedBy(agent: Agent, name: string): string | undefined {
+  try {
+    return agent.images.store.tryResolve(name)?.id;
+  } catch {
+    return undefined;
   }
 }

@@ -24,7 +24,7 @@ export interface ResolvedLink {
   env: string[];
 }
 
-function splitLink(link: string): { target: string; alias: string } {
+export function splitLink(link: string): { target: string; alias: string } {
   const i = link.indexOf(':');
   return i === -1 ? { target: link, alias: link } : { target: link.slice(0, i), alias: link.slice(i + 1) };
 }
@@ -43,6 +43,7 @@ export function checkLinks(spec: ContainerSpec, networkMode: ContainerRecord['ne
 /** The links of `c` as its start finds them (its own endpoints already made). */
 export function resolveLinks(c: ContainerRecord, lookup: (nameOrId: string) => ContainerRecord | undefined): ResolvedLink[] {
   const out: ResolvedLink[] = [];
+  const onDefaultBridge = c.networks[0] === DEFAULT_BRIDGE;
   for (const link of c.spec.links) {
     const { target, alias } = splitLink(link);
     const child = lookup(target);
@@ -51,7 +52,6 @@ export function resolveLinks(c: ContainerRecord, lookup: (nameOrId: string) => C
       throw failedPrecondition(`Cannot link to a non running container: /${child.name} AS /${c.name}/${alias}`);
     }
     const names = [alias, child.config.hostname, ...(alias !== child.name ? [child.name] : [])];
-    const onDefaultBridge = c.networks[0] === DEFAULT_BRIDGE;
     if (onDefaultBridge) {
       const address = child.endpoints[DEFAULT_BRIDGE]?.ipAddress;
       if (!address) throw failedPrecondition(`Cannot link to /${child.name}, as it does not belong to the default network`);

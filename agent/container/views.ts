@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import type { ContainerSummary, PortBinding } from '../../common/rpc/engine-types';
 import type { ContainerRecord } from './record';
+import { splitLink } from './links';
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
 
@@ -77,7 +78,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       RestartPolicy: { Name: spec.restart_policy.name || 'no', MaximumRetryCount: spec.restart_policy.max_retries },
       AutoRemove: spec.auto_remove,
       VolumesFrom: spec.volumes_from.length > 0 ? spec.volumes_from : null,
-      Links: spec.links.length > 0 ? spec.links.map((l) => `/${l.split(':')[0]}:/${c.name}/${l.split(':')[1]}`) : null,
+      Links: spec.links.length > 0 ? spec.links.map(splitLink).map(({ target, alias }) => `/${target}:/${c.name}/${alias}`) : null,
       CapAdd: spec.cap_add.length > 0 ? spec.cap_add : null,
       CapDrop: spec.cap_drop.length > 0 ? spec.cap_drop : null,
       Dns: spec.dns,

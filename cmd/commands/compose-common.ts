@@ -48,6 +48,14 @@ export interface ProjectRef {
  * COMPOSE_PROJECT_NAME), as Compose lets `down`, `ps`, `logs`… work without the files. The
  * `services` named on the command line activate their profiles, as Compose's do.
  */
+/**
+ * Services named on the command line must be the files' (Compose's "no such service"); a project
+ * known by name alone has no list to check them against.
+ */
+export function checkKnownServices(ref: ProjectRef, services: readonly string[]): void {
+  if (ref.loaded) for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
+}
+
 export async function resolveProjectRef(services: string[] = []): Promise<ProjectRef> {
   const g = getGlobals();
   try {

@@ -4,7 +4,7 @@ import { engine, ExitError, println } from '../cli';
 import { composeUp } from './compose-up';
 import { buildGraph, startupLevels } from '../../manager/project/graph';
 import { replicasOf } from '../../manager/project/desired';
-import { projectContainers, resolveProjectRef, runWithProgress, timeoutOf, type ProjectRef } from './compose-common';
+import { checkKnownServices, projectContainers, resolveProjectRef, runWithProgress, timeoutOf, type ProjectRef } from './compose-common';
 import { readAnswer } from '../terminal';
 
 export interface DownFlags {
@@ -44,7 +44,7 @@ export interface ActionFlags {
 
 async function projectAction(action: ProjectActionName, services: string[], flags: ActionFlags, resolved?: ProjectRef): Promise<number> {
   const ref = resolved ?? (await resolveProjectRef(services));
-  if (ref.loaded) for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
+  checkKnownServices(ref, services);
   await runWithProgress('ProjectAction', {
     project_name: ref.name,
     action,
@@ -86,7 +86,7 @@ export const composeUnpause = (services: string[]) => projectAction('unpause', s
 
 export async function composeRm(services: string[], flags: ActionFlags): Promise<number> {
   const ref = await resolveProjectRef(services);
-  if (ref.loaded) for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
+  checkKnownServices(ref, services);
   const stopped = (await projectContainers(ref.name, { all: true, services })).filter((c) => flags.stop || (c.state !== 'running' && c.state !== 'paused'));
   if (stopped.length === 0) {
     println('No stopped containers');

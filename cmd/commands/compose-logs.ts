@@ -9,7 +9,7 @@ import { engine, ExitError, getGlobals } from '../cli';
 import type { EngineClient } from '../client';
 import { parseTimestamp } from '../format';
 import { logTimestamp } from './container-io';
-import { projectContainers, resolveProjectRef } from './compose-common';
+import { checkKnownServices, projectContainers, resolveProjectRef } from './compose-common';
 
 /** Compose's rotation: cyan, yellow, green, magenta, blue, then the same in bold. */
 const COLORS = ['36', '33', '32', '35', '34', '36;1', '33;1', '32;1', '35;1', '34;1'];
@@ -155,7 +155,7 @@ export async function composeLogs(services: string[], flags: LogsFlags): Promise
   const ref = await resolveProjectRef(services);
   // As Compose, which selects the services when it loads the files: only a project known by
   // name alone lets an unknown service through, with nothing to show.
-  if (ref.loaded) for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
+  checkKnownServices(ref, services);
   let tail = -1;
   if (flags.tail !== undefined && flags.tail !== 'all') {
     if (!/^\d+$/.test(flags.tail)) throw new ExitError(1, `invalid value for "tail": "${flags.tail}"`);

@@ -4,7 +4,7 @@ import type { PortView } from '../../common/rpc/engine-types';
 import { engine, ExitError, out, println } from '../cli';
 import { containerStatus, goTime, humanSize, quoteGo, renderList, tabwrite, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
 import { displayablePorts, ellipsis, shortId } from './container-format';
-import { manager, projectContainers, resolveProjectRef, serviceContainer } from './compose-common';
+import { checkKnownServices, manager, projectContainers, resolveProjectRef, serviceContainer } from './compose-common';
 
 const portViews = (c: ProjectContainer): PortView[] =>
   c.ports.map((p) => ({ ip: p.url, private_port: p.target_port, public_port: p.published_port, type: p.protocol }));
@@ -31,9 +31,7 @@ export async function composePs(services: string[], flags: PsFlags): Promise<num
     statuses.push(m[1] as string);
   }
   for (const s of statuses) if (!STATES.includes(s)) throw new ExitError(1, `invalid filter 'status=${s}'`);
-  if (ref.loaded) {
-    for (const s of services) if (!ref.loaded.model.services[s]) throw new ExitError(1, `no such service: ${s}`);
-  }
+  checkKnownServices(ref, services);
   let list = await projectContainers(ref.name, { all: !!flags.all || statuses.length > 0, services, oneoff: true });
   if (statuses.length > 0) list = list.filter((c) => statuses.includes(c.state));
   // Orphans (containers of services the files no longer have) are shown unless --orphans=false.
