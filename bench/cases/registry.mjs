@@ -143,12 +143,16 @@ export async function run(ctx) {
 
   const rows = [];
   const m = (xs) => median(xs);
-  rows.push({ name: `push ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`, ours: m(push.ours), ref: m(push.docker), refName: 'docker push' });
-  if (skopeo) rows.push({ name: `push ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`, ours: m(push.ours), ref: m(push.skopeo), refName: 'skopeo copy' });
-  rows.push({ name: `pull ${sizeMB.toFixed(0)} MB, ${LAYERS} layers${layersOk ? '' : ' (LAYERS WRONG)'}`, ours: m(pull.ours), ref: m(pull.docker), refName: 'docker pull' });
+  // Issue 6: at least as fast as the fastest of them, so no worse than 1.00x against each.
+  const asFast = { ratio: 1 };
+  const pushName = `push ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`;
+  const pullName = `pull ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`;
+  rows.push({ name: pushName, ours: m(push.ours), ref: m(push.docker), refName: 'docker push', target: asFast });
+  if (skopeo) rows.push({ name: pushName, ours: m(push.ours), ref: m(push.skopeo), refName: 'skopeo copy', target: asFast });
+  rows.push({ name: `${pullName}${layersOk ? '' : ' (LAYERS WRONG)'}`, ours: m(pull.ours), ref: m(pull.docker), refName: 'docker pull', target: asFast });
   if (skopeo) {
-    rows.push({ name: `pull ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`, ours: m(pull.ours), ref: m(pull.skopeoStore), refName: 'skopeo copy to containers-storage: (unpacked)' });
-    rows.push({ name: `pull ${sizeMB.toFixed(0)} MB, ${LAYERS} layers`, ours: m(pull.ours), ref: m(pull.skopeo), refName: 'skopeo copy to dir: (blobs only)' });
+    rows.push({ name: pullName, ours: m(pull.ours), ref: m(pull.skopeoStore), refName: 'skopeo copy to containers-storage: (unpacked)', target: asFast });
+    rows.push({ name: pullName, ours: m(pull.ours), ref: m(pull.skopeo), refName: 'skopeo copy to dir: (blobs only)', target: asFast });
   }
   const peakKb = peaks.length ? Math.max(...peaks) : Math.max(...sampled.map((s) => s.max));
   rows.push({
