@@ -197,13 +197,14 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
 
 /** One `ps` row. The CLI renders STATUS from the state fields. */
 export function summarize(c: ContainerRecord, sizes?: { rw: number; rootFs: number }): ContainerSummary {
-  const args = [...c.config.entrypoint, ...c.config.cmd];
+  const [path = '', ...args] = [...c.config.entrypoint, ...c.config.cmd];
   return {
     id: c.id,
     names: [c.name],
     image: c.image,
     image_id: c.imageId,
-    command: args.join(' '),
+    // Docker's wording: the arguments that hold a space in single quotes, not the path.
+    command: [path, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' '),
     created: c.created,
     state: c.state.status,
     status: '',

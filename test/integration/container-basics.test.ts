@@ -72,6 +72,9 @@ describe('lifecycle', () => {
     assert.match(ps, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/m);
     assert.match(ps, /life$/m);
     assert.match(ps, /Up /);
+    // Docker quotes the arguments that hold a space, not the path.
+    const command = await d.ok(['container', 'ls', '--no-trunc', '--filter', 'name=life', '--format', '{{.Command}}']);
+    assert.equal(command, `"sh -c 'echo started; trap \\"echo bye; exit 0\\" TERM; while true; do sleep 0.1; done'"\n`);
     await retry(async () => assert.match(await d.ok(['container', 'logs', 'life']), /started/));
     const ex = await d.run(['container', 'exec', 'life', 'sh', '-c', 'echo in $(hostname); exit 7']);
     assert.equal(ex.code, 7);
