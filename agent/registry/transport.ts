@@ -103,8 +103,9 @@ export class NodeHttpTransport implements HttpTransport {
     const secure = new URL(`https://${hostPort}/`);
     if (!isInsecureHost(this.opts, hostPort)) return secure;
     const plain = new URL(`http://${hostPort}/`);
+    const ping = new URL('/v2/', plain);
     try {
-      const res = await this.request({ method: 'GET', url: new URL('/v2/', plain), ...(signal && { signal }) });
+      const res = await this.request({ method: 'GET', url: ping, ...(signal && { signal }) });
       if (res.status !== 400) {
         res.body.resume();
         return plain;
@@ -113,6 +114,8 @@ export class NodeHttpTransport implements HttpTransport {
       return /HTTPS server/i.test(text) ? secure : plain;
     } catch (err) {
       if (isTlsHandshakeError(err)) return secure;
+      // Named as Docker names it: `Get "http://127.0.0.1:5000/v2/": connect ECONNREFUSED …`.
+      if (isNetworkError(err)) throw unavailable(`Get "${ping.href}": ${(err as Error).message}`, err);
       throw err;
     }
   }

@@ -14,6 +14,7 @@ import { CLI } from '../helpers/daemon';
 import { FaultProxy, buildTestImage, skopeoCopy, startRegistry, writeOciLayout, type TestRegistry } from '../helpers/registry';
 import { ProgressDisplay, progressText } from '../../cmd/progress';
 import { ComposeProject } from '../helpers/compose';
+import { freePort } from '../helpers/http';
 
 // The daemons keep credentials in (and read Docker's from) private dirs, never the user's.
 const configRoot = mkdtempSync(path.join(os.tmpdir(), 'tsc-registry-config-'));
@@ -241,6 +242,13 @@ describe('errors', () => {
     assert.equal(tag.code, 1);
     assert.equal(tag.stderr, `Error response from daemon: manifest for ${reg.host}/bb:nope not found: manifest unknown: manifest unknown\n`);
     assert.equal(await imageList(puller), before);
+  });
+
+  test('a registry that is down: the address it was asked at and why, exit 1', async () => {
+    const port = await freePort();
+    const down = await puller.run(['image', 'pull', `127.0.0.1:${port}/app`]);
+    assert.equal(down.code, 1);
+    assert.equal(down.stderr, `Error response from daemon: Get "http://127.0.0.1:${port}/v2/": connect ECONNREFUSED 127.0.0.1:${port}\n`);
   });
 
   test('a pull failing mid-way (corrupt layer) leaves images and layers as they were', async () => {
