@@ -3,7 +3,7 @@
  * error reporting. Kept free of heavy imports: every command pays for what this file loads.
  */
 import { fstatSync, writeSync } from 'node:fs';
-import type { Command } from 'commander';
+import type { Command, Option } from 'commander';
 import type { EngineClient } from './client';
 import { parseGoBool } from './parse/go-bool';
 
@@ -105,23 +105,58 @@ export function collect(value: string, previous: string[] | undefined): string[]
 }
 
 /**
- * Boolean flags that also take a value the Go way, `--orphans=false`, as Docker's and Compose's
- * do, and never the next word (`pull --disable-content-trust debian` names the image). Each flag
- * is registered as `--x` and `--no-x`; `--x=<bool>` becomes one of them before commander parses
- * the command's arguments. For commands without a container command line among their operands.
+ * Boolean flags also take a value the Go way, `--rm=false`, `-d=false`, `--no-trunc=true`, as every boolean
+ * flag of Docker's and Compose's does (pflag), and never the next word (`pull
+ * --disable-content-trust debian` names the image). `--x=<bool>` is rewritten before commander
+ * parses the command's arguments: to `--x`, to `--no-x` where the command has it, or to nothing
+ * where false is the flag's default. Operands are left alone: the scan stops at `--`, and at the
+ * first operand of a command whose operands end its options (a subcommand's name, a container's
+ * command line).
  */
-export function acceptGoBoolValues(command: Command, flags: string[]): Command {
+export function acceptGoBoolValues(command: Command): Command {
+  const options = command.options as readonly Option[];
+  const byLong = new Map(options.filter((o) => o.long).map((o) => [o.long!, o]));
+  const takesValue = (flag: string): boolean => {
+    const o = flag.startsWith('--') ? byLong.get(flag) : options.find((x) => x.short === flag);
+    return o !== undefined && (o.required || o.optional);
+  };
+  const isBoolean = (o: Option | undefined): o is Option => o !== undefined && !o.required && !o.optional;
+  // commander keeps this setting private; it is what makes the first operand end the options.
+  const operandsEndOptions = (): boolean =>
+    command.commands.length > 0 || (command as unknown as { _passThroughOptions?: boolean })._passThroughOptions === true;
+
+  const rewrite = (flag: string, text: string): string | undefined => {
+    const value = parseGoBool(text);
+    if (value === undefined) {
+      command.error(`invalid argument ${JSON.stringify(text)} for "${flag}" flag: strconv.ParseBool: parsing ${JSON.stringify(text)}: invalid syntax`);
+    }
+    if (value) return flag;
+    const opt = byLong.get(flag)!;
+    // `--x=false` says `--no-x`, and `--no-x=false` says `--x`.
+    const opposite = opt.negate ? `--${flag.slice('--no-'.length)}` : `--no-${flag.slice(2)}`;
+    if (byLong.has(opposite)) return opposite;
+    // Otherwise leaving the flag out says it, unless it is on by default (commander then refuses it).
+    return !opt.negate && opt.defaultValue === true ? `${flag}=${text}` : undefined;
+  };
+
   const parse = command.parseOptions.bind(command);
   command.parseOptions = (argv: string[]) => {
-    const end = argv.indexOf('--');
-    const rewritten = argv.map((arg, i) => {
-      const m = /^(--[a-z][a-z0-9-]*)=(.*)$/.exec(arg);
-      if (!m || (end !== -1 && i > end) || !flags.includes(m[1]!)) return arg;
-      const value = parseGoBool(m[2]!);
-      if (value === undefined) command.error(`invalid argument ${JSON.stringify(m[2])} for "${m[1]}" flag: strconv.ParseBool: parsing ${JSON.stringify(m[2])}: invalid syntax`);
-      return value ? m[1]! : `--no-${m[1]!.slice(2)}`;
-    });
-    return parse(rewritten);
+    const out: string[] = [];
+    let i = 0;
+    for (; i < argv.length; i++) {
+      const arg = argv[i]!;
+      if (arg === '--' || (!arg.startsWith('-') && operandsEndOptions())) break;
+      const m = /^(--[a-z][a-z0-9-]*|-[a-zA-Z])=(.*)$/s.exec(arg);
+      const long = m && (m[1]!.startsWith('--') ? m[1]! : options.find((o) => o.short === m[1])?.long);
+      if (m && long && isBoolean(byLong.get(long))) {
+        const replaced = rewrite(long, m[2]!);
+        if (replaced !== undefined) out.push(replaced);
+        continue;
+      }
+      out.push(arg);
+      if (/^-(-[a-z][a-z0-9-]*|[a-zA-Z])$/.test(arg) && takesValue(arg) && i + 1 < argv.length) out.push(argv[++i]!);
+    }
+    return parse([...out, ...argv.slice(i)]);
   };
   return command;
 }

@@ -10,7 +10,7 @@ import { registerComposeCommands } from './commands/register-compose';
 import { registerRegistryCommands } from './commands/register-registry';
 import { registerBuildCommands } from './commands/register-build';
 import { registerContainerCommands, registerNetworkCommands, registerVolumeCommands } from './commands/register-engine';
-import { collect, eprintln, ExitError, setGlobals, closeEngine, lazy, stdoutIsFile, type GlobalFlags } from './cli';
+import { acceptGoBoolValues, collect, eprintln, ExitError, setGlobals, closeEngine, lazy, stdoutIsFile, type GlobalFlags } from './cli';
 import { FAMILIES, FAMILY_OF, type Family } from './families';
 
 // The daemon's V8 flags are set by bin/tscompose, before this bundle loads.
@@ -308,9 +308,11 @@ function registerSystemCommands(program: Command): void {
  * Every command, not only the top one (commander copies these settings only to commands added
  * after them): a command line that does not parse throws instead of exiting 1, so that it exits
  * 125 as Docker's do, and an unknown flag is said in Docker's words with the command's help.
+ * Every boolean flag also takes a Go-style value (`--rm=false`).
  */
 function handleParseErrors(command: Command, path: string[] = []): void {
   command.exitOverride();
+  acceptGoBoolValues(command);
   const where = ['tscompose', ...path].join(' ');
   command.configureOutput({
     writeErr: (s) => process.stderr.write(s),

@@ -3,7 +3,7 @@
  * its implementation when it runs.
  */
 import { Option, type Command } from 'commander';
-import { acceptGoBoolValues, collect, getGlobals, lazy } from '../cli';
+import { collect, getGlobals, lazy } from '../cli';
 
 export function registerComposeCommands(program: Command): void {
   program
@@ -145,7 +145,6 @@ function registerProjectCommands(program: Command): void {
     .option('--orphans', 'include orphaned services (not declared by project) (default true)')
     .option('--no-orphans', 'leave out orphaned services (also --orphans=false)')
     .action(lazy(async () => (await ps()).composePs));
-  acceptGoBoolValues(psCommand, ['--orphans']);
 
   program
     .command('logs')

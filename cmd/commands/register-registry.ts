@@ -4,7 +4,7 @@
  * implementation when it runs.
  */
 import { Option, type Command } from 'commander';
-import { acceptGoBoolValues, lazy } from '../cli';
+import { lazy } from '../cli';
 
 export function registerRegistryCommands(program: Command, imageCommand: Command): void {
   const load = () => import('./registry');
@@ -18,7 +18,6 @@ export function registerRegistryCommands(program: Command, imageCommand: Command
     .option('--disable-content-trust', 'skip image verification (default true: signatures are never verified)')
     .option('--no-disable-content-trust', 'verify image signatures: not supported (also --disable-content-trust=false)')
     .action(lazy(async () => (await load()).imagePull));
-  acceptGoBoolValues(pull, ['--disable-content-trust']);
   const push = imageCommand
     .command('push')
     .description('upload an image to a registry')
@@ -28,7 +27,6 @@ export function registerRegistryCommands(program: Command, imageCommand: Command
     .option('--disable-content-trust', 'skip image signing (default true: images are never signed)')
     .option('--no-disable-content-trust', 'sign the image: not supported (also --disable-content-trust=false)')
     .action(lazy(async () => (await load()).imagePush));
-  acceptGoBoolValues(push, ['--disable-content-trust']);
   program
     .command('login')
     .description('log in to a registry (Docker Hub when no server is given)')
