@@ -3,6 +3,7 @@
  * detach key sequence (ctrl-p,ctrl-q by default), which the CLI intercepts itself so that a
  * detach works whatever the daemon does with the keys.
  */
+import { spawnSync } from 'node:child_process';
 
 export const DEFAULT_DETACH_KEYS = [0x10, 0x11];
 
@@ -29,12 +30,20 @@ export function watchResize(onResize: (size: TerminalSize) => void): () => void 
   return () => process.stdout.off('resize', listener);
 }
 
-/** Puts stdin in raw mode when it is a terminal; returns the function restoring it. */
+/**
+ * Puts stdin in raw mode when it is a terminal; returns the function restoring it. Raw as Docker
+ * makes it (Go's MakeRaw): output processing goes too, which libuv's raw mode keeps, so that the
+ * container's terminal, which ends its lines `\r\n` already, is not given a second `\r` by ours.
+ * Restoring gives back the settings libuv saved before its first change, output processing
+ * included.
+ */
 export function enterRawMode(): () => void {
   const stdin = process.stdin;
   if (!stdin.isTTY) return () => undefined;
   const wasRaw = stdin.isRaw;
   stdin.setRawMode(true);
+  // Node has no call for termios' output flags; stty works on the terminal it is given as stdin.
+  spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
   let restored = false;
   const restore = () => {
     if (restored) return;

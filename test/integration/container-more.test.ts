@@ -552,6 +552,15 @@ describe('terminal', () => {
       }
     }
   });
+  test('-it output keeps the container terminal’s line ends (ours adds no \\r); the terminal is restored', () => {
+    const env = Object.entries(d.env).map(([k, v]) => `${k}=${v}`).join(' ');
+    const command = `env ${env} ${process.execPath} ${CLI} container run -it --rm busybox printf 'a\\nb\\n'; stty -a`;
+    const out = execFileSync('script', ['-qefc', command, '/dev/null'], { input: '', timeout: 60_000 }).toString();
+    // (script may echo its input's end before the container's output)
+    assert.ok(out.includes('a\r\nb\r\n') && !out.includes('\r\r\n'), JSON.stringify(out.slice(0, 20)));
+    assert.match(out, /(^|\s)opost(\s|$)/m, 'output processing is back on');
+    assert.match(out, /(^|\s)icanon(\s|$)/m, 'line editing is back on');
+  });
 });
 
 describe('command lines', () => {
