@@ -355,7 +355,7 @@ export class NetworkManager {
 
   private mustFind(idOrName: string): NetworkRecord {
     const n = this.find(idOrName);
-    if (!n) throw notFound(`network: network ${idOrName} not found`);
+    if (!n) throw notFound(`network ${idOrName} not found`);
     return n;
   }
 
@@ -382,10 +382,10 @@ export class NetworkManager {
       if (!c || c.prefix > 30) throw invalidArgument(`network: invalid subnet ${req.subnet}`);
       for (const other of this.state.networks) {
         const o = parseCidr(other.subnet);
-        if (o && cidrsOverlap(o, c)) throw conflict('network: invalid pool request: Pool overlaps with other one on this address space');
+        if (o && cidrsOverlap(o, c)) throw conflict('invalid pool request: Pool overlaps with other one on this address space');
       }
       subnet = formatCidr(c);
-      if (!(await this.claims.claim(subnet))) throw conflict('network: invalid pool request: Pool overlaps with other one on this address space');
+      if (!(await this.claims.claim(subnet))) throw conflict('invalid pool request: Pool overlaps with other one on this address space');
     } else {
       if (req.gateway || req.ipRange) throw invalidArgument('network: --gateway and --ip-range need --subnet');
       subnet = await this.chooseSubnet(this.options.subnetPools);
@@ -448,7 +448,7 @@ export class NetworkManager {
     return this.serial(async () => {
       await this.ensureDefaultNetworkLocked();
       const driver = req.driver ?? 'bridge';
-      if (driver !== 'bridge') throw invalidArgument(`network: plugin "${driver}" not found`);
+      if (driver !== 'bridge') throw invalidArgument(`plugin "${driver}" not found`);
       if (!NAME_PATTERN.test(req.name)) {
         throw invalidArgument(`network: invalid network name "${req.name}": must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
       }
@@ -682,7 +682,7 @@ export class NetworkManager {
     if (!/^[A-Za-z0-9_.-]+$/.test(containerId)) throw invalidArgument(`network: invalid container ID ${JSON.stringify(containerId)}`);
     const mine = this.state.endpoints.filter((e) => ownerOf(e) === containerId);
     if (mine.some((e) => e.networkId === n.id)) {
-      throw conflict(`network: endpoint with name ${opts.name ?? containerId} already exists in network ${n.name}`);
+      throw conflict(`endpoint with name ${opts.name ?? containerId} already exists in network ${n.name}`);
     }
     let ifName = opts.ifName;
     if (ifName === undefined) {
@@ -1119,8 +1119,9 @@ async function isDeadOwner(alias: string): Promise<boolean> {
   }
 }
 
+// Messages Docker's daemon gives word for word (scripts match on them) go without the room prefix.
 function alreadyExistsError(name: string) {
-  return alreadyExists(`network: network with name ${name} already exists`);
+  return alreadyExists(`network with name ${name} already exists`);
 }
 
 /**

@@ -292,6 +292,22 @@ describe('network engine', () => {
     await d.ok(['network', 'rm', 'fixed-auto', 'fixed-own']);
   });
 
+  test('network create and rm refusals in Docker’s words', async () => {
+    await d.ok(['network', 'create', '--subnet', '10.231.0.0/16', 'words']);
+    try {
+      const twice = await d.run(['network', 'create', 'words']);
+      assert.equal(twice.code, 1);
+      assert.equal(twice.stderr, 'Error response from daemon: network with name words already exists\n');
+      const overlap = await d.run(['network', 'create', '--subnet', '10.231.7.0/24', 'words2']);
+      assert.equal(overlap.stderr, 'Error response from daemon: invalid pool request: Pool overlaps with other one on this address space\n');
+      const missing = await d.run(['network', 'rm', 'nosuchnet']);
+      assert.equal(missing.code, 1);
+      assert.equal(missing.stderr, 'Error response from daemon: network nosuchnet not found\n');
+    } finally {
+      await d.ok(['network', 'rm', 'words']);
+    }
+  });
+
   test('network disconnect takes a running container off a network: interface, name and address go', async () => {
     await d.ok(['network', 'create', '--subnet', '10.214.61.0/24', 'dis-net']);
     await server('dis-api', 'api-here', ['--network', 'dis-net']);
