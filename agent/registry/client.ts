@@ -398,6 +398,8 @@ export class RegistryClient {
     };
     const attempts = ep.mirror ? 1 : this.options.retry.attempts;
     let failures = 0;
+    /** The furthest any attempt got: bytes fetched again after a restart are no progress. */
+    let furthest = 0;
     try {
       for (;;) {
         if (w.offset > desc.size) await restart();
@@ -424,9 +426,9 @@ export class RegistryClient {
           const body = await readBody(res).catch(() => Buffer.alloc(0));
           throw registryError(res, body);
         }
-        const before = w.offset;
         const { tap } = opts;
         tap?.start(w.offset);
+        const whole = blobLengthAnswered(res);
         try {
           for await (const chunk of res.body) {
             const tapped = tap?.write(chunk as Buffer);
@@ -440,13 +442,21 @@ export class RegistryClient {
               break;
             }
           }
+          // The response ended as it said it would: the registry's blob is shorter than its descriptor.
+          if (w.offset < desc.size && whole !== undefined && w.offset === whole) {
+            throw failedPrecondition(`registry: blob ${desc.digest} is truncated: ${ep.host} has ${whole} of its ${desc.size} bytes`);
+          }
         } catch (err) {
           if (opts.signal?.aborted) throw cancelled('context canceled', err);
           if (!isNetworkError(err)) throw err;
         }
-        if (w.offset >= desc.size) continue;
-        // A connection that delivered bytes earns a fresh set of attempts: progress is progress.
-        failures = w.offset > before ? 1 : failures + 1;
+        if (w.offset > desc.size) {
+          throw failedPrecondition(`registry: blob ${desc.digest} is longer than the ${desc.size} bytes its descriptor gives`);
+        }
+        if (w.offset === desc.size) continue;
+        // A connection that got further than any before earns a fresh set of attempts: progress is progress.
+        failures = w.offset > furthest ? 1 : failures + 1;
+        furthest = Math.max(furthest, w.offset);
         if (failures >= attempts)
           throw unavailable(`registry: download of ${desc.digest} failed after ${w.offset} of ${desc.size} bytes`);
         await this.backoff(failures, undefined, opts.signal);
@@ -802,6 +812,16 @@ export function retryAfterMs(value: string | undefined, now = Date.now()): numbe
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const when = Date.parse(value);
   return Number.isFinite(when) ? Math.max(0, when - now) : undefined;
+}
+
+/** The length of the whole blob as the response gives it (a 200's Content-Length, a 206's range total). */
+function blobLengthAnswered(res: HttpResponse): number | undefined {
+  if (res.status === 206) {
+    const m = /^bytes \d+-\d+\/(\d+)$/.exec(headerText(res.headers['content-range']) ?? '');
+    return m ? Number(m[1]) : undefined;
+  }
+  const length = headerText(res.headers['content-length']);
+  return length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
 }
 
 function contentRangeStart(res: HttpResponse): number | undefined {
