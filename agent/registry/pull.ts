@@ -105,6 +105,7 @@ async function pullImageSteps(req: PullRequest): Promise<PullResult> {
     emit({ id: ref.digest ?? ref.tag, status: `Pulling from ${ref.path}` });
     const resolved = await client.resolve(ref, req.platform, { signal });
     const { manifest } = resolved;
+    for (const d of [manifest.config, ...manifest.layers]) checkSupportedMediaType(d.mediaType);
     await putBlob(store, resolved.manifestBytes);
     if (resolved.index) await putBlob(store, resolved.index.bytes);
 
@@ -281,4 +282,18 @@ function checkPlatform(ref: Reference, config: ImageConfig, want: Platform): voi
   throw invalidArgument(
     `image with reference ${familiarString(ref)} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${actual}`,
   );
+}
+
+/** The families of media types an image's config and layers may have: OCI's image types and Docker's. */
+const SUPPORTED_MEDIA_TYPE_FAMILIES = ['application/vnd.oci.image', 'application/vnd.docker'];
+
+/**
+ * Refuses what is no image (a Helm chart's config, an artifact's layers) before anything is
+ * fetched, as Docker does and in its words; a descriptor without a media type is let through.
+ */
+export function checkSupportedMediaType(mediaType: string | undefined): void {
+  if (!mediaType) return;
+  const lower = mediaType.toLowerCase();
+  if (SUPPORTED_MEDIA_TYPE_FAMILIES.some((family) => lower.startsWith(`${family}.`))) return;
+  throw failedPrecondition(`unsupported media type ${mediaType}`);
 }

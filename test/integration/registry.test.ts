@@ -279,6 +279,59 @@ describe('errors', () => {
   });
 });
 
+describe('blobs the registry holds wrong, and what is no image', () => {
+  let broken: TestRegistry;
+  let img: Awaited<ReturnType<typeof buildTestImage>>;
+  const blobFile = (digest: string) =>
+    path.join(broken.dir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7), 'data');
+  before(async () => {
+    broken = await registry({ mode: 'none' });
+    img = await buildTestImage({ note: 'held wrong', randomLayers: [256 << 10] });
+    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
+    try {
+      writeOciLayout(layout, 'v1', [img]);
+      skopeoCopy(layout, 'v1', broken, 'app:v1');
+    } finally {
+      await fsp.rm(layout, { recursive: true, force: true });
+    }
+  });
+
+  test('a layer the registry has only part of: one line naming it, at once, nothing added', async () => {
+    const top = img.layers[img.layers.length - 1]!;
+    const whole = await fsp.readFile(blobFile(top.digest));
+    await fsp.writeFile(blobFile(top.digest), whole.subarray(0, whole.length >> 1));
+    try {
+      const imagesBefore = await imageList(puller);
+      const r = await puller.run(['image', 'pull', `${broken.host}/app:v1`], { timeoutMs: 60_000 });
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `Error response from daemon: registry: blob ${top.digest} is truncated: ${broken.host} has ${whole.length >> 1} of its ${whole.length} bytes\n`,
+      );
+      assert.equal(await imageList(puller), imagesBefore);
+    } finally {
+      await fsp.writeFile(blobFile(top.digest), whole);
+    }
+  });
+
+  test('a manifest whose layers are no image layers is refused before any download, in Docker’s words', async () => {
+    const accept = 'application/vnd.oci.image.manifest.v1+json';
+    const manifest = (await (await fetch(`${broken.url}/v2/app/manifests/v1`, { headers: { Accept: accept } })).json()) as {
+      layers: { mediaType: string }[];
+    };
+    for (const l of manifest.layers) l.mediaType = 'application/vnd.example.artifact.v1';
+    const put = await fetch(`${broken.url}/v2/app/manifests/artifact`, {
+      method: 'PUT',
+      headers: { 'Content-Type': accept },
+      body: JSON.stringify(manifest),
+    });
+    assert.equal(put.status, 201);
+    const r = await puller.run(['image', 'pull', `${broken.host}/app:artifact`]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'Error response from daemon: unsupported media type application/vnd.example.artifact.v1\n');
+  });
+});
+
 describe('Ctrl-C during a pull', () => {
   test('cancels it in the daemon, tags nothing, keeps verified layers; the next pull completes', async () => {
     // The last layer starts when the small base layer is done and is far from done when the
