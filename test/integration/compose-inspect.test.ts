@@ -73,7 +73,7 @@ describe('compose ps', () => {
     const [header, ...rows] = lines(await ok(['ps']));
     assert.match(header ?? '', /^NAME\s+IMAGE\s+COMMAND\s+SERVICE\s+CREATED\s+STATUS\s+PORTS$/);
     assert.deepEqual(rows.map((r) => r.split(/\s+/)[0]), ['insp-echo-1', 'insp-echo-2', 'insp-web-1']);
-    assert.match(await ok(['ps']), new RegExp(`^insp-web-1\\s+busybox:latest\\s+"sh -c echo web-read…"\\s+web\\s+\\S.* ago\\s+Up .*\\s+127\\.0\\.0\\.1:${webPort}->80/tcp, 127\\.0\\.0\\.1:${webPort}->9999/udp$`, 'm'));
+    assert.match(await ok(['ps']), new RegExp(`^insp-web-1\\s+busybox:latest\\s+"sh -c 'echo web-rea…"\\s+web\\s+\\S.* ago\\s+Up .*\\s+127\\.0\\.0\\.1:${webPort}->80/tcp, 127\\.0\\.0\\.1:${webPort}->9999/udp$`, 'm'));
     assert.match(await ok(['ps', 'echo']), /^insp-echo-2\s+.*127\.0\.0\.1:\d+->7000\/tcp$/m);
   });
 
