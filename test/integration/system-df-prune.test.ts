@@ -65,7 +65,7 @@ describe('system df, info, system prune, builder prune', () => {
     assert.equal(rows.get('Build Cache')?.Size, '0B');
 
     const verbose = await d.ok(['system', 'df', '-v']);
-    assert.match(verbose, /^[0-9a-f]{12}\s+busybox\s+"sh -c 'head -c 5000 …"\s+1\s+5(\.\d+)?kB\s+.*Exited \(0\).*\sstopped$/m);
+    assert.match(verbose, /^[0-9a-f]{12}\s+busybox\s+"sh -c 'head -c 5000…"\s+1\s+5(\.\d+)?kB\s+.*Exited \(0\).*\sstopped$/m);
     assert.match(verbose, /^named\s+1\s+5B$/m);
     assert.match(verbose, /^CACHE ID\s+CACHE TYPE\s+SIZE\s+CREATED\s+LAST USED\s+USAGE\s+SHARED$/m);
 
