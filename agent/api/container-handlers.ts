@@ -1,11 +1,12 @@
 /** Engine RPCs for containers, networks and volumes: translation only, the logic is in the services. */
 import { Metadata, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
-import { conflict, invalidArgument, isKind, notFound, TsError } from '../../common/errors';
+import { conflict, failedPrecondition, invalidArgument, isKind, notFound, TsError } from '../../common/errors';
 import { toServiceError } from '../../common/rpc/status';
 import type { AttachOpen, ContainerSpec, ExecSpec } from '../../common/rpc/engine-types';
 import type { Agent } from '../agent';
 import { containerDir, rootfsPath } from '../container/setup';
 import { followLog, logSize, type LogLine } from '../container/logs';
+import { keepsLogs, NO_LOGS_MESSAGE } from '../container/log-config';
 import { inspectContainer, summarize } from '../container/views';
 import { eventAttributes, type ContainerRecord } from '../container/record';
 import type { ContainerService } from '../container/service';
@@ -75,10 +76,11 @@ export function containerHandlers(agent: Agent): Handlers {
     }),
     ContainerLogs: serverStream(
       async (
-        req: { id: string; follow: boolean; tail: number; since: number; until: number; stdout: boolean; stderr: boolean; attempts?: boolean },
+        req: { id: string; follow: boolean; tail: number; since: number; until: number; stdout: boolean; stderr: boolean; attempts?: boolean; attach?: boolean },
         call: ServerWritableStream<unknown, unknown>,
       ) => {
         const c = svc().resolve(req.id);
+        if (!req.attach && !keepsLogs({ driver: c.spec.log_driver })) throw failedPrecondition(NO_LOGS_MESSAGE);
         const ac = new AbortController();
         call.on('cancelled', () => ac.abort());
         const wantStdout = req.stdout || (!req.stdout && !req.stderr);

@@ -4,10 +4,21 @@
  * file, and `max-size`/`max-file` bound it. conmon keeps one file and empties it when it is full
  * rather than rolling numbered ones, so the bound is max-size × max-file bytes: Docker's disk
  * budget, with the history before a rotation gone at once instead of file by file.
+ *
+ * `none` keeps no history: `logs` is refused, as Docker refuses it. The output still passes
+ * through a small file of that kind, which is how attach (`run` without -d, `up`) shows it.
  */
 import { invalidArgument } from '../../common/errors';
 
 const FILE_DRIVERS = ['json-file', 'local', 'k8s-file'];
+/** What a `none` container's file holds at most: enough for attach to keep up. */
+const ATTACH_ONLY_BYTES = 1_000_000;
+export const NO_LOGS_MESSAGE = 'configured logging driver does not support reading';
+
+/** Whether `logs` can show the container's output (any driver but `none`). */
+export function keepsLogs(config: LogConfig): boolean {
+  return config.driver !== 'none';
+}
 const OPTIONS = ['max-size', 'max-file'];
 /** Docker's `local` driver keeps 5 files of 20 MB unless told otherwise. */
 const LOCAL_DEFAULTS = { maxSize: 20_000_000, maxFiles: 5 };
@@ -21,13 +32,14 @@ export interface LogConfig {
 /** The bytes after which the log file is emptied, or undefined for no bound; throws on a config Docker would refuse or we cannot honour. */
 export function logSizeLimit(config: LogConfig): number | undefined {
   const driver = config.driver || 'json-file';
-  if (!FILE_DRIVERS.includes(driver)) {
-    throw invalidArgument(`logging driver "${driver}" is not supported: this engine keeps each container's output in a log file (json-file, local or k8s-file)`);
+  if (!FILE_DRIVERS.includes(driver) && driver !== 'none') {
+    throw invalidArgument(`logging driver "${driver}" is not supported: this engine keeps each container's output in a log file (json-file, local or k8s-file), or none`);
   }
   const options = config.options ?? {};
   for (const key of Object.keys(options)) {
-    if (!OPTIONS.includes(key)) throw invalidArgument(`unknown log opt '${key}' for ${driver} log driver`);
+    if (driver === 'none' || !OPTIONS.includes(key)) throw invalidArgument(`unknown log opt '${key}' for ${driver} log driver`);
   }
+  if (driver === 'none') return ATTACH_ONLY_BYTES;
   const sizeText = options['max-size'];
   const filesText = options['max-file'];
   let maxSize = sizeText === undefined ? undefined : parseSize(sizeText);

@@ -96,6 +96,8 @@ export interface FollowOptions {
   since: number;
   until: number;
   signal: AbortSignal;
+  /** The output is shown as attach shows it (`up`): also that of containers that keep no logs. */
+  attach?: boolean;
   /** Called when a followed container's log ends (it stopped). */
   onEnd?: (c: ProjectContainer, name: string) => void;
   /**
@@ -107,6 +109,9 @@ export interface FollowOptions {
   hidden?: Set<string>;
 }
 
+/** The daemon's refusal of `logs` for a container whose log driver keeps nothing. */
+const NO_LOGS = /configured logging driver does not support reading$/;
+
 export async function streamLogs(printer: LogPrinter, project: string, containers: ProjectContainer[], opts: FollowOptions): Promise<void> {
   const client = await engine();
   printer.register(containers.filter((c) => !opts.hidden?.has(c.id)).map((c) => displayName(c, project)));
@@ -116,7 +121,17 @@ export async function streamLogs(printer: LogPrinter, project: string, container
       try {
         for await (const entry of client.stream<LogEntry>(
           'ContainerLogs',
-          { id: c.id, follow: opts.follow, tail: opts.tail, since: opts.since, until: opts.until, stdout: true, stderr: true, attempts: !!opts.onRestart },
+          {
+            id: c.id,
+            follow: opts.follow,
+            tail: opts.tail,
+            since: opts.since,
+            until: opts.until,
+            stdout: true,
+            stderr: true,
+            attempts: !!opts.onRestart,
+            attach: !!opts.attach,
+          },
           opts.signal,
         )) {
           if (entry.exited) {
@@ -126,7 +141,11 @@ export async function streamLogs(printer: LogPrinter, project: string, container
         }
       } catch (err) {
         if (opts.signal.aborted) return;
-        throw err;
+        // As Compose: a container whose log driver keeps nothing (`none`) is passed over with a warning.
+        const message = err instanceof Error ? err.message : String(err);
+        if (!NO_LOGS.test(message)) throw err;
+        process.stderr.write(`WARN[0000] Can't retrieve logs for ${JSON.stringify(c.name)}: ${message.replace(/^Error response from daemon: /, '')}\n`);
+        return;
       }
       printer.flush(name);
       if (!opts.signal.aborted) opts.onEnd?.(c, name);

@@ -220,6 +220,7 @@ async function attach(
     tail: -1,
     since: sinceMs,
     until: 0,
+    attach: true,
     signal: graceful.stopped.signal,
     hidden,
     // As Compose: a run that ends is noted even when the restart policy starts another, whose

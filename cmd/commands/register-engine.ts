@@ -41,7 +41,7 @@ function addContainerFlags(cmd: Command): Command {
     .option('--tmpfs <tmpfs>', 'mount a tmpfs directory', collect)
     .option('--read-only', "mount the container's root filesystem as read only")
     .option('--restart <policy>', 'restart policy to apply when a container exits (no, always, on-failure[:N], unless-stopped)')
-    .option('--log-driver <driver>', 'logging driver for the container (json-file, local, k8s-file)')
+    .option('--log-driver <driver>', 'logging driver for the container (json-file, local, k8s-file, none)')
     .option('--log-opt <opt>', 'log driver options (max-size=10m, max-file=3)', collect)
     .option('-m, --memory <bytes>', 'memory limit')
     .option('--memory-swap <bytes>', "swap limit equal to memory plus swap: '-1' to enable unlimited swap")

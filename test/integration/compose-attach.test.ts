@@ -237,6 +237,33 @@ describe('attached up', () => {
     assert.equal((await d.run(['down', '-t', '0'], { cwd: quiet })).code, 0);
   });
 
+  test('logging driver none: up shows the service as it runs; logs passes it over with Compose’s warning', async () => {
+    const dir = await projectDir(d, 'nolog', {
+      'compose.yaml': `services:
+  quiet:
+    image: busybox:latest
+    command: ["sh", "-c", "echo quiet-line; sleep 0.5"]
+    logging:
+      driver: none
+  loud:
+    image: busybox:latest
+    command: ["sh", "-c", "echo loud-line; sleep 0.5"]
+`,
+    });
+    try {
+      const up = await d.run(['up', '-t', '0'], { cwd: dir });
+      assert.equal(up.code, 0, up.stderr);
+      assert.match(up.stdout, /^quiet-1 +\| quiet-line$/m);
+      assert.match(up.stdout, /^loud-1 +\| loud-line$/m);
+      const logs = await d.run(['logs'], { cwd: dir });
+      assert.equal(logs.code, 0, logs.stderr);
+      assert.match(logs.stdout, /^loud-1 +\| loud-line\n$/);
+      assert.equal(logs.stderr, 'WARN[0000] Can\'t retrieve logs for "nolog-quiet-1": configured logging driver does not support reading\n');
+    } finally {
+      await d.run(['down', '-t', '0'], { cwd: dir });
+    }
+  });
+
   test('a container restarted by its policy stays in the view: each run noted, the next run streamed', async () => {
     const flap = await projectDir(d, 'flap', {
       'compose.yaml': `services:

@@ -169,6 +169,23 @@ describe('logs', () => {
     assert.match(opt.stderr, /unknown log opt 'colour' for json-file log driver/);
     assert.equal(await d.ok(['container', 'ls', '-aq']), before, 'nothing is created');
   });
+
+  test('--log-driver none: an attached run shows its output, logs is refused in Docker’s words, options too', async () => {
+    assert.equal(await d.ok(['container', 'run', '--rm', '--log-driver', 'none', 'busybox', 'echo', 'seen-attached']), 'seen-attached\n');
+    const id = (await d.ok(['container', 'run', '-d', '--log-driver', 'none', 'busybox', 'sh', '-c', 'echo kept-nowhere; sleep 30'])).trim();
+    try {
+      assert.equal((await inspect(id)).HostConfig.LogConfig.Type, 'none');
+      const logs = await d.run(['container', 'logs', id]);
+      assert.equal(logs.code, 1);
+      assert.equal(logs.stdout, '');
+      assert.equal(logs.stderr, 'Error response from daemon: configured logging driver does not support reading\n');
+    } finally {
+      await d.ok(['container', 'rm', '-f', id]);
+    }
+    const opt = await d.run(['container', 'run', '--rm', '--log-driver', 'none', '--log-opt', 'max-size=1m', 'busybox', 'true']);
+    assert.equal(opt.code, 125);
+    assert.match(opt.stderr, /unknown log opt 'max-size' for none log driver/);
+  });
 });
 
 describe('health', () => {
