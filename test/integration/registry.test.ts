@@ -11,7 +11,7 @@ import { startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
 import { spawn } from 'node:child_process';
 import { CLI } from '../helpers/daemon';
-import { FaultProxy, buildTestImage, skopeoCopy, startRegistry, writeOciLayout, type TestRegistry } from '../helpers/registry';
+import { FaultProxy, buildTestImage, skopeoCopy, startRegistry, writeOciLayout, type TestImage, type TestRegistry } from '../helpers/registry';
 import { ProgressDisplay, progressText } from '../../cmd/progress';
 import { ComposeProject } from '../helpers/compose';
 import { freePort } from '../helpers/http';
@@ -20,6 +20,17 @@ import { freePort } from '../helpers/http';
 const configRoot = mkdtempSync(path.join(os.tmpdir(), 'tsc-registry-config-'));
 process.env['TSCOMPOSE_CONFIG'] = path.join(configRoot, 'tscompose');
 process.env['DOCKER_CONFIG'] = path.join(configRoot, 'docker');
+
+/** Places images in a registry as an independent client does: an OCI layout, copied by skopeo. */
+async function placeWithSkopeo(images: TestImage[], target: TestRegistry, repoTag: string, opts: { all?: boolean } = {}): Promise<void> {
+  const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
+  try {
+    writeOciLayout(layout, 'v1', images);
+    skopeoCopy(layout, 'v1', target, repoTag, opts);
+  } finally {
+    await fsp.rm(layout, { recursive: true, force: true });
+  }
+}
 
 let pusher: TestDaemon;
 let puller: TestDaemon;
@@ -182,13 +193,7 @@ describe('push, then pull into another daemon', () => {
 
   test('a multi-layer gzip image placed by skopeo is pulled and unpacked', async () => {
     const img = await buildTestImage({ note: 'two layers' });
-    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
-    try {
-      writeOciLayout(layout, 'v1', [img]);
-      skopeoCopy(layout, 'v1', reg, 'layered:v1');
-    } finally {
-      await fsp.rm(layout, { recursive: true, force: true });
-    }
+    await placeWithSkopeo([img], reg, 'layered:v1');
     const out = await puller.ok(['image', 'pull', '--platform', 'linux/amd64', `${reg.host}/layered:v1`]);
     assert.equal(out.match(/: Pull complete$/gm)?.length, 2, out);
     const pulled = await inspect(puller, `${reg.host}/layered:v1`);
@@ -202,13 +207,7 @@ describe('compose services and their platform', () => {
   test('compose pull takes the platform a service names from a multi-platform image', async () => {
     const amd = await buildTestImage({ architecture: 'amd64' });
     const arm = await buildTestImage({ architecture: 'arm64' });
-    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
-    try {
-      writeOciLayout(layout, 'multi', [amd, arm]);
-      skopeoCopy(layout, 'multi', reg, 'multi/app:1', { all: true });
-    } finally {
-      await fsp.rm(layout, { recursive: true, force: true });
-    }
+    await placeWithSkopeo([amd, arm], reg, 'multi/app:1', { all: true });
     const ref = `${reg.host}/multi/app:1`;
     const q = await ComposeProject.create(puller, 'plat', `services:\n  armed:\n    image: ${ref}\n    platform: linux/arm64\n  native:\n    image: ${ref}\n    profiles: [native]\n`);
     try {
@@ -254,13 +253,7 @@ describe('errors', () => {
   test('a pull failing mid-way (corrupt layer) leaves images and layers as they were', async () => {
     const broken = await registry({ mode: 'none' });
     const img = await buildTestImage({ note: 'to be corrupted' });
-    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
-    try {
-      writeOciLayout(layout, 'v1', [img]);
-      skopeoCopy(layout, 'v1', broken, 'app:v1');
-    } finally {
-      await fsp.rm(layout, { recursive: true, force: true });
-    }
+    await placeWithSkopeo([img], broken, 'app:v1');
     const top = img.layers[1]!.digest.slice(7);
     const blobFile = path.join(broken.dir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256', top.slice(0, 2), top, 'data');
     const bytes = await fsp.readFile(blobFile);
@@ -287,13 +280,7 @@ describe('blobs the registry holds wrong, and what is no image', () => {
   before(async () => {
     broken = await registry({ mode: 'none' });
     img = await buildTestImage({ note: 'held wrong', randomLayers: [256 << 10] });
-    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
-    try {
-      writeOciLayout(layout, 'v1', [img]);
-      skopeoCopy(layout, 'v1', broken, 'app:v1');
-    } finally {
-      await fsp.rm(layout, { recursive: true, force: true });
-    }
+    await placeWithSkopeo([img], broken, 'app:v1');
   });
 
   test('a layer the registry has only part of: one line naming it, at once, nothing added', async () => {
@@ -337,13 +324,7 @@ describe('Ctrl-C during a pull', () => {
     // The last layer starts when the small base layer is done and is far from done when the
     // others are: one download is surely cut, however late a loaded machine delivers the SIGINT.
     const img = await buildTestImage({ note: 'interrupted', randomLayers: [4 << 20, 4 << 20, 16 << 20] });
-    const layout = mkdtempSync(path.join(os.tmpdir(), 'tsc-layout-'));
-    try {
-      writeOciLayout(layout, 'v1', [img]);
-      skopeoCopy(layout, 'v1', reg, 'slow:v1');
-    } finally {
-      await fsp.rm(layout, { recursive: true, force: true });
-    }
+    await placeWithSkopeo([img], reg, 'slow:v1');
     const proxy = new FaultProxy(Number(reg.host.split(':')[1]));
     await proxy.start();
     try {
