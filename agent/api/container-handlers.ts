@@ -381,6 +381,8 @@ async function attach(agent: Agent, call: ServerDuplexStream<any, any>): Promise
     const svc = agent.containers;
     const c = svc.resolve(open.id);
     call.sendMetadata(new Metadata());
+    // Docker announces every attach (`run` without -d: create, attach, start).
+    agent.events.emit('container', 'attach', c.id, eventAttributes(c));
     const startOffset = open.logs ? 0 : await logSize(c.logPath);
     const startedBefore = c.state.startedAt;
     let lastExitCode = c.state.exitCode;

@@ -646,6 +646,23 @@ describe('terminal detach', () => {
   });
 });
 
+describe('events', () => {
+  test('an attached run says create, attach, start, die and destroy, as Docker does', async () => {
+    const since = new Date().toISOString();
+    await d.ok(['container', 'run', '--rm', '--name', 'evrun', 'busybox', 'true']);
+    await d.ok(['container', 'run', '-d', '--name', 'evdetached', 'busybox', 'true']);
+    await d.ok(['container', 'wait', 'evdetached']);
+    await d.ok(['container', 'rm', 'evdetached']);
+    const until = new Date(Date.now() + 10).toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    const actions = async (name: string) =>
+      (await d.ok(['system', 'events', '--since', since, '--until', until, '--filter', `container=${name}`, '--format', '{{.Action}}'])).trim().split('\n');
+    assert.deepEqual(await actions('evrun'), ['create', 'attach', 'start', 'die', 'destroy']);
+    assert.deepEqual(await actions('evdetached'), ['create', 'start', 'die', 'destroy']);
+  });
+});
+
+
 describe('cleanup', () => {
   test('no mounts, network namespaces or leases are left', async () => {
     const ids = (await d.ok(['container', 'ls', '-aq'])).trim().split('\n').filter(Boolean);
