@@ -193,9 +193,12 @@ export function buildSpec(o: ContainerSpecOptions): OciSpec {
 
   let args = [...o.args];
   const mounts = defaultMounts(o.shmSize ?? DEFAULT_SHM_SIZE, privileged, o.ipc ?? 'private');
+  // The container's own files go with the user's mounts, deepest last, as Docker sorts them: a
+  // volume on /etc or /sbin must not hide /etc/hosts or the init binary mounted below it.
+  const ownFiles: OciMount[] = [];
   if (o.init) {
     args = [INIT_PATH_IN_CONTAINER, '--', ...args];
-    mounts.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: o.initBinary ?? DEFAULT_INIT_BINARY, options: ['bind', 'ro'] });
+    ownFiles.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: o.initBinary ?? DEFAULT_INIT_BINARY, options: ['bind', 'ro'] });
   }
   const etc = o.etcFiles ?? {};
   for (const [dest, src] of [
@@ -203,12 +206,13 @@ export function buildSpec(o: ContainerSpecOptions): OciSpec {
     ['/etc/hostname', etc.hostname],
     ['/etc/resolv.conf', etc.resolvConf],
   ] as const) {
-    if (src) mounts.push({ destination: dest, type: 'bind', source: src, options: ['rbind', 'rprivate', o.readonlyRootfs ? 'ro' : 'rw'] });
+    if (src) ownFiles.push({ destination: dest, type: 'bind', source: src, options: ['rbind', 'rprivate', o.readonlyRootfs ? 'ro' : 'rw'] });
   }
   const userMounts = [...(o.mounts ?? [])].map(toOciMount);
-  // A user mount over a default destination (e.g. /dev/shm) replaces the default.
+  // A user mount over a default destination (e.g. /dev/shm, /etc/hosts) replaces the default.
   const userTargets = new Set(userMounts.map((m) => m.destination));
-  const allMounts = [...mounts.filter((m) => !userTargets.has(m.destination)), ...sortByDepth(userMounts)];
+  const notReplaced = (m: OciMount) => !userTargets.has(m.destination);
+  const allMounts = [...mounts.filter(notReplaced), ...sortByDepth([...ownFiles.filter(notReplaced), ...userMounts])];
 
   const sysctl: Record<string, string> = {};
   if (namespaces.some((n) => n.type === 'network')) {

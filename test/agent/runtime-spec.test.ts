@@ -84,6 +84,23 @@ describe('buildSpec', () => {
     assert.throws(() => buildSpec({ ...base, mounts: [{ type: 'bind', source: 'rel', target: '/x' }] }), { name: 'InvalidArgument' });
   });
 
+  it('mounts its own files after a user mount of their parent: a volume on /etc or /sbin hides none of them', () => {
+    const s = buildSpec({
+      ...base,
+      init: true,
+      etcFiles: { hosts: '/c/hosts', hostname: '/c/hostname', resolvConf: '/c/resolv.conf' },
+      mounts: [
+        { type: 'bind', source: '/v/etc', target: '/etc' },
+        { type: 'bind', source: '/v/sbin', target: '/sbin' },
+      ],
+    });
+    const dests = s.mounts.map((m) => m.destination);
+    for (const own of ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']) assert.ok(dests.indexOf('/etc') < dests.indexOf(own), own);
+    assert.ok(dests.indexOf('/sbin') < dests.indexOf('/sbin/docker-init'));
+    const replaced = buildSpec({ ...base, etcFiles: { hosts: '/c/hosts' }, mounts: [{ type: 'bind', source: '/mine', target: '/etc/hosts' }] });
+    assert.deepEqual(replaced.mounts.filter((m) => m.destination === '/etc/hosts').map((m) => m.source), ['/mine']);
+  });
+
   it('sets the domainname through the kernel.domainname sysctl, which runc 1.1 applies', () => {
     const s = buildSpec({ ...base, hostname: 'web', domainname: 'example.test' });
     assert.equal(s.hostname, 'web');

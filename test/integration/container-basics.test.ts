@@ -179,6 +179,12 @@ describe('volumes', () => {
     await d.ok(['volume', 'rm', 'subvol']);
   });
 
+  test('a volume on /etc hides none of the container’s own files there, nor --init’s binary under /sbin', async () => {
+    const out = await d.ok(['container', 'run', '--rm', '--init', '--hostname', 'etcvol', '-v', 'etcvol:/etc', '-v', 'sbinvol:/sbin', 'busybox', 'sh', '-c', 'cat /etc/hostname; ls /etc; ls /sbin']);
+    assert.equal(out, 'etcvol\ngroup\nhostname\nhosts\npasswd\nresolv.conf\ndocker-init\n');
+    await d.ok(['volume', 'rm', 'etcvol', 'sbinvol']);
+  });
+
   test('volume prune takes unused anonymous volumes; with -a, unused named ones too', async () => {
     const volumes = async () => (await d.ok(['volume', 'ls', '-q'])).trim().split('\n').filter(Boolean).sort();
     const before = await volumes();
