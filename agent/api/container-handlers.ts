@@ -327,7 +327,8 @@ function filterContainers(agent: Agent, list: ContainerRecord[], filters: Filter
           case 'status':
             return c.state.status === v;
           case 'name':
-            return new RegExp(v.replace(/^\//, '')).test(c.name);
+            // Docker matches against the name with its leading slash: `name=^/web$` is exact.
+            return new RegExp(v).test(`/${c.name}`);
           case 'label':
             return matchLabel(c.config.labels, v);
           case 'label!':

@@ -642,6 +642,7 @@ export class ContainerService {
   async rename(nameOrId: string, newName: string): Promise<void> {
     const c = this.resolve(nameOrId);
     const n = checkName(newName);
+    if (n === c.name) throw invalidArgument('Renaming a container with the same name as its current name');
     await this.locks.run('create', async () => {
       const holder = [...this.records.values()].find((x) => x.name === n);
       if (holder && holder.id !== c.id) throw nameConflict(n, holder.id);

@@ -96,6 +96,7 @@ export async function inspectEach(
   try {
     printInspect(docs, opts.format);
   } catch (err) {
+    if (err instanceof ExitError) throw err;
     throw new ExitError(1, `template parsing error: ${messageOf(err)}`);
   }
   for (const e of errors) eprintln(e);

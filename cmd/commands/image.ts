@@ -157,17 +157,24 @@ export async function imageInspect(names: string[], opts: { format?: string }): 
   return errors.length > 0 ? 1 : 0;
 }
 
-/** Docker's inspect output: an indented JSON array, or a template run per object. */
+/** Docker's inspect output: an indented JSON array, the same array on one line (`json`), or a template run per object. */
 export function printInspect(docs: unknown[], format?: string): void {
   if (!format) {
     println(docs.length === 0 ? '[]' : JSON.stringify(docs, null, 4));
     return;
   }
   if (format === 'json') {
-    for (const d of docs) println(JSON.stringify(d));
+    println(JSON.stringify(docs));
     return;
   }
-  const tpl = compileTemplate(format);
+  let tpl: ReturnType<typeof compileTemplate>;
+  try {
+    tpl = compileTemplate(format);
+  } catch (err) {
+    // Docker's inspect exits 64 for a template that does not parse (1 for one that fails to run).
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ExitError(64, message.startsWith('template parsing error: ') ? message : `template parsing error: ${message}`);
+  }
   for (const d of docs) println(tpl.execute(d));
 }
 

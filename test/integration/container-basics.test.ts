@@ -100,6 +100,26 @@ describe('lifecycle', () => {
     assert.equal((await d.ok(['container', 'ls', '-aq'])).trim().split('\n').length, 1);
     await d.ok(['container', 'rm', 'dup']);
   });
+
+  test('as Docker: inspect -f json, name filters against /name, rename to itself, a template that does not parse', async () => {
+    await d.ok(['container', 'create', '--name', 'named', 'busybox', 'true']);
+    await d.ok(['container', 'create', '--name', 'named2', 'busybox', 'true']);
+    try {
+      const docs = JSON.parse(await d.ok(['container', 'inspect', '-f', 'json', 'named', 'named2'])) as Array<{ Name: string }>;
+      assert.deepEqual(docs.map((x) => x.Name), ['/named', '/named2']);
+      const names = async (filter: string) => (await d.ok(['container', 'ls', '-a', '--filter', `name=${filter}`, '--format', '{{.Names}}'])).trim().split('\n').sort();
+      assert.deepEqual(await names('^/named$'), ['named']);
+      assert.deepEqual(await names('named'), ['named', 'named2']);
+      const same = await d.run(['container', 'rename', 'named', 'named']);
+      assert.equal(same.code, 1);
+      assert.equal(same.stderr, 'Error response from daemon: Renaming a container with the same name as its current name\n');
+      const unparsed = await d.run(['container', 'inspect', '-f', '{{.State.Status', 'named']);
+      assert.equal(unparsed.code, 64);
+      assert.equal(unparsed.stderr, 'template parsing error: template: :1: unclosed action\n');
+    } finally {
+      await d.ok(['container', 'rm', 'named', 'named2']);
+    }
+  });
 });
 
 describe('networking', () => {
