@@ -30,6 +30,7 @@ export interface BuildFlags {
   buildContext?: string[];
   network?: string;
   addHost?: string[];
+  iidfile?: string;
 }
 
 const CHUNK = 1 << 20;
@@ -382,6 +383,13 @@ async function buildFromPlan(mainPlan: ContextPlan, flags: BuildFlags): Promise<
     process.removeListener('SIGINT', interrupt);
   }
   if (!imageId) return 130;
+  if (flags.iidfile !== undefined) {
+    try {
+      await fsp.writeFile(flags.iidfile, imageId, { mode: 0o644 });
+    } catch (err) {
+      throw new ExitError(1, `ERROR: write iidfile: ${(err as Error).message}`);
+    }
+  }
   if (quiet) println(imageId);
   return 0;
 }

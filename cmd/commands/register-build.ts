@@ -2,7 +2,7 @@
  * Registration of `image build` with Docker's flags. Docker's top-level `build` is Compose's
  * here, so only the management form is registered. The action loads its module when it runs.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { collect, lazy } from '../cli';
 
 export function registerBuildCommands(_program: Command, imageCommand: Command): void {
@@ -24,5 +24,9 @@ export function registerBuildCommands(_program: Command, imageCommand: Command):
     .option('--build-context <name=value>', 'additional build context: name=DIR or name=docker-image://REF; repeatable', collect)
     .option('--network <mode>', 'networking mode for the RUN instructions: default, host or none')
     .option('--add-host <host:ip>', 'add a custom host-to-IP mapping (host:ip) for the RUN instructions', collect)
+    .option('--iidfile <file>', 'write the image ID to the file')
+    // Docker's legacy builder's, which buildx keeps as hidden no-ops: build containers never outlive their step here.
+    .addOption(new Option('--rm', 'remove intermediate containers after a successful build (always)').hideHelp())
+    .addOption(new Option('--force-rm', 'always remove intermediate containers (always)').hideHelp())
     .action(lazy(async () => (await import('./build')).imageBuild));
 }

@@ -199,6 +199,27 @@ describe('image build', () => {
     assert.notEqual(ls.code, 0, 'no image is tagged');
   });
 
+  test('a bad STOPSIGNAL or EXPOSE is refused at its line, in Docker’s words; --iidfile, and --rm/--force-rm accepted', async () => {
+    const bad = await context('badmeta', {
+      'Df.sig': 'FROM busybox\nSTOPSIGNAL BOGUS\n',
+      'Df.exp': 'FROM busybox\nEXPOSE abc\n',
+      Dockerfile: 'FROM busybox\nENV S=SIGUSR1\nSTOPSIGNAL $S\n',
+    });
+    const sig = await build(['-f', path.join(bad, 'Df.sig'), bad]);
+    assert.equal(sig.code, 1);
+    assert.match(sig.stderr, /ERROR: failed to solve: Df\.sig:2: Invalid signal: BOGUS$/m);
+    const exp = await build(['-f', path.join(bad, 'Df.exp'), bad]);
+    assert.equal(exp.code, 1);
+    assert.match(exp.stderr, /ERROR: failed to solve: Df\.exp:2: Invalid containerPort: abc$/m);
+    const iidfile = path.join(bad, 'iid.txt');
+    const ok = await build(['--rm', '--force-rm', '-q', '--iidfile', iidfile, '-t', 'meta:1', bad]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const id = await fsp.readFile(iidfile, 'utf8');
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(ok.stdout.trim(), id);
+    assert.equal((await d.ok(['image', 'inspect', '-f', '{{.Config.StopSignal}}', 'meta:1'])).trim(), 'SIGUSR1');
+  });
+
   test('--platform: this host’s builds, another is refused rather than built for this host', async () => {
     const dir = await context('platform', { Dockerfile: 'FROM busybox\nRUN echo built\n' });
     const host = process.arch === 'arm64' ? 'arm64' : 'amd64';

@@ -542,11 +542,11 @@ export function parseExposedPorts(ports: readonly string[]): { ports: ExposedPor
   const keys: string[] = [];
   for (const spec of ports) {
     const match = /^(?:[^:]*:)?(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(spec.trim());
-    if (!match) throw new Error(`invalid port: ${spec}`);
+    if (!match) throw new Error(`Invalid containerPort: ${spec}`);
     const start = Number(match[1]);
     const end = match[2] === undefined ? start : Number(match[2]);
     const protocol = (match[3] ?? 'tcp').toLowerCase() as ExposedPort['protocol'];
-    if (start < 1 || end > 65535 || end < start) throw new Error(`invalid port range: ${spec}`);
+    if (start < 1 || end > 65535 || end < start) throw new Error(`Invalid containerPort: ${spec}`);
     parsed.push({ start, end, protocol });
     for (let port = start; port <= end; port++) keys.push(`${port}/${protocol}`);
   }

@@ -5,9 +5,11 @@
  */
 import { invalidArgument } from '../../../common/errors';
 import { dockerfileError } from './errors';
+import { parseSignal } from '../../../common/signals';
 import {
   expandInstruction,
   formatInstruction,
+  parseExposedPorts,
   type Dockerfile,
   type Instruction,
   type Stage,
@@ -281,6 +283,17 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
             note(ref);
             return ref;
           });
+          break;
+        case 'STOPSIGNAL':
+          // Refused here, as Docker's builder refuses it, rather than by every run of the image.
+          if (parseSignal(expanded.signal) === undefined) throw dockerfileError(file, instruction.line, `Invalid signal: ${expanded.signal}`);
+          break;
+        case 'EXPOSE':
+          try {
+            parseExposedPorts(expanded.ports);
+          } catch (err) {
+            throw dockerfileError(file, instruction.line, err instanceof Error ? err.message : String(err));
+          }
           break;
         default:
           break;
