@@ -4,6 +4,9 @@ import type { ContainerSummary, PortBinding } from '../../common/rpc/engine-type
 import type { ContainerRecord } from './record';
 import { splitLink } from './links';
 
+/** The name Docker and this engine give an anonymous volume: 64 hex digits. */
+const ANONYMOUS_VOLUME = /^[0-9a-f]{64}$/;
+
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
 
 export function portMap(c: ContainerRecord): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
@@ -72,7 +75,10 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
     AppArmorProfile: '',
     ExecIDs: null,
     HostConfig: {
-      Binds: c.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+      // As `-v` gives them: host paths and named volumes (an anonymous volume is in Config.Volumes).
+      Binds: c.mounts
+        .filter((m) => m.type === 'bind' || (m.type === 'volume' && !ANONYMOUS_VOLUME.test(m.source)))
+        .map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
       NetworkMode: spec.network_mode || 'bridge',
       PortBindings: portBindings(spec.ports),
       RestartPolicy: { Name: spec.restart_policy.name || 'no', MaximumRetryCount: spec.restart_policy.max_retries },
@@ -126,8 +132,8 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       .filter((m) => m.type !== 'tmpfs')
       .map((m) =>
         m.type === 'volume'
-          ? { Type: 'volume', Name: m.source, Source: m.hostPath ?? '', Destination: m.target, Driver: 'local', Mode: 'z', RW: !m.readOnly, Propagation: '' }
-          : { Type: 'bind', Source: m.source, Destination: m.target, Mode: '', RW: !m.readOnly, Propagation: m.propagation ?? 'rprivate' },
+          ? { Type: 'volume', Name: m.source, Source: m.hostPath ?? '', Destination: m.target, Driver: 'local', Mode: m.readOnly ? 'ro' : 'z', RW: !m.readOnly, Propagation: '' }
+          : { Type: 'bind', Source: m.source, Destination: m.target, Mode: m.readOnly ? 'ro' : '', RW: !m.readOnly, Propagation: m.propagation ?? 'rprivate' },
       ),
     Config: {
       Hostname: c.config.hostname,

@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isSpareSandbox, mountsUnder, startTestDaemon, type TestDaemon } from '../helpers/daemon';
 import { busyboxRootfsTar } from '../helpers/images';
@@ -203,6 +204,19 @@ describe('volumes', () => {
     const out = await d.ok(['container', 'run', '--rm', '--init', '--hostname', 'etcvol', '-v', 'etcvol:/etc', '-v', 'sbinvol:/sbin', 'busybox', 'sh', '-c', 'cat /etc/hostname; ls /etc; ls /sbin']);
     assert.equal(out, 'etcvol\ngroup\nhostname\nhosts\npasswd\nresolv.conf\ndocker-init\n');
     await d.ok(['volume', 'rm', 'etcvol', 'sbinvol']);
+  });
+
+  test('inspect: Binds lists bind mounts and named volumes as -v gives them, not anonymous ones; Mounts say ro', async () => {
+    const host = await fsp.mkdtemp(path.join(d.dir, 'binds-'));
+    const id = (await d.ok(['container', 'create', '-v', 'bindsvol:/data', '-v', `${host}:/b:ro`, '-v', '/anon', 'busybox', 'true'])).trim();
+    try {
+      assert.deepEqual(JSON.parse(await d.ok(['container', 'inspect', '-f', '{{json .HostConfig.Binds}}', id])), ['bindsvol:/data', `${host}:/b:ro`]);
+      const modes = (await d.ok(['container', 'inspect', '-f', '{{range .Mounts}}{{.Destination}}={{.Mode}} {{end}}', id])).trim().split(' ').sort();
+      assert.deepEqual(modes, ['/anon=z', '/b=ro', '/data=z']);
+    } finally {
+      await d.ok(['container', 'rm', '-v', id]);
+      await d.ok(['volume', 'rm', 'bindsvol']);
+    }
   });
 
   test('volume prune takes unused anonymous volumes; with -a, unused named ones too', async () => {
