@@ -237,7 +237,8 @@ export class VolumeService {
       const rec = this.state.state.volumes[name];
       if (!rec) {
         if (opts.force) return;
-        throw notFound(`No such volume: ${name}`);
+        // Docker's words for a removal (inspect says `No such volume: x`).
+        throw notFound(`get ${name}: no such volume`);
       }
       const users = this.users(name);
       if (users.length > 0) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);

@@ -170,7 +170,7 @@ describe('volume create / inspect', { skip }, () => {
   test('unknown names are NotFound with Docker\'s wording', async () => {
     const { service } = await newService();
     await rejectsWith(service.inspect('ghost'), 'NotFound', 'No such volume: ghost');
-    await rejectsWith(service.remove('ghost'), 'NotFound', 'No such volume: ghost');
+    await rejectsWith(service.remove('ghost'), 'NotFound', 'get ghost: no such volume');
     await service.remove('ghost', { force: true });
     await rejectsWith(service.acquire('ghost', 'c1'), 'NotFound', 'No such volume: ghost');
   });

@@ -217,6 +217,9 @@ describe('volumes', () => {
       await d.ok(['container', 'rm', '-v', id]);
       await d.ok(['volume', 'rm', 'bindsvol']);
     }
+    const gone = await d.run(['volume', 'rm', 'bindsvol']);
+    assert.equal(gone.code, 1);
+    assert.equal(gone.stderr, 'Error response from daemon: get bindsvol: no such volume\n');
   });
 
   test('volume prune takes unused anonymous volumes; with -a, unused named ones too', async () => {
