@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(runc conmon containernetworking-plugins catatonit busybox-static docker-registry redis-server redis-tools skopeo
-  iptables iproute2 attr procps tmux git)
+  iptables iproute2 attr procps tmux git xz-utils bzip2 e2fsprogs)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

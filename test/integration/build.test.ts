@@ -271,6 +271,18 @@ describe('image build', () => {
     assert.equal(out, 'downloaded\nin tar\nhello heredoc\n600 1000:50\n600 0:0\n');
   });
 
+  test('ADD extracts xz and bzip2 tar archives, whatever their names; a compressed file that holds no tar is copied', async () => {
+    const dir = await context('addxz', { 'tree/sub/x.txt': 'from xz\n', 'notar.txt': 'just text\n' });
+    execFileSync('tar', ['-cJf', path.join(dir, 'tree.tar.xz'), '-C', path.join(dir, 'tree'), 'sub']);
+    execFileSync('tar', ['-cjf', path.join(dir, 'noext'), '-C', path.join(dir, 'tree'), 'sub']);
+    execFileSync('xz', ['-k', path.join(dir, 'notar.txt')]);
+    await fsp.writeFile(path.join(dir, 'Dockerfile'), 'FROM busybox\nADD tree.tar.xz /xz/\nADD noext /bz2/\nADD notar.txt.xz /plain/\n');
+    const r = await build(['-t', 'addedxz', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = await d.ok(['container', 'run', '--rm', 'addedxz', 'sh', '-c', 'cat /xz/sub/x.txt /bz2/sub/x.txt; ls /plain']);
+    assert.equal(out, 'from xz\nfrom xz\nnotar.txt.xz\n');
+  });
+
   test('a directory source makes a directory destination, however few files it holds', async () => {
     const dir = await context('dirs', { 'flat/a.txt': 'a\n', 'flat/b.txt': 'b\n', 'one/only.txt': 'only\n' });
     await fsp.mkdir(path.join(dir, 'empty'));

@@ -8,6 +8,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { invalidArgument } from '../../../common/errors';
+import { launcher } from '../../../common/process';
 import { unpackLayer } from '../../image/unpack';
 import { resolveUser } from '../../runtime/user';
 import { ContextIndex, containsWildcards, selectSources, type SelectedEntry } from '../context/sources';
@@ -48,25 +49,61 @@ export async function resolveChown(rootfs: string, spec: string): Promise<Owner>
   return { uid, gid };
 }
 
-/** Whether a context file is a tar archive ADD extracts (plain, gzip or zstd). */
-async function isArchive(file: string): Promise<boolean> {
+/** The first bytes of a file. */
+async function headOf(file: string, length: number): Promise<Buffer> {
   const fh = await fsp.open(file, 'r');
   try {
-    const head = Buffer.alloc(4096);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    let data = head.subarray(0, bytesRead);
-    if (data[0] === 0x28 && data[1] === 0xb5 && data[2] === 0x2f && data[3] === 0xfd) return true;
-    if (data[0] === 0x1f && data[1] === 0x8b) {
-      try {
-        data = gunzipSync(await fsp.readFile(file), { finishFlush: 2 }).subarray(0, 512);
-      } catch {
-        return false;
-      }
-    }
-    return data.length >= 262 && data.subarray(257, 262).toString('latin1') === 'ustar';
+    const head = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(head, 0, length, 0);
+    return head.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }
+}
+
+const isTarHeader = (data: Buffer): boolean => data.length >= 262 && data.subarray(257, 262).toString('latin1') === 'ustar';
+
+/** Whether a context file is a tar archive the unpacker reads itself (plain, gzip or zstd). */
+async function isArchive(file: string): Promise<boolean> {
+  let data = await headOf(file, 4096);
+  if (data[0] === 0x28 && data[1] === 0xb5 && data[2] === 0x2f && data[3] === 0xfd) return true;
+  if (data[0] === 0x1f && data[1] === 0x8b) {
+    try {
+      data = gunzipSync(await fsp.readFile(file), { finishFlush: 2 }).subarray(0, 512);
+    } catch {
+      return false;
+    }
+  }
+  return isTarHeader(data);
+}
+
+/** The programs that undo the compressions Node cannot read, as Docker's archive package runs `xz`. */
+const EXTERNAL_DECOMPRESSORS = [
+  { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], program: 'xz', suffix: '.xz' },
+  { magic: [0x42, 0x5a, 0x68], program: 'bzip2', suffix: '.bz2' },
+];
+
+/**
+ * An xz or bzip2 file decompressed into `tmpDir` when what it holds is a tar archive (ADD extracts
+ * it); undefined for any other file, which ADD copies as it is.
+ */
+async function decompressedTar(file: string, tmpDir: string): Promise<string | undefined> {
+  const head = await headOf(file, 8);
+  const tool = EXTERNAL_DECOMPRESSORS.find((d) => d.magic.every((b, i) => head[i] === b));
+  if (!tool) return undefined;
+  const dir = await fsp.mkdtemp(path.join(tmpDir, 'add-decompress-'));
+  const packed = path.join(dir, `archive${tool.suffix}`);
+  await fsp.copyFile(file, packed);
+  const r = await launcher().run(tool.program, ['-d', '-q', packed], { stdout: 'ignore' });
+  const unpacked = path.join(dir, 'archive');
+  if (r.code === 0 && isTarHeader(await headOf(unpacked, 512))) return unpacked;
+  await fsp.rm(dir, { recursive: true, force: true });
+  // Not decompressible, or no tar inside: copied as a file, as Docker does. A missing program is
+  // no reason to copy an archive the user asked to have extracted.
+  if (r.code === 127 || /not found|ENOENT/i.test(r.stderr)) {
+    throw invalidArgument(`ADD of ${path.basename(file)} needs the ${tool.program} program on the daemon's host`);
+  }
+  return undefined;
 }
 
 function destinationPath(workdir: string, destination: string): { abs: string; explicitDir: boolean } {
@@ -113,23 +150,36 @@ export async function copyStep(rootfs: string, ins: CopyInstruction | AddInstruc
 
   const items: CopyItem[] = [];
   const archives: string[] = [];
+  /** Directories holding decompressed copies of xz and bzip2 archives. */
+  const scratch: string[] = [];
   const root = opts.sources?.root ?? '/';
   for (const { entry, copyPath } of selected) {
     if (copyPath === '') continue; // the source directory itself: its contents land in the destination
     const source = path.join(root, entry.path);
     const topLevelFile = entry.type === 'file' && !copyPath.includes('/');
-    if (ins.kind === 'ADD' && ins.unpack !== false && topLevelFile && (await isArchive(source))) {
-      archives.push(source);
-      continue;
+    if (ins.kind === 'ADD' && ins.unpack !== false && topLevelFile) {
+      if (await isArchive(source)) {
+        archives.push(source);
+        continue;
+      }
+      const decompressed = await decompressedTar(source, opts.tmpDir);
+      if (decompressed !== undefined) {
+        archives.push(decompressed);
+        scratch.push(path.dirname(decompressed));
+        continue;
+      }
     }
     const item: CopyItem = { source, type: entry.type, target: at(copyPath), mode: entry.mode, mtimeMs: entry.mtimeMs };
     if (opts.keepOwnership) item.owner = { uid: entry.uid, gid: entry.gid };
     if (entry.linkTarget !== undefined) item.linkTarget = entry.linkTarget;
     items.push(item);
   }
-  await copyInto(rootfs, items, mode === undefined ? (owner ? { owner } : {}) : { ...(owner ? { owner } : {}), mode });
-
-  for (const archive of archives) await extractArchive(rootfs, archive, abs, owner, mode, opts.tmpDir);
+  try {
+    await copyInto(rootfs, items, mode === undefined ? (owner ? { owner } : {}) : { ...(owner ? { owner } : {}), mode });
+    for (const archive of archives) await extractArchive(rootfs, archive, abs, owner, mode, opts.tmpDir);
+  } finally {
+    for (const dir of scratch) await fsp.rm(dir, { recursive: true, force: true });
+  }
   for (const file of ins.inline) {
     await writeFileInRoot(rootfs, at(file.name), file.content, mode ?? 0o644, owner ?? { uid: 0, gid: 0 });
   }
