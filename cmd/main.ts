@@ -318,10 +318,22 @@ function handleParseErrors(command: Command, path: string[] = []): void {
     writeErr: (s) => process.stderr.write(s),
     outputError: (s, write) => {
       const unknown = /^error: unknown option '([^']+)'/.exec(s);
-      write(unknown ? `unknown flag: ${unknown[1]}\nSee '${where} --help'.\n` : s);
+      if (unknown) return write(`unknown flag: ${unknown[1]}\nSee '${where} --help'.\n`);
+      if (/^error: (missing required argument|too many arguments)/.test(s)) return write(`${arityMessage(command, where)}\nSee '${where} --help'.\n`);
+      write(s);
     },
   });
   for (const sub of command.commands) handleParseErrors(sub, [...path, sub.name()]);
+}
+
+/** Docker's words for a command given too few or too many operands: `"docker rm" requires at least 1 argument.` */
+function arityMessage(command: Command, where: string): string {
+  const operands = command.registeredArguments;
+  const required = operands.filter((a) => a.required).length;
+  const plural = (n: number) => `${n} argument${n === 1 ? '' : 's'}`;
+  if (operands.some((a) => a.variadic)) return `"${where}" requires at least ${plural(required)}.`;
+  if (required === operands.length) return `"${where}" requires exactly ${plural(required)}.`;
+  return `"${where}" requires at most ${plural(operands.length)}.`;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -340,6 +352,9 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
         process.exitCode = 0;
+      } else if (err.code === 'commander.missingArgument' || err.code === 'commander.excessArguments') {
+        // Docker's CLI exits 1 for a wrong number of operands (125 is for flags).
+        process.exitCode = 1;
       } else {
         // Docker's status for a command line it can't parse.
         process.exitCode = 125;
