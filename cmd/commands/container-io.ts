@@ -226,16 +226,23 @@ async function copyFromContainer(
     else root = dstPath;
     return rest ? path.join(root, rest) : root;
   };
+  // Stops the download when extraction fails, so that the failure, not a stalled stream, ends
+  // the command.
+  const abort = new AbortController();
+  let extractFailure: unknown;
   const done = new Promise<void>((resolve, reject) => {
+    const fail = (err: unknown) => {
+      extractFailure = err;
+      reject(err);
+    };
     extract.on('entry', (header, stream, next) => {
       const run = async () => {
         if (rootType === undefined) {
           rootType = header.type === 'directory' ? 'directory' : 'file';
           rootName = relativeName(header.name).split('/')[0] ?? '';
           rootIsDot = rootName === '';
-          if (rootType === 'directory' && dstStat && !dstStat.isDirectory()) {
-            throw new ExitError(1, `cannot copy a directory to a file: ${dstPath}`);
-          }
+          // Docker's PrepareArchiveCopy: a directory never replaces a file.
+          if (rootType === 'directory' && dstStat && !dstStat.isDirectory()) throw new ExitError(1, 'cannot copy directory');
         }
         const target = targetFor(header.name);
         const mode = (header.mode ?? 0o644) & 0o7777;
@@ -260,21 +267,26 @@ async function copyFromContainer(
         }
         if (header.mtime && header.type !== 'symlink') await fsp.utimes(target, header.mtime, header.mtime).catch(() => undefined);
       };
-      run().then(() => next(), reject);
+      run().then(() => next(), fail);
     });
     extract.on('finish', resolve);
-    extract.on('error', reject);
+    extract.on('error', fail);
   });
+  // The failure may come while the download is still being read: handled here, it is rethrown
+  // below instead of escaping as an unhandled rejection.
+  done.catch(() => abort.abort());
   try {
-    for await (const msg of client.stream<{ data: Buffer }>('ContainerCopyFrom', request)) {
+    for await (const msg of client.stream<{ data: Buffer }>('ContainerCopyFrom', request, abort.signal)) {
       bytes += msg.data.length;
-      if (!extract.write(msg.data)) await new Promise<void>((r) => extract.once('drain', () => r()));
+      if (!extract.write(msg.data)) await Promise.race([new Promise<void>((r) => extract.once('drain', () => r())), done]);
     }
-    extract.end(null);
+    if (!abort.signal.aborted) extract.end(null);
     await done;
   } catch (err) {
     extract.destroy();
     if (err instanceof ExitError) throw err;
+    // Writing the local copy failed: no daemon to blame.
+    if (err === extractFailure) throw new ExitError(1, messageOf(err));
     throw fromDaemon(err);
   }
   if (!quiet) eprintln(`Successfully copied ${humanSize(bytes)} to ${dstPath}`);
@@ -297,6 +309,8 @@ async function probeContainerPath(client: EngineClient, id: string, p: string): 
     extract.on('finish', () => resolve('missing'));
     extract.on('error', reject);
   });
+  // A bad archive rejects `kind` while the loop below still reads: handled now, thrown at the end.
+  kind.catch(() => abort.abort());
   try {
     for await (const msg of client.stream<{ data: Buffer }>('ContainerCopyFrom', { id, path: p }, abort.signal)) {
       extract.write(msg.data);

@@ -341,6 +341,29 @@ describe('files', () => {
     await d.ok(['container', 'rm', '-f', 'dirs']);
   });
 
+  /** A failed cp as Docker's: status 1 and its one-line message, no stack trace. */
+  const cpFails = async (args: string[], message: string, input?: Buffer) => {
+    const r = await d.run(['container', 'cp', ...args], input ? { input } : {});
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `${message}\n`);
+  };
+
+  test('cp refusals: a directory onto a file, a failed local write', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'refuse', 'busybox', 'sh', '-c', 'mkdir -p /d/deep /in && echo 1 > /d/f1 && head -c 3000000 /dev/zero > /d/deep/big && exec sleep 300']);
+    await retry(() => d.ok(['container', 'exec', 'refuse', 'test', '-s', '/d/deep/big']));
+    const dir = path.join(d.dir, 'refusals');
+    await fsp.mkdir(dir);
+    await fsp.writeFile(path.join(dir, 'f'), '');
+    // Out of the container: the refusal comes with the archive's first entry, while the
+    // download is still going (it used to escape as an uncaught error with the bundle's source).
+    await cpFails(['refuse:/d', path.join(dir, 'f')], 'cannot copy directory');
+    // A local write failing mid-download is one line too.
+    await fsp.mkdir(path.join(dir, 'out', 'd'), { recursive: true });
+    await fsp.writeFile(path.join(dir, 'out', 'd', 'deep'), '');
+    await cpFails(['refuse:/d', path.join(dir, 'out')], `EEXIST: file already exists, mkdir '${path.join(dir, 'out', 'd', 'deep')}'`);
+    await d.ok(['container', 'rm', '-f', 'refuse']);
+  });
+
   test('diff: the container’s changes against its image, without mount points or volumes', async () => {
     await d.ok(['container', 'run', '-d', '--name', 'changes', '-v', '/anon', 'busybox', 'sleep', '300']);
     assert.equal(await d.ok(['diff', 'changes']), '', 'a fresh container changed nothing (its /etc/hosts and the like are mounts)');
