@@ -177,6 +177,11 @@ export async function containerCp(source: string, destination: string, opts: { q
   return copyToContainer(client, src.path, dst.container!, dst.path, destination, opts);
 }
 
+/** Docker's assertsDirectory: a path ending in a separator or in `.` names a directory. */
+function assertsDirectory(p: string, sep: string): boolean {
+  return p.endsWith(sep) || p === '.' || p.endsWith(`${sep}.`);
+}
+
 /** Makes a path in the container absolute (relative paths are from its root, as Docker's). */
 function containerPath(p: string): string {
   return p.startsWith('/') ? p : `/${p}`;
@@ -199,12 +204,14 @@ async function copyFromContainer(
   const extract = tar.extract();
   const copyContents = srcPath.endsWith('/.');
   const dstStat = await fsp.stat(dstPath).catch(() => undefined);
-  if (!dstStat && (dstPath.endsWith('/') || dstPath.endsWith(path.sep + '.'))) {
-    throw new ExitError(1, `invalid output path: directory "${dstPath}" does not exist`);
-  }
+  const assertsDir = assertsDirectory(dstPath, path.sep);
   if (!dstStat) {
-    const parent = await fsp.stat(path.dirname(path.resolve(dstPath))).catch(() => undefined);
-    if (!parent?.isDirectory()) throw new ExitError(1, `invalid output path: directory "${path.dirname(dstPath)}" does not exist`);
+    // Docker's ValidateOutputPath: the parent of a new destination must be there.
+    const parent = path.dirname(path.resolve(dstPath));
+    const parentStat = await fsp.stat(parent).catch(() => undefined);
+    if (!parentStat) throw new ExitError(1, `invalid output path: directory ${JSON.stringify(parent)} does not exist`);
+    if (!parentStat.isDirectory()) throw new ExitError(1, 'not a directory');
+    if (dstPath.endsWith(path.sep + '.')) throw new ExitError(1, `invalid output path: directory "${dstPath}" does not exist`);
   }
   let bytes = 0;
   let rootType: 'directory' | 'file' | undefined;
@@ -241,8 +248,10 @@ async function copyFromContainer(
           rootType = header.type === 'directory' ? 'directory' : 'file';
           rootName = relativeName(header.name).split('/')[0] ?? '';
           rootIsDot = rootName === '';
-          // Docker's PrepareArchiveCopy: a directory never replaces a file.
+          // Docker's PrepareArchiveCopy: a directory never replaces a file, and only a
+          // directory creates the missing directory a trailing `/` names.
           if (rootType === 'directory' && dstStat && !dstStat.isDirectory()) throw new ExitError(1, 'cannot copy directory');
+          if (rootType === 'file' && !dstStat && assertsDir) throw new ExitError(1, 'no such directory');
         }
         const target = targetFor(header.name);
         const mode = (header.mode ?? 0o644) & 0o7777;
@@ -345,7 +354,6 @@ async function copyToContainer(
     });
   try {
     if (srcPath === '-') {
-      if (dstKind === 'missing') throw new ExitError(1, `Error response from daemon: Could not find the file ${target} in container ${container}`);
       if (dstKind !== 'directory') throw new ExitError(1, `destination "${container}:${dstPath}" must be a directory`);
       await send(target, process.stdin as AsyncIterable<Buffer>);
     } else {
@@ -358,12 +366,20 @@ async function copyToContainer(
         destinationDir = target;
         rootName = copyContents ? '.' : path.basename(path.resolve(srcPath));
       } else {
-        if (dstKind === 'file' && srcStat.isDirectory()) throw new ExitError(1, `cannot copy a directory to a file: ${given}`);
-        if (dstKind === 'missing' && dstPath.endsWith('/')) {
-          throw new ExitError(1, `Error response from daemon: Could not find the file ${target} in container ${container}`);
+        // Docker's PrepareArchiveCopy: the archive is unpacked in the destination's parent under
+        // the destination's name, so a directory creates a missing destination, trailing `/` or
+        // not; a file can't become the directory such a path names.
+        if (dstKind === 'file' && srcStat.isDirectory()) throw new ExitError(1, 'cannot copy directory');
+        const asDir = assertsDirectory(target, '/');
+        if (dstKind === 'missing' && asDir && !srcStat.isDirectory()) throw new ExitError(1, 'no such directory');
+        const clean = path.posix.resolve(target);
+        if (asDir && target.endsWith('.')) {
+          destinationDir = clean;
+          rootName = '.';
+        } else {
+          destinationDir = path.posix.dirname(clean);
+          rootName = path.posix.basename(clean);
         }
-        destinationDir = path.posix.dirname(target.replace(/\/+$/, '')) || '/';
-        rootName = path.posix.basename(target.replace(/\/+$/, ''));
       }
       await send(destinationDir, packPath(srcPath, rootName, !!opts.followLink));
     }

@@ -337,7 +337,7 @@ describe('files', () => {
     assert.ok(whole.includes('./proc/') && !whole.some((e) => e.startsWith('./proc/self') || e.startsWith('./sys/kernel')), 'proc and sys are mount points only');
     const missing = await d.run(['container', 'cp', '-', 'dirs:/nowhere'], { input: archive });
     assert.equal(missing.code, 1);
-    assert.equal(missing.stderr.trim(), 'Error response from daemon: Could not find the file /nowhere in container dirs');
+    assert.equal(missing.stderr, 'destination "dirs:/nowhere" must be a directory\n');
     await d.ok(['container', 'rm', '-f', 'dirs']);
   });
 
@@ -348,20 +348,56 @@ describe('files', () => {
     assert.equal(r.stderr, `${message}\n`);
   };
 
-  test('cp refusals: a directory onto a file, a failed local write', async () => {
+  test('cp refusals: a directory onto a file, a file into a missing directory, a tar into a non-directory', async () => {
     await d.ok(['container', 'run', '-d', '--name', 'refuse', 'busybox', 'sh', '-c', 'mkdir -p /d/deep /in && echo 1 > /d/f1 && head -c 3000000 /dev/zero > /d/deep/big && exec sleep 300']);
     await retry(() => d.ok(['container', 'exec', 'refuse', 'test', '-s', '/d/deep/big']));
     const dir = path.join(d.dir, 'refusals');
-    await fsp.mkdir(dir);
+    await fsp.mkdir(path.join(dir, 'src', 'tree'), { recursive: true });
+    await fsp.writeFile(path.join(dir, 'src', 'file'), 'file\n');
     await fsp.writeFile(path.join(dir, 'f'), '');
     // Out of the container: the refusal comes with the archive's first entry, while the
     // download is still going (it used to escape as an uncaught error with the bundle's source).
     await cpFails(['refuse:/d', path.join(dir, 'f')], 'cannot copy directory');
+    await cpFails(['refuse:/d/f1', path.join(dir, 'nonexist') + '/'], 'no such directory');
+    assert.equal(existsSync(path.join(dir, 'nonexist')), false);
     // A local write failing mid-download is one line too.
     await fsp.mkdir(path.join(dir, 'out', 'd'), { recursive: true });
     await fsp.writeFile(path.join(dir, 'out', 'd', 'deep'), '');
     await cpFails(['refuse:/d', path.join(dir, 'out')], `EEXIST: file already exists, mkdir '${path.join(dir, 'out', 'd', 'deep')}'`);
+    // Into the container.
+    await cpFails([path.join(dir, 'src', 'tree'), 'refuse:/d/f1'], 'cannot copy directory');
+    await cpFails([path.join(dir, 'src', 'file'), 'refuse:/in/nodir/'], 'no such directory');
+    const tar = execFileSync('tar', ['-C', path.join(dir, 'src'), '-cf', '-', 'file']);
+    await cpFails(['-', 'refuse:/in/nonexist'], 'destination "refuse:/in/nonexist" must be a directory', tar);
+    await cpFails(['-', 'refuse:/d/f1'], 'destination "refuse:/d/f1" must be a directory', tar);
+    assert.equal(await d.ok(['container', 'exec', 'refuse', 'ls', '-A', '/in']), '');
     await d.ok(['container', 'rm', '-f', 'refuse']);
+  });
+
+  test('cp of a directory to a missing destination creates it, trailing / or not', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'mkdest', 'busybox', 'sh', '-c', 'mkdir -p /in/exist /d/sub && echo 1 > /d/sub/f && exec sleep 300']);
+    await retry(() => d.ok(['container', 'exec', 'mkdest', 'test', '-f', '/d/sub/f']));
+    const src = path.join(d.dir, 'mkdest-src');
+    await fsp.mkdir(path.join(src, 'sub'), { recursive: true });
+    await fsp.writeFile(path.join(src, 'a'), 'a\n');
+    await fsp.writeFile(path.join(src, 'sub', 'b'), 'b\n');
+    const list = async (p: string) => (await d.ok(['container', 'exec', 'mkdest', 'find', p])).trim().split('\n').sort();
+    for (const [from, to, made] of [
+      [src, 'mkdest:/in/x/', '/in/x'],
+      [`${src}/`, 'mkdest:/in/y/', '/in/y'],
+      [src, 'mkdest:/in/exist/../z/', '/in/z'],
+      [src, 'mkdest:/in/w', '/in/w'],
+    ] as const) {
+      await d.ok(['container', 'cp', from, to]);
+      assert.deepEqual(await list(made), [made, `${made}/a`, `${made}/sub`, `${made}/sub/b`].sort(), `${from} -> ${to}`);
+    }
+    assert.equal(await d.ok(['container', 'exec', 'mkdest', 'cat', '/in/x/sub/b']), 'b\n');
+    // Out of the container, the same rule.
+    const local = path.join(d.dir, 'mkdest-out');
+    await fsp.mkdir(local);
+    await d.ok(['container', 'cp', 'mkdest:/d', `${local}/fresh/`]);
+    assert.equal(await fsp.readFile(path.join(local, 'fresh', 'sub', 'f'), 'utf8'), '1\n');
+    await d.ok(['container', 'rm', '-f', 'mkdest']);
   });
 
   test('diff: the container’s changes against its image, without mount points or volumes', async () => {
