@@ -663,9 +663,14 @@ function checkWritable(c: ContainerRecord, containerPath: string): void {
 }
 
 export interface CopyToOptions {
-  /** `docker cp -a`: files belong to the container's user instead of the archive's owners. */
+  /**
+   * `docker cp -a`: files keep the archive's owners, or belong to the container's user when it
+   * has one. Without it they belong to the container's root, as Docker's do.
+   */
   copyUidGid?: boolean;
 }
+
+const ROOT_OWNER = { uid: 0, gid: 0 };
 
 /** `docker cp - CONTAINER:DIR`: extracts the tar `input` into the existing directory `userPath`. */
 export async function copyToContainer(deps: ExtrasDeps, nameOrId: string, userPath: string, input: Readable, opts: CopyToOptions = {}): Promise<void> {
@@ -678,7 +683,7 @@ export async function copyToContainer(deps: ExtrasDeps, nameOrId: string, userPa
     const rootHost = await resolveInRoot(root, '/');
     const containerDir = '/' + path.relative(rootHost, hostDir);
     checkWritable(c, containerDir);
-    const owner = opts.copyUidGid ? await resolveUser(root, c.config.user || undefined) : undefined;
+    const owner = !opts.copyUidGid ? ROOT_OWNER : c.config.user ? await resolveUser(root, c.config.user) : undefined;
     await extractInto(root, containerDir, input, owner ? { owner: { uid: owner.uid, gid: owner.gid } } : {});
   });
 }

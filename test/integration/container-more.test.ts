@@ -400,6 +400,37 @@ describe('files', () => {
     await d.ok(['container', 'rm', '-f', 'mkdest']);
   });
 
+  test('cp -a keeps the owners, cp gives the files to root, in running and stopped containers', async () => {
+    const src = path.join(d.dir, 'owned');
+    await fsp.mkdir(path.join(src, 'tree', 'sub'), { recursive: true });
+    await fsp.writeFile(path.join(src, 'file'), 'file\n');
+    await fsp.writeFile(path.join(src, 'tree', 'a'), 'a\n');
+    await fsp.writeFile(path.join(src, 'tree', 'sub', 'b'), 'b\n');
+    await fsp.chown(path.join(src, 'file'), 4321, 8765);
+    for (const p of ['tree', 'tree/a', 'tree/sub', 'tree/sub/b']) await fsp.chown(path.join(src, p), 1111, 2222);
+    const expected = (file: string, tree: string) =>
+      [`/x/file ${file}`, `/x/tree ${tree}`, `/x/tree/a ${tree}`, `/x/tree/sub ${tree}`, `/x/tree/sub/b ${tree}`].join('\n');
+    const owners = (listing: string) => listing.trim().split('\n').sort().join('\n');
+    const stat = 'find /x -mindepth 1 -exec stat -c "%n %u:%g" {} +';
+
+    await d.ok(['container', 'run', '-d', '--name', 'owners', 'busybox', 'sh', '-c', 'mkdir /archive /plain && exec sleep 300']);
+    await retry(() => d.ok(['container', 'exec', 'owners', 'test', '-d', '/plain']));
+    for (const what of ['file', 'tree']) {
+      await d.ok(['container', 'cp', '-a', path.join(src, what), 'owners:/archive/']);
+      await d.ok(['container', 'cp', path.join(src, what), 'owners:/plain/']);
+    }
+    const listed = async (dir: string) => owners(await d.ok(['container', 'exec', 'owners', 'sh', '-c', stat.replaceAll('/x', dir)]));
+    assert.equal(await listed('/archive'), expected('4321:8765', '1111:2222').replaceAll('/x', '/archive'));
+    assert.equal(await listed('/plain'), expected('0:0', '0:0').replaceAll('/x', '/plain'));
+    await d.ok(['container', 'rm', '-f', 'owners']);
+
+    await d.ok(['container', 'create', '--name', 'owners-stopped', 'busybox', 'sh', '-c', stat.replaceAll('/x', '/tmp')]);
+    await d.ok(['container', 'cp', '-a', path.join(src, 'file'), 'owners-stopped:/tmp/']);
+    await d.ok(['container', 'cp', path.join(src, 'tree'), 'owners-stopped:/tmp/']);
+    assert.equal(owners(await d.ok(['container', 'start', '-a', 'owners-stopped'])), expected('4321:8765', '0:0').replaceAll('/x', '/tmp'));
+    await d.ok(['container', 'rm', 'owners-stopped']);
+  });
+
   test('diff: the container’s changes against its image, without mount points or volumes', async () => {
     await d.ok(['container', 'run', '-d', '--name', 'changes', '-v', '/anon', 'busybox', 'sleep', '300']);
     assert.equal(await d.ok(['diff', 'changes']), '', 'a fresh container changed nothing (its /etc/hosts and the like are mounts)');
