@@ -680,6 +680,15 @@ describe('command lines', () => {
     }
   });
 
+  test('too few or too many operands: Docker’s words, exit 1', async () => {
+    const few = await d.run(['container', 'rm']);
+    assert.equal(few.code, 1);
+    assert.equal(few.stderr, `"tscompose container rm" requires at least 1 argument.\nSee 'tscompose container rm --help'.\n`);
+    const many = await d.run(['image', 'build', 'a', 'b']);
+    assert.equal(many.code, 1);
+    assert.equal(many.stderr, `"tscompose image build" requires exactly 1 argument.\nSee 'tscompose image build --help'.\n`);
+  });
+
   test('--format json on info and version; a status filter that is no state is refused', async () => {
     assert.equal(JSON.parse(await d.ok(['info', '--format', 'json'])).DockerRootDir, d.dataRoot);
     assert.ok(JSON.parse(await d.ok(['version', '--format', 'json'])).Server.Version);
