@@ -31,6 +31,7 @@ export const FAMILY_OF: Record<string, Family | undefined> = Object.assign(Objec
   diff: 'container',
   stats: 'container',
   rename: 'container',
+  update: 'container',
   network: 'network',
   volume: 'volume',
   version: 'system',

@@ -2,7 +2,7 @@
 import { Metadata, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { conflict, failedPrecondition, invalidArgument, isKind, notFound, TsError } from '../../common/errors';
 import { toServiceError } from '../../common/rpc/status';
-import type { AttachOpen, ContainerSpec, ExecSpec } from '../../common/rpc/engine-types';
+import type { AttachOpen, ContainerSpec, ContainerUpdateRequest, ExecSpec } from '../../common/rpc/engine-types';
 import type { Agent } from '../agent';
 import { containerDir, rootfsPath } from '../container/setup';
 import { followLog, logSize, type LogLine } from '../container/logs';
@@ -40,6 +40,7 @@ export function containerHandlers(agent: Agent): Handlers {
       return {};
     }),
     ContainerRename: unary(async (req: { id: string; new_name: string }) => (await svc().rename(req.id, req.new_name), {})),
+    ContainerUpdate: unary(async (req: ContainerUpdateRequest) => svc().update(req.id, req)),
     ContainerList: unary(async (req: { all: boolean; filters: Filter[]; limit: number; size: boolean }) => {
       let list = svc().list();
       list = filterContainers(agent, list, req.filters, req.all);

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { conflict, failedPrecondition, invalidArgument, kindOf, messageOf, notFound, TsError } from '../../common/errors';
 import { readKernelFile, writeFileAtomic } from '../../common/fsutil';
 import { KeyedMutex } from '../../common/mutex';
-import { emptyContainerSpec, type ContainerSpec } from '../../common/rpc/engine-types';
+import { emptyContainerSpec, type ContainerSpec, type ContainerUpdateRequest, type Resources } from '../../common/rpc/engine-types';
 import { parseSignal, signalNumber } from '../../common/signals';
 import type { EventLog } from '../events';
 import { ANONYMOUS_LABEL } from '../volume/names';
@@ -31,7 +31,7 @@ import { eventAttributes, initialState, isActive, type ContainerRecord, type Res
 import { logSizeLimit } from './log-config';
 import { restartsWithDaemon, validatePolicy } from './restart';
 import { traced, traceEnd, traceMark } from '../trace';
-import { containerDir, endpointRecord, HostEnv, mountRootfs, unmountRootfs, writeInjectedFiles, type HostDeps } from './setup';
+import { containerDir, endpointRecord, HostEnv, mountRootfs, resourceOptions, unmountRootfs, writeInjectedFiles, type HostDeps } from './setup';
 
 export interface ContainerServiceDeps {
   root: string;
@@ -420,10 +420,7 @@ export class ContainerService {
     });
     const { mounts, anonymous, named } = await resolveMounts(spec, config, fromMounts);
     const warnings = [...platformWarnings(spec, imageConfig), ...blockIOWarnings(spec), ...endpointOptionWarnings(spec)];
-    if (spec.resources.memory > 0 && spec.resources.memory < 6 * 1024 * 1024)
-      throw invalidArgument('Minimum memory limit allowed is 6MB');
-    checkNanoCpus(spec.resources.nano_cpus);
-    checkResourceConflicts(spec.resources);
+    checkResources(spec.resources);
 
     const dir = containerDir(this.deps.root, id);
     const createdVolumes: string[] = [];
@@ -654,6 +651,53 @@ export class ContainerService {
     });
   }
 
+  /**
+   * Docker's `container update`. The record takes the new values first, so that every later
+   * start and restart policy decision (machine.ts reads the record's policy at each exit) sees
+   * them; a running or paused container's cgroup gets them at once, and a runtime that refuses
+   * them leaves the record as it was.
+   */
+  async update(nameOrId: string, req: Omit<ContainerUpdateRequest, 'id'>): Promise<{ warnings: string[] }> {
+    const asked = { ...emptyContainerSpec().resources, ...req.resources };
+    checkResources(asked, { update: true });
+    const warnings: string[] = [];
+    if (asked.blkio_weight && !blockIOWeightSupported()) {
+      warnings.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+      asked.blkio_weight = 0;
+    }
+    const policy = req.restart_policy?.name ? req.restart_policy : undefined;
+    if (policy) validatePolicy(policy, false);
+    const c = this.resolve(nameOrId);
+    const cannot = (message: string, err?: unknown) =>
+      new TsError(err === undefined ? 'InvalidArgument' : kindOf(err), `Cannot update container ${c.id}: ${message}`, { cause: err });
+    await this.locks.run(c.id, async () => {
+      if (!this.records.has(c.id) || c.desired === 'removed' || c.state.status === 'removing' || c.state.status === 'dead') {
+        throw failedPrecondition(`Cannot update container ${c.id}: container is marked for removal and cannot be "update"`);
+      }
+      const resources = mergeResources(c.spec.resources, asked, cannot);
+      if (policy && c.spec.auto_remove && policy.name !== 'no') {
+        throw cannot('Restart policy cannot be updated because AutoRemove is enabled for the container');
+      }
+      const before = { resources: c.spec.resources, policy: c.spec.restart_policy };
+      c.spec.resources = resources;
+      if (policy) c.spec.restart_policy = { name: policy.name, max_retries: policy.max_retries };
+      await this.save(c);
+      // Between two attempts (restarting) there is no process: the next start applies the record.
+      if (c.state.status === 'running' || c.state.status === 'paused') {
+        try {
+          await this.deps.runtime.update(c.id, resourceOptions(resources));
+        } catch (err) {
+          c.spec.resources = before.resources;
+          c.spec.restart_policy = before.policy;
+          await this.save(c);
+          throw cannot(messageOf(err), err);
+        }
+      }
+    });
+    this.deps.events.emit('container', 'update', c.id, eventAttributes(c));
+    return { warnings };
+  }
+
   /** Waits for a condition: "not-running" (default), "next-exit" or "removed". */
   async wait(nameOrId: string, condition = 'not-running', signal?: AbortSignal): Promise<number> {
     const c = this.resolve(nameOrId);
@@ -732,7 +776,6 @@ function checkProcessSettings(spec: ContainerSpec, config: ResolvedConfig): void
   parseSecurityOptions(spec.security_opt);
   capabilitySet(spec.cap_add, spec.cap_drop);
   const r = spec.resources;
-  if (r.blkio_weight && (r.blkio_weight < 10 || r.blkio_weight > 1000)) throw invalidArgument('Range of blkio weight is from 10 to 1000');
   for (const list of [r.blkio_weight_device, r.device_read_bps, r.device_write_bps, r.device_read_iops, r.device_write_iops]) blockDeviceRates(list ?? []);
   if (!['', 'host', 'private'].includes(spec.cgroupns_mode ?? '')) throw invalidArgument(`invalid cgroup namespace mode: ${spec.cgroupns_mode}`);
   if (!['', 'host'].includes(spec.uts_mode ?? '')) throw invalidArgument(`invalid UTS mode: ${spec.uts_mode}`);
@@ -776,12 +819,25 @@ function platformWarnings(spec: ContainerSpec, image: ImageConfig): string[] {
   return [`The requested image's platform (${actual}) does not match the detected host platform (${formatPlatform(hostPlatform())}) and no specific platform was requested`];
 }
 
-/** Docker's range for `--cpus`: from 0.01 to the number of CPUs this host has. */
-/** Combinations Docker's daemon refuses (verifyPlatformContainerResources), in its words. */
-function checkResourceConflicts(r: ContainerSpec['resources']): void {
+const MIN_MEMORY = 6 * 1024 * 1024;
+
+/**
+ * The limits Docker's daemon refuses (verifyPlatformContainerResources), in its words: at
+ * create, and for `update` on the values asked for (where a swap limit alone is allowed: the
+ * container may have a memory limit already).
+ */
+function checkResources(r: Resources, opts: { update?: boolean } = {}): void {
+  if (r.memory > 0 && r.memory < MIN_MEMORY) throw invalidArgument('Minimum memory limit allowed is 6MB');
+  if (!opts.update && r.memory_swap > 0 && !(r.memory > 0)) throw invalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (r.memory > 0 && r.memory_swap > 0 && r.memory_swap < r.memory) throw invalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (r.memory_reservation > 0 && r.memory_reservation < MIN_MEMORY) throw invalidArgument('Minimum memory reservation allowed is 6MB');
+  if (r.memory > 0 && r.memory_reservation > 0 && r.memory < r.memory_reservation) {
+    throw invalidArgument('Minimum memory limit can not be less than memory reservation limit, see usage');
+  }
+  checkNanoCpus(r.nano_cpus);
   if (r.nano_cpus > 0 && r.cpu_period > 0) throw invalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (r.nano_cpus > 0 && r.cpu_quota > 0) throw invalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
-  if (r.memory_swap > 0 && !(r.memory > 0)) throw invalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (r.blkio_weight && (r.blkio_weight < 10 || r.blkio_weight > 1000)) throw invalidArgument('Range of blkio weight is from 10 to 1000');
   if (r.cpuset_mems) {
     const online = readKernelFile('/sys/devices/system/node/online')?.trim();
     const available = online === undefined ? undefined : new Set(cpuList(online));
@@ -805,6 +861,44 @@ function cpuList(text: string): number[] | undefined {
     for (let n = from; n <= to; n++) out.push(n);
   }
   return out;
+}
+
+/**
+ * A container's limits with an update's non-zero values over them, as Docker's UpdateContainer
+ * merges them; `cannot` words a refusal as Docker's "Cannot update container <id>: …".
+ */
+function mergeResources(current: Resources, u: Resources, cannot: (message: string) => TsError): Resources {
+  // --cpus is a quota over a fixed period: one set way is not changed the other way.
+  if (u.nano_cpus > 0 && current.cpu_period > 0) throw cannot('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
+  if (u.nano_cpus > 0 && current.cpu_quota > 0) throw cannot('Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
+  if (u.cpu_period > 0 && current.nano_cpus > 0) throw cannot('Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set');
+  if (u.cpu_quota > 0 && current.nano_cpus > 0) throw cannot('Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
+  const next = { ...current };
+  if (u.blkio_weight) next.blkio_weight = u.blkio_weight;
+  if (u.cpu_shares) next.cpu_shares = u.cpu_shares;
+  if (u.nano_cpus) next.nano_cpus = u.nano_cpus;
+  if (u.cpu_period) next.cpu_period = u.cpu_period;
+  if (u.cpu_quota) next.cpu_quota = u.cpu_quota;
+  if (u.cpuset_cpus) next.cpuset_cpus = u.cpuset_cpus;
+  if (u.cpuset_mems) next.cpuset_mems = u.cpuset_mems;
+  if (u.memory) {
+    // Docker records twice the memory limit as the swap limit of a container given -m alone; a
+    // record here leaves 0 for it, so the limit in force is worked out, and kept once the memory
+    // limit changes. -1 (unlimited swap) is no limit the new memory limit could exceed.
+    const swap = current.memory_swap !== 0 ? current.memory_swap : current.memory > 0 ? current.memory * 2 : 0;
+    if (u.memory_swap === 0 && swap !== -1 && u.memory > swap) {
+      throw cannot('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    }
+    next.memory = u.memory;
+    next.memory_swap = swap;
+  }
+  if (u.memory_swap) next.memory_swap = u.memory_swap;
+  if (u.memory_reservation) next.memory_reservation = u.memory_reservation;
+  if (u.pids_limit) next.pids_limit = u.pids_limit;
+  // A swap limit without a memory limit would be one the kernel refuses, or no start applies.
+  if (next.memory_swap > 0 && !(next.memory > 0)) throw cannot('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (next.memory > 0 && next.memory_swap > 0 && next.memory_swap < next.memory) throw cannot('Minimum memoryswap limit should be larger than memory limit, see usage');
+  return next;
 }
 
 function checkNanoCpus(nanoCpus: number): void {

@@ -12,14 +12,14 @@ import type { ImageService } from '../image/service';
 import type { ConnectResult, NetworkManager } from '../network';
 import type { PortProtocol, PortRequest } from '../network/ports';
 import type { Runtime } from '../runtime/runtime';
-import { buildSpec, writeEtcFiles, type EtcFiles, type MountOptions, type NamespaceMode } from '../runtime/spec';
+import { buildSpec, writeEtcFiles, type EtcFiles, type MountOptions, type NamespaceMode, type ResourceOptions } from '../runtime/spec';
 import { resolveInRoot, resolveUser } from '../runtime/user';
 import { parseSecurityOptions } from '../runtime/security';
 import { blockIOWeightSupported, cgroupsPathFor } from '../runtime/cgroups';
 import type { VolumeService } from '../volume';
 import type { ExitInfo, MachineEnv } from './machine';
 import type { ContainerRecord, EndpointRecord } from './record';
-import type { FileInjection } from '../../common/rpc/engine-types';
+import type { FileInjection, Resources } from '../../common/rpc/engine-types';
 import { traced } from '../trace';
 import { logSizeLimit } from './log-config';
 import { resolveLinks, type ResolvedLink } from './links';
@@ -35,6 +35,33 @@ export interface HostDeps {
   lookup(idOrName: string): ContainerRecord | undefined;
   /** Called whenever a record changed outside a machine step (network endpoints). */
   hostResolvConf: () => Promise<string>;
+}
+
+/**
+ * A record's limits in the runtime's terms: what a start puts in the OCI spec and what
+ * `container update` hands a running container, so both apply the same values.
+ */
+export function resourceOptions(r: Resources): ResourceOptions {
+  return {
+    memory: r.memory || undefined,
+    memorySwap: r.memory_swap || undefined,
+    memoryReservation: r.memory_reservation || undefined,
+    cpus: r.nano_cpus ? r.nano_cpus / 1e9 : undefined,
+    cpuShares: r.cpu_shares || undefined,
+    cpuQuota: r.cpu_quota || undefined,
+    cpuPeriod: r.cpu_period || undefined,
+    cpusetCpus: r.cpuset_cpus || undefined,
+    cpusetMems: r.cpuset_mems || undefined,
+    pidsLimit: r.pids_limit || undefined,
+    memorySwappiness: r.memory_swappiness >= 0 ? r.memory_swappiness : undefined,
+    // A weight the kernel can't apply was dropped with a warning at create.
+    ...(blockIOWeightSupported() ? { blkioWeight: r.blkio_weight || undefined, blkioWeightDevice: r.blkio_weight_device } : {}),
+    deviceReadBps: r.device_read_bps,
+    deviceWriteBps: r.device_write_bps,
+    deviceReadIops: r.device_read_iops,
+    deviceWriteIops: r.device_write_iops,
+    oomKillDisable: r.oom_kill_disable || undefined,
+  };
 }
 
 export function containerDir(root: string, id: string): string {
@@ -282,26 +309,7 @@ export class HostEnv implements MachineEnv {
         noNewPrivileges: security.noNewPrivileges,
         seccompProfile: security.seccompProfile,
         unmaskSystemPaths: security.unmaskSystemPaths,
-        resources: {
-          memory: r.memory || undefined,
-          memorySwap: r.memory_swap || undefined,
-          memoryReservation: r.memory_reservation || undefined,
-          cpus: r.nano_cpus ? r.nano_cpus / 1e9 : undefined,
-          cpuShares: r.cpu_shares || undefined,
-          cpuQuota: r.cpu_quota || undefined,
-          cpuPeriod: r.cpu_period || undefined,
-          cpusetCpus: r.cpuset_cpus || undefined,
-          cpusetMems: r.cpuset_mems || undefined,
-          pidsLimit: r.pids_limit || undefined,
-          memorySwappiness: r.memory_swappiness >= 0 ? r.memory_swappiness : undefined,
-          // A weight the kernel can't apply was dropped with a warning at create.
-          ...(blockIOWeightSupported() ? { blkioWeight: r.blkio_weight || undefined, blkioWeightDevice: r.blkio_weight_device } : {}),
-          deviceReadBps: r.device_read_bps,
-          deviceWriteBps: r.device_write_bps,
-          deviceReadIops: r.device_read_iops,
-          deviceWriteIops: r.device_write_iops,
-          oomKillDisable: r.oom_kill_disable || undefined,
-        },
+        resources: resourceOptions(r),
         shmSize: r.shm_size || undefined,
         mounts,
         init: c.spec.init,

@@ -7,6 +7,7 @@ import { engine, ExitError, out, parseFilters, println, eprintln } from '../cli'
 import { renderList, tabwrite } from '../format';
 import type { ContainerSummary } from '../../common/rpc/engine-types';
 import { confirmPrune, daemonMessage, forEachName, fromDaemon, inspectEach, printPruneReport } from './container-common';
+import { parseUpdateFlags, type UpdateFlags } from '../parse/run-flags';
 import { ContainerRow, CONTAINER_HEADERS, containerTable, portLines, type PortMap } from './container-format';
 
 export interface ContainerLsFlags {
@@ -107,6 +108,29 @@ export async function containerPause(names: string[]): Promise<number> {
 export async function containerUnpause(names: string[]): Promise<number> {
   const client = await engine();
   return forEachName(names, (id) => client.call('ContainerUnpause', { id }));
+}
+
+/**
+ * `update [OPTIONS] CONTAINER...`, one container after the other as Docker's CLI: each name
+ * updated is printed, each failure follows on stderr, then the daemon's warnings; exit 1 if any failed.
+ */
+export async function containerUpdate(names: string[], flags: UpdateFlags): Promise<number> {
+  const update = parseUpdateFlags(flags);
+  const client = await engine();
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  for (const id of names) {
+    try {
+      const reply = await client.call<{ warnings: string[] }>('ContainerUpdate', { id, ...update });
+      println(id);
+      warnings.push(...reply.warnings);
+    } catch (err) {
+      errors.push(daemonMessage(err));
+    }
+  }
+  for (const w of warnings) println(w);
+  for (const e of errors) eprintln(e);
+  return errors.length > 0 ? 1 : 0;
 }
 
 export async function containerInspect(names: string[], opts: { format?: string; size?: boolean }): Promise<number> {

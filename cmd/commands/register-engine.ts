@@ -1,7 +1,7 @@
 /**
  * Registration of the engine's `container`, `network` and `volume` commands, with Docker's
  * flags, and of Docker's top-level short forms that Compose's verbs leave free (`attach`,
- * `commit`, `export`, `stats`, `rename`). Kept free of the implementations' imports: each
+ * `commit`, `diff`, `export`, `stats`, `rename`, `update`). Kept free of the implementations' imports: each
  * action loads its module when it runs.
  */
 import { Option, type Command } from 'commander';
@@ -310,6 +310,27 @@ function registerTopLevelForms(parent: Command): void {
     .option('--no-trunc', "don't truncate output")
     .option('--format <format>', 'format output using a custom template: table, table TEMPLATE, json, TEMPLATE')
     .action(lazy(async () => (await ioModule()).containerStats));
+
+  parent
+    .command('update')
+    .description('update configuration of one or more containers')
+    .argument('<containers...>')
+    .option('--restart <policy>', 'restart policy to apply when a container exits (no, always, on-failure[:N], unless-stopped)')
+    .option('-m, --memory <bytes>', 'memory limit')
+    .option('--memory-swap <bytes>', "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option('--memory-reservation <bytes>', 'memory soft limit')
+    .option('--cpus <number>', 'number of CPUs')
+    .option('-c, --cpu-shares <shares>', 'CPU shares (relative weight)')
+    .option('--cpu-period <period>', 'limit CPU CFS (Completely Fair Scheduler) period')
+    .option('--cpu-quota <quota>', 'limit CPU CFS (Completely Fair Scheduler) quota')
+    .option('--cpuset-cpus <cpus>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--cpuset-mems <mems>', 'memory nodes (MEMs) in which to allow execution (0-3, 0,1)')
+    .option('--pids-limit <limit>', 'tune container pids limit (set -1 for unlimited)')
+    .option('--blkio-weight <weight>', 'block IO (relative weight), between 10 and 1000')
+    .option('--cpu-rt-period <us>', 'limit the CPU real-time period in microseconds (refused: no real-time CPU budget)')
+    .option('--cpu-rt-runtime <us>', 'limit the CPU real-time runtime in microseconds (refused: no real-time CPU budget)')
+    .addOption(new Option('--kernel-memory <bytes>', 'kernel memory limit (deprecated; refused: runc no longer sets it)').hideHelp())
+    .action(lazy(async () => (await containerModule()).containerUpdate));
 
   parent
     .command('rename')

@@ -14,6 +14,8 @@ import {
   type MountSpec,
   type NetworkAttachment,
   type PortBinding,
+  type Resources,
+  type RestartPolicy,
   type Ulimit,
 } from '../../common/rpc/engine-types';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, type MountRequest } from './mounts';
@@ -206,24 +208,9 @@ export function parseRunFlags(
     throw runError('Conflicting options: --restart and --rm');
   }
 
-  const resources = spec.resources;
-  resources.memory = bytesFlag('-m, --memory', flags.memory);
-  resources.memory_swap =
-    flags.memorySwap === '-1' ? -1 : bytesFlag('--memory-swap', flags.memorySwap);
-  resources.memory_reservation = bytesFlag('--memory-reservation', flags.memoryReservation);
+  const resources = (spec.resources = parseResourceFlags(flags));
   resources.shm_size = bytesFlag('--shm-size', flags.shmSize);
-  resources.nano_cpus = flags.cpus === undefined ? 0 : parseNanoCpus(flags.cpus);
-  resources.cpu_shares = intFlag('-c, --cpu-shares', flags.cpuShares);
-  resources.cpu_quota = intFlag('--cpu-quota', flags.cpuQuota);
-  resources.cpu_period = intFlag('--cpu-period', flags.cpuPeriod);
-  resources.cpuset_cpus = flags.cpusetCpus ?? '';
-  resources.cpuset_mems = flags.cpusetMems ?? '';
-  if (resources.cpuset_mems && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(resources.cpuset_mems)) {
-    throw flagError('--cpuset-mems', resources.cpuset_mems, 'invalid list of memory nodes');
-  }
-  resources.pids_limit = intFlag('--pids-limit', flags.pidsLimit);
   resources.oom_kill_disable = !!flags.oomKillDisable;
-  resources.blkio_weight = intFlag('--blkio-weight', flags.blkioWeight);
   resources.blkio_weight_device = (flags.blkioWeightDevice ?? []).map((v) => deviceRate('--blkio-weight-device', v, 'int'));
   resources.device_read_bps = (flags.deviceReadBps ?? []).map((v) => deviceRate('--device-read-bps', v, 'bytes'));
   resources.device_write_bps = (flags.deviceWriteBps ?? []).map((v) => deviceRate('--device-write-bps', v, 'bytes'));
@@ -281,6 +268,65 @@ export function parseRunFlags(
     spec.mac_address = flags.macAddress;
   }
   return { spec, options };
+}
+
+/** The limit flags `run`, `create` and `update` share. */
+export type ResourceFlags = Pick<
+  RunFlags,
+  'memory' | 'memorySwap' | 'memoryReservation' | 'cpus' | 'cpuShares' | 'cpuQuota' | 'cpuPeriod' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit' | 'blkioWeight'
+>;
+
+/** Those flags as the contract's `Resources`; an absent flag leaves its field at 0 or "". */
+export function parseResourceFlags(flags: ResourceFlags): Resources {
+  const resources = emptyContainerSpec().resources;
+  resources.memory = bytesFlag('-m, --memory', flags.memory);
+  resources.memory_swap =
+    flags.memorySwap === '-1' ? -1 : bytesFlag('--memory-swap', flags.memorySwap);
+  resources.memory_reservation = bytesFlag('--memory-reservation', flags.memoryReservation);
+  resources.nano_cpus = flags.cpus === undefined ? 0 : parseNanoCpus(flags.cpus);
+  resources.cpu_shares = intFlag('-c, --cpu-shares', flags.cpuShares);
+  resources.cpu_quota = intFlag('--cpu-quota', flags.cpuQuota);
+  resources.cpu_period = intFlag('--cpu-period', flags.cpuPeriod);
+  resources.cpuset_cpus = flags.cpusetCpus ?? '';
+  resources.cpuset_mems = flags.cpusetMems ?? '';
+  if (resources.cpuset_mems && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(resources.cpuset_mems)) {
+    throw flagError('--cpuset-mems', resources.cpuset_mems, 'invalid list of memory nodes');
+  }
+  resources.pids_limit = intFlag('--pids-limit', flags.pidsLimit);
+  resources.blkio_weight = intFlag('--blkio-weight', flags.blkioWeight);
+  return resources;
+}
+
+/** `container update`'s flags: the shared limit flags, the restart policy, and Docker's leftovers. */
+export interface UpdateFlags extends ResourceFlags {
+  restart?: string;
+  kernelMemory?: string;
+  cpuRtPeriod?: string;
+  cpuRtRuntime?: string;
+}
+
+/**
+ * The update to ask the daemon for. Docker's flags that this host cannot honour are refused
+ * rather than stored as if they were applied: runc 1.1 no longer sets kernel memory limits,
+ * and the engine's cgroup is given no real-time CPU budget.
+ */
+export function parseUpdateFlags(flags: UpdateFlags): { resources: Resources; restart_policy: RestartPolicy } {
+  if (Object.values(flags).every((v) => v === undefined)) {
+    throw new ExitError(1, 'you must provide one or more flags when using this command');
+  }
+  if (flags.kernelMemory !== undefined) {
+    bytesFlag('--kernel-memory', flags.kernelMemory);
+    throw runError('--kernel-memory is not supported: kernel memory limits are deprecated and no longer set by runc');
+  }
+  for (const [flag, value] of [['--cpu-rt-period', flags.cpuRtPeriod], ['--cpu-rt-runtime', flags.cpuRtRuntime]] as const) {
+    if (value === undefined) continue;
+    intFlag(flag, value);
+    throw runError(`${flag} is not supported: real-time CPU scheduling is not applied by this engine`);
+  }
+  const resources = parseResourceFlags(flags);
+  // Docker's daemon takes 0 and below as "no limit", which runc spells -1; 0 here means "unchanged".
+  if (flags.pidsLimit !== undefined && resources.pids_limit <= 0) resources.pids_limit = -1;
+  return { resources, restart_policy: parseRestartPolicy(flags.restart ?? '') };
 }
 
 function parseRunOptions(flags: RunFlags): RunOptions {

@@ -67,6 +67,13 @@ export interface Resources {
   cpuset_mems: string;
 }
 
+/** `ContainerUpdate`: zero and empty fields leave the container's values as they are. */
+export interface ContainerUpdateRequest {
+  id: string;
+  resources: Resources;
+  restart_policy: RestartPolicy;
+}
+
 /** A block device on the host and a rate (or weight) for it. */
 export interface DeviceRate {
   path: string;
