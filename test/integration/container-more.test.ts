@@ -1,5 +1,5 @@
 /**
- * The rest of the container engine through the CLI: resource limits and OOM kills, the network
+ * The rest of the container engine through the CLI: resource limits and OOM kills, `update` of limits and restart policies, the network
  * namespace's sysctl defaults, log options and rotation, health status transitions, restart=always after the process is
  * killed, pause, cp/commit/export, top/stats, rename/wait, and an interactive -it session driven
  * through tmux.
@@ -79,6 +79,107 @@ describe('limits', () => {
       assert.equal(r.code, 125, flags.join(' '));
       assert.ok(r.stderr.includes(message), r.stderr);
     }
+  });
+});
+
+describe('update', () => {
+  /** The container's own cgroup files, read inside it: memory limit, swap limit, pids, CFS quota, shares. */
+  const limits = async (name: string) =>
+    (await d.ok(['container', 'exec', name, 'sh', '-c',
+      'cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.memsw.limit_in_bytes pids/pids.max cpu/cpu.cfs_quota_us cpu/cpu.shares']))
+      .trim().split('\n');
+
+  test('a running container gets its new limits at once; inspect, a daemon restart and a container restart keep them', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'upd', '-m', '64m', '--cpus', '0.5', '--pids-limit', '20', 'busybox', 'sleep', '300']);
+    assert.deepEqual(await limits('upd'), [String(64 << 20), String(128 << 20), '20', '50000', '1024']);
+    assert.equal(await d.ok(['container', 'update', '-m', '96m', '--memory-swap', '192m', '--cpus', '1.5', '--pids-limit', '50', '-c', '512', 'upd']), 'upd\n');
+    const want = [String(96 << 20), String(192 << 20), '50', '150000', '512'];
+    assert.deepEqual(await limits('upd'), want);
+    const hostConfig = async () => {
+      const h = (await inspect('upd')).HostConfig;
+      return [h.Memory, h.MemorySwap, h.NanoCpus, h.PidsLimit, h.CpuShares];
+    };
+    assert.deepEqual(await hostConfig(), [96 << 20, 192 << 20, 1.5e9, 50, 512]);
+    await d.stop();
+    await d.start();
+    assert.deepEqual(await hostConfig(), [96 << 20, 192 << 20, 1.5e9, 50, 512]);
+    await d.ok(['container', 'restart', '-t', '0', 'upd']);
+    assert.deepEqual(await limits('upd'), want);
+    // A memory limit alone keeps the swap limit in force; a paused container is updated too.
+    await d.ok(['container', 'pause', 'upd']);
+    assert.equal(await d.ok(['update', '-m', '128m', '--pids-limit', '-1', 'upd']), 'upd\n');
+    await d.ok(['container', 'unpause', 'upd']);
+    assert.deepEqual((await limits('upd')).slice(0, 3), [String(128 << 20), String(192 << 20), 'max']);
+    await d.ok(['container', 'rm', '-f', 'upd']);
+  });
+
+  test('a stopped container takes its new limits at its next start', async () => {
+    await d.ok(['container', 'create', '--name', 'upd-stopped', 'busybox', 'sleep', '300']);
+    await d.ok(['container', 'update', '--memory', '80m', '--memory-swap', '-1', '--cpu-quota', '30000', '--cpu-period', '60000', 'upd-stopped']);
+    await d.ok(['container', 'start', 'upd-stopped']);
+    const [memory, , , quota] = await limits('upd-stopped');
+    assert.deepEqual([memory, quota], [String(80 << 20), '30000']);
+    const h = (await inspect('upd-stopped')).HostConfig;
+    assert.deepEqual([h.Memory, h.MemorySwap, h.CpuQuota, h.CpuPeriod], [80 << 20, -1, 30000, 60000]);
+    await d.ok(['container', 'rm', '-f', 'upd-stopped']);
+  });
+
+  test('a restart policy updated to always brings the container back after it exits', async () => {
+    // The process exits once told to, so that the update lands while it runs.
+    await d.ok(['container', 'run', '-d', '--name', 'upd-policy', 'busybox', 'sh', '-c', 'while [ ! -e /go ]; do sleep 0.1; done; rm /go; exit 3']);
+    assert.equal(await d.ok(['container', 'update', '--restart', 'always', 'upd-policy']), 'upd-policy\n');
+    assert.deepEqual((await inspect('upd-policy')).HostConfig.RestartPolicy, { Name: 'always', MaximumRetryCount: 0 });
+    const first = (await inspect('upd-policy')).State.Pid;
+    await d.ok(['container', 'exec', 'upd-policy', 'touch', '/go']);
+    await retry(async () => {
+      const s = await inspect('upd-policy');
+      assert.equal(s.State.Status, 'running');
+      assert.equal(s.RestartCount, 1);
+      assert.notEqual(s.State.Pid, first);
+    });
+    await d.ok(['container', 'rm', '-f', 'upd-policy']);
+  });
+
+  test('Docker’s refusals, in its words, leave the container as it was', async () => {
+    await d.ok(['container', 'run', '-d', '--name', 'upd-a', '-m', '64m', '--cpus', '1', 'busybox', 'sleep', '300']);
+    await d.ok(['container', 'run', '-d', '--name', 'upd-b', '--cpu-quota', '50000', 'busybox', 'sleep', '300']);
+    await d.ok(['container', 'run', '-d', '--rm', '--name', 'upd-rm', 'busybox', 'sleep', '300']);
+    const id = (await inspect('upd-a')).Id as string;
+    const idB = (await inspect('upd-b')).Id as string;
+    const idRm = (await inspect('upd-rm')).Id as string;
+    for (const [args, message] of [
+      [['-m', '4m', 'upd-a'], 'Error response from daemon: Minimum memory limit allowed is 6MB'],
+      [['-m', '300m', 'upd-a'], `Error response from daemon: Cannot update container ${id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`],
+      [['--memory-swap', '32m', 'upd-a'], `Error response from daemon: Cannot update container ${id}: Minimum memoryswap limit should be larger than memory limit, see usage`],
+      [['-m', '64m', '--memory-swap', '32m', 'upd-a'], 'Error response from daemon: Minimum memoryswap limit should be larger than memory limit, see usage'],
+      [['--cpu-quota', '50000', 'upd-a'], `Error response from daemon: Cannot update container ${id}: Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set`],
+      [['--cpu-period', '50000', 'upd-a'], `Error response from daemon: Cannot update container ${id}: Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set`],
+      [['--cpus', '1', 'upd-b'], `Error response from daemon: Cannot update container ${idB}: Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set`],
+      [['--cpus', '1', '--cpu-quota', '50000', 'upd-b'], 'Error response from daemon: Conflicting options: Nano CPUs and CPU Quota cannot both be set'],
+      [['--restart', 'always', 'upd-rm'], `Error response from daemon: Cannot update container ${idRm}: Restart policy cannot be updated because AutoRemove is enabled for the container`],
+      [['upd-a'], 'you must provide one or more flags when using this command'],
+    ] as const) {
+      const r = await d.run(['container', 'update', ...args]);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.stdout, '', args.join(' '));
+      assert.equal(r.stderr, `${message}\n`, args.join(' '));
+    }
+    // Several containers: each one updated is named, each failure reported, exit 1 at the end.
+    const several = await d.run(['container', 'update', '--pids-limit', '30', 'upd-a', 'nosuch', 'upd-b']);
+    assert.equal(several.code, 1);
+    assert.equal(several.stdout, 'upd-a\nupd-b\n');
+    assert.equal(several.stderr, 'Error response from daemon: No such container: nosuch\n');
+    const a = (await inspect('upd-a')).HostConfig;
+    assert.deepEqual([a.Memory, a.MemorySwap, a.NanoCpus, a.CpuQuota, a.PidsLimit], [64 << 20, 0, 1e9, 0, 30]);
+    assert.deepEqual((await inspect('upd-rm')).HostConfig.RestartPolicy, { Name: 'no', MaximumRetryCount: 0 });
+    assert.deepEqual((await limits('upd-a')).slice(0, 3), [String(64 << 20), String(128 << 20), '30']);
+    // What this host cannot honour is refused, not stored as if applied.
+    for (const [flag, value] of [['--kernel-memory', '10m'], ['--cpu-rt-runtime', '1000'], ['--cpu-rt-period', '1000000']]) {
+      const r = await d.run(['container', 'update', flag!, value!, 'upd-a']);
+      assert.equal(r.code, 125, flag);
+      assert.match(r.stderr, new RegExp(`^tscompose: ${flag} is not supported: `), flag);
+    }
+    await d.ok(['container', 'rm', '-f', 'upd-a', 'upd-b', 'upd-rm']);
   });
 });
 
