@@ -68,7 +68,7 @@ test('base image ENV is used when supplied', () => {
 });
 
 test('which instructions expand: RUN/CMD do not, COPY/LABEL/EXPOSE/USER do', () => {
-  const p = plan('FROM a\nENV D=/dst P=8080 U=app\nRUN echo $D\nCMD echo $D\nCOPY --chown=$U src $D/\nLABEL dir=$D\nEXPOSE $P\nUSER $U\nSTOPSIGNAL SIG$U\nVOLUME $D\n');
+  const p = plan('FROM a\nENV D=/dst P=8080 U=app S=USR1\nRUN echo $D\nCMD echo $D\nCOPY --chown=$U src $D/\nLABEL dir=$D\nEXPOSE $P\nUSER $U\nSTOPSIGNAL SIG$S\nVOLUME $D\n');
   const texts = p.stages[0]!.steps.map((s) => s.text);
   assert.deepEqual(texts.slice(1), [
     'RUN echo $D',
@@ -77,7 +77,7 @@ test('which instructions expand: RUN/CMD do not, COPY/LABEL/EXPOSE/USER do', () 
     'LABEL dir=/dst',
     'EXPOSE 8080',
     'USER app',
-    'STOPSIGNAL SIGapp',
+    'STOPSIGNAL SIGUSR1',
     'VOLUME ["/dst"]',
   ]);
   const from = parseDockerfile('FROM a\n').stages[0]!.from as FromInstruction;
