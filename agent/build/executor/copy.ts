@@ -63,9 +63,9 @@ async function headOf(file: string, length: number): Promise<Buffer> {
 
 const isTarHeader = (data: Buffer): boolean => data.length >= 262 && data.subarray(257, 262).toString('latin1') === 'ustar';
 
-/** Whether a context file is a tar archive the unpacker reads itself (plain, gzip or zstd). */
-async function isArchive(file: string): Promise<boolean> {
-  let data = await headOf(file, 4096);
+/** Whether a context file, whose first bytes are `head`, is a tar archive the unpacker reads itself (plain, gzip or zstd). */
+async function isArchive(file: string, head: Buffer): Promise<boolean> {
+  let data = head;
   if (data[0] === 0x28 && data[1] === 0xb5 && data[2] === 0x2f && data[3] === 0xfd) return true;
   if (data[0] === 0x1f && data[1] === 0x8b) {
     try {
@@ -87,14 +87,15 @@ const EXTERNAL_DECOMPRESSORS = [
  * An xz or bzip2 file decompressed into `tmpDir` when what it holds is a tar archive (ADD extracts
  * it); undefined for any other file, which ADD copies as it is.
  */
-async function decompressedTar(file: string, tmpDir: string): Promise<string | undefined> {
-  const head = await headOf(file, 8);
+async function decompressedTar(file: string, head: Buffer, tmpDir: string): Promise<string | undefined> {
   const tool = EXTERNAL_DECOMPRESSORS.find((d) => d.magic.every((b, i) => head[i] === b));
   if (!tool) return undefined;
   const dir = await fsp.mkdtemp(path.join(tmpDir, 'add-decompress-'));
+  // The program wants its suffix on the name: a link carries it, and -f lets it read through one
+  // (the link goes, the file it names stays).
   const packed = path.join(dir, `archive${tool.suffix}`);
-  await fsp.copyFile(file, packed);
-  const r = await launcher().run(tool.program, ['-d', '-q', packed], { stdout: 'ignore' });
+  await fsp.symlink(file, packed);
+  const r = await launcher().run(tool.program, ['-d', '-q', '-f', packed], { stdout: 'ignore' });
   const unpacked = path.join(dir, 'archive');
   if (r.code === 0 && isTarHeader(await headOf(unpacked, 512))) return unpacked;
   await fsp.rm(dir, { recursive: true, force: true });
@@ -158,11 +159,12 @@ export async function copyStep(rootfs: string, ins: CopyInstruction | AddInstruc
     const source = path.join(root, entry.path);
     const topLevelFile = entry.type === 'file' && !copyPath.includes('/');
     if (ins.kind === 'ADD' && ins.unpack !== false && topLevelFile) {
-      if (await isArchive(source)) {
+      const head = await headOf(source, 4096);
+      if (await isArchive(source, head)) {
         archives.push(source);
         continue;
       }
-      const decompressed = await decompressedTar(source, opts.tmpDir);
+      const decompressed = await decompressedTar(source, head, opts.tmpDir);
       if (decompressed !== undefined) {
         archives.push(decompressed);
         scratch.push(path.dirname(decompressed));
