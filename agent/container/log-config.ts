@@ -11,22 +11,22 @@
 import { invalidArgument } from '../../common/errors';
 
 const FILE_DRIVERS = ['json-file', 'local', 'k8s-file'];
-/** What a `none` container's file holds at most: enough for attach to keep up. */
-const ATTACH_ONLY_BYTES = 1_000_000;
-export const NO_LOGS_MESSAGE = 'configured logging driver does not support reading';
-
-/** Whether `logs` can show the container's output (any driver but `none`). */
-export function keepsLogs(config: LogConfig): boolean {
-  return config.driver !== 'none';
-}
 const OPTIONS = ['max-size', 'max-file'];
 /** Docker's `local` driver keeps 5 files of 20 MB unless told otherwise. */
 const LOCAL_DEFAULTS = { maxSize: 20_000_000, maxFiles: 5 };
+/** What a `none` container's file holds at most: enough for attach to keep up. */
+const ATTACH_ONLY_BYTES = 1_000_000;
+export const NO_LOGS_MESSAGE = 'configured logging driver does not support reading';
 
 export interface LogConfig {
   driver?: string;
   /** Absent in the records of containers made before log options existed. */
   options?: Readonly<Record<string, string>>;
+}
+
+/** Whether `logs` can show the container's output (any driver but `none`). */
+export function keepsLogs(config: LogConfig): boolean {
+  return config.driver !== 'none';
 }
 
 /** The bytes after which the log file is emptied, or undefined for no bound; throws on a config Docker would refuse or we cannot honour. */

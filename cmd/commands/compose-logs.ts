@@ -10,6 +10,7 @@ import type { EngineClient } from '../client';
 import { parseTimestamp } from '../format';
 import { logTimestamp } from './container-io';
 import { checkKnownServices, projectContainers, resolveProjectRef } from './compose-common';
+import { NO_LOGS_MESSAGE } from '../../agent/container/log-config';
 
 /** Compose's rotation: cyan, yellow, green, magenta, blue, then the same in bold. */
 const COLORS = ['36', '33', '32', '35', '34', '36;1', '33;1', '32;1', '35;1', '34;1'];
@@ -109,9 +110,6 @@ export interface FollowOptions {
   hidden?: Set<string>;
 }
 
-/** The daemon's refusal of `logs` for a container whose log driver keeps nothing. */
-const NO_LOGS = /configured logging driver does not support reading$/;
-
 export async function streamLogs(printer: LogPrinter, project: string, containers: ProjectContainer[], opts: FollowOptions): Promise<void> {
   const client = await engine();
   printer.register(containers.filter((c) => !opts.hidden?.has(c.id)).map((c) => displayName(c, project)));
@@ -143,7 +141,7 @@ export async function streamLogs(printer: LogPrinter, project: string, container
         if (opts.signal.aborted) return;
         // As Compose: a container whose log driver keeps nothing (`none`) is passed over with a warning.
         const message = err instanceof Error ? err.message : String(err);
-        if (!NO_LOGS.test(message)) throw err;
+        if (!message.endsWith(NO_LOGS_MESSAGE)) throw err;
         process.stderr.write(`WARN[0000] Can't retrieve logs for ${JSON.stringify(c.name)}: ${message.replace(/^Error response from daemon: /, '')}\n`);
         return;
       }

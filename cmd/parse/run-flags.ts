@@ -372,7 +372,6 @@ function parseRunOptions(flags: RunFlags): RunOptions {
   };
 }
 
-
 // ----- detach keys -----
 
 /** Docker's term.ToBytes: `ctrl-p,ctrl-q` → [0x10, 0x11]; single characters stand for themselves. */
