@@ -114,6 +114,13 @@ export function collect(value: string, previous: string[] | undefined): string[]
  * command line).
  */
 export function acceptGoBoolValues(command: Command): Command {
+  const parse = command.parseOptions.bind(command);
+  // Installed on every command at start-up: the work waits until the command parses.
+  command.parseOptions = (argv: string[]) => parse(goBoolsRewritten(command, argv));
+  return command;
+}
+
+function goBoolsRewritten(command: Command, argv: string[]): string[] {
   const options = command.options as readonly Option[];
   const byLong = new Map(options.filter((o) => o.long).map((o) => [o.long!, o]));
   const takesValue = (flag: string): boolean => {
@@ -122,8 +129,7 @@ export function acceptGoBoolValues(command: Command): Command {
   };
   const isBoolean = (o: Option | undefined): o is Option => o !== undefined && !o.required && !o.optional;
   // commander keeps this setting private; it is what makes the first operand end the options.
-  const operandsEndOptions = (): boolean =>
-    command.commands.length > 0 || (command as unknown as { _passThroughOptions?: boolean })._passThroughOptions === true;
+  const operandsEndOptions = command.commands.length > 0 || (command as unknown as { _passThroughOptions?: boolean })._passThroughOptions === true;
 
   const rewrite = (flag: string, text: string): string | undefined => {
     const value = parseGoBool(text);
@@ -139,26 +145,22 @@ export function acceptGoBoolValues(command: Command): Command {
     return !opt.negate && opt.defaultValue === true ? `${flag}=${text}` : undefined;
   };
 
-  const parse = command.parseOptions.bind(command);
-  command.parseOptions = (argv: string[]) => {
-    const out: string[] = [];
-    let i = 0;
-    for (; i < argv.length; i++) {
-      const arg = argv[i]!;
-      if (arg === '--' || (!arg.startsWith('-') && operandsEndOptions())) break;
-      const m = /^(--[a-z][a-z0-9-]*|-[a-zA-Z])=(.*)$/s.exec(arg);
-      const long = m && (m[1]!.startsWith('--') ? m[1]! : options.find((o) => o.short === m[1])?.long);
-      if (m && long && isBoolean(byLong.get(long))) {
-        const replaced = rewrite(long, m[2]!);
-        if (replaced !== undefined) out.push(replaced);
-        continue;
-      }
-      out.push(arg);
-      if (/^-(-[a-z][a-z0-9-]*|[a-zA-Z])$/.test(arg) && takesValue(arg) && i + 1 < argv.length) out.push(argv[++i]!);
+  const out: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--' || (!arg.startsWith('-') && operandsEndOptions)) break;
+    const m = /^(--[a-z][a-z0-9-]*|-[a-zA-Z])=(.*)$/s.exec(arg);
+    const long = m && (m[1]!.startsWith('--') ? m[1]! : options.find((o) => o.short === m[1])?.long);
+    if (m && long && isBoolean(byLong.get(long))) {
+      const replaced = rewrite(long, m[2]!);
+      if (replaced !== undefined) out.push(replaced);
+      continue;
     }
-    return parse([...out, ...argv.slice(i)]);
-  };
-  return command;
+    out.push(arg);
+    if (/^-(-[a-z][a-z0-9-]*|[a-zA-Z])$/.test(arg) && takesValue(arg) && i + 1 < argv.length) out.push(argv[++i]!);
+  }
+  return [...out, ...argv.slice(i)];
 }
 
 /** Reads all of stdin into a buffer (for `-f -` and the like). */
