@@ -37,6 +37,10 @@ export async function launchConmon(conmonPath: string, args: string[], opts: { c
     PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     _OCI_SYNCPIPE: '3',
     _OCI_STARTPIPE: '4',
+    // conmon hands its environment to `runc create`, which hands GOMAXPROCS on to `runc init`:
+    // Go programs that live a few milliseconds, dozens at once while a project starts, whose
+    // second scheduler thread only spins (as for the CNI plugins; ~5% less CPU for a project).
+    GOMAXPROCS: '1',
   };
   const extraFds: ('out' | 'in')[] = ['out', 'in'];
   if (opts.attachPipe) {

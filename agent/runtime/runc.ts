@@ -784,8 +784,10 @@ export class RuncRuntime implements Runtime {
     const full = ['--root', this.runcRoot];
     if (id && existsSync(this.dir(id))) full.push('--log', path.join(this.dir(id), 'runc.log'), '--log-format', 'json');
     full.push(...args);
+    // GOMAXPROCS=1 as for `runc create` (conmon.ts): a short-lived Go program.
+    const env = { ...process.env, GOMAXPROCS: '1' };
     const r = await launcher()
-      .run(this.runcPath, full, input === undefined ? {} : { input })
+      .run(this.runcPath, full, input === undefined ? { env } : { env, input })
       .catch((err: unknown) => {
         throw internal(`runtime: cannot run runc: ${(err as Error).message}`, err);
       });
