@@ -6,7 +6,7 @@ import type { AttachOpen, ContainerSpec, ContainerUpdateRequest, ExecSpec } from
 import type { Agent } from '../agent';
 import { containerDir, rootfsPath } from '../container/setup';
 import { followLog, logSize, type LogLine } from '../container/logs';
-import { keepsLogs, NO_LOGS_MESSAGE } from '../container/log-config';
+import { keepsLogs, logAttributes, NO_LOGS_MESSAGE } from '../container/log-config';
 import { inspectContainer, summarize } from '../container/views';
 import { eventAttributes, type ContainerRecord } from '../container/record';
 import type { ContainerService } from '../container/service';
@@ -77,7 +77,7 @@ export function containerHandlers(agent: Agent): Handlers {
     }),
     ContainerLogs: serverStream(
       async (
-        req: { id: string; follow: boolean; tail: number; since: number; until: number; stdout: boolean; stderr: boolean; attempts?: boolean; attach?: boolean },
+        req: { id: string; follow: boolean; tail: number; since: number; until: number; stdout: boolean; stderr: boolean; attempts?: boolean; attach?: boolean; details?: boolean },
         call: ServerWritableStream<unknown, unknown>,
       ) => {
         const c = svc().resolve(req.id);
@@ -90,7 +90,10 @@ export function containerHandlers(agent: Agent): Handlers {
           ((l.stream === 'stdout' && wantStdout) || (l.stream === 'stderr' && wantStderr)) &&
           (!req.since || l.timeNano >= req.since * 1e6) &&
           (!req.until || l.timeNano <= req.until * 1e6);
-        const send = (l: LogLine) => call.write({ stream: l.stream, data: l.data, time_nano: l.timeNano });
+        const details = req.details
+          ? Buffer.from(`${logAttributes({ driver: c.spec.log_driver, options: c.spec.log_options }, c.config.labels, c.config.env)} `)
+          : undefined;
+        const send = (l: LogLine) => call.write({ stream: l.stream, data: details ? Buffer.concat([details, l.data]) : l.data, time_nano: l.timeNano });
         // History first (for --tail), then, with -f, lines as they come.
         const history: LogLine[] = [];
         const end = await followLog(c.logPath, { offset: 0, live: () => false, onLines: (ls) => void history.push(...ls.filter(keep)) });

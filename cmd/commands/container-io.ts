@@ -50,10 +50,10 @@ export async function containerLogs(
   try {
     for await (const entry of client.stream<LogEntry>(
       'ContainerLogs',
-      { id, follow: !!opts.follow, tail, since, until, stdout: true, stderr: true },
+      { id, follow: !!opts.follow, tail, since, until, stdout: true, stderr: true, details: !!opts.details },
       abort.signal,
     )) {
-      const prefix = `${opts.timestamps ? `${logTimestamp(entry.time_nano)} ` : ''}${opts.details ? ' ' : ''}`;
+      const prefix = opts.timestamps ? `${logTimestamp(entry.time_nano)} ` : '';
       const data = prefix ? Buffer.concat([Buffer.from(prefix), entry.data]) : entry.data;
       const out = entry.stream === 'stderr' ? process.stderr : process.stdout;
       if (!out.write(data)) await new Promise((r) => out.once('drain', r));

@@ -271,6 +271,24 @@ describe('logs', () => {
     assert.equal(await d.ok(['container', 'ls', '-aq']), before, 'nothing is created');
   });
 
+  test('--log-opt labels/env: logs --details shows the attributes before each line, as Docker', async () => {
+    const id = (
+      await d.ok([
+        'container', 'run', '-d', '--label', 'zed=q', '--label', 'foo=bar', '-e', 'A=1', '-e', 'B=x y',
+        '--log-opt', 'labels=foo,zed', '--log-opt', 'env=A,B', 'busybox', 'sh', '-c', 'echo one; echo two',
+      ])
+    ).trim();
+    await d.ok(['container', 'wait', id]);
+    assert.equal(await d.ok(['container', 'logs', '--details', id]), 'A=1,B=x+y,foo=bar,zed=q one\nA=1,B=x+y,foo=bar,zed=q two\n');
+    assert.match(await d.ok(['container', 'logs', '-t', '--details', id]), /^\d{4}-\d\d-\d\dT[\d:.]+Z A=1,B=x\+y,foo=bar,zed=q one\n/);
+    assert.equal(await d.ok(['container', 'logs', id]), 'one\ntwo\n');
+    await d.ok(['container', 'rm', id]);
+    // Without attributes, --details still prints the separating space, as Docker does.
+    assert.equal(await d.ok(['container', 'run', '--name', 'plain-details', 'busybox', 'echo', 'x']), 'x\n');
+    assert.equal(await d.ok(['container', 'logs', '--details', 'plain-details']), ' x\n');
+    await d.ok(['container', 'rm', 'plain-details']);
+  });
+
   test('--log-driver none: an attached run shows its output, logs is refused in Docker’s words, options too', async () => {
     assert.equal(await d.ok(['container', 'run', '--rm', '--log-driver', 'none', 'busybox', 'echo', 'seen-attached']), 'seen-attached\n');
     const id = (await d.ok(['container', 'run', '-d', '--log-driver', 'none', 'busybox', 'sh', '-c', 'echo kept-nowhere; sleep 30'])).trim();
