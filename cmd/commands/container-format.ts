@@ -128,7 +128,9 @@ export class ContainerRow {
     this.Labels = sortedPairs(c.labels).join(',');
     this.Mounts = c.mounts.map((m) => (trunc ? ellipsis(m, 15) : m)).join(',');
     this.Networks = [...c.networks].sort().join(',');
-    this.LocalVolumes = String(c.mounts.length);
+    // Docker counts the mounts of the local volume driver. A volume shows by its name here, a
+    // bind by its absolute source path, and a volume name never holds a slash.
+    this.LocalVolumes = String(c.mounts.filter((m) => m !== '' && !m.startsWith('/')).length);
   }
 
   Label(name: string): string {

@@ -118,6 +118,9 @@ test('container ls table and json output', () => {
     'Status',
   ]);
   assert.equal(json.Names, 'web');
+  assert.equal(json.LocalVolumes, '0');
+  const mounted = new ContainerRow({ ...summary(), mounts: ['data', '/srv/www', 'cache-1'] }, true, now);
+  assert.equal(mounted.LocalVolumes, '2', 'volumes count, a bind mount does not');
   assert.equal(renderList(rows, { format: '{{.Names}} {{.Label "a"}}', defaultTable: '', headers: {} }), 'web 1\n');
   assert.equal(renderList(rows, { quiet: true, defaultTable: containerTable(false), headers: CONTAINER_HEADERS }), 'aaaaaaaaaaaa\n');
 });
