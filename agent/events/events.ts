@@ -100,6 +100,8 @@ export class EventLog {
   private flush(): void {
     if (this.flushing) return;
     this.flushing = (async () => {
+      // Events emitted together (a container's start and its networks' connects) share a write.
+      await Promise.resolve();
       while (this.pending.length > 0) {
         const batch = this.pending.join('');
         this.pending = [];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, promises as fsp, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EventLog } from '../../agent/events';
@@ -26,6 +26,31 @@ test('events of one millisecond get distinct, increasing times that survive a re
     assert.ok(last.timeNano > times.at(-1)!, 'a restarted log goes on after the journal');
     await again.settle();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('events emitted together reach the journal in one write', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'events-'));
+  const original = fsp.appendFile;
+  let writes = 0;
+  try {
+    const file = path.join(dir, 'events.jsonl');
+    const log = new EventLog(file);
+    await log.load();
+    fsp.appendFile = ((...args: Parameters<typeof original>) => {
+      writes++;
+      return original(...args);
+    }) as typeof original;
+    // A container's start with the networks it joined: one append, as for the start alone.
+    log.emit('network', 'connect', 'n1', { container: 'c', name: 'one', type: 'bridge' });
+    log.emit('network', 'connect', 'n2', { container: 'c', name: 'two', type: 'bridge' });
+    log.emit('container', 'start', 'c');
+    await log.settle();
+    assert.equal(writes, 1);
+    assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 3);
+  } finally {
+    fsp.appendFile = original;
     rmSync(dir, { recursive: true, force: true });
   }
 });
