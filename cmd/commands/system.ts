@@ -163,10 +163,25 @@ export async function events(opts: { filter?: string[]; format?: string; since?:
     // The daemon's times are whole microseconds; a double holds them, not the nanoseconds.
     const timeNano = BigInt(Math.round(e.time_nano / 1000)) * 1000n;
     const actor = { ID: e.actor_id, Attributes: e.attributes };
-    const from = e.attributes['image'] ?? '';
+    // Docker fills its deprecated status, id and from for containers and images only (from: a
+    // container's image), and leaves them out of the JSON when empty.
+    const legacy = e.type === 'container' || e.type === 'image';
+    const status = legacy ? e.action : '';
+    const id = legacy ? e.actor_id : '';
+    const from = e.type === 'container' ? (e.attributes['image'] ?? '') : '';
     // Docker's events.Message: templates see its Go field names, `json` its JSON tags.
-    const wire = { status: e.action, id: e.actor_id, from, Type: e.type, Action: e.action, Actor: actor, scope: e.scope, time, timeNano: e.time_nano };
-    const message = { Status: e.action, ID: e.actor_id, From: from, Type: e.type, Action: e.action, Actor: actor, Scope: e.scope, Time: time, TimeNano: timeNano, toJSON: () => wire };
+    const wire = {
+      ...(status ? { status } : {}),
+      ...(id ? { id } : {}),
+      ...(from ? { from } : {}),
+      Type: e.type,
+      Action: e.action,
+      Actor: actor,
+      scope: e.scope,
+      time,
+      timeNano: e.time_nano,
+    };
+    const message = { Status: status, ID: id, From: from, Type: e.type, Action: e.action, Actor: actor, Scope: e.scope, Time: time, TimeNano: timeNano, toJSON: () => wire };
     if (opts.format === 'json') println(JSON.stringify(wire));
     else if (tpl) println(tpl.execute(message));
     else {

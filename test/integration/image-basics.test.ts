@@ -228,6 +228,8 @@ describe('history, prune, df, info, version, events', () => {
       evs.map((e) => `${e.Action} ${e.Actor.Attributes.name}`),
       ['tag evt:1', 'untag evt:1'],
     );
+    // Docker's deprecated fields: status and id for an image, no from (a container's image).
+    for (const e of evs) assert.deepEqual([e.status, e.id, 'from' in e], [e.Action, e.Actor.ID, false]);
     const onlyUntag = await d.ok(['system', 'events', '--since', since, '--until', until, '--filter', 'event=untag']);
     assert.match(onlyUntag, /image untag sha256:[a-f0-9]{64} \(name=evt:1\)/);
     assert.equal(onlyUntag.trim().split('\n').length, 1);
