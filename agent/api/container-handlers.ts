@@ -4,6 +4,7 @@ import { conflict, failedPrecondition, invalidArgument, isKind, notFound, TsErro
 import { toServiceError } from '../../common/rpc/status';
 import type { AttachOpen, ContainerSpec, ContainerUpdateRequest, ExecSpec } from '../../common/rpc/engine-types';
 import type { Agent } from '../agent';
+import type { NetworkEndpointView } from '../network';
 import { containerDir, rootfsPath } from '../container/setup';
 import { followLog, logSize, type LogLine } from '../container/logs';
 import { keepsLogs, logAttributes, NO_LOGS_MESSAGE } from '../container/log-config';
@@ -209,10 +210,13 @@ export function containerHandlers(agent: Agent): Handlers {
             ConfigFrom: { Network: '' },
             ConfigOnly: false,
             Containers: Object.fromEntries(
-              n.containers.map((e) => [
-                e.containerId,
-                { Name: agent.containers.tryResolve(e.containerId)?.name ?? '', EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: '' },
-              ]),
+              (n.driver === 'bridge' ? n.containers : pseudoNetworkMembers(agent, n.name))
+                .map((e) => [
+                  e.containerId,
+                  { Name: agent.containers.tryResolve(e.containerId)?.name ?? '', EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: '' },
+                ] as const)
+                // Docker's is a Go map: its keys come out sorted.
+                .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
             ),
             Options: { ...n.options, ...(n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}) },
             Labels: n.labels,
@@ -315,6 +319,17 @@ export function containerHandlers(agent: Agent): Handlers {
   };
 }
 
+/**
+ * The containers on `host` or `none`, which the network manager does not track (it makes no
+ * endpoint for them): those running there, as Docker lists them, with no address.
+ */
+function pseudoNetworkMembers(agent: Agent, network: string): NetworkEndpointView[] {
+  return agent.containers
+    .list()
+    .filter((c) => (c.state.status === 'running' || c.state.status === 'paused') && c.endpoints[network])
+    .map((c) => ({ containerId: c.id, endpointId: c.endpoints[network]!.endpointId ?? '', names: [], ipv4Address: '', macAddress: '', ports: [] }));
+}
+
 function filterContainers(agent: Agent, list: ContainerRecord[], filters: Filter[], all: boolean): ContainerRecord[] {
   const hasStatus = filters.some((f) => f.key === 'status');
   const known = ['status', 'name', 'label', 'ancestor', 'health', 'id', 'exited', 'network', 'volume', 'before', 'since', 'publish', 'expose', 'label!'];
@@ -351,7 +366,12 @@ function filterContainers(agent: Agent, list: ContainerRecord[], filters: Filter
           case 'exited':
             return c.state.status === 'exited' && String(c.state.exitCode) === v;
           case 'network':
-            return c.networks.includes(v) || Object.values(c.endpoints).some((e) => e.networkId.startsWith(v));
+            // By name, as the container's networks are named in inspect, or by ID (a prefix).
+            return (
+              c.networks.includes(v) ||
+              ((c.networkMode === 'host' || c.networkMode === 'none') && c.networkMode === v) ||
+              Object.values(c.endpoints).some((e) => e.networkId.startsWith(v))
+            );
           case 'volume':
             return c.mounts.some((m) => m.source === v || m.target === v);
           case 'before':

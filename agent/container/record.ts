@@ -47,6 +47,8 @@ export interface ResolvedConfig {
 export interface EndpointRecord {
   networkId: string;
   networkName: string;
+  /** The network manager's endpoint (random for `host` and `none`); absent in older records. */
+  endpointId?: string;
   ipAddress: string;
   prefixLength: number;
   gateway: string;

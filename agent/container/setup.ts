@@ -9,7 +9,7 @@ import { failedPrecondition, invalidArgument, notFound } from '../../common/erro
 import { isMountPoint } from '../../common/mount';
 import { mountOverlay, unmount } from '../image/snapshotter';
 import type { ImageService } from '../image/service';
-import type { ConnectResult, NetworkManager } from '../network';
+import { HOST_NETWORK, NONE_NETWORK, type ConnectResult, type NetworkManager } from '../network';
 import type { PortProtocol, PortRequest } from '../network/ports';
 import type { Runtime } from '../runtime/runtime';
 import { buildSpec, writeEtcFiles, type EtcFiles, type MountOptions, type NamespaceMode, type ResourceOptions } from '../runtime/spec';
@@ -214,6 +214,7 @@ export function endpointRecord(result: ConnectResult, aliases: string[]): Endpoi
   return {
     networkId: result.networkId,
     networkName: result.networkName,
+    endpointId: result.endpointId ?? '',
     ipAddress: result.ipAddress ?? '',
     prefixLength: result.prefixLength ?? 0,
     gateway: result.gateway ?? '',
@@ -346,7 +347,12 @@ export class HostEnv implements MachineEnv {
     const d = this.deps;
     c.endpoints = {};
     c.ports = [];
-    if (c.networkMode === 'host') return { mode: 'host' };
+    if (c.networkMode === 'host') {
+      // Recorded like any network's endpoint: Docker lists the container on `host` and tells
+      // of its joining and leaving it.
+      c.endpoints[HOST_NETWORK] = endpointRecord(await d.networks.connect(c.id, '', HOST_NETWORK), []);
+      return { mode: 'host' };
+    }
     if (c.networkMode === 'container') {
       const otherName = c.spec.network_mode.slice('container:'.length);
       const other = d.lookup(otherName);
@@ -393,7 +399,7 @@ export class HostEnv implements MachineEnv {
     c.netnsPath = netns;
     undo.push(removeSandbox);
     if (c.networkMode === 'none') {
-      await d.networks.connect(c.id, netns, 'none');
+      c.endpoints[NONE_NETWORK] = endpointRecord(await d.networks.connect(c.id, netns, NONE_NETWORK), []);
       return { mode: { path: netns } };
     }
     let dns: { nameservers: string[]; search: string[]; options: string[] } | undefined;

@@ -187,12 +187,13 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
               Links: null,
               Aliases: att?.aliases.length ? att.aliases : null,
               NetworkID: e?.networkId ?? '',
-              EndpointID: e ? c.id : '',
+              EndpointID: e ? e.endpointId || c.id : '',
               Gateway: e?.gateway ?? '',
               IPAddress: e?.ipAddress ?? '',
               IPPrefixLen: e?.prefixLength ?? 0,
               MacAddress: e?.macAddress ?? '',
-              DNSNames: e ? [c.name, c.id.slice(0, 12), ...(att?.aliases ?? [])] : null,
+              // No names on `host` or `none`: there is no DNS there.
+              DNSNames: e && n !== 'host' && n !== 'none' ? [c.name, c.id.slice(0, 12), ...(att?.aliases ?? [])] : null,
             },
           ];
         }),

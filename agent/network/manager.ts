@@ -604,15 +604,16 @@ export class NetworkManager {
 
   /**
    * Puts a container (its network namespace) on a network. For `host` nothing is done; for
-   * `none` only `lo` is brought up.
+   * `none` only `lo` is brought up. Their endpoint IDs are made up and not kept here: the
+   * container record holds them, as Docker shows one for every network a container is on.
    */
   async connect(containerId: string, netnsPath: string, network: string, opts: ConnectOptions = {}): Promise<ConnectResult> {
     if (network === HOST_NETWORK) {
-      return { mode: 'host', networkId: this.state.pseudoIds.host, networkName: HOST_NETWORK, ports: [] };
+      return { mode: 'host', networkId: this.state.pseudoIds.host, networkName: HOST_NETWORK, endpointId: newId(), ports: [] };
     }
     if (network === NONE_NETWORK) {
       if (!this.netns.owns(netnsPath)) await this.cni.loopbackUp(containerId, netnsPath);
-      return { mode: 'none', networkId: this.state.pseudoIds.none, networkName: NONE_NETWORK, ports: [] };
+      return { mode: 'none', networkId: this.state.pseudoIds.none, networkName: NONE_NETWORK, endpointId: newId(), ports: [] };
     }
     const { record, endpoint } = await this.commit(async () => {
       if (network === DEFAULT_NETWORK) await this.ensureDefaultNetworkLocked();

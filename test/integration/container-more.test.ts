@@ -864,6 +864,34 @@ describe('terminal detach', () => {
   });
 });
 
+describe('host and none networks', () => {
+  test('inspect lists their running containers, with an endpoint and no address; ps filters on them', async () => {
+    const none = (await d.ok(['container', 'run', '-d', '--name', 'evnone', '--network', 'none', 'busybox', 'sleep', '300'])).trim();
+    const host = (await d.ok(['container', 'run', '-d', '--name', 'evhost', '--network', 'host', 'busybox', 'sleep', '300'])).trim();
+    try {
+      for (const [net, id, name] of [['none', none, 'evnone'], ['host', host, 'evhost']] as const) {
+        const n = JSON.parse(await d.ok(['network', 'inspect', net]))[0];
+        const own = (await inspect(id)).NetworkSettings.Networks[net];
+        assert.equal(own.NetworkID, n.Id);
+        assert.match(own.EndpointID, /^[0-9a-f]{64}$/);
+        assert.equal(own.DNSNames, null);
+        assert.deepEqual(n.Containers[id], { Name: name, EndpointID: own.EndpointID, MacAddress: '', IPv4Address: '', IPv6Address: '' });
+        assert.equal(Object.keys(n.Containers).includes(net === 'none' ? host : none), false);
+        assert.equal((await d.ok(['container', 'ls', '--filter', `network=${net}`, '--format', '{{.Names}}'])).trim(), name);
+        assert.equal((await d.ok(['container', 'ls', '--filter', `network=${n.Id.slice(0, 12)}`, '--format', '{{.Names}}'])).trim(), name);
+      }
+      await d.ok(['container', 'stop', '-t', '0', 'evnone', 'evhost']);
+      // Stopped: off the network, still on it for ps -a, as Docker.
+      for (const [net, name] of [['none', 'evnone'], ['host', 'evhost']] as const) {
+        assert.deepEqual(JSON.parse(await d.ok(['network', 'inspect', net]))[0].Containers, {});
+        assert.equal((await d.ok(['container', 'ls', '-a', '--filter', `network=${net}`, '--format', '{{.Names}}'])).trim(), name);
+      }
+    } finally {
+      await d.run(['container', 'rm', '-f', 'evnone', 'evhost']);
+    }
+  });
+});
+
 describe('events', () => {
   test('an attached run says create, attach, start, die and destroy, as Docker does', async () => {
     const since = new Date().toISOString();
