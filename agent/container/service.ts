@@ -17,7 +17,7 @@ import type { EventLog } from '../events';
 import { ANONYMOUS_LABEL } from '../volume/names';
 import { formatPlatform, hostPlatform, parsePlatform, type ImageConfig } from '../image/oci';
 import type { ImageService } from '../image/service';
-import type { NetworkManager } from '../network';
+import { HOST_NETWORK, NONE_NETWORK, type NetworkManager } from '../network';
 import type { ExecSession, Runtime } from '../runtime/runtime';
 import { blockDeviceRates, capabilitySet, mappedDevices, parseDeviceRule } from '../runtime/spec';
 import { blockIOWeightSupported } from '../runtime/cgroups';
@@ -177,6 +177,7 @@ export class ContainerService {
     const info = await this.deps.networks.inspectNetwork(network);
     if (c.networkMode !== 'bridge') throw failedPrecondition(`container sharing network namespace with another container or host cannot be connected to any other network`);
     if (c.networks.includes(info.name)) throw conflict(`endpoint with name ${c.name} already exists in network ${info.name}`);
+    let joined = false;
     await this.locks.run(c.id, async () => {
       c.networks.push(info.name);
       c.spec.networks.push({ network: info.name, aliases, ipv4_address: ipv4Address, mac_address: '', driver_opts: {} });
@@ -188,24 +189,34 @@ export class ContainerService {
           dnsServers: c.spec.dns,
         });
         c.endpoints[info.name] = endpointRecord(r, aliases);
+        joined = true;
       }
       await this.save(c);
     });
-    this.deps.events.emit('network', 'connect', info.id, { container: c.id, name: info.name, type: 'bridge' });
+    // A container that is not running joins at its start, and is told of then (as Docker).
+    if (joined) this.deps.events.emit('network', 'connect', info.id, { container: c.id, name: info.name, type: info.driver });
   }
 
   async disconnectNetwork(nameOrId: string, network: string): Promise<void> {
     const c = this.resolve(nameOrId);
     const info = await this.deps.networks.inspectNetwork(network);
     if (!c.networks.includes(info.name)) throw notFound(`container ${c.id} is not connected to network ${info.name}`);
+    let left = false;
     await this.locks.run(c.id, async () => {
-      if (c.state.status === 'running') await this.deps.networks.disconnect(c.id, info.name);
+      if (c.state.status === 'running') {
+        await this.deps.networks.disconnect(c.id, info.name);
+        left = true;
+      }
       c.networks = c.networks.filter((n) => n !== info.name);
       c.spec.networks = c.spec.networks.filter((n) => n.network !== info.name);
       delete c.endpoints[info.name];
       await this.save(c);
     });
-    this.deps.events.emit('network', 'disconnect', info.id, { container: c.id, name: info.name, type: 'bridge' });
+    // Docker 20.10 tells of a running container's leaving twice: once as its endpoint leaves the
+    // sandbox, once for the request; of a stopped one's, once.
+    const ev = () => this.deps.events.emit('network', 'disconnect', info.id, { container: c.id, name: info.name, type: info.driver });
+    if (left) ev();
+    ev();
   }
 
   // ----- lookup -----
@@ -309,11 +320,16 @@ export class ContainerService {
       this.deps.events.emit('container', action, c.id, eventAttributes(c, extra));
     switch (step.kind) {
       case 'started':
+        // As Docker: the networks are joined before the start is told.
+        this.networkEvents(c, 'connect');
         ev('start');
         this.watchExit(c);
         if (c.config.healthcheck) this.health.start(c.id);
         break;
       case 'start-failed':
+        // What was joined before the failure was left again as it was undone.
+        this.networkEvents(c, 'connect');
+        this.networkEvents(c, 'disconnect');
         ev('die', { exitCode: String(step.exitCode), error: step.error });
         break;
       case 'exited':
@@ -321,6 +337,7 @@ export class ContainerService {
         this.health.stop(c.id);
         if (c.state.oomKilled) ev('oom');
         ev('die', { exitCode: String(c.state.exitCode) });
+        this.networkEvents(c, 'disconnect');
         if (step.kind === 'restart-scheduled') this.schedule(c.id, step.delayMs);
         break;
       }
@@ -341,6 +358,17 @@ export class ContainerService {
         break;
     }
     await this.save(c, RUN_STATE);
+  }
+
+  /**
+   * Docker's `network connect` or `disconnect` for each network the container's run joined or
+   * left, in the order joined. Emitted together with the container's own event, they go to the
+   * journal in its write.
+   */
+  private networkEvents(c: ContainerRecord, action: 'connect' | 'disconnect'): void {
+    for (const e of Object.values(c.endpoints)) {
+      this.deps.events.emit('network', action, e.networkId, { container: c.id, name: e.networkName, type: networkDriver(e.networkName) });
+    }
   }
 
   private schedule(id: string, delayMs: number): void {
@@ -920,4 +948,9 @@ function checkSharedNetworkSettings(spec: ContainerSpec): void {
   if (spec.mac_address) throw conflict('mac-address and the network mode');
   if (spec.ports.length > 0 || spec.publish_all) throw conflict('port publishing and the container type network mode');
   if (spec.expose.length > 0) throw conflict('port exposing and the container type network mode');
+}
+
+/** The driver of a network a container is on: `host` and `none` are the only ones not bridges. */
+function networkDriver(name: string): string {
+  return name === HOST_NETWORK ? 'host' : name === NONE_NETWORK ? 'null' : 'bridge';
 }

@@ -864,8 +864,21 @@ describe('terminal detach', () => {
   });
 });
 
+/** Every event about container `id` (its own, and its networks' naming it), as `Type Action name`. */
+const eventsOf = async (id: string, since: string, until: string) => {
+  const out = await d.ok(['system', 'events', '--since', since, '--until', until, '--format', '{{json .}}']);
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.Actor.ID === id || e.Actor.Attributes.container === id);
+};
+const brief = (evs: Array<{ Type: string; Action: string; Actor: { Attributes: Record<string, string> } }>) =>
+  evs.map((e) => `${e.Type} ${e.Action} ${e.Actor.Attributes.name}`);
+
 describe('host and none networks', () => {
-  test('inspect lists their running containers, with an endpoint and no address; ps filters on them', async () => {
+  test('inspect lists their running containers, with an endpoint and no address; ps filters on them; events tell of them', async () => {
+    const since = new Date().toISOString();
     const none = (await d.ok(['container', 'run', '-d', '--name', 'evnone', '--network', 'none', 'busybox', 'sleep', '300'])).trim();
     const host = (await d.ok(['container', 'run', '-d', '--name', 'evhost', '--network', 'host', 'busybox', 'sleep', '300'])).trim();
     try {
@@ -886,6 +899,11 @@ describe('host and none networks', () => {
         assert.deepEqual(JSON.parse(await d.ok(['network', 'inspect', net]))[0].Containers, {});
         assert.equal((await d.ok(['container', 'ls', '-a', '--filter', `network=${net}`, '--format', '{{.Names}}'])).trim(), name);
       }
+      const until = new Date(Date.now() + 10).toISOString();
+      await new Promise((r) => setTimeout(r, 20));
+      const nets = async (id: string) => (await eventsOf(id, since, until)).filter((e) => e.Type === 'network').map((e) => `${e.Action} ${e.Actor.Attributes.name} ${e.Actor.Attributes.type}`);
+      assert.deepEqual(await nets(none), ['connect none null', 'disconnect none null']);
+      assert.deepEqual(await nets(host), ['connect host host', 'disconnect host host']);
     } finally {
       await d.run(['container', 'rm', '-f', 'evnone', 'evhost']);
     }
@@ -905,6 +923,58 @@ describe('events', () => {
       (await d.ok(['system', 'events', '--since', since, '--until', until, '--filter', `container=${name}`, '--format', '{{.Action}}'])).trim().split('\n');
     assert.deepEqual(await actions('evrun'), ['create', 'attach', 'start', 'die', 'destroy']);
     assert.deepEqual(await actions('evdetached'), ['create', 'start', 'die', 'destroy']);
+  });
+
+  test('a run joins its networks before its start and leaves them after its death, as Docker tells', async () => {
+    await d.ok(['network', 'create', 'evnet1']);
+    await d.ok(['network', 'create', 'evnet2']);
+    try {
+      const since = new Date().toISOString();
+      const id = (await d.ok(['container', 'run', '-d', '--name', 'evnets', '--network', 'evnet1', 'busybox', 'sleep', '300'])).trim();
+      // Joining a running container is told; joining a stopped one is told at its start.
+      await d.ok(['network', 'connect', 'evnet2', 'evnets']);
+      await d.ok(['container', 'stop', '-t', '0', 'evnets']);
+      await d.ok(['network', 'disconnect', 'evnet2', 'evnets']);
+      await d.ok(['network', 'connect', 'evnet2', 'evnets']);
+      await d.ok(['container', 'start', 'evnets']);
+      // Docker 20.10 tells of a running container's leaving twice.
+      await d.ok(['network', 'disconnect', 'evnet2', 'evnets']);
+      await d.ok(['container', 'rm', '-f', 'evnets']);
+      const until = new Date(Date.now() + 10).toISOString();
+      await new Promise((r) => setTimeout(r, 20));
+      const evs = await eventsOf(id, since, until);
+      assert.deepEqual(
+        brief(evs).filter((e) => !e.startsWith('container kill')),
+        [
+          'container create evnets',
+          'network connect evnet1',
+          'container start evnets',
+          'network connect evnet2',
+          'container die evnets',
+          'network disconnect evnet1',
+          'network disconnect evnet2',
+          'container stop evnets',
+          'network disconnect evnet2',
+          'network connect evnet1',
+          'network connect evnet2',
+          'container start evnets',
+          'network disconnect evnet2',
+          'network disconnect evnet2',
+          'container die evnets',
+          'network disconnect evnet1',
+          'container destroy evnets',
+        ],
+      );
+      // Docker's message: the network is the actor; no deprecated status, id or from.
+      const net1 = JSON.parse(await d.ok(['network', 'inspect', 'evnet1']))[0].Id;
+      const connect = evs.find((e) => e.Type === 'network')!;
+      assert.deepEqual(Object.keys(connect).sort(), ['Action', 'Actor', 'Type', 'scope', 'time', 'timeNano']);
+      assert.deepEqual(connect.Actor, { ID: net1, Attributes: { container: id, name: 'evnet1', type: 'bridge' } });
+      assert.equal(await d.ok(['system', 'events', '--since', since, '--until', until, '--filter', 'type=network', '--filter', 'event=connect', '--format', '[{{.Status}}|{{.ID}}|{{.From}}]']).then((o) => o.split('\n')[0]), '[||]');
+    } finally {
+      await d.run(['container', 'rm', '-f', 'evnets']);
+      await d.run(['network', 'rm', 'evnet1', 'evnet2']);
+    }
   });
 });
 
