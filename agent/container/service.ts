@@ -341,6 +341,10 @@ export class ContainerService {
         if (step.kind === 'restart-scheduled') this.schedule(c.id, step.delayMs);
         break;
       }
+      case 'killed':
+        // `rm -f` of a running container: Docker tells of the SIGKILL before the death.
+        ev('kill', { signal: '9' });
+        break;
       case 'paused':
         ev('pause');
         break;

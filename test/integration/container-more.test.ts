@@ -965,6 +965,8 @@ describe('events', () => {
           'container destroy evnets',
         ],
       );
+      // stop -t 0: the stop signal, then SIGKILL; rm -f: SIGKILL.
+      assert.deepEqual(evs.filter((e) => e.Action === 'kill').map((e) => e.Actor.Attributes.signal), ['15', '9', '9']);
       // Docker's message: the network is the actor; no deprecated status, id or from.
       const net1 = JSON.parse(await d.ok(['network', 'inspect', 'evnet1']))[0].Id;
       const connect = evs.find((e) => e.Type === 'network')!;
