@@ -2,7 +2,7 @@
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { engine, ExitError, out, parseFilters, println, eprintln } from '../cli';
-import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339 } from '../format';
+import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339, GoDuration } from '../format';
 import { notFound } from '../../common/errors';
 import { STREAM_CHUNK } from '../../common/transient';
 import { readAnswer } from '../terminal';
@@ -175,7 +175,33 @@ export function printInspect(docs: unknown[], format?: string): void {
     const message = err instanceof Error ? err.message : String(err);
     throw new ExitError(64, message.startsWith('template parsing error: ') ? message : `template parsing error: ${message}`);
   }
-  for (const d of docs) println(tpl.execute(d));
+  for (const d of docs) println(tpl.execute(withGoDurations(d)));
+}
+
+/**
+ * Where inspect documents hold a Go `time.Duration` (container and image configs' health checks).
+ * Docker's CLI runs a template over its typed structs, so these print as `30s` there, while the
+ * JSON (plain inspect, `--format json`, `{{json …}}`) keeps the nanoseconds.
+ */
+const DURATION_PATHS: ReadonlyArray<readonly string[]> = ['Config', 'ContainerConfig'].flatMap((config) =>
+  ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'].map((field) => [config, 'Healthcheck', field]),
+);
+
+/** The document with its duration fields as GoDurations, the objects on their paths copied. */
+export function withGoDurations(doc: unknown): unknown {
+  let out = doc;
+  for (const path of DURATION_PATHS) out = replaceAt(out, path, (v) => (typeof v === 'number' ? new GoDuration(v) : v));
+  return out;
+}
+
+function replaceAt(value: unknown, path: readonly string[], replace: (v: unknown) => unknown): unknown {
+  if (path.length === 0) return replace(value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const [key, ...rest] = path as [string, ...string[]];
+  if (!Object.prototype.hasOwnProperty.call(value, key)) return value;
+  const record = value as Record<string, unknown>;
+  const next = replaceAt(record[key], rest, replace);
+  return next === record[key] ? value : { ...record, [key]: next };
 }
 
 export async function imageHistory(

@@ -25,12 +25,14 @@ export function goKind(value: unknown): GoKind {
     default:
       if (Array.isArray(value)) return 'slice';
       if (value instanceof Date) return 'time';
+      if (value instanceof GoDuration) return 'int';
       return 'map';
   }
 }
 
 /** Go's spelling of a value's type, as it appears in template and fmt error messages. */
 export function goTypeName(value: unknown): string {
+  if (value instanceof GoDuration) return 'time.Duration';
   switch (goKind(value)) {
     case 'invalid':
     case 'nil':
@@ -262,6 +264,64 @@ function rfc3339Nano(date: Date): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Duration
+
+/**
+ * A Go `time.Duration`: an int64 of nanoseconds (compared and tested as one) that prints as
+ * `Duration.String()` (`1m30s`) and marshals to JSON as its nanoseconds.
+ */
+export class GoDuration {
+  constructor(readonly nanoseconds: number) {}
+
+  valueOf(): number {
+    return this.nanoseconds;
+  }
+
+  toString(): string {
+    return formatGoDuration(this.nanoseconds);
+  }
+
+  toJSON(): number {
+    return this.nanoseconds;
+  }
+}
+
+/** Go's `time.Duration.String()`: `0s`, `1.5µs`, `500ms`, `5s`, `1m30s`, `1h0m0.5s`, `-2s`. */
+export function formatGoDuration(nanoseconds: number | bigint): string {
+  const d = typeof nanoseconds === 'bigint' ? nanoseconds : BigInt(Math.trunc(nanoseconds));
+  const sign = d < 0n ? '-' : '';
+  const u = d < 0n ? -d : d;
+  if (u < 1_000_000_000n) {
+    if (u === 0n) return '0s';
+    const [precision, unit] = u < 1000n ? [0, 'ns'] : u < 1_000_000n ? [3, 'µs'] : [6, 'ms'];
+    const { whole, fraction } = splitFraction(u, precision);
+    return `${sign}${whole}${fraction}${unit}`;
+  }
+  const { whole: seconds, fraction } = splitFraction(u, 9);
+  let out = `${seconds % 60n}${fraction}s`;
+  const minutes = seconds / 60n;
+  if (minutes > 0n) {
+    out = `${minutes % 60n}m${out}`;
+    const hours = minutes / 60n;
+    if (hours > 0n) out = `${hours}h${out}`;
+  }
+  return sign + out;
+}
+
+/** Go's fmtFrac: `v / 10^precision` as its whole part and `.digits` without trailing zeros ('' for none). */
+function splitFraction(v: bigint, precision: number): { whole: bigint; fraction: string } {
+  let digits = '';
+  let significant = false;
+  for (let i = 0; i < precision; i++) {
+    const digit = v % 10n;
+    significant ||= digit !== 0n;
+    if (significant) digits = `${digit}${digits}`;
+    v /= 10n;
+  }
+  return { whole: v, fraction: significant ? `.${digits}` : '' };
+}
+
+// ---------------------------------------------------------------------------------------------
 // fmt.Print family
 
 /** An object whose class defines toString plays the part of a Go Stringer. */
@@ -272,6 +332,7 @@ function hasCustomToString(value: object): boolean {
 
 /** fmt's %v of one value. */
 export function formatValue(value: unknown): string {
+  if (value instanceof GoDuration) return value.toString();
   switch (goKind(value)) {
     case 'invalid':
     case 'nil':
@@ -451,6 +512,8 @@ function formatFloatVerb(value: number, verb: string, spec: Spec): string | unde
 }
 
 function formatOne(value: unknown, verb: string, spec: Spec): string {
+  // fmt's handleMethods: a Stringer prints its String() for the string verbs, except %#v.
+  if (value instanceof GoDuration && 'vsxXq'.includes(verb) && !(verb === 'v' && spec.sharp)) return formatOne(value.toString(), verb, spec);
   const kind = goKind(value);
   if (verb === 'T') return padField(kind === 'invalid' ? '<nil>' : goTypeName(value), spec, false);
   switch (kind) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileTemplate, executeTemplate } from '../../cmd/format';
+import { compileTemplate, executeTemplate, formatGoDuration, GoDuration } from '../../cmd/format';
 import { TsError } from '../../common/errors';
 
 const container = {
@@ -195,4 +195,35 @@ test('execution errors mirror Go', () => {
   assert.equal(execError('{{range .Id}}{{end}}'), 'template: :1:8: executing "" at <.Id>: range can\'t iterate over 4c01db0b339c');
   assert.equal(execError('{{upper}}'), 'template: :1:2: executing "" at <upper>: wrong number of args for upper: want 1 got 0');
   assert.equal(execError('{{template "x"}}'), 'template: :1:11: executing "" at <{{template "x"}}>: template "x" not defined');
+});
+
+test('a time.Duration prints as Duration.String(), is compared and tested as its nanoseconds, and marshals as them', () => {
+  const data = { D: new GoDuration(90e9), Z: new GoDuration(0), Half: new GoDuration(500e6) };
+  assert.equal(run('{{.D}} {{.Z}} {{.Half}}', data), '1m30s 0s 500ms');
+  assert.equal(run('{{json .D}} {{json .}}', data), '90000000000 {"D":90000000000,"Z":0,"Half":500000000}');
+  assert.equal(run('{{printf "%v|%s|%q|%d|%#v|%T" .D .D .D .D .D .D}}', data), '1m30s|1m30s|"1m30s"|90000000000|90000000000|time.Duration');
+  assert.equal(run('{{printf "%8v|%-6s|" .Half .Z}}', data), '   500ms|0s    |');
+  assert.equal(run('{{eq .D 90000000000}} {{lt .Half .D}} {{if .Z}}set{{else}}zero{{end}} {{if .D}}set{{end}}', data), 'true true zero set');
+  assert.equal(run('{{.}}', data), 'map[D:1m30s Half:500ms Z:0s]');
+});
+
+test("Go's time.Duration.String() to the nanosecond, both ends of int64 included", () => {
+  const cases: Array<[number | bigint, string]> = [
+    [0, '0s'],
+    [1, '1ns'],
+    [1100, '1.1µs'],
+    [2_200_000, '2.2ms'],
+    [3_300_000_000, '3.3s'],
+    [245e9, '4m5s'],
+    [245_001_000_000, '4m5.001s'],
+    [18_367_001_000_000, '5h6m7.001s'],
+    [480_000_000_001, '8m0.000000001s'],
+    [3600e9, '1h0m0s'],
+    [30e9, '30s'],
+    [-1500e6, '-1.5s'],
+    [-999, '-999ns'],
+    [(1n << 63n) - 1n, '2562047h47m16.854775807s'],
+    [-(1n << 63n), '-2562047h47m16.854775808s'],
+  ];
+  for (const [ns, text] of cases) assert.equal(formatGoDuration(ns), text, String(ns));
 });
