@@ -1,11 +1,8 @@
 /** Docker's JSON shapes of a container: `inspect` documents and `ps` summaries. */
 import * as path from 'node:path';
-import type { ContainerSummary, PortBinding } from '../../common/rpc/engine-types';
+import type { ContainerSummary, MountSpec, PortBinding } from '../../common/rpc/engine-types';
 import type { ContainerRecord } from './record';
 import { splitLink } from './links';
-
-/** The name Docker and this engine give an anonymous volume: 64 hex digits. */
-const ANONYMOUS_VOLUME = /^[0-9a-f]{64}$/;
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
 
@@ -27,6 +24,56 @@ function portBindings(ports: PortBinding[]): Record<string, Array<{ HostIp: stri
     (out[`${p.container_port}/${p.protocol || 'tcp'}`] ??= []).push({ HostIp: p.host_ip, HostPort: hostPort });
   }
   return out;
+}
+
+/**
+ * HostConfig.Binds: `-v`'s values as given, not an anonymous volume's (that is in Config.Volumes);
+ * null when there is none.
+ * A mount no run flag asked for (Compose's) is written as `-v` would give it.
+ */
+function binds(mounts: MountSpec[]): string[] | null {
+  const out = mounts
+    .filter((m) => (m.flag ?? '') === '' || m.flag === 'volume')
+    .filter((m) => m.type === 'bind' || (m.type === 'volume' && m.source !== ''))
+    .map((m) => (m.flag === 'volume' ? m.flag_value : `${m.source}:${m.target}${m.read_only ? ':ro' : ''}`));
+  return out.length > 0 ? out : null;
+}
+
+/** Config.Volumes: the image's VOLUMEs and `-v`'s anonymous volumes, as given; a Go map, so sorted. */
+function configVolumes(c: ContainerRecord): Record<string, object> | null {
+  const anonymous = c.spec.mounts.filter((m) => m.flag === 'volume' && m.type === 'volume' && m.source === '').map((m) => m.flag_value);
+  const paths = [...new Set([...c.config.imageVolumes, ...anonymous])].sort();
+  return paths.length > 0 ? Object.fromEntries(paths.map((p) => [p, {}])) : null;
+}
+
+/** HostConfig.Tmpfs: `--tmpfs`'s path and options as given; left out, as by Docker, when there is none. */
+function tmpfs(mounts: MountSpec[]): Record<string, string> | undefined {
+  const entries = mounts
+    .filter((m) => m.type === 'tmpfs' && ((m.flag ?? '') === '' || m.flag === 'tmpfs'))
+    .map((m): [string, string] => {
+      if (m.flag !== 'tmpfs') return [m.target, ''];
+      const colon = m.flag_value.indexOf(':');
+      return colon === -1 ? [m.flag_value, ''] : [m.flag_value.slice(0, colon), m.flag_value.slice(colon + 1)];
+    });
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+}
+
+/** HostConfig.Mounts: `--mount`'s mounts as Docker's API has them; left out when there is none. */
+function apiMounts(mounts: MountSpec[]): unknown[] | undefined {
+  const out = mounts.filter((m) => m.flag === 'mount').map((m) => JSON.parse(m.flag_value) as unknown);
+  return out.length > 0 ? out : undefined;
+}
+
+/**
+ * HostConfig.SecurityOpt: the options as given (seccomp=FILE arrives as the profile's JSON), or
+ * null. As Docker's create does, a container sharing the host's IPC or PID namespace, or a
+ * privileged one, also gets `label=disable` unless a `label` option was given.
+ */
+function securityOpt(spec: ContainerRecord['spec']): string[] | null {
+  const opts = [...spec.security_opt];
+  const hostNamespaces = spec.privileged || spec.ipc_mode === 'host' || spec.pid_mode === 'host';
+  if (hostNamespaces && !opts.some((o) => o.split('=')[0] === 'label')) opts.push('label=disable');
+  return opts.length > 0 ? opts : null;
 }
 
 export function inspectContainer(c: ContainerRecord, dirs: { containerDir: string; upperDir: string; rootfs: string }): Record<string, unknown> {
@@ -75,10 +122,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
     AppArmorProfile: '',
     ExecIDs: null,
     HostConfig: {
-      // As `-v` gives them: host paths and named volumes (an anonymous volume is in Config.Volumes).
-      Binds: c.mounts
-        .filter((m) => m.type === 'bind' || (m.type === 'volume' && !ANONYMOUS_VOLUME.test(m.source)))
-        .map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+      Binds: binds(spec.mounts),
       NetworkMode: spec.network_mode || 'bridge',
       PortBindings: portBindings(spec.ports),
       RestartPolicy: { Name: spec.restart_policy.name || 'no', MaximumRetryCount: spec.restart_policy.max_retries },
@@ -94,6 +138,8 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       Privileged: spec.privileged,
       PublishAllPorts: spec.publish_all,
       ReadonlyRootfs: spec.read_only,
+      SecurityOpt: securityOpt(spec),
+      Tmpfs: tmpfs(spec.mounts),
       Init: spec.init,
       Memory: spec.resources.memory,
       MemorySwap: spec.resources.memory_swap,
@@ -115,8 +161,10 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       BlkioDeviceReadIOps: (spec.resources.device_read_iops ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
       BlkioDeviceWriteIOps: (spec.resources.device_write_iops ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
       ShmSize: spec.resources.shm_size || 64 * 1024 * 1024,
+      Runtime: 'runc',
       Sysctls: spec.sysctls,
       Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+      Mounts: apiMounts(spec.mounts),
       OomScoreAdj: spec.oom_score_adj,
       IpcMode: spec.ipc_mode || 'private',
       CgroupnsMode: spec.cgroupns_mode || 'host',
@@ -124,7 +172,6 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       PidMode: spec.pid_mode,
       UTSMode: spec.uts_mode ?? '',
       Annotations: spec.annotations ?? {},
-      Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, ''])),
       LogConfig: { Type: spec.log_driver || 'json-file', Config: spec.log_options ?? {} },
     },
     GraphDriver: { Name: 'overlay2', Data: { MergedDir: dirs.rootfs, UpperDir: dirs.upperDir, WorkDir: path.join(path.dirname(dirs.upperDir), 'work') } },
@@ -159,7 +206,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
           }
         : undefined,
       Image: c.image,
-      Volumes: c.config.imageVolumes.length > 0 ? Object.fromEntries(c.config.imageVolumes.map((v) => [v, {}])) : null,
+      Volumes: configVolumes(c),
       WorkingDir: c.config.workingDir,
       Entrypoint: c.config.entrypoint.length > 0 ? c.config.entrypoint : null,
       OnBuild: null,

@@ -443,6 +443,59 @@ export function parseTmpfsFlag(value: string): MountRequest {
 }
 
 // ---------------------------------------------------------------------------------------------
+// as Docker's API carries them (what inspect's HostConfig shows)
+
+/** `-v`'s value as Docker's CLI puts it in HostConfig.Binds: as given, a relative host path made absolute. */
+export function volumeFlagBind(spec: string, opts: ParseMountOptions = {}): string {
+  return resolveRelativeSource(spec, opts.cwd);
+}
+
+/**
+ * A `--mount` as Docker's CLI sends it in HostConfig.Mounts (its API `Mount`, empty fields left
+ * out as Go's `omitempty` does): an options object only for a kind of option that was given.
+ */
+export function apiMountOf(req: MountRequest): Record<string, unknown> {
+  const out: Record<string, unknown> = { Type: req.type };
+  if (req.source) out.Source = req.source;
+  out.Target = req.target;
+  if (req.readOnly) out.ReadOnly = true;
+  if (req.consistency) out.Consistency = req.consistency;
+  const b = req.bindOptions;
+  // A bind's options always hold createHostPath; they were given only when one is set.
+  const bind = withoutEmpty({
+    Propagation: b?.propagation,
+    NonRecursive: b?.nonRecursive,
+    CreateMountpoint: b?.createHostPath,
+    ReadOnlyNonRecursive: b?.readOnlyNonRecursive,
+    ReadOnlyForceRecursive: b?.readOnlyForceRecursive,
+  });
+  if (Object.keys(bind).length > 0) out.BindOptions = bind;
+  const v = req.volumeOptions;
+  if (v) {
+    out.VolumeOptions = withoutEmpty({
+      NoCopy: v.noCopy,
+      Labels: sortedKeys(v.labels),
+      Subpath: v.subpath,
+      DriverConfig: withoutEmpty({ Name: v.driver, Options: sortedKeys(v.driverOptions) }),
+    });
+  }
+  const t = req.tmpfsOptions;
+  if (t) out.TmpfsOptions = withoutEmpty({ SizeBytes: t.sizeBytes, Mode: t.mode });
+  return out;
+}
+
+/** Go's `omitempty` over a struct's fields: false, 0, '' and a nil map or pointer (undefined) are left out. */
+function withoutEmpty(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== false && v !== 0 && v !== ''));
+}
+
+/** A map as Go marshals it: sorted keys; an empty one is left out by `omitempty` (undefined). */
+function sortedKeys(map: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!map || Object.keys(map).length === 0) return undefined;
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+// ---------------------------------------------------------------------------------------------
 // all flags of one container
 
 export interface ContainerMountFlags {

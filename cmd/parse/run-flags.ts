@@ -18,7 +18,7 @@ import {
   type RestartPolicy,
   type Ulimit,
 } from '../../common/rpc/engine-types';
-import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, type MountRequest } from './mounts';
+import { apiMountOf, parseMountFlag, parseTmpfsFlag, parseVolumeFlag, volumeFlagBind, type MountRequest } from './mounts';
 import { parseGoBool } from './go-bool';
 
 /** The flags as commander hands them over (repeatable flags collected into arrays). */
@@ -691,6 +691,8 @@ export function mountRequestToSpec(request: MountRequest): MountSpec {
     tmpfs_mode: request.tmpfsOptions?.mode ?? 0,
     selinux: request.bindOptions?.selinux ?? '',
     tmpfs_options: [...(request.tmpfsOptions?.options ?? [])],
+    flag: '',
+    flag_value: '',
   };
 }
 
@@ -700,35 +702,39 @@ export function mountRequestToSpec(request: MountRequest): MountSpec {
  */
 export function parseMounts(volumes: string[], mounts: string[], tmpfs: string[], cwd = process.cwd()): MountSpec[] {
   const fromDaemon = (err: unknown) => runError(`Error response from daemon: ${messageOf(err)}`);
-  const requests: MountRequest[] = [];
+  const specs: MountSpec[] = [];
+  // Each keeps its flag and that flag's value as Docker's API has it, for inspect's HostConfig.
+  const add = (request: MountRequest, flag: MountSpec['flag'], value: string) => specs.push({ ...mountRequestToSpec(request), flag, flag_value: value });
   for (const v of volumes) {
     try {
-      requests.push(parseVolumeFlag(v, { cwd }));
+      add(parseVolumeFlag(v, { cwd }), 'volume', volumeFlagBind(v, { cwd }));
     } catch (err) {
       throw fromDaemon(err);
     }
   }
   for (const m of mounts) {
+    let request: MountRequest;
     try {
-      requests.push(parseMountFlag(m, { cwd }));
+      request = parseMountFlag(m, { cwd });
     } catch (err) {
       if (messageOf(err).startsWith('invalid mount config')) throw fromDaemon(err);
       throw flagError('--mount', m, messageOf(err));
     }
+    add(request, 'mount', JSON.stringify(apiMountOf(request)));
   }
   for (const t of tmpfs) {
     try {
-      requests.push(parseTmpfsFlag(t));
+      add(parseTmpfsFlag(t), 'tmpfs', t);
     } catch (err) {
       throw fromDaemon(err);
     }
   }
   const targets = new Set<string>();
-  for (const r of requests) {
-    if (targets.has(r.target)) throw fromDaemon(new Error(`Duplicate mount point: ${r.target}`));
-    targets.add(r.target);
+  for (const s of specs) {
+    if (targets.has(s.target)) throw fromDaemon(new Error(`Duplicate mount point: ${s.target}`));
+    targets.add(s.target);
   }
-  return requests.map(mountRequestToSpec);
+  return specs;
 }
 
 // ----- restart, resources, health -----

@@ -37,6 +37,10 @@ export interface MountSpec {
   tmpfs_mode: number;
   selinux: string;
   tmpfs_options: string[];
+  /** The `docker run` flag behind the mount (`volume`, `mount`, `tmpfs`), '' for none; records older than it have none. */
+  flag: '' | 'volume' | 'mount' | 'tmpfs' | string;
+  /** That flag's value as Docker's API carries it: -v's spec, --tmpfs's `path[:options]`, --mount's Mount as JSON. */
+  flag_value: string;
 }
 
 export interface RestartPolicy {
@@ -266,6 +270,8 @@ export function emptyMountSpec(type: MountSpec['type'], target: string): MountSp
     tmpfs_mode: 0,
     selinux: '',
     tmpfs_options: [],
+    flag: '',
+    flag_value: '',
   };
 }
 

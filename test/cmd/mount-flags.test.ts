@@ -1,12 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  apiMountOf,
   bindSourceDoesNotExist,
   parseContainerMounts,
   parseMountFlag,
   parseTmpfsFlag,
   parseVolumeFlag,
   type MountRequest,
+  volumeFlagBind,
 } from '../../cmd/parse/mounts';
 import { TsError } from '../../common/errors';
 
@@ -243,5 +245,35 @@ describe('all mount flags of a container', () => {
     });
     assert.deepEqual(mounts.map((m) => `${m.type} ${m.target}`), ['volume /data', 'bind /h', 'tmpfs /scratch', 'tmpfs /run']);
     throwsWith(() => parseContainerMounts({ volumes: ['a1:/data'], mounts: ['type=tmpfs,dst=/data/'] }), 'Duplicate mount point: /data');
+  });
+});
+
+describe('as Docker’s API carries them', () => {
+  // Each expectation is what Docker's CLI sent and dockerd 20.10 shows in HostConfig.Mounts.
+  const api = (value: string) => JSON.stringify(apiMountOf(parseMountFlag(value, { cwd: '/srv' })));
+
+  test('--mount: its API Mount, with an options object only for a kind of option given', () => {
+    assert.equal(api('type=bind,src=/a,dst=/b,readonly'), '{"Type":"bind","Source":"/a","Target":"/b","ReadOnly":true}');
+    assert.equal(
+      api('type=bind,src=./site,dst=/b3,bind-propagation=rslave,consistency=cached'),
+      '{"Type":"bind","Source":"/srv/site","Target":"/b3","Consistency":"cached","BindOptions":{"Propagation":"rslave"}}',
+    );
+    assert.equal(api('type=bind,src=/a,dst=/b4,bind-nonrecursive'), '{"Type":"bind","Source":"/a","Target":"/b4","BindOptions":{"NonRecursive":true}}');
+    assert.equal(api('type=volume,src=vol1,dst=/v,volume-nocopy'), '{"Type":"volume","Source":"vol1","Target":"/v","VolumeOptions":{"NoCopy":true,"DriverConfig":{}}}');
+    assert.equal(
+      api('type=volume,src=vol3,dst=/v3,volume-label=z=1,volume-label=a=2,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,ro'),
+      '{"Type":"volume","Source":"vol3","Target":"/v3","ReadOnly":true,' +
+        '"VolumeOptions":{"Labels":{"a":"2","z":"1"},"DriverConfig":{"Name":"local","Options":{"device":"tmpfs","type":"tmpfs"}}}}',
+    );
+    assert.equal(api('type=volume,dst=/v5,volume-nocopy=false'), '{"Type":"volume","Target":"/v5","VolumeOptions":{"DriverConfig":{}}}');
+    assert.equal(api('type=volume,dst=/anon'), '{"Type":"volume","Target":"/anon"}');
+    assert.equal(api('type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770'), '{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1048576,"Mode":1016}}');
+    assert.equal(api('type=tmpfs,dst=/t2'), '{"Type":"tmpfs","Target":"/t2"}');
+  });
+
+  test('-v: as given, a relative host path made absolute', () => {
+    assert.equal(volumeFlagBind('vol2:/v2', { cwd: '/srv' }), 'vol2:/v2');
+    assert.equal(volumeFlagBind('/h/:/b2:ro,z', { cwd: '/srv' }), '/h/:/b2:ro,z');
+    assert.equal(volumeFlagBind('./bsrc/:/b6:z', { cwd: '/srv' }), '/srv/bsrc:/b6:z');
   });
 });

@@ -254,6 +254,24 @@ test('-v, --mount, --tmpfs become MountSpecs', () => {
   assert.deepEqual([anonymous?.type, anonymous?.source], ['volume', '']);
 });
 
+test('each MountSpec keeps its flag and the value Docker’s API has for it (inspect’s Binds, Mounts, Tmpfs)', () => {
+  const { spec } = parseRunFlags(
+    'busybox',
+    [],
+    { volume: ['data:/data:ro', './conf:/etc/app:ro,z'], mount: ['type=tmpfs,target=/cache/,tmpfs-size=1m'], tmpfs: ['/run/:rw,size=64m'] },
+    noEnv,
+  );
+  assert.deepEqual(
+    spec.mounts.map((m) => [m.flag, m.flag_value]),
+    [
+      ['volume', 'data:/data:ro'],
+      ['volume', `${process.cwd()}/conf:/etc/app:ro,z`],
+      ['mount', '{"Type":"tmpfs","Target":"/cache","TmpfsOptions":{"SizeBytes":1048576}}'],
+      ['tmpfs', '/run/:rw,size=64m'],
+    ],
+  );
+});
+
 test('mount errors: --mount syntax is a flag error, the rest the daemon’s answer', () => {
   fails(() => parse({ mount: ['type=bind,source=/x,foo=bar'] }), `invalid argument "type=bind,source=/x,foo=bar" for "--mount" flag: unexpected key 'foo' in 'foo=bar'`);
   assert.throws(

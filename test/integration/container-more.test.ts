@@ -980,6 +980,53 @@ describe('events', () => {
 });
 
 
+describe('inspect, as Docker 20.10 shows it', () => {
+  const created = async (...flags: string[]) => (await d.ok(['container', 'create', ...flags, 'busybox', 'true'])).trim();
+
+  test('HostConfig: Runtime runc; SecurityOpt as given, with label=disable for a privileged or host IPC/PID container', async () => {
+    for (const [flags, want] of [
+      [[], 'runc null'],
+      [['--security-opt', 'no-new-privileges', '--security-opt', 'label=disable'], 'runc ["no-new-privileges","label=disable"]'],
+      [['--privileged'], 'runc ["label=disable"]'],
+      [['--pid', 'host', '--security-opt', 'no-new-privileges:true'], 'runc ["no-new-privileges:true","label=disable"]'],
+      [['--ipc', 'host', '--security-opt', 'label=level:s0'], 'runc ["label=level:s0"]'],
+    ] as const) {
+      const id = await created(...flags);
+      assert.equal(await d.ok(['container', 'inspect', '-f', '{{.HostConfig.Runtime}} {{json .HostConfig.SecurityOpt}}', id]), `${want}\n`, flags.join(' '));
+      await d.ok(['container', 'rm', id]);
+    }
+  });
+
+  test('HostConfig: -v in Binds, --mount in Mounts, --tmpfs in Tmpfs, each as given; an anonymous -v in Config.Volumes', async () => {
+    const host = await fsp.mkdtemp(path.join(d.dir, 'hc-mounts-'));
+    const id = await created(
+      '-v', 'hcvol:/v2', '-v', `${host}/:/b2:ro,z`, '-v', '/anon',
+      '--mount', `type=bind,src=${host},dst=/b,readonly`,
+      '--mount', 'type=volume,src=hcvol2,dst=/v,volume-nocopy',
+      '--mount', 'type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770',
+      '--mount', 'type=volume,dst=/anon2',
+      '--tmpfs', '/x:rw,size=64m', '--tmpfs', '/y',
+    );
+    const doc = await inspect(id);
+    assert.deepEqual(doc.HostConfig.Binds, ['hcvol:/v2', `${host}/:/b2:ro,z`]);
+    assert.deepEqual(doc.HostConfig.Mounts, [
+      { Type: 'bind', Source: host, Target: '/b', ReadOnly: true },
+      { Type: 'volume', Source: 'hcvol2', Target: '/v', VolumeOptions: { NoCopy: true, DriverConfig: {} } },
+      { Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1048576, Mode: 0o1770 } },
+      { Type: 'volume', Target: '/anon2' },
+    ]);
+    assert.deepEqual(doc.HostConfig.Tmpfs, { '/x': 'rw,size=64m', '/y': '' });
+    assert.deepEqual(doc.Config.Volumes, { '/anon': {} });
+    await d.ok(['container', 'rm', '-v', id]);
+    await d.ok(['volume', 'rm', 'hcvol', 'hcvol2']);
+    const none = await created();
+    const plain = await inspect(none);
+    assert.deepEqual([plain.HostConfig.Binds, 'Mounts' in plain.HostConfig, 'Tmpfs' in plain.HostConfig], [null, false, false]);
+    await d.ok(['container', 'rm', none]);
+  });
+
+});
+
 describe('cleanup', () => {
   test('no mounts, network namespaces or leases are left', async () => {
     const ids = (await d.ok(['container', 'ls', '-aq'])).trim().split('\n').filter(Boolean);
