@@ -1025,6 +1025,16 @@ describe('inspect, as Docker 20.10 shows it', () => {
     await d.ok(['container', 'rm', none]);
   });
 
+  test('--format prints health-check durations as Go durations; JSON keeps the nanoseconds', async () => {
+    const id = await created('--health-cmd', 'true', '--health-interval', '1m30s', '--health-timeout', '500ms', '--health-start-period', '2s');
+    const durations = '{{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Timeout}} {{.Config.Healthcheck.StartPeriod}}';
+    assert.equal(await d.ok(['container', 'inspect', '-f', durations, id]), '1m30s 500ms 2s\n');
+    assert.equal(await d.ok(['inspect', '-f', durations, id]), '1m30s 500ms 2s\n');
+    assert.equal(await d.ok(['container', 'inspect', '-f', '{{json .Config.Healthcheck.Interval}} {{printf "%d" .Config.Healthcheck.Timeout}}', id]), '90000000000 500000000\n');
+    const health = (await inspect(id)).Config.Healthcheck;
+    assert.deepEqual([health.Interval, health.Timeout, health.StartPeriod], [90e9, 500e6, 2e9]);
+    await d.ok(['container', 'rm', id]);
+  });
 });
 
 describe('cleanup', () => {
