@@ -14,7 +14,7 @@ import { failedPrecondition, invalidArgument, notFound } from '../../common/erro
 import type { ContainerSpec } from '../../common/rpc/engine-types';
 import type { ContainerRecord } from './record';
 
-const DEFAULT_BRIDGE = 'bridge';
+export const DEFAULT_BRIDGE = 'bridge';
 
 export interface ResolvedLink {
   ipAddress: string;

@@ -116,6 +116,8 @@ export interface ContainerRecord {
   logPath: string;
   /** Network namespace path while running. */
   netnsPath: string;
+  /** The own network namespace of the last run, after it ended: Docker keeps SandboxID and SandboxKey. */
+  lastNetnsPath?: string;
   /** Names of the networks to join at start, first one primary. */
   networks: string[];
   networkMode: 'bridge' | 'host' | 'none' | 'container';

@@ -481,6 +481,7 @@ export class HostEnv implements MachineEnv {
       ...c.mounts.filter((m) => m.type === 'volume').map((m) => d.volumes.release(m.source, c.id).catch(() => undefined)),
       traced(c.id, 'teardown umount rootfs', () => unmountRootfs(d, c)),
     ]);
+    if (ownSandbox && c.netnsPath) c.lastNetnsPath = c.netnsPath;
     c.netnsPath = '';
   }
 

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import type { ContainerSummary, MountSpec, PortBinding } from '../../common/rpc/engine-types';
 import type { ContainerRecord } from './record';
-import { splitLink } from './links';
+import { DEFAULT_BRIDGE, splitLink } from './links';
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
 
@@ -79,7 +79,6 @@ function securityOpt(spec: ContainerRecord['spec']): string[] | null {
 export function inspectContainer(c: ContainerRecord, dirs: { containerDir: string; upperDir: string; rootfs: string }): Record<string, unknown> {
   const s = c.state;
   const args = [...c.config.entrypoint, ...c.config.cmd];
-  const primary = Object.values(c.endpoints)[0];
   const spec = c.spec;
   return {
     Id: c.id,
@@ -214,38 +213,68 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       StopSignal: c.config.stopSignal,
       ...(spec.stop_timeout >= 0 ? { StopTimeout: spec.stop_timeout } : {}),
     },
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: c.netnsPath ? c.id : '',
-      SandboxKey: c.netnsPath,
-      Ports: portMap(c),
-      Gateway: primary?.gateway ?? '',
-      IPAddress: primary?.ipAddress ?? '',
-      IPPrefixLen: primary?.prefixLength ?? 0,
-      MacAddress: primary?.macAddress ?? '',
-      Networks: Object.fromEntries(
-        (c.networks.length > 0 ? c.networks : [c.networkMode === 'container' ? '' : c.networkMode].filter(Boolean)).map((n) => {
-          const e = c.endpoints[n];
-          const att = c.spec.networks.find((x) => x.network === n);
-          return [
-            n,
-            {
-              IPAMConfig: att?.ipv4_address ? { IPv4Address: att.ipv4_address } : null,
-              Links: null,
-              Aliases: att?.aliases.length ? att.aliases : null,
-              NetworkID: e?.networkId ?? '',
-              EndpointID: e ? e.endpointId || c.id : '',
-              Gateway: e?.gateway ?? '',
-              IPAddress: e?.ipAddress ?? '',
-              IPPrefixLen: e?.prefixLength ?? 0,
-              MacAddress: e?.macAddress ?? '',
-              // No names on `host` or `none`: there is no DNS there.
-              DNSNames: e && n !== 'host' && n !== 'none' ? [c.name, c.id.slice(0, 12), ...(att?.aliases ?? [])] : null,
-            },
-          ];
-        }),
-      ),
-    },
+    NetworkSettings: networkSettings(c),
+  };
+}
+
+/**
+ * NetworkSettings as Docker 20.10 shows them. The endpoints' operational data (addresses, gateway,
+ * MAC, endpoint ID) and the published ports are there only while the sandbox exists; a stopped
+ * container keeps its networks' IDs, aliases and IPAM config, and its last SandboxID/SandboxKey.
+ * The deprecated top-level fields are the default bridge network's, empty on any other.
+ */
+function networkSettings(c: ContainerRecord): Record<string, unknown> {
+  // On the host's network there is no sandbox of ours, but the endpoint is there while it runs.
+  const live = c.netnsPath !== '' || (c.networkMode === 'host' && (c.state.status === 'running' || c.state.status === 'paused'));
+  const sandboxKey = c.netnsPath || c.lastNetnsPath || '';
+  const names = c.networks.length > 0 ? c.networks : [c.networkMode === 'container' ? '' : c.networkMode].filter(Boolean);
+  const networks = Object.fromEntries(
+    names.map((n) => {
+      const e = c.endpoints[n];
+      const on = live ? e : undefined;
+      const att = c.spec.networks.find((x) => x.network === n);
+      return [
+        n,
+        {
+          IPAMConfig: att?.ipv4_address ? { IPv4Address: att.ipv4_address } : null,
+          Links: null,
+          Aliases: att?.aliases.length ? att.aliases : null,
+          NetworkID: e?.networkId ?? '',
+          EndpointID: on ? on.endpointId || c.id : '',
+          Gateway: on?.gateway ?? '',
+          IPAddress: on?.ipAddress ?? '',
+          IPPrefixLen: on?.prefixLength ?? 0,
+          IPv6Gateway: '',
+          GlobalIPv6Address: '',
+          GlobalIPv6PrefixLen: 0,
+          MacAddress: on?.macAddress ?? '',
+          DriverOpts: att && Object.keys(att.driver_opts).length > 0 ? att.driver_opts : null,
+          // No names on `host` or `none`: there is no DNS there.
+          DNSNames: e && n !== 'host' && n !== 'none' ? [c.name, c.id.slice(0, 12), ...(att?.aliases ?? [])] : null,
+        },
+      ];
+    }),
+  );
+  const bridge = networks[DEFAULT_BRIDGE];
+  return {
+    Bridge: '',
+    SandboxID: sandboxKey ? c.id : '',
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    Ports: live ? portMap(c) : {},
+    SandboxKey: sandboxKey,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: bridge?.EndpointID ?? '',
+    Gateway: bridge?.Gateway ?? '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: bridge?.IPAddress ?? '',
+    IPPrefixLen: bridge?.IPPrefixLen ?? 0,
+    IPv6Gateway: '',
+    MacAddress: bridge?.MacAddress ?? '',
+    Networks: networks,
   };
 }
 

@@ -1025,6 +1025,43 @@ describe('inspect, as Docker 20.10 shows it', () => {
     await d.ok(['container', 'rm', none]);
   });
 
+  test('NetworkSettings: a stopped container keeps its networks, aliases and sandbox, not its addresses, endpoints or ports', async () => {
+    await d.ok(['network', 'create', 'inspect-net']);
+    try {
+      await d.ok(['container', 'run', '-d', '--name', 'ns-user', '--network', 'inspect-net', '--network-alias', 'foo', '-p', '80', 'busybox', 'sleep', '300']);
+      const running = (await inspect('ns-user')).NetworkSettings;
+      const net = running.Networks['inspect-net'];
+      assert.match(net.IPAddress, /^\d+\.\d+\.\d+\.\d+$/);
+      assert.ok(net.Gateway && net.MacAddress && net.EndpointID && net.IPPrefixLen > 0);
+      assert.deepEqual(net.Aliases, ['foo']);
+      assert.match(running.SandboxKey, /netns/);
+      assert.match(running.Ports['80/tcp'][0].HostPort, /^\d+$/);
+      // The deprecated top-level fields are the default bridge network's alone.
+      assert.deepEqual([running.IPAddress, running.Gateway, running.MacAddress, running.EndpointID, running.IPPrefixLen], ['', '', '', '', 0]);
+      await d.ok(['container', 'stop', '-t', '0', 'ns-user']);
+      const stopped = (await inspect('ns-user')).NetworkSettings;
+      assert.deepEqual([stopped.SandboxID, stopped.SandboxKey], [running.SandboxID, running.SandboxKey]);
+      assert.deepEqual(stopped.Ports, {});
+      assert.deepEqual(stopped.Networks['inspect-net'], { ...net, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' });
+      assert.equal(await d.ok(['container', 'port', 'ns-user']), '');
+
+      await d.ok(['container', 'run', '-d', '--name', 'ns-bridge', 'busybox', 'sleep', '300']);
+      const onBridge = (await inspect('ns-bridge')).NetworkSettings;
+      const bridge = onBridge.Networks.bridge;
+      assert.match(bridge.IPAddress, /^\d+\.\d+\.\d+\.\d+$/);
+      assert.deepEqual(
+        [onBridge.IPAddress, onBridge.Gateway, onBridge.MacAddress, onBridge.EndpointID, onBridge.IPPrefixLen],
+        [bridge.IPAddress, bridge.Gateway, bridge.MacAddress, bridge.EndpointID, bridge.IPPrefixLen],
+      );
+      await d.ok(['container', 'stop', '-t', '0', 'ns-bridge']);
+      const bridgeStopped = (await inspect('ns-bridge')).NetworkSettings;
+      assert.deepEqual([bridgeStopped.IPAddress, bridgeStopped.Gateway, bridgeStopped.MacAddress, bridgeStopped.EndpointID], ['', '', '', '']);
+    } finally {
+      await d.run(['container', 'rm', '-f', 'ns-user', 'ns-bridge']);
+      await d.ok(['network', 'rm', 'inspect-net']);
+    }
+  });
+
   test('--format prints health-check durations as Go durations; JSON keeps the nanoseconds', async () => {
     const id = await created('--health-cmd', 'true', '--health-interval', '1m30s', '--health-timeout', '500ms', '--health-start-period', '2s');
     const durations = '{{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Timeout}} {{.Config.Healthcheck.StartPeriod}}';
