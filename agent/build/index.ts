@@ -55,5 +55,5 @@ export { PatternMatcher, parseDockerignore, readDockerignore, cleanPath } from '
 export type { IgnoreFile, ParentMatches } from './context/ignore';
 export { walkContext, contextSizeWarning, detectStdinContext, CONTEXT_SIZE_WARNING_BYTES } from './context/walk';
 export type { ContextEntry, EntryType } from './context/walk';
-export { ContextIndex, checksumPaths, selectSources, sourceTrees, containsWildcards } from './context/sources';
+export { ContextIndex, checksumPaths, hardlinkSources, selectSources, sourceTrees, containsWildcards } from './context/sources';
 export type { ChecksumOptions, ChecksumResult, SelectedEntry } from './context/sources';

@@ -276,7 +276,8 @@ export async function directoryContext(dir: string, flags: { file?: string; inli
 }
 
 /**
- * The context as a tar stream: what `.dockerignore` keeps, symlinks as links, owners and modes
+ * The context as a tar stream: what `.dockerignore` keeps, symlinks as links, a file's further
+ * hard links as links to the first one sent (as Docker's client archives it), owners and modes
  * kept. Written with the engine's own tar encoder rather than a streaming packer: the packer's
  * modules and its per-entry stream machinery cost more start-up time than a small context's upload.
  */
@@ -285,8 +286,21 @@ async function* tarContext(contextDir: string, patterns: readonly string[]): Asy
   const label = JSON.stringify(path.relative(process.cwd(), contextDir) || '.');
   let total = 0;
   let warned = false;
+  /** dev:ino → the path a file was first sent as. */
+  const firstSent = new Map<string, string>();
   for await (const entry of walkContextSync(contextDir, patterns)) {
-    const size = entry.type === 'file' ? entry.size : 0;
+    let linkname = entry.linkTarget ?? '';
+    let type = types[entry.type];
+    if (entry.type === 'file') {
+      const identity = `${entry.dev}:${entry.ino}`;
+      const first = firstSent.get(identity);
+      if (first === undefined) firstSent.set(identity, entry.path);
+      else {
+        type = 'hardlink';
+        linkname = first;
+      }
+    }
+    const size = type === 'file' ? entry.size : 0;
     total += size;
     const warning = warned ? undefined : contextSizeWarning(label, total);
     if (warning !== undefined) {
@@ -295,18 +309,18 @@ async function* tarContext(contextDir: string, patterns: readonly string[]): Asy
     }
     yield encodeHeader({
       name: entry.path,
-      type: types[entry.type],
+      type,
       mode: entry.mode,
       uid: entry.uid,
       gid: entry.gid,
       size,
       mtime: Math.floor(entry.mtimeMs / 1000),
-      linkname: entry.linkTarget ?? '',
+      linkname,
       devmajor: 0,
       devminor: 0,
       xattrs: new Map(),
     });
-    if (entry.type !== 'file') continue;
+    if (type !== 'file') continue;
     const file = path.join(contextDir, entry.path);
     let sent = 0;
     if (size <= SMALL_FILE) {

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, writeFile, rm, symlink, chmod } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile, rm, symlink, chmod, link } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -8,6 +8,7 @@ import {
   PatternMatcher,
   checksumPaths,
   detectStdinContext,
+  hardlinkSources,
   selectSources,
   sourceTrees,
   contextSizeWarning,
@@ -165,4 +166,32 @@ test('an index limited to the source trees holds them and the directories leadin
   assert.deepEqual([...limited.entries.keys()].sort(), ['a.txt', 'src', 'src/util', 'src/util/x.ts', 'src/util/y.txt']);
   assert.deepEqual(selectSources(limited, ['src/util/*.ts']).map((s) => s.copyPath), ['x.ts']);
   assert.equal((await ContextIndex.build(dir, undefined, [''])).entries.size, (await ContextIndex.build(dir)).entries.size);
+});
+
+test('hard links are kept within one source tree, not across trees, and count in the checksum', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'ctx-links-'));
+  try {
+    await mkdir(path.join(root, 'd'));
+    for (const name of ['a', 'b', 'c']) await writeFile(path.join(root, name), 'same');
+    const apart = await checksumPaths(root, ['.']);
+    await rm(path.join(root, 'b'));
+    await link(path.join(root, 'a'), path.join(root, 'b'));
+    await link(path.join(root, 'a'), path.join(root, 'd/x'));
+    const index = await ContextIndex.build(root);
+    const linksOf = (sources: string[]) => {
+      const selected = selectSources(index, sources);
+      const linked = hardlinkSources(selected);
+      return selected.flatMap((s, i) => (linked[i] === undefined ? [] : [`${s.copyPath}->${linked[i]}`]));
+    };
+    assert.deepEqual(linksOf(['.']), ['b->a', 'd/x->a']);
+    // As Docker copies them: each source argument and each wildcard match on its own.
+    assert.deepEqual(linksOf(['a', 'b']), []);
+    assert.deepEqual(linksOf(['*']), []);
+    assert.deepEqual(linksOf(['d', 'b', 'a']), []);
+    const linked = await checksumPaths(index, ['.']);
+    assert.notEqual(linked.digest, apart.digest, 'linking files that were apart is a change');
+    assert.equal((await checksumPaths(index, ['c'])).digest, (await checksumPaths(root, ['c'])).digest);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });

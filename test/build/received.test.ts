@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ContextIndex, checksumPaths, parseDockerignore } from '../../agent/build/index';
 import { ReceivedContext } from '../../agent/build/context/received';
+import type { ContextEntry } from '../../agent/build/context/walk';
 
 let work = '';
 
@@ -88,11 +89,30 @@ test('a context past the memory budget is kept in the scratch directory, then un
   assert.equal((await checksumPaths(index, ['.'])).digest, (await checksumPaths(fromDisk, ['.'])).digest);
 });
 
-test('archives whose unpacking is not plain are recognised', async () => {
-  const dir = await tree('hard', { 'a.txt': 'a' });
+test('hard links to an earlier file are indexed as unpacking leaves them: one file, shared identity', async () => {
+  const dir = await tree('hard', { 'a.txt': 'a', 'sub/c.txt': 'c', Dockerfile: 'FROM scratch\n' });
+  await chmod(path.join(dir, 'a.txt'), 0o640);
   await link(path.join(dir, 'a.txt'), path.join(dir, 'b.txt'));
-  const hard = await receive(execFileSync('tar', ['-C', dir, '-cf', '-', '.']), 'hard');
-  assert.equal(hard.plain, false, 'a hard link');
+  await link(path.join(dir, 'a.txt'), path.join(dir, 'sub/z.txt'));
+  const received = await receive(execFileSync('tar', ['--sort=name', '-C', dir, '-cf', '-', '.']), 'hard', ['Dockerfile']);
+  assert.equal(received.plain, true);
+  const fromStream = await ContextIndex.fromReceived(received);
+  const [a, b, z, c] = ['a.txt', 'b.txt', 'sub/z.txt', 'sub/c.txt'].map((p) => fromStream.entries.get(p) as ContextEntry);
+  assert.equal(b?.ino, a?.ino);
+  assert.equal(z?.ino, a?.ino);
+  assert.notEqual(c?.ino, a?.ino);
+  await received.materialize();
+  const fromDisk = await ContextIndex.build(received.dir);
+  assert.deepEqual(strip(fromStream), strip(fromDisk));
+  for (const sources of [['.'], ['a.txt', 'b.txt'], ['sub']]) {
+    assert.equal((await checksumPaths(fromStream, sources)).digest, (await checksumPaths(fromDisk, sources)).digest, sources.join(' '));
+  }
+  const wanted = await receive(execFileSync('tar', ['--sort=name', '-C', dir, '-cf', '-', '.']), 'hard-wanted', ['b.txt']);
+  assert.equal(wanted.plain, false, 'a wanted file that is a hard link');
+});
+
+test('archives whose unpacking is not plain are recognised', async () => {
+  const dir = await tree('single', { 'a.txt': 'a' });
   const implicit = await receive(execFileSync('tar', ['-C', dir, '-cf', '-', 'a.txt']), 'implicit-ok');
   assert.equal(implicit.plain, true, 'a top-level file needs no parent entry');
   const nested = await tree('nested', { 'sub/x.txt': 'x' });

@@ -1,8 +1,8 @@
 /**
  * `image build` against a real daemon: multi-stage builds with `COPY --from`, the build cache
  * (hits before an edited file, misses after it), `.dockerignore`, ARG/ENV scoping, a failing RUN,
- * ADD of a URL (a loopback server) and of a local tar, directory sources, and a HEALTHCHECK a
- * container then uses.
+ * ADD of a URL (a loopback server) and of a local tar, directory sources, hard links, and a
+ * HEALTHCHECK a container then uses.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -306,6 +306,55 @@ describe('image build', () => {
     assert.deepEqual(out.trim().split('\n'), [
       '.', './empty', './flat', './flat/a.txt', './flat/b.txt', './glob', './glob/a.txt', './glob/b.txt', './made', './made/m.txt', './one', './one/only.txt',
     ]);
+  });
+
+  test('hard links stay hard links within a source tree (context and COPY --from), as Docker keeps them', async () => {
+    const dir = await context('hardlinks', { a: 'hello\n', 'd/f': 'x\n' });
+    await fsp.link(path.join(dir, 'a'), path.join(dir, 'b'));
+    await fsp.link(path.join(dir, 'd/f'), path.join(dir, 'd/g'));
+    await fsp.link(path.join(dir, 'd/f'), path.join(dir, 'top'));
+    await fsp.writeFile(
+      path.join(dir, 'Dockerfile'),
+      ['FROM busybox AS src', 'COPY . /all/', 'COPY a b /two/', 'COPY d /dd/', 'ADD . /added/', 'FROM busybox', 'COPY --from=src /all /from/', 'COPY --from=src /two/a /two/b /fromtwo/', ''].join('\n'),
+    );
+    const r = await build(['-t', 'hardlinks:src', '--target', 'src', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await build(['-t', 'hardlinks:final', dir])).code, 0);
+    // Link count and whether two names share an inode, as `stat -c '%h %i'` shows them in Docker's images.
+    const links = async (image: string, files: string[]): Promise<string[]> => {
+      const out = await d.ok(['container', 'run', '--rm', image, 'stat', '-c', '%n %h %i', ...files]);
+      const rows = out.trim().split('\n').map((l) => l.split(' '));
+      const inodes = [...new Set(rows.map((row) => row[2]))];
+      return rows.map(([name, count, ino]) => `${name} ${count} #${inodes.indexOf(ino)}`);
+    };
+    assert.deepEqual(await links('hardlinks:src', ['/all/a', '/all/b', '/all/d/f', '/all/d/g', '/all/top', '/two/a', '/two/b', '/dd/f', '/dd/g', '/added/a', '/added/b']), [
+      '/all/a 2 #0', '/all/b 2 #0', '/all/d/f 3 #1', '/all/d/g 3 #1', '/all/top 3 #1',
+      // Separate source arguments are copied apart, as Docker's builders do.
+      '/two/a 1 #2', '/two/b 1 #3',
+      '/dd/f 2 #4', '/dd/g 2 #4',
+      '/added/a 2 #5', '/added/b 2 #5',
+    ]);
+    assert.deepEqual(await links('hardlinks:final', ['/from/a', '/from/b', '/from/d/f', '/from/d/g', '/from/top', '/fromtwo/a', '/fromtwo/b']), [
+      '/from/a 2 #0', '/from/b 2 #0', '/from/d/f 3 #1', '/from/d/g 3 #1', '/from/top 3 #1', '/fromtwo/a 1 #2', '/fromtwo/b 1 #3',
+    ]);
+    // The layer records the second name as a tar hard link, not a second copy of the content.
+    const saved = path.join(d.dir, 'hardlinks.tar');
+    await d.ok(['image', 'save', '-o', saved, 'hardlinks:final']);
+    const unpacked = path.join(d.dir, 'hardlinks-saved');
+    await fsp.mkdir(unpacked);
+    execFileSync('tar', ['-C', unpacked, '-xf', saved]);
+    const blobs = path.join(unpacked, 'blobs', 'sha256');
+    const hardlinkLines = (await fsp.readdir(blobs)).flatMap((blob) => {
+      try {
+        return execFileSync('tar', ['-tvf', path.join(blobs, blob)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+          .split('\n')
+          .filter((l) => l.startsWith('h'))
+          .map((l) => l.replace(/^.* (\S+ link to \S+)$/, '$1'));
+      } catch {
+        return []; // a config or manifest, not a tar
+      }
+    });
+    assert.deepEqual(hardlinkLines.sort(), ['from/b link to from/a', 'from/d/g link to from/d/f', 'from/top link to from/d/f']);
   });
 
   test('a HEALTHCHECK from the Dockerfile is used by container run', async () => {

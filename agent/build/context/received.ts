@@ -7,10 +7,12 @@
  * scratch directory removed with it, as the unpacked context always was.
  *
  * The in-memory index is only trusted for archives whose unpacking is plain: regular files,
- * directories and symlinks, each once, each after its parent directory, no whiteout names, no
- * name leaving the root. What the client sends is always such an archive; anything else (a `tar`
- * piped to `build -` with hard links, devices, implicit parents…) is unpacked at once and walked
- * on disk, as before, so the index never differs from what the unpacked tree would show.
+ * directories, symlinks and hard links to an earlier regular file, each once, each after its
+ * parent directory, no whiteout names, no name leaving the root. What the client sends is always
+ * such an archive; anything else (a `tar` piped to `build -` with devices, implicit parents…) is
+ * unpacked at once and walked on disk, as before, so the index never differs from what the
+ * unpacked tree would show. Files get made-up identities (`dev` 0, `ino` counting up), shared by
+ * a file's hard links as inodes would be.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
@@ -44,6 +46,8 @@ export class ReceivedContext {
   private spill: FileHandle | undefined;
   private spilled = false;
   private unpacked: Promise<void> | undefined;
+  /** The last made-up inode number given to a file. */
+  private lastIno = 0;
 
   /**
    * @param dir where the context is unpacked when needed (absent until then)
@@ -162,6 +166,19 @@ export class ReceivedContext {
         }
         const slash = rel.lastIndexOf('/');
         const parent = slash < 0 ? undefined : this.entries.get(rel.slice(0, slash));
+        if (header.type === 'hardlink') {
+          // Unpacking links the earlier file: same inode, so its metadata and content. A wanted
+          // file's content is kept only from a regular file's body.
+          const target = plainName(header.linkname);
+          const of = target === undefined ? undefined : this.entries.get(target);
+          if (of?.type !== 'file' || this.entries.has(rel) || (slash >= 0 && parent?.type !== 'dir') || this.wanted.has(rel)) {
+            this.plain = false;
+            continue;
+          }
+          this.entries.set(rel, { ...of, path: rel });
+          this.hashes.set(rel, this.hashes.get(of.path) as string);
+          continue;
+        }
         const type = header.type === 'directory' ? 'dir' : header.type === 'file' || header.type === 'symlink' ? header.type : undefined;
         if (type === undefined || this.entries.has(rel) || (slash >= 0 && parent?.type !== 'dir') || (type === 'symlink' && header.linkname === '')) {
           this.plain = false;
@@ -177,7 +194,7 @@ export class ReceivedContext {
           gid: header.gid,
           mtimeMs: header.mtime * 1000,
           dev: 0,
-          ino: 0,
+          ino: type === 'file' ? ++this.lastIno : 0,
         };
         if (type === 'symlink') entry.linkTarget = header.linkname;
         this.entries.set(rel, entry);

@@ -195,6 +195,26 @@ export interface SelectedEntry {
   copyPath: string;
   /** A source argument (or one of its wildcard's matches) itself, rather than something under it. */
   match: boolean;
+  /**
+   * Which source tree it belongs to: one per source argument, or per wildcard match. Docker copies
+   * each tree on its own, so hard links are kept within a tree and not across trees.
+   */
+  tree: number;
+}
+
+/**
+ * For each entry, the copy path of an earlier regular file of its tree that it is a hard link of
+ * (same `dev` and `ino`); undefined for the first of a group and everything else.
+ */
+export function hardlinkSources(entries: readonly Pick<SelectedEntry, 'entry' | 'copyPath' | 'tree'>[]): Array<string | undefined> {
+  const first = new Map<string, string>();
+  return entries.map(({ entry, copyPath, tree }) => {
+    if (entry.type !== 'file') return undefined;
+    const key = `${tree}:${entry.dev}:${entry.ino}`;
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, copyPath);
+    return earlier;
+  });
 }
 
 export interface ChecksumOptions {
@@ -245,11 +265,13 @@ function relativeTo(base: string, p: string): string {
 export function selectSources(index: ContextIndex, sources: readonly string[], opts: ChecksumOptions = {}): SelectedEntry[] {
   const selected: SelectedEntry[] = [];
   const excludes = opts.excludes && opts.excludes.length > 0 ? new PatternMatcher(opts.excludes) : undefined;
+  let tree = -1;
   const push = (source: string, entry: ContextEntry, copyPath: string, match = false): void => {
     if (excludes && copyPath !== '' && excludes.matches(copyPath)) return;
-    selected.push({ source, entry, copyPath, match });
+    selected.push({ source, entry, copyPath, match, tree });
   };
   const addTree = (source: string, root: ContextEntry, rootCopyPath: string, realRoot: string): void => {
+    tree++;
     if (root.type !== 'dir') {
       push(source, root, rootCopyPath === '' ? path.posix.basename(root.path) : rootCopyPath, true);
       return;
@@ -308,7 +330,9 @@ export async function checksumPaths(
   const entries = selectSources(index, sources, opts);
   const hash = createHash('sha256');
   const ownership = opts.ownership ?? true;
-  for (const { source, entry, copyPath } of entries) {
+  const linked = hardlinkSources(entries);
+  for (const [i, { source, entry, copyPath }] of entries.entries()) {
+    const hardlink = linked[i];
     const record = {
       path: copyPath,
       type: entry.type,
@@ -317,6 +341,8 @@ export async function checksumPaths(
       size: entry.size,
       link: entry.linkTarget ?? null,
       content: entry.type === 'file' ? await index.contentHash(entry) : null,
+      // Only when there is one, so the checksums of trees without hard links stay what they were.
+      ...(hardlink !== undefined ? { hardlink } : {}),
     };
     hash.update(JSON.stringify(record) + '\n');
   }

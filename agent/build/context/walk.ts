@@ -18,7 +18,10 @@ export interface ContextEntry {
   uid: number;
   gid: number;
   mtimeMs: number;
-  /** Identity for content-hash caching. */
+  /**
+   * Identity for content-hash caching and hard links: the entries of one file share it. A context
+   * indexed from its archive has made-up identities (dev 0), one per file.
+   */
   dev: number;
   ino: number;
   /** Symlinks only: the target exactly as stored (never resolved). */

@@ -11,7 +11,7 @@ import { invalidArgument } from '../../../common/errors';
 import { launcher } from '../../../common/process';
 import { unpackLayer } from '../../image/unpack';
 import { resolveUser } from '../../runtime/user';
-import { ContextIndex, containsWildcards, selectSources, type SelectedEntry } from '../context/sources';
+import { ContextIndex, containsWildcards, hardlinkSources, selectSources, type SelectedEntry } from '../context/sources';
 import { dockerfileError } from '../dockerfile/errors';
 import type { AddInstruction, CopyInstruction } from '../dockerfile/instructions';
 import { classifyAddSource } from '../dockerfile/plan';
@@ -154,7 +154,8 @@ export async function copyStep(rootfs: string, ins: CopyInstruction | AddInstruc
   /** Directories holding decompressed copies of xz and bzip2 archives. */
   const scratch: string[] = [];
   const root = opts.sources?.root ?? '/';
-  for (const { entry, copyPath } of selected) {
+  const linked = hardlinkSources(selected);
+  for (const [i, { entry, copyPath }] of selected.entries()) {
     if (copyPath === '') continue; // the source directory itself: its contents land in the destination
     const source = path.join(root, entry.path);
     const topLevelFile = entry.type === 'file' && !copyPath.includes('/');
@@ -174,6 +175,8 @@ export async function copyStep(rootfs: string, ins: CopyInstruction | AddInstruc
     const item: CopyItem = { source, type: entry.type, target: at(copyPath), mode: entry.mode, mtimeMs: entry.mtimeMs };
     if (opts.keepOwnership) item.owner = { uid: entry.uid, gid: entry.gid };
     if (entry.linkTarget !== undefined) item.linkTarget = entry.linkTarget;
+    const first = linked[i];
+    if (first !== undefined) item.hardlinkOf = at(first);
     items.push(item);
   }
   try {
@@ -203,7 +206,10 @@ async function extractArchive(rootfs: string, archive: string, dest: string, own
     }
     const index = await ContextIndex.build(tree);
     await mkdirInRoot(rootfs, dest, owner);
-    const items: CopyItem[] = [...index.entries.values()].map((entry) => ({
+    const entries = [...index.entries.values()];
+    // The archive's hard links stay links, as extracting it in place would leave them.
+    const linked = hardlinkSources(entries.map((entry) => ({ entry, copyPath: entry.path, tree: 0 })));
+    const items: CopyItem[] = entries.map((entry, i) => ({
       source: path.join(tree, entry.path),
       type: entry.type,
       target: path.posix.join(dest, entry.path),
@@ -211,6 +217,7 @@ async function extractArchive(rootfs: string, archive: string, dest: string, own
       mtimeMs: entry.mtimeMs,
       owner: { uid: entry.uid, gid: entry.gid },
       ...(entry.linkTarget !== undefined ? { linkTarget: entry.linkTarget } : {}),
+      ...(linked[i] !== undefined ? { hardlinkOf: path.posix.join(dest, linked[i]) } : {}),
     }));
     await copyInto(rootfs, items, { ...(owner ? { owner } : {}), ...(mode !== undefined ? { mode } : {}) });
   } finally {

@@ -25,6 +25,8 @@ export interface CopyItem {
   /** Ownership to keep when the copy does not set one (ADD of an archive). */
   owner?: Owner;
   linkTarget?: string;
+  /** Files only: the target of an earlier file of the same copy this one is a hard link of. */
+  hardlinkOf?: string;
 }
 
 export interface CopyOptions {
@@ -78,6 +80,8 @@ export async function mkdirInRoot(root: string, dir: string, owner: Owner = { ui
  */
 export async function copyInto(root: string, items: readonly CopyItem[], opts: CopyOptions): Promise<void> {
   const dirTimes: Array<{ host: string; mtimeMs: number }> = [];
+  /** Host paths of the files written, by target, for their hard links. */
+  const files = new Map<string, string>();
   for (const item of items) {
     await mkdirInRoot(root, path.posix.dirname(item.target), opts.owner);
     const host = await hostParentPath(root, item.target);
@@ -92,14 +96,23 @@ export async function copyInto(root: string, items: readonly CopyItem[], opts: C
         await fsp.lchown(host, owner.uid, owner.gid);
         dirTimes.push({ host, mtimeMs: item.mtimeMs });
         break;
-      case 'file':
+      case 'file': {
         if (existing?.isDirectory()) throw invalidArgument(`cannot replace directory ${item.target} with a file`);
         if (existing) await fsp.rm(host, { force: true });
+        const linkOf = item.hardlinkOf === undefined ? undefined : files.get(item.hardlinkOf);
+        if (linkOf !== undefined) {
+          // The inode already has its content, owner, mode and time.
+          await fsp.link(linkOf, host);
+          files.set(item.target, host);
+          break;
+        }
         await fsp.copyFile(item.source, host, fsConstants.COPYFILE_FICLONE);
         await fsp.chmod(host, mode);
         await fsp.lchown(host, owner.uid, owner.gid);
         await fsp.utimes(host, item.mtimeMs / 1000, item.mtimeMs / 1000);
+        files.set(item.target, host);
         break;
+      }
       case 'symlink':
         if (existing?.isDirectory()) throw invalidArgument(`cannot replace directory ${item.target} with a symlink`);
         if (existing) await fsp.rm(host, { force: true });
