@@ -270,8 +270,9 @@ async function dfDocument(agent: Agent): Promise<Record<string, unknown>> {
       Labels: i.labels,
       Containers: i.containers,
     })),
+    // Newest first, as `container ls` and Docker's df list them.
     Containers: await Promise.all(
-      agent.containers.list().map(async (c) => {
+      [...agent.containers.list()].sort((a, b) => b.created - a.created).map(async (c) => {
         const s = summarize(c);
         return {
           Id: c.id,
@@ -288,6 +289,8 @@ async function dfDocument(agent: Agent): Promise<Record<string, unknown>> {
           SizeRw: await agent.containers.sizeRw(c),
           SizeRootFs: agent.images.store.get(c.imageId)?.size ?? 0,
           Labels: c.config.labels,
+          Ports: s.ports.map((p) => ({ ...(p.ip ? { IP: p.ip } : {}), PrivatePort: p.private_port, ...(p.public_port ? { PublicPort: p.public_port } : {}), Type: p.type })),
+          NetworkSettings: { Networks: Object.fromEntries(s.networks.map((n) => [n, {}])) },
           Mounts: c.mounts.map((m) => ({ Type: m.type, Name: m.type === 'volume' ? m.source : '', Source: m.type === 'volume' ? (m.hostPath ?? '') : m.source, Destination: m.target })),
         };
       }),

@@ -1,8 +1,22 @@
 /** `version`, `info`, `events`, `system df|prune`, `builder prune` and the generic `inspect`. */
 import { engine, parseFilters, println, eprintln, ExitError } from '../cli';
-import { compileTemplate, containerStatus, quoteGo, renderList, humanSize, timeAgo, parseTimestamp, timestampToDate, type ContainerStateName } from '../format';
+import {
+  compileTemplate,
+  containerStatus,
+  goTime,
+  quoteGo,
+  renderList,
+  resolveListFormat,
+  humanSize,
+  timeAgo,
+  parseTimestamp,
+  timestampToDate,
+  GO_STRUCT_TYPE,
+  type ContainerStateName,
+  type Template,
+} from '../format';
 import { confirmPrune, printPruneReport } from './container-common';
-import { ellipsis } from './container-format';
+import { displayablePorts, displayImage, displayNames, ellipsis } from './container-format';
 import { confirm, printInspect } from './image';
 
 const CLIENT_VERSION = process.env['TSCOMPOSE_VERSION'] ?? '0.1.0';
@@ -209,6 +223,7 @@ interface DfContainer {
   Id: string;
   Names: string[];
   Image: string;
+  ImageID: string;
   Command: string;
   Created: number;
   State: string;
@@ -216,34 +231,331 @@ interface DfContainer {
   FinishedAt: number;
   ExitCode: number;
   SizeRw: number;
-  Mounts: Array<{ Type: string }>;
+  Labels?: Record<string, string>;
+  Ports?: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>;
+  NetworkSettings?: { Networks?: Record<string, unknown> };
+  Mounts: Array<{ Type: string; Name?: string; Source?: string }>;
 }
 
 interface DfVolume {
   Name: string;
+  Driver?: string;
+  Mountpoint?: string;
+  Scope?: string;
+  Labels?: Record<string, string> | null;
   UsageData?: { Size: number; RefCount: number };
 }
 
 interface DfBuildCache {
   ID: string;
+  Parents?: string[];
   Type: string;
+  Description?: string;
   InUse: boolean;
   Shared: boolean;
   Size: number;
   CreatedAt: string;
-  LastUsedAt: string;
+  LastUsedAt?: string;
   UsageCount: number;
+}
+
+interface DfDocument {
+  Images: DfImage[];
+  Containers: DfContainer[];
+  Volumes: DfVolume[];
+  BuildCache: DfBuildCache[];
+  LayersSize: number;
+}
+
+const sortedLabels = (labels: Record<string, string> | null | undefined): string =>
+  Object.keys(labels ?? {})
+    .sort()
+    .map((k) => `${k}=${(labels as Record<string, string>)[k]}`)
+    .join(',');
+
+/** formatter.TruncateID: what follows a `sha256:`-style prefix, cut to 12 characters. */
+const truncateId = (id: string): string => id.slice(id.indexOf(':') + 1).slice(0, 12);
+
+/** Go's time.Time.String() of a time the CLI decoded from JSON: `2024-05-01 10:00:00.5 +0000 UTC`. */
+function goTimeString(iso: string | undefined): string {
+  const ms = iso === undefined ? NaN : Date.parse(iso);
+  if (Number.isNaN(ms)) return '';
+  const text = new Date(ms).toISOString();
+  const fraction = text.slice(20, 23).replace(/0+$/, '');
+  return `${text.slice(0, 10)} ${text.slice(11, 19)}${fraction ? `.${fraction}` : ''} +0000 UTC`;
+}
+
+/** A `system df` row: Docker's diskUsage*Context of its kind (a struct, so a missing field is an error). */
+class DiskUsageRow {
+  readonly [GO_STRUCT_TYPE]: string;
+
+  constructor(
+    goType: string,
+    readonly Type: string,
+    readonly TotalCount: string,
+    readonly Active: string,
+    readonly Size: string,
+    readonly Reclaimable: string,
+  ) {
+    this[GO_STRUCT_TYPE] = `*formatter.${goType}`;
+  }
+
+  toJSON(): Record<string, string> {
+    const { Active, Reclaimable, Size, TotalCount, Type } = this;
+    return { Active, Reclaimable, Size, TotalCount, Type };
+  }
+}
+
+/** An image of `system df -v` (Docker's imageContext): its first tag only, IDs cut in tables. */
+class DfImageRow {
+  readonly [GO_STRUCT_TYPE] = '*formatter.imageContext';
+  /** df has no digest to show: Docker's context leaves it empty. */
+  readonly Digest = '';
+
+  constructor(
+    private readonly i: DfImage,
+    readonly Repository: string,
+    readonly Tag: string,
+    private readonly trunc: boolean,
+    private readonly now: number,
+  ) {}
+
+  get ID(): string {
+    return this.trunc ? truncateId(this.i.Id) : this.i.Id;
+  }
+  get CreatedAt(): string {
+    return goTime(this.i.Created * 1000);
+  }
+  get CreatedSince(): string {
+    return timeAgo(this.i.Created * 1000, this.now);
+  }
+  get Size(): string {
+    return humanSize(this.i.Size);
+  }
+  get VirtualSize(): string {
+    return humanSize(this.i.Size, 4);
+  }
+  get SharedSize(): string {
+    return this.i.SharedSize === -1 ? 'N/A' : humanSize(this.i.SharedSize, 4);
+  }
+  get UniqueSize(): string {
+    return this.i.SharedSize === -1 ? 'N/A' : humanSize(this.i.Size - this.i.SharedSize, 4);
+  }
+  get Containers(): string {
+    return this.i.Containers === -1 ? 'N/A' : String(this.i.Containers);
+  }
+
+  toJSON(): Record<string, string> {
+    const { Containers, CreatedAt, CreatedSince, Digest, ID, Repository, SharedSize, Size, Tag, UniqueSize, VirtualSize } = this;
+    return { Containers, CreatedAt, CreatedSince, Digest, ID, Repository, SharedSize, Size, Tag, UniqueSize, VirtualSize };
+  }
+}
+
+/** A container of `system df -v` (Docker's ContainerContext, its virtual size left out). */
+class DfContainerRow {
+  readonly [GO_STRUCT_TYPE] = '*formatter.ContainerContext';
+  /** The image manifest's platform, which this engine does not record. */
+  readonly Platform = null;
+
+  constructor(
+    private readonly c: DfContainer,
+    private readonly trunc: boolean,
+    private readonly now: number,
+  ) {}
+
+  get ID(): string {
+    return this.trunc ? truncateId(this.c.Id) : this.c.Id;
+  }
+  get Image(): string {
+    return this.c.Image === '' && !this.c.ImageID ? '<no image>' : displayImage(this.c.Image, this.c.ImageID, this.trunc);
+  }
+  get Command(): string {
+    return quoteGo(this.trunc ? ellipsis(this.c.Command, 20) : this.c.Command);
+  }
+  get CreatedAt(): string {
+    return goTime(this.c.Created * 1000);
+  }
+  get RunningFor(): string {
+    return timeAgo(this.c.Created * 1000, this.now);
+  }
+  get Ports(): string {
+    return displayablePorts((this.c.Ports ?? []).map((p) => ({ ip: p.IP ?? '', private_port: p.PrivatePort, public_port: p.PublicPort ?? 0, type: p.Type })));
+  }
+  get State(): string {
+    return this.c.State;
+  }
+  get Status(): string {
+    const c = this.c;
+    return containerStatus({ state: c.State as ContainerStateName, startedAt: c.StartedAt || null, finishedAt: c.FinishedAt || null, exitCode: c.ExitCode }, this.now);
+  }
+  get Size(): string {
+    return humanSize(this.c.SizeRw);
+  }
+  get Names(): string {
+    return displayNames(this.c.Names, this.trunc);
+  }
+  get Labels(): string {
+    return sortedLabels(this.c.Labels);
+  }
+  get Mounts(): string {
+    return this.c.Mounts.filter((m) => m.Type !== 'tmpfs')
+      .map((m) => m.Name || m.Source || '')
+      .map((name) => (this.trunc ? ellipsis(name, 15) : name))
+      .join(',');
+  }
+  get Networks(): string {
+    return Object.keys(this.c.NetworkSettings?.Networks ?? {})
+      .sort()
+      .join(',');
+  }
+  get LocalVolumes(): string {
+    return String(this.c.Mounts.filter((m) => m.Type === 'volume').length);
+  }
+  Label(name: string): string {
+    return this.c.Labels?.[name] ?? '';
+  }
+
+  toJSON(): Record<string, string | null> {
+    const { Command, CreatedAt, ID, Image, Labels, LocalVolumes, Mounts, Names, Networks, Platform, Ports, RunningFor, Size, State, Status } = this;
+    return { Command, CreatedAt, ID, Image, Labels, LocalVolumes, Mounts, Names, Networks, Platform, Ports, RunningFor, Size, State, Status };
+  }
+}
+
+/** A volume of `system df -v` (Docker's volumeContext). */
+class DfVolumeRow {
+  readonly [GO_STRUCT_TYPE] = '*formatter.volumeContext';
+  /** Cluster volume fields: a local engine has none. */
+  readonly Availability = 'N/A';
+  readonly Group = 'N/A';
+  readonly Status = 'N/A';
+
+  constructor(private readonly v: DfVolume) {}
+
+  get Name(): string {
+    return this.v.Name;
+  }
+  get Driver(): string {
+    return this.v.Driver ?? 'local';
+  }
+  get Scope(): string {
+    return this.v.Scope || 'local';
+  }
+  get Mountpoint(): string {
+    return this.v.Mountpoint ?? '';
+  }
+  get Labels(): string {
+    return sortedLabels(this.v.Labels);
+  }
+  get Links(): string {
+    return this.v.UsageData ? String(this.v.UsageData.RefCount) : 'N/A';
+  }
+  get Size(): string {
+    const size = this.v.UsageData?.Size ?? -1;
+    return size < 0 ? 'N/A' : humanSize(size, 4);
+  }
+  Label(name: string): string {
+    return this.v.Labels?.[name] ?? '';
+  }
+
+  toJSON(): Record<string, string> {
+    const { Availability, Driver, Group, Labels, Links, Mountpoint, Name, Scope, Size, Status } = this;
+    return { Availability, Driver, Group, Labels, Links, Mountpoint, Name, Scope, Size, Status };
+  }
+}
+
+/** A build cache record of `system df -v` (Docker's buildCacheContext). */
+class DfBuildCacheRow {
+  readonly [GO_STRUCT_TYPE] = '*formatter.buildCacheContext';
+
+  constructor(
+    private readonly b: DfBuildCache,
+    private readonly trunc: boolean,
+    private readonly now: number,
+  ) {}
+
+  get ID(): string {
+    return (this.trunc ? truncateId(this.b.ID) : this.b.ID) + (this.b.InUse ? '*' : '');
+  }
+  get Parent(): string {
+    const parent = (this.b.Parents ?? []).join(', ');
+    return this.trunc ? truncateId(parent) : parent;
+  }
+  get CacheType(): string {
+    return this.b.Type;
+  }
+  get Description(): string {
+    return this.b.Description ?? '';
+  }
+  get Size(): string {
+    return humanSize(this.b.Size);
+  }
+  get CreatedAt(): string {
+    return goTimeString(this.b.CreatedAt);
+  }
+  get CreatedSince(): string {
+    return timeAgo(Date.parse(this.b.CreatedAt), this.now);
+  }
+  get LastUsedAt(): string {
+    return goTimeString(this.b.LastUsedAt);
+  }
+  get LastUsedSince(): string {
+    return this.b.LastUsedAt ? timeAgo(Date.parse(this.b.LastUsedAt), this.now) : '';
+  }
+  get UsageCount(): string {
+    return String(this.b.UsageCount);
+  }
+  get InUse(): string {
+    return String(this.b.InUse);
+  }
+  get Shared(): string {
+    return String(this.b.Shared);
+  }
+
+  toJSON(): Record<string, string> {
+    const { CacheType, CreatedAt, CreatedSince, Description, ID, InUse, LastUsedAt, LastUsedSince, Parent, Shared, Size, UsageCount } = this;
+    return { CacheType, CreatedAt, CreatedSince, Description, ID, InUse, LastUsedAt, LastUsedSince, Parent, Shared, Size, UsageCount };
+  }
+}
+
+/** Docker's order for df's build cache: least recently used first, then by ID. */
+function compareCacheRecords(a: DfBuildCache, b: DfBuildCache): number {
+  const au = a.LastUsedAt ? Date.parse(a.LastUsedAt) : undefined;
+  const bu = b.LastUsedAt ? Date.parse(b.LastUsedAt) : undefined;
+  if (au !== bu) {
+    if (au === undefined) return -1;
+    if (bu === undefined) return 1;
+    return au - bu;
+  }
+  return a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0;
+}
+
+/** What a `system df -v` template sees: Docker's diskUsageContext, IDs cut only for a table. */
+function verboseData(doc: DfDocument, trunc: boolean, now: number) {
+  return {
+    [GO_STRUCT_TYPE]: '*formatter.diskUsageContext',
+    Images: doc.Images.map((i) => {
+      // As Docker: the first tag only, and <none> for an image without one.
+      const first = i.RepoTags[0];
+      const colon = first === undefined ? -1 : first.lastIndexOf(':');
+      const tagged = first !== undefined && colon > first.lastIndexOf('/');
+      return new DfImageRow(i, tagged ? first.slice(0, colon) : '<none>', tagged ? first.slice(colon + 1) : '<none>', trunc, now);
+    }),
+    Containers: doc.Containers.map((c) => new DfContainerRow(c, trunc, now)),
+    Volumes: doc.Volumes.map((v) => new DfVolumeRow(v)),
+    BuildCache: [...doc.BuildCache].sort(compareCacheRecords).map((b) => new DfBuildCacheRow(b, trunc, now)),
+  };
+}
+
+/** A template error as Docker's CLI prints it: the message alone, status 1. */
+function templateFailure(err: unknown, prefix = ''): ExitError {
+  return new ExitError(1, `${prefix}${(err as Error).message}`);
 }
 
 export async function df(opts: { verbose?: boolean; format?: string }): Promise<number> {
   const client = await engine();
-  const doc = JSON.parse((await client.call<{ json: string }>('SystemDf')).json) as {
-    Images: DfImage[];
-    Containers: DfContainer[];
-    Volumes: DfVolume[];
-    BuildCache: DfBuildCache[];
-    LayersSize: number;
-  };
+  const doc = JSON.parse((await client.call<{ json: string }>('SystemDf')).json) as DfDocument;
+  const format = opts.format ?? '';
+  if (opts.verbose) return dfVerbose(doc, format);
   const activeImages = doc.Images.filter((i) => i.Containers > 0);
   const imageSize = doc.LayersSize;
   const reclaimImages = doc.Images.filter((i) => i.Containers === 0).reduce((n, i) => n + i.UniqueSize, 0);
@@ -256,95 +568,72 @@ export async function df(opts: { verbose?: boolean; format?: string }): Promise<
   // As Docker: a record sharing its layer with an image takes no space of its own.
   const cacheSize = doc.BuildCache.filter((b) => !b.Shared).reduce((n, b) => n + b.Size, 0);
   const reclaimCache = doc.BuildCache.filter((b) => !b.Shared && !b.InUse).reduce((n, b) => n + b.Size, 0);
+  // The summary's sizes have go-units' default four digits (`1.988MB`), not the lists' three.
+  const size = (n: number) => humanSize(n, 4);
   const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.floor((part * 100) / whole)}%)` : '');
   const rows = [
-    { Type: 'Images', TotalCount: String(doc.Images.length), Active: String(activeImages.length), Size: humanSize(imageSize), Reclaimable: humanSize(reclaimImages) + pct(reclaimImages, imageSize) },
-    { Type: 'Containers', TotalCount: String(doc.Containers.length), Active: String(runningContainers.length), Size: humanSize(containerSize), Reclaimable: humanSize(reclaimContainers) + pct(reclaimContainers, containerSize) },
-    { Type: 'Local Volumes', TotalCount: String(doc.Volumes.length), Active: String(activeVolumes.length), Size: humanSize(volumeSize), Reclaimable: humanSize(reclaimVolumes) + pct(reclaimVolumes, volumeSize) },
-    { Type: 'Build Cache', TotalCount: String(doc.BuildCache.length), Active: String(doc.BuildCache.filter((b) => b.InUse).length), Size: humanSize(cacheSize), Reclaimable: humanSize(reclaimCache) },
+    new DiskUsageRow('diskUsageImagesContext', 'Images', String(doc.Images.length), String(activeImages.length), size(imageSize), size(reclaimImages) + pct(reclaimImages, imageSize)),
+    new DiskUsageRow('diskUsageContainersContext', 'Containers', String(doc.Containers.length), String(runningContainers.length), size(containerSize), size(reclaimContainers) + pct(reclaimContainers, containerSize)),
+    new DiskUsageRow('diskUsageVolumesContext', 'Local Volumes', String(doc.Volumes.length), String(activeVolumes.length), size(volumeSize), size(reclaimVolumes) + pct(reclaimVolumes, volumeSize)),
+    new DiskUsageRow('diskUsageBuilderContext', 'Build Cache', String(doc.BuildCache.length), String(doc.BuildCache.filter((b) => b.InUse).length), size(cacheSize), size(reclaimCache)),
   ];
-  if (!opts.verbose || opts.format) {
-    process.stdout.write(
-      renderList(rows, {
-        format: opts.format,
-        defaultTable: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}',
-        headers: { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' },
-      }),
-    );
+  let text: string;
+  try {
+    text = renderList(rows, {
+      format,
+      defaultTable: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}',
+      headers: { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' },
+    });
+  } catch (err) {
+    throw templateFailure(err);
+  }
+  process.stdout.write(text);
+  return 0;
+}
+
+/**
+ * `system df -v`: with no format (or `table`), a table per kind; with any other, the template is
+ * run once over all four lists (`json` is `{{json .}}`), as Docker's CLI does, and what it prints
+ * ends where the template ends. A `table TEMPLATE` is run the same way, only with IDs cut.
+ */
+function dfVerbose(doc: DfDocument, format: string): number {
+  const now = Date.now();
+  if (format === '' || format === 'table') {
+    const data = verboseData(doc, true, now);
+    const section = (title: string, rows: object[], defaultTable: string, headers: Record<string, string>) => {
+      process.stdout.write(title);
+      process.stdout.write(renderList(rows, { defaultTable, headers }));
+    };
+    section('Images space usage:\n\n', data.Images, 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}', {
+      Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS',
+    });
+    section('\nContainers space usage:\n\n', data.Containers, 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}', {
+      ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', LocalVolumes: 'LOCAL VOLUMES', Size: 'SIZE', RunningFor: 'CREATED', Status: 'STATUS', Names: 'NAMES',
+    });
+    section('\nLocal Volumes space usage:\n\n', data.Volumes, 'table {{.Name}}\t{{.Links}}\t{{.Size}}', { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' });
+    const cacheSize = doc.BuildCache.filter((b) => !b.Shared).reduce((n, b) => n + b.Size, 0);
+    section(`\nBuild cache usage: ${humanSize(cacheSize, 4)}\n\n`, data.BuildCache, 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}', {
+      ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED',
+    });
     return 0;
   }
-  const now = Date.now();
-  println('Images space usage:\n');
-  const imageRows = doc.Images.flatMap((i) =>
-    (i.RepoTags.length > 0 ? i.RepoTags : ['<none>:<none>']).map((t) => {
-      const c = t.lastIndexOf(':');
-      return {
-        Repository: t.slice(0, c),
-        Tag: t.slice(c + 1),
-        ID: i.Id.slice(7, 19),
-        CreatedSince: timeAgo(i.Created * 1000, now),
-        Size: humanSize(i.Size),
-        SharedSize: humanSize(i.SharedSize),
-        UniqueSize: humanSize(i.UniqueSize),
-        Containers: String(i.Containers),
-      };
-    }),
-  );
-  process.stdout.write(
-    renderList(imageRows, {
-      defaultTable: 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}',
-      headers: { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' },
-    }),
-  );
-  println('\nContainers space usage:\n');
-  process.stdout.write(
-    renderList(
-      doc.Containers.map((c) => ({
-        ID: c.Id.slice(0, 12),
-        Image: c.Image,
-        Command: quoteGo(ellipsis(c.Command, 20)),
-        LocalVolumes: String(c.Mounts.filter((m) => m.Type === 'volume').length),
-        Size: humanSize(c.SizeRw),
-        CreatedSince: timeAgo(c.Created * 1000, now),
-        Status: containerStatus({ state: c.State as ContainerStateName, startedAt: c.StartedAt || null, finishedAt: c.FinishedAt || null, exitCode: c.ExitCode }, now),
-        Names: c.Names.map((n) => n.replace(/^\//, '')).join(','),
-      })),
-      {
-        defaultTable: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.CreatedSince}}\t{{.Status}}\t{{.Names}}',
-        headers: { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', LocalVolumes: 'LOCAL VOLUMES', Size: 'SIZE', CreatedSince: 'CREATED', Status: 'STATUS', Names: 'NAMES' },
-      },
-    ),
-  );
-  println('\nLocal Volumes space usage:\n');
-  process.stdout.write(
-    renderList(
-      doc.Volumes.map((v) => {
-        const size = v.UsageData?.Size ?? -1;
-        return { Name: v.Name, Links: String(v.UsageData?.RefCount ?? 0), Size: size < 0 ? 'N/A' : humanSize(size) };
-      }),
-      { defaultTable: 'table {{.Name}}\t{{.Links}}\t{{.Size}}', headers: { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' } },
-    ),
-  );
-  println(`\nBuild cache usage: ${humanSize(cacheSize)}\n`);
-  if (doc.BuildCache.length > 0) {
-    process.stdout.write(
-      renderList(
-        doc.BuildCache.map((b) => ({
-          ID: b.ID,
-          CacheType: b.Type,
-          Size: humanSize(b.Size),
-          CreatedSince: timeAgo(Date.parse(b.CreatedAt), now),
-          LastUsedSince: timeAgo(Date.parse(b.LastUsedAt), now),
-          UsageCount: String(b.UsageCount),
-          Shared: String(b.Shared),
-        })),
-        {
-          defaultTable: 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}',
-          headers: { ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED' },
-        },
-      ),
-    );
+  const { template: source, table } = resolveListFormat({ format, defaultTable: '', headers: {} });
+  let template: Template;
+  try {
+    template = compileTemplate(source);
+  } catch (err) {
+    throw templateFailure(err, 'template parsing error: ');
   }
+  const data = verboseData(doc, table, now);
+  let text: string;
+  try {
+    text = template.execute(data);
+  } catch (err) {
+    // Go's template has written what came before the failing action.
+    process.stdout.write(template.execute(data, { ignoreErrors: true }));
+    throw templateFailure(err);
+  }
+  process.stdout.write(text);
   return 0;
 }
 

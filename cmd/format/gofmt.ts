@@ -30,6 +30,20 @@ export function goKind(value: unknown): GoKind {
   }
 }
 
+/**
+ * Marks an object as a Go struct of the named type (`*formatter.diskUsageContext`) rather than a
+ * map: a template naming a field it does not have fails, as Go's does, instead of printing
+ * `<no value>`.
+ */
+export const GO_STRUCT_TYPE: unique symbol = Symbol('go struct type');
+
+/** The Go struct type an object stands for, if it is marked as one. */
+export function goStructType(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const type = (value as { [GO_STRUCT_TYPE]?: unknown })[GO_STRUCT_TYPE];
+  return typeof type === 'string' ? type : undefined;
+}
+
 /** Go's spelling of a value's type, as it appears in template and fmt error messages. */
 export function goTypeName(value: unknown): string {
   if (value instanceof GoDuration) return 'time.Duration';
@@ -52,7 +66,7 @@ export function goTypeName(value: unknown): string {
     case 'func':
       return 'func';
     case 'map':
-      return 'map[string]interface {}';
+      return goStructType(value) ?? 'map[string]interface {}';
   }
 }
 
@@ -686,7 +700,10 @@ export function toGoJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(toGoJson).join(',')}]`;
   if (value instanceof Date) return jsonString(rfc3339Nano(value));
   const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') return toGoJson(toJSON.call(value));
+  // A toJSON stands for a Go MarshalJSON, which Docker's formatter contexts write with
+  // json.Marshal: its <, > and & come out escaped even though the `json` function's encoder
+  // leaves them alone elsewhere.
+  if (typeof toJSON === 'function') return toGoJson(toJSON.call(value)).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
   const entries = value instanceof Map ? sortedMapEntries(value) : Object.entries(value);
   const fields: string[] = [];
   for (const [k, v] of entries) {

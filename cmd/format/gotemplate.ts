@@ -13,6 +13,7 @@ import {
   compareStrings,
   formatValue,
   goKind,
+  goStructType,
   goTypeName,
   quoteGo,
   sortedMapEntries,
@@ -1444,6 +1445,7 @@ class State {
     const kind = goKind(receiver);
     if (kind === 'map' || kind === 'time') {
       const { found, value } = lookupKey(receiver as object, name);
+      if (!found && goStructType(receiver) !== undefined) this.fail(`can't evaluate field ${name} in type ${goTypeName(receiver)}`);
       if (typeof value === 'function') return this.callFunction(dot, name, node, value as TemplateFunction, undefined, args.slice(1), final, receiver);
       if (args.length > 1 || final !== MISSING) this.fail(`${name} is not a method but has arguments`);
       return found ? value : undefined;

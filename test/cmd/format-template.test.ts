@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileTemplate, executeTemplate, formatGoDuration, GoDuration } from '../../cmd/format';
+import { compileTemplate, executeTemplate, formatGoDuration, GoDuration, GO_STRUCT_TYPE } from '../../cmd/format';
 import { TsError } from '../../common/errors';
 
 const container = {
@@ -61,6 +61,26 @@ test('json', () => {
   assert.equal(run('{{json .Config}}'), '{"Image":"nginx","Env":["PATH=/usr/bin","A=1"],"Labels":{"com.docker.compose.project":"demo","foo":"bar"}}');
   assert.equal(run('{{json .}}', { mail: '<foo@example.com> & co' }), '{"mail":"<foo@example.com> & co"}');
   assert.equal(run('{{json .Missing}}'), 'null');
+});
+
+test('a value marked as a Go struct: a missing field is an error naming its type; toJSON output is HTML-escaped as MarshalJSON is', () => {
+  class Row {
+    readonly [GO_STRUCT_TYPE] = '*formatter.imageContext';
+    readonly ID = 'abc';
+    get Command(): string {
+      return '"a > b && c < d"';
+    }
+    toJSON() {
+      return { Command: this.Command, ID: this.ID };
+    }
+  }
+  const data = { [GO_STRUCT_TYPE]: '*formatter.diskUsageContext', Images: [new Row()] };
+  assert.equal(run('{{range .Images}}{{.ID}} {{.Command}}{{end}}', data), 'abc "a > b && c < d"');
+  assert.throws(() => run('{{.Type}}', data), /^InvalidArgument: template: :1:2: executing "" at <\.Type>: can't evaluate field Type in type \*formatter\.diskUsageContext$/);
+  assert.throws(() => run('{{range .Images}}{{.Foo}}{{end}}', data), /can't evaluate field Foo in type \*formatter\.imageContext$/);
+  // A plain object stays a map: a missing key prints <no value>.
+  assert.equal(run('{{.Type}}', { Images: [] }), '<no value>');
+  assert.equal(run('{{json .}}', data), '{"Images":[{"Command":"\\"a \\u003e b \\u0026\\u0026 c \\u003c d\\"","ID":"abc"}]}');
 });
 
 test('range over slices and maps, with variables, else, break and continue', () => {

@@ -73,6 +73,62 @@ describe('system df, info, system prune, builder prune', () => {
     assert.deepEqual([info.Containers, info.ContainersRunning, info.ContainersPaused, info.ContainersStopped], [2, 1, 0, 1]);
   });
 
+  test('df -v with a format runs it once over the four lists, untruncated, as Docker’s CLI does', async () => {
+    await d.ok(['image', 'tag', 'keep:1', 'keep:2']);
+    const keepId = (await d.ok(['image', 'inspect', '--format', '{{.Id}}', 'keep:1'])).trim();
+
+    const raw = await d.run(['system', 'df', '-v', '--format', 'json']);
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.ok(raw.stdout.endsWith(']}'), 'no newline after the template');
+    const doc = JSON.parse(raw.stdout) as Record<string, Array<Record<string, unknown>>>;
+    assert.deepEqual(Object.keys(doc), ['Images', 'Containers', 'Volumes', 'BuildCache']);
+    const keep = doc.Images?.filter((i) => i.ID === keepId) ?? [];
+    assert.equal(keep.length, 1, 'one entry per image, named by its first tag');
+    assert.deepEqual(Object.keys(keep[0] ?? {}), ['Containers', 'CreatedAt', 'CreatedSince', 'Digest', 'ID', 'Repository', 'SharedSize', 'Size', 'Tag', 'UniqueSize', 'VirtualSize']);
+    assert.deepEqual([keep[0]?.Repository, keep[0]?.Tag, keep[0]?.Digest], ['keep', '1', '']);
+    const stopped = doc.Containers?.find((c) => c.Names === 'stopped');
+    assert.deepEqual(Object.keys(stopped ?? {}), ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Platform', 'Ports', 'RunningFor', 'Size', 'State', 'Status']);
+    assert.equal(stopped?.Command, `"sh -c 'head -c 5000 /dev/zero > /written; echo x > /anon/f'"`);
+    assert.match(String(stopped?.ID), /^[0-9a-f]{64}$/);
+    // Docker's contexts marshal with json.Marshal, which escapes > as \u003e.
+    assert.match(raw.stdout, /head -c 5000 \/dev\/zero \\u003e \/written/);
+    assert.deepEqual(Object.keys(doc.Volumes?.find((v) => v.Name === 'named') ?? {}), ['Availability', 'Driver', 'Group', 'Labels', 'Links', 'Mountpoint', 'Name', 'Scope', 'Size', 'Status']);
+    assert.ok((doc.BuildCache ?? []).length > 0);
+    assert.match(String(doc.BuildCache?.[0]?.ID), /^[0-9a-z]{25}$/);
+    assert.deepEqual(Object.keys(doc.BuildCache?.[0] ?? {}), ['CacheType', 'CreatedAt', 'CreatedSince', 'Description', 'ID', 'InUse', 'LastUsedAt', 'LastUsedSince', 'Parent', 'Shared', 'Size', 'UsageCount']);
+    const template = JSON.parse(await d.ok(['system', 'df', '-v', '--format', '{{json .}}'])) as typeof doc;
+    assert.deepEqual(template.Images?.map((i) => i.ID), doc.Images?.map((i) => i.ID));
+
+    // A table template is run the same way, with IDs cut.
+    const tableIds = JSON.parse(await d.ok(['system', 'df', '-v', '--format', 'table {{json .Images}}'])) as Array<{ ID: string }>;
+    assert.ok(tableIds.some((i) => i.ID === keepId.slice(7, 19)));
+    const links = (await d.ok(['system', 'df', '-v', '--format', '{{range .Volumes}}{{.Name}}:{{.Links}} {{end}}'])).trim().split(' ').sort();
+    const volumes = (await d.ok(['volume', 'ls', '-q'])).trim().split('\n').sort();
+    assert.deepEqual(links, volumes.map((v) => `${v}:1`), 'both volumes are in use');
+
+    // The summary's fields are not the verbose data's: Docker fails, after what came before.
+    const wrong = await d.run(['system', 'df', '-v', '--format', '{{len .Containers}} {{.Type}}']);
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.stdout, '2 ');
+    assert.equal(wrong.stderr, 'template: :1:22: executing "" at <.Type>: can\'t evaluate field Type in type *formatter.diskUsageContext\n');
+    const inner = await d.run(['system', 'df', '-v', '--format', '{{range .Images}}{{.Type}}{{end}}']);
+    assert.equal(inner.stderr, 'template: :1:19: executing "" at <.Type>: can\'t evaluate field Type in type *formatter.imageContext\n');
+    const summary = await d.run(['system', 'df', '--format', '{{.Images}}']);
+    assert.equal(summary.code, 1);
+    assert.equal(summary.stderr, 'template parsing error: template: :1:2: executing "" at <.Images>: can\'t evaluate field Images in type *formatter.diskUsageImagesContext\n');
+    const unclosed = await d.run(['system', 'df', '-v', '--format', '{{.Images']);
+    assert.equal(unclosed.stderr, 'template parsing error: template: :1: unclosed action\n');
+
+    // The tables: an image once, by its first tag; four-digit shared and unique sizes; 12-character cache IDs under a header.
+    const tables = await d.ok(['system', 'df', '-v']);
+    assert.match(tables, /^keep\s+1\s+/m);
+    assert.doesNotMatch(tables, /^keep\s+2\s+/m);
+    assert.match(tables, /\nBuild cache usage: [^\n]+\n\nCACHE ID +CACHE TYPE +SIZE +CREATED +LAST USED +USAGE +SHARED\n[0-9a-z]{12} +regular /);
+    const summaryJson = await d.ok(['system', 'df', '--format', 'json']);
+    assert.match(summaryJson, /^\{"Active":"\d+","Reclaimable":"[^"]+","Size":"[^"]+","TotalCount":"\d+","Type":"Images"\}$/m);
+    await d.ok(['image', 'rm', 'keep:2']);
+  });
+
   test('system prune removes what nothing uses, anonymous volumes only with --volumes', async () => {
     await d.ok(['image', 'rm', 'gone:1']); // its build cache record is now dangling
     assert.notEqual((await dfRows()).get('Build Cache')?.Size, '0B');
