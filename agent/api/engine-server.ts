@@ -155,11 +155,11 @@ function imageAndSystemHandlers(agent: Agent): Handlers {
     BuildCachePrune: unary(async (req: { all: boolean; filters: Filter[] }) => {
       // A record's time is its last use; records carry no labels, so `label=` selects none.
       const selected = pruneSelector(req.filters);
-      const before = await images.diskUsage();
       const shared = layersOfImages(agent);
       const keys = await agent.buildCache.prune({ all: req.all, sharedLayer: (diffId) => shared.has(diffId), selected: (record) => selected(record.lastUsed, {}) });
-      if (keys.length > 0) await images.gc();
-      return { deleted: keys.map(cacheRecordId), space_reclaimed: Math.max(0, before - (await images.diskUsage())) };
+      // Measured as image prune measures it: what the removed layers' files held.
+      const reclaimed = keys.length > 0 ? (await images.gcMeasured()).reclaimed : 0;
+      return { deleted: keys.map(cacheRecordId), space_reclaimed: reclaimed };
     }),
 
     Events: serverStream(async (req: { since: number; until: number; filters: Filter[] }, call: ServerWritableStream<unknown, unknown>) => {

@@ -11,6 +11,7 @@ import { DistributionMetadata } from './distribution';
 import type { HistoryEntry, ImageConfig } from './oci';
 import { OverlaySnapshotter } from './snapshotter';
 import { ImageStore, familiarString, normalizeTag, parseReference, type ImageRecord } from './store';
+import { directorySize } from '../volume/usage';
 import * as path from 'node:path';
 
 /** Who uses an image: supplied by the container runtime so `rmi` can refuse as Docker does. */
@@ -363,7 +364,6 @@ export class ImageService {
     const dangling = filters.find((f) => f.key === 'dangling');
     const all = opts.all || (dangling !== undefined && dangling.values.some((v) => !parseBool(v, 'dangling')));
     const usage = new Set(this.containerUsage().map((u) => u.imageId));
-    const before = await this.diskUsage();
     const deleted: string[] = [];
     for (const img of this.store.images()) {
       if (usage.has(img.id)) continue;
@@ -379,18 +379,9 @@ export class ImageService {
       deleted.push(`deleted: ${img.id}`);
       this.events.emit('image', 'delete', img.id, { name: img.id });
     }
-    const removedLayers = await this.gc();
-    for (const l of removedLayers) deleted.push(`deleted: ${l}`);
-    const after = await this.diskUsage();
-    return { deleted, reclaimed: Math.max(0, before - after) };
-  }
-
-  /** Bytes held by blobs and unpacked layers. */
-  async diskUsage(): Promise<number> {
-    let total = 0;
-    for (const b of await this.content.list()) total += b.size;
-    for (const l of await this.snapshots.listLayers()) total += l.size;
-    return total;
+    const { removed, reclaimed } = await this.gcMeasured();
+    for (const l of removed) deleted.push(`deleted: ${l}`);
+    return { deleted, reclaimed };
   }
 
   /**
@@ -398,6 +389,19 @@ export class ImageService {
    * deleted. Returns the diffIDs of the layers removed.
    */
   async gc(): Promise<string[]> {
+    return (await this.sweep(false)).removed;
+  }
+
+  /**
+   * `gc`, with the space it freed as Docker's prunes report it: the sum of the removed layers'
+   * diff sizes (their files' apparent sizes, directories not counted, a hard-linked file once).
+   * Blobs are not counted: Docker keeps no second copy of a layer beside the unpacked one.
+   */
+  async gcMeasured(): Promise<{ removed: string[]; reclaimed: number }> {
+    return this.sweep(true);
+  }
+
+  private async sweep(measure: boolean): Promise<{ removed: string[]; reclaimed: number }> {
     const blobs = new Set<string>(this.leases);
     const layers = new Set<string>(this.leases);
     for (const img of this.store.images()) {
@@ -414,8 +418,10 @@ export class ImageService {
     }
     for (const b of await this.content.list()) if (!blobs.has(b.digest)) await this.content.delete(b.digest);
     const removed: string[] = [];
+    let reclaimed = 0;
     for (const l of await this.snapshots.listLayers()) {
       if (!layers.has(l.diffId)) {
+        if (measure) reclaimed += await directorySize(this.snapshots.layerPath(l.diffId));
         await this.snapshots.removeLayer(l.diffId);
         this.layerSizeCache.delete(l.diffId);
         removed.push(l.diffId);
@@ -426,7 +432,7 @@ export class ImageService {
     const held = new Set([...blobs, ...layers]);
     for (const l of layers) for (const form of this.distribution.compressedForms(l)) held.add(form.digest);
     await this.distribution.forget((d) => held.has(d));
-    return removed;
+    return { removed, reclaimed };
   }
 
   /** The fully qualified tag `name` stands for, when it is a tag pointing at `id`. */
