@@ -45,11 +45,11 @@ export function resolveConfig(spec: ContainerSpec, image: ImageConfig, id: strin
   if (test.length > 0 && test[0] !== 'NONE') {
     healthcheck = {
       test,
-      interval: hs.interval || ic.Healthcheck?.Interval || 30e9,
-      timeout: hs.timeout || ic.Healthcheck?.Timeout || 30e9,
-      retries: hs.retries || ic.Healthcheck?.Retries || 3,
+      interval: hs.interval || ic.Healthcheck?.Interval || 0,
+      timeout: hs.timeout || ic.Healthcheck?.Timeout || 0,
+      retries: hs.retries || ic.Healthcheck?.Retries || 0,
       startPeriod: hs.start_period || ic.Healthcheck?.StartPeriod || 0,
-      startInterval: hs.start_interval || ic.Healthcheck?.StartInterval || 5e9,
+      startInterval: hs.start_interval || ic.Healthcheck?.StartInterval || 0,
     };
   }
   const exposed = new Set(Object.keys(ic.ExposedPorts ?? {}));

@@ -29,7 +29,7 @@ import { familiarString, normalizeTag, parseReference, type ImageRecord, type La
 import { ByteSource, encodeHeader, endOfArchive, padding, TarReader, type TarEntryType, type TarHeader } from '../image/tar-format';
 import type { Runtime } from '../runtime/runtime';
 import { resolveInRoot, resolveUser } from '../runtime/user';
-import { eventAttributes, isActive, type ContainerRecord } from './record';
+import { eventAttributes, healthcheckJson, isActive, type ContainerRecord } from './record';
 import type { ContainerService } from './service';
 
 const execFileAsync = promisify(execFile);
@@ -814,14 +814,7 @@ export function commitConfig(base: ContainerConfig | undefined, c: ContainerReco
     // SIGTERM is every container's default, not a setting to bake into the image (Docker omits it).
     StopSignal: rc.stopSignal !== 'SIGTERM' || base?.StopSignal ? rc.stopSignal : undefined,
     Healthcheck: rc.healthcheck
-      ? {
-          Test: rc.healthcheck.test,
-          Interval: rc.healthcheck.interval,
-          Timeout: rc.healthcheck.timeout,
-          StartPeriod: rc.healthcheck.startPeriod,
-          StartInterval: rc.healthcheck.startInterval,
-          Retries: rc.healthcheck.retries,
-        }
+      ? healthcheckJson(rc.healthcheck)
       : c.spec.healthcheck.test[0] === 'NONE'
         ? { Test: ['NONE'] }
         : base?.Healthcheck,

@@ -6,7 +6,7 @@
  */
 import type { EventLog } from '../events';
 import type { Runtime } from '../runtime/runtime';
-import { eventAttributes, type ContainerRecord, type HealthProbeResult } from './record';
+import { eventAttributes, withHealthDefaults, type ContainerRecord, type HealthProbeResult } from './record';
 
 export interface HealthDeps {
   runtime: Runtime;
@@ -31,7 +31,7 @@ export class HealthMonitor {
     const c = this.deps.get(id);
     if (!c?.config.healthcheck) return;
     const startedAt = c.state.startedAt;
-    const hc = c.config.healthcheck;
+    const hc = withHealthDefaults(c.config.healthcheck);
     const nextDelay = () => {
       const inStart = Date.now() - startedAt < hc.startPeriod / 1e6;
       return (inStart ? hc.startInterval : hc.interval) / 1e6;
@@ -64,7 +64,7 @@ export class HealthMonitor {
   private async probe(id: string, startedAt: number): Promise<void> {
     const c = this.deps.get(id);
     if (!c?.config.healthcheck || c.state.status !== 'running') return;
-    const hc = c.config.healthcheck;
+    const hc = withHealthDefaults(c.config.healthcheck);
     const [kind, ...rest] = hc.test;
     const args = kind === 'CMD-SHELL' ? ['/bin/sh', '-c', rest.join(' ')] : kind === 'CMD' ? rest : hc.test;
     const start = Date.now();

@@ -28,6 +28,44 @@ export interface HealthState {
   log: HealthProbeResult[];
 }
 
+export interface HealthcheckConfig {
+  test: string[];
+  interval: number;
+  timeout: number;
+  retries: number;
+  startPeriod: number;
+  startInterval: number;
+}
+
+/** Docker's values for what a health check leaves unset (zero). */
+const HEALTH_DEFAULTS = { interval: 30e9, timeout: 30e9, retries: 3, startInterval: 5e9 };
+
+/** The health check as it runs: Docker's defaults in place of the unset values. */
+export function withHealthDefaults(hc: HealthcheckConfig): HealthcheckConfig {
+  return {
+    ...hc,
+    interval: hc.interval || HEALTH_DEFAULTS.interval,
+    timeout: hc.timeout || HEALTH_DEFAULTS.timeout,
+    retries: hc.retries || HEALTH_DEFAULTS.retries,
+    startInterval: hc.startInterval || HEALTH_DEFAULTS.startInterval,
+  };
+}
+
+/**
+ * A health check as Docker's API carries it (HealthConfig): as given, the unset (zero) fields
+ * left out, as Go's `omitempty` leaves them out.
+ */
+export function healthcheckJson(hc: HealthcheckConfig): { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number } {
+  return {
+    Test: hc.test,
+    ...(hc.interval ? { Interval: hc.interval } : {}),
+    ...(hc.timeout ? { Timeout: hc.timeout } : {}),
+    ...(hc.startPeriod ? { StartPeriod: hc.startPeriod } : {}),
+    ...(hc.startInterval ? { StartInterval: hc.startInterval } : {}),
+    ...(hc.retries ? { Retries: hc.retries } : {}),
+  };
+}
+
 /** The image-derived parts of the process, fixed at creation as Docker fixes them. */
 export interface ResolvedConfig {
   entrypoint: string[];
@@ -36,8 +74,12 @@ export interface ResolvedConfig {
   workingDir: string;
   user: string;
   stopSignal: string;
-  /** Test, durations in ns, as HealthcheckSpec; undefined: none. */
-  healthcheck?: { test: string[]; interval: number; timeout: number; retries: number; startPeriod: number; startInterval: number };
+  /**
+   * Test, durations in ns, as given (the container's, else the image's; 0 where neither sets
+   * one: `withHealthDefaults` gives what runs); undefined: none. Records made before this kept
+   * the defaults in place of zeros.
+   */
+  healthcheck?: HealthcheckConfig;
   exposedPorts: string[];
   imageVolumes: string[];
   labels: Record<string, string>;

@@ -1,7 +1,7 @@
 /** Docker's JSON shapes of a container: `inspect` documents and `ps` summaries. */
 import * as path from 'node:path';
 import type { ContainerSummary, MountSpec, PortBinding } from '../../common/rpc/engine-types';
-import type { ContainerRecord } from './record';
+import { healthcheckJson, type ContainerRecord } from './record';
 import { DEFAULT_BRIDGE, splitLink } from './links';
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
@@ -194,16 +194,8 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       StdinOnce: spec.stdin_once,
       Env: c.config.env,
       Cmd: c.config.cmd.length > 0 ? c.config.cmd : null,
-      Healthcheck: c.config.healthcheck
-        ? {
-            Test: c.config.healthcheck.test,
-            Interval: c.config.healthcheck.interval,
-            Timeout: c.config.healthcheck.timeout,
-            Retries: c.config.healthcheck.retries,
-            StartPeriod: c.config.healthcheck.startPeriod,
-            StartInterval: c.config.healthcheck.startInterval,
-          }
-        : undefined,
+      // As Docker: as given, unset fields left out; --no-healthcheck shows as NONE.
+      Healthcheck: c.config.healthcheck ? healthcheckJson(c.config.healthcheck) : spec.healthcheck.test[0] === 'NONE' ? { Test: ['NONE'] } : undefined,
       Image: c.image,
       Volumes: configVolumes(c),
       WorkingDir: c.config.workingDir,

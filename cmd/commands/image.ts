@@ -181,16 +181,28 @@ export function printInspect(docs: unknown[], format?: string): void {
 /**
  * Where inspect documents hold a Go `time.Duration` (container and image configs' health checks).
  * Docker's CLI runs a template over its typed structs, so these print as `30s` there, while the
- * JSON (plain inspect, `--format json`, `{{json …}}`) keeps the nanoseconds.
+ * JSON (plain inspect, `--format json`, `{{json …}}`) keeps the nanoseconds. The JSON leaves a
+ * zero duration or retry count out (omitempty); the struct has it, so a template sees `0s`.
  */
-const DURATION_PATHS: ReadonlyArray<readonly string[]> = ['Config', 'ContainerConfig'].flatMap((config) =>
-  ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'].map((field) => [config, 'Healthcheck', field]),
-);
+const HEALTHCHECK_PATHS: ReadonlyArray<readonly string[]> = [['Config', 'Healthcheck'], ['ContainerConfig', 'Healthcheck']];
+const DURATION_FIELDS = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'];
 
-/** The document with its duration fields as GoDurations, the objects on their paths copied. */
+/** The document with its health checks' durations as GoDurations, the objects on their paths copied. */
 export function withGoDurations(doc: unknown): unknown {
   let out = doc;
-  for (const path of DURATION_PATHS) out = replaceAt(out, path, (v) => (typeof v === 'number' ? new GoDuration(v) : v));
+  for (const path of HEALTHCHECK_PATHS) {
+    out = replaceAt(out, path, (hc) => {
+      if (typeof hc !== 'object' || hc === null || Array.isArray(hc)) return hc;
+      const typed: Record<string, unknown> = { Retries: 0, ...hc };
+      for (const field of DURATION_FIELDS) {
+        const v = typed[field] ?? 0;
+        typed[field] = typeof v === 'number' ? new GoDuration(v) : v;
+      }
+      // `{{json}}` of the whole check is Docker's JSON again, zeros left out.
+      Object.defineProperty(typed, 'toJSON', { value: () => hc, enumerable: false });
+      return typed;
+    });
+  }
   return out;
 }
 

@@ -1072,6 +1072,16 @@ describe('inspect, as Docker 20.10 shows it', () => {
     assert.deepEqual([health.Interval, health.Timeout, health.StartPeriod], [90e9, 500e6, 2e9]);
     await d.ok(['container', 'rm', id]);
   });
+
+  test('a health check shows as given: unset fields left out of the JSON, 0s in templates; NONE for --no-healthcheck', async () => {
+    const id = await created('--health-cmd', 'true');
+    assert.deepEqual((await inspect(id)).Config.Healthcheck, { Test: ['CMD-SHELL', 'true'] });
+    assert.equal(await d.ok(['container', 'inspect', '-f', '{{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Retries}} {{json .Config.Healthcheck}}', id]), '0s 0 {"Test":["CMD-SHELL","true"]}\n');
+    await d.ok(['container', 'rm', id]);
+    const none = await created('--no-healthcheck');
+    assert.deepEqual((await inspect(none)).Config.Healthcheck, { Test: ['NONE'] });
+    await d.ok(['container', 'rm', none]);
+  });
 });
 
 describe('cleanup', () => {
