@@ -3,3 +3,4 @@ export * from './fsutil';
 export * from './mutex';
 export * from './statefile';
 export * from './transient';
+export * from './gomap';

@@ -14,6 +14,7 @@ import type { ContainerService } from '../container/service';
 import { resolveUser } from '../runtime/user';
 import { matchLabel, pruneSelector } from '../image/service';
 import { serverStream, unary, type Handlers } from './grpc-util';
+import { goMap } from '../../common/gomap';
 
 interface Filter {
   key: string;
@@ -218,8 +219,8 @@ export function containerHandlers(agent: Agent): Handlers {
                 // Docker's is a Go map: its keys come out sorted.
                 .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
             ),
-            Options: { ...n.options, ...(n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}) },
-            Labels: n.labels,
+            Options: goMap({ ...n.options, ...(n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}) }),
+            Labels: goMap(n.labels),
           }),
         );
       }

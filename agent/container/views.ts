@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { ContainerSummary, MountSpec, PortBinding } from '../../common/rpc/engine-types';
 import { healthcheckJson, type ContainerRecord } from './record';
 import { DEFAULT_BRIDGE, splitLink } from './links';
+import { goMap } from '../../common/gomap';
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
 
@@ -123,7 +124,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
     HostConfig: {
       Binds: binds(spec.mounts),
       NetworkMode: spec.network_mode || 'bridge',
-      PortBindings: portBindings(spec.ports),
+      PortBindings: goMap(portBindings(spec.ports)),
       RestartPolicy: { Name: spec.restart_policy.name || 'no', MaximumRetryCount: spec.restart_policy.max_retries },
       AutoRemove: spec.auto_remove,
       VolumesFrom: spec.volumes_from.length > 0 ? spec.volumes_from : null,
@@ -138,7 +139,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       PublishAllPorts: spec.publish_all,
       ReadonlyRootfs: spec.read_only,
       SecurityOpt: securityOpt(spec),
-      Tmpfs: tmpfs(spec.mounts),
+      Tmpfs: goMap(tmpfs(spec.mounts)),
       Init: spec.init,
       Memory: spec.resources.memory,
       MemorySwap: spec.resources.memory_swap,
@@ -161,7 +162,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       BlkioDeviceWriteIOps: (spec.resources.device_write_iops ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
       ShmSize: spec.resources.shm_size || 64 * 1024 * 1024,
       Runtime: 'runc',
-      Sysctls: spec.sysctls,
+      Sysctls: goMap(spec.sysctls),
       Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
       Mounts: apiMounts(spec.mounts),
       OomScoreAdj: spec.oom_score_adj,
@@ -171,7 +172,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       PidMode: spec.pid_mode,
       UTSMode: spec.uts_mode ?? '',
       Annotations: spec.annotations ?? {},
-      LogConfig: { Type: spec.log_driver || 'json-file', Config: spec.log_options ?? {} },
+      LogConfig: { Type: spec.log_driver || 'json-file', Config: goMap(spec.log_options ?? {}) },
     },
     GraphDriver: { Name: 'overlay2', Data: { MergedDir: dirs.rootfs, UpperDir: dirs.upperDir, WorkDir: path.join(path.dirname(dirs.upperDir), 'work') } },
     Mounts: c.mounts
@@ -188,7 +189,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       AttachStdin: spec.open_stdin,
       AttachStdout: true,
       AttachStderr: true,
-      ExposedPorts: c.config.exposedPorts.length > 0 ? Object.fromEntries(c.config.exposedPorts.map((p) => [p, {}])) : null,
+      ExposedPorts: c.config.exposedPorts.length > 0 ? goMap(Object.fromEntries(c.config.exposedPorts.map((p) => [p, {}]))) : null,
       Tty: spec.tty,
       OpenStdin: spec.open_stdin,
       StdinOnce: spec.stdin_once,
@@ -201,7 +202,7 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       WorkingDir: c.config.workingDir,
       Entrypoint: c.config.entrypoint.length > 0 ? c.config.entrypoint : null,
       OnBuild: null,
-      Labels: c.config.labels,
+      Labels: goMap(c.config.labels),
       StopSignal: c.config.stopSignal,
       ...(spec.stop_timeout >= 0 ? { StopTimeout: spec.stop_timeout } : {}),
     },
@@ -240,7 +241,7 @@ function networkSettings(c: ContainerRecord): Record<string, unknown> {
           GlobalIPv6Address: '',
           GlobalIPv6PrefixLen: 0,
           MacAddress: on?.macAddress ?? '',
-          DriverOpts: att && Object.keys(att.driver_opts).length > 0 ? att.driver_opts : null,
+          DriverOpts: att && Object.keys(att.driver_opts).length > 0 ? goMap(att.driver_opts) : null,
           // No names on `host` or `none`: there is no DNS there.
           DNSNames: e && n !== 'host' && n !== 'none' ? [c.name, c.id.slice(0, 12), ...(att?.aliases ?? [])] : null,
         },
@@ -254,7 +255,7 @@ function networkSettings(c: ContainerRecord): Record<string, unknown> {
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
-    Ports: live ? portMap(c) : {},
+    Ports: live ? goMap(portMap(c)) : {},
     SandboxKey: sandboxKey,
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
@@ -266,7 +267,7 @@ function networkSettings(c: ContainerRecord): Record<string, unknown> {
     IPPrefixLen: bridge?.IPPrefixLen ?? 0,
     IPv6Gateway: '',
     MacAddress: bridge?.MacAddress ?? '',
-    Networks: networks,
+    Networks: goMap(networks),
   };
 }
 

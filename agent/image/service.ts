@@ -13,6 +13,7 @@ import { OverlaySnapshotter } from './snapshotter';
 import { ImageStore, familiarString, normalizeTag, parseReference, type ImageRecord } from './store';
 import { directorySize } from '../volume/usage';
 import * as path from 'node:path';
+import { goMap } from '../../common/gomap';
 
 /** Who uses an image: supplied by the container runtime so `rmi` can refuse as Docker does. */
 export interface ContainerUsage {
@@ -199,7 +200,7 @@ export class ImageService {
         AttachStdin: false,
         AttachStdout: false,
         AttachStderr: false,
-        ExposedPorts: c.ExposedPorts ?? null,
+        ExposedPorts: goMap(c.ExposedPorts ?? null),
         Tty: false,
         OpenStdin: false,
         StdinOnce: false,
@@ -208,11 +209,11 @@ export class ImageService {
         Healthcheck: c.Healthcheck ?? null,
         ArgsEscaped: c.ArgsEscaped ?? false,
         Image: '',
-        Volumes: c.Volumes ?? null,
+        Volumes: goMap(c.Volumes ?? null),
         WorkingDir: c.WorkingDir ?? '',
         Entrypoint: c.Entrypoint ?? null,
         OnBuild: c.OnBuild ?? null,
-        Labels: c.Labels ?? null,
+        Labels: goMap(c.Labels ?? null),
         StopSignal: c.StopSignal ?? '',
         Shell: c.Shell ?? null,
       };

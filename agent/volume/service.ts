@@ -25,6 +25,7 @@ import { LOCAL_DRIVER, LocalDriver } from './local';
 import { ANONYMOUS_LABEL, checkVolumeName, randomVolumeName } from './names';
 import { copyImageContent, emptyDirectory, isEmptyDirectory, seedSource } from './seed';
 import { directorySize } from './usage';
+import { goMap } from '../../common/gomap';
 
 /** What `<root>/metadata.json` holds for one volume. */
 export interface VolumeRecord {
@@ -454,10 +455,10 @@ export class VolumeService {
     return {
       CreatedAt: formatRfc3339(new Date(rec.createdAt)),
       Driver: rec.driver,
-      Labels: { ...rec.labels },
+      Labels: goMap(rec.labels),
       Mountpoint: driver ? driver.path(rec.name) : '',
       Name: rec.name,
-      Options: { ...rec.options },
+      Options: goMap(rec.options),
       Scope: rec.scope,
     };
   }

@@ -1073,6 +1073,16 @@ describe('inspect, as Docker 20.10 shows it', () => {
     await d.ok(['container', 'rm', id]);
   });
 
+  test('maps (labels, log options, sysctls, exposed ports) come out with their keys sorted, as Go writes them', async () => {
+    const id = await created('--label', 'zz=1', '--label', 'aa=2', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=2', '--expose', '9000', '--expose', '80');
+    const doc = await inspect(id);
+    assert.deepEqual(Object.keys(doc.Config.Labels), ['aa', 'zz']);
+    assert.deepEqual(Object.keys(doc.HostConfig.LogConfig.Config), ['max-file', 'max-size']);
+    assert.deepEqual(Object.keys(doc.Config.ExposedPorts), ['80/tcp', '9000/tcp']);
+    assert.equal(await d.ok(['container', 'inspect', '-f', '{{json .Config.Labels}}', id]), '{"aa":"2","zz":"1"}\n');
+    await d.ok(['container', 'rm', id]);
+  });
+
   test('a health check shows as given: unset fields left out of the JSON, 0s in templates; NONE for --no-healthcheck', async () => {
     const id = await created('--health-cmd', 'true');
     assert.deepEqual((await inspect(id)).Config.Healthcheck, { Test: ['CMD-SHELL', 'true'] });
