@@ -4,6 +4,7 @@ import type { ContainerSummary, MountSpec, PortBinding } from '../../common/rpc/
 import { healthcheckJson, type ContainerRecord } from './record';
 import { DEFAULT_BRIDGE, splitLink } from './links';
 import { goMap } from '../../common/gomap';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime';
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
 
@@ -15,6 +16,21 @@ export function portMap(c: ContainerRecord): Record<string, Array<{ HostIp: stri
     (out[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
   }
   return out;
+}
+
+/** HostConfig.Devices' entry for a `--device HOST[:CONTAINER][:PERMISSIONS]`, as Docker's CLI parses it. */
+function deviceMapping(device: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const [host = '', second, third] = device.split(':');
+  let container = '';
+  let permissions = 'rwm';
+  if (third !== undefined) {
+    container = second ?? '';
+    permissions = third;
+  } else if (second !== undefined) {
+    if (/^[rwm]{1,3}$/.test(second)) permissions = second;
+    else container = second;
+  }
+  return { PathOnHost: host, PathInContainer: container || host, CgroupPermissions: permissions };
 }
 
 /** HostConfig.PortBindings: every binding asked for, a port's several in the order given. */
@@ -77,6 +93,11 @@ function securityOpt(spec: ContainerRecord['spec']): string[] | null {
   return opts.length > 0 ? opts : null;
 }
 
+/** `--security-opt systempaths=unconfined` (validated at create). */
+function unmasksSystemPaths(spec: ContainerRecord['spec']): boolean {
+  return spec.security_opt.some((o) => o === 'systempaths=unconfined' || o === 'systempaths:unconfined');
+}
+
 export function inspectContainer(c: ContainerRecord, dirs: { containerDir: string; upperDir: string; rootfs: string }): Record<string, unknown> {
   const s = c.state;
   const args = [...c.config.entrypoint, ...c.config.cmd];
@@ -121,58 +142,81 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
+    // In the order and with the defaults of Docker 20.10's HostConfig; its omitempty fields
+    // (Tmpfs, Init, Sysctls, Mounts, Annotations) only when set.
     HostConfig: {
       Binds: binds(spec.mounts),
+      ContainerIDFile: '',
+      LogConfig: { Type: spec.log_driver || 'json-file', Config: goMap(spec.log_options ?? {}) },
       NetworkMode: spec.network_mode || 'bridge',
       PortBindings: goMap(portBindings(spec.ports)),
       RestartPolicy: { Name: spec.restart_policy.name || 'no', MaximumRetryCount: spec.restart_policy.max_retries },
       AutoRemove: spec.auto_remove,
+      VolumeDriver: '',
       VolumesFrom: spec.volumes_from.length > 0 ? spec.volumes_from : null,
-      Links: spec.links.length > 0 ? spec.links.map(splitLink).map(({ target, alias }) => `/${target}:/${c.name}/${alias}`) : null,
       CapAdd: spec.cap_add.length > 0 ? spec.cap_add : null,
       CapDrop: spec.cap_drop.length > 0 ? spec.cap_drop : null,
+      CgroupnsMode: spec.cgroupns_mode || 'host',
       Dns: spec.dns,
       DnsOptions: spec.dns_options,
       DnsSearch: spec.dns_search,
       ExtraHosts: spec.extra_hosts.length > 0 ? spec.extra_hosts : null,
+      GroupAdd: spec.group_add.length > 0 ? spec.group_add : null,
+      IpcMode: spec.ipc_mode || 'private',
+      Cgroup: '',
+      Links: spec.links.length > 0 ? spec.links.map(splitLink).map(({ target, alias }) => `/${target}:/${c.name}/${alias}`) : null,
+      OomScoreAdj: spec.oom_score_adj,
+      PidMode: spec.pid_mode,
       Privileged: spec.privileged,
       PublishAllPorts: spec.publish_all,
       ReadonlyRootfs: spec.read_only,
       SecurityOpt: securityOpt(spec),
       Tmpfs: goMap(tmpfs(spec.mounts)),
-      Init: spec.init,
-      Memory: spec.resources.memory,
-      MemorySwap: spec.resources.memory_swap,
-      MemoryReservation: spec.resources.memory_reservation,
-      NanoCpus: spec.resources.nano_cpus,
+      UTSMode: spec.uts_mode ?? '',
+      UsernsMode: '',
+      ShmSize: spec.resources.shm_size || 64 * 1024 * 1024,
+      Sysctls: Object.keys(spec.sysctls).length > 0 ? goMap(spec.sysctls) : undefined,
+      Runtime: 'runc',
+      ConsoleSize: [0, 0],
+      Isolation: '',
       CpuShares: spec.resources.cpu_shares,
-      CpuQuota: spec.resources.cpu_quota,
-      CpuPeriod: spec.resources.cpu_period,
-      CpusetCpus: spec.resources.cpuset_cpus,
-      CpusetMems: spec.resources.cpuset_mems ?? '',
-      PidsLimit: spec.resources.pids_limit || null,
-      // Records made before the field existed have none: not set.
-      MemorySwappiness: (spec.resources.memory_swappiness ?? -1) >= 0 ? spec.resources.memory_swappiness : null,
-      OomKillDisable: spec.resources.oom_kill_disable,
+      Memory: spec.resources.memory,
+      NanoCpus: spec.resources.nano_cpus,
+      CgroupParent: spec.cgroup_parent ?? '',
       BlkioWeight: spec.resources.blkio_weight ?? 0,
       BlkioWeightDevice: (spec.resources.blkio_weight_device ?? []).map((d) => ({ Path: d.path, Weight: d.rate })),
       BlkioDeviceReadBps: (spec.resources.device_read_bps ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
       BlkioDeviceWriteBps: (spec.resources.device_write_bps ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
       BlkioDeviceReadIOps: (spec.resources.device_read_iops ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
       BlkioDeviceWriteIOps: (spec.resources.device_write_iops ?? []).map((d) => ({ Path: d.path, Rate: d.rate })),
-      ShmSize: spec.resources.shm_size || 64 * 1024 * 1024,
-      Runtime: 'runc',
-      Sysctls: goMap(spec.sysctls),
+      CpuPeriod: spec.resources.cpu_period,
+      CpuQuota: spec.resources.cpu_quota,
+      CpuRealtimePeriod: 0,
+      CpuRealtimeRuntime: 0,
+      CpusetCpus: spec.resources.cpuset_cpus,
+      CpusetMems: spec.resources.cpuset_mems ?? '',
+      Devices: spec.devices.map(deviceMapping),
+      DeviceCgroupRules: spec.device_cgroup_rules.length > 0 ? spec.device_cgroup_rules : null,
+      DeviceRequests: null,
+      KernelMemory: 0,
+      KernelMemoryTCP: 0,
+      MemoryReservation: spec.resources.memory_reservation,
+      MemorySwap: spec.resources.memory_swap,
+      // Records made before the field existed have none: not set.
+      MemorySwappiness: (spec.resources.memory_swappiness ?? -1) >= 0 ? spec.resources.memory_swappiness : null,
+      OomKillDisable: spec.resources.oom_kill_disable,
+      PidsLimit: spec.resources.pids_limit || null,
       Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+      CpuCount: 0,
+      CpuPercent: 0,
+      IOMaximumIOps: 0,
+      IOMaximumBandwidth: 0,
       Mounts: apiMounts(spec.mounts),
-      OomScoreAdj: spec.oom_score_adj,
-      IpcMode: spec.ipc_mode || 'private',
-      CgroupnsMode: spec.cgroupns_mode || 'host',
-      CgroupParent: spec.cgroup_parent ?? '',
-      PidMode: spec.pid_mode,
-      UTSMode: spec.uts_mode ?? '',
-      Annotations: spec.annotations ?? {},
-      LogConfig: { Type: spec.log_driver || 'json-file', Config: goMap(spec.log_options ?? {}) },
+      // A privileged container has no masked or read-only paths (null); systempaths=unconfined, empty ones.
+      MaskedPaths: spec.privileged ? null : unmasksSystemPaths(spec) ? [] : DEFAULT_MASKED_PATHS,
+      ReadonlyPaths: spec.privileged ? null : unmasksSystemPaths(spec) ? [] : DEFAULT_READONLY_PATHS,
+      Init: spec.init || undefined,
+      Annotations: spec.annotations && Object.keys(spec.annotations).length > 0 ? goMap(spec.annotations) : undefined,
     },
     GraphDriver: { Name: 'overlay2', Data: { MergedDir: dirs.rootfs, UpperDir: dirs.upperDir, WorkDir: path.join(path.dirname(dirs.upperDir), 'work') } },
     Mounts: c.mounts
@@ -189,11 +233,12 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       AttachStdin: spec.open_stdin,
       AttachStdout: true,
       AttachStderr: true,
-      ExposedPorts: c.config.exposedPorts.length > 0 ? goMap(Object.fromEntries(c.config.exposedPorts.map((p) => [p, {}]))) : null,
+      // Fields of Docker's container.Config marked omitempty are left out when empty.
+      ExposedPorts: c.config.exposedPorts.length > 0 ? goMap(Object.fromEntries(c.config.exposedPorts.map((p) => [p, {}]))) : undefined,
       Tty: spec.tty,
       OpenStdin: spec.open_stdin,
       StdinOnce: spec.stdin_once,
-      Env: c.config.env,
+      Env: c.config.env.length > 0 ? c.config.env : null,
       Cmd: c.config.cmd.length > 0 ? c.config.cmd : null,
       // As Docker: as given, unset fields left out; --no-healthcheck shows as NONE.
       Healthcheck: c.config.healthcheck ? healthcheckJson(c.config.healthcheck) : spec.healthcheck.test[0] === 'NONE' ? { Test: ['NONE'] } : undefined,
@@ -203,7 +248,8 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       Entrypoint: c.config.entrypoint.length > 0 ? c.config.entrypoint : null,
       OnBuild: null,
       Labels: goMap(c.config.labels),
-      StopSignal: c.config.stopSignal,
+      // SIGTERM is the default, which Docker does not store (a signal set by the image shows).
+      StopSignal: spec.stop_signal || c.config.stopSignal !== 'SIGTERM' ? c.config.stopSignal : undefined,
       ...(spec.stop_timeout >= 0 ? { StopTimeout: spec.stop_timeout } : {}),
     },
     NetworkSettings: networkSettings(c),

@@ -2,7 +2,7 @@
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { engine, ExitError, out, parseFilters, println, eprintln } from '../cli';
-import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339, GoDuration } from '../format';
+import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339, GoDuration, goNilMap, goNilPointer, goNilSlice } from '../format';
 import { notFound } from '../../common/errors';
 import { STREAM_CHUNK } from '../../common/transient';
 import { readAnswer } from '../terminal';
@@ -175,7 +175,37 @@ export function printInspect(docs: unknown[], format?: string): void {
     const message = err instanceof Error ? err.message : String(err);
     throw new ExitError(64, message.startsWith('template parsing error: ') ? message : `template parsing error: ${message}`);
   }
-  for (const d of docs) println(tpl.execute(withGoDurations(d)));
+  for (const d of docs) println(tpl.execute(asGoValues(d)));
+}
+
+/**
+ * Fields of Docker's inspect structs that are slices or maps: JSON writes a nil one as null, and
+ * Go's template prints it as `[]` or `map[]`; a null anywhere else is a nil pointer, `<nil>`.
+ */
+const SLICE_FIELDS = new Set([
+  'Aliases', 'Args', 'Binds', 'BlkioDeviceReadBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteBps', 'BlkioDeviceWriteIOps',
+  'BlkioWeightDevice', 'CapAdd', 'CapDrop', 'Cmd', 'DNSNames', 'DeviceCgroupRules', 'DeviceRequests', 'Devices', 'Dns',
+  'DnsOptions', 'DnsSearch', 'Entrypoint', 'Env', 'ExtraHosts', 'GroupAdd', 'Layers', 'Links', 'MaskedPaths', 'Mounts',
+  'OnBuild', 'ReadonlyPaths', 'RepoDigests', 'RepoTags', 'SecondaryIPAddresses', 'SecondaryIPv6Addresses', 'SecurityOpt',
+  'Shell', 'Test', 'Ulimits', 'VolumesFrom',
+]);
+const MAP_FIELDS = new Set(['DriverOpts', 'ExposedPorts', 'Labels', 'Networks', 'Options', 'PortBindings', 'Ports', 'StorageOpt', 'Sysctls', 'Tmpfs', 'Volumes']);
+
+/**
+ * An inspect document as Docker's CLI templates see it, its typed structs rather than the JSON:
+ * nil slices, maps and pointers as Go prints them, health-check durations as Go durations (below). The objects
+ * changed are copies.
+ */
+export function asGoValues(doc: unknown): unknown {
+  return withGoDurations(withGoNils(doc));
+}
+
+function withGoNils(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withGoNils);
+  if (typeof value !== 'object' || value === null || value instanceof Date) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, v === null ? (SLICE_FIELDS.has(k) ? goNilSlice() : MAP_FIELDS.has(k) ? goNilMap() : goNilPointer()) : withGoNils(v)]),
+  );
 }
 
 /**
@@ -188,7 +218,7 @@ const HEALTHCHECK_PATHS: ReadonlyArray<readonly string[]> = [['Config', 'Healthc
 const DURATION_FIELDS = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'];
 
 /** The document with its health checks' durations as GoDurations, the objects on their paths copied. */
-export function withGoDurations(doc: unknown): unknown {
+function withGoDurations(doc: unknown): unknown {
   let out = doc;
   for (const path of HEALTHCHECK_PATHS) {
     out = replaceAt(out, path, (hc) => {

@@ -284,6 +284,31 @@ function rfc3339Nano(date: Date): string {
  * A Go `time.Duration`: an int64 of nanoseconds (compared and tested as one) that prints as
  * `Duration.String()` (`1m30s`) and marshals to JSON as its nanoseconds.
  */
+/**
+ * A Go struct's nil slice field, which the JSON writes as null: a template sees an empty slice
+ * (`[]`, false, length 0), `json` writes null again.
+ */
+export function goNilSlice(): unknown[] {
+  const slice: unknown[] = [];
+  Object.defineProperty(slice, 'toJSON', { value: () => null });
+  return slice;
+}
+
+/** A Go struct's nil map field, which the JSON writes as null: `map[]` to a template, null to `json`. */
+export function goNilMap(): Record<string, never> {
+  const map = {};
+  Object.defineProperty(map, 'toJSON', { value: () => null });
+  return map;
+}
+
+/** A Go struct's nil pointer field, which the JSON writes as null: `<nil>` to a template, false to `if`. */
+export function goNilPointer(): object {
+  const pointer = {};
+  Object.defineProperty(pointer, 'toJSON', { value: () => null });
+  Object.defineProperty(pointer, 'toString', { value: () => '<nil>' });
+  return pointer;
+}
+
 export class GoDuration {
   constructor(readonly nanoseconds: number) {}
 
@@ -697,9 +722,9 @@ export function toGoJson(value: unknown): string {
     case 'function':
       throw new Error('json: unsupported type: func()');
   }
-  if (Array.isArray(value)) return `[${value.map(toGoJson).join(',')}]`;
-  if (value instanceof Date) return jsonString(rfc3339Nano(value));
   const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (Array.isArray(value)) return typeof toJSON === 'function' ? toGoJson(toJSON.call(value)) : `[${value.map(toGoJson).join(',')}]`;
+  if (value instanceof Date) return jsonString(rfc3339Nano(value));
   // A toJSON stands for a Go MarshalJSON, which Docker's formatter contexts write with
   // json.Marshal: its <, > and & come out escaped even though the `json` function's encoder
   // leaves them alone elsewhere.

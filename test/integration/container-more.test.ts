@@ -577,7 +577,7 @@ describe('files', () => {
     await d.ok(['container', 'run', '--name', 'tocommit', 'busybox', 'touch', '/made']);
     await d.ok(['commit', 'tocommit', 'committed:2']);
     const config = JSON.parse(await d.ok(['image', 'inspect', '--format', '{{json .Config}}', 'committed:2'])) as Record<string, unknown>;
-    assert.equal(config.StopSignal, '', 'SIGTERM, every container default, is not written into the image');
+    assert.equal(config.StopSignal, undefined, 'SIGTERM, every container default, is not written into the image (omitempty)');
     assert.equal(config.Labels, null);
     assert.match(await d.ok(['image', 'history', '--format', '{{.Size}}', 'committed:2']), /^\d+(\.\d+)?[kM]?B\n/);
     await d.ok(['container', 'rm', 'tocommit']);
@@ -1080,6 +1080,40 @@ describe('inspect, as Docker 20.10 shows it', () => {
     assert.deepEqual(Object.keys(doc.HostConfig.LogConfig.Config), ['max-file', 'max-size']);
     assert.deepEqual(Object.keys(doc.Config.ExposedPorts), ['80/tcp', '9000/tcp']);
     assert.equal(await d.ok(['container', 'inspect', '-f', '{{json .Config.Labels}}', id]), '{"aa":"2","zz":"1"}\n');
+    await d.ok(['container', 'rm', id]);
+  });
+
+  test("HostConfig has Docker 20.10's fields in its order; --device and --group-add as Docker's CLI gives them", async () => {
+    const plain = await created();
+    assert.deepEqual(Object.keys((await inspect(plain)).HostConfig), [
+      'Binds', 'ContainerIDFile', 'LogConfig', 'NetworkMode', 'PortBindings', 'RestartPolicy', 'AutoRemove', 'VolumeDriver', 'VolumesFrom',
+      'CapAdd', 'CapDrop', 'CgroupnsMode', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'GroupAdd', 'IpcMode', 'Cgroup', 'Links',
+      'OomScoreAdj', 'PidMode', 'Privileged', 'PublishAllPorts', 'ReadonlyRootfs', 'SecurityOpt', 'UTSMode', 'UsernsMode', 'ShmSize',
+      'Runtime', 'ConsoleSize', 'Isolation', 'CpuShares', 'Memory', 'NanoCpus', 'CgroupParent', 'BlkioWeight', 'BlkioWeightDevice',
+      'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuPeriod', 'CpuQuota',
+      'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'Devices', 'DeviceCgroupRules', 'DeviceRequests',
+      'KernelMemory', 'KernelMemoryTCP', 'MemoryReservation', 'MemorySwap', 'MemorySwappiness', 'OomKillDisable', 'PidsLimit',
+      'Ulimits', 'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth', 'MaskedPaths', 'ReadonlyPaths',
+    ]);
+    await d.ok(['container', 'rm', plain]);
+    const dev = await created('--device', '/dev/null:/dev/xnull', '--device', '/dev/zero:r', '--group-add', '10', '--device-cgroup-rule', 'c 1:3 r', '--privileged');
+    const h = (await inspect(dev)).HostConfig;
+    assert.deepEqual(h.Devices, [
+      { PathOnHost: '/dev/null', PathInContainer: '/dev/xnull', CgroupPermissions: 'rwm' },
+      { PathOnHost: '/dev/zero', PathInContainer: '/dev/zero', CgroupPermissions: 'r' },
+    ]);
+    assert.deepEqual([h.GroupAdd, h.DeviceCgroupRules, h.MaskedPaths, h.ReadonlyPaths], [['10'], ['c 1:3 r'], null, null]);
+    await d.ok(['container', 'rm', dev]);
+  });
+
+  test('templates see Go values: nil slices print [], nil maps map[], nil pointers <nil>; json keeps null', async () => {
+    const id = await created('--name', 'gonils');
+    const doc = await inspect(id);
+    // container.Config's omitempty fields are left out when empty; Env is null without variables.
+    assert.equal('ExposedPorts' in doc.Config, false);
+    assert.equal('StopSignal' in doc.Config, false);
+    const format = '{{.HostConfig.Binds}}|{{json .HostConfig.Binds}}|{{.Config.Volumes}}|{{.NetworkSettings.Networks.bridge.IPAMConfig}}|{{if .HostConfig.Binds}}y{{else}}n{{end}}|{{len .HostConfig.CapAdd}}';
+    assert.equal(await d.ok(['container', 'inspect', '-f', format, id]), '[]|null|map[]|<nil>|n|0\n');
     await d.ok(['container', 'rm', id]);
   });
 
