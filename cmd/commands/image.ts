@@ -2,7 +2,7 @@
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { engine, ExitError, out, parseFilters, println, eprintln } from '../cli';
-import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339, GoDuration, goNilMap, goNilPointer, goNilSlice } from '../format';
+import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339, GoDuration, goNil, formatValue } from '../format';
 import { notFound } from '../../common/errors';
 import { STREAM_CHUNK } from '../../common/transient';
 import { readAnswer } from '../terminal';
@@ -197,14 +197,47 @@ const MAP_FIELDS = new Set(['DriverOpts', 'ExposedPorts', 'Labels', 'Networks', 
  * changed are copies.
  */
 export function asGoValues(doc: unknown): unknown {
-  return withGoDurations(withGoNils(doc));
+  return withGoDurations(withGoNils(withOmittedZeros(doc)));
+}
+
+/** A value already standing for a Go one (a nil, a duration): it has its own JSON form. */
+function isGoValue(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function';
+}
+
+type GoZero = 'slice' | 'map' | 'pointer';
+
+/**
+ * Struct fields Docker's JSON leaves out when empty (omitempty), which a template over the struct
+ * still finds as a nil of their kind: by the object they belong to.
+ */
+const OMITTED_FIELDS: ReadonlyArray<{ path: readonly string[]; fields: Readonly<Record<string, GoZero>> }> = [
+  { path: ['HostConfig'], fields: { Tmpfs: 'map', Sysctls: 'map', StorageOpt: 'map', Mounts: 'slice', Init: 'pointer' } },
+  { path: ['Config'], fields: { ExposedPorts: 'map', Healthcheck: 'pointer', Shell: 'slice' } },
+  { path: ['ContainerConfig'], fields: { ExposedPorts: 'map', Healthcheck: 'pointer', Shell: 'slice' } },
+  { path: ['State'], fields: { Health: 'pointer' } },
+];
+
+/** The document with the omitted fields of its structs back as nils, which `json` leaves out again. */
+function withOmittedZeros(doc: unknown): unknown {
+  let out = doc;
+  for (const { path, fields } of OMITTED_FIELDS) {
+    out = replaceAt(out, path, (struct) => {
+      if (typeof struct !== 'object' || struct === null || Array.isArray(struct)) return struct;
+      const missing = Object.entries(fields).filter(([k]) => !(k in struct));
+      if (missing.length === 0) return struct;
+      return { ...struct, ...Object.fromEntries(missing.map(([k, kind]) => [k, goNil(kind, { omitted: true })])) };
+    });
+  }
+  return out;
 }
 
 function withGoNils(value: unknown): unknown {
+  if (isGoValue(value)) return value;
   if (Array.isArray(value)) return value.map(withGoNils);
   if (typeof value !== 'object' || value === null || value instanceof Date) return value;
   return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, v === null ? (SLICE_FIELDS.has(k) ? goNilSlice() : MAP_FIELDS.has(k) ? goNilMap() : goNilPointer()) : withGoNils(v)]),
+    Object.entries(value).map(([k, v]) => [k, v === null ? goNil(SLICE_FIELDS.has(k) ? 'slice' : MAP_FIELDS.has(k) ? 'map' : 'pointer') : withGoNils(v)]),
   );
 }
 
@@ -222,14 +255,17 @@ function withGoDurations(doc: unknown): unknown {
   let out = doc;
   for (const path of HEALTHCHECK_PATHS) {
     out = replaceAt(out, path, (hc) => {
-      if (typeof hc !== 'object' || hc === null || Array.isArray(hc)) return hc;
+      if (typeof hc !== 'object' || hc === null || Array.isArray(hc) || isGoValue(hc)) return hc;
       const typed: Record<string, unknown> = { Retries: 0, ...hc };
       for (const field of DURATION_FIELDS) {
         const v = typed[field] ?? 0;
         typed[field] = typeof v === 'number' ? new GoDuration(v) : v;
       }
-      // `{{json}}` of the whole check is Docker's JSON again, zeros left out.
+      // `{{json}}` of the whole check is Docker's JSON again, zeros left out; printed, it is
+      // Docker 20.10's HealthConfig struct (which has no StartInterval).
       Object.defineProperty(typed, 'toJSON', { value: () => hc, enumerable: false });
+      const printed = ['Test', 'Interval', 'Timeout', 'StartPeriod', 'Retries'].map((f) => formatValue(typed[f] ?? goNil('slice'))).join(' ');
+      Object.defineProperty(typed, 'toString', { value: () => `{${printed}}`, enumerable: false });
       return typed;
     });
   }

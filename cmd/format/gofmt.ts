@@ -285,28 +285,22 @@ function rfc3339Nano(date: Date): string {
  * `Duration.String()` (`1m30s`) and marshals to JSON as its nanoseconds.
  */
 /**
- * A Go struct's nil slice field, which the JSON writes as null: a template sees an empty slice
- * (`[]`, false, length 0), `json` writes null again.
+ * A Go struct's nil slice, map or pointer field, which the JSON writes as null: a template sees
+ * an empty slice (`[]`, false, length 0), an empty map (`map[]`) or a nil pointer (`<nil>`), and
+ * `json` writes null again; or, for a field the JSON leaves out when empty (`omitted`: Go's
+ * omitempty), leaves it out again.
  */
-export function goNilSlice(): unknown[] {
-  const slice: unknown[] = [];
-  Object.defineProperty(slice, 'toJSON', { value: () => null });
-  return slice;
+export function goNil(kind: 'slice' | 'map' | 'pointer', opts: { omitted?: boolean } = {}): object {
+  const nil: object = kind === 'slice' ? [] : {};
+  Object.defineProperty(nil, 'toJSON', { value: () => (opts.omitted ? undefined : null) });
+  if (kind === 'pointer') Object.defineProperty(nil, 'toString', { value: () => '<nil>' });
+  return nil;
 }
 
-/** A Go struct's nil map field, which the JSON writes as null: `map[]` to a template, null to `json`. */
-export function goNilMap(): Record<string, never> {
-  const map = {};
-  Object.defineProperty(map, 'toJSON', { value: () => null });
-  return map;
-}
-
-/** A Go struct's nil pointer field, which the JSON writes as null: `<nil>` to a template, false to `if`. */
-export function goNilPointer(): object {
-  const pointer = {};
-  Object.defineProperty(pointer, 'toJSON', { value: () => null });
-  Object.defineProperty(pointer, 'toString', { value: () => '<nil>' });
-  return pointer;
+/** A field that stands for one the JSON leaves out (`goNil`'s `omitted`). */
+function isOmitted(value: unknown): boolean {
+  const toJSON = typeof value === 'object' && value !== null ? (value as { toJSON?: unknown }).toJSON : undefined;
+  return typeof toJSON === 'function' && toJSON.call(value) === undefined;
 }
 
 export class GoDuration {
@@ -732,7 +726,7 @@ export function toGoJson(value: unknown): string {
   const entries = value instanceof Map ? sortedMapEntries(value) : Object.entries(value);
   const fields: string[] = [];
   for (const [k, v] of entries) {
-    if (v === undefined || typeof v === 'function') continue;
+    if (v === undefined || typeof v === 'function' || isOmitted(v)) continue;
     fields.push(`${jsonString(k)}:${toGoJson(v)}`);
   }
   return `{${fields.join(',')}}`;

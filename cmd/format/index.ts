@@ -19,4 +19,4 @@ export {
   timestampToDate,
 } from './units';
 export type { ContainerStatusInput, ContainerStateName, HealthStatus, Timestamp, TimeInput } from './units';
-export { formatValue, formatFloat, formatGoDuration, GoDuration, goNilMap, goNilPointer, goNilSlice, sprintf, sprint, quoteGo, toGoJson, GO_STRUCT_TYPE } from './gofmt';
+export { formatValue, formatFloat, formatGoDuration, GoDuration, goNil, sprintf, sprint, quoteGo, toGoJson, GO_STRUCT_TYPE } from './gofmt';

@@ -1114,6 +1114,10 @@ describe('inspect, as Docker 20.10 shows it', () => {
     assert.equal('StopSignal' in doc.Config, false);
     const format = '{{.HostConfig.Binds}}|{{json .HostConfig.Binds}}|{{.Config.Volumes}}|{{.NetworkSettings.Networks.bridge.IPAMConfig}}|{{if .HostConfig.Binds}}y{{else}}n{{end}}|{{len .HostConfig.CapAdd}}';
     assert.equal(await d.ok(['container', 'inspect', '-f', format, id]), '[]|null|map[]|<nil>|n|0\n');
+    // Fields the JSON leaves out when empty (omitempty) are still there for a template, as nils.
+    const omitted = '{{.HostConfig.Tmpfs}}|{{.HostConfig.Init}}|{{.State.Health}}|{{.Config.ExposedPorts}}|{{json .HostConfig.Tmpfs}}';
+    assert.equal(await d.ok(['container', 'inspect', '-f', omitted, id]), 'map[]|<nil>|<nil>|map[]|null\n');
+    assert.equal((await d.ok(['container', 'inspect', '-f', '{{json .HostConfig}}', id])).includes('"Tmpfs"'), false);
     await d.ok(['container', 'rm', id]);
   });
 
@@ -1121,6 +1125,7 @@ describe('inspect, as Docker 20.10 shows it', () => {
     const id = await created('--health-cmd', 'true');
     assert.deepEqual((await inspect(id)).Config.Healthcheck, { Test: ['CMD-SHELL', 'true'] });
     assert.equal(await d.ok(['container', 'inspect', '-f', '{{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Retries}} {{json .Config.Healthcheck}}', id]), '0s 0 {"Test":["CMD-SHELL","true"]}\n');
+    assert.equal(await d.ok(['container', 'inspect', '-f', '{{.Config.Healthcheck}}', id]), '{[CMD-SHELL true] 0s 0s 0s 0}\n', "Docker 20.10's HealthConfig struct");
     await d.ok(['container', 'rm', id]);
     const none = await created('--no-healthcheck');
     assert.deepEqual((await inspect(none)).Config.Healthcheck, { Test: ['NONE'] });
