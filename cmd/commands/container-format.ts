@@ -2,7 +2,7 @@
  * How Docker's CLI prints containers: the `ps` columns (cli/command/formatter/container.go),
  * `port` lines and `stats` columns. Pure functions of the engine's replies.
  */
-import { bytesSize, containerStatus, goTime, humanSize, quoteGo, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
+import { bytesSize, containerStatus, goTime, GO_STRUCT_TYPE, humanSize, quoteGo, timeAgo, type ContainerStateName, type HealthStatus } from '../format';
 import type { ContainerStatsEntry, ContainerSummary, PortView } from '../../common/rpc/engine-types';
 
 export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
@@ -83,6 +83,8 @@ const sortedPairs = (labels: Record<string, string>) =>
 
 /** One `container ls` row; its fields are Docker's template fields, `.Label "k"` included. */
 export class ContainerRow {
+  /** Docker's row type: a field it does not have is an error, not `<no value>`. */
+  readonly [GO_STRUCT_TYPE] = '*formatter.ContainerContext';
   readonly ID: string;
   readonly Image: string;
   readonly Command: string;

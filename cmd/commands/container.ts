@@ -57,6 +57,7 @@ export async function containerLs(opts: ContainerLsFlags): Promise<number> {
         headers: CONTAINER_HEADERS,
         quiet: opts.quiet,
         quietField: 'ID',
+        errorPrefixes: { parse: 'failed to parse template: ', execute: 'failed to execute template: ' },
       },
     ),
   );

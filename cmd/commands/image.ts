@@ -2,7 +2,7 @@
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { engine, ExitError, out, parseFilters, println, eprintln } from '../cli';
-import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339, GoDuration, goNil, formatValue } from '../format';
+import { compileTemplate, renderList, humanSize, timeAgo, goTime, rfc3339, GoDuration, goNil, formatValue, GO_STRUCT_TYPE } from '../format';
 import { notFound } from '../../common/errors';
 import { STREAM_CHUNK } from '../../common/transient';
 import { readAnswer } from '../terminal';
@@ -32,6 +32,8 @@ function splitTag(familiar: string): [string, string] {
  * table computes only what it shows, and making a row is one small allocation.
  */
 class ImageRow {
+  /** Docker's row type: a field it does not have is an error, not `<no value>`. */
+  readonly [GO_STRUCT_TYPE] = '*formatter.imageContext';
   constructor(
     private readonly img: ImageSummary,
     readonly ID: string,

@@ -1,6 +1,6 @@
 /** `network …` commands. */
 import { engine, eprintln, ExitError, parseFilters, println } from '../cli';
-import { goTime, renderList } from '../format';
+import { goTime, GO_STRUCT_TYPE, renderList } from '../format';
 import type { NetworkSummary } from '../../common/rpc/engine-types';
 import { confirmPrune, forEachNameReply, fromDaemon, inspectEach, keyValueMap, printPruneReport } from './container-common';
 import { naturalLess, shortId } from './container-format';
@@ -44,6 +44,8 @@ export async function networkCreate(
 }
 
 class NetworkRow {
+  /** Docker's row type: a field it does not have is an error, not `<no value>`. */
+  readonly [GO_STRUCT_TYPE] = '*network.networkContext';
   readonly ID: string;
   readonly Name: string;
   readonly Driver: string;

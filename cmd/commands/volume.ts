@@ -1,6 +1,6 @@
 /** `volume …` commands. */
 import { engine, eprintln, ExitError, parseFilters, println } from '../cli';
-import { humanSize, renderList } from '../format';
+import { GO_STRUCT_TYPE, humanSize, renderList } from '../format';
 import type { VolumeSummary } from '../../common/rpc/engine-types';
 import { confirmPrune, forEachNameReply, fromDaemon, inspectEach, keyValueMap, printPruneReport } from './container-common';
 import { naturalLess } from './container-format';
@@ -29,6 +29,8 @@ export async function volumeCreate(
 }
 
 class VolumeRow {
+  /** Docker's row type: a field it does not have is an error, not `<no value>`. */
+  readonly [GO_STRUCT_TYPE] = '*formatter.volumeContext';
   readonly Name: string;
   readonly Driver: string;
   readonly Scope: string;

@@ -8,7 +8,7 @@
  *   - `--quiet`: `{{.ID}}` per item, whatever the format.
  * In all of them a literal `\t` or `\n` typed on the command line becomes a tab or newline.
  */
-import { invalidArgument } from '../../common/errors';
+import { ExitError } from '../cli';
 import { compileTemplate, HEADER_FUNCTIONS } from './gotemplate';
 import type { Template, TemplateFunctions } from './gotemplate';
 import { tabwrite } from './tabwriter';
@@ -25,7 +25,14 @@ export interface ListFormatOptions {
   quietField?: string;
   /** Extra template functions (their names become valid in templates). */
   funcs?: TemplateFunctions;
+  /**
+   * What a template failure's message starts with: Docker's `ps` says `failed to parse template: `
+   * and `failed to execute template: `, its other lists `template parsing error: ` for both.
+   */
+  errorPrefixes?: { parse: string; execute: string };
 }
+
+const DEFAULT_PREFIXES = { parse: 'template parsing error: ', execute: 'template parsing error: ' };
 
 const TABLE_KEY = 'table';
 const JSON_KEY = 'json';
@@ -57,11 +64,12 @@ export function resolveListFormat(options: ListFormatOptions): { template: strin
   return { template, table };
 }
 
-function compileListTemplate(source: string, funcs: TemplateFunctions | undefined): Template {
+function compileListTemplate(source: string, funcs: TemplateFunctions | undefined, prefix: string): Template {
   try {
     return compileTemplate(source, { funcs });
   } catch (err) {
-    throw invalidArgument(`template parsing error: ${(err as Error).message}`, err);
+    // Docker's CLI prints these bare (no `Error: `), status 1.
+    throw new ExitError(1, `${prefix}${(err as Error).message}`);
   }
 }
 
@@ -101,13 +109,14 @@ function headerData(headers: Record<string, string>): object {
 /** Renders a list command's output (every line newline-terminated). */
 export function renderList(rows: readonly object[], options: ListFormatOptions): string {
   const { template: source, table } = resolveListFormat(options);
-  const template = compileListTemplate(source, options.funcs);
+  const prefixes = options.errorPrefixes ?? DEFAULT_PREFIXES;
+  const template = compileListTemplate(source, options.funcs, prefixes.parse);
   let body = '';
   for (const row of rows) {
     try {
       body += `${template.execute(template.fieldsOnly ? row : rowData(row))}\n`;
     } catch (err) {
-      throw invalidArgument(`template parsing error: ${(err as Error).message}`, err);
+      throw new ExitError(1, `${prefixes.execute}${(err as Error).message}`);
     }
   }
   if (!table) return body;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultHeader, displayWidth, quietFormatWarning, renderList, tabwrite } from '../../cmd/format';
-import { TsError } from '../../common/errors';
+import { ExitError } from '../../cmd/cli';
 
 const PS_TABLE = 'table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}';
 const PS_HEADERS = {
@@ -106,11 +106,17 @@ test('quiet prints IDs whatever the format, and warns about a custom one', () =>
   assert.equal(quietFormatWarning({ format: '{{.Names}}' }), undefined);
 });
 
-test('template errors are wrapped like Docker', () => {
-  assert.throws(() => ps({ format: '{{.ID' }), (err: unknown) => err instanceof TsError && err.message === 'template parsing error: template: :1: unclosed action');
+test('template errors are wrapped like Docker, printed bare with status 1', () => {
+  assert.throws(() => ps({ format: '{{.ID' }), (err: unknown) => err instanceof ExitError && err.status === 1 && err.message === 'template parsing error: template: :1: unclosed action');
   assert.throws(
     () => ps({ format: '{{.ID.X}}' }),
-    (err: unknown) => err instanceof TsError && err.message === 'template parsing error: template: :1:2: executing "" at <.ID.X>: can\'t evaluate field X in type string',
+    (err: unknown) => err instanceof ExitError && err.message === 'template parsing error: template: :1:2: executing "" at <.ID.X>: can\'t evaluate field X in type string',
+  );
+  // Docker's ps words them its own way.
+  const prefixes = { parse: 'failed to parse template: ', execute: 'failed to execute template: ' };
+  assert.throws(
+    () => renderList([{ ID: 'x' }], { format: '{{.ID.X}}', defaultTable: '', headers: {}, errorPrefixes: prefixes }),
+    (err: unknown) => err instanceof ExitError && err.message.startsWith('failed to execute template: template: :1:2: '),
   );
 });
 

@@ -117,6 +117,12 @@ describe('lifecycle', () => {
       const unparsed = await d.run(['container', 'inspect', '-f', '{{.State.Status', 'named']);
       assert.equal(unparsed.code, 64);
       assert.equal(unparsed.stderr, 'template parsing error: template: :1: unclosed action\n');
+      // A list's row is a Go struct: a field it lacks is an error in Docker's words, not <no value>.
+      const typo = await d.run(['container', 'ls', '-a', '--format', '{{.Names}} {{.Foo}}']);
+      assert.deepEqual([typo.code, typo.stdout], [1, '']);
+      assert.equal(typo.stderr, 'failed to execute template: template: :1:13: executing "" at <.Foo>: can\'t evaluate field Foo in type *formatter.ContainerContext\n');
+      const imageTypo = await d.run(['image', 'ls', '--format', '{{.Foo}}']);
+      assert.equal(imageTypo.stderr, 'template parsing error: template: :1:2: executing "" at <.Foo>: can\'t evaluate field Foo in type *formatter.imageContext\n');
     } finally {
       await d.ok(['container', 'rm', 'named', 'named2']);
     }
