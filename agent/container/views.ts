@@ -93,6 +93,16 @@ function securityOpt(spec: ContainerRecord['spec']): string[] | null {
   return opts.length > 0 ? opts : null;
 }
 
+/**
+ * A network's Aliases as Docker 20.10 shows them: those given, and on a user-defined network,
+ * once the container has run there, its short ID (DNS resolves it there too).
+ */
+function aliasesOn(c: ContainerRecord, network: string, given: readonly string[]): string[] | null {
+  const userDefined = network !== DEFAULT_BRIDGE && network !== 'host' && network !== 'none';
+  const aliases = userDefined && c.state.startedAt > 0 ? [...given, c.id.slice(0, 12)] : [...given];
+  return aliases.length > 0 ? aliases : null;
+}
+
 /** `--security-opt systempaths=unconfined` (validated at create). */
 function unmasksSystemPaths(spec: ContainerRecord['spec']): boolean {
   return spec.security_opt.some((o) => o === 'systempaths=unconfined' || o === 'systempaths:unconfined');
@@ -277,7 +287,7 @@ function networkSettings(c: ContainerRecord): Record<string, unknown> {
         {
           IPAMConfig: att?.ipv4_address ? { IPv4Address: att.ipv4_address } : null,
           Links: null,
-          Aliases: att?.aliases.length ? att.aliases : null,
+          Aliases: aliasesOn(c, n, att?.aliases ?? []),
           NetworkID: e?.networkId ?? '',
           EndpointID: on ? on.endpointId || c.id : '',
           Gateway: on?.gateway ?? '',
