@@ -120,6 +120,11 @@ export class EventLog {
     return this.events.filter((e) => e.timeNano >= sinceNano && e.timeNano <= untilNano && matches(e, filters));
   }
 
+  /** How many are following the events now (`info`'s NEventsListener). */
+  listenerCount(): number {
+    return this.emitter.listenerCount('event');
+  }
+
   subscribe(filters: EventFilter[], listener: (e: EngineEvent) => void): () => void {
     const fn = (e: EngineEvent) => {
       if (matches(e, filters)) listener(e);

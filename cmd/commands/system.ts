@@ -88,7 +88,9 @@ export async function info(opts: { format?: string }): Promise<number> {
   const client = await engine();
   const doc = JSON.parse((await client.call<{ json: string }>('Info')).json) as Record<string, any>;
   if (opts.format) {
-    println(opts.format === 'json' ? JSON.stringify(doc) : compileTemplate(opts.format).execute(doc));
+    // Docker's CLI formats the server's info with its own beside it.
+    const full = { ...doc, ClientInfo: { Debug: false, Context: 'default', Plugins: [], Warnings: null } };
+    println(opts.format === 'json' ? JSON.stringify(full) : compileTemplate(opts.format).execute(full));
     return 0;
   }
   const lines = [

@@ -205,6 +205,19 @@ describe('history, prune, df, info, version, events', () => {
     assert.equal(info.Driver, 'overlay2');
     assert.equal(info.DockerRootDir, d.dataRoot);
     assert.equal(info.IndexServerAddress, 'https://index.docker.io/v1/');
+    // Every field of Docker 20.10's info, in its order, with the CLI's ClientInfo last.
+    assert.deepEqual(Object.keys(info), [
+      'ID', 'Containers', 'ContainersRunning', 'ContainersPaused', 'ContainersStopped', 'Images', 'Driver', 'DriverStatus', 'Plugins',
+      'MemoryLimit', 'SwapLimit', 'KernelMemory', 'KernelMemoryTCP', 'CpuCfsPeriod', 'CpuCfsQuota', 'CPUShares', 'CPUSet', 'PidsLimit',
+      'IPv4Forwarding', 'BridgeNfIptables', 'BridgeNfIp6tables', 'Debug', 'NFd', 'OomKillDisable', 'NGoroutines', 'SystemTime',
+      'LoggingDriver', 'CgroupDriver', 'CgroupVersion', 'NEventsListener', 'KernelVersion', 'OperatingSystem', 'OSVersion', 'OSType',
+      'Architecture', 'IndexServerAddress', 'RegistryConfig', 'NCPU', 'MemTotal', 'GenericResources', 'DockerRootDir', 'HttpProxy',
+      'HttpsProxy', 'NoProxy', 'Name', 'Labels', 'ExperimentalBuild', 'ServerVersion', 'Runtimes', 'DefaultRuntime', 'Swarm',
+      'LiveRestoreEnabled', 'Isolation', 'InitBinary', 'ContainerdCommit', 'RuncCommit', 'InitCommit', 'SecurityOptions', 'Warnings',
+      'ClientInfo',
+    ]);
+    assert.match(info.RuncCommit.ID, /\S/);
+    assert.ok(info.NFd > 0);
     assert.match(await d.ok(['info']), /^ Registry: https:\/\/index\.docker\.io\/v1\/$/m);
     const v = await d.ok(['version']);
     assert.match(v, /Client:[\s\S]*Server:/);
