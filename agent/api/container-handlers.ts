@@ -210,14 +210,13 @@ export function containerHandlers(agent: Agent): Handlers {
             Ingress: false,
             ConfigFrom: { Network: '' },
             ConfigOnly: false,
-            Containers: Object.fromEntries(
-              (n.driver === 'bridge' ? n.containers : pseudoNetworkMembers(agent, n.name))
-                .map((e) => [
+            Containers: goMap(
+              Object.fromEntries(
+                (n.driver === 'bridge' ? n.containers : pseudoNetworkMembers(agent, n.name)).map((e) => [
                   e.containerId,
                   { Name: agent.containers.tryResolve(e.containerId)?.name ?? '', EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: '' },
-                ] as const)
-                // Docker's is a Go map: its keys come out sorted.
-                .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+                ]),
+              ),
             ),
             Options: goMap({ ...n.options, ...(n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}) }),
             Labels: goMap(n.labels),

@@ -2,6 +2,7 @@
  * The Engine gRPC service (proto/engine.proto) over the agent. Handlers translate messages to
  * calls and results back; they hold no logic of their own.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import { Writable } from 'node:stream';
 import type { Server, ServiceDefinition, ServerWritableStream } from '@grpc/grpc-js';
@@ -9,6 +10,7 @@ import type { Agent } from '../agent';
 import type { EngineEvent } from '../events';
 import { bytesOf, clientStream, serverStream, unary, type Handlers } from './grpc-util';
 import { invalidArgument } from '../../common/errors';
+import { readKernelFile } from '../../common/fsutil';
 import { summarize } from '../container/views';
 import { pruneSelector } from '../image/service';
 import { noteTransientBytes, STREAM_CHUNK } from '../../common/transient';
@@ -204,12 +206,11 @@ export function grpcByteSink(call: ServerWritableStream<unknown, { data: Buffer 
 }
 
 async function infoDocument(agent: Agent): Promise<Record<string, unknown>> {
-  const fs = await import('node:fs');
-  const cgroupV2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const cgroupV2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
   const images = agent.images.store.images();
   const containers = agent.containers.list();
-  const sysctl = (name: string) => readTrimmed(fs, `/proc/sys/${name}`) === '1';
-  const osRelease = parseOsRelease(readTrimmed(fs, '/etc/os-release') ?? '');
+  const sysctl = (name: string) => readKernelFile(`/proc/sys/${name}`)?.trim() === '1';
+  const osRelease = parseOsRelease(readKernelFile('/etc/os-release') ?? '');
   const components = await agent.runtime.componentVersions();
   const runcCommit = components.find((c) => c.name === 'runc')?.commit ?? '';
   // In the order and with the fields of Docker 20.10's `info`, truthful for this engine: no kernel
@@ -238,7 +239,7 @@ async function infoDocument(agent: Agent): Promise<Record<string, unknown>> {
     BridgeNfIptables: sysctl('net/bridge/bridge-nf-call-iptables'),
     BridgeNfIp6tables: sysctl('net/bridge/bridge-nf-call-ip6tables'),
     Debug: false,
-    NFd: fs.readdirSync('/proc/self/fd').length,
+    NFd: readdirSync('/proc/self/fd').length,
     OomKillDisable: false,
     // Go's goroutine count has no equal here; the closest is the daemon's pending async work.
     NGoroutines: process.getActiveResourcesInfo().length,
@@ -284,14 +285,6 @@ async function infoDocument(agent: Agent): Promise<Record<string, unknown>> {
     SecurityOptions: cgroupV2 ? ['name=cgroupns'] : [],
     Warnings: null,
   };
-}
-
-function readTrimmed(fs: typeof import('node:fs'), file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
 }
 
 /** /etc/os-release's KEY=value lines (values unquoted). */

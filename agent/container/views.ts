@@ -103,9 +103,13 @@ function aliasesOn(c: ContainerRecord, network: string, given: readonly string[]
   return aliases.length > 0 ? aliases : null;
 }
 
-/** `--security-opt systempaths=unconfined` (validated at create). */
-function unmasksSystemPaths(spec: ContainerRecord['spec']): boolean {
-  return spec.security_opt.some((o) => o === 'systempaths=unconfined' || o === 'systempaths:unconfined');
+/**
+ * HostConfig.MaskedPaths or ReadonlyPaths: none (null) for a privileged container, empty with
+ * `--security-opt systempaths=unconfined` (validated at create), else the defaults.
+ */
+function systemPaths(spec: ContainerRecord['spec'], defaults: readonly string[]): readonly string[] | null {
+  if (spec.privileged) return null;
+  return spec.security_opt.some((o) => o === 'systempaths=unconfined' || o === 'systempaths:unconfined') ? [] : defaults;
 }
 
 export function inspectContainer(c: ContainerRecord, dirs: { containerDir: string; upperDir: string; rootfs: string }): Record<string, unknown> {
@@ -222,9 +226,8 @@ export function inspectContainer(c: ContainerRecord, dirs: { containerDir: strin
       IOMaximumIOps: 0,
       IOMaximumBandwidth: 0,
       Mounts: apiMounts(spec.mounts),
-      // A privileged container has no masked or read-only paths (null); systempaths=unconfined, empty ones.
-      MaskedPaths: spec.privileged ? null : unmasksSystemPaths(spec) ? [] : DEFAULT_MASKED_PATHS,
-      ReadonlyPaths: spec.privileged ? null : unmasksSystemPaths(spec) ? [] : DEFAULT_READONLY_PATHS,
+      MaskedPaths: systemPaths(spec, DEFAULT_MASKED_PATHS),
+      ReadonlyPaths: systemPaths(spec, DEFAULT_READONLY_PATHS),
       Init: spec.init || undefined,
       Annotations: spec.annotations && Object.keys(spec.annotations).length > 0 ? goMap(spec.annotations) : undefined,
     },

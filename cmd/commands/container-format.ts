@@ -106,7 +106,8 @@ export class ContainerRow {
     now: number,
   ) {
     this.ID = trunc ? shortId(c.id) : c.id;
-    this.Image = displayImage(c.image, c.image_id, trunc);
+    // Docker's ContainerContext: a container whose image is gone by every name shows so.
+    this.Image = c.image === '' && !c.image_id ? '<no image>' : displayImage(c.image, c.image_id, trunc);
     this.Command = quoteGo(trunc ? ellipsis(c.command, 20) : c.command);
     this.CreatedAt = goTime(c.created);
     this.RunningFor = timeAgo(c.created, now);
@@ -139,7 +140,7 @@ export class ContainerRow {
     return this.c.labels[name] ?? '';
   }
 
-  toJSON(): Record<string, string> {
+  toJSON(): Record<string, string | null> {
     const fields: Record<string, string> = {
       Command: this.Command,
       CreatedAt: this.CreatedAt,

@@ -2,9 +2,7 @@
 import { engine, parseFilters, println, eprintln, ExitError } from '../cli';
 import {
   compileTemplate,
-  containerStatus,
   goTime,
-  quoteGo,
   renderList,
   resolveListFormat,
   humanSize,
@@ -12,11 +10,10 @@ import {
   parseTimestamp,
   timestampToDate,
   GO_STRUCT_TYPE,
-  type ContainerStateName,
   type Template,
 } from '../format';
 import { confirmPrune, printPruneReport } from './container-common';
-import { displayablePorts, displayImage, displayNames, ellipsis } from './container-format';
+import { ContainerRow } from './container-format';
 import { confirm, printInspect } from './image';
 
 const CLIENT_VERSION = process.env['TSCOMPOSE_VERSION'] ?? '0.1.0';
@@ -353,73 +350,43 @@ class DfImageRow {
   }
 }
 
-/** A container of `system df -v` (Docker's ContainerContext, its virtual size left out). */
-class DfContainerRow {
-  readonly [GO_STRUCT_TYPE] = '*formatter.ContainerContext';
+/**
+ * A container of `system df -v`: Docker's ContainerContext, as `container ls` shows it (the same
+ * row), without the virtual size, and with the current CLI's Platform in its JSON.
+ */
+class DfContainerRow extends ContainerRow {
   /** The image manifest's platform, which this engine does not record. */
   readonly Platform = null;
 
-  constructor(
-    private readonly c: DfContainer,
-    private readonly trunc: boolean,
-    private readonly now: number,
-  ) {}
-
-  get ID(): string {
-    return this.trunc ? truncateId(this.c.Id) : this.c.Id;
-  }
-  get Image(): string {
-    return this.c.Image === '' && !this.c.ImageID ? '<no image>' : displayImage(this.c.Image, this.c.ImageID, this.trunc);
-  }
-  get Command(): string {
-    return quoteGo(this.trunc ? ellipsis(this.c.Command, 20) : this.c.Command);
-  }
-  get CreatedAt(): string {
-    return goTime(this.c.Created * 1000);
-  }
-  get RunningFor(): string {
-    return timeAgo(this.c.Created * 1000, this.now);
-  }
-  get Ports(): string {
-    return displayablePorts((this.c.Ports ?? []).map((p) => ({ ip: p.IP ?? '', private_port: p.PrivatePort, public_port: p.PublicPort ?? 0, type: p.Type })));
-  }
-  get State(): string {
-    return this.c.State;
-  }
-  get Status(): string {
-    const c = this.c;
-    return containerStatus({ state: c.State as ContainerStateName, startedAt: c.StartedAt || null, finishedAt: c.FinishedAt || null, exitCode: c.ExitCode }, this.now);
-  }
-  get Size(): string {
-    return humanSize(this.c.SizeRw);
-  }
-  get Names(): string {
-    return displayNames(this.c.Names, this.trunc);
-  }
-  get Labels(): string {
-    return sortedLabels(this.c.Labels);
-  }
-  get Mounts(): string {
-    return this.c.Mounts.filter((m) => m.Type !== 'tmpfs')
-      .map((m) => m.Name || m.Source || '')
-      .map((name) => (this.trunc ? ellipsis(name, 15) : name))
-      .join(',');
-  }
-  get Networks(): string {
-    return Object.keys(this.c.NetworkSettings?.Networks ?? {})
-      .sort()
-      .join(',');
-  }
-  get LocalVolumes(): string {
-    return String(this.c.Mounts.filter((m) => m.Type === 'volume').length);
-  }
-  Label(name: string): string {
-    return this.c.Labels?.[name] ?? '';
+  constructor(c: DfContainer, trunc: boolean, now: number) {
+    super(
+      {
+        id: c.Id,
+        names: c.Names,
+        image: c.Image,
+        image_id: c.ImageID,
+        command: c.Command,
+        created: c.Created * 1000,
+        state: c.State,
+        status: '',
+        ports: (c.Ports ?? []).map((p) => ({ ip: p.IP ?? '', private_port: p.PrivatePort, public_port: p.PublicPort ?? 0, type: p.Type })),
+        labels: c.Labels ?? {},
+        size_rw: c.SizeRw,
+        size_root_fs: 0,
+        networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
+        mounts: c.Mounts.filter((m) => m.Type !== 'tmpfs').map((m) => m.Name || m.Source || ''),
+        health: '',
+        exit_code: c.ExitCode,
+        started_at: c.StartedAt,
+        finished_at: c.FinishedAt,
+      },
+      trunc,
+      now,
+    );
   }
 
-  toJSON(): Record<string, string | null> {
-    const { Command, CreatedAt, ID, Image, Labels, LocalVolumes, Mounts, Names, Networks, Platform, Ports, RunningFor, Size, State, Status } = this;
-    return { Command, CreatedAt, ID, Image, Labels, LocalVolumes, Mounts, Names, Networks, Platform, Ports, RunningFor, Size, State, Status };
+  override toJSON(): Record<string, string | null> {
+    return Object.fromEntries(Object.entries({ ...super.toJSON(), Platform: this.Platform }).sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 }
 

@@ -278,12 +278,8 @@ function rfc3339Nano(date: Date): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Duration
+// Nil fields
 
-/**
- * A Go `time.Duration`: an int64 of nanoseconds (compared and tested as one) that prints as
- * `Duration.String()` (`1m30s`) and marshals to JSON as its nanoseconds.
- */
 /**
  * A Go struct's nil slice, map or pointer field, which the JSON writes as null: a template sees
  * an empty slice (`[]`, false, length 0), an empty map (`map[]`) or a nil pointer (`<nil>`), and
@@ -303,6 +299,13 @@ function isOmitted(value: unknown): boolean {
   return typeof toJSON === 'function' && toJSON.call(value) === undefined;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Duration
+
+/**
+ * A Go `time.Duration`: an int64 of nanoseconds (compared and tested as one) that prints as
+ * `Duration.String()` (`1m30s`) and marshals to JSON as its nanoseconds.
+ */
 export class GoDuration {
   constructor(readonly nanoseconds: number) {}
 
